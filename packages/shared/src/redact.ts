@@ -1,0 +1,17 @@
+/**
+ * Credential redaction for logs, fault strings and stored text.
+ *
+ * OCF callback URLs carry `user:password@` in clear (ocf-protocol.md §1.4, §9 item 17). Every log line and every
+ * error message that may contain a URL goes through {@link redactCredentials}.
+ */
+
+const URL_USERINFO = /\b([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^\s/?#@]*(?::[^\s/?#@]*)?@/g;
+
+/**
+ * Replaces the userinfo of every URL inside `text` with `***@`.
+ * `https://expedient:s3cret@10.0.0.5/x` → `https://***@10.0.0.5/x`. Text without URLs is returned unchanged.
+ * Note: the pattern stops at `/`, so a password containing `/` (which breaks OCF URLs anyway, §1.4) is cut there.
+ */
+export function redactCredentials(text: string): string {
+  return text.replace(URL_USERINFO, '$1***@');
+}

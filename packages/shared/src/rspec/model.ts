@@ -1,0 +1,154 @@
+/**
+ * The OCF VT-AM rspec document model (ocf-protocol.md §6.2).
+ *
+ * Conventions, chosen so that parse → serialise reproduces what the original generateDS bindings emit:
+ * - An optional field that is `undefined` is absent on the wire. Empty elements (`<x></x>`, `<x/>`) parse as
+ *   `undefined` (§6.1 rule 6), so they disappear on re-serialisation, exactly like the original.
+ * - Text is kept verbatim (no trimming, §6.1 rule 10). `NONE` placeholders are kept as the string `"NONE"`;
+ *   use {@link isPlaceholder} before treating a field as a value (§9 item 4).
+ * - Containers that can be present-but-empty (`<interfaces/>`, `<resources/>`) are arrays; `undefined` means
+ *   absent, `[]` means an empty container.
+ */
+
+/** The rspec XML namespace (ocf-protocol.md §6.1). Agents emit it as the default namespace; the manager does not. */
+export const RSPEC_NAMESPACE = 'http://www.fp7-ofelia.eu/CF/vt_am/rspec';
+
+/** Provisioning action types (ocf-protocol.md §6.3). */
+export const PROVISIONING_ACTION_TYPES = ['create', 'start', 'stop', 'hardStop', 'reboot', 'delete', 'modify'] as const;
+export type ProvisioningActionType = (typeof PROVISIONING_ACTION_TYPES)[number];
+
+/** Action status values used on the wire (ocf-protocol.md §6.3). */
+export type ActionStatus = 'ONGOING' | 'SUCCESS' | 'FAILED';
+
+/** Root document: exactly one of `query` or `response` in practice. */
+export interface Rspec {
+  query?: Query;
+  response?: Response;
+}
+
+export interface Query {
+  provisioning?: ActionList;
+  monitoring?: ActionList;
+  /** A plain string element in the original binding; never used (§6.2). */
+  information?: string;
+}
+
+export interface Response {
+  provisioning?: ActionList;
+  monitoring?: ActionList;
+  information?: InformationResponse;
+}
+
+/** `<provisioning>` / `<monitoring>`: a list of actions (every one is processed, §9 item 9 is not reproduced). */
+export interface ActionList {
+  actions: Action[];
+}
+
+/** `<action type=… id=…>` (attribute order on output: type, then id; §6.1 rule 3). */
+export interface Action {
+  /** Provisioning type (create …) or `listActiveVMs`. Absent in agent responses (§6.6). */
+  type?: string;
+  /** Action UUID, or `callback` for libvirt events (§6.8). */
+  id?: string;
+  server?: Server;
+  status?: string;
+  description?: string;
+}
+
+/** server-type, used inside actions (§6.2). */
+export interface Server {
+  name?: string;
+  id?: string;
+  uuid?: string;
+  operatingSystemType?: string;
+  operatingSystemVersion?: string;
+  operatingSystemDistribution?: string;
+  virtualizationType?: string;
+  interfaces?: Interface[];
+  /** `<virtual-machines>` elements (plural spelling, one element per VM, §6.2). */
+  virtualMachines: VirtualMachine[];
+  /** Empty complex type in the schema; kept only as presence. */
+  status?: string;
+}
+
+/** `<information><resources>`: the `listResources` payload (§6.7). */
+export interface InformationResponse {
+  /** `undefined`: no `<resources>` element; `[]`: `<resources/>`. */
+  resources?: ServerInformation[];
+}
+
+/** server-information-type (§6.2): like {@link Server}, but VMs are `<virtual-machine>` (singular). */
+export interface ServerInformation {
+  name?: string;
+  id?: string;
+  uuid?: string;
+  operatingSystemType?: string;
+  operatingSystemVersion?: string;
+  operatingSystemDistribution?: string;
+  virtualizationType?: string;
+  interfaces?: Interface[];
+  /** `<virtual-machine>` elements (singular spelling). */
+  virtualMachines: VirtualMachine[];
+  status?: string;
+}
+
+/** virtual-machine-type (§6.2). */
+export interface VirtualMachine {
+  name?: string;
+  uuid?: string;
+  status?: string;
+  projectId?: string;
+  projectName?: string;
+  sliceId?: string;
+  sliceName?: string;
+  operatingSystemType?: string;
+  operatingSystemVersion?: string;
+  operatingSystemDistribution?: string;
+  serverId?: string;
+  virtualizationType?: string;
+  xenConfiguration?: XenConfiguration;
+}
+
+/** `<xen-configuration>`, reused unchanged by KVM (§6.9). */
+export interface XenConfiguration {
+  hdSetupType?: string;
+  /** Disk size in MiB; must be an integer on the wire (§6.1 rule 8). */
+  hdSizeMb?: number;
+  /** Template reference, e.g. `debian7/debian7.img`. */
+  hdOriginPath?: string;
+  configurator?: string;
+  virtualizationSetupType?: string;
+  /** Guest memory in MiB; must be an integer on the wire (§6.1 rule 8). */
+  memoryMb?: number;
+  interfaces?: Interface[];
+  users?: User[];
+}
+
+/** `<interface ismgmt=…>` (§6.2). `switchId` is the libvirt bridge name for KVM agents (§6.5.1). */
+export interface Interface {
+  ismgmt?: boolean;
+  name?: string;
+  mac?: string;
+  ip?: string;
+  mask?: string;
+  gw?: string;
+  dns1?: string;
+  dns2?: string;
+  switchId?: string;
+  switchPort?: string;
+}
+
+export interface User {
+  name?: string;
+  password?: string;
+}
+
+/** True for values that are absent or the `NONE` placeholder (ocf-protocol.md §9 item 4). */
+export function isPlaceholder(value: string | undefined): value is undefined {
+  return value === undefined || value === 'NONE' || value === '';
+}
+
+/** `value` unless it is a placeholder (absent, empty or `NONE`), else `undefined`. */
+export function valueOrUndefined(value: string | undefined): string | undefined {
+  return isPlaceholder(value) ? undefined : value;
+}

@@ -1,0 +1,100 @@
+/**
+ * XML-RPC client over HTTP(S) with Basic auth from the URL userinfo, our CA, optional client certificate, and a
+ * timeout (the OCF Python clients had none, ocf-protocol.md §1.4; we never block forever).
+ */
+import xmlrpc from 'xmlrpc';
+import { AuthenticationError, UpstreamError } from '../errors.js';
+import { redactCredentials } from '../redact.js';
+import { parsePeerUrl } from './callback-url.js';
+import { toWireValue } from './wire-values.js';
+
+/** TLS material for outgoing HTTPS calls (PEM strings). */
+export interface ClientTls {
+  /** CA certificates to trust. When omitted, the system roots are used. */
+  ca?: string | string[];
+  /** Our client certificate, for mutual TLS. */
+  cert?: string;
+  /** Key of `cert`. */
+  key?: string;
+  /** Verify the server certificate and host name. Default true. */
+  rejectUnauthorized?: boolean;
+}
+
+/** Options of {@link XmlRpcClient}. */
+export interface XmlRpcClientOptions {
+  /** Endpoint, possibly with `user:password@` credentials (§1.4). */
+  url: string;
+  tls?: ClientTls;
+  /** Whole-call timeout in seconds (connect + response). Default 30. */
+  timeoutSeconds?: number;
+}
+
+/** A fault returned by the peer: the call reached it and it refused. */
+export class XmlRpcFaultError extends UpstreamError {
+  constructor(
+    readonly faultCode: number,
+    readonly faultString: string,
+    endpoint: string,
+  ) {
+    super(`${endpoint} answered fault ${faultCode}: ${faultString}`);
+  }
+}
+
+/**
+ * A client for one endpoint. `call` resolves with the decoded result or rejects with
+ * {@link XmlRpcFaultError} (peer fault), {@link AuthenticationError} (HTTP 401) or UpstreamError (network, TLS,
+ * timeout, HTTP error, malformed response). Error messages show the URL with credentials redacted.
+ */
+export class XmlRpcClient {
+  private readonly client: xmlrpc.Client;
+  /** The endpoint with credentials removed, for messages and logs. */
+  readonly endpoint: string;
+  private readonly timeoutMs: number;
+
+  constructor(options: XmlRpcClientOptions) {
+    const { url, basicAuth } = parsePeerUrl(options.url);
+    this.endpoint = url.toString();
+    this.timeoutMs = (options.timeoutSeconds ?? 30) * 1000;
+    const secure = url.protocol === 'https:';
+    const clientOptions = {
+      host: url.hostname.replace(/^\[|\]$/g, ''),
+      port: url.port ? Number(url.port) : secure ? 443 : 80,
+      path: url.pathname + url.search,
+      basic_auth: basicAuth,
+      ...(secure
+        ? {
+            ca: options.tls?.ca,
+            cert: options.tls?.cert,
+            key: options.tls?.key,
+            rejectUnauthorized: options.tls?.rejectUnauthorized ?? true,
+          }
+        : {}),
+    };
+    this.client = secure ? xmlrpc.createSecureClient(clientOptions) : xmlrpc.createClient(clientOptions);
+  }
+
+  /** Calls `method` with positional `params` (strings are sent as `<string>`, undefined as `<nil/>`). */
+  call<T = unknown>(method: string, params: unknown[]): Promise<T> {
+    const signal = AbortSignal.timeout(this.timeoutMs);
+    // The xmlrpc package passes its options object to http(s).request, so the abort signal reaches the socket.
+    (this.client as unknown as { options: { signal?: AbortSignal } }).options.signal = signal;
+    return new Promise<T>((resolve, reject) => {
+      this.client.methodCall(method, params.map(toWireValue), (err: unknown, value: unknown) => {
+        if (!err) return resolve(value as T);
+        reject(this.translateError(method, err, signal));
+      });
+    });
+  }
+
+  private translateError(method: string, err: unknown, signal: AbortSignal): Error {
+    const e = err as Error & { faultCode?: number; faultString?: string; res?: { statusCode?: number }; code?: string };
+    const status = e.res?.statusCode;
+    if (status === 401) return new AuthenticationError(`${this.endpoint} rejected our credentials (HTTP 401) for ${method}`);
+    if (typeof e.faultCode === 'number' && (status === undefined || status === 200)) {
+      return new XmlRpcFaultError(e.faultCode, redactCredentials(e.faultString ?? ''), `${this.endpoint} ${method}`);
+    }
+    if (signal.aborted) return new UpstreamError(`${this.endpoint} ${method}: no answer within ${this.timeoutMs / 1000} s`);
+    const detail = status && status !== 200 ? `HTTP ${status}` : (e.code ?? e.message);
+    return new UpstreamError(`${this.endpoint} ${method} failed: ${redactCredentials(String(detail))}`, { cause: err });
+  }
+}

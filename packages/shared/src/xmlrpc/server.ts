@@ -1,0 +1,164 @@
+/**
+ * XML-RPC endpoints served from express (ocf-protocol.md §1).
+ *
+ * The `xmlrpc` package's own server hides the HTTP request, so it cannot check Basic auth or a client certificate
+ * (ARCHITECTURE.md, "Facts"). We use its Deserializer/Serializer inside an express handler instead.
+ */
+import { Readable } from 'node:stream';
+import type { TLSSocket, PeerCertificate } from 'node:tls';
+import express, { type Request, type RequestHandler, type Response } from 'express';
+import Deserializer from 'xmlrpc/lib/deserializer.js';
+import * as Serializer from 'xmlrpc/lib/serializer.js';
+import { AuthenticationError, InputError, toFault } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { toWireValue } from './wire-values.js';
+
+/** An authenticated caller. */
+export interface Principal {
+  /** User name (HTTP Basic) or certificate CN. */
+  name: string;
+  /** Roles, e.g. `clearinghouse`, `admin`, `agent`. */
+  roles: string[];
+}
+
+/** What a method sees of the request besides its parameters. */
+export interface XmlRpcCallContext {
+  principal?: Principal;
+  /** The verified client certificate, when the caller presented one. */
+  peerCertificate?: PeerCertificate;
+  remoteAddress?: string;
+  log: Logger;
+}
+
+/** One XML-RPC method: receives the positional params; its return value (or `undefined` → `<nil/>`) is the result. */
+export type XmlRpcMethod = (params: unknown[], ctx: XmlRpcCallContext) => unknown;
+
+/** Options of {@link createXmlRpcHandler}. */
+export interface XmlRpcEndpointOptions {
+  /** Method table, by method name. */
+  methods: Record<string, XmlRpcMethod>;
+  logger: Logger;
+  /**
+   * Authenticates the request before the body is parsed. Resolve to a principal, or to `undefined` to answer
+   * HTTP 401 with `WWW-Authenticate: Basic` (ocf-protocol.md §1.3). Omit for endpoints without HTTP-level auth
+   * (the OCF agent checks a password argument instead, §4.2).
+   */
+  authenticate?: (req: Request) => Promise<Principal | undefined>;
+  /** Basic realm in the 401 challenge. Default `kvm-crm`. */
+  realm?: string;
+  /** Largest accepted request body in bytes. Default 8 MiB. */
+  maxBodyBytes?: number;
+  /** Serve `system.listMethods`, `system.methodHelp`, `system.methodSignature` (§1.1). Default true. */
+  introspection?: boolean;
+  /** One-line help per method for `system.methodHelp`. */
+  help?: Record<string, string>;
+}
+
+/** Parses a complete XML-RPC methodCall body. @throws InputError when it is not a well-formed methodCall. */
+export function parseMethodCall(body: string): Promise<{ methodName: string; params: unknown[] }> {
+  if (/<!DOCTYPE|<!ENTITY/i.test(body)) {
+    return Promise.reject(new InputError('XML-RPC request rejected: DTDs and entity declarations are not allowed'));
+  }
+  return new Promise((resolve, reject) => {
+    new Deserializer().deserializeMethodCall(Readable.from([body]), (err, methodName, params) => {
+      if (err || !methodName) reject(new InputError(`malformed XML-RPC request: ${err?.message ?? 'no method name'}`));
+      else resolve({ methodName, params: params ?? [] });
+    });
+  });
+}
+
+/** Serialises a methodResponse (strings as escaped `<string>`, `undefined`/`null` as `<nil/>`). */
+export function serialiseMethodResponse(result: unknown): string {
+  return Serializer.serializeMethodResponse(toWireValue(result));
+}
+
+/** Serialises a fault response for any thrown value (mapping in {@link toFault}). */
+export function serialiseFault(err: unknown): string {
+  return Serializer.serializeFault(toFault(err));
+}
+
+/**
+ * Builds an express handler (mount it with `app.post(path, handler)` or `app.use(path, handler)`) that serves
+ * the XML-RPC methods. Faults travel with HTTP 200 and fault code 1 (ocf-protocol.md §1.2); a non-POST gets 405;
+ * a body over `maxBodyBytes` gets 413; failed authentication gets 401.
+ */
+export function createXmlRpcHandler(options: XmlRpcEndpointOptions): RequestHandler {
+  const realm = options.realm ?? 'kvm-crm';
+  const methods: Record<string, XmlRpcMethod> = { ...options.methods };
+  if (options.introspection ?? true) {
+    const names = () => Object.keys(methods).sort();
+    methods['system.listMethods'] = () => names();
+    methods['system.methodHelp'] = (p) => options.help?.[String(p[0])] ?? '';
+    methods['system.methodSignature'] = () => 'signatures not supported';
+  }
+  const readBody = express.text({ type: () => true, limit: options.maxBodyBytes ?? 8 * 1024 * 1024 });
+
+  return (req: Request, res: Response) => {
+    if (req.method !== 'POST') {
+      res.status(405).set('Allow', 'POST').type('text/plain').send('XML-RPC endpoint: POST a methodCall\n');
+      return;
+    }
+    const started = Date.now();
+    void (async () => {
+      let principal: Principal | undefined;
+      if (options.authenticate) {
+        principal = await options.authenticate(req);
+        if (!principal) {
+          options.logger.warn('authentication failed', { path: req.path, remote: req.socket.remoteAddress });
+          res.status(401).set('WWW-Authenticate', `Basic realm="${realm}"`).type('text/plain').send('Authorization Required');
+          return;
+        }
+      }
+      await new Promise<void>((resolve, reject) => readBody(req, res, (err?: unknown) => (err ? reject(err) : resolve())));
+      const body = typeof req.body === 'string' ? req.body : '';
+      let methodName = '(unparsed)';
+      try {
+        const call = await parseMethodCall(body);
+        methodName = call.methodName;
+        const method = Object.hasOwn(methods, methodName) ? methods[methodName] : undefined;
+        if (!method) throw new InputError(`method "${methodName}" is not supported`);
+        const socket = req.socket as TLSSocket;
+        const cert = typeof socket.getPeerCertificate === 'function' && socket.authorized ? socket.getPeerCertificate() : undefined;
+        const result = await method(call.params, {
+          principal,
+          peerCertificate: cert && Object.keys(cert).length ? cert : undefined,
+          remoteAddress: req.socket.remoteAddress,
+          log: options.logger,
+        });
+        res.status(200).type('text/xml').send(serialiseMethodResponse(result));
+        options.logger.debug('xmlrpc call', { method: methodName, principal: principal?.name, ms: Date.now() - started });
+      } catch (err) {
+        const fault = toFault(err);
+        const level = err instanceof InputError || err instanceof AuthenticationError ? 'info' : 'warn';
+        options.logger.log(level, 'xmlrpc fault', {
+          method: methodName,
+          principal: principal?.name,
+          fault: fault.faultString,
+          ...(fault.faultString.startsWith('InternalError') ? { error: String((err as Error)?.stack ?? err) } : {}),
+        });
+        res.status(200).type('text/xml').send(serialiseFault(err));
+      }
+    })().catch((err: unknown) => {
+      const status = (err as { status?: number }).status;
+      if (!res.headersSent) {
+        res.status(status && status >= 400 && status < 500 ? status : 500).type('text/plain').send(
+          status === 413 ? 'request body too large\n' : 'request failed\n',
+        );
+      }
+      options.logger.warn('xmlrpc request failed', { status, error: String(err) });
+    });
+  };
+}
+
+/**
+ * Reads HTTP Basic credentials from a request (`Authorization: Basic base64(user:pass)`); the user ends at the
+ * first `:` (ocf-protocol.md §1.3). Returns undefined when absent or malformed.
+ */
+export function readBasicCredentials(req: Request): { user: string; pass: string } | undefined {
+  const header = req.headers.authorization;
+  if (!header || !/^Basic\s+/i.test(header)) return undefined;
+  const decoded = Buffer.from(header.replace(/^Basic\s+/i, ''), 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  if (i < 0) return undefined;
+  return { user: decoded.slice(0, i), pass: decoded.slice(i + 1) };
+}
