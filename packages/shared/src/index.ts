@@ -11,3 +11,7 @@ export * from './xmlrpc/params.js';
 export * from './xmlrpc/callback-url.js';
 export * from './xmlrpc/https-server.js';
 export * from './tls/certificate-authority.js';
+export * from './password-hash.js';
+export * from './rspec/parse.js';
+export * from './rspec/serialise.js';
+export * from './rspec/builders.js';

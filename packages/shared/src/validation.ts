@@ -39,3 +39,11 @@ export function assertPattern(value: string | undefined, pattern: RegExp, what: 
   }
   return value;
 }
+
+/** Prefix length of a dotted netmask (`255.255.255.0` → 24). @throws InputError for a malformed or non-contiguous mask. */
+export function netmaskToPrefix(mask: string): number {
+  if (!isIpv4(mask)) throw new InputError(`not a netmask: ${JSON.stringify(mask.slice(0, 40))}`);
+  const bits = mask.split('.').map((o) => Number(o).toString(2).padStart(8, '0')).join('');
+  if (!/^1*0*$/.test(bits)) throw new InputError(`not a contiguous netmask: ${mask}`);
+  return bits.indexOf('0') === -1 ? 32 : bits.indexOf('0');
+}
