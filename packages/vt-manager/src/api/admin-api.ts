@@ -1,0 +1,94 @@
+/**
+ * `/xmlrpc/admin`: inventory administration for `vtctl` (role `admin`). Every method takes one struct and
+ * returns plain structs/arrays (ocf-behaviour.md B5: hosts and pools are registered through RPC, never SQL).
+ */
+import { InputError, structParam, type XmlRpcMethod } from '@kvm-crm/shared';
+import type { DataSource } from 'typeorm';
+import { ActionRecord } from '../db/entities/action.js';
+import { VirtualMachine } from '../db/entities/virtual-machine.js';
+import type { InventoryService } from '../services/inventory-service.js';
+
+function str(o: Record<string, unknown>, key: string, required = true): string | undefined {
+  const v = o[key];
+  if (v === undefined || v === null || v === '') {
+    if (required) throw new InputError(`missing field ${key}`);
+    return undefined;
+  }
+  if (typeof v !== 'string') throw new InputError(`field ${key} must be a string`);
+  return v;
+}
+
+function strList(o: Record<string, unknown>, key: string): string[] {
+  const v = o[key];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new InputError(`field ${key} must be a list of strings`);
+  return v as string[];
+}
+
+export function adminApi(deps: { inventory: InventoryService; dataSource: DataSource }): Record<string, XmlRpcMethod> {
+  const em = deps.dataSource.manager;
+  return {
+    /** `server.register({name, agentUrl, agentPassword, bridges: [name…] | [{name,isMgmt}…], legacy?, uuid?})`. */
+    'server.register': async (p) => {
+      const o = structParam(p, 0, 'server');
+      const rawBridges = o.bridges;
+      if (!Array.isArray(rawBridges)) throw new InputError('field bridges must be a list');
+      const bridges = rawBridges.map((b) => (typeof b === 'string' ? { name: b } : { name: str(b as Record<string, unknown>, 'name')!, isMgmt: (b as Record<string, unknown>).isMgmt === true }));
+      const s = await deps.inventory.registerServer({
+        name: str(o, 'name')!, agentUrl: str(o, 'agentUrl')!, agentPassword: str(o, 'agentPassword')!, bridges,
+        legacy: o.legacy === true, uuid: str(o, 'uuid', false),
+      });
+      return { uuid: s.uuid, name: s.name };
+    },
+    /** `server.list()` → servers with bridges (no passwords). */
+    'server.list': async () =>
+      (await deps.inventory.listServers(em)).map((s) => ({
+        name: s.name, uuid: s.uuid, agentUrl: s.agentUrl, legacy: s.legacy, enabled: s.enabled,
+        bridges: s.bridges.map((b) => ({ name: b.name, isMgmt: b.isMgmt })),
+      })),
+    /** `ipv4.addRange({name, start, end, netmask, gateway?, dns1?, dns2?, excluded?: [ip…]})`. */
+    'ipv4.addRange': async (p) => {
+      const o = structParam(p, 0, 'range');
+      const r = await deps.inventory.addIpv4Range({
+        name: str(o, 'name')!, start: str(o, 'start')!, end: str(o, 'end')!, netmask: str(o, 'netmask')!,
+        gateway: str(o, 'gateway', false), dns1: str(o, 'dns1', false), dns2: str(o, 'dns2', false), excluded: strList(o, 'excluded'),
+      });
+      return { name: r.name };
+    },
+    /** `mac.addRange({name, start, end, excluded?})`. */
+    'mac.addRange': async (p) => {
+      const o = structParam(p, 0, 'range');
+      const r = await deps.inventory.addMacRange({ name: str(o, 'name')!, start: str(o, 'start')!, end: str(o, 'end')!, excluded: strList(o, 'excluded') });
+      return { name: r.name };
+    },
+    /** `range.subscribe({server, kind: 'ipv4'|'mac', range, priority?})`. */
+    'range.subscribe': async (p) => {
+      const o = structParam(p, 0, 'subscription');
+      const kind = str(o, 'kind');
+      if (kind !== 'ipv4' && kind !== 'mac') throw new InputError('kind must be ipv4 or mac');
+      const priority = typeof o.priority === 'number' ? o.priority : 0;
+      await deps.inventory.subscribe(str(o, 'server')!, kind, str(o, 'range')!, priority);
+      return true;
+    },
+    /** `range.list()` → ranges with usage. */
+    'range.list': async () => deps.inventory.listRanges(em),
+    /** `vm.list({project?})` → VMs with their NICs. */
+    'vm.list': async (p) => {
+      const o = p.length ? structParam(p, 0, 'filter') : {};
+      const project = str(o, 'project', false);
+      const vms = await em.find(VirtualMachine, { where: project ? { projectId: project } : {}, relations: { interfaces: true }, order: { createdAt: 'ASC' } });
+      return vms.map((v) => ({
+        uuid: v.uuid, name: v.name, state: v.state, projectId: v.projectId, sliceId: v.sliceId, memoryMb: v.memoryMb, template: v.hdOriginPath,
+        interfaces: v.interfaces.sort((a, b) => a.position - b.position).map((i) => ({ name: i.name, mac: i.mac, ip: i.ip ?? '', bridge: i.bridge })),
+      }));
+    },
+    /** `action.list({status?, vm?})` → actions, newest first (at most 500). */
+    'action.list': async (p) => {
+      const o = p.length ? structParam(p, 0, 'filter') : {};
+      const status = str(o, 'status', false);
+      const vm = str(o, 'vm', false);
+      const rows = await em.find(ActionRecord, { where: { ...(status ? { status: status as ActionRecord['status'] } : {}), ...(vm ? { vmUuid: vm } : {}) }, order: { id: 'DESC' }, take: 500 });
+      return rows.map((a) => ({ id: a.uuid, type: a.type, status: a.status, description: a.description, vm: a.vmUuid, created: a.createdAt.toISOString(), updated: a.updatedAt.toISOString() }));
+    },
+  };
+}

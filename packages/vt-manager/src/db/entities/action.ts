@@ -1,0 +1,46 @@
+import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+
+/** Manager action statuses: QUEUED → ONGOING → SUCCESS | FAILED (ARCHITECTURE.md decision 6). */
+export type ActionState = 'QUEUED' | 'ONGOING' | 'SUCCESS' | 'FAILED';
+
+/** A provisioning action requested by a client (ocf-behaviour.md B1 Action), kept as a record with a deadline. */
+@Entity('action')
+export class ActionRecord {
+  @PrimaryGeneratedColumn()
+  id: number;
+
+  /** The requester's action id (`<action id>`); unique. */
+  @Column({ type: 'varchar', length: 64, unique: true })
+  uuid: string;
+
+  /** create, start, stop, hardStop, reboot, delete, modify. */
+  @Column({ type: 'varchar', length: 16 })
+  type: string;
+
+  @Index()
+  @Column({ type: 'varchar', length: 8 })
+  status: ActionState;
+
+  /** Reason of a FAILED (or detail of a SUCCESS), ≤ 2048 characters. */
+  @Column({ type: 'varchar', length: 2048, default: '' })
+  description: string;
+
+  /** The VM the action is about. */
+  @Index()
+  @Column({ type: 'varchar', length: 36 })
+  vmUuid: string;
+
+  /** Callback URL given with the request (used when the VM record is gone or never existed). */
+  @Column({ type: 'varchar', length: 1024 })
+  callbackUrl: string;
+
+  /** When a non-terminal action is failed for silence. */
+  @Column({ type: 'datetime' })
+  deadline: Date;
+
+  @CreateDateColumn()
+  createdAt: Date;
+
+  @UpdateDateColumn()
+  updatedAt: Date;
+}

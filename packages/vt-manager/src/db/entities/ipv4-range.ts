@@ -1,0 +1,32 @@
+import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+
+/** An IPv4 pool (ocf-behaviour.md B1 Ip4Range). Addresses are stored as unsigned 32-bit integers. */
+@Entity('ipv4_range')
+export class Ipv4Range {
+  @PrimaryGeneratedColumn()
+  id: number;
+
+  @Column({ type: 'varchar', length: 64, unique: true })
+  name: string;
+
+  /** First assignable address, inclusive (uint32). */
+  @Column({ type: 'bigint', transformer: { to: (v: number) => v, from: (v: string | number) => Number(v) } })
+  startAddress: number;
+
+  /** Last assignable address, inclusive (uint32). */
+  @Column({ type: 'bigint', transformer: { to: (v: number) => v, from: (v: string | number) => Number(v) } })
+  endAddress: number;
+
+  /** Dotted netmask, e.g. 255.255.255.0. */
+  @Column({ type: 'varchar', length: 15 })
+  netmask: string;
+
+  @Column({ type: 'varchar', length: 15, nullable: true })
+  gateway: string | null;
+
+  @Column({ type: 'varchar', length: 15, nullable: true })
+  dns1: string | null;
+
+  @Column({ type: 'varchar', length: 15, nullable: true })
+  dns2: string | null;
+}

@@ -1,0 +1,31 @@
+import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+
+/**
+ * One taken IPv4 address: allocated to a VM NIC, or excluded by the admin (gateway, DNS, reserved). The unique
+ * index on `address` makes double allocation impossible, across requests and across manager processes
+ * (ARCHITECTURE.md decision 7). Free addresses have no row.
+ */
+@Entity('ipv4_slot')
+export class Ipv4Slot {
+  @PrimaryGeneratedColumn()
+  id: number;
+
+  @Index()
+  @Column()
+  rangeId: number;
+
+  @Index({ unique: true })
+  @Column({ type: 'bigint', transformer: { to: (v: number) => v, from: (v: string | number) => Number(v) } })
+  address: number;
+
+  /** UUID of the VM that owns the address; null for an excluded address. */
+  @Index()
+  @Column({ type: 'varchar', length: 36, nullable: true })
+  vmUuid: string | null;
+
+  @Column({ type: 'boolean', default: false })
+  excluded: boolean;
+
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  comment: string | null;
+}

@@ -1,0 +1,90 @@
+import { Column, CreateDateColumn, Entity, Index, OneToMany, PrimaryGeneratedColumn, UpdateDateColumn, type Relation } from 'typeorm';
+import { VmInterface } from './vm-interface.js';
+
+/** Manager VM states, as the clearinghouse shows them (ocf-protocol.md §5.3). */
+export type VmState =
+  | 'on queue'
+  | 'creating...'
+  | 'created (stopped)'
+  | 'starting...'
+  | 'running'
+  | 'stopping...'
+  | 'stopped'
+  | 'rebooting...'
+  | 'deleting...'
+  | 'failed'
+  | 'unknown';
+
+/** A VM, as requested by a clearinghouse (ocf-behaviour.md B1 VirtualMachine / KVMVM). */
+@Entity('virtual_machine')
+export class VirtualMachine {
+  @PrimaryGeneratedColumn()
+  id: number;
+
+  @Column({ type: 'varchar', length: 36, unique: true })
+  uuid: string;
+
+  @Column({ type: 'varchar', length: 64 })
+  name: string;
+
+  @Index()
+  @Column()
+  serverId: number;
+
+  @Index()
+  @Column({ type: 'varchar', length: 64 })
+  projectId: string;
+
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  projectName: string | null;
+
+  @Index()
+  @Column({ type: 'varchar', length: 64 })
+  sliceId: string;
+
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  sliceName: string | null;
+
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  operatingSystemType: string | null;
+
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  operatingSystemVersion: string | null;
+
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  operatingSystemDistribution: string | null;
+
+  /** Guest memory in MiB. */
+  @Column({ type: 'integer' })
+  memoryMb: number;
+
+  /** Disk size in MiB as requested (informational; the overlay has the template's size). */
+  @Column({ type: 'integer', nullable: true })
+  hdSizeMb: number | null;
+
+  /** Template reference, e.g. `kvm-crm-test/kvm-crm-test.qcow2`. */
+  @Column({ type: 'varchar', length: 255 })
+  hdOriginPath: string;
+
+  @Column({ type: 'varchar', length: 32, default: 'file-image' })
+  hdSetupType: string;
+
+  @Column({ type: 'varchar', length: 32, default: 'hvm' })
+  virtualizationSetupType: string;
+
+  @Column({ type: 'varchar', length: 24 })
+  state: VmState;
+
+  /** Where every status about this VM goes (stored at creation, ocf-protocol.md §9 item 11). */
+  @Column({ type: 'varchar', length: 1024 })
+  callbackUrl: string;
+
+  @OneToMany(() => VmInterface, (i) => i.vm, { cascade: true })
+  interfaces: Relation<VmInterface[]>;
+
+  @CreateDateColumn()
+  createdAt: Date;
+
+  @UpdateDateColumn()
+  updatedAt: Date;
+}

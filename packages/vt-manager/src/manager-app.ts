@@ -1,0 +1,131 @@
+/**
+ * Assembles the VT manager: database, services, HTTPS endpoints, background sweeps. The daemon entry point
+ * (`main.ts`) and the tests both start it through {@link startManager}.
+ */
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import express, { type Request } from 'express';
+import {
+  closeServer,
+  createHttpsServer,
+  createXmlRpcHandler,
+  listen,
+  readBasicCredentials,
+  verifyPassword,
+  type Logger,
+  type Principal,
+} from '@kvm-crm/shared';
+import type { DataSource } from 'typeorm';
+import { adminApi } from './api/admin-api.js';
+import { agentApi } from './api/agent-api.js';
+import { pluginApi } from './api/plugin-api.js';
+import { XmlRpcAgentGateway } from './adapters/xmlrpc-agent-gateway.js';
+import { XmlRpcClientNotifier } from './adapters/xmlrpc-client-notifier.js';
+import { openDatabase } from './db/data-source.js';
+import { TransactionRunner } from './db/transaction-runner.js';
+import type { ManagerOptions } from './manager-options.js';
+import { InventoryService } from './services/inventory-service.js';
+import { IpamService } from './services/ipam-service.js';
+import { ProvisioningService } from './services/provisioning-service.js';
+import type { AgentGateway, ClientNotifier } from './services/ports.js';
+
+/** A running manager. */
+export interface RunningManager {
+  port: number;
+  dataSource: DataSource;
+  provisioning: ProvisioningService;
+  inventory: InventoryService;
+  notifier: ClientNotifier;
+  /** Stops listening, the sweeps, and closes the database. */
+  stop(): Promise<void>;
+}
+
+/** Seconds between deadline sweeps. */
+const SWEEP_INTERVAL_MS = 5000;
+
+/**
+ * Starts the manager with validated options. `overrides` replace the agent gateway or the client notifier (unit
+ * tests use in-memory fakes).
+ * @throws when the TLS files cannot be read, the database cannot be opened, or the port cannot be bound.
+ */
+export async function startManager(
+  options: ManagerOptions,
+  logger: Logger,
+  overrides: { agents?: AgentGateway; notifier?: ClientNotifier } = {},
+  /** `publicPortFromListen`: take the port of `publicUrl` from the bound port (tests listening on port 0). */
+  startup: { publicPortFromListen?: boolean } = {},
+): Promise<RunningManager> {
+  const ca = readFileSync(options.tls.caFile, 'utf8');
+  const cert = readFileSync(options.tls.certFile, 'utf8');
+  const key = readFileSync(options.tls.keyFile, 'utf8');
+  const extraCa = options.callbackCaFile ? [readFileSync(options.callbackCaFile, 'utf8')] : [];
+
+  const app = express();
+  app.disable('x-powered-by');
+  const server = createHttpsServer(app, { cert, key, ca });
+  const port = await listen(server, options.listen.port, options.listen.host);
+  const publicUrl = new URL(options.publicUrl);
+  if (startup.publicPortFromListen) publicUrl.port = String(port);
+
+  const dataSource = await openDatabase(options.database).catch(async (err: unknown) => {
+    await closeServer(server);
+    throw err;
+  });
+  const tx = new TransactionRunner(dataSource);
+  const ipam = new IpamService();
+  const inventory = new InventoryService(tx);
+  const agents = overrides.agents ?? new XmlRpcAgentGateway({ ca, cert, key }, logger.child({ part: 'agent-gateway' }));
+  const notifier = overrides.notifier ?? new XmlRpcClientNotifier({ tls: { ca: [...rootCertificates, ca, ...extraCa] }, logger: logger.child({ part: 'notifier' }) });
+
+  const cb = new URL('/xmlrpc/agent', publicUrl);
+  cb.username = encodeURIComponent(options.agentCallback.user);
+  cb.password = encodeURIComponent(options.agentCallback.password);
+  const provisioning = new ProvisioningService(tx, ipam, agents, notifier, {
+    agentCallbackUrl: cb.toString(),
+    actionTimeoutSeconds: options.actionTimeoutSeconds,
+    logger: logger.child({ part: 'provisioning' }),
+  });
+
+  const basicAuth = (role: string) => async (req: Request): Promise<Principal | undefined> => {
+    const c = readBasicCredentials(req);
+    if (!c) return undefined;
+    const user = options.users.find((u) => u.name === c.user && u.roles.includes(role as 'admin'));
+    return user && verifyPassword(c.pass, user.passwordScrypt) ? { name: user.name, roles: user.roles } : undefined;
+  };
+  const agentAuth = async (req: Request): Promise<Principal | undefined> => {
+    const c = readBasicCredentials(req);
+    return c && c.user === options.agentCallback.user && c.pass === options.agentCallback.password ? { name: c.user, roles: ['agent'] } : undefined;
+  };
+
+  const plugin = createXmlRpcHandler({ methods: pluginApi({ provisioning, amVersion: options.amVersion }), logger: logger.child({ endpoint: 'plugin' }), authenticate: basicAuth('clearinghouse') });
+  const agent = createXmlRpcHandler({ methods: agentApi({ provisioning }), logger: logger.child({ endpoint: 'agent' }), authenticate: agentAuth });
+  const admin = createXmlRpcHandler({ methods: adminApi({ inventory, dataSource }), logger: logger.child({ endpoint: 'admin' }), authenticate: basicAuth('admin') });
+  // rpc4django accepts the paths with and without a trailing slash (ocf-protocol.md §2.1).
+  app.all(['/xmlrpc/plugin', '/xmlrpc/plugin/'], plugin);
+  app.all(['/xmlrpc/agent', '/xmlrpc/agent/'], agent);
+  app.all(['/xmlrpc/admin', '/xmlrpc/admin/'], admin);
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  logger.info('vt-manager listening', { host: options.listen.host, port, publicUrl: publicUrl.toString(), database: options.database.type });
+
+  const sweep = setInterval(() => {
+    provisioning.failOverdueActions().catch((err: unknown) => logger.error('deadline sweep failed', { error: String(err) }));
+  }, SWEEP_INTERVAL_MS);
+  sweep.unref();
+
+  return {
+    port,
+    dataSource,
+    provisioning,
+    inventory,
+    notifier,
+    async stop() {
+      clearInterval(sweep);
+      await closeServer(server);
+      await notifier.drain();
+      await dataSource.destroy();
+    },
+  };
+}

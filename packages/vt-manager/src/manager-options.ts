@@ -1,0 +1,43 @@
+/**
+ * vt-manager configuration: a JSON file validated at start (defaults are given where each option is declared).
+ */
+import { loadConfigFile, resolveFromConfig, tlsFilesSchema, z } from '@kvm-crm/shared';
+
+export const managerOptionsSchema = z.object({
+  /** Where the manager listens. Default 0.0.0.0:8445 (the original VT AM port, ocf-protocol.md §2.1). */
+  listen: z.object({ host: z.string().default('0.0.0.0'), port: z.number().int().min(0).max(65535).default(8445) }).default({ host: '0.0.0.0', port: 8445 }),
+  /** Base URL at which agents reach this manager, e.g. `https://vtam.example:8445` (its host must be in our certificate). */
+  publicUrl: z.url(),
+  /** The manager's certificate and key, and the CA that signs agents' certificates. */
+  tls: tlsFilesSchema,
+  /** Database. Default: SQLite file `manager.sqlite` next to the config file. */
+  database: z
+    .discriminatedUnion('type', [
+      z.object({ type: z.literal('sqlite'), path: z.string().min(1) }),
+      z.object({ type: z.literal('mysql'), host: z.string(), port: z.number().int().optional(), username: z.string(), password: z.string(), database: z.string() }),
+    ])
+    .default({ type: 'sqlite', path: 'manager.sqlite' }),
+  /** Northbound principals (HTTP Basic). Roles: `clearinghouse` (/xmlrpc/plugin), `admin` (/xmlrpc/admin). */
+  users: z.array(z.object({ name: z.string().regex(/^[^:\s]{1,100}$/), passwordScrypt: z.string().startsWith('scrypt$'), roles: z.array(z.enum(['clearinghouse', 'admin'])).min(1) })).default([]),
+  /** Credentials agents use on /xmlrpc/agent; they travel in the callback URL given to agents (§4.3). */
+  agentCallback: z.object({ user: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/), password: z.string().regex(/^[A-Za-z0-9._~-]{16,128}$/) }),
+  /** Seconds an action may stay QUEUED/ONGOING before it is failed for silence. Default 600. */
+  actionTimeoutSeconds: z.number().int().positive().default(600),
+  /** Extra CA file (PEM) trusted for clearinghouse callback URLs, on top of the system roots and our CA. */
+  callbackCaFile: z.string().optional(),
+  /** Version reported by `get_am_info` (ocf-protocol.md §2.2.6). */
+  amVersion: z.string().default('0.8.3'),
+  /** Log format. Default `json`. */
+  logFormat: z.enum(['json', 'pretty']).default('json'),
+});
+export type ManagerOptions = z.infer<typeof managerOptionsSchema>;
+
+/** Loads and validates the config file; relative paths are resolved against its folder. @throws InputError. */
+export function loadManagerOptions(file: string): ManagerOptions {
+  const o = loadConfigFile(file, managerOptionsSchema);
+  const r = (p: string) => resolveFromConfig(file, p);
+  o.tls = { caFile: r(o.tls.caFile), certFile: r(o.tls.certFile), keyFile: r(o.tls.keyFile) };
+  if (o.database.type === 'sqlite' && o.database.path !== ':memory:') o.database.path = r(o.database.path);
+  if (o.callbackCaFile) o.callbackCaFile = r(o.callbackCaFile);
+  return o;
+}

@@ -1,0 +1,303 @@
+/**
+ * Provisioning: the northbound `send` (ocf-protocol.md §2.2.1) and the agent's `sendAsync` statuses (§5.3).
+ *
+ * Differences from the original, on purpose (ocf-behaviour.md §10, ARCHITECTURE.md decision 1):
+ * - every `<action>` of a message is processed, not only the first (§9 item 9);
+ * - every accepted action ends in exactly one terminal status (SUCCESS or FAILED, with a reason) sent to the
+ *   client, also when the manager fails before reaching the agent, when the agent is unreachable, or when it
+ *   stays silent past the action's deadline (§9 item 8);
+ * - a duplicate action id or VM UUID is rejected with FAILED and touches nothing (§9 item 21);
+ * - the agent query for start/stop/… is built from the DB, not forwarded from the client (whose server
+ *   `virtualization-type` is `xen` even for KVM, §9 item 14);
+ * - rows are committed before the agent is called, since the agent's ONGOING may overtake `send`'s reply (§7.1).
+ */
+import {
+  ACTION_ID_PATTERN,
+  assertPattern,
+  ConflictError,
+  describeError,
+  InputError,
+  isPlaceholder,
+  NotFoundError,
+  parseRspec,
+  PROVISIONING_ACTION_TYPES,
+  provisioningStatusResponse,
+  serialiseRspec,
+  TEMPLATE_NAME_PATTERN,
+  UUID_PATTERN,
+  VM_NAME_PATTERN,
+  type Action,
+  type Logger,
+  type Rspec,
+  type VirtualMachine as RspecVm,
+} from '@kvm-crm/shared';
+import { LessThan, In, type EntityManager } from 'typeorm';
+import { ActionRecord, type ActionState } from '../db/entities/action.js';
+import { Server } from '../db/entities/server.js';
+import { VirtualMachine } from '../db/entities/virtual-machine.js';
+import { VmInterface } from '../db/entities/vm-interface.js';
+import type { TransactionRunner } from '../db/transaction-runner.js';
+import type { IpamService } from './ipam-service.js';
+import type { AgentGateway, ClientNotifier } from './ports.js';
+import { vmStateAfter } from './vm-states.js';
+
+/** Options of {@link ProvisioningService}. */
+export interface ProvisioningOptions {
+  /** The URL (with credentials) agents call back with `sendAsync` (our `/xmlrpc/agent`). */
+  agentCallbackUrl: string;
+  /** Seconds an action may stay QUEUED/ONGOING before it is failed for silence. Default 600. */
+  actionTimeoutSeconds?: number;
+  logger: Logger;
+}
+
+const DESCRIPTION_MAX = 2048;
+const TERMINAL: ActionState[] = ['SUCCESS', 'FAILED'];
+
+/** hd-origin-path: `<template>` or `<template>/<file>` (validated before it reaches the agent). */
+const HD_ORIGIN_PATTERN = new RegExp(`^${TEMPLATE_NAME_PATTERN.source.slice(1, -1)}(?:/${TEMPLATE_NAME_PATTERN.source.slice(1, -1)})?$`);
+
+export class ProvisioningService {
+  private readonly timeoutSeconds: number;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly tx: TransactionRunner,
+    private readonly ipam: IpamService,
+    private readonly agents: AgentGateway,
+    private readonly notifier: ClientNotifier,
+    private readonly options: ProvisioningOptions,
+  ) {
+    this.timeoutSeconds = options.actionTimeoutSeconds ?? 600;
+    this.log = options.logger;
+  }
+
+  /**
+   * Northbound `send(callBackUrl, xml)`. Parses the query and validates every action's id and type, then
+   * processes the actions in order in the background, and returns (`nil` on the wire).
+   * @throws InputError when the document does not parse, has no provisioning query, or an action lacks a valid
+   *   id or type: nothing is processed then (a status could not be routed to anyone).
+   */
+  async submit(callbackUrl: string, xml: string): Promise<{ accepted: string[] }> {
+    const doc = parseRspec(xml);
+    const actions = doc.query?.provisioning?.actions;
+    if (!actions || actions.length === 0) throw new InputError('the document holds no provisioning query with actions');
+    for (const a of actions) {
+      assertPattern(a.id, ACTION_ID_PATTERN, 'action id');
+      if (!(PROVISIONING_ACTION_TYPES as readonly string[]).includes(a.type ?? '')) {
+        throw new InputError(`unsupported action type ${JSON.stringify(a.type ?? '')} in action ${a.id}`);
+      }
+    }
+    void (async () => {
+      for (const a of actions) await this.process(a, callbackUrl);
+    })().catch((err: unknown) => this.log.error('action processing crashed', { error: describeError(err) }));
+    return { accepted: actions.map((a: Action) => a.id!) };
+  }
+
+  /** Runs one action up to the hand-over to the agent; every failure ends in a FAILED status to the client. */
+  private async process(action: Action, callbackUrl: string): Promise<void> {
+    const actionId = action.id!;
+    const type = action.type!;
+    const log = this.log.child({ actionId, actionType: type });
+    let stored = false;
+    try {
+      const prepared = type === 'create' ? await this.prepareCreate(action, callbackUrl) : await this.prepareLifecycle(action, callbackUrl);
+      stored = true;
+      log.info('action queued', { vmUuid: prepared.vm.uuid, server: prepared.server.name });
+      await this.agents.send(prepared.server, this.options.agentCallbackUrl, prepared.agentXml);
+      log.info('action sent to agent', { server: prepared.server.name });
+    } catch (err) {
+      const reason = describeError(err);
+      log.warn('action failed before the agent reported', { reason });
+      if (stored) await this.finish(actionId, 'FAILED', reason);
+      else this.notify(callbackUrl, actionId, type, 'FAILED', reason);
+    }
+  }
+
+  /** Create: validates, checks for duplicates, stores VM + NICs + action, allocates addresses (one transaction). */
+  private async prepareCreate(action: Action, callbackUrl: string) {
+    const server = action.server;
+    const rvm = server?.virtualMachines[0];
+    if (!server || !rvm) throw new InputError('create needs server/virtual-machines');
+    if (server.virtualMachines.length > 1) throw new InputError('one create action must name exactly one VM');
+    const vmUuid = assertPattern(rvm.uuid, UUID_PATTERN, 'VM uuid').toLowerCase();
+    const name = assertPattern(rvm.name, VM_NAME_PATTERN, 'VM name');
+    const projectId = assertPattern(rvm.projectId, ACTION_ID_PATTERN, 'project-id');
+    const sliceId = assertPattern(rvm.sliceId, ACTION_ID_PATTERN, 'slice-id');
+    const cfg = rvm.xenConfiguration;
+    const hdOriginPath = assertPattern(cfg?.hdOriginPath, HD_ORIGIN_PATTERN, 'hd-origin-path (template)');
+    const memoryMb = cfg?.memoryMb;
+    if (memoryMb === undefined || memoryMb < 64 || memoryMb > 1024 * 1024) throw new InputError('memory-mb must be an integer from 64 to 1048576');
+    const serverUuid = assertPattern(server.uuid ?? rvm.serverId, UUID_PATTERN, 'server uuid').toLowerCase();
+
+    const saved = await this.tx.run(async (em) => {
+      if (await em.existsBy(ActionRecord, { uuid: action.id! })) throw new ConflictError(`action id ${action.id} is already used`);
+      if (await em.existsBy(VirtualMachine, { uuid: vmUuid })) throw new ConflictError(`a VM with uuid ${vmUuid} exists`);
+      const srv = await em.findOne(Server, { where: { uuid: serverUuid }, relations: { bridges: true } });
+      if (!srv) throw new NotFoundError(`no server with uuid ${serverUuid}`);
+      if (!srv.enabled) throw new ConflictError(`server ${srv.name} is disabled`);
+      const bridges = [...srv.bridges].sort((a, b) => Number(b.isMgmt) - Number(a.isMgmt) || a.id - b.id);
+      const interfaces: Partial<VmInterface>[] = [];
+      for (const [i, bridge] of bridges.entries()) {
+        const mac = await this.ipam.allocateMac(em, srv.id, vmUuid);
+        const lease = bridge.isMgmt ? await this.ipam.allocateIpv4(em, srv.id, vmUuid) : undefined;
+        interfaces.push({
+          name: `eth${i}`, position: i, isMgmt: bridge.isMgmt, mac, bridge: bridge.name,
+          ip: lease?.address ?? null, netmask: lease?.netmask ?? null, gateway: lease?.gateway ?? null, dns1: lease?.dns1 ?? null, dns2: lease?.dns2 ?? null,
+        });
+      }
+      const vm = await em.save(
+        em.create(VirtualMachine, {
+          uuid: vmUuid, name, serverId: srv.id, projectId, projectName: rvm.projectName ?? null, sliceId, sliceName: rvm.sliceName ?? null,
+          operatingSystemType: rvm.operatingSystemType ?? null, operatingSystemVersion: rvm.operatingSystemVersion ?? null,
+          operatingSystemDistribution: rvm.operatingSystemDistribution ?? null, memoryMb, hdSizeMb: cfg?.hdSizeMb ?? null, hdOriginPath,
+          hdSetupType: cfg?.hdSetupType ?? 'file-image', virtualizationSetupType: cfg?.virtualizationSetupType ?? 'hvm',
+          state: 'on queue', callbackUrl, interfaces: interfaces as VmInterface[],
+        }),
+      );
+      await this.insertAction(em, action, vmUuid, callbackUrl);
+      return { vm, server: srv };
+    });
+    return { ...saved, agentXml: this.agentQuery(action.id!, 'create', saved.server, saved.vm) };
+  }
+
+  /** start/stop/hardStop/reboot/delete/modify: looks the VM up and stores the action. */
+  private async prepareLifecycle(action: Action, callbackUrl: string) {
+    const rvm = action.server?.virtualMachines[0];
+    const vmUuid = assertPattern(rvm?.uuid, UUID_PATTERN, 'VM uuid').toLowerCase();
+    if (action.type === 'modify') throw new InputError('modify is not supported yet');
+    const saved = await this.tx.run(async (em) => {
+      if (await em.existsBy(ActionRecord, { uuid: action.id! })) throw new ConflictError(`action id ${action.id} is already used`);
+      const vm = await em.findOne(VirtualMachine, { where: { uuid: vmUuid }, relations: { interfaces: true } });
+      if (!vm) throw new NotFoundError(`no VM with uuid ${vmUuid}`);
+      const busy = await em.findOne(ActionRecord, { where: { vmUuid, status: In(['QUEUED', 'ONGOING']) } });
+      if (busy) throw new ConflictError(`VM ${vm.name} is busy with action ${busy.uuid} (${busy.type})`);
+      const server = await em.findOneByOrFail(Server, { id: vm.serverId });
+      await this.insertAction(em, action, vmUuid, callbackUrl);
+      return { vm, server };
+    });
+    return { ...saved, agentXml: this.agentQuery(action.id!, action.type!, saved.server, saved.vm) };
+  }
+
+  private async insertAction(em: EntityManager, action: Action, vmUuid: string, callbackUrl: string): Promise<void> {
+    await em.insert(ActionRecord, {
+      uuid: action.id!, type: action.type!, status: 'QUEUED', description: '', vmUuid, callbackUrl,
+      deadline: new Date(Date.now() + this.timeoutSeconds * 1000),
+    });
+  }
+
+  /** The query sent to the agent (manager dialect, §6.5): the VM as stored, NICs rewritten as in §6.5.2. */
+  agentQuery(actionId: string, type: string, server: Server, vm: VirtualMachine): string {
+    const nics = [...(vm.interfaces ?? [])].sort((a, b) => a.position - b.position);
+    const rvm: RspecVm = {
+      name: vm.name, uuid: vm.uuid, status: vm.state, projectId: vm.projectId, projectName: vm.projectName ?? undefined,
+      sliceId: vm.sliceId, sliceName: vm.sliceName ?? undefined, operatingSystemType: vm.operatingSystemType ?? undefined,
+      operatingSystemVersion: vm.operatingSystemVersion ?? undefined, operatingSystemDistribution: vm.operatingSystemDistribution ?? undefined,
+      serverId: server.uuid, virtualizationType: server.virtualizationType,
+      xenConfiguration: {
+        hdSetupType: vm.hdSetupType, hdSizeMb: vm.hdSizeMb ?? undefined, hdOriginPath: vm.hdOriginPath, configurator: '',
+        virtualizationSetupType: vm.virtualizationSetupType, memoryMb: vm.memoryMb,
+        interfaces: nics.map((n) => ({
+          ismgmt: n.isMgmt, name: n.name, mac: n.mac, ip: n.ip ?? 'NONE', mask: n.netmask ?? 'NONE', gw: n.gateway ?? 'NONE',
+          dns1: n.dns1 ?? 'NONE', dns2: n.dns2 ?? 'NONE', switchId: n.bridge,
+        })),
+      },
+    };
+    const doc: Rspec = { query: { provisioning: { actions: [{ type, id: actionId, server: { uuid: server.uuid, virtualizationType: server.virtualizationType, virtualMachines: [rvm] } }] } } };
+    return serialiseRspec(doc, { dialect: 'manager' });
+  }
+
+  /**
+   * Agent `sendAsync(xml)` (§5.3): applies each provisioning status to its action and VM and forwards it, with the
+   * action type filled in, to the VM's client callback. Statuses for unknown or already-finished actions are logged
+   * and dropped. Monitoring documents are accepted and ignored for now.
+   * @throws InputError when the document does not parse.
+   */
+  async handleAgentStatus(xml: string): Promise<void> {
+    const doc = parseRspec(xml);
+    for (const a of doc.response?.provisioning?.actions ?? []) {
+      if (!a.id) continue;
+      const status = a.status === 'ONGOING' || a.status === 'SUCCESS' || a.status === 'FAILED' ? a.status : undefined;
+      if (!status) {
+        this.log.warn('agent status with an unknown value ignored', { actionId: a.id, status: a.status });
+        continue;
+      }
+      const description = isPlaceholder(a.description) ? '' : (a.description ?? '');
+      if (status === 'ONGOING') await this.progress(a.id, description);
+      else await this.finish(a.id, status, description);
+    }
+  }
+
+  private async progress(actionId: string, description: string): Promise<void> {
+    const result = await this.tx.run(async (em) => {
+      const action = await em.findOneBy(ActionRecord, { uuid: actionId });
+      if (!action || action.status !== 'QUEUED') return undefined;
+      action.status = 'ONGOING';
+      action.description = description.slice(0, DESCRIPTION_MAX);
+      await em.save(action);
+      const vm = await em.findOneBy(VirtualMachine, { uuid: action.vmUuid });
+      const state = vmStateAfter(action.type, 'ONGOING');
+      if (vm && state) await em.update(VirtualMachine, { id: vm.id }, { state });
+      return { action, callbackUrl: vm?.callbackUrl ?? action.callbackUrl };
+    });
+    if (!result) {
+      this.log.info('ONGOING for an unknown or already running action ignored', { actionId });
+      return;
+    }
+    this.notify(result.callbackUrl, actionId, result.action.type, 'ONGOING', description);
+  }
+
+  /**
+   * Moves an action to a terminal status exactly once, applies the VM effects (state; a failed create or a
+   * successful delete removes the VM and releases its addresses), and notifies the client. A second terminal
+   * status for the same action is ignored.
+   */
+  async finish(actionId: string, status: 'SUCCESS' | 'FAILED', description: string): Promise<boolean> {
+    const result = await this.tx.run(async (em) => {
+      const action = await em.findOneBy(ActionRecord, { uuid: actionId });
+      if (!action || TERMINAL.includes(action.status)) return undefined;
+      action.status = status;
+      action.description = description.slice(0, DESCRIPTION_MAX);
+      await em.save(action);
+      const vm = await em.findOneBy(VirtualMachine, { uuid: action.vmUuid });
+      const callbackUrl = vm?.callbackUrl ?? action.callbackUrl;
+      if (vm) {
+        const removes = (action.type === 'create' && status === 'FAILED') || (action.type === 'delete' && status === 'SUCCESS');
+        if (removes) {
+          await this.ipam.releaseAll(em, vm.uuid);
+          await em.delete(VmInterface, { vmId: vm.id });
+          await em.delete(VirtualMachine, { id: vm.id });
+        } else {
+          const state = vmStateAfter(action.type, status);
+          if (state) await em.update(VirtualMachine, { id: vm.id }, { state });
+        }
+      }
+      return { action, callbackUrl };
+    });
+    if (!result) {
+      this.log.info('terminal status for an unknown or finished action ignored', { actionId, status });
+      return false;
+    }
+    this.log.log(status === 'SUCCESS' ? 'info' : 'warn', `action ${status}`, { actionId, actionType: result.action.type, description });
+    this.notify(result.callbackUrl, actionId, result.action.type, status, description);
+    return true;
+  }
+
+  /** Fails every QUEUED/ONGOING action whose deadline has passed. Returns how many were failed. */
+  async failOverdueActions(now = new Date()): Promise<number> {
+    const overdue = await this.tx.dataSource.getRepository(ActionRecord).find({ where: { status: In(['QUEUED', 'ONGOING']), deadline: LessThan(now) } });
+    let n = 0;
+    for (const a of overdue) {
+      if (await this.finish(a.uuid, 'FAILED', `no terminal status from the agent within ${this.timeoutSeconds} s`)) n++;
+    }
+    return n;
+  }
+
+  private notify(callbackUrl: string, actionId: string, type: string, status: ActionState, description: string): void {
+    // The OCF wire is ASCII-only (ocf-protocol.md §6.1 rule 9): a reason must never stop a status from going out.
+    const ascii = description.replace(/[^\x20-\x7e\n\t]/g, '?');
+    const doc = provisioningStatusResponse({ actionId, type, status: status as 'ONGOING' | 'SUCCESS' | 'FAILED', description: ascii });
+    // The manager's forwarded copies drop an empty description (ocf-protocol.md §6.1 rule 6, §8.5).
+    if (!ascii) delete doc.response!.provisioning!.actions[0]!.description;
+    this.notifier.sendAsync(callbackUrl, serialiseRspec(doc, { dialect: 'manager' }));
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * A whole kvm-crm on one machine for end-to-end tests: a CA and certificates, a vt-manager (SQLite), an
+ * oxad-agent on real libvirt (qemu:///system), a test clearinghouse, a Linux bridge made for the run, and the
+ * test template in the agent's catalogue. Everything is named with a per-run prefix and removed by `cleanup()`,
+ * which only touches domains with that prefix.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { createCertificateAuthority, createLogger, hashPassword, issueCertificate, writePemPair, XmlRpcClient, type PemPair } from '@kvm-crm/shared';
+import { managerOptionsSchema, startManager, type RunningManager } from '@kvm-crm/vt-manager';
+import { agentOptionsSchema, startAgent, type RunningAgent } from '@kvm-crm/oxad-agent';
+import { TestClearinghouse } from './clearinghouse.js';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const LIBVIRT_URI = 'qemu:///system';
+
+/** Options of {@link startCluster}. */
+export interface ClusterOptions {
+  /** IPv4 range handed to VMs. Default 10.254.<n>.10–10.254.<n>.59 /24 with gateway .1. */
+  ipv4?: { start: string; end: string; netmask: string; gateway: string; dns?: string[] };
+  /** Seconds before a silent action fails. Default 300. */
+  actionTimeoutSeconds?: number;
+  /** Install the test template into the catalogue. Default true. */
+  withTemplate?: boolean;
+}
+
+export interface Cluster {
+  runId: string;
+  dir: string;
+  storageRoot: string;
+  bridge: string;
+  domainPrefix: string;
+  serverUuid: string;
+  ca: PemPair;
+  manager: RunningManager;
+  agent: RunningAgent;
+  clearinghouse: TestClearinghouse;
+  /** Admin RPC client (role admin). */
+  admin: XmlRpcClient;
+  /** Northbound client as the clearinghouse (role clearinghouse). */
+  plugin: XmlRpcClient;
+  cleanup(): Promise<void>;
+}
+
+/** `virsh` with argv, on the system connection. */
+export async function virsh(...args: string[]): Promise<{ stdout: string; exitCode: number; stderr: string }> {
+  const r = await execa('virsh', ['-c', LIBVIRT_URI, ...args], { reject: false, timeout: 60_000 });
+  return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 };
+}
+
+/** Names of all domains (any state) whose name starts with `prefix`. */
+export async function domainsWithPrefix(prefix: string): Promise<string[]> {
+  const r = await virsh('list', '--all', '--name');
+  return r.stdout.split('\n').map((s) => s.trim()).filter((n) => n.startsWith(prefix));
+}
+
+/** Destroys and undefines every domain whose name starts with `prefix` (never others). */
+export async function removeDomains(prefix: string): Promise<void> {
+  for (const name of await domainsWithPrefix(prefix)) {
+    await virsh('destroy', name);
+    await virsh('undefine', name, '--nvram');
+    await virsh('undefine', name);
+  }
+}
+
+/** Builds (or takes from cache) the test template and installs it into `catalogue`. */
+export async function installTestTemplate(catalogue: string): Promise<void> {
+  await execa('bash', [path.join(REPO_ROOT, 'scripts/build-test-template.sh'), '--catalogue', catalogue], { timeout: 15 * 60_000 });
+}
+
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
+  const runId = randomBytes(3).toString('hex');
+  const domainPrefix = `kvmcrm-t${runId}-`;
+  const bridge = `kcbr${runId}`;
+  const dir = await mkdtemp(path.join(os.tmpdir(), `kvmcrm-test-${runId}-`));
+  await chmod(dir, 0o755); // qemu runs as libvirt-qemu and must reach the disks below
+  const storageRoot = path.join(dir, 'storage');
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const cleanup = async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    await removeDomains(domainPrefix);
+    await execa('ip', ['link', 'del', bridge], { reject: false });
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await execa('ip', ['link', 'add', bridge, 'type', 'bridge']);
+    await execa('ip', ['link', 'set', bridge, 'up']);
+    if (options.withTemplate ?? true) {
+      await mkdir(path.join(storageRoot, 'templates'), { recursive: true, mode: 0o755 });
+      await installTestTemplate(path.join(storageRoot, 'templates'));
+    }
+
+    const ca = createCertificateAuthority();
+    const certs = path.join(dir, 'certs');
+    writePemPair(certs, 'ca', ca);
+    writePemPair(certs, 'manager', issueCertificate(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server+client' }));
+    writePemPair(certs, 'agent', issueCertificate(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server+client' }));
+    const chTls = issueCertificate(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server' });
+
+    const clearinghouse = new TestClearinghouse(chTls);
+    await clearinghouse.start();
+    cleanups.push(() => clearinghouse.stop());
+
+    const logger = createLogger({ component: 'test', silent: !process.env.KVMCRM_TEST_LOG, format: 'pretty' });
+    const agentPassword = randomBytes(12).toString('hex');
+    const agent = await startAgent(
+      agentOptionsSchema.parse({
+        listen: { host: '127.0.0.1', port: 0 },
+        tls: { caFile: path.join(certs, 'ca.crt'), certFile: path.join(certs, 'agent.crt'), keyFile: path.join(certs, 'agent.key') },
+        password: agentPassword, storageRoot, libvirtUri: LIBVIRT_URI, domainPrefix, stopGraceSeconds: 20,
+      }),
+      logger.child({ component: 'oxad-agent' }),
+    );
+    cleanups.push(() => agent.stop());
+
+    const adminPassword = randomBytes(12).toString('hex');
+    const chPassword = randomBytes(12).toString('hex');
+    const manager = await startManager(
+      managerOptionsSchema.parse({
+        listen: { host: '127.0.0.1', port: 0 },
+        publicUrl: 'https://127.0.0.1:1', // replaced below once the port is known
+        tls: { caFile: path.join(certs, 'ca.crt'), certFile: path.join(certs, 'manager.crt'), keyFile: path.join(certs, 'manager.key') },
+        database: { type: 'sqlite', path: path.join(dir, 'manager.sqlite') },
+        users: [
+          { name: 'admin', passwordScrypt: hashPassword(adminPassword), roles: ['admin'] },
+          { name: 'expedient', passwordScrypt: hashPassword(chPassword), roles: ['clearinghouse'] },
+        ],
+        agentCallback: { user: 'oxad', password: randomBytes(16).toString('hex') },
+        actionTimeoutSeconds: options.actionTimeoutSeconds ?? 300,
+      }),
+      logger.child({ component: 'vt-manager' }),
+      {},
+      { publicPortFromListen: true },
+    );
+    cleanups.push(() => manager.stop());
+
+    const base = `https://127.0.0.1:${manager.port}`;
+    const admin = new XmlRpcClient({ url: `https://admin:${adminPassword}@127.0.0.1:${manager.port}/xmlrpc/admin`, tls: { ca: ca.certPem } });
+    const plugin = new XmlRpcClient({ url: `https://expedient:${chPassword}@127.0.0.1:${manager.port}/xmlrpc/plugin`, tls: { ca: ca.certPem } });
+    void base;
+
+    const n = parseInt(runId.slice(0, 2), 16);
+    const ip = options.ipv4 ?? { start: `10.254.${n}.10`, end: `10.254.${n}.59`, netmask: '255.255.255.0', gateway: `10.254.${n}.1`, dns: [`10.254.${n}.2`] };
+    const server = await admin.call<{ uuid: string }>('server.register', [
+      { name: `host-${runId}`, agentUrl: `https://127.0.0.1:${agent.port}/`, agentPassword, bridges: [bridge] },
+    ]);
+    await admin.call('ipv4.addRange', [{ name: `net-${runId}`, start: ip.start, end: ip.end, netmask: ip.netmask, gateway: ip.gateway, dns1: ip.dns?.[0] ?? '', excluded: [] }]);
+    await admin.call('mac.addRange', [{ name: `mac-${runId}`, start: `02:fe:${runId.slice(0, 2)}:${runId.slice(2, 4)}:${runId.slice(4, 6)}:00`, end: `02:fe:${runId.slice(0, 2)}:${runId.slice(2, 4)}:${runId.slice(4, 6)}:ff` }]);
+    await admin.call('range.subscribe', [{ server: `host-${runId}`, kind: 'ipv4', range: `net-${runId}` }]);
+    await admin.call('range.subscribe', [{ server: `host-${runId}`, kind: 'mac', range: `mac-${runId}` }]);
+
+    return { runId, dir, storageRoot, bridge, domainPrefix, serverUuid: server.uuid, ca, manager, agent, clearinghouse, admin, plugin, cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Reading the guest's serial console log for the ready line the test template prints:
+ * `kvm-crm-guest ready hostname=<h> ip=<a>/<len> mac=<m>`.
+ */
+import { readFile } from 'node:fs/promises';
+
+export interface ReadyLine {
+  line: string;
+  hostname: string;
+  ip: string;
+  mac: string;
+}
+
+const READY = /kvm-crm-guest ready hostname=(\S+) ip=(\S+) mac=(\S+)/;
+
+/** Parses the first ready line of `text`, if any. */
+export function findReadyLine(text: string): ReadyLine | undefined {
+  const m = READY.exec(text);
+  return m ? { line: m[0], hostname: m[1]!, ip: m[2]!, mac: m[3]! } : undefined;
+}
+
+/** Polls `logPath` until the ready line appears. @throws after `timeoutMs` with the log's tail. */
+export async function waitForReadyLine(logPath: string, timeoutMs = 180_000): Promise<ReadyLine> {
+  const deadline = Date.now() + timeoutMs;
+  let text = '';
+  while (Date.now() < deadline) {
+    text = await readFile(logPath, 'utf8').catch(() => '');
+    const ready = findReadyLine(text);
+    if (ready) return ready;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`no ready line in ${logPath} within ${timeoutMs} ms; log tail: ${JSON.stringify(text.slice(-800))}`);
+}
