@@ -1,0 +1,44 @@
+/**
+ * Sends status documents back to the manager: `sendAsync(xml)` on the callback URL given with each query
+ * (ocf-protocol.md §5.2), over HTTPS with our CA and our client certificate, retried with backoff.
+ */
+import { describeError, XmlRpcClient, type ClientTls, type Logger } from '@kvm-crm/shared';
+
+/** Where statuses go; implemented over XML-RPC here and in memory in unit tests. */
+export interface StatusReporter {
+  /**
+   * Delivers `rspecXml` to `callbackUrl`. Resolves true once the manager accepted it, false when every attempt
+   * failed (the failure is logged).
+   */
+  report(callbackUrl: string, rspecXml: string): Promise<boolean>;
+}
+
+/** Options of {@link XmlRpcStatusReporter}. */
+export interface StatusReporterOptions {
+  tls: ClientTls;
+  logger: Logger;
+  /** Attempts per status. Default 6. */
+  attempts?: number;
+  /** First retry delay in seconds, doubled each time. Default 0.5. */
+  retryDelaySeconds?: number;
+}
+
+export class XmlRpcStatusReporter implements StatusReporter {
+  constructor(private readonly options: StatusReporterOptions) {}
+
+  async report(callbackUrl: string, rspecXml: string): Promise<boolean> {
+    const attempts = this.options.attempts ?? 6;
+    let delay = (this.options.retryDelaySeconds ?? 0.5) * 1000;
+    for (let i = 1; i <= attempts; i++) {
+      try {
+        await new XmlRpcClient({ url: callbackUrl, tls: this.options.tls, timeoutSeconds: 30 }).call('sendAsync', [rspecXml]);
+        return true;
+      } catch (err) {
+        this.options.logger.log(i === attempts ? 'error' : 'warn', 'status delivery failed', { attempt: i, error: describeError(err) });
+        if (i < attempts) await new Promise((r) => setTimeout(r, delay));
+        delay *= 2;
+      }
+    }
+    return false;
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * Adapter for `qemu-img`: copy-on-write overlays, image inspection and full copies (ARCHITECTURE.md decision 3).
+ */
+import { lstat, rm } from 'node:fs/promises';
+import { ConflictError, InputError } from '../shared-fallback.js';
+import { CommandFailedError, type CommandErrorFactory, runCommand } from './run-command.js';
+import { assertAbsolutePath } from './safe-path.js';
+
+/** Image formats the agent creates or accepts as templates. Anything else is rejected before `qemu-img` runs. */
+export const IMAGE_FORMATS = ['qcow2', 'raw'] as const;
+/** One of {@link IMAGE_FORMATS}. */
+export type ImageFormat = (typeof IMAGE_FORMATS)[number];
+
+/** Returns `format` when it is one of {@link IMAGE_FORMATS}; throws {@link InputError} otherwise. */
+export function assertImageFormat(format: string, what = 'image format'): ImageFormat {
+  if (!(IMAGE_FORMATS as readonly string[]).includes(format)) {
+    throw new InputError(`invalid ${what}: ${JSON.stringify(String(format).slice(0, 40))} (allowed: ${IMAGE_FORMATS.join(', ')})`);
+  }
+  return format as ImageFormat;
+}
+
+/** `qemu-img` failed; `stderr` holds its error output, which the message repeats on one line. */
+export class QemuImgError extends CommandFailedError {}
+
+const makeError: CommandErrorFactory = (m, f, a, c, s, t, cause) => new QemuImgError(m, f, a, c, s, t, { cause });
+
+/** What {@link QemuImg.info} reports about an image (from `qemu-img info --output=json`). */
+export interface ImageInfo {
+  /** Format as detected or given, e.g. `qcow2`, `raw`. */
+  format: string;
+  /** Size the guest sees, in bytes. */
+  virtualSizeBytes: number;
+  /** Space allocated on the host file system, in bytes. */
+  actualSizeBytes: number;
+  /** The backing file as written in the image header (for our overlays: the template's absolute path). */
+  backingFilename?: string;
+  /** The backing file's format as written in the header (`-F`); absent in legacy images that let qemu probe. */
+  backingFormat?: string;
+  /** qcow2 external data file, if any (templates with one are rejected by the catalogue). */
+  dataFile?: string;
+}
+
+/** Options of {@link QemuImg}. */
+export interface QemuImgOptions {
+  /** Program to run; default `qemu-img` (looked up in PATH). */
+  binary?: string;
+  /** Timeout of `create` and `info` in seconds; default 60. */
+  timeoutSeconds?: number;
+  /** Timeout of `convert` (full copies) in seconds; default 3600. */
+  convertTimeoutSeconds?: number;
+}
+
+/** Arguments of {@link QemuImg.createOverlay}. */
+export interface CreateOverlayArgs {
+  /** Absolute path of the backing (template) image; stored as-is in the overlay header. */
+  backingPath: string;
+  /** Format of the backing image, one of {@link IMAGE_FORMATS}; always written into the header (`-F`). */
+  backingFormat: string;
+  /** Absolute path of the qcow2 overlay to create; must not exist yet. */
+  overlayPath: string;
+}
+
+/** Options of {@link QemuImg.convert}. */
+export interface ConvertOptions {
+  /**
+   * Format of the source; strongly recommended (without it qemu-img probes the format, which is unsafe for raw
+   * images whose content may look like a qcow2 header).
+   */
+  sourceFormat?: string;
+}
+
+/**
+ * Runs `qemu-img` with argv arrays. Every path must be absolute and normalised, every format one of
+ * {@link IMAGE_FORMATS}; output files must not exist beforehand (never overwrites a disk) and are removed again
+ * when `qemu-img` fails.
+ */
+export class QemuImg {
+  private readonly binary: string;
+  private readonly timeoutSeconds: number;
+  private readonly convertTimeoutSeconds: number;
+
+  /** @param options see {@link QemuImgOptions}. */
+  constructor(options: QemuImgOptions = {}) {
+    this.binary = options.binary ?? 'qemu-img';
+    this.timeoutSeconds = options.timeoutSeconds ?? 60;
+    this.convertTimeoutSeconds = options.convertTimeoutSeconds ?? 3600;
+  }
+
+  /**
+   * Creates a qcow2 overlay of the same virtual size as its backing image:
+   * `qemu-img create -f qcow2 -b <backingPath> -F <backingFormat> <overlayPath>`. O(1) in the backing size.
+   *
+   * @throws InputError for a relative or odd path or a format not in {@link IMAGE_FORMATS}.
+   * @throws ConflictError when `overlayPath` already exists.
+   * @throws QemuImgError when qemu-img fails (e.g. the backing file is missing); no overlay is left behind.
+   */
+  async createOverlay(args: CreateOverlayArgs): Promise<void> {
+    const backing = assertAbsolutePath(args.backingPath, 'backing image path');
+    const fmt = assertImageFormat(args.backingFormat, 'backing image format');
+    const overlay = assertAbsolutePath(args.overlayPath, 'overlay path');
+    await assertAbsent(overlay);
+    await this.runCreating(overlay, ['create', '-q', '-f', 'qcow2', '-b', backing, '-F', fmt, overlay], this.timeoutSeconds);
+  }
+
+  /**
+   * Reads an image's header with `qemu-img info --output=json --force-share` (works on images in use by a
+   * running guest). Does not follow the backing chain.
+   *
+   * @param path absolute path of the image.
+   * @param format if given (one of {@link IMAGE_FORMATS}), qemu-img does not probe: `-f <format>`.
+   * @throws InputError for a bad path or format.
+   * @throws QemuImgError when qemu-img fails (e.g. no such file) or prints something that is not the JSON expected.
+   */
+  async info(path: string, format?: string): Promise<ImageInfo> {
+    const p = assertAbsolutePath(path, 'image path');
+    const args = ['info', '--output=json', '--force-share'];
+    if (format !== undefined) args.push('-f', assertImageFormat(format));
+    args.push(p);
+    const out = await runCommand(this.binary, args, { timeoutSeconds: this.timeoutSeconds }, makeError);
+    return parseImageInfo(out.stdout, this.binary, args);
+  }
+
+  /**
+   * Full, independent copy of `src` into a new image `dst` of format `format`: `qemu-img convert [-f <sourceFormat>]
+   * -O <format> <src> <dst>`. The copy has no backing file (backing chains of `src` are flattened).
+   *
+   * @throws InputError for bad paths or formats.
+   * @throws ConflictError when `dst` already exists.
+   * @throws QemuImgError when qemu-img fails or times out; no partial `dst` is left behind.
+   */
+  async convert(src: string, dst: string, format: string, options: ConvertOptions = {}): Promise<void> {
+    const s = assertAbsolutePath(src, 'source image path');
+    const d = assertAbsolutePath(dst, 'destination image path');
+    const fmt = assertImageFormat(format, 'destination image format');
+    const args = ['convert', '-q'];
+    if (options.sourceFormat !== undefined) args.push('-f', assertImageFormat(options.sourceFormat, 'source image format'));
+    args.push('-O', fmt, s, d);
+    await assertAbsent(d);
+    await this.runCreating(d, args, this.convertTimeoutSeconds);
+  }
+
+  /** Runs a qemu-img command that creates `output`; removes `output` if the command fails. */
+  private async runCreating(output: string, args: string[], timeoutSeconds: number): Promise<void> {
+    try {
+      await runCommand(this.binary, args, { timeoutSeconds }, makeError);
+    } catch (err) {
+      await rm(output, { force: true }).catch(() => undefined);
+      throw err;
+    }
+  }
+}
+
+/** Throws {@link ConflictError} when something exists at `p` (a file, a directory or a dangling symlink). */
+async function assertAbsent(p: string): Promise<void> {
+  try {
+    await lstat(p);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  throw new ConflictError(`refusing to overwrite existing file ${p}`);
+}
+
+/**
+ * Parses the JSON of `qemu-img info --output=json` into an {@link ImageInfo}.
+ *
+ * @throws QemuImgError when the text is not JSON or lacks `format`/`virtual-size`.
+ */
+export function parseImageInfo(json: string, file = 'qemu-img', args: readonly string[] = []): ImageInfo {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (cause) {
+    throw new QemuImgError(`${file} info: output is not JSON`, file, args, 0, '', false, { cause });
+  }
+  const o = (raw ?? {}) as Record<string, unknown>;
+  if (typeof o.format !== 'string' || typeof o['virtual-size'] !== 'number') {
+    throw new QemuImgError(`${file} info: output lacks format or virtual-size`, file, args, 0, '', false);
+  }
+  const info: ImageInfo = {
+    format: o.format,
+    virtualSizeBytes: o['virtual-size'],
+    actualSizeBytes: typeof o['actual-size'] === 'number' ? o['actual-size'] : 0,
+  };
+  if (typeof o['backing-filename'] === 'string') info.backingFilename = o['backing-filename'];
+  if (typeof o['backing-filename-format'] === 'string') info.backingFormat = o['backing-filename-format'];
+  const specific = o['format-specific'] as { data?: Record<string, unknown> } | undefined;
+  const dataFile = specific?.data?.['data-file'];
+  if (typeof dataFile === 'string') info.dataFile = dataFile;
+  return info;
+}

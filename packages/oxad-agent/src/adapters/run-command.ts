@@ -1,0 +1,103 @@
+/**
+ * The one place where the agent's adapters start external programs: always `execa(file, argv[])`, never a shell,
+ * with a timeout, no stdin, and the C locale so that error messages can be matched.
+ */
+import { execa } from 'execa';
+import { UpstreamError } from '../shared-fallback.js';
+
+/** What {@link runCommand} returns when the program exits with status 0. */
+export interface CommandOutput {
+  /** Standard output, trailing newline removed. */
+  stdout: string;
+  /** Standard error, trailing newline removed (warnings of a successful run). */
+  stderr: string;
+  /** Wall time of the run in milliseconds. */
+  durationMs: number;
+}
+
+/** Options of {@link runCommand}. */
+export interface RunCommandOptions {
+  /** Kill the program (SIGTERM, SIGKILL 2 s later) after this many seconds. Required: nothing runs unbounded. */
+  timeoutSeconds: number;
+}
+
+/**
+ * An external program failed: non-zero exit status, killed by a signal, timed out or could not be started.
+ * The message holds the program name, the arguments and the (trimmed) standard error; `stderr` holds it whole.
+ */
+export class CommandFailedError extends UpstreamError {
+  constructor(
+    message: string,
+    /** The program that was run (as given, e.g. `virsh`). */
+    readonly file: string,
+    /** Its arguments. */
+    readonly args: readonly string[],
+    /** Its exit status, undefined when it was killed or never started. */
+    readonly exitCode: number | undefined,
+    /** Its standard error output. */
+    readonly stderr: string,
+    /** True when it was killed because it ran longer than the timeout. */
+    readonly timedOut: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Builds the error for a failed run; subclasses of adapters pass their own constructor. */
+export type CommandErrorFactory = (
+  message: string,
+  file: string,
+  args: readonly string[],
+  exitCode: number | undefined,
+  stderr: string,
+  timedOut: boolean,
+  cause: unknown,
+) => CommandFailedError;
+
+const defaultFactory: CommandErrorFactory = (m, f, a, c, s, t, cause) => new CommandFailedError(m, f, a, c, s, t, { cause });
+
+/** Squeezes standard error into one line of at most 1000 characters for an error message. */
+export function oneLine(s: string, max = 1000): string {
+  const line = s.replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max)}…` : line;
+}
+
+/**
+ * Runs `file` with `args` (an argv array, no shell) and resolves with its output when it exits with status 0.
+ *
+ * @throws CommandFailedError (or what `makeError` builds) when it exits non-zero, is killed, times out or
+ *   cannot be started (e.g. ENOENT); the message contains the program's standard error.
+ */
+export async function runCommand(
+  file: string,
+  args: readonly string[],
+  options: RunCommandOptions,
+  makeError: CommandErrorFactory = defaultFactory,
+): Promise<CommandOutput> {
+  const started = performance.now();
+  const result = await execa(file, args, {
+    reject: false,
+    stdin: 'ignore',
+    timeout: Math.round(options.timeoutSeconds * 1000),
+    forceKillAfterDelay: 2000,
+    env: { LC_ALL: 'C', LANG: 'C' },
+    stripFinalNewline: true,
+  });
+  const durationMs = performance.now() - started;
+  const stdout = typeof result.stdout === 'string' ? result.stdout : '';
+  const stderr = typeof result.stderr === 'string' ? result.stderr : '';
+  if (!result.failed) return { stdout, stderr, durationMs };
+
+  const shown = `${file} ${args.join(' ')}`;
+  let why: string;
+  if (result.timedOut) why = `timed out after ${options.timeoutSeconds} s`;
+  else if (result.exitCode !== undefined) why = `exited with status ${result.exitCode}`;
+  else if (result.signal) why = `killed by ${result.signal}`;
+  else why = `could not be started (${oneLine(result.originalMessage ?? result.shortMessage ?? 'unknown error')})`;
+  const detail = oneLine(stderr);
+  const message = `${shown}: ${why}${detail ? `: ${detail}` : ''}`;
+  return Promise.reject(
+    makeError(message, file, args, result.exitCode, stderr, Boolean(result.timedOut), result.cause ?? undefined),
+  );
+}

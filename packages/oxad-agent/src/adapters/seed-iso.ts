@@ -1,0 +1,84 @@
+/**
+ * Writes cloud-init NoCloud seed images (ARCHITECTURE.md decision 4): an ISO 9660 volume labelled `cidata` with
+ * Joliet and Rock Ridge names, made by `genisoimage` from a fresh temporary folder.
+ */
+import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { InputError } from '../shared-fallback.js';
+import { CommandFailedError, type CommandErrorFactory, runCommand } from './run-command.js';
+import { assertAbsolutePath } from './safe-path.js';
+
+/** The only file names a NoCloud seed may contain. */
+export const SEED_FILE_NAMES = ['meta-data', 'user-data', 'network-config', 'vendor-data'] as const;
+/** One of {@link SEED_FILE_NAMES}. */
+export type SeedFileName = (typeof SEED_FILE_NAMES)[number];
+
+/** `genisoimage` failed; `stderr` holds its output. */
+export class SeedIsoError extends CommandFailedError {}
+
+const makeError: CommandErrorFactory = (m, f, a, c, s, t, cause) => new SeedIsoError(m, f, a, c, s, t, { cause });
+
+/** Options of {@link writeSeedIso}. */
+export interface WriteSeedIsoOptions {
+  /** Program to run; default `genisoimage` (looked up in PATH). */
+  binary?: string;
+  /** Timeout in seconds; default 30. */
+  timeoutSeconds?: number;
+  /** Folder for the temporary input folder; default `os.tmpdir()`. */
+  tmpDir?: string;
+}
+
+/** Signature of {@link writeSeedIso}, for services that take the seed writer as a dependency. */
+export type SeedIsoWriter = (files: Record<string, string>, isoPath: string, options?: WriteSeedIsoOptions) => Promise<void>;
+
+/**
+ * Writes `files` (name → UTF-8 content; names from {@link SEED_FILE_NAMES}, `meta-data` required) into a fresh
+ * temporary folder and turns it into the ISO `isoPath` with
+ * `genisoimage -output <tmp iso> -volid cidata -joliet -rock -input-charset utf-8 -quiet <dir>`, then renames the
+ * result to `isoPath` (replacing an older seed atomically). The ISO is mode 0644. The temporary folder is always
+ * removed; on failure no partial ISO is left behind.
+ *
+ * @throws InputError for an unknown file name, a missing `meta-data`, content over 1 MiB or a bad `isoPath`.
+ * @throws SeedIsoError when genisoimage fails or times out.
+ */
+export async function writeSeedIso(
+  files: Record<string, string>,
+  isoPath: string,
+  options: WriteSeedIsoOptions = {},
+): Promise<void> {
+  const iso = assertAbsolutePath(isoPath, 'seed ISO path');
+  const names = Object.keys(files);
+  for (const name of names) {
+    if (!(SEED_FILE_NAMES as readonly string[]).includes(name)) {
+      throw new InputError(`invalid seed file name: ${JSON.stringify(name.slice(0, 40))} (allowed: ${SEED_FILE_NAMES.join(', ')})`);
+    }
+    if (typeof files[name] !== 'string' || Buffer.byteLength(files[name]!) > 1024 * 1024) {
+      throw new InputError(`seed file ${name} must be a string of at most 1 MiB`);
+    }
+  }
+  if (!names.includes('meta-data')) throw new InputError('a NoCloud seed needs a meta-data file');
+
+  const dir = await mkdtemp(path.join(options.tmpDir ?? os.tmpdir(), 'kvmcrm-seed-'));
+  const tmpIso = `${iso}.tmp-${randomBytes(4).toString('hex')}`;
+  try {
+    const input = path.join(dir, 'cidata');
+    await mkdir(input, { mode: 0o755 });
+    for (const name of names) await writeFile(path.join(input, name), files[name]!, { mode: 0o644 });
+    await runCommand(
+      options.binary ?? 'genisoimage',
+      ['-output', tmpIso, '-volid', 'cidata', '-joliet', '-rock', '-input-charset', 'utf-8', '-quiet', input],
+      { timeoutSeconds: options.timeoutSeconds ?? 30 },
+      makeError,
+    );
+    await chmod(tmpIso, 0o644);
+    await rename(tmpIso, iso);
+  } catch (err) {
+    await rm(tmpIso, { force: true }).catch(() => undefined);
+    throw err;
+  } finally {
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+

@@ -1,0 +1,275 @@
+/**
+ * Adapter for `virsh`: persistent libvirt domains (ARCHITECTURE.md decision 5). Every call is
+ * `virsh -q -c <uri> <command> --domain <name> …` with an argv array and a timeout.
+ */
+import { ConflictError, InputError, NotFoundError } from '../shared-fallback.js';
+import { CommandFailedError, type CommandErrorFactory, runCommand, oneLine } from './run-command.js';
+import { assertAbsolutePath } from './safe-path.js';
+
+/**
+ * Names we accept for a domain argument: a libvirt domain name that starts with a letter (so virsh can never
+ * read it as a numeric domain ID or an option), 1–64 characters of `[A-Za-z0-9._-]`, or a UUID (looked up as such).
+ */
+export const DOMAIN_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
+const UUID_ARG = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+/** Returns `name` when it is a valid domain argument (see {@link DOMAIN_NAME_PATTERN}); throws {@link InputError}. */
+export function assertDomainName(name: string): string {
+  if (typeof name !== 'string' || !(DOMAIN_NAME_PATTERN.test(name) || UUID_ARG.test(name))) {
+    throw new InputError(`invalid domain name: ${JSON.stringify(String(name).slice(0, 80))}`);
+  }
+  return name;
+}
+
+/**
+ * A domain state as `virsh domstate` prints it. The known values are listed; anything else libvirt may add later
+ * is passed through as-is.
+ */
+export type DomainState =
+  | 'running'
+  | 'idle'
+  | 'blocked'
+  | 'paused'
+  | 'in shutdown'
+  | 'shut off'
+  | 'crashed'
+  | 'pmsuspended'
+  | 'no state'
+  | (string & {});
+
+/** One row of {@link Virsh.listAll}. */
+export interface DomainSummary {
+  /** libvirt domain name. */
+  name: string;
+  /** libvirt domain UUID (lower case). */
+  uuid: string;
+  /** Current state, as {@link Virsh.domState} would report it. */
+  state: DomainState;
+}
+
+/** Options of {@link Virsh}. */
+export interface VirshOptions {
+  /** libvirt connection URI; default `qemu:///system`. */
+  uri?: string;
+  /** Program to run; default `virsh` (looked up in PATH). */
+  binary?: string;
+  /** Timeout of each call in seconds; default 30. */
+  timeoutSeconds?: number;
+}
+
+/** `virsh` failed for a reason other than a missing domain or a wrong state (connection, XML, qemu error…). */
+export class VirshError extends CommandFailedError {}
+
+/** The domain does not exist on this libvirt connection. */
+export class DomainNotFoundError extends NotFoundError {
+  constructor(
+    /** The name or UUID that was looked up. */
+    readonly domain: string,
+    /** The virsh error output. */
+    readonly stderr: string,
+  ) {
+    super(`libvirt domain ${domain} not found`);
+  }
+}
+
+/** libvirt refused the operation in the domain's current state (e.g. `destroy` of a domain that is shut off). */
+export class DomainStateError extends ConflictError {
+  constructor(
+    message: string,
+    /** The domain name. */
+    readonly domain: string,
+    /** The virsh error output. */
+    readonly stderr: string,
+  ) {
+    super(message);
+  }
+}
+
+/** True when a virsh error output means "no such domain". */
+export function isDomainNotFound(stderr: string): boolean {
+  return /failed to get domain|Domain not found|no domain with matching (name|uuid|id)/i.test(stderr);
+}
+
+/** True when a virsh error output means "not valid in the current state" (VIR_ERR_OPERATION_INVALID). */
+export function isInvalidState(stderr: string): boolean {
+  return /Requested operation is not valid|domain is not running|domain is already running/i.test(stderr);
+}
+
+const makeVirshError: CommandErrorFactory = (m, f, a, c, s, t, cause) => new VirshError(m, f, a, c, s, t, { cause });
+
+/**
+ * Persistent libvirt domains through `virsh`. Methods taking a domain name throw {@link DomainNotFoundError}
+ * when it does not exist, {@link DomainStateError} when libvirt refuses the operation in the current state,
+ * {@link VirshError} for every other failure (including timeouts) and {@link InputError} for a bad argument.
+ * Nothing here ever removes storage.
+ */
+export class Virsh {
+  /** The libvirt connection URI used for every call. */
+  readonly uri: string;
+  private readonly binary: string;
+  private readonly timeoutSeconds: number;
+
+  /** @param options see {@link VirshOptions}. */
+  constructor(options: VirshOptions = {}) {
+    this.uri = options.uri ?? 'qemu:///system';
+    if (!/^[a-z][a-z0-9+]*:\/\/[^\s]*$/.test(this.uri)) throw new InputError(`invalid libvirt URI: ${JSON.stringify(this.uri)}`);
+    this.binary = options.binary ?? 'virsh';
+    this.timeoutSeconds = options.timeoutSeconds ?? 30;
+  }
+
+  /** `virsh version`: resolves with the raw text when libvirtd answers. @throws VirshError otherwise. */
+  async version(): Promise<string> {
+    return (await this.run(['version'])).stdout;
+  }
+
+  /**
+   * Defines (or redefines) a persistent domain from a domain XML file: `virsh define --file <path>`.
+   * @param xmlFilePath absolute path of the XML file.
+   * @throws InputError for a bad path; VirshError when libvirt rejects the XML.
+   */
+  async define(xmlFilePath: string): Promise<void> {
+    await this.run(['define', '--file', assertAbsolutePath(xmlFilePath, 'domain XML path')]);
+  }
+
+  /** Starts a defined, shut-off domain: `virsh start`. */
+  async start(name: string): Promise<void> {
+    await this.runOn(name, ['start', '--domain', name]);
+  }
+
+  /** Asks the guest to power off (ACPI power button): `virsh shutdown --mode acpi`. Returns at once. */
+  async shutdown(name: string): Promise<void> {
+    await this.runOn(name, ['shutdown', '--domain', name, '--mode', 'acpi']);
+  }
+
+  /** Stops the domain at once (power cut): `virsh destroy`. The definition stays. */
+  async destroy(name: string): Promise<void> {
+    await this.runOn(name, ['destroy', '--domain', name]);
+  }
+
+  /** Asks the guest to reboot (ACPI): `virsh reboot --mode acpi`. Returns at once. */
+  async reboot(name: string): Promise<void> {
+    await this.runOn(name, ['reboot', '--domain', name, '--mode', 'acpi']);
+  }
+
+  /**
+   * Removes the domain definition (after {@link destroy} if it runs), with its NVRAM, managed-save image and
+   * snapshot/checkpoint metadata: `virsh undefine --nvram --managed-save --snapshots-metadata
+   * --checkpoints-metadata`. Never removes disks, seeds or logs.
+   */
+  async undefine(name: string): Promise<void> {
+    await this.runOn(name, [
+      'undefine',
+      '--domain',
+      name,
+      '--nvram',
+      '--managed-save',
+      '--snapshots-metadata',
+      '--checkpoints-metadata',
+    ]);
+  }
+
+  /**
+   * The domain's state (`virsh domstate`), e.g. `'running'`, `'shut off'`, `'paused'`; undefined when no such
+   * domain exists. @throws VirshError for any other failure.
+   */
+  async domState(name: string): Promise<DomainState | undefined> {
+    try {
+      return (await this.runOn(name, ['domstate', '--domain', name])).stdout.trim();
+    } catch (err) {
+      if (err instanceof DomainNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** True when a domain with this name (or UUID) is defined or running. */
+  async exists(name: string): Promise<boolean> {
+    return (await this.domState(name)) !== undefined;
+  }
+
+  /**
+   * Every domain on the connection, running or not, with UUID and state, in two calls:
+   * `virsh list --all --uuid --name` and `virsh domstats --state`. A domain that appears in between is looked up
+   * with {@link domState}; one that vanishes in between is skipped.
+   */
+  async listAll(): Promise<DomainSummary[]> {
+    const listed = parseUuidNameList((await this.run(['list', '--all', '--uuid', '--name'])).stdout);
+    const states = parseDomStatsStates((await this.run(['domstats', '--state'])).stdout);
+    const rows: DomainSummary[] = [];
+    for (const { uuid, name } of listed) {
+      let state: DomainState | undefined = states.get(name);
+      if (state === undefined && DOMAIN_NAME_PATTERN.test(name)) state = await this.domState(name);
+      if (state === undefined) state = await this.domState(uuid);
+      if (state !== undefined) rows.push({ name, uuid, state });
+    }
+    return rows;
+  }
+
+  /**
+   * The domain XML (`virsh dumpxml`): the live definition when it runs, else the persistent one; with
+   * `inactive: true` always the persistent one.
+   */
+  async dumpXml(name: string, options: { inactive?: boolean } = {}): Promise<string> {
+    const args = ['dumpxml', '--domain', name];
+    if (options.inactive) args.push('--inactive');
+    return (await this.runOn(name, args)).stdout;
+  }
+
+  /** Runs a virsh command about domain `name`, mapping "not found" and "invalid state" to typed errors. */
+  private async runOn(name: string, args: string[]): Promise<{ stdout: string }> {
+    assertDomainName(name);
+    try {
+      return await this.run(args);
+    } catch (err) {
+      if (err instanceof VirshError && !err.timedOut) {
+        if (isDomainNotFound(err.stderr)) throw new DomainNotFoundError(name, err.stderr);
+        if (isInvalidState(err.stderr)) {
+          throw new DomainStateError(`${args[0]} ${name}: ${oneLine(err.stderr.replace(/^error:\s*/gim, ''))}`, name, err.stderr);
+        }
+      }
+      throw err;
+    }
+  }
+
+  /** Runs `virsh -q -c <uri> <args…>`. */
+  private run(args: string[]): Promise<{ stdout: string }> {
+    return runCommand(this.binary, ['-q', '-c', this.uri, ...args], { timeoutSeconds: this.timeoutSeconds }, makeVirshError);
+  }
+}
+
+/** libvirt's `virDomainState` codes, as `virsh domstats --state` prints them, and the text `domstate` prints. */
+const STATE_BY_CODE: Record<string, DomainState> = {
+  '0': 'no state',
+  '1': 'running',
+  '2': 'blocked',
+  '3': 'paused',
+  '4': 'in shutdown',
+  '5': 'shut off',
+  '6': 'crashed',
+  '7': 'pmsuspended',
+};
+
+/** Parses `virsh list --uuid --name` output (`<uuid> <name>` per line) into rows with a lower-case UUID. */
+export function parseUuidNameList(stdout: string): Array<{ uuid: string; name: string }> {
+  const rows: Array<{ uuid: string; name: string }> = [];
+  for (const line of stdout.split('\n')) {
+    const m = /^\s*([0-9a-fA-F-]{36})\s+(.+?)\s*$/.exec(line);
+    if (m && UUID_ARG.test(m[1]!)) rows.push({ uuid: m[1]!.toLowerCase(), name: m[2]! });
+  }
+  return rows;
+}
+
+/** Parses `virsh domstats --state` output into a map domain name → state text. */
+export function parseDomStatsStates(stdout: string): Map<string, DomainState> {
+  const states = new Map<string, DomainState>();
+  let current: string | undefined;
+  for (const line of stdout.split('\n')) {
+    const dom = /^Domain: '(.*)'\s*$/.exec(line);
+    if (dom) {
+      current = dom[1];
+      continue;
+    }
+    const st = /^\s+state\.state=(\d+)\s*$/.exec(line);
+    if (st && current !== undefined) states.set(current, STATE_BY_CODE[st[1]!] ?? `state ${st[1]}`);
+  }
+  return states;
+}

@@ -1,0 +1,41 @@
+/**
+ * oxad-agent configuration: a JSON file validated at start (defaults are given where each option is declared).
+ */
+import { loadConfigFile, resolveFromConfig, tlsFilesSchema, z } from '@kvm-crm/shared';
+
+export const agentOptionsSchema = z.object({
+  /** Where the agent listens. Default 0.0.0.0:9229 (the OCF agent port, ocf-protocol.md §4.1). */
+  listen: z.object({ host: z.string().default('0.0.0.0'), port: z.number().int().min(0).max(65535).default(9229) }).default({ host: '0.0.0.0', port: 9229 }),
+  /** The agent's certificate and key, and the CA that signs the manager's certificate. */
+  tls: tlsFilesSchema,
+  /** OCF shared agent password, checked on every authenticated call (ocf-protocol.md §4.2). */
+  password: z.string().min(8).max(128),
+  /** Storage root: `templates/<name>/` (catalogue) and `vms/<vm uuid>/` (disks, seeds, serial logs). Default /var/lib/kvm-crm. */
+  storageRoot: z.string().default('/var/lib/kvm-crm'),
+  /** libvirt connection URI. Default `qemu:///system`. */
+  libvirtUri: z.string().default('qemu:///system'),
+  /** Prefix of every libvirt domain name this agent creates (`<prefix><vm uuid>`). Default `kvmcrm-`. */
+  domainPrefix: z.string().regex(/^[A-Za-z][A-Za-z0-9._-]{0,23}$/).default('kvmcrm-'),
+  /** `auto` probes whether KVM really runs a guest; `kvm` or `qemu` force the domain type. Default `auto`. */
+  hypervisor: z.enum(['auto', 'kvm', 'qemu']).default('auto'),
+  /** vCPUs per guest (OCF has no field for it). Default 1. */
+  vcpus: z.number().int().min(1).max(64).default(1),
+  /** Actions run at once on this host (each VM's actions always run one at a time). Default 4. */
+  maxConcurrentActions: z.number().int().min(1).max(64).default(4),
+  /** Seconds `stop` waits for an ACPI shutdown before it destroys the domain. Default 60. */
+  stopGraceSeconds: z.number().int().min(0).max(3600).default(60),
+  /** libvirt network used for a NIC whose bridge does not exist on this host. Default `default`. */
+  fallbackNetwork: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/).default('default'),
+  /** Log format. Default `json`. */
+  logFormat: z.enum(['json', 'pretty']).default('json'),
+});
+export type AgentOptions = z.infer<typeof agentOptionsSchema>;
+
+/** Loads and validates the config file; relative paths are resolved against its folder. @throws InputError. */
+export function loadAgentOptions(file: string): AgentOptions {
+  const o = loadConfigFile(file, agentOptionsSchema);
+  const r = (p: string) => resolveFromConfig(file, p);
+  o.tls = { caFile: r(o.tls.caFile), certFile: r(o.tls.certFile), keyFile: r(o.tls.keyFile) };
+  o.storageRoot = r(o.storageRoot);
+  return o;
+}

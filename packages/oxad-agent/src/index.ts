@@ -1,0 +1,4 @@
+/** @kvm-crm/oxad-agent: the OXAD host agent, for embedding in tests and tools. */
+export { startAgent, linuxBridgeExists, type RunningAgent } from './agent-app.js';
+export { loadAgentOptions, agentOptionsSchema, type AgentOptions } from './agent-options.js';
+export { AgentProvisioningService } from './services/provisioning-service.js';

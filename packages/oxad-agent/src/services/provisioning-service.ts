@@ -1,0 +1,312 @@
+/**
+ * The agent's provisioning: runs each action of a query and reports ONGOING, then exactly one of SUCCESS or
+ * FAILED with a reason, to the query's callback URL (ocf-protocol.md §7.2, ARCHITECTURE.md decisions 1, 5, 6).
+ *
+ * Unlike the original agent: a create that fails cleans up and reports one FAILED (no SUCCESS from the cleanup
+ * first, §9 item 12); modify and unknown types get FAILED, not silence (§9 item 13); an unsupported
+ * virtualization type fails only its own action (§7.2 step 1); a VM's actions run one at a time, and at most
+ * `maxConcurrentActions` actions run on the host.
+ */
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  ACTION_ID_PATTERN,
+  assertPattern,
+  BRIDGE_NAME_PATTERN,
+  ConflictError,
+  describeError,
+  InputError,
+  isPlaceholder,
+  MAC_PATTERN,
+  netmaskToPrefix,
+  NotFoundError,
+  provisioningStatusResponse,
+  serialiseRspec,
+  UUID_PATTERN,
+  VM_NAME_PATTERN,
+  type Action,
+  type ActionStatus,
+  type Logger,
+  type VirtualMachine as RspecVm,
+} from '@kvm-crm/shared';
+import type { StatusReporter } from '../adapters/manager-status-client.js';
+import type { CreateOverlayArgs } from '../adapters/qemu-img.js';
+import type { DomainState } from '../adapters/virsh.js';
+import { renderSeedFiles, type SeedNic } from '../domain/cloud-init-seed.js';
+import { renderDomainXml, type DomainNic } from '../domain/domain-xml.js';
+import type { TemplateCatalogue } from '../templates/template-catalogue.js';
+import { KeyedMutex, Semaphore } from './concurrency.js';
+
+/** The libvirt operations the service needs (implemented by `Virsh`). */
+export interface DomainControl {
+  define(xmlFilePath: string): Promise<void>;
+  start(name: string): Promise<void>;
+  shutdown(name: string): Promise<void>;
+  destroy(name: string): Promise<void>;
+  reboot(name: string): Promise<void>;
+  undefine(name: string): Promise<void>;
+  domState(name: string): Promise<DomainState | undefined>;
+}
+
+/** Host side effects besides libvirt. */
+export interface HostPorts {
+  domains: DomainControl;
+  images: { createOverlay(args: CreateOverlayArgs): Promise<void> };
+  writeSeedIso(files: Record<string, string>, isoPath: string): Promise<void>;
+  /** True when a Linux bridge of that name exists on this host. */
+  bridgeExists(name: string): Promise<boolean>;
+}
+
+/** Options of {@link AgentProvisioningService}. */
+export interface AgentProvisioningOptions {
+  /** `<storageRoot>/vms/<vm uuid>/` holds each VM's files. */
+  storageRoot: string;
+  domainPrefix: string;
+  domainType: 'kvm' | 'qemu';
+  vcpus: number;
+  maxConcurrentActions: number;
+  stopGraceSeconds: number;
+  fallbackNetwork: string;
+  logger: Logger;
+}
+
+/** Files of one VM. */
+export interface VmPaths {
+  dir: string;
+  disk: string;
+  seed: string;
+  serialLog: string;
+  domainXml: string;
+}
+
+const RUNNING_STATES = new Set<string>(['running', 'paused', 'blocked', 'in shutdown', 'pmsuspended']);
+
+export class AgentProvisioningService {
+  private readonly vmLocks = new KeyedMutex();
+  private readonly slots: Semaphore;
+  private readonly log: Logger;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly host: HostPorts,
+    private readonly templates: TemplateCatalogue,
+    private readonly reporter: StatusReporter,
+    private readonly options: AgentProvisioningOptions,
+  ) {
+    this.slots = new Semaphore(options.maxConcurrentActions);
+    this.log = options.logger;
+  }
+
+  /** The libvirt domain name of a VM: `<prefix><vm uuid>`. */
+  domainName(vmUuid: string): string {
+    return `${this.options.domainPrefix}${vmUuid.toLowerCase()}`;
+  }
+
+  /** Where a VM's files live. `vmUuid` must already be validated. */
+  vmPaths(vmUuid: string): VmPaths {
+    const dir = path.join(this.options.storageRoot, 'vms', vmUuid.toLowerCase());
+    return { dir, disk: path.join(dir, 'disk.qcow2'), seed: path.join(dir, 'seed.iso'), serialLog: path.join(dir, 'console.log'), domainXml: path.join(dir, 'domain.xml') };
+  }
+
+  /**
+   * Accepts the provisioning actions of a query and runs them in the background, in order per VM.
+   * @throws InputError when an action has no valid id (its status could not be routed).
+   */
+  submit(callbackUrl: string, actions: Action[]): void {
+    for (const a of actions) assertPattern(a.id, ACTION_ID_PATTERN, 'action id');
+    for (const action of actions) {
+      const vmKey = action.server?.virtualMachines[0]?.uuid ?? `action:${action.id}`;
+      const run = this.vmLocks.run(vmKey, () => this.slots.run(() => this.execute(callbackUrl, action)));
+      this.inFlight.add(run);
+      void run.finally(() => this.inFlight.delete(run));
+    }
+  }
+
+  /** Resolves when every accepted action has finished (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private async execute(callbackUrl: string, action: Action): Promise<void> {
+    const actionId = action.id!;
+    const log = this.log.child({ actionId, actionType: action.type });
+    if (!(await this.send(callbackUrl, actionId, 'ONGOING', ''))) {
+      log.error('manager unreachable: action not executed');
+      return;
+    }
+    const started = Date.now();
+    let status: ActionStatus = 'SUCCESS';
+    let description = '';
+    try {
+      description = (await this.perform(action, log)) ?? '';
+    } catch (err) {
+      status = 'FAILED';
+      description = describeError(err);
+    }
+    log.log(status === 'SUCCESS' ? 'info' : 'warn', `action ${status}`, { ms: Date.now() - started, description });
+    await this.send(callbackUrl, actionId, status, description);
+  }
+
+  private send(callbackUrl: string, actionId: string, status: ActionStatus, description: string): Promise<boolean> {
+    // ASCII only on the wire (ocf-protocol.md §6.1 rule 9): never lose a status over a character.
+    const ascii = description.replace(/[^\x20-\x7e\n\t]/g, '?').slice(0, 2000);
+    return this.reporter.report(callbackUrl, serialiseRspec(provisioningStatusResponse({ actionId, status, description: ascii }), { dialect: 'agent' }));
+  }
+
+  /** Runs one action; returns an optional detail for the SUCCESS description. @throws with the FAILED reason. */
+  private async perform(action: Action, log: Logger): Promise<string | undefined> {
+    const vm = action.server?.virtualMachines[0];
+    if (!vm) throw new InputError('the action names no VM (server/virtual-machines)');
+    if (vm.virtualizationType !== 'kvm') throw new InputError(`Virtualization type not supported by the agent: ${JSON.stringify(vm.virtualizationType ?? '')}`);
+    const vmUuid = assertPattern(vm.uuid, UUID_PATTERN, 'VM uuid').toLowerCase();
+    const name = this.domainName(vmUuid);
+    switch (action.type) {
+      case 'create':
+        return this.create(action, vm, vmUuid, log);
+      case 'start':
+        return this.start(name);
+      case 'stop':
+        return this.stop(name);
+      case 'hardStop':
+        return this.hardStop(name);
+      case 'reboot':
+        return this.reboot(name);
+      case 'delete':
+        return this.delete(name, vmUuid);
+      case 'modify':
+        throw new InputError('modify is not supported by this agent yet');
+      default:
+        throw new InputError(`Unknown action type ${JSON.stringify(action.type ?? '')}`);
+    }
+  }
+
+  private async create(action: Action, vm: RspecVm, vmUuid: string, log: Logger): Promise<string | undefined> {
+    const hostname = assertPattern(vm.name, VM_NAME_PATTERN, 'VM name');
+    const projectId = assertPattern(vm.projectId, ACTION_ID_PATTERN, 'project-id');
+    const sliceId = assertPattern(vm.sliceId, ACTION_ID_PATTERN, 'slice-id');
+    const cfg = vm.xenConfiguration;
+    if (!cfg?.hdOriginPath) throw new InputError('create needs xen-configuration/hd-origin-path (the template)');
+    const memoryMiB = cfg.memoryMb;
+    if (memoryMiB === undefined) throw new InputError('create needs xen-configuration/memory-mb');
+    const template = await this.templates.resolve(cfg.hdOriginPath);
+    if (template.metadata.minMemoryMiB && memoryMiB < template.metadata.minMemoryMiB) {
+      throw new InputError(`template ${template.metadata.name} needs at least ${template.metadata.minMemoryMiB} MiB of memory, ${memoryMiB} MiB requested`);
+    }
+    const notes: string[] = [];
+    const seedNics: SeedNic[] = [];
+    const domainNics: DomainNic[] = [];
+    for (const [i, nic] of (cfg.interfaces ?? []).entries()) {
+      const mac = assertPattern(nic.mac, MAC_PATTERN, `MAC of interface ${i}`).toLowerCase();
+      const bridge = assertPattern(nic.switchId, BRIDGE_NAME_PATTERN, `switch-id (bridge) of interface ${i}`);
+      const ifname = `eth${i}`;
+      const seedNic: SeedNic = { name: ifname, mac };
+      if (nic.ismgmt && !isPlaceholder(nic.ip)) {
+        const prefix = netmaskToPrefix(isPlaceholder(nic.mask) ? '255.255.255.0' : nic.mask!);
+        seedNic.addresses = [`${nic.ip}/${prefix}`];
+        if (!isPlaceholder(nic.gw)) seedNic.gateway = nic.gw;
+        const dns = [nic.dns1, nic.dns2].filter((d): d is string => !isPlaceholder(d));
+        if (dns.length) seedNic.dns = dns;
+      }
+      seedNics.push(seedNic);
+      if (await this.host.bridgeExists(bridge)) domainNics.push({ mac, bridge });
+      else {
+        domainNics.push({ mac, network: this.options.fallbackNetwork });
+        notes.push(`${ifname}: bridge ${bridge} does not exist on this host, attached to libvirt network ${this.options.fallbackNetwork}`);
+        log.warn('bridge missing, using the fallback network', { bridge, network: this.options.fallbackNetwork });
+      }
+    }
+    const name = this.domainName(vmUuid);
+    if ((await this.host.domains.domState(name)) !== undefined) throw new ConflictError(`a domain for VM ${vmUuid} already exists on this host`);
+    const paths = this.vmPaths(vmUuid);
+    if (await exists(paths.dir)) throw new ConflictError(`the folder of VM ${vmUuid} already exists on this host`);
+
+    let defined = false;
+    try {
+      await mkdir(paths.dir, { recursive: true, mode: 0o755 });
+      await this.host.images.createOverlay({ backingPath: template.diskPath, backingFormat: template.metadata.format, overlayPath: paths.disk });
+      const seed = renderSeedFiles({ instanceId: vmUuid, hostname, nics: seedNics });
+      await this.host.writeSeedIso({ ...seed }, paths.seed);
+      const xml = renderDomainXml({
+        name, uuid: vmUuid, title: hostname, domainType: this.options.domainType, memoryMiB, vcpus: this.options.vcpus,
+        diskPath: paths.disk, seedIsoPath: paths.seed, serialLogPath: paths.serialLog, nics: domainNics,
+        metadata: {
+          vmUuid, vmName: hostname, projectId, sliceId, projectName: vm.projectName, sliceName: vm.sliceName,
+          serverUuid: vm.serverId, actionId: action.id!, template: template.metadata.name,
+        },
+      });
+      await writeFile(paths.domainXml, xml, { mode: 0o644 });
+      await this.host.domains.define(paths.domainXml);
+      defined = true;
+      return notes.join('; ') || undefined;
+    } catch (err) {
+      // Leave nothing behind: the domain we defined, and the folder we made (it did not exist before).
+      if (defined) await this.host.domains.undefine(name).catch((e: unknown) => log.error('cleanup: undefine failed', { error: describeError(e) }));
+      await rm(paths.dir, { recursive: true, force: true }).catch((e: unknown) => log.error('cleanup: removing the VM folder failed', { error: describeError(e) }));
+      throw err;
+    }
+  }
+
+  private async state(name: string): Promise<DomainState> {
+    const s = await this.host.domains.domState(name);
+    if (s === undefined) throw new NotFoundError(`no domain ${name} on this host`);
+    return s;
+  }
+
+  private async start(name: string): Promise<string | undefined> {
+    const s = await this.state(name);
+    if (s === 'running') return 'already running';
+    await this.host.domains.start(name);
+    return undefined;
+  }
+
+  private async hardStop(name: string): Promise<string | undefined> {
+    const s = await this.state(name);
+    if (!RUNNING_STATES.has(s)) return 'already stopped';
+    await this.host.domains.destroy(name);
+    return undefined;
+  }
+
+  private async stop(name: string): Promise<string | undefined> {
+    const s = await this.state(name);
+    if (!RUNNING_STATES.has(s)) return 'already stopped';
+    await this.host.domains.shutdown(name);
+    const deadline = Date.now() + this.options.stopGraceSeconds * 1000;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 1000));
+      if (!RUNNING_STATES.has((await this.host.domains.domState(name)) ?? 'shut off')) return undefined;
+    }
+    await this.host.domains.destroy(name);
+    return `guest did not shut down within ${this.options.stopGraceSeconds} s; destroyed`;
+  }
+
+  private async reboot(name: string): Promise<string | undefined> {
+    const s = await this.state(name);
+    if (RUNNING_STATES.has(s)) {
+      await this.host.domains.reboot(name);
+      return undefined;
+    }
+    await this.host.domains.start(name);
+    return 'was not running; started';
+  }
+
+  private async delete(name: string, vmUuid: string): Promise<string | undefined> {
+    const s = await this.host.domains.domState(name);
+    const paths = this.vmPaths(vmUuid);
+    if (s === undefined && !(await exists(paths.dir))) return 'already gone';
+    if (s !== undefined) {
+      if (RUNNING_STATES.has(s)) await this.host.domains.destroy(name);
+      await this.host.domains.undefine(name);
+    }
+    await rm(paths.dir, { recursive: true, force: true });
+    return undefined;
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}

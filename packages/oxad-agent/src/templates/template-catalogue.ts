@@ -1,0 +1,128 @@
+/**
+ * The template catalogue: `<storageRoot>/templates/<name>/template.json` plus the disk image it names
+ * (ARCHITECTURE.md decision 3). A template is validated with `qemu-img info` before first use: allowed format,
+ * no backing file, no external data file. Names from the wire never become paths unchecked.
+ */
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { assertPattern, InputError, NotFoundError, TEMPLATE_NAME_PATTERN } from '@kvm-crm/shared';
+import type { ImageInfo } from '../adapters/qemu-img.js';
+
+/** What `template.json` holds. */
+export interface TemplateMetadata {
+  name: string;
+  /** Disk file name inside the template folder. */
+  disk: string;
+  /** `qcow2` or `raw`. */
+  format: 'qcow2' | 'raw';
+  operatingSystemType?: string;
+  operatingSystemDistribution?: string;
+  operatingSystemVersion?: string;
+  /** Smallest guest memory the template boots with, in MiB. */
+  minMemoryMiB?: number;
+  description?: string;
+}
+
+/** A resolved, validated template. */
+export interface Template {
+  metadata: TemplateMetadata;
+  /** Absolute, symlink-free path of the disk image inside the catalogue. */
+  diskPath: string;
+  /** Size of the image file in bytes. */
+  sizeBytes: number;
+  /** Guest-visible size in bytes. */
+  virtualSizeBytes: number;
+}
+
+/** The only thing the catalogue needs from qemu-img. */
+export interface ImageInspector {
+  info(path: string, format?: string): Promise<ImageInfo>;
+}
+
+const FORMATS = new Set(['qcow2', 'raw']);
+
+export class TemplateCatalogue {
+  private readonly validated = new Map<string, { key: string; info: ImageInfo }>();
+
+  /** @param dir catalogue folder (`<storageRoot>/templates`). */
+  constructor(
+    readonly dir: string,
+    private readonly images: ImageInspector,
+  ) {}
+
+  /**
+   * Resolves an OCF `hd-origin-path` (`<template>` or `<template>/<file>`) to a validated template.
+   * @throws InputError for a malformed reference, a path escaping the catalogue, a bad template.json, or an image
+   *   that fails validation; NotFoundError when the template does not exist.
+   */
+  async resolve(reference: string): Promise<Template> {
+    const parts = reference.split('/');
+    if (parts.length > 2) throw new InputError(`invalid template reference ${JSON.stringify(reference.slice(0, 80))}`);
+    const name = assertPattern(parts[0], TEMPLATE_NAME_PATTERN, 'template name');
+    const file = parts[1] === undefined ? undefined : assertPattern(parts[1], TEMPLATE_NAME_PATTERN, 'template file name');
+    const metadata = await this.readMetadata(name);
+    if (file !== undefined && file !== metadata.disk) throw new NotFoundError(`template ${name} has no disk ${file} (it has ${metadata.disk})`);
+    const diskPath = await this.confine(path.join(this.dir, name, metadata.disk), `template ${name}`);
+    const st = await stat(diskPath);
+    if (!st.isFile()) throw new InputError(`template ${name}: ${metadata.disk} is not a regular file`);
+    const key = `${st.size}:${st.mtimeMs}:${st.ino}`;
+    let cached = this.validated.get(diskPath);
+    if (!cached || cached.key !== key) {
+      const info = await this.images.info(diskPath, metadata.format);
+      if (info.format !== metadata.format) throw new InputError(`template ${name}: image format is ${info.format}, template.json says ${metadata.format}`);
+      if (info.backingFilename) throw new InputError(`template ${name}: image has a backing file; templates must be self-contained`);
+      if (info.dataFile) throw new InputError(`template ${name}: image has an external data file; not allowed`);
+      cached = { key, info };
+      this.validated.set(diskPath, cached);
+    }
+    return { metadata, diskPath, sizeBytes: st.size, virtualSizeBytes: cached.info.virtualSizeBytes };
+  }
+
+  /** Names of the templates with a readable, well-formed template.json (for `list_vm_templates`, §4.2). */
+  async list(): Promise<TemplateMetadata[]> {
+    let entries: string[];
+    try {
+      entries = await readdir(this.dir);
+    } catch {
+      return [];
+    }
+    const out: TemplateMetadata[] = [];
+    for (const e of entries.sort()) {
+      if (!TEMPLATE_NAME_PATTERN.test(e)) continue;
+      try {
+        out.push(await this.readMetadata(e));
+      } catch {
+        // a broken entry is skipped, like the original's unreadable params.cfg (ocf-protocol.md §4.2)
+      }
+    }
+    return out;
+  }
+
+  private async readMetadata(name: string): Promise<TemplateMetadata> {
+    const file = path.join(this.dir, name, 'template.json');
+    let raw: string;
+    try {
+      raw = await readFile(await this.confine(file, `template ${name}`), 'utf8');
+    } catch (err) {
+      if (err instanceof InputError) throw err;
+      throw new NotFoundError(`no template ${JSON.stringify(name)} in the catalogue`);
+    }
+    let m: Partial<TemplateMetadata>;
+    try {
+      m = JSON.parse(raw) as Partial<TemplateMetadata>;
+    } catch {
+      throw new InputError(`template ${name}: template.json is not valid JSON`);
+    }
+    if (typeof m.disk !== 'string' || !TEMPLATE_NAME_PATTERN.test(m.disk)) throw new InputError(`template ${name}: template.json needs a plain "disk" file name`);
+    if (typeof m.format !== 'string' || !FORMATS.has(m.format)) throw new InputError(`template ${name}: format must be qcow2 or raw`);
+    return { ...m, name, disk: m.disk, format: m.format } as TemplateMetadata;
+  }
+
+  /** Resolves symlinks and checks the result stays inside the catalogue. @throws InputError otherwise. */
+  private async confine(p: string, what: string): Promise<string> {
+    const root = await realpath(this.dir);
+    const real = await realpath(p);
+    if (real !== root && !real.startsWith(root + path.sep)) throw new InputError(`${what}: path escapes the template catalogue`);
+    return real;
+  }
+}
