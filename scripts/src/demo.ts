@@ -1,0 +1,259 @@
+/**
+ * The kvm-crm demo (README command 1, via scripts/demo.sh): a real manager and agent as processes, the host and
+ * pools registered with `vtctl`, then a clearinghouse client that creates a VM through the OCF API, starts it,
+ * prints the guest's ready line from its serial log, stops and deletes it, and removes everything it made.
+ *
+ *   demo [--keep]   --keep leaves the manager, the agent and the running VM up, and says how to go on
+ *   demo --down     stops and removes what a --keep run left
+ *
+ * Ports: manager 8445, agent 9229 (override with KVMCRM_DEMO_MANAGER_PORT / KVMCRM_DEMO_AGENT_PORT).
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { XmlRpcClient, hashPassword } from '@kvm-crm/shared';
+import { REPO_ROOT, domainsWithPrefix, removeDomains, virsh } from '../../test/dist/support/cluster.js';
+import { TestClearinghouse } from '../../test/dist/support/clearinghouse.js';
+import { createQuery, lifecycleQuery } from '../../test/dist/support/expedient-queries.js';
+import { waitForReadyLine } from '../../test/dist/support/serial-log.js';
+import { isAlive, startDaemon, stopPid, waitUntil } from './process-control.js';
+
+const STATE_DIR = path.join(REPO_ROOT, 'var/demo');
+const STORAGE_ROOT = '/var/lib/kvm-crm-demo';
+const CERTS = path.join(REPO_ROOT, 'certs');
+const BRIDGE = 'kvmcrm-demo0';
+const DOMAIN_PREFIX = 'kvmcrm-demo-';
+const MANAGER_PORT = Number(process.env.KVMCRM_DEMO_MANAGER_PORT ?? 8445);
+const AGENT_PORT = Number(process.env.KVMCRM_DEMO_AGENT_PORT ?? 9229);
+const VTCTL = path.join(REPO_ROOT, 'packages/vt-manager/dist/vtctl.js');
+const TEMPLATE = 'kvm-crm-test/kvm-crm-test.qcow2';
+
+const t0 = Date.now();
+let stepStart = Date.now();
+function step(text: string): void {
+  stepStart = Date.now();
+  process.stdout.write(`\n[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${text}\n`);
+}
+function done(detail = ''): void {
+  process.stdout.write(`           done in ${((Date.now() - stepStart) / 1000).toFixed(2)} s${detail ? ` — ${detail}` : ''}\n`);
+}
+
+interface DemoState {
+  managerPid?: number;
+  agentPid?: number;
+  createdBridge?: boolean;
+}
+const stateFile = path.join(STATE_DIR, 'state.json');
+async function saveState(s: DemoState): Promise<void> {
+  await writeFile(stateFile, JSON.stringify(s), { mode: 0o600 });
+}
+
+async function vtctl(args: string[], env: Record<string, string>): Promise<string> {
+  process.stdout.write(`           $ vtctl ${args.join(' ')}\n`);
+  const r = await execa(process.execPath, [VTCTL, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env } });
+  return r.stdout;
+}
+
+/** Stops what a run (or a --keep run) left: daemons by PID, our domains, the bridge we made, state and storage. */
+async function teardown(s: DemoState): Promise<void> {
+  if (s.managerPid) await stopPid(s.managerPid);
+  if (s.agentPid) await stopPid(s.agentPid);
+  await removeDomains(DOMAIN_PREFIX);
+  if (s.createdBridge) await execa('ip', ['link', 'del', BRIDGE], { reject: false });
+  await rm(STORAGE_ROOT, { recursive: true, force: true });
+  await rm(STATE_DIR, { recursive: true, force: true });
+}
+
+async function down(): Promise<void> {
+  step('Stopping what the last --keep demo left');
+  const s: DemoState = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, 'utf8')) as DemoState) : {};
+  await teardown(s);
+  done('manager, agent, VMs, bridge and demo state removed (certs/ kept)');
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args.includes('--down')) return down();
+  const keep = args.includes('--keep');
+  if (existsSync(stateFile)) {
+    const old = JSON.parse(readFileSync(stateFile, 'utf8')) as DemoState;
+    if ((old.managerPid && isAlive(old.managerPid)) || (old.agentPid && isAlive(old.agentPid))) {
+      throw new Error('a --keep demo is still running: stop it first with `bash scripts/demo.sh --down`');
+    }
+  }
+  const state: DemoState = {};
+  await mkdir(STATE_DIR, { recursive: true, mode: 0o700 });
+  await saveState(state);
+  let ok = false;
+  try {
+    step('Certificates: our own CA, the manager, the agent and the demo clearinghouse (vtctl certs, node-forge)');
+    if (!existsSync(path.join(CERTS, 'ca.crt'))) await vtctl(['certs', 'init', '--dir', CERTS, '--agent', 'localhost=127.0.0.1'], {});
+    else process.stdout.write('           certs/ca.crt exists: reusing the CA\n');
+    for (const name of ['manager', 'agent-localhost', 'clearinghouse']) {
+      if (!existsSync(path.join(CERTS, `${name}.crt`))) await vtctl(['certs', 'issue', name, '--dir', CERTS, '--dns', 'localhost', '--ip', '127.0.0.1'], {});
+    }
+    done(CERTS);
+
+    step('Test template: Debian cloud kernel + busybox initramfs, built from Debian packages (cached)');
+    await mkdir(path.join(STORAGE_ROOT, 'templates'), { recursive: true, mode: 0o755 });
+    await execa('bash', [path.join(REPO_ROOT, 'scripts/build-test-template.sh'), '--catalogue', path.join(STORAGE_ROOT, 'templates')], { stdout: 'ignore' });
+    done(path.join(STORAGE_ROOT, 'templates', TEMPLATE));
+
+    step(`Host bridge ${BRIDGE} (no address: the guest's NIC is plugged into it, nothing is routed)`);
+    if (!existsSync(`/sys/class/net/${BRIDGE}`)) {
+      await execa('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
+      await execa('ip', ['link', 'set', BRIDGE, 'up']);
+      state.createdBridge = true;
+      await saveState(state);
+    }
+    done();
+
+    step('Configuration: random passwords, config files (mode 0600) in var/demo/');
+    const secret = () => randomBytes(18).toString('base64url');
+    const adminPassword = secret();
+    const chPassword = secret();
+    const agentPassword = secret();
+    await writeFile(path.join(STATE_DIR, 'admin.password'), adminPassword + '\n', { mode: 0o600 });
+    await writeFile(path.join(STATE_DIR, 'agent.password'), agentPassword + '\n', { mode: 0o600 });
+    await writeFile(
+      path.join(STATE_DIR, 'agent.json'),
+      JSON.stringify({
+        listen: { host: '127.0.0.1', port: AGENT_PORT },
+        tls: { caFile: path.join(CERTS, 'ca.crt'), certFile: path.join(CERTS, 'agent-localhost.crt'), keyFile: path.join(CERTS, 'agent-localhost.key') },
+        password: agentPassword, storageRoot: STORAGE_ROOT, domainPrefix: DOMAIN_PREFIX, logFormat: 'json',
+      }, null, 2),
+      { mode: 0o600 },
+    );
+    await writeFile(
+      path.join(STATE_DIR, 'manager.json'),
+      JSON.stringify({
+        listen: { host: '127.0.0.1', port: MANAGER_PORT }, publicUrl: `https://127.0.0.1:${MANAGER_PORT}`,
+        tls: { caFile: path.join(CERTS, 'ca.crt'), certFile: path.join(CERTS, 'manager.crt'), keyFile: path.join(CERTS, 'manager.key') },
+        database: { type: 'sqlite', path: path.join(STATE_DIR, 'manager.sqlite') },
+        users: [
+          { name: 'admin', passwordScrypt: hashPassword(adminPassword), roles: ['admin'] },
+          { name: 'expedient', passwordScrypt: hashPassword(chPassword), roles: ['clearinghouse'] },
+        ],
+        agentCallback: { user: 'oxad', password: randomBytes(18).toString('hex') },
+        logFormat: 'json',
+      }, null, 2),
+      { mode: 0o600 },
+    );
+    done();
+
+    step(`Starting oxad-agent on https://127.0.0.1:${AGENT_PORT}/ (log var/demo/agent.log)`);
+    const ca = readFileSync(path.join(CERTS, 'ca.crt'), 'utf8');
+    state.agentPid = startDaemon(path.join(REPO_ROOT, 'packages/oxad-agent/dist/main.js'), path.join(STATE_DIR, 'agent.json'), path.join(STATE_DIR, 'agent.log'), REPO_ROOT);
+    await saveState(state);
+    const agentClient = new XmlRpcClient({ url: `https://127.0.0.1:${AGENT_PORT}/`, tls: { ca }, timeoutSeconds: 2 });
+    await waitUntil('oxad-agent', () => agentClient.call('ping', ['hello']), 60);
+    const probe = (await readFile(path.join(STATE_DIR, 'agent.log'), 'utf8')).split('\n').find((l) => l.includes('hypervisor chosen'));
+    done(`pid ${state.agentPid}; ${probe ? (JSON.parse(probe) as { reason: string }).reason : ''}`);
+
+    step(`Starting vt-manager on https://127.0.0.1:${MANAGER_PORT}/ (log var/demo/manager.log)`);
+    state.managerPid = startDaemon(path.join(REPO_ROOT, 'packages/vt-manager/dist/main.js'), path.join(STATE_DIR, 'manager.json'), path.join(STATE_DIR, 'manager.log'), REPO_ROOT);
+    await saveState(state);
+    const managerPing = new XmlRpcClient({ url: `https://expedient:${chPassword}@127.0.0.1:${MANAGER_PORT}/xmlrpc/plugin`, tls: { ca }, timeoutSeconds: 2 });
+    await waitUntil('vt-manager', () => managerPing.call('ping', ['hello']), 60);
+    done(`pid ${state.managerPid}`);
+
+    step('Registering the host and its pools with the admin CLI');
+    const env = {
+      KVMCRM_ADMIN_URL: `https://127.0.0.1:${MANAGER_PORT}/xmlrpc/admin`, KVMCRM_ADMIN_USER: 'admin',
+      KVMCRM_ADMIN_PASSWORD: adminPassword, KVMCRM_CA_FILE: path.join(CERTS, 'ca.crt'),
+    };
+    await vtctl(['server', 'add', 'demo-host', '--agent-url', `https://127.0.0.1:${AGENT_PORT}/`, '--agent-password-file', path.join(STATE_DIR, 'agent.password'), '--bridge', BRIDGE], env);
+    await vtctl(['range', 'add-ipv4', 'demo-net', '--start', '192.0.2.10', '--end', '192.0.2.99', '--netmask', '255.255.255.0', '--gateway', '192.0.2.1', '--dns', '192.0.2.2', '--exclude', '192.0.2.53'], env);
+    await vtctl(['range', 'add-mac', 'demo-macs', '--start', '02:00:c0:00:02:00', '--end', '02:00:c0:00:02:ff'], env);
+    await vtctl(['range', 'subscribe', 'demo-host', '--ipv4', 'demo-net', '--mac', 'demo-macs'], env);
+    const servers = JSON.parse(await vtctl(['--json', 'server', 'list'], env)) as Array<{ uuid: string }>;
+    const serverUuid = servers[0]!.uuid;
+    done(`server uuid ${serverUuid}`);
+
+    step('Clearinghouse: serving sendAsync on its own HTTPS callback, sending create (OCF send)');
+    const clearinghouse = new TestClearinghouse({ certPem: readFileSync(path.join(CERTS, 'clearinghouse.crt'), 'utf8'), keyPem: readFileSync(path.join(CERTS, 'clearinghouse.key'), 'utf8') });
+    await clearinghouse.start();
+    const plugin = new XmlRpcClient({ url: `https://expedient:${chPassword}@127.0.0.1:${MANAGER_PORT}/xmlrpc/plugin`, tls: { ca } });
+    const show = (statuses: Array<{ status: string; type?: string; description?: string; at: number }>, since: number) =>
+      statuses.map((s) => `${s.type} ${s.status}${s.description ? ` (${s.description})` : ''} at +${((s.at - since) / 1000).toFixed(2)} s`).join(', ');
+    try {
+      const name = 'demo-vm';
+      const create = createQuery({ serverUuid, name, template: TEMPLATE });
+      const sentAt = Date.now();
+      await plugin.call('send', [clearinghouse.callbackUrl, create.xml]);
+      const created = await clearinghouse.waitForTerminal(create.actionId);
+      if (created.at(-1)!.status !== 'SUCCESS') throw new Error(`create failed: ${show(created, sentAt)}`);
+      done(show(created, sentAt));
+
+      step('Sending start');
+      const start = lifecycleQuery('start', { serverUuid, vmUuid: create.vmUuid, name });
+      const startAt = Date.now();
+      await plugin.call('send', [clearinghouse.callbackUrl, start.xml]);
+      const started = await clearinghouse.waitForTerminal(start.actionId);
+      if (started.at(-1)!.status !== 'SUCCESS') throw new Error(`start failed: ${show(started, startAt)}`);
+      done(show(started, startAt));
+
+      step('Waiting for the guest to read its seed and print its ready line on the serial console');
+      const ready = await waitForReadyLine(path.join(STORAGE_ROOT, 'vms', create.vmUuid, 'console.log'));
+      const vms = JSON.parse(await vtctl(['--json', 'vm', 'list'], env)) as Array<{ uuid: string; state: string; interfaces: Array<{ ip: string; mac: string }> }>;
+      const vm = vms.find((v) => v.uuid === create.vmUuid)!;
+      process.stdout.write(`\n    guest: ${ready.line}\n    manager allocated ip=${vm.interfaces[0]!.ip} mac=${vm.interfaces[0]!.mac}; VM state "${vm.state}"\n`);
+      if (!ready.ip.startsWith(`${vm.interfaces[0]!.ip}/`) || ready.hostname !== name) throw new Error('the guest did not come up with the allocated hostname and IP');
+      done(`${((Date.now() - startAt) / 1000).toFixed(2)} s from start request to ready line`);
+
+      if (keep) {
+        ok = true;
+        process.stdout.write(`
+The manager (pid ${state.managerPid}), the agent (pid ${state.agentPid}) and VM ${name} (${create.vmUuid}) keep running.
+Go on with the admin CLI:
+
+  export KVMCRM_ADMIN_URL=${env.KVMCRM_ADMIN_URL} KVMCRM_ADMIN_USER=admin KVMCRM_CA_FILE=${env.KVMCRM_CA_FILE}
+  export KVMCRM_ADMIN_PASSWORD=$(cat var/demo/admin.password)
+  node packages/vt-manager/dist/vtctl.js vm list
+  node packages/vt-manager/dist/vtctl.js action list
+  node packages/vt-manager/dist/vtctl.js range list
+  virsh -c qemu:///system list --all          # domain ${DOMAIN_PREFIX}${create.vmUuid}
+  tail -f ${path.join(STORAGE_ROOT, 'vms', create.vmUuid, 'console.log')}
+
+Stop and remove everything with:  bash scripts/demo.sh --down
+`);
+        return;
+      }
+
+      step('Sending hardStop (the GUI "stop", ocf-protocol.md §8.2)');
+      const stop = lifecycleQuery('hardStop', { serverUuid, vmUuid: create.vmUuid, name });
+      const stopAt = Date.now();
+      await plugin.call('send', [clearinghouse.callbackUrl, stop.xml]);
+      done(show(await clearinghouse.waitForTerminal(stop.actionId), stopAt));
+
+      step('Sending delete');
+      const del = lifecycleQuery('delete', { serverUuid, vmUuid: create.vmUuid, name });
+      const delAt = Date.now();
+      await plugin.call('send', [clearinghouse.callbackUrl, del.xml]);
+      const deleted = await clearinghouse.waitForTerminal(del.actionId);
+      if (deleted.at(-1)!.status !== 'SUCCESS') throw new Error(`delete failed: ${show(deleted, delAt)}`);
+      const left = await domainsWithPrefix(DOMAIN_PREFIX);
+      const dirLeft = existsSync(path.join(STORAGE_ROOT, 'vms', create.vmUuid));
+      done(`${show(deleted, delAt)}; domains left: ${left.length}, VM folder left: ${dirLeft}`);
+      if (left.length || dirLeft) throw new Error('delete left something behind');
+      ok = true;
+    } finally {
+      await clearinghouse.stop();
+    }
+  } finally {
+    if (!keep || !ok) {
+      step('Cleaning up: stopping manager and agent, removing the bridge, storage and demo state');
+      await teardown(state);
+      const libvirtLeft = (await virsh('list', '--all', '--name')).stdout.split('\n').filter((n) => n.startsWith(DOMAIN_PREFIX));
+      done(`domains left with our prefix: ${libvirtLeft.length}`);
+    }
+  }
+  process.stdout.write(`\nDemo finished in ${((Date.now() - t0) / 1000).toFixed(1)} s.\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`\ndemo failed: ${(err as Error)?.message ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# README command 2: installs and starts what the tests need (Debian packages, virtlogd + libvirtd, /dev/kvm
+# permissions), builds, then runs every test in one `node --test` run: unit tests of the three packages and the
+# end-to-end tests on real libvirt (they build the test template on first use, then take it from .cache/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup-host.sh
+bash scripts/build.sh
+echo "==> node --test"
+exec node --test --test-concurrency=1 --test-timeout=900000 \
+  packages/shared/dist/ packages/vt-manager/dist/ packages/oxad-agent/dist/ test/dist/
