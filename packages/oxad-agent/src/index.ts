@@ -2,3 +2,5 @@
 export { startAgent, linuxBridgeExists, type RunningAgent } from './agent-app.js';
 export { loadAgentOptions, agentOptionsSchema, type AgentOptions } from './agent-options.js';
 export { AgentProvisioningService } from './services/provisioning-service.js';
+export { renderDomainXml, type DomainSpec } from './domain/domain-xml.js';
+export { renderSeedFiles, type CloudInitSpec } from './domain/cloud-init-seed.js';

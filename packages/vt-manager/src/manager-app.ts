@@ -11,7 +11,6 @@ import {
   createXmlRpcHandler,
   listen,
   readBasicCredentials,
-  verifyPassword,
   type Logger,
   type Principal,
 } from '@kvm-crm/shared';
@@ -26,6 +25,7 @@ import { TransactionRunner } from './db/transaction-runner.js';
 import type { ManagerOptions } from './manager-options.js';
 import { InventoryService } from './services/inventory-service.js';
 import { IpamService } from './services/ipam-service.js';
+import { BasicAuthenticator } from './services/basic-authenticator.js';
 import { ProvisioningService } from './services/provisioning-service.js';
 import type { AgentGateway, ClientNotifier } from './services/ports.js';
 
@@ -86,11 +86,10 @@ export async function startManager(
     logger: logger.child({ part: 'provisioning' }),
   });
 
+  const authenticator = new BasicAuthenticator(options.users);
   const basicAuth = (role: string) => async (req: Request): Promise<Principal | undefined> => {
     const c = readBasicCredentials(req);
-    if (!c) return undefined;
-    const user = options.users.find((u) => u.name === c.user && u.roles.includes(role as 'admin'));
-    return user && verifyPassword(c.pass, user.passwordScrypt) ? { name: user.name, roles: user.roles } : undefined;
+    return c ? authenticator.authenticate(c.user, c.pass, role) : undefined;
   };
   const agentAuth = async (req: Request): Promise<Principal | undefined> => {
     const c = readBasicCredentials(req);

@@ -4,7 +4,7 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { ConflictError, InputError } from '../shared-fallback.js';
+import { ConflictError, InputError } from '@kvm-crm/shared';
 import { QemuImg, QemuImgError, parseImageInfo } from './qemu-img.js';
 
 async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {

@@ -2,7 +2,7 @@
  * Adapter for `qemu-img`: copy-on-write overlays, image inspection and full copies (ARCHITECTURE.md decision 3).
  */
 import { lstat, rm } from 'node:fs/promises';
-import { ConflictError, InputError } from '../shared-fallback.js';
+import { ConflictError, InputError } from '@kvm-crm/shared';
 import { CommandFailedError, type CommandErrorFactory, runCommand } from './run-command.js';
 import { assertAbsolutePath } from './safe-path.js';
 

@@ -3,7 +3,7 @@
  * with a timeout, no stdin, and the C locale so that error messages can be matched.
  */
 import { execa } from 'execa';
-import { UpstreamError } from '../shared-fallback.js';
+import { UpstreamError } from '@kvm-crm/shared';
 
 /** What {@link runCommand} returns when the program exits with status 0. */
 export interface CommandOutput {

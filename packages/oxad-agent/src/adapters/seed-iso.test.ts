@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { InputError } from '../shared-fallback.js';
+import { InputError } from '@kvm-crm/shared';
 import { renderSeedFiles } from '../domain/cloud-init-seed.js';
 import { SeedIsoError, writeSeedIso } from './seed-iso.js';
 

@@ -2,7 +2,7 @@
  * Adapter for `virsh`: persistent libvirt domains (ARCHITECTURE.md decision 5). Every call is
  * `virsh -q -c <uri> <command> --domain <name> …` with an argv array and a timeout.
  */
-import { ConflictError, InputError, NotFoundError } from '../shared-fallback.js';
+import { ConflictError, InputError, NotFoundError } from '@kvm-crm/shared';
 import { CommandFailedError, type CommandErrorFactory, runCommand, oneLine } from './run-command.js';
 import { assertAbsolutePath } from './safe-path.js';
 
@@ -92,7 +92,7 @@ export function isDomainNotFound(stderr: string): boolean {
 
 /** True when a virsh error output means "not valid in the current state" (VIR_ERR_OPERATION_INVALID). */
 export function isInvalidState(stderr: string): boolean {
-  return /Requested operation is not valid|domain is not running|domain is already running/i.test(stderr);
+  return /Requested operation is not valid|domain is not running|domain is already (running|active)|Domain is already active/i.test(stderr);
 }
 
 const makeVirshError: CommandErrorFactory = (m, f, a, c, s, t, cause) => new VirshError(m, f, a, c, s, t, { cause });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InputError } from '../shared-fallback.js';
+import { InputError } from '@kvm-crm/shared';
 import {
   type CloudInitSpec,
   renderMetaData,

@@ -7,7 +7,7 @@
  * injected; values that YAML would otherwise read as something other than a string are double-quoted.
  * Pure functions, no I/O.
  */
-import { InputError, MAC_PATTERN, UUID_PATTERN, assertPattern, isIpv4 } from '../shared-fallback.js';
+import { InputError, MAC_PATTERN, UUID_PATTERN, assertPattern, isIpv4 } from '@kvm-crm/shared';
 
 /** Host names we write: letters, digits, dash, 1–64 characters (the VM name pattern of Expedient). */
 export const HOSTNAME_PATTERN = /^[0-9a-zA-Z-]{1,64}$/;
@@ -64,11 +64,11 @@ export interface CloudInitSpec {
 }
 
 /** The three files of a seed, by their NoCloud file names. */
-export interface SeedFiles {
+export type SeedFiles = {
   'meta-data': string;
   'network-config': string;
   'user-data': string;
-}
+};
 
 /**
  * Renders all three seed files after validating the whole spec.

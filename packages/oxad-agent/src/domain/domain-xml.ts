@@ -14,7 +14,7 @@ import {
   UUID_PATTERN,
   VM_NAME_PATTERN,
   assertPattern,
-} from '../shared-fallback.js';
+} from '@kvm-crm/shared';
 
 /** XML namespace of our `<metadata>` element. Changing it orphans every existing domain: never do. */
 export const KVMCRM_XMLNS = 'https://kvm-crm.dev/xmlns/domain/1';

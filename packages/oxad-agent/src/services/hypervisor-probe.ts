@@ -12,7 +12,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { InputError } from '../shared-fallback.js';
+import { InputError } from '@kvm-crm/shared';
 
 /** The libvirt domain type chosen for this host. */
 export type DomainType = 'kvm' | 'qemu';

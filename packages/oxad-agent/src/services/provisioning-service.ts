@@ -228,7 +228,7 @@ export class AgentProvisioningService {
       await this.host.writeSeedIso({ ...seed }, paths.seed);
       const xml = renderDomainXml({
         name, uuid: vmUuid, title: hostname, domainType: this.options.domainType, memoryMiB, vcpus: this.options.vcpus,
-        diskPath: paths.disk, seedIsoPath: paths.seed, serialLogPath: paths.serialLog, nics: domainNics,
+        diskPath: paths.disk, backing: { path: template.diskPath, format: template.metadata.format }, seedIsoPath: paths.seed, serialLogPath: paths.serialLog, nics: domainNics,
         metadata: {
           vmUuid, vmName: hostname, projectId, sliceId, projectName: vm.projectName, sliceName: vm.sliceName,
           serverUuid: vm.serverId, actionId: action.id!, template: template.metadata.name,
