@@ -298,6 +298,32 @@ describe('parseRspec: not well-formed input is an InputError with a position', (
     rejects('<rspec>\n  <query>\n  </rspec>', /^not well-formed XML: end tag <\/rspec> does not match start tag <query> \(line 2\) at line 3, column 3$/);
   });
 
+  it('points at a bare & even when the reference it seems to start would run across markup', () => {
+    rejects(
+      '<rspec>\n<query>x &amp y</query>\n<a>z;</a></rspec>',
+      /^not well-formed XML: '&' must start an entity or character reference \(escape it as &amp;\) at line 2, column 10$/,
+    );
+    rejects('<rspec>a & b</rspec>', /^not well-formed XML: '&' must start an entity .* at line 1, column 10$/);
+  });
+
+  it('names the construct left open at the end of the input', () => {
+    rejects('<rspec><query', /^not well-formed XML: unterminated start tag <query> at line 1, column 8$/);
+    rejects('<rspec>\n<!-- x', /^not well-formed XML: unterminated comment at line 2, column 1$/);
+  });
+
+  it('does not look entity names up on Object.prototype', () => {
+    rejects('<rspec>&constructor;</rspec>', /^not well-formed XML: undefined entity &constructor; /);
+    rejects('<rspec a="&__proto__;"/>', /^not well-formed XML: undefined entity &__proto__; /);
+  });
+
+  it('rejects two attributes with the same expanded name (Namespaces in XML §6.3)', () => {
+    rejects('<rspec xmlns:a="urn:x" xmlns:b="urn:x" a:id="1" b:id="2"/>', /^not well-formed XML: duplicate attribute/);
+  });
+
+  it('reads a document declared as XML 1.1 by the XML 1.0 rules', () => {
+    rejects('<?xml version="1.1"?><rspec>&#1;</rspec>', /^not well-formed XML: invalid character reference &#1; /);
+  });
+
   it('accepts what XML allows: BOM, declaration, PIs, comments, spaces around =, single quotes, trailing misc', () => {
     const doc = parseRspec(
       '\uFEFF<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n<?app data?><!-- c -->\n' +
