@@ -115,7 +115,9 @@ if ! v net-info default >/dev/null 2>&1; then
     exit 0
   fi
 fi
-if v net-info default | grep -Eq '^Active:\s+yes'; then
+# (read net-info first: with pipefail, `v … | grep -q` fails when grep exits early and virsh gets SIGPIPE)
+net_info() { v net-info default 2>/dev/null || true; }
+if grep -Eq '^Active:\s+yes' <<<"$(net_info)"; then
   log "ok: libvirt network default active"
 else
   if err="$(v net-start default 2>&1)"; then
@@ -124,7 +126,7 @@ else
     log "warn: cannot start libvirt network default (NICs without a bridge will fail): $(echo "$err" | tr '\n' ' ')"
   fi
 fi
-if v net-info default | grep -Eq '^Autostart:\s+yes'; then
+if grep -Eq '^Autostart:\s+yes' <<<"$(net_info)"; then
   log "ok: libvirt network default autostarts"
 else
   if v net-autostart default >/dev/null 2>&1; then

@@ -29,7 +29,7 @@ function median(xs: number[]): number {
 
 async function machine(): Promise<string> {
   const cpu = (await readFile('/proc/cpuinfo', 'utf8')).match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown CPU';
-  const libvirt = (await execa('virsh', ['-c', 'qemu:///system', 'version', '--daemon'], { reject: false })).stdout.match(/daemon: libvirt (\S+)/)?.[1] ?? '?';
+  const libvirt = (await execa('virsh', ['-c', 'qemu:///system', 'version'], { reject: false })).stdout.match(/Using library: libvirt (\S+)/)?.[1] ?? '?';
   const qemu = (await execa('qemu-system-x86_64', ['--version'], { reject: false })).stdout.split('\n')[0];
   return `${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}, libvirt ${libvirt}, ${qemu}`;
 }
