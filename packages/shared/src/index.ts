@@ -15,3 +15,4 @@ export * from './password-hash.js';
 export * from './rspec/parse.js';
 export * from './rspec/serialise.js';
 export * from './rspec/builders.js';
+export * from './daemon-runner.js';

@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { ADDRESS_COLUMN } from '../column-types.js';
 
 /** An IPv4 pool (ocf-behaviour.md B1 Ip4Range). Addresses are stored as unsigned 32-bit integers. */
 @Entity('ipv4_range')
@@ -10,11 +11,11 @@ export class Ipv4Range {
   name: string;
 
   /** First assignable address, inclusive (uint32). */
-  @Column({ type: 'bigint', transformer: { to: (v: number) => v, from: (v: string | number) => Number(v) } })
+  @Column(ADDRESS_COLUMN)
   startAddress: number;
 
   /** Last assignable address, inclusive (uint32). */
-  @Column({ type: 'bigint', transformer: { to: (v: number) => v, from: (v: string | number) => Number(v) } })
+  @Column(ADDRESS_COLUMN)
   endAddress: number;
 
   /** Dotted netmask, e.g. 255.255.255.0. */

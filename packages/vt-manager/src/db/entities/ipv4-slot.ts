@@ -1,4 +1,5 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { ADDRESS_COLUMN } from '../column-types.js';
 
 /**
  * One taken IPv4 address: allocated to a VM NIC, or excluded by the admin (gateway, DNS, reserved). The unique
@@ -15,7 +16,7 @@ export class Ipv4Slot {
   rangeId: number;
 
   @Index({ unique: true })
-  @Column({ type: 'bigint', transformer: { to: (v: number) => v, from: (v: string | number) => Number(v) } })
+  @Column(ADDRESS_COLUMN)
   address: number;
 
   /** UUID of the VM that owns the address; null for an excluded address. */

@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { ADDRESS_COLUMN } from '../column-types.js';
 
 /** A MAC address pool (ocf-behaviour.md B1 MacRange). Addresses stored as 48-bit integers. */
 @Entity('mac_range')
@@ -9,9 +10,9 @@ export class MacRange {
   @Column({ type: 'varchar', length: 64, unique: true })
   name: string;
 
-  @Column({ type: 'bigint', transformer: { to: (v: number) => v, from: (v: string | number) => Number(v) } })
+  @Column(ADDRESS_COLUMN)
   startAddress: number;
 
-  @Column({ type: 'bigint', transformer: { to: (v: number) => v, from: (v: string | number) => Number(v) } })
+  @Column(ADDRESS_COLUMN)
   endAddress: number;
 }

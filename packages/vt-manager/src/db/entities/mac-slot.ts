@@ -1,4 +1,5 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { ADDRESS_COLUMN } from '../column-types.js';
 
 /** One taken MAC address (allocated or excluded); unique, like {@link Ipv4Slot}. */
 @Entity('mac_slot')
@@ -11,7 +12,7 @@ export class MacSlot {
   rangeId: number;
 
   @Index({ unique: true })
-  @Column({ type: 'bigint', transformer: { to: (v: number) => v, from: (v: string | number) => Number(v) } })
+  @Column(ADDRESS_COLUMN)
   address: number;
 
   /** UUID of the VM that owns the address; null for an excluded address. */
