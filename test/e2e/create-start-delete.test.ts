@@ -8,7 +8,7 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { domainsWithPrefix, startCluster, virsh, type Cluster } from '../support/cluster.js';
 import { createQuery, lifecycleQuery } from '../support/expedient-queries.js';
-import { waitForReadyLine } from '../support/serial-log.js';
+import { waitForReadyLine, waitForReadyLines } from '../support/serial-log.js';
 
 const TEMPLATE = 'kvm-crm-test/kvm-crm-test.qcow2';
 
@@ -23,7 +23,7 @@ interface VmRow {
   interfaces: Array<{ name: string; mac: string; ip: string; bridge: string }>;
 }
 
-describe('walking skeleton: create, start, stop, delete through the OCF API', () => {
+describe('walking skeleton: create, start, reboot, stop, hardStop, delete through the OCF API', () => {
   let c: Cluster;
   before(async () => {
     c = await startCluster();
@@ -64,9 +64,32 @@ describe('walking skeleton: create, start, stop, delete through the OCF API', ()
     assert.equal(ready.ip, `${nic.ip}/24`, 'the guest configured the IP the manager allocated');
     assert.equal(ready.mac, nic.mac);
 
-    const stop = lifecycleQuery('hardStop', { serverUuid: c.serverUuid, vmUuid: create.vmUuid, name });
-    await c.plugin.call('send', [c.clearinghouse.callbackUrl, stop.xml]);
-    assert.deepEqual((await c.clearinghouse.waitForTerminal(stop.actionId)).map((s) => s.status), ['ONGOING', 'SUCCESS']);
+    const act = async (type: string) => {
+      const q = lifecycleQuery(type, { serverUuid: c.serverUuid, vmUuid: create.vmUuid, name });
+      await c.plugin.call('send', [c.clearinghouse.callbackUrl, q.xml]);
+      const statuses = await c.clearinghouse.waitForTerminal(q.actionId);
+      assert.deepEqual(statuses.map((s) => s.status), ['ONGOING', 'SUCCESS'], `${type}: ${JSON.stringify(statuses)}`);
+      assert.ok(statuses.every((s) => s.type === type));
+      return statuses;
+    };
+    const log = path.join(c.storageRoot, 'vms', create.vmUuid, 'console.log');
+
+    // reboot: the guest goes down through ACPI and boots again, printing a second ready line
+    await act('reboot');
+    const afterReboot = await waitForReadyLines(log, 2);
+    assert.equal(afterReboot[1]!.ip, `${nic.ip}/24`);
+    assert.equal((await c.admin.call<VmRow[]>('vm.list', [{}]))[0]!.state, 'running');
+
+    // stop (soft): ACPI shutdown, the guest powers itself off within the grace period
+    const stopped = await act('stop');
+    assert.equal(stopped.at(-1)!.description, undefined, 'no destroy fallback was needed');
+    assert.equal((await virsh('domstate', domain)).stdout.trim(), 'shut off');
+    assert.equal((await c.admin.call<VmRow[]>('vm.list', [{}]))[0]!.state, 'stopped');
+
+    // start again, then hardStop (the GUI "stop", §8.2)
+    await act('start');
+    await waitForReadyLines(log, 3);
+    await act('hardStop');
     assert.equal((await virsh('domstate', domain)).stdout.trim(), 'shut off');
 
     const del = lifecycleQuery('delete', { serverUuid: c.serverUuid, vmUuid: create.vmUuid, name });

@@ -31,3 +31,16 @@ export async function waitForReadyLine(logPath: string, timeoutMs = 180_000): Pr
   }
   throw new Error(`no ready line in ${logPath} within ${timeoutMs} ms; log tail: ${JSON.stringify(text.slice(-800))}`);
 }
+
+/** Polls `logPath` until it holds at least `count` ready lines (a reboot prints another). @throws after `timeoutMs`. */
+export async function waitForReadyLines(logPath: string, count: number, timeoutMs = 180_000): Promise<ReadyLine[]> {
+  const deadline = Date.now() + timeoutMs;
+  let text = '';
+  while (Date.now() < deadline) {
+    text = await readFile(logPath, 'utf8').catch(() => '');
+    const all = [...text.matchAll(new RegExp(READY.source, 'g'))].map((m) => ({ line: m[0], hostname: m[1]!, ip: m[2]!, mac: m[3]! }));
+    if (all.length >= count) return all;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`fewer than ${count} ready lines in ${logPath} within ${timeoutMs} ms; log tail: ${JSON.stringify(text.slice(-800))}`);
+}
