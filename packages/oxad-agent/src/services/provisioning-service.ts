@@ -115,7 +115,7 @@ export class AgentProvisioningService {
   submit(callbackUrl: string, actions: Action[]): void {
     for (const a of actions) assertPattern(a.id, ACTION_ID_PATTERN, 'action id');
     for (const action of actions) {
-      const vmKey = action.server?.virtualMachines[0]?.uuid ?? `action:${action.id}`;
+      const vmKey = action.server?.virtualMachines[0]?.uuid?.toLowerCase() ?? `action:${action.id}`;
       const run = this.vmLocks.run(vmKey, () => this.slots.run(() => this.execute(callbackUrl, action)));
       this.inFlight.add(run);
       void run.finally(() => this.inFlight.delete(run));
@@ -201,7 +201,8 @@ export class AgentProvisioningService {
       const ifname = `eth${i}`;
       const seedNic: SeedNic = { name: ifname, mac };
       if (nic.ismgmt && !isPlaceholder(nic.ip)) {
-        const prefix = netmaskToPrefix(isPlaceholder(nic.mask) ? '255.255.255.0' : nic.mask!);
+        if (isPlaceholder(nic.mask)) throw new InputError(`interface ${i} has an IP address but no netmask`);
+        const prefix = netmaskToPrefix(nic.mask);
         seedNic.addresses = [`${nic.ip}/${prefix}`];
         if (!isPlaceholder(nic.gw)) seedNic.gateway = nic.gw;
         const dns = [nic.dns1, nic.dns2].filter((d): d is string => !isPlaceholder(d));

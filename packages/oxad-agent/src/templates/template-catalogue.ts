@@ -62,7 +62,14 @@ export class TemplateCatalogue {
     const file = parts[1] === undefined ? undefined : assertPattern(parts[1], TEMPLATE_NAME_PATTERN, 'template file name');
     const metadata = await this.readMetadata(name);
     if (file !== undefined && file !== metadata.disk) throw new NotFoundError(`template ${name} has no disk ${file} (it has ${metadata.disk})`);
-    const diskPath = await this.confine(path.join(this.dir, name, metadata.disk), `template ${name}`);
+    let diskPath: string;
+    try {
+      diskPath = await this.confine(path.join(this.dir, name, metadata.disk), `template ${name}`);
+    } catch (err) {
+      // realpath's ENOENT would carry the host path into the FAILED description sent to the clearinghouse.
+      if (err instanceof InputError) throw err;
+      throw new NotFoundError(`template ${name}: disk ${metadata.disk} is missing`);
+    }
     const st = await stat(diskPath);
     if (!st.isFile()) throw new InputError(`template ${name}: ${metadata.disk} is not a regular file`);
     const key = `${st.size}:${st.mtimeMs}:${st.ino}`;

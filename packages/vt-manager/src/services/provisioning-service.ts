@@ -108,7 +108,8 @@ export class ProvisioningService {
     } catch (err) {
       const reason = describeError(err);
       log.warn('action failed before the agent reported', { reason });
-      if (stored) await this.finish(actionId, 'FAILED', reason);
+      // The agent never got the action: the VM's state is unknown to it, so only a create is undone.
+      if (stored) await this.finish(actionId, 'FAILED', reason, { vmState: 'unchanged' });
       else this.notify(callbackUrl, actionId, type, 'FAILED', reason);
     }
   }
@@ -249,9 +250,17 @@ export class ProvisioningService {
   /**
    * Moves an action to a terminal status exactly once, applies the VM effects (state; a failed create or a
    * successful delete removes the VM and releases its addresses), and notifies the client. A second terminal
-   * status for the same action is ignored.
+   * status for the same action is ignored. `vmState`: `from-table` (default) applies the §5.3 table; `unchanged`
+   * keeps the VM's state (the agent never got the action); `unknown` marks it `unknown` (the agent went silent
+   * and may or may not have acted).
    */
-  async finish(actionId: string, status: 'SUCCESS' | 'FAILED', description: string): Promise<boolean> {
+  async finish(
+    actionId: string,
+    status: 'SUCCESS' | 'FAILED',
+    description: string,
+    options: { vmState?: 'from-table' | 'unchanged' | 'unknown' } = {},
+  ): Promise<boolean> {
+    const vmStateRule = options.vmState ?? 'from-table';
     const result = await this.tx.run(async (em) => {
       const action = await em.findOneBy(ActionRecord, { uuid: actionId });
       if (!action || TERMINAL.includes(action.status)) return undefined;
@@ -266,8 +275,8 @@ export class ProvisioningService {
           await this.ipam.releaseAll(em, vm.uuid);
           await em.delete(VmInterface, { vmId: vm.id });
           await em.delete(VirtualMachine, { id: vm.id });
-        } else {
-          const state = vmStateAfter(action.type, status);
+        } else if (vmStateRule !== 'unchanged') {
+          const state = vmStateRule === 'unknown' ? 'unknown' : vmStateAfter(action.type, status);
           if (state) await em.update(VirtualMachine, { id: vm.id }, { state });
         }
       }
@@ -282,12 +291,15 @@ export class ProvisioningService {
     return true;
   }
 
-  /** Fails every QUEUED/ONGOING action whose deadline has passed. Returns how many were failed. */
+  /**
+   * Fails every QUEUED/ONGOING action whose deadline has passed. Returns how many were failed. The VM's state
+   * becomes `unknown` (what the agent did is not known); a create is undone.
+   */
   async failOverdueActions(now = new Date()): Promise<number> {
     const overdue = await this.tx.dataSource.getRepository(ActionRecord).find({ where: { status: In(['QUEUED', 'ONGOING']), deadline: LessThan(now) } });
     let n = 0;
     for (const a of overdue) {
-      if (await this.finish(a.uuid, 'FAILED', `no terminal status from the agent within ${this.timeoutSeconds} s`)) n++;
+      if (await this.finish(a.uuid, 'FAILED', `no terminal status from the agent within ${this.timeoutSeconds} s`, { vmState: 'unknown' })) n++;
     }
     return n;
   }
