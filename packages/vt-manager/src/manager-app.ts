@@ -17,7 +17,9 @@ import {
 import type { DataSource } from 'typeorm';
 import { adminApi } from './api/admin-api.js';
 import { agentApi } from './api/agent-api.js';
-import { pluginApi } from './api/plugin-api.js';
+import { PLUGIN_API_HELP, pluginApi } from './api/plugin-api.js';
+import { InformationService } from './services/information-service.js';
+import { MonitoringService } from './services/monitoring-service.js';
 import { XmlRpcAgentGateway } from './adapters/xmlrpc-agent-gateway.js';
 import { XmlRpcClientNotifier } from './adapters/xmlrpc-client-notifier.js';
 import { openDatabase } from './db/data-source.js';
@@ -35,6 +37,8 @@ export interface RunningManager {
   dataSource: DataSource;
   provisioning: ProvisioningService;
   inventory: InventoryService;
+  monitoring: MonitoringService;
+  information: InformationService;
   notifier: ClientNotifier;
   /** Stops listening, the sweeps, and closes the database. */
   stop(): Promise<void>;
@@ -86,6 +90,8 @@ export async function startManager(
     logger: logger.child({ part: 'provisioning' }),
   });
 
+  const information = new InformationService(dataSource);
+  const monitoring = new MonitoringService(tx, agents, notifier, { agentCallbackUrl: cb.toString(), logger: logger.child({ part: 'monitoring' }) });
   const authenticator = new BasicAuthenticator(options.users);
   const basicAuth = (role: string) => async (req: Request): Promise<Principal | undefined> => {
     const c = readBasicCredentials(req);
@@ -96,8 +102,8 @@ export async function startManager(
     return c && c.user === options.agentCallback.user && c.pass === options.agentCallback.password ? { name: c.user, roles: ['agent'] } : undefined;
   };
 
-  const plugin = createXmlRpcHandler({ methods: pluginApi({ provisioning, amVersion: options.amVersion }), logger: logger.child({ endpoint: 'plugin' }), authenticate: basicAuth('clearinghouse') });
-  const agent = createXmlRpcHandler({ methods: agentApi({ provisioning }), logger: logger.child({ endpoint: 'agent' }), authenticate: agentAuth });
+  const plugin = createXmlRpcHandler({ methods: pluginApi({ provisioning, information, monitoring, amVersion: options.amVersion, sendSyncTimeoutSeconds: options.sendSyncTimeoutSeconds }), help: PLUGIN_API_HELP, logger: logger.child({ endpoint: 'plugin' }), authenticate: basicAuth('clearinghouse') });
+  const agent = createXmlRpcHandler({ methods: agentApi({ provisioning, monitoring }), logger: logger.child({ endpoint: 'agent' }), authenticate: agentAuth });
   const admin = createXmlRpcHandler({ methods: adminApi({ inventory, dataSource }), logger: logger.child({ endpoint: 'admin' }), authenticate: basicAuth('admin') });
   // rpc4django accepts the paths with and without a trailing slash (ocf-protocol.md §2.1).
   app.all(['/xmlrpc/plugin', '/xmlrpc/plugin/'], plugin);
@@ -113,15 +119,25 @@ export async function startManager(
     provisioning.failOverdueActions().catch((err: unknown) => logger.error('deadline sweep failed', { error: String(err) }));
   }, SWEEP_INTERVAL_MS);
   sweep.unref();
+  const monitor =
+    options.monitoringIntervalSeconds > 0
+      ? setInterval(() => {
+          monitoring.monitorOnce().catch((err: unknown) => logger.error('monitoring round failed', { error: String(err) }));
+        }, options.monitoringIntervalSeconds * 1000)
+      : undefined;
+  monitor?.unref();
 
   return {
     port,
     dataSource,
     provisioning,
     inventory,
+    monitoring,
+    information,
     notifier,
     async stop() {
       clearInterval(sweep);
+      if (monitor) clearInterval(monitor);
       await closeServer(server);
       await notifier.drain();
       await dataSource.destroy();

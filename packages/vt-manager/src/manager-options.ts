@@ -23,6 +23,10 @@ export const managerOptionsSchema = z.object({
   agentCallback: z.object({ user: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/), password: z.string().regex(/^[A-Za-z0-9._~-]{16,128}$/) }),
   /** Seconds an action may stay QUEUED/ONGOING before it is failed for silence. Default 600. */
   actionTimeoutSeconds: z.number().int().positive().default(600),
+  /** Monitoring (ocf-protocol.md §4.3): seconds between ping + listActiveVMs rounds per server. Default 45; 0 disables. */
+  monitoringIntervalSeconds: z.number().int().min(0).default(45),
+  /** Seconds `send_sync` waits before answering "TIMEOUT". Default 600 (as the original). */
+  sendSyncTimeoutSeconds: z.number().int().positive().default(600),
   /** Extra CA file (PEM) trusted for clearinghouse callback URLs, on top of the system roots and our CA. */
   callbackCaFile: z.string().optional(),
   /** Version reported by `get_am_info` (ocf-protocol.md §2.2.6). */

@@ -169,6 +169,40 @@ export class Virsh {
   }
 
   /**
+   * Sets the memory of the domain's persistent definition (next start): `virsh setmaxmem --config` then
+   * `virsh setmem --config`, both in KiB. @throws InputError for a size outside 16 MiB–1 TiB.
+   */
+  async setConfigMemory(name: string, memoryMiB: number): Promise<void> {
+    const kib = String(assertIntInRange(memoryMiB, 16, 1024 * 1024, 'memory (MiB)') * 1024);
+    await this.runOn(name, ['setmaxmem', '--domain', name, '--size', kib, '--config']);
+    await this.runOn(name, ['setmem', '--domain', name, '--size', kib, '--config']);
+  }
+
+  /**
+   * Changes the running guest's memory through the balloon (`virsh setmem --live`, KiB); only up to the
+   * maximum the guest was started with. @throws DomainStateError when libvirt refuses (e.g. above the maximum).
+   */
+  async setLiveMemory(name: string, memoryMiB: number): Promise<void> {
+    const kib = String(assertIntInRange(memoryMiB, 16, 1024 * 1024, 'memory (MiB)') * 1024);
+    await this.runOn(name, ['setmem', '--domain', name, '--size', kib, '--live']);
+  }
+
+  /** Sets the vCPUs of the persistent definition (next start): `setvcpus --config --maximum` then `--config`. */
+  async setConfigVcpus(name: string, vcpus: number): Promise<void> {
+    const n = String(assertIntInRange(vcpus, 1, 255, 'vCPUs'));
+    await this.runOn(name, ['setvcpus', '--domain', name, '--count', n, '--config', '--maximum']);
+    await this.runOn(name, ['setvcpus', '--domain', name, '--count', n, '--config']);
+  }
+
+  /** The running guest's maximum memory in MiB (`virsh dominfo`, "Max memory"). */
+  async maxMemoryMiB(name: string): Promise<number> {
+    const out = (await this.runOn(name, ['dominfo', '--domain', name])).stdout;
+    const m = /^Max memory:\s+(\d+) KiB/m.exec(out);
+    if (!m) throw new VirshError(`virsh dominfo ${name}: no "Max memory" in the output`, 'virsh', ['dominfo', name], 0, '', false);
+    return Math.floor(Number(m[1]) / 1024);
+  }
+
+  /**
    * The domain's state (`virsh domstate`), e.g. `'running'`, `'shut off'`, `'paused'`; undefined when no such
    * domain exists. @throws VirshError for any other failure.
    */
@@ -272,4 +306,10 @@ export function parseDomStatsStates(stdout: string): Map<string, DomainState> {
     if (st && current !== undefined) states.set(current, STATE_BY_CODE[st[1]!] ?? `state ${st[1]}`);
   }
   return states;
+}
+
+/** `n` when it is an integer in [min, max]. @throws InputError otherwise. */
+function assertIntInRange(n: number, min: number, max: number, what: string): number {
+  if (!Number.isInteger(n) || n < min || n > max) throw new InputError(`${what} must be an integer from ${min} to ${max}`);
+  return n;
 }

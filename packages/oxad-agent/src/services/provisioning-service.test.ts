@@ -66,6 +66,27 @@ class FakeDomains implements DomainControl {
   async domState(name: string): Promise<DomainState | undefined> {
     return this.domains.get(name)?.state;
   }
+  /** Memory (MiB) of the definition and of the running guest, and the max the guest started with. */
+  readonly memory = new Map<string, { config: number; live?: number; maxLive?: number; vcpus?: number }>();
+  async setConfigMemory(name: string, memoryMiB: number): Promise<void> {
+    this.calls.push(`setConfigMemory ${name} ${memoryMiB}`);
+    this.get(name);
+    this.memory.set(name, { ...this.memory.get(name), config: memoryMiB });
+  }
+  async setLiveMemory(name: string, memoryMiB: number): Promise<void> {
+    this.calls.push(`setLiveMemory ${name} ${memoryMiB}`);
+    const m = this.memory.get(name)!;
+    if (m.maxLive !== undefined && memoryMiB > m.maxLive) throw new Error('fake libvirt: above maximum');
+    m.live = memoryMiB;
+  }
+  async setConfigVcpus(name: string, vcpus: number): Promise<void> {
+    this.calls.push(`setConfigVcpus ${name} ${vcpus}`);
+    this.get(name);
+    this.memory.set(name, { config: 0, ...this.memory.get(name), vcpus });
+  }
+  async maxMemoryMiB(name: string): Promise<number> {
+    return this.memory.get(name)?.maxLive ?? 256;
+  }
   private get(name: string) {
     const d = this.domains.get(name);
     if (!d) throw new Error(`fake libvirt: no domain ${name}`);
@@ -173,6 +194,9 @@ interface VmSpec {
   name?: string;
   template?: string;
   memoryMb?: number;
+  vcpus?: number;
+  /** Send no memory-mb at all. */
+  noMemory?: boolean;
   virtualizationType?: string;
 }
 
@@ -194,7 +218,7 @@ function action(type: string, vm: VmSpec, id = randomUUID()): Action & { id: str
                     serverId: '5e4e0000-0000-4000-8000-000000000001', virtualizationType: vm.virtualizationType ?? 'kvm',
                     xenConfiguration: {
                       hdSetupType: 'file-image', hdSizeMb: 8200, hdOriginPath: vm.template ?? 'debian12/disk.qcow2', configurator: '', virtualizationSetupType: 'hvm',
-                      memoryMb: vm.memoryMb ?? 256, interfaces: [MGMT_NIC, DATA_NIC],
+                      ...(vm.noMemory ? {} : { memoryMb: vm.memoryMb ?? 256 }), ...(vm.vcpus ? { vcpus: vm.vcpus } : {}), interfaces: [MGMT_NIC, DATA_NIC],
                     },
                   },
                 ],
@@ -441,15 +465,34 @@ test('stop destroys a guest that ignores the shutdown within stopGraceSeconds', 
   assert.equal(env.host.domains.domains.get(name)?.state, 'shut off');
 });
 
-test('modify, unknown types and xen VMs → FAILED; nothing touched', async () => {
+test('modify: written to the definition; memory also live when the guest runs and it fits the maximum', async () => {
   const env = setup();
   const { vmUuid, name } = await created(env);
-  const modify = action('modify', { vmUuid });
+  const offline = action('modify', { vmUuid, memoryMb: 512, vcpus: 2 });
+  await run(env.svc, offline);
+  assert.deepEqual(env.reporter.of(offline.id), [['ONGOING', undefined], ['SUCCESS', 'memory 512 MiB applied at next start; 2 vCPU(s) applied at next start']]);
+  assert.deepEqual(env.host.domains.memory.get(name), { config: 512, vcpus: 2 });
+  await run(env.svc, action('start', { vmUuid }));
+  env.host.domains.memory.get(name)!.maxLive = 512;
+  const smaller = action('modify', { vmUuid, memoryMb: 384 });
+  const larger = action('modify', { vmUuid, memoryMb: 1024 });
+  await run(env.svc, smaller, larger);
+  assert.deepEqual(env.reporter.of(smaller.id).at(-1), ['SUCCESS', 'memory 384 MiB applied live and at next start']);
+  assert.deepEqual(env.reporter.of(larger.id).at(-1), ['SUCCESS', "memory 1024 MiB applied at next start (above the running guest's maximum)"]);
+  assert.equal(env.host.domains.memory.get(name)!.live, 384);
+  assert.equal(env.host.domains.memory.get(name)!.config, 1024);
+  const nothing = action('modify', { vmUuid, memoryMb: undefined, noMemory: true });
+  await run(env.svc, nothing);
+  assert.deepEqual(env.reporter.of(nothing.id).at(-1), ['FAILED', 'modify needs xen-configuration/memory-mb and/or vcpus']);
+});
+
+test('unknown types and xen VMs → FAILED; nothing touched', async () => {
+  const env = setup();
+  const { vmUuid, name } = await created(env);
   const bogus = action('explode', { vmUuid });
   const xen = action('create', { vmUuid: randomUUID(), virtualizationType: 'xen' });
   const xenStart = action('start', { vmUuid, virtualizationType: 'xen' });
-  await run(env.svc, modify, bogus, xen, xenStart);
-  assert.deepEqual(env.reporter.of(modify.id), [['ONGOING', undefined], ['FAILED', 'modify is not supported by this agent yet']]);
+  await run(env.svc, bogus, xen, xenStart);
   assert.deepEqual(env.reporter.of(bogus.id), [['ONGOING', undefined], ['FAILED', 'Unknown action type "explode"']]);
   assert.deepEqual(env.reporter.of(xen.id), [['ONGOING', undefined], ['FAILED', 'Virtualization type not supported by the agent: "xen"']]);
   assert.deepEqual(env.reporter.of(xenStart.id), [['ONGOING', undefined], ['FAILED', 'Virtualization type not supported by the agent: "xen"']]);

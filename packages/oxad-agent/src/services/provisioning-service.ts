@@ -45,6 +45,10 @@ export interface DomainControl {
   destroy(name: string): Promise<void>;
   reboot(name: string): Promise<void>;
   undefine(name: string): Promise<void>;
+  setConfigMemory(name: string, memoryMiB: number): Promise<void>;
+  setLiveMemory(name: string, memoryMiB: number): Promise<void>;
+  setConfigVcpus(name: string, vcpus: number): Promise<void>;
+  maxMemoryMiB(name: string): Promise<number>;
   domState(name: string): Promise<DomainState | undefined>;
 }
 
@@ -174,7 +178,7 @@ export class AgentProvisioningService {
       case 'delete':
         return this.delete(name, vmUuid);
       case 'modify':
-        throw new InputError('modify is not supported by this agent yet');
+        return this.modify(name, vm);
       default:
         throw new InputError(`Unknown action type ${JSON.stringify(action.type ?? '')}`);
     }
@@ -228,7 +232,7 @@ export class AgentProvisioningService {
       const seed = renderSeedFiles({ instanceId: vmUuid, hostname, nics: seedNics });
       await this.host.writeSeedIso({ ...seed }, paths.seed);
       const xml = renderDomainXml({
-        name, uuid: vmUuid, title: hostname, domainType: this.options.domainType, memoryMiB, vcpus: this.options.vcpus,
+        name, uuid: vmUuid, title: hostname, domainType: this.options.domainType, memoryMiB, vcpus: cfg.vcpus ?? this.options.vcpus,
         diskPath: paths.disk, backing: { path: template.diskPath, format: template.metadata.format }, seedIsoPath: paths.seed, serialLogPath: paths.serialLog, nics: domainNics,
         metadata: {
           vmUuid, vmName: hostname, projectId, sliceId, projectName: vm.projectName, sliceName: vm.sliceName,
@@ -288,6 +292,32 @@ export class AgentProvisioningService {
     }
     await this.host.domains.start(name);
     return 'was not running; started';
+  }
+
+  /**
+   * modify (memory in MiB and/or vCPUs, from xen-configuration `memory-mb` / `vcpus`): always written to the
+   * persistent definition (next start); memory is also changed live through the balloon when the guest runs and
+   * the new size fits its current maximum. The SUCCESS description says which.
+   */
+  private async modify(name: string, vm: RspecVm): Promise<string> {
+    const memoryMiB = vm.xenConfiguration?.memoryMb;
+    const vcpus = vm.xenConfiguration?.vcpus;
+    if (memoryMiB === undefined && vcpus === undefined) throw new InputError('modify needs xen-configuration/memory-mb and/or vcpus');
+    const s = await this.state(name);
+    const running = RUNNING_STATES.has(s);
+    const notes: string[] = [];
+    if (memoryMiB !== undefined) {
+      await this.host.domains.setConfigMemory(name, memoryMiB);
+      if (running && memoryMiB <= (await this.host.domains.maxMemoryMiB(name))) {
+        await this.host.domains.setLiveMemory(name, memoryMiB);
+        notes.push(`memory ${memoryMiB} MiB applied live and at next start`);
+      } else notes.push(`memory ${memoryMiB} MiB applied at next start${running ? ' (above the running guest\'s maximum)' : ''}`);
+    }
+    if (vcpus !== undefined) {
+      await this.host.domains.setConfigVcpus(name, vcpus);
+      notes.push(`${vcpus} vCPU(s) applied at next start`);
+    }
+    return notes.join('; ');
   }
 
   private async delete(name: string, vmUuid: string): Promise<string | undefined> {

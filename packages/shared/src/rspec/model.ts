@@ -120,6 +120,11 @@ export interface XenConfiguration {
   virtualizationSetupType?: string;
   /** Guest memory in MiB; must be an integer on the wire (§6.1 rule 8). */
   memoryMb?: number;
+  /**
+   * kvm-crm extension: number of virtual CPUs (create and modify). Not in the OCF schema; OCF peers ignore unknown
+   * elements (§6.1 rule 10) and never send it. Emitted after `memory-mb`, only when set.
+   */
+  vcpus?: number;
   interfaces?: Interface[];
   users?: User[];
 }

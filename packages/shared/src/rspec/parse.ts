@@ -251,6 +251,7 @@ function xenConfigurationFrom(el: XmlElement): XenConfiguration {
     if (field) setOrDelete(x, field, leaf(c));
     else if (c.name === 'hd-size-mb') x.hdSizeMb = integer(c);
     else if (c.name === 'memory-mb') x.memoryMb = integer(c);
+    else if (c.name === 'vcpus') x.vcpus = integer(c);
     else if (c.name === 'interfaces') x.interfaces = interfacesFrom(c);
     else if (c.name === 'users') x.users = usersFrom(c);
   }

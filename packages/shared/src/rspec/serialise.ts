@@ -233,6 +233,7 @@ function writeXenConfiguration(w: Writer, level: number, x: XenConfiguration): v
     w.text(l, 'configurator', x.configurator);
     w.text(l, 'virtualization-setup-type', x.virtualizationSetupType);
     w.integer(l, 'memory-mb', x.memoryMb);
+    w.integer(l, 'vcpus', x.vcpus);
     if (x.interfaces !== undefined) writeInterfaces(w, l, x.interfaces);
     if (x.users !== undefined) writeUsers(w, l, x.users);
   });

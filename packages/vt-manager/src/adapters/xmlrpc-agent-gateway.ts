@@ -2,9 +2,9 @@
  * {@link AgentGateway} over XML-RPC: HTTPS with our CA (and our client certificate) to OXAD agents, plain HTTP
  * only to servers registered as legacy (with a warning each time).
  */
-import { UpstreamError, XmlRpcClient, type ClientTls, type Logger } from '@kvm-crm/shared';
+import { UpstreamError, XmlRpcClient, XmlRpcFaultError, type ClientTls, type Logger } from '@kvm-crm/shared';
 import type { Server } from '../db/entities/server.js';
-import type { AgentGateway } from '../services/ports.js';
+import type { AgentGateway, TemplateInfo } from '../services/ports.js';
 
 export class XmlRpcAgentGateway implements AgentGateway {
   constructor(
@@ -25,5 +25,32 @@ export class XmlRpcAgentGateway implements AgentGateway {
 
   async send(server: Server, callbackUrl: string, rspecXml: string): Promise<void> {
     await this.client(server).call('send', [callbackUrl, 1, server.agentPassword, rspecXml]);
+  }
+
+  async sendMonitoring(server: Server, callbackUrl: string, rspecXml: string): Promise<void> {
+    await this.client(server).call('send', [callbackUrl, 0, server.agentPassword, rspecXml]);
+  }
+
+  async ping(server: Server, challenge: string): Promise<unknown> {
+    return this.client(server).call('ping', [challenge]);
+  }
+
+  async forceListActiveVms(server: Server, vmUuid: string): Promise<Record<string, string>> {
+    const r = await this.client(server).call<unknown>('force_list_active_vms', [server.agentPassword, vmUuid]);
+    if (r === null || typeof r !== 'object' || Array.isArray(r)) throw new UpstreamError(`agent of ${server.name}: force_list_active_vms did not answer a struct`);
+    return Object.fromEntries(Object.entries(r as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+  }
+
+  async listTemplates(server: Server): Promise<TemplateInfo[]> {
+    const client = this.client(server);
+    try {
+      const detailed = await client.call<unknown>('list_vm_templates_detailed', [server.agentPassword]);
+      if (Array.isArray(detailed)) return detailed.filter((t): t is TemplateInfo => typeof (t as TemplateInfo)?.name === 'string');
+    } catch (err) {
+      if (!(err instanceof XmlRpcFaultError) || !/not supported/.test(err.faultString)) throw err;
+    }
+    const names = await client.call<unknown>('list_vm_templates', [server.agentPassword]);
+    // An OCF agent answers {} when its catalogue cannot be read (§4.2).
+    return Array.isArray(names) ? names.filter((n): n is string => typeof n === 'string').map((name) => ({ name })) : [];
   }
 }

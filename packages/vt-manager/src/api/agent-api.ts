@@ -1,15 +1,21 @@
 /**
  * `/xmlrpc/agent`: what OXAD agents call on the manager (ocf-protocol.md §5.1).
  */
-import { maxParams, stringParam, type XmlRpcMethod } from '@kvm-crm/shared';
+import { maxParams, parseRspec, serialiseRspec, stringParam, type XmlRpcMethod } from '@kvm-crm/shared';
+import type { MonitoringService } from '../services/monitoring-service.js';
 import type { ProvisioningService } from '../services/provisioning-service.js';
 
-export function agentApi(deps: { provisioning: ProvisioningService }): Record<string, XmlRpcMethod> {
+export function agentApi(deps: { provisioning: ProvisioningService; monitoring: MonitoringService }): Record<string, XmlRpcMethod> {
   return {
-    /** `sendAsync(xml)` → nil (§5.1). A document that does not parse gets fault 1. */
+    /**
+     * `sendAsync(xml)` → nil (§5.1): provisioning statuses (§5.3) and monitoring answers and libvirt events
+     * (§5.4). A document that does not parse gets fault 1.
+     */
     sendAsync: async (p) => {
       maxParams(p, 1);
-      await deps.provisioning.handleAgentStatus(stringParam(p, 0, 'xml'));
+      const doc = parseRspec(stringParam(p, 0, 'xml'));
+      await deps.provisioning.handleProvisioningDocument(doc);
+      await deps.monitoring.handleMonitoringDocument(doc, (d) => serialiseRspec(d, { dialect: 'manager' }));
       return null;
     },
   };

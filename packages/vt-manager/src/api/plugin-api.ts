@@ -3,21 +3,56 @@
  * the services.
  */
 import { maxParams, stringParam, type XmlRpcMethod } from '@kvm-crm/shared';
+import type { InformationService } from '../services/information-service.js';
+import type { MonitoringService } from '../services/monitoring-service.js';
 import type { ProvisioningService } from '../services/provisioning-service.js';
 
-export function pluginApi(deps: { provisioning: ProvisioningService; amVersion: string }): Record<string, XmlRpcMethod> {
+export interface PluginApiDeps {
+  provisioning: ProvisioningService;
+  information: InformationService;
+  monitoring: MonitoringService;
+  amVersion: string;
+  /** Seconds `send_sync` waits before answering "TIMEOUT" (the original: 600). */
+  sendSyncTimeoutSeconds: number;
+}
+
+/** One-line help per method, for `system.methodHelp`. */
+export const PLUGIN_API_HELP: Record<string, string> = {
+  send: 'send(callBackUrl, xml) -> nil. Starts the provisioning actions of the rspec; statuses follow as sendAsync(xml) to callBackUrl.',
+  send_sync: 'send_sync(callBackUrl, xml) -> true | failure text | "TIMEOUT". Runs the actions and waits until they end.',
+  listResources: 'listResources(remoteHashValue, projectUUID="None", sliceUUID="None") -> [hash, xml] ([hash, ""] when unchanged).',
+  list_vm_templates: 'list_vm_templates(server_uuid) -> [{name, operatingSystemType, ..., format, sizeBytes}]',
+  force_update_exp_vms: 'force_update_exp_vms(client_id="None", vm_id="None") -> {vmUUID: name} of running VMs; updates VM states.',
+  ping: 'ping(challenge) -> challenge',
+  get_am_info: 'get_am_info(args) -> {"version": string}',
+  get_ocf_am_version: 'get_ocf_am_version() -> version string',
+};
+
+export function pluginApi(deps: PluginApiDeps): Record<string, XmlRpcMethod> {
   return {
-    /** `send(callBackUrl, xml)` → nil; statuses follow as `sendAsync` to callBackUrl (§2.2.1). */
     send: async (p) => {
       maxParams(p, 2);
       await deps.provisioning.submit(stringParam(p, 0, 'callBackUrl'), stringParam(p, 1, 'xml'));
       return null;
     },
-    /** `ping(challenge)` → challenge (§2.2.6). */
+    send_sync: async (p) => {
+      maxParams(p, 2);
+      return deps.provisioning.submitAndWait(stringParam(p, 0, 'callBackUrl', 'None'), stringParam(p, 1, 'xml'), deps.sendSyncTimeoutSeconds);
+    },
+    listResources: async (p) => {
+      maxParams(p, 3);
+      return deps.information.listResources(stringParam(p, 0, 'remoteHashValue'), stringParam(p, 1, 'projectUUID', 'None'), stringParam(p, 2, 'sliceUUID', 'None'));
+    },
+    list_vm_templates: async (p) => {
+      maxParams(p, 1);
+      return deps.monitoring.listTemplates(stringParam(p, 0, 'server_uuid'));
+    },
+    force_update_exp_vms: async (p) => {
+      maxParams(p, 2);
+      return deps.monitoring.forceUpdate(stringParam(p, 0, 'client_id', 'None'), stringParam(p, 1, 'vm_id', 'None'));
+    },
     ping: (p) => (p.length ? p[0] : ''),
-    /** `get_am_info(args)` → `{version}` (§2.2.6). */
     get_am_info: () => ({ version: deps.amVersion }),
-    /** `get_ocf_am_version()` → version string (§2.2.6). */
     get_ocf_am_version: () => deps.amVersion,
   };
 }

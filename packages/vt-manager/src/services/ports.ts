@@ -12,6 +12,37 @@ export interface AgentGateway {
    * @throws UpstreamError / AuthenticationError / XmlRpcFaultError when the agent is unreachable or refuses.
    */
   send(server: Server, callbackUrl: string, rspecXml: string): Promise<void>;
+  /**
+   * `force_list_active_vms(password, vmUuid | 'None')`: the running VMs the agent reports, `{vm uuid: name}` (§4.2).
+   * @throws as {@link send}.
+   */
+  forceListActiveVms(server: Server, vmUuid: string | 'None'): Promise<Record<string, string>>;
+  /**
+   * The agent's template catalogue. Our agents answer `list_vm_templates_detailed` with metadata; an OCF agent
+   * only answers `list_vm_templates` with names (§4.2), which are returned as `{name}`.
+   * @throws as {@link send}.
+   */
+  listTemplates(server: Server): Promise<TemplateInfo[]>;
+  /**
+   * Sends a monitoring query (`send(cb, 0, password, xml)`, §4.3, §6.8).
+   * @throws as {@link send}.
+   */
+  sendMonitoring(server: Server, callbackUrl: string, rspecXml: string): Promise<void>;
+  /** `ping(challenge)` → challenge (§4.2). @throws as {@link send}. */
+  ping(server: Server, challenge: string): Promise<unknown>;
+}
+
+/** A template as listed by an agent. Sizes in bytes. */
+export interface TemplateInfo {
+  name: string;
+  operatingSystemType?: string;
+  operatingSystemDistribution?: string;
+  operatingSystemVersion?: string;
+  format?: string;
+  sizeBytes?: number;
+  virtualSizeBytes?: number;
+  minMemoryMiB?: number;
+  description?: string;
 }
 
 /** Delivers status documents to a clearinghouse callback (`sendAsync(xml)`, ocf-protocol.md §3.3). */

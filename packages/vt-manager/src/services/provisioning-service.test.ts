@@ -43,6 +43,17 @@ class FakeAgentGateway implements AgentGateway {
     this.sent.push({ server, callbackUrl, xml: rspecXml });
   }
 
+  async sendMonitoring(): Promise<void> {}
+  async ping(_server: Server, challenge: string): Promise<unknown> {
+    return challenge;
+  }
+  async forceListActiveVms(): Promise<Record<string, string>> {
+    return {};
+  }
+  async listTemplates(): Promise<[]> {
+    return [];
+  }
+
   /** The `i`-th query sent, parsed: its single action. */
   action(i: number): Action {
     const entry = this.sent[i];
@@ -216,7 +227,7 @@ const actionRow = (env: Env, uuid: string) => env.tx.dataSource.getRepository(Ac
 async function createQueued(env: Env, spec: CreateSpec = {}) {
   const a = createAction(spec);
   const n = env.agent.sent.length;
-  assert.deepEqual(await env.svc.submit(CLIENT_CB, query(a)), { accepted: [a.id] });
+  assert.deepEqual((await env.svc.submit(CLIENT_CB, query(a))).accepted, [a.id]);
   await waitFor('the create to reach the agent', () => env.agent.sent.length > n);
   return a;
 }
@@ -550,7 +561,7 @@ test('a message with two create actions processes both', async (t) => {
   const env = await setup(t);
   const a = createAction({ name: 'first' });
   const b = createAction({ name: 'second' });
-  assert.deepEqual(await env.svc.submit(CLIENT_CB, query(a, b)), { accepted: [a.id, b.id] });
+  assert.deepEqual((await env.svc.submit(CLIENT_CB, query(a, b))).accepted, [a.id, b.id]);
   await waitFor('both creates at the agent', () => env.agent.sent.length === 2);
   assert.deepEqual([env.agent.action(0).id, env.agent.action(1).id], [a.id, b.id], 'in message order');
   const ips = [0, 1].map((i) => env.agent.action(i).server?.virtualMachines[0]?.xenConfiguration?.interfaces?.[0]?.ip);

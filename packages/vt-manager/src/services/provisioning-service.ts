@@ -19,6 +19,7 @@ import {
   InputError,
   isPlaceholder,
   NotFoundError,
+  parsePeerUrl,
   parseRspec,
   PROVISIONING_ACTION_TYPES,
   provisioningStatusResponse,
@@ -29,7 +30,6 @@ import {
   type Action,
   type Logger,
   type Rspec,
-  type VirtualMachine as RspecVm,
 } from '@kvm-crm/shared';
 import { LessThan, In, type EntityManager } from 'typeorm';
 import { ActionRecord, type ActionState } from '../db/entities/action.js';
@@ -40,6 +40,7 @@ import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { IpamService } from './ipam-service.js';
 import type { AgentGateway, ClientNotifier } from './ports.js';
 import { vmStateAfter } from './vm-states.js';
+import { vmToRspec } from './rspec-mapping.js';
 
 /** Options of {@link ProvisioningService}. */
 export interface ProvisioningOptions {
@@ -73,11 +74,20 @@ export class ProvisioningService {
 
   /**
    * Northbound `send(callBackUrl, xml)`. Parses the query and validates every action's id and type, then
-   * processes the actions in order in the background, and returns (`nil` on the wire).
-   * @throws InputError when the document does not parse, has no provisioning query, or an action lacks a valid
-   *   id or type: nothing is processed then (a status could not be routed to anyone).
+   * processes the actions in order in the background, and returns (`nil` on the wire). `handedOver` resolves once
+   * every action reached the agent or failed; it maps the actions refused before they were stored (duplicate
+   * id, invalid input…) to their reason.
+   * `callbackUrl` must be an http(s) URL; with `allowNoCallback`, `""` or `"None"` mean "no callback" (send_sync).
+   * @throws InputError when the callback URL or the document is invalid, there is no provisioning query, or an
+   *   action lacks a valid id or type: nothing is processed then (a status could not be routed to anyone).
    */
-  async submit(callbackUrl: string, xml: string): Promise<{ accepted: string[] }> {
+  async submit(
+    callbackUrl: string,
+    xml: string,
+    options: { allowNoCallback?: boolean } = {},
+  ): Promise<{ accepted: string[]; handedOver: Promise<Map<string, string>> }> {
+    if (options.allowNoCallback && (callbackUrl === '' || callbackUrl === 'None')) callbackUrl = '';
+    else parsePeerUrl(callbackUrl);
     const doc = parseRspec(xml);
     const actions = doc.query?.provisioning?.actions;
     if (!actions || actions.length === 0) throw new InputError('the document holds no provisioning query with actions');
@@ -87,14 +97,55 @@ export class ProvisioningService {
         throw new InputError(`unsupported action type ${JSON.stringify(a.type ?? '')} in action ${a.id}`);
       }
     }
-    void (async () => {
-      for (const a of actions) await this.process(a, callbackUrl);
-    })().catch((err: unknown) => this.log.error('action processing crashed', { error: describeError(err) }));
-    return { accepted: actions.map((a: Action) => a.id!) };
+    const handedOver = (async () => {
+      const refused = new Map<string, string>();
+      for (const a of actions) {
+        const reason = await this.process(a, callbackUrl);
+        if (reason !== undefined) refused.set(a.id!, reason);
+      }
+      return refused;
+    })().catch((err: unknown) => {
+      this.log.error('action processing crashed', { error: describeError(err) });
+      return new Map<string, string>();
+    });
+    return { accepted: actions.map((a: Action) => a.id!), handedOver };
   }
 
-  /** Runs one action up to the hand-over to the agent; every failure ends in a FAILED status to the client. */
-  private async process(action: Action, callbackUrl: string): Promise<void> {
+  /**
+   * `send_sync` (ocf-protocol.md §2.2.2, made to work): submits like {@link submit}, then waits until every action of
+   * the document is terminal. Resolves `true` when all succeeded, otherwise the failure text
+   * (`"<type> <id> FAILED: <reason>"`, several joined by `; `), or `"TIMEOUT"` after `timeoutSeconds`.
+   * Polls the database, so it also sees actions finished by another manager process.
+   * @throws as {@link submit}.
+   */
+  async submitAndWait(callbackUrl: string, xml: string, timeoutSeconds: number): Promise<true | string> {
+    const { accepted, handedOver } = await this.submit(callbackUrl, xml, { allowNoCallback: true });
+    const refused = await handedOver;
+    const stored = accepted.filter((id) => !refused.has(id));
+    const deadline = Date.now() + timeoutSeconds * 1000;
+    const repo = this.tx.dataSource.getRepository(ActionRecord);
+    for (;;) {
+      const rows = stored.length ? await repo.find({ where: { uuid: In(stored) } }) : [];
+      if (rows.every((r) => TERMINAL.includes(r.status))) {
+        const failures = accepted
+          .map((id) => {
+            if (refused.has(id)) return `${id} FAILED: ${refused.get(id)}`;
+            const r = rows.find((x) => x.uuid === id);
+            return r && r.status === 'FAILED' ? `${r.type} ${id} FAILED: ${r.description}` : undefined;
+          })
+          .filter((x): x is string => x !== undefined);
+        return failures.length ? failures.join('; ') : true;
+      }
+      if (Date.now() >= deadline) return 'TIMEOUT';
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /**
+   * Runs one action up to the hand-over to the agent; every failure ends in a FAILED status to the client.
+   * Returns the reason when the action was refused before it was stored, else undefined.
+   */
+  private async process(action: Action, callbackUrl: string): Promise<string | undefined> {
     const actionId = action.id!;
     const type = action.type!;
     const log = this.log.child({ actionId, actionType: type });
@@ -110,8 +161,12 @@ export class ProvisioningService {
       log.warn('action failed before the agent reported', { reason });
       // The agent never got the action: the VM's state is unknown to it, so only a create is undone.
       if (stored) await this.finish(actionId, 'FAILED', reason, { vmState: 'unchanged' });
-      else this.notify(callbackUrl, actionId, type, 'FAILED', reason);
+      else {
+        this.notify(callbackUrl, actionId, type, 'FAILED', reason);
+        return reason;
+      }
     }
+    return undefined;
   }
 
   /** Create: validates, checks for duplicates, stores VM + NICs + action, allocates addresses (one transaction). */
@@ -128,6 +183,8 @@ export class ProvisioningService {
     const hdOriginPath = assertPattern(cfg?.hdOriginPath, HD_ORIGIN_PATTERN, 'hd-origin-path (template)');
     const memoryMb = cfg?.memoryMb;
     if (memoryMb === undefined || memoryMb < 64 || memoryMb > 1024 * 1024) throw new InputError('memory-mb must be an integer from 64 to 1048576');
+    const vcpus = cfg?.vcpus ?? 1;
+    if (vcpus < 1 || vcpus > 64) throw new InputError('vcpus must be an integer from 1 to 64');
     const serverUuid = assertPattern(server.uuid ?? rvm.serverId, UUID_PATTERN, 'server uuid').toLowerCase();
 
     const saved = await this.tx.run(async (em) => {
@@ -150,7 +207,7 @@ export class ProvisioningService {
         em.create(VirtualMachine, {
           uuid: vmUuid, name, serverId: srv.id, projectId, projectName: rvm.projectName ?? null, sliceId, sliceName: rvm.sliceName ?? null,
           operatingSystemType: rvm.operatingSystemType ?? null, operatingSystemVersion: rvm.operatingSystemVersion ?? null,
-          operatingSystemDistribution: rvm.operatingSystemDistribution ?? null, memoryMb, hdSizeMb: cfg?.hdSizeMb ?? null, hdOriginPath,
+          operatingSystemDistribution: rvm.operatingSystemDistribution ?? null, memoryMb, vcpus, hdSizeMb: cfg?.hdSizeMb ?? null, hdOriginPath,
           hdSetupType: cfg?.hdSetupType ?? 'file-image', virtualizationSetupType: cfg?.virtualizationSetupType ?? 'hvm',
           state: 'on queue', callbackUrl, interfaces: interfaces as VmInterface[],
         }),
@@ -165,7 +222,14 @@ export class ProvisioningService {
   private async prepareLifecycle(action: Action, callbackUrl: string) {
     const rvm = action.server?.virtualMachines[0];
     const vmUuid = assertPattern(rvm?.uuid, UUID_PATTERN, 'VM uuid').toLowerCase();
-    if (action.type === 'modify') throw new InputError('modify is not supported yet');
+    let requested: { memoryMb?: number; vcpus?: number } = {};
+    if (action.type === 'modify') {
+      const cfg = rvm?.xenConfiguration;
+      requested = { memoryMb: cfg?.memoryMb, vcpus: cfg?.vcpus };
+      if (requested.memoryMb === undefined && requested.vcpus === undefined) throw new InputError('modify needs xen-configuration/memory-mb and/or vcpus');
+      if (requested.memoryMb !== undefined && (requested.memoryMb < 64 || requested.memoryMb > 1024 * 1024)) throw new InputError('memory-mb must be an integer from 64 to 1048576');
+      if (requested.vcpus !== undefined && (requested.vcpus < 1 || requested.vcpus > 64)) throw new InputError('vcpus must be an integer from 1 to 64');
+    }
     const saved = await this.tx.run(async (em) => {
       if (await em.existsBy(ActionRecord, { uuid: action.id! })) throw new ConflictError(`action id ${action.id} is already used`);
       const vm = await em.findOne(VirtualMachine, { where: { uuid: vmUuid }, relations: { interfaces: true } });
@@ -173,48 +237,51 @@ export class ProvisioningService {
       const busy = await em.findOne(ActionRecord, { where: { vmUuid, status: In(['QUEUED', 'ONGOING']) } });
       if (busy) throw new ConflictError(`VM ${vm.name} is busy with action ${busy.uuid} (${busy.type})`);
       const server = await em.findOneByOrFail(Server, { id: vm.serverId });
-      await this.insertAction(em, action, vmUuid, callbackUrl);
+      await this.insertAction(em, action, vmUuid, callbackUrl, requested);
       return { vm, server };
     });
-    return { ...saved, agentXml: this.agentQuery(action.id!, action.type!, saved.server, saved.vm) };
+    // The agent gets the VM as it should become: modify carries the requested memory and vCPUs.
+    const target = Object.assign(Object.create(Object.getPrototypeOf(saved.vm)) as VirtualMachine, saved.vm, {
+      memoryMb: requested.memoryMb ?? saved.vm.memoryMb,
+      vcpus: requested.vcpus ?? saved.vm.vcpus,
+    });
+    return { ...saved, agentXml: this.agentQuery(action.id!, action.type!, saved.server, target) };
   }
 
-  private async insertAction(em: EntityManager, action: Action, vmUuid: string, callbackUrl: string): Promise<void> {
+  private async insertAction(
+    em: EntityManager,
+    action: Action,
+    vmUuid: string,
+    callbackUrl: string,
+    requested: { memoryMb?: number; vcpus?: number } = {},
+  ): Promise<void> {
     await em.insert(ActionRecord, {
       uuid: action.id!, type: action.type!, status: 'QUEUED', description: '', vmUuid, callbackUrl,
+      requestedMemoryMb: requested.memoryMb ?? null, requestedVcpus: requested.vcpus ?? null,
       deadline: new Date(Date.now() + this.timeoutSeconds * 1000),
     });
   }
 
   /** The query sent to the agent (manager dialect, §6.5): the VM as stored, NICs rewritten as in §6.5.2. */
   agentQuery(actionId: string, type: string, server: Server, vm: VirtualMachine): string {
-    const nics = [...(vm.interfaces ?? [])].sort((a, b) => a.position - b.position);
-    const rvm: RspecVm = {
-      name: vm.name, uuid: vm.uuid, status: vm.state, projectId: vm.projectId, projectName: vm.projectName ?? undefined,
-      sliceId: vm.sliceId, sliceName: vm.sliceName ?? undefined, operatingSystemType: vm.operatingSystemType ?? undefined,
-      operatingSystemVersion: vm.operatingSystemVersion ?? undefined, operatingSystemDistribution: vm.operatingSystemDistribution ?? undefined,
-      serverId: server.uuid, virtualizationType: server.virtualizationType,
-      xenConfiguration: {
-        hdSetupType: vm.hdSetupType, hdSizeMb: vm.hdSizeMb ?? undefined, hdOriginPath: vm.hdOriginPath, configurator: '',
-        virtualizationSetupType: vm.virtualizationSetupType, memoryMb: vm.memoryMb,
-        interfaces: nics.map((n) => ({
-          ismgmt: n.isMgmt, name: n.name, mac: n.mac, ip: n.ip ?? 'NONE', mask: n.netmask ?? 'NONE', gw: n.gateway ?? 'NONE',
-          dns1: n.dns1 ?? 'NONE', dns2: n.dns2 ?? 'NONE', switchId: n.bridge,
-        })),
-      },
+    const doc: Rspec = {
+      query: { provisioning: { actions: [{ type, id: actionId, server: { uuid: server.uuid, virtualizationType: server.virtualizationType, virtualMachines: [vmToRspec(vm, server, true)] } }] } },
     };
-    const doc: Rspec = { query: { provisioning: { actions: [{ type, id: actionId, server: { uuid: server.uuid, virtualizationType: server.virtualizationType, virtualMachines: [rvm] } }] } } };
     return serialiseRspec(doc, { dialect: 'manager' });
   }
 
   /**
    * Agent `sendAsync(xml)` (§5.3): applies each provisioning status to its action and VM and forwards it, with the
    * action type filled in, to the VM's client callback. Statuses for unknown or already-finished actions are logged
-   * and dropped. Monitoring documents are accepted and ignored for now.
+   * and dropped. The monitoring part of a document is handled by the MonitoringService.
    * @throws InputError when the document does not parse.
    */
   async handleAgentStatus(xml: string): Promise<void> {
-    const doc = parseRspec(xml);
+    await this.handleProvisioningDocument(parseRspec(xml));
+  }
+
+  /** The provisioning part of an already parsed agent document (see {@link handleAgentStatus}). */
+  async handleProvisioningDocument(doc: Rspec): Promise<void> {
     for (const a of doc.response?.provisioning?.actions ?? []) {
       if (!a.id) continue;
       const status = a.status === 'ONGOING' || a.status === 'SUCCESS' || a.status === 'FAILED' ? a.status : undefined;
@@ -275,6 +342,11 @@ export class ProvisioningService {
           await this.ipam.releaseAll(em, vm.uuid);
           await em.delete(VmInterface, { vmId: vm.id });
           await em.delete(VirtualMachine, { id: vm.id });
+        } else if (action.type === 'modify' && status === 'SUCCESS') {
+          await em.update(VirtualMachine, { id: vm.id }, {
+            ...(action.requestedMemoryMb !== null ? { memoryMb: action.requestedMemoryMb } : {}),
+            ...(action.requestedVcpus !== null ? { vcpus: action.requestedVcpus } : {}),
+          });
         } else if (vmStateRule !== 'unchanged') {
           const state = vmStateRule === 'unknown' ? 'unknown' : vmStateAfter(action.type, status);
           if (state) await em.update(VirtualMachine, { id: vm.id }, { state });
@@ -305,6 +377,7 @@ export class ProvisioningService {
   }
 
   private notify(callbackUrl: string, actionId: string, type: string, status: ActionState, description: string): void {
+    if (!callbackUrl) return; // send_sync without a callback
     // The OCF wire is ASCII-only (ocf-protocol.md §6.1 rule 9): a reason must never stop a status from going out.
     const ascii = description.replace(/[^\x20-\x7e\n\t]/g, '?');
     const doc = provisioningStatusResponse({ actionId, type, status: status as 'ONGOING' | 'SUCCESS' | 'FAILED', description: ascii });

@@ -34,6 +34,13 @@ export class ActionRecord {
   @Column({ type: 'varchar', length: 1024 })
   callbackUrl: string;
 
+  /** modify: the memory (MiB) and vCPUs asked for, applied to the VM record on SUCCESS. */
+  @Column({ type: 'integer', nullable: true })
+  requestedMemoryMb: number | null;
+
+  @Column({ type: 'integer', nullable: true })
+  requestedVcpus: number | null;
+
   /** When a non-terminal action is failed for silence. */
   @Column({ type: 'datetime' })
   deadline: Date;

@@ -43,6 +43,10 @@ export class Server {
   @Column({ type: 'boolean', default: true })
   enabled: boolean;
 
+  /** Whether the agent answered the last monitoring ping (set by monitoring, ocf-protocol.md §4.3). */
+  @Column({ type: 'boolean', default: true })
+  available: boolean;
+
   @OneToMany(() => ServerBridge, (b) => b.server, { cascade: true })
   bridges: Relation<ServerBridge[]>;
 

@@ -58,6 +58,10 @@ export class VirtualMachine {
   @Column({ type: 'integer' })
   memoryMb: number;
 
+  /** Virtual CPUs. */
+  @Column({ type: 'integer', default: 1 })
+  vcpus: number;
+
   /** Disk size in MiB as requested (informational; the overlay has the template's size). */
   @Column({ type: 'integer', nullable: true })
   hdSizeMb: number | null;

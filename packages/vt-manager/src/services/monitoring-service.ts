@@ -1,0 +1,215 @@
+/**
+ * Monitoring (ocf-protocol.md §4.3, §5.4, §6.8, §7.3): periodic `ping` + `listActiveVMs` per server, libvirt
+ * lifecycle events pushed by agents (`id="callback"`), and the clearinghouse's `force_update_exp_vms` (§2.2.5).
+ *
+ * Deliberate differences from the original (docs/compatibility.md):
+ * - VMs with an action in flight are not touched by monitoring (their action decides their state);
+ * - a `listActiveVMs` result marks listed VMs running and running-but-unlisted VMs stopped; other states
+ *   (`created (stopped)`, `failed`…) are left alone instead of being forced to `stopped`;
+ * - events: Started/Resumed → running, Stopped → stopped, Suspended → unknown; Defined/Undefined change nothing
+ *   (create and delete report those); only Started and Stopped are forwarded to the client, the two values the
+ *   Expedient plugin maps (§3.3) — anything else would turn its VM `unknown`;
+ * - records are never deleted by monitoring (`force_update_exp_vms` in the original deleted `deleting...` and
+ *   `failed` VMs that were not running, leaving their domains and addresses behind).
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  describeError,
+  listActiveVmsQuery,
+  NotFoundError,
+  serialiseRspec,
+  UUID_PATTERN,
+  InputError,
+  type Action,
+  type Logger,
+  type Rspec,
+} from '@kvm-crm/shared';
+import { In, type DataSource } from 'typeorm';
+import { ActionRecord } from '../db/entities/action.js';
+import { Server } from '../db/entities/server.js';
+import { VirtualMachine, type VmState } from '../db/entities/virtual-machine.js';
+import type { TransactionRunner } from '../db/transaction-runner.js';
+import type { AgentGateway, ClientNotifier, TemplateInfo } from './ports.js';
+
+/** Options of {@link MonitoringService}. */
+export interface MonitoringOptions {
+  /** The URL (with credentials) agents answer monitoring queries on. */
+  agentCallbackUrl: string;
+  logger: Logger;
+}
+
+const EVENT_STATES: Record<string, VmState | undefined> = { Started: 'running', Resumed: 'running', Stopped: 'stopped', Suspended: 'unknown' };
+const FORWARDED_EVENTS = new Set(['Started', 'Stopped']);
+/** How long a sent listActiveVMs query waits for its answer before it is forgotten, in ms. */
+const QUERY_TTL_MS = 10 * 60 * 1000;
+
+export class MonitoringService {
+  private readonly pendingQueries = new Map<string, { serverId: number; sentAt: number }>();
+  private readonly log: Logger;
+
+  constructor(
+    private readonly tx: TransactionRunner,
+    private readonly agents: AgentGateway,
+    private readonly notifier: ClientNotifier,
+    private readonly options: MonitoringOptions,
+  ) {
+    this.log = options.logger;
+  }
+
+  private get dataSource(): DataSource {
+    return this.tx.dataSource;
+  }
+
+  /**
+   * One monitoring round (§7.3): for each server, `ping`; on success `listActiveVMs` (its answer arrives later
+   * through `sendAsync`); on failure the server is marked unavailable. Returns per-server outcomes.
+   */
+  async monitorOnce(): Promise<Array<{ server: string; available: boolean; error?: string }>> {
+    const servers = await this.dataSource.getRepository(Server).find();
+    const now = Date.now();
+    for (const [id, q] of this.pendingQueries) if (now - q.sentAt > QUERY_TTL_MS) this.pendingQueries.delete(id);
+    const out: Array<{ server: string; available: boolean; error?: string }> = [];
+    for (const server of servers) {
+      try {
+        await this.agents.ping(server, 'hola');
+        if (!server.available) this.log.info('server available again', { server: server.name });
+        await this.dataSource.getRepository(Server).update({ id: server.id }, { available: true });
+        const id = randomUUID();
+        this.pendingQueries.set(id, { serverId: server.id, sentAt: now });
+        const xml = serialiseRspec(listActiveVmsQuery({ actionId: id, virtualizationType: server.virtualizationType }), { dialect: 'manager' });
+        await this.agents.sendMonitoring(server, this.options.agentCallbackUrl, xml);
+        out.push({ server: server.name, available: true });
+      } catch (err) {
+        const error = describeError(err);
+        if (server.available) this.log.warn('server unavailable', { server: server.name, error });
+        await this.dataSource.getRepository(Server).update({ id: server.id }, { available: false });
+        out.push({ server: server.name, available: false, error });
+      }
+    }
+    return out;
+  }
+
+  /** Applies the monitoring part of an agent `sendAsync` document (§5.4). Unknown ids and VMs are logged and dropped. */
+  async handleMonitoringDocument(doc: Rspec, rawForward: (doc: Rspec) => string): Promise<void> {
+    for (const action of doc.response?.monitoring?.actions ?? []) {
+      try {
+        if (action.id === 'callback') await this.handleEvent(action, rawForward);
+        else await this.handleListResult(action);
+      } catch (err) {
+        this.log.warn('monitoring message not applied', { actionId: action.id, error: describeError(err) });
+      }
+    }
+  }
+
+  private async handleEvent(action: Action, rawForward: (doc: Rspec) => string): Promise<void> {
+    const ev = action.server?.virtualMachines[0];
+    if (!ev?.uuid || !UUID_PATTERN.test(ev.uuid)) return;
+    const vm = await this.dataSource.getRepository(VirtualMachine).findOneBy({ uuid: ev.uuid.toLowerCase() });
+    if (!vm) {
+      this.log.info('event for an unknown VM dropped', { vmUuid: ev.uuid, status: ev.status });
+      return;
+    }
+    const state = EVENT_STATES[ev.status ?? ''];
+    if (state && !(await this.busy(vm.uuid)) && vm.state !== state) {
+      await this.dataSource.getRepository(VirtualMachine).update({ id: vm.id }, { state });
+      this.log.info('VM state from libvirt event', { vmUuid: vm.uuid, event: ev.status, state });
+    }
+    if (FORWARDED_EVENTS.has(ev.status ?? '') && vm.callbackUrl) {
+      const forwarded: Rspec = { response: { monitoring: { actions: [{ ...action, server: { virtualMachines: [{ name: ev.name ?? vm.name, uuid: vm.uuid, status: ev.status }] } }] } } };
+      this.notifier.sendAsync(vm.callbackUrl, rawForward(forwarded));
+    }
+  }
+
+  private async handleListResult(action: Action): Promise<void> {
+    const pending = action.id ? this.pendingQueries.get(action.id) : undefined;
+    if (!pending) {
+      this.log.info('monitoring answer for an unknown query dropped', { actionId: action.id, status: action.status });
+      return;
+    }
+    if (action.status === 'ONGOING') return;
+    this.pendingQueries.delete(action.id!);
+    if (action.status !== 'SUCCESS') {
+      this.log.warn('listActiveVMs failed', { serverId: pending.serverId, description: action.description });
+      return;
+    }
+    const running = new Set((action.server?.virtualMachines ?? []).map((v) => v.uuid?.toLowerCase()).filter(Boolean));
+    await this.applyRunningSet(pending.serverId, running, undefined);
+  }
+
+  /** VMs with a QUEUED/ONGOING action are left to that action. */
+  private async busy(vmUuid: string): Promise<boolean> {
+    return this.dataSource.getRepository(ActionRecord).existsBy({ vmUuid, status: In(['QUEUED', 'ONGOING']) });
+  }
+
+  /** Listed VMs become running; unlisted VMs that were running or in a transition become stopped. */
+  private async applyRunningSet(serverId: number, running: Set<string | undefined>, onlyVm: string | undefined): Promise<number> {
+    return this.tx.run(async (em) => {
+      const vms = await em.find(VirtualMachine, { where: { serverId, ...(onlyVm ? { uuid: onlyVm } : {}) } });
+      const busy = new Set((await em.find(ActionRecord, { where: { status: In(['QUEUED', 'ONGOING']) } })).map((a) => a.vmUuid));
+      let changed = 0;
+      for (const vm of vms) {
+        if (busy.has(vm.uuid)) continue;
+        const next: VmState | undefined = running.has(vm.uuid)
+          ? 'running'
+          : ['running', 'starting...', 'stopping...', 'rebooting...'].includes(vm.state)
+            ? 'stopped'
+            : undefined;
+        if (next && next !== vm.state) {
+          await em.update(VirtualMachine, { id: vm.id }, { state: next });
+          changed++;
+        }
+      }
+      return changed;
+    });
+  }
+
+  /**
+   * `force_update_exp_vms(client_id, vm_id)` (§2.2.5): asks the agent(s) which VMs run, updates the states, and
+   * returns the agents' `{vm uuid: name}`. `client_id` is a server UUID, `vm_id` a VM UUID, either `"None"`
+   * (both `"None"`: every server; the original faulted). An unreachable agent contributes `{}`.
+   * @throws NotFoundError for an unknown server or VM (Expedient then drops its copy of that VM, §3.2);
+   *   InputError for a malformed UUID.
+   */
+  async forceUpdate(serverUuid: string, vmUuid: string): Promise<Record<string, string>> {
+    const none = (v: string) => v === 'None' || v === '';
+    const repo = this.dataSource.getRepository(Server);
+    let servers: Server[];
+    let onlyVm: string | undefined;
+    if (!none(vmUuid)) {
+      if (!UUID_PATTERN.test(vmUuid)) throw new InputError('vm_id must be a VM UUID or None');
+      const vm = await this.dataSource.getRepository(VirtualMachine).findOneBy({ uuid: vmUuid.toLowerCase() });
+      if (!vm) throw new NotFoundError(`no VM with uuid ${vmUuid}`);
+      onlyVm = vm.uuid;
+      servers = [await repo.findOneByOrFail({ id: vm.serverId })];
+    } else if (!none(serverUuid)) {
+      if (!UUID_PATTERN.test(serverUuid)) throw new InputError('client_id must be a server UUID or None');
+      const s = await repo.findOneBy({ uuid: serverUuid.toLowerCase() });
+      if (!s) throw new NotFoundError(`no server with uuid ${serverUuid}`);
+      servers = [s];
+    } else servers = await repo.find();
+    const answer: Record<string, string> = {};
+    for (const server of servers) {
+      let listed: Record<string, string>;
+      try {
+        listed = await this.agents.forceListActiveVms(server, onlyVm ?? 'None');
+      } catch (err) {
+        this.log.warn('force_list_active_vms failed', { server: server.name, error: describeError(err) });
+        continue;
+      }
+      Object.assign(answer, listed);
+      await this.applyRunningSet(server.id, new Set(Object.keys(listed).map((k) => k.toLowerCase())), onlyVm);
+    }
+    return answer;
+  }
+
+  /**
+   * `list_vm_templates(server_uuid)` (§2.2.4, made to work): the agent's catalogue with metadata.
+   * @throws NotFoundError for an unknown server; UpstreamError when the agent fails.
+   */
+  async listTemplates(serverUuid: string): Promise<TemplateInfo[]> {
+    if (!UUID_PATTERN.test(serverUuid)) throw new InputError('server_uuid must be a UUID');
+    const server = await this.dataSource.getRepository(Server).findOneBy({ uuid: serverUuid.toLowerCase() });
+    if (!server) throw new NotFoundError(`no server with uuid ${serverUuid}`);
+    return this.agents.listTemplates(server);
+  }
+}

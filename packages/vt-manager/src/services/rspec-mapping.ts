@@ -1,0 +1,57 @@
+/**
+ * Mapping of stored VMs and servers to rspec elements (ocf-protocol.md §6.5, §6.7).
+ */
+import type { Interface, ServerInformation, VirtualMachine as RspecVm } from '@kvm-crm/shared';
+import type { Server } from '../db/entities/server.js';
+import type { VirtualMachine } from '../db/entities/virtual-machine.js';
+import type { VmInterface } from '../db/entities/vm-interface.js';
+
+/**
+ * A VM's NICs as rspec interfaces, in position order (§6.5.2): `ismgmt`, `name`, `mac`, the IPv4 fields (or the
+ * `NONE` placeholders for NICs without an address, as the original), and `switch-id` = the bridge name.
+ */
+export function vmInterfacesToRspec(nics: readonly VmInterface[]): Interface[] {
+  return [...nics]
+    .sort((a, b) => a.position - b.position)
+    .map((n) => ({
+      ismgmt: n.isMgmt, name: n.name, mac: n.mac, ip: n.ip ?? 'NONE', mask: n.netmask ?? 'NONE', gw: n.gateway ?? 'NONE',
+      dns1: n.dns1 ?? 'NONE', dns2: n.dns2 ?? 'NONE', switchId: n.bridge,
+    }));
+}
+
+/**
+ * A stored VM as a `virtual-machine-type` element. `forAgent` adds what the agent needs and the information
+ * document omits (§6.7: no hd-size-mb, configurator or users): the status, `hd-size-mb` and an empty configurator.
+ */
+export function vmToRspec(vm: VirtualMachine, server: Server, forAgent: boolean): RspecVm {
+  return {
+    name: vm.name, uuid: vm.uuid, status: vm.state, projectId: vm.projectId, projectName: vm.projectName ?? undefined,
+    sliceId: vm.sliceId, sliceName: vm.sliceName ?? undefined, operatingSystemType: vm.operatingSystemType ?? undefined,
+    operatingSystemVersion: vm.operatingSystemVersion ?? undefined, operatingSystemDistribution: vm.operatingSystemDistribution ?? undefined,
+    serverId: server.uuid, virtualizationType: server.virtualizationType,
+    xenConfiguration: {
+      hdSetupType: vm.hdSetupType,
+      ...(forAgent ? { hdSizeMb: vm.hdSizeMb ?? undefined } : {}),
+      hdOriginPath: vm.hdOriginPath,
+      ...(forAgent ? { configurator: '' } : {}),
+      virtualizationSetupType: vm.virtualizationSetupType,
+      memoryMb: vm.memoryMb,
+      ...(forAgent ? { vcpus: vm.vcpus } : {}),
+      interfaces: vmInterfacesToRspec(vm.interfaces ?? []),
+    },
+  };
+}
+
+/** A server and the given VMs as a `server-information-type` element (§6.7). */
+export function serverToInformation(server: Server, vms: readonly VirtualMachine[]): ServerInformation {
+  const bridges = [...(server.bridges ?? [])].sort((a, b) => Number(b.isMgmt) - Number(a.isMgmt) || a.id - b.id);
+  return {
+    name: server.name, id: String(server.id), uuid: server.uuid, operatingSystemType: server.operatingSystemType,
+    operatingSystemVersion: server.operatingSystemVersion, operatingSystemDistribution: server.operatingSystemDistribution,
+    virtualizationType: server.virtualizationType,
+    interfaces: bridges.length
+      ? bridges.map((b) => ({ ismgmt: b.isMgmt, name: b.name, switchId: b.name, switchPort: b.switchPort ?? undefined }))
+      : [{ name: 'NONE', switchId: 'NONE', switchPort: 'NONE' }],
+    virtualMachines: vms.map((vm) => vmToRspec(vm, server, false)),
+  };
+}
