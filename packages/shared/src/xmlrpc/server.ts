@@ -67,6 +67,27 @@ export function parseMethodCall(body: string): Promise<{ methodName: string; par
   });
 }
 
+/**
+ * Parses a complete methodResponse body: `{ value }` for a result, `{ fault }` for a fault.
+ * @throws InputError when it is not a well-formed methodResponse.
+ */
+export function parseMethodResponse(body: string): Promise<{ value: unknown } | { fault: { faultCode: number; faultString: string } }> {
+  if (/<!DOCTYPE|<!ENTITY/i.test(body)) return Promise.reject(new InputError('XML-RPC response rejected: DTDs are not allowed'));
+  return new Promise((resolve, reject) => {
+    new Deserializer().deserializeMethodResponse(Readable.from([body]), (err, value) => {
+      const e = err as (Error & { faultCode?: number; faultString?: string }) | null | undefined;
+      if (e && typeof e.faultCode === 'number') resolve({ fault: { faultCode: e.faultCode, faultString: e.faultString ?? '' } });
+      else if (e) reject(new InputError(`malformed XML-RPC response: ${e.message}`));
+      else resolve({ value });
+    });
+  });
+}
+
+/** Serialises a methodCall as our client sends it (strings as escaped `<string>`, undefined as `<nil/>`). */
+export function serialiseMethodCall(method: string, params: unknown[]): string {
+  return Serializer.serializeMethodCall(method, params.map(toWireValue));
+}
+
 /** Serialises a methodResponse (strings as escaped `<string>`, `undefined`/`null` as `<nil/>`). */
 export function serialiseMethodResponse(result: unknown): string {
   return Serializer.serializeMethodResponse(toWireValue(result));
