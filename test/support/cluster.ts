@@ -43,6 +43,10 @@ export interface Cluster {
   admin: XmlRpcClient;
   /** Northbound client as the clearinghouse (role clearinghouse). */
   plugin: XmlRpcClient;
+  /** The northbound URL of `plugin`, with its Basic credentials (for clients in other processes). */
+  pluginUrl: string;
+  /** Folder holding `ca.crt` (and the manager's and agent's certificates) as PEM files. */
+  certsDir: string;
   cleanup(): Promise<void>;
 }
 
@@ -140,7 +144,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
 
     const base = `https://127.0.0.1:${manager.port}`;
     const admin = new XmlRpcClient({ url: `https://admin:${adminPassword}@127.0.0.1:${manager.port}/xmlrpc/admin`, tls: { ca: ca.certPem } });
-    const plugin = new XmlRpcClient({ url: `https://expedient:${chPassword}@127.0.0.1:${manager.port}/xmlrpc/plugin`, tls: { ca: ca.certPem } });
+    const pluginUrl = `https://expedient:${chPassword}@127.0.0.1:${manager.port}/xmlrpc/plugin`;
+    const plugin = new XmlRpcClient({ url: pluginUrl, tls: { ca: ca.certPem } });
     void base;
 
     const n = parseInt(runId.slice(0, 2), 16);
@@ -153,7 +158,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     await admin.call('range.subscribe', [{ server: `host-${runId}`, kind: 'ipv4', range: `net-${runId}` }]);
     await admin.call('range.subscribe', [{ server: `host-${runId}`, kind: 'mac', range: `mac-${runId}` }]);
 
-    return { runId, dir, storageRoot, bridge, domainPrefix, serverUuid: server.uuid, ca, manager, agent, clearinghouse, admin, plugin, cleanup };
+    return { runId, dir, storageRoot, bridge, domainPrefix, serverUuid: server.uuid, ca, manager, agent, clearinghouse, admin, plugin, pluginUrl, certsDir: certs, cleanup };
   } catch (err) {
     await cleanup();
     throw err;

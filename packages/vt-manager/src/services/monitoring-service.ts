@@ -196,7 +196,10 @@ export class MonitoringService {
         this.log.warn('force_list_active_vms failed', { server: server.name, error: describeError(err) });
         continue;
       }
-      Object.assign(answer, listed);
+      // Answer with the VM names (§2.2.5, §8.11); an agent may report its domain names instead.
+      const uuids = Object.keys(listed).map((k) => k.toLowerCase());
+      const known = uuids.length ? await this.dataSource.getRepository(VirtualMachine).findBy({ uuid: In(uuids) }) : [];
+      for (const [uuid, name] of Object.entries(listed)) answer[uuid] = known.find((v) => v.uuid === uuid.toLowerCase())?.name ?? name;
       await this.applyRunningSet(server.id, new Set(Object.keys(listed).map((k) => k.toLowerCase())), onlyVm);
     }
     return answer;
