@@ -1,7 +1,7 @@
 /**
  * `/xmlrpc/agent`: what OXAD agents call on the manager (ocf-protocol.md §5.1).
  */
-import { maxParams, parseRspec, serialiseRspec, stringParam, type XmlRpcMethod } from '@kvm-crm/shared';
+import { InputError, maxParams, parseRspec, serialiseRspec, stringParam, type XmlRpcMethod } from '@kvm-crm/shared';
 import type { MonitoringService } from '../services/monitoring-service.js';
 import type { ProvisioningService } from '../services/provisioning-service.js';
 
@@ -14,6 +14,7 @@ export function agentApi(deps: { provisioning: ProvisioningService; monitoring: 
     sendAsync: async (p) => {
       maxParams(p, 1);
       const doc = parseRspec(stringParam(p, 0, 'xml'));
+      if (!doc.response?.provisioning && !doc.response?.monitoring) throw new InputError('the document holds no provisioning or monitoring response');
       await deps.provisioning.handleProvisioningDocument(doc);
       await deps.monitoring.handleMonitoringDocument(doc, (d) => serialiseRspec(d, { dialect: 'manager' }));
       return null;

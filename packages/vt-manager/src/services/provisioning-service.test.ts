@@ -1,103 +1,42 @@
 /**
  * Unit tests of the manager's ProvisioningService, with in-memory fakes for unit tests of the ports (AgentGateway,
- * ClientNotifier): they record every call and can be told to throw; nothing opens a socket. IpamService,
+ * ClientNotifier, in `testing-fakes.ts`): they record every call and can be told to throw; nothing opens a socket. IpamService,
  * InventoryService and TransactionRunner are the real ones, on the real SQLite engine with `:memory:` (a fresh
  * database per test).
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import {
-  createLogger,
-  InputError,
-  parseRspec,
-  provisioningStatusResponse,
-  serialiseRspec,
-  UpstreamError,
-  type Action,
-  type ActionStatus,
-} from '@kvm-crm/shared';
+import { createLogger, InputError, serialiseRspec, UpstreamError, type Action } from '@kvm-crm/shared';
 import { openDatabase } from '../db/data-source.js';
 import { ActionRecord } from '../db/entities/action.js';
 import { Ipv4Slot } from '../db/entities/ipv4-slot.js';
 import { MacSlot } from '../db/entities/mac-slot.js';
-import type { Server } from '../db/entities/server.js';
 import { VirtualMachine } from '../db/entities/virtual-machine.js';
 import { VmInterface } from '../db/entities/vm-interface.js';
 import { TransactionRunner } from '../db/transaction-runner.js';
 import { InventoryService } from './inventory-service.js';
 import { IpamService } from './ipam-service.js';
-import type { AgentGateway, ClientNotifier } from './ports.js';
 import { ProvisioningService } from './provisioning-service.js';
-
-// ---------------------------------------------------------------------------------------------------------------
-// Fakes for unit tests
-
-/** Records every `send`; throws `failWith` when set. */
-class FakeAgentGateway implements AgentGateway {
-  readonly sent: Array<{ server: Server; callbackUrl: string; xml: string }> = [];
-  failWith: Error | undefined;
-
-  async send(server: Server, callbackUrl: string, rspecXml: string): Promise<void> {
-    if (this.failWith) throw this.failWith;
-    this.sent.push({ server, callbackUrl, xml: rspecXml });
-  }
-
-  async sendMonitoring(): Promise<void> {}
-  async ping(_server: Server, challenge: string): Promise<unknown> {
-    return challenge;
-  }
-  async forceListActiveVms(): Promise<Record<string, string>> {
-    return {};
-  }
-  async listTemplates(): Promise<[]> {
-    return [];
-  }
-
-  /** The `i`-th query sent, parsed: its single action. */
-  action(i: number): Action {
-    const entry = this.sent[i];
-    assert.ok(entry, `no agent query #${i}`);
-    const actions = parseRspec(entry.xml).query?.provisioning?.actions ?? [];
-    assert.equal(actions.length, 1);
-    return actions[0]!;
-  }
-}
-
-/** Records every `sendAsync`; never throws (as the real one). */
-class FakeClientNotifier implements ClientNotifier {
-  readonly sent: Array<{ url: string; xml: string }> = [];
-
-  sendAsync(callbackUrl: string, rspecXml: string): void {
-    this.sent.push({ url: callbackUrl, xml: rspecXml });
-  }
-
-  async drain(): Promise<void> {}
-
-  /** Every recorded status, parsed. */
-  statuses(): Array<{ url: string; type?: string; id?: string; status?: string; description?: string }> {
-    return this.sent.map(({ url, xml }) => {
-      const actions = parseRspec(xml).response?.provisioning?.actions ?? [];
-      assert.equal(actions.length, 1, 'one action per status document');
-      const a = actions[0]!;
-      return { url, type: a.type, id: a.id, status: a.status, description: a.description };
-    });
-  }
-
-  /** Statuses of one action. */
-  of(actionId: string) {
-    return this.statuses().filter((s) => s.id === actionId);
-  }
-}
+import {
+  AGENT_CB,
+  agentStatus,
+  CLIENT_CB,
+  createAction,
+  FakeAgentGateway,
+  FakeClientNotifier,
+  lifecycleAction,
+  PROJECT_ID,
+  query,
+  SERVER_UUID,
+  sleep,
+  SLICE_ID,
+  waitFor,
+  type CreateSpec,
+} from './testing-fakes.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fixture
-
-const SERVER_UUID = '5e4e0000-0000-4000-8000-000000000001';
-const CLIENT_CB = 'https://expedient:pw@expedient.example:8443/vt_plugin/xmlrpc/';
-const AGENT_CB = 'https://agent-cb:secret@manager.example:8445/xmlrpc/agent';
-const PROJECT_ID = '11111111-2222-4333-8444-555555555555';
-const SLICE_ID = '66666666-7777-4888-9999-000000000000';
 
 interface Env {
   tx: TransactionRunner;
@@ -132,73 +71,6 @@ async function setup(t: TestContext, opts: { lastIp?: string; actionTimeoutSecon
     agentCallbackUrl: AGENT_CB, actionTimeoutSeconds: opts.actionTimeoutSeconds, logger: createLogger({ component: 'test', silent: true }),
   });
   return { tx, agent, notifier, svc };
-}
-
-interface CreateSpec {
-  actionId?: string;
-  vmUuid?: string;
-  name?: string;
-  template?: string;
-  memoryMb?: number;
-}
-
-/** One create action shaped as the Expedient VT plugin sends it (ocf-protocol.md §8.1). */
-function createAction(spec: CreateSpec = {}): Action & { id: string; vmUuid: string } {
-  const id: string = spec.actionId ?? randomUUID();
-  const vmUuid: string = spec.vmUuid ?? randomUUID();
-  return {
-    type: 'create', id, vmUuid,
-    server: {
-      uuid: SERVER_UUID, virtualizationType: 'kvm',
-      virtualMachines: [
-        {
-          name: spec.name ?? 'vm1', uuid: vmUuid, status: 'on queue', projectId: PROJECT_ID, projectName: 'demo-project', sliceId: SLICE_ID,
-          sliceName: 'demo-slice', operatingSystemType: 'GNU/Linux', operatingSystemVersion: '12', operatingSystemDistribution: 'Debian',
-          serverId: SERVER_UUID, virtualizationType: 'kvm',
-          xenConfiguration: {
-            hdSetupType: 'file-image', hdSizeMb: 8200, hdOriginPath: spec.template ?? 'debian12/disk.qcow2', configurator: 'NONE',
-            virtualizationSetupType: 'hvm', memoryMb: spec.memoryMb ?? 256,
-            interfaces: [{ ismgmt: true, name: 'NONE', mac: 'NONE', ip: 'NONE', mask: 'NONE', gw: 'NONE', dns1: 'NONE', dns2: 'NONE', switchId: 'NONE' }],
-          },
-        },
-      ],
-    },
-  };
-}
-
-/** A start/stop/… action as Expedient sends it (§8.2): server virtualization-type `xen`. */
-function lifecycleAction(type: string, vmUuid: string, actionId: string = randomUUID()): Action & { id: string } {
-  return {
-    type, id: actionId,
-    server: {
-      uuid: SERVER_UUID, virtualizationType: 'xen',
-      virtualMachines: [{ name: 'vm1', uuid: vmUuid, projectId: PROJECT_ID, sliceId: SLICE_ID, virtualizationType: 'kvm', xenConfiguration: { hdSetupType: 'file-image' } }],
-    },
-  };
-}
-
-/** The client's `send` document for some actions. */
-function query(...actions: Action[]): string {
-  return serialiseRspec({ query: { provisioning: { actions } } }, { dialect: 'manager' });
-}
-
-/** What the agent sends back with `sendAsync` (§6.6, §8.4): agent dialect, no type. */
-function agentStatus(actionId: string, status: ActionStatus, description = ''): string {
-  return serialiseRspec(provisioningStatusResponse({ actionId, status, description }), { dialect: 'agent' });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `probe` until it returns a truthy value; fails after `timeoutMs` (default 5 s). */
-type Falsy = false | 0 | '' | null | undefined;
-async function waitFor<T>(what: string, probe: () => T | Falsy | Promise<T | Falsy>, timeoutMs = 5000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v as T;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(5);
-  }
 }
 
 /** Lets background processing run out before checking that nothing more happened. */

@@ -76,7 +76,7 @@ export class ProvisioningService {
    * Northbound `send(callBackUrl, xml)`. Parses the query and validates every action's id and type, then
    * processes the actions in order in the background, and returns (`nil` on the wire). `handedOver` resolves once
    * every action reached the agent or failed; it maps the actions refused before they were stored (duplicate
-   * id, invalid input…) to their reason.
+   * id, invalid input…) to their reason. `accepted` and `types` are the actions' ids and types, in message order.
    * `callbackUrl` must be an http(s) URL; with `allowNoCallback`, `""` or `"None"` mean "no callback" (send_sync).
    * @throws InputError when the callback URL or the document is invalid, there is no provisioning query, or an
    *   action lacks a valid id or type: nothing is processed then (a status could not be routed to anyone).
@@ -85,14 +85,17 @@ export class ProvisioningService {
     callbackUrl: string,
     xml: string,
     options: { allowNoCallback?: boolean } = {},
-  ): Promise<{ accepted: string[]; handedOver: Promise<Map<string, string>> }> {
+  ): Promise<{ accepted: string[]; types: string[]; handedOver: Promise<Map<string, string>> }> {
     if (options.allowNoCallback && (callbackUrl === '' || callbackUrl === 'None')) callbackUrl = '';
     else parsePeerUrl(callbackUrl);
     const doc = parseRspec(xml);
     const actions = doc.query?.provisioning?.actions;
     if (!actions || actions.length === 0) throw new InputError('the document holds no provisioning query with actions');
+    const ids = new Set<string>();
     for (const a of actions) {
       assertPattern(a.id, ACTION_ID_PATTERN, 'action id');
+      if (ids.has(a.id!)) throw new InputError(`action id ${a.id} appears twice in the message`);
+      ids.add(a.id!);
       if (!(PROVISIONING_ACTION_TYPES as readonly string[]).includes(a.type ?? '')) {
         throw new InputError(`unsupported action type ${JSON.stringify(a.type ?? '')} in action ${a.id}`);
       }
@@ -108,7 +111,7 @@ export class ProvisioningService {
       this.log.error('action processing crashed', { error: describeError(err) });
       return new Map<string, string>();
     });
-    return { accepted: actions.map((a: Action) => a.id!), handedOver };
+    return { accepted: actions.map((a: Action) => a.id!), types: actions.map((a: Action) => a.type!), handedOver };
   }
 
   /**
@@ -119,7 +122,7 @@ export class ProvisioningService {
    * @throws as {@link submit}.
    */
   async submitAndWait(callbackUrl: string, xml: string, timeoutSeconds: number): Promise<true | string> {
-    const { accepted, handedOver } = await this.submit(callbackUrl, xml, { allowNoCallback: true });
+    const { accepted, types, handedOver } = await this.submit(callbackUrl, xml, { allowNoCallback: true });
     const refused = await handedOver;
     const stored = accepted.filter((id) => !refused.has(id));
     const deadline = Date.now() + timeoutSeconds * 1000;
@@ -128,8 +131,8 @@ export class ProvisioningService {
       const rows = stored.length ? await repo.find({ where: { uuid: In(stored) } }) : [];
       if (rows.every((r) => TERMINAL.includes(r.status))) {
         const failures = accepted
-          .map((id) => {
-            if (refused.has(id)) return `${id} FAILED: ${refused.get(id)}`;
+          .map((id, i) => {
+            if (refused.has(id)) return `${types[i]} ${id} FAILED: ${refused.get(id)}`;
             const r = rows.find((x) => x.uuid === id);
             return r && r.status === 'FAILED' ? `${r.type} ${id} FAILED: ${r.description}` : undefined;
           })
@@ -305,7 +308,7 @@ export class ProvisioningService {
       const vm = await em.findOneBy(VirtualMachine, { uuid: action.vmUuid });
       const state = vmStateAfter(action.type, 'ONGOING');
       if (vm && state) await em.update(VirtualMachine, { id: vm.id }, { state });
-      return { action, callbackUrl: vm?.callbackUrl ?? action.callbackUrl };
+      return { action, callbackUrl: vm?.callbackUrl || action.callbackUrl };
     });
     if (!result) {
       this.log.info('ONGOING for an unknown or already running action ignored', { actionId });
@@ -335,7 +338,7 @@ export class ProvisioningService {
       action.description = description.slice(0, DESCRIPTION_MAX);
       await em.save(action);
       const vm = await em.findOneBy(VirtualMachine, { uuid: action.vmUuid });
-      const callbackUrl = vm?.callbackUrl ?? action.callbackUrl;
+      const callbackUrl = vm?.callbackUrl || action.callbackUrl;
       if (vm) {
         const removes = (action.type === 'create' && status === 'FAILED') || (action.type === 'delete' && status === 'SUCCESS');
         if (removes) {
