@@ -8,13 +8,17 @@ import path from 'node:path';
 import express from 'express';
 import { BRIDGE_NAME_PATTERN, closeServer, createHttpsServer, createXmlRpcHandler, listen, type Logger } from '@kvm-crm/shared';
 import { agentApi } from './api/agent-api.js';
+import { LibvirtEventStream } from './adapters/libvirt-event-stream.js';
 import { XmlRpcStatusReporter, type StatusReporter } from './adapters/manager-status-client.js';
 import { QemuImg } from './adapters/qemu-img.js';
 import { writeSeedIso } from './adapters/seed-iso.js';
 import { Virsh } from './adapters/virsh.js';
 import type { AgentOptions } from './agent-options.js';
+import { EventForwarder } from './services/event-forwarder.js';
 import { probeHypervisor, type HypervisorChoice } from './services/hypervisor-probe.js';
+import { MonitoringService } from './services/monitoring-service.js';
 import { AgentProvisioningService } from './services/provisioning-service.js';
+import { VmIdentityResolver } from './services/vm-identity.js';
 import { TemplateCatalogue } from './templates/template-catalogue.js';
 
 /** A running agent. */
@@ -22,7 +26,13 @@ export interface RunningAgent {
   port: number;
   hypervisor: HypervisorChoice;
   provisioning: AgentProvisioningService;
-  /** Stops listening and waits for running actions to finish. */
+  monitoring: MonitoringService;
+  /** The libvirt event stream and its forwarder; undefined when `eventsUrl` is not configured. */
+  events?: { stream: LibvirtEventStream; forwarder: EventForwarder };
+  /**
+   * Stops listening, stops the event stream (its `virsh` child is killed), waits for running actions and
+   * monitoring answers to finish, and for the event being delivered (queued events are dropped).
+   */
   stop(): Promise<void>;
 }
 
@@ -38,7 +48,9 @@ export async function linuxBridgeExists(name: string): Promise<boolean> {
 }
 
 /**
- * Starts the agent. `overrides.reporter` replaces the XML-RPC status reporter (unit tests).
+ * Starts the agent. `overrides.reporter` replaces the XML-RPC status reporter (unit tests). When
+ * `options.eventsUrl` is set, a `virsh event` stream forwards our domains' lifecycle events there (§6.8) once the
+ * agent listens.
  * @throws when TLS files cannot be read, the storage root cannot be created, or the port cannot be bound.
  */
 export async function startAgent(options: AgentOptions, logger: Logger, overrides: { reporter?: StatusReporter } = {}): Promise<RunningAgent> {
@@ -66,20 +78,34 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
     },
   );
 
+  const identities = new VmIdentityResolver(virsh, { domainPrefix: options.domainPrefix, logger: logger.child({ part: 'identity' }) });
+  const monitoring = new MonitoringService(virsh, identities, reporter, { domainPrefix: options.domainPrefix, logger: logger.child({ part: 'monitoring' }) });
+
   const app = express();
   app.disable('x-powered-by');
   // The OCF agent ignores the request path (ocf-protocol.md §4.1): serve every path.
-  app.use(createXmlRpcHandler({ methods: agentApi({ password: options.password, provisioning, templates, domains: virsh, domainPrefix: options.domainPrefix }), logger, introspection: false }));
+  app.use(createXmlRpcHandler({ methods: agentApi({ password: options.password, provisioning, monitoring, templates, domains: virsh, domainPrefix: options.domainPrefix }), logger, introspection: false }));
   const server = createHttpsServer(app, { cert, key, ca });
   const port = await listen(server, options.listen.port, options.listen.host);
-  logger.info('oxad-agent listening', { host: options.listen.host, port, storageRoot: options.storageRoot, libvirt: options.libvirtUri });
+  logger.info('oxad-agent listening', { host: options.listen.host, port, storageRoot: options.storageRoot, libvirt: options.libvirtUri, events: Boolean(options.eventsUrl) });
+
+  let events: RunningAgent['events'];
+  if (options.eventsUrl) {
+    const forwarder = new EventForwarder(identities, reporter, { eventsUrl: options.eventsUrl, domainPrefix: options.domainPrefix, logger: logger.child({ part: 'events' }) });
+    const stream = new LibvirtEventStream({ uri: options.libvirtUri, logger: logger.child({ part: 'event-stream' }) }, (e) => forwarder.handle(e));
+    stream.start();
+    events = { stream, forwarder };
+  }
   return {
     port,
     hypervisor,
     provisioning,
+    monitoring,
+    ...(events ? { events } : {}),
     async stop() {
+      await events?.stream.stop();
       await closeServer(server);
-      await provisioning.idle();
+      await Promise.all([provisioning.idle(), monitoring.idle(), events?.forwarder.close()]);
     },
   };
 }

@@ -1,7 +1,17 @@
 /**
  * oxad-agent configuration: a JSON file validated at start (defaults are given where each option is declared).
  */
-import { loadConfigFile, resolveFromConfig, tlsFilesSchema, z } from '@kvm-crm/shared';
+import { loadConfigFile, parsePeerUrl, resolveFromConfig, tlsFilesSchema, z } from '@kvm-crm/shared';
+
+/** True when `s` is an http(s) URL that {@link parsePeerUrl} accepts (credentials allowed). */
+function isPeerUrl(s: string): boolean {
+  try {
+    parsePeerUrl(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export const agentOptionsSchema = z.object({
   /** Where the agent listens. Default 0.0.0.0:9229 (the OCF agent port, ocf-protocol.md §4.1). */
@@ -26,6 +36,13 @@ export const agentOptionsSchema = z.object({
   stopGraceSeconds: z.number().int().min(0).max(3600).default(60),
   /** libvirt network used for a NIC whose bridge does not exist on this host. Default `default`. */
   fallbackNetwork: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/).default('default'),
+  /**
+   * Where libvirt lifecycle events of our domains are sent (ocf-protocol.md §5.2, §6.8): the manager's
+   * `/xmlrpc/agent` URL with credentials, e.g. `https://user:pass@manager:8445/xmlrpc/agent`. Default: absent, and
+   * then no events are sent (no `virsh event` child runs); the manager still learns VM states from its periodic
+   * `listActiveVMs`.
+   */
+  eventsUrl: z.string().max(2048).refine(isPeerUrl, 'must be an http(s) URL, e.g. https://user:pass@manager:8445/xmlrpc/agent').optional(),
   /** Log format. Default `json`. */
   logFormat: z.enum(['json', 'pretty']).default('json'),
 });

@@ -3,8 +3,19 @@
  * `force_list_active_vms`. The shared agent password is a method argument, compared in constant time.
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { AuthenticationError, InputError, parsePeerUrl, parseRspec, stringParam, UUID_PATTERN, type XmlRpcMethod } from '@kvm-crm/shared';
+import {
+  ACTION_ID_PATTERN,
+  assertPattern,
+  AuthenticationError,
+  InputError,
+  parsePeerUrl,
+  parseRspec,
+  stringParam,
+  UUID_PATTERN,
+  type XmlRpcMethod,
+} from '@kvm-crm/shared';
 import type { TemplateCatalogue } from '../templates/template-catalogue.js';
+import type { MonitoringService } from '../services/monitoring-service.js';
 import type { AgentProvisioningService } from '../services/provisioning-service.js';
 
 /** What the API needs to list running domains. */
@@ -18,21 +29,32 @@ function samePassword(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-export function agentApi(deps: {
+/** What {@link agentApi} calls; each is a narrow view of a service, so tests can pass fakes. */
+export interface AgentApiDeps {
+  /** The OCF shared agent password (§4.2). */
   password: string;
-  provisioning: AgentProvisioningService;
-  templates: TemplateCatalogue;
+  provisioning: Pick<AgentProvisioningService, 'submit'>;
+  monitoring: Pick<MonitoringService, 'submit'>;
+  templates: Pick<TemplateCatalogue, 'list'>;
   domains: DomainLister;
   domainPrefix: string;
-}): Record<string, XmlRpcMethod> {
+}
+
+/**
+ * The agent's XML-RPC methods, keyed by name (ocf-protocol.md §4.2). Authenticated methods throw an
+ * AuthenticationError (fault `Password mismatch`) for a wrong password.
+ */
+export function agentApi(deps: AgentApiDeps): Record<string, XmlRpcMethod> {
   const checkPassword = (p: unknown[], index: number) => {
     if (!samePassword(stringParam(p, index, 'password'), deps.password)) throw new AuthenticationError('Password mismatch');
   };
   return {
     /**
-     * `send(callBackUrl, amId, password, xml)` → `""` before any work (§4.2). Provisioning actions run in the
-     * background; statuses go to callBackUrl. Monitoring queries are not handled yet.
-     * @throws fault `Password mismatch`; InputError for XML that does not parse or holds no query.
+     * `send(callBackUrl, amId, password, xml)` → `""` before any work (§4.2). The actions of `query/provisioning`
+     * (§7.2) and of `query/monitoring` (`listActiveVMs`, §6.8, §7.3) run in the background, each part on its own;
+     * every status goes to callBackUrl.
+     * @throws fault `Password mismatch`; InputError for a bad callback URL, XML that does not parse, no query, a
+     *   query with no action, or an action without a valid id (then nothing at all is started).
      */
     send: (p) => {
       checkPassword(p, 2);
@@ -40,9 +62,13 @@ export function agentApi(deps: {
       parsePeerUrl(callbackUrl);
       const doc = parseRspec(stringParam(p, 3, 'xml'));
       if (!doc.query) throw new InputError('the document holds no query');
-      const actions = doc.query.provisioning?.actions ?? [];
-      if (actions.length === 0) throw new InputError('the query holds no provisioning action (monitoring is not supported yet)');
-      deps.provisioning.submit(callbackUrl, actions);
+      const provisioning = doc.query.provisioning?.actions ?? [];
+      const monitoring = doc.query.monitoring?.actions ?? [];
+      if (provisioning.length === 0 && monitoring.length === 0) throw new InputError('the query holds no provisioning or monitoring action');
+      // Validate both parts before starting either: a refused send starts nothing.
+      for (const a of [...provisioning, ...monitoring]) assertPattern(a.id, ACTION_ID_PATTERN, 'action id');
+      if (provisioning.length) deps.provisioning.submit(callbackUrl, provisioning);
+      if (monitoring.length) deps.monitoring.submit(callbackUrl, monitoring);
       return '';
     },
     /** `ping(challenge)` → challenge, unauthenticated (§4.2). */
