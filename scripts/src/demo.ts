@@ -115,6 +115,7 @@ async function main(): Promise<void> {
     const adminPassword = secret();
     const chPassword = secret();
     const agentPassword = secret();
+    const agentCallbackPassword = randomBytes(18).toString('hex');
     await writeFile(path.join(STATE_DIR, 'admin.password'), adminPassword + '\n', { mode: 0o600 });
     await writeFile(path.join(STATE_DIR, 'agent.password'), agentPassword + '\n', { mode: 0o600 });
     await writeFile(
@@ -123,6 +124,7 @@ async function main(): Promise<void> {
         listen: { host: '127.0.0.1', port: AGENT_PORT },
         tls: { caFile: path.join(CERTS, 'ca.crt'), certFile: path.join(CERTS, 'agent-localhost.crt'), keyFile: path.join(CERTS, 'agent-localhost.key') },
         password: agentPassword, storageRoot: STORAGE_ROOT, domainPrefix: DOMAIN_PREFIX, logFormat: 'json',
+        eventsUrl: `https://oxad:${agentCallbackPassword}@127.0.0.1:${MANAGER_PORT}/xmlrpc/agent`,
       }, null, 2),
       { mode: 0o600 },
     );
@@ -136,7 +138,7 @@ async function main(): Promise<void> {
           { name: 'admin', passwordScrypt: hashPassword(adminPassword), roles: ['admin'] },
           { name: 'expedient', passwordScrypt: hashPassword(chPassword), roles: ['clearinghouse'] },
         ],
-        agentCallback: { user: 'oxad', password: randomBytes(18).toString('hex') },
+        agentCallback: { user: 'oxad', password: agentCallbackPassword },
         logFormat: 'json',
       }, null, 2),
       { mode: 0o600 },

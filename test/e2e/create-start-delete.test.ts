@@ -59,6 +59,17 @@ describe('walking skeleton: create, start, reboot, stop, hardStop, delete throug
     assert.deepEqual((await c.clearinghouse.waitForTerminal(start.actionId)).map((s) => s.status), ['ONGOING', 'SUCCESS']);
     assert.equal((await virsh('domstate', domain)).stdout.trim(), 'running');
 
+    // the libvirt Started event travels agent → manager → clearinghouse as an id="callback" message (§6.8)
+    const deadline = Date.now() + 30_000;
+    while (!c.clearinghouse.documents.some((d) => d.includes('id="callback"') && d.includes(create.vmUuid) && d.includes('<status>Started</status>'))) {
+      assert.ok(Date.now() < deadline, 'no Started event reached the clearinghouse');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+
+    const templates = await c.plugin.call<Array<{ name: string; format: string; virtualSizeBytes: number }>>('list_vm_templates', [c.serverUuid]);
+    assert.deepEqual(templates.map((t) => [t.name, t.format]), [['kvm-crm-test', 'qcow2']]);
+    assert.ok(templates[0]!.virtualSizeBytes > 0);
+
     const ready = await waitForReadyLine(path.join(c.storageRoot, 'vms', create.vmUuid, 'console.log'));
     assert.equal(ready.hostname, name, 'the guest took the VM name as hostname');
     assert.equal(ready.ip, `${nic.ip}/24`, 'the guest configured the IP the manager allocated');

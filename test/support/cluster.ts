@@ -110,18 +110,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     cleanups.push(() => clearinghouse.stop());
 
     const logger = createLogger({ component: 'test', silent: !process.env.KVMCRM_TEST_LOG, format: 'pretty' });
-    const agentPassword = randomBytes(12).toString('hex');
-    const agent = await startAgent(
-      agentOptionsSchema.parse({
-        listen: { host: '127.0.0.1', port: 0 },
-        tls: { caFile: path.join(certs, 'ca.crt'), certFile: path.join(certs, 'agent.crt'), keyFile: path.join(certs, 'agent.key') },
-        password: agentPassword, storageRoot, libvirtUri: LIBVIRT_URI, domainPrefix, stopGraceSeconds: 20,
-      }),
-      logger.child({ component: 'oxad-agent' }),
-    );
-    cleanups.push(() => agent.stop());
 
     const adminPassword = randomBytes(12).toString('hex');
+    const agentCallbackPassword = randomBytes(16).toString('hex');
     const chPassword = randomBytes(12).toString('hex');
     const manager = await startManager(
       managerOptionsSchema.parse({
@@ -133,7 +124,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
           { name: 'admin', passwordScrypt: hashPassword(adminPassword), roles: ['admin'] },
           { name: 'expedient', passwordScrypt: hashPassword(chPassword), roles: ['clearinghouse'] },
         ],
-        agentCallback: { user: 'oxad', password: randomBytes(16).toString('hex') },
+        agentCallback: { user: 'oxad', password: agentCallbackPassword },
         actionTimeoutSeconds: options.actionTimeoutSeconds ?? 300,
       }),
       logger.child({ component: 'vt-manager' }),
@@ -141,6 +132,18 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       { publicPortFromListen: true },
     );
     cleanups.push(() => manager.stop());
+
+    const agentPassword = randomBytes(12).toString('hex');
+    const agent = await startAgent(
+      agentOptionsSchema.parse({
+        listen: { host: '127.0.0.1', port: 0 },
+        tls: { caFile: path.join(certs, 'ca.crt'), certFile: path.join(certs, 'agent.crt'), keyFile: path.join(certs, 'agent.key') },
+        password: agentPassword, storageRoot, libvirtUri: LIBVIRT_URI, domainPrefix, stopGraceSeconds: 20,
+        eventsUrl: `https://oxad:${agentCallbackPassword}@127.0.0.1:${manager.port}/xmlrpc/agent`,
+      }),
+      logger.child({ component: 'oxad-agent' }),
+    );
+    cleanups.push(() => agent.stop());
 
     const base = `https://127.0.0.1:${manager.port}`;
     const admin = new XmlRpcClient({ url: `https://admin:${adminPassword}@127.0.0.1:${manager.port}/xmlrpc/admin`, tls: { ca: ca.certPem } });

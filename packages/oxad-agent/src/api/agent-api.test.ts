@@ -16,7 +16,7 @@ function setup() {
     password: PASSWORD,
     provisioning: { submit: (url: string, actions: Action[]) => void submitted.push({ part: 'provisioning', url, ids: actions.map((a) => a.id) }) },
     monitoring: { submit: (url: string, actions: readonly Action[]) => void submitted.push({ part: 'monitoring', url, ids: actions.map((a) => a.id) }) },
-    templates: { list: async () => [] },
+    templates: { list: async () => [], resolve: async () => { throw new Error('no templates'); } },
     domains: { listAll: async () => [] },
     domainPrefix: 'kvmcrm-',
   });
@@ -56,4 +56,27 @@ test('send refuses a query with no action, or with an action without a valid id,
   await assert.rejects(async () => send(badMonitoring), /invalid action id/);
   await assert.rejects(async () => send(MONITORING, 'wrong-password'), AuthenticationError);
   assert.deepEqual(submitted, []);
+});
+
+test('list_vm_templates_detailed: metadata and sizes of the templates that validate; names only for list_vm_templates', async () => {
+  const meta = (name: string) => ({ name, disk: `${name}.qcow2`, format: 'qcow2' as const, operatingSystemDistribution: 'Debian', minMemoryMiB: 96 });
+  const api = agentApi({
+    password: PASSWORD,
+    provisioning: { submit: () => undefined },
+    monitoring: { submit: () => undefined },
+    templates: {
+      list: async () => [meta('good'), meta('broken')],
+      resolve: async (ref: string) => {
+        if (ref === 'broken') throw new Error('image has a backing file');
+        return { metadata: meta(ref), diskPath: `/x/${ref}.qcow2`, sizeBytes: 16121856, virtualSizeBytes: 18874368 };
+      },
+    },
+    domains: { listAll: async () => [] },
+    domainPrefix: 'kvmcrm-',
+  });
+  assert.deepEqual(await api['list_vm_templates_detailed']!([PASSWORD], {} as never), [
+    { name: 'good', format: 'qcow2', sizeBytes: 16121856, virtualSizeBytes: 18874368, operatingSystemDistribution: 'Debian', minMemoryMiB: 96 },
+  ]);
+  assert.deepEqual(await api['list_vm_templates']!([PASSWORD], {} as never), ['good', 'broken']);
+  await assert.rejects(async () => api['list_vm_templates_detailed']!(['wrong'], {} as never), /Password mismatch/);
 });

@@ -35,7 +35,7 @@ export interface AgentApiDeps {
   password: string;
   provisioning: Pick<AgentProvisioningService, 'submit'>;
   monitoring: Pick<MonitoringService, 'submit'>;
-  templates: Pick<TemplateCatalogue, 'list'>;
+  templates: Pick<TemplateCatalogue, 'list' | 'resolve'>;
   domains: DomainLister;
   domainPrefix: string;
 }
@@ -82,6 +82,32 @@ export function agentApi(deps: AgentApiDeps): Record<string, XmlRpcMethod> {
     list_vm_templates: async (p) => {
       checkPassword(p, 0);
       return (await deps.templates.list()).map((t) => t.name);
+    },
+    /**
+     * kvm-crm extension `list_vm_templates_detailed(password)` → `[{name, operatingSystemType,
+     * operatingSystemDistribution, operatingSystemVersion, format, sizeBytes, virtualSizeBytes, minMemoryMiB,
+     * description}]` for every template that passes validation (docs/compatibility.md).
+     */
+    list_vm_templates_detailed: async (p) => {
+      checkPassword(p, 0);
+      const out: Array<Record<string, string | number>> = [];
+      for (const meta of await deps.templates.list()) {
+        try {
+          const t = await deps.templates.resolve(meta.name);
+          const m = t.metadata;
+          out.push({
+            name: m.name, format: m.format, sizeBytes: t.sizeBytes, virtualSizeBytes: t.virtualSizeBytes,
+            ...(m.operatingSystemType ? { operatingSystemType: m.operatingSystemType } : {}),
+            ...(m.operatingSystemDistribution ? { operatingSystemDistribution: m.operatingSystemDistribution } : {}),
+            ...(m.operatingSystemVersion ? { operatingSystemVersion: m.operatingSystemVersion } : {}),
+            ...(m.minMemoryMiB ? { minMemoryMiB: m.minMemoryMiB } : {}),
+            ...(m.description ? { description: m.description } : {}),
+          });
+        } catch {
+          // a template that fails validation is not offered
+        }
+      }
+      return out;
     },
     /** `force_list_active_vms(password, vm_uuid | 'None')` → `{uuid: domain name}` of running domains (§4.2). */
     force_list_active_vms: async (p) => {
