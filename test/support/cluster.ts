@@ -120,6 +120,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         publicUrl: 'https://127.0.0.1:1', // replaced below once the port is known
         tls: { caFile: path.join(certs, 'ca.crt'), certFile: path.join(certs, 'manager.crt'), keyFile: path.join(certs, 'manager.key') },
         database: { type: 'sqlite', path: path.join(dir, 'manager.sqlite') },
+        secretsKeyFile: path.join(dir, 'secrets.key'),
         users: [
           { name: 'admin', passwordScrypt: hashPassword(adminPassword), roles: ['admin'] },
           { name: 'expedient', passwordScrypt: hashPassword(chPassword), roles: ['clearinghouse'] },

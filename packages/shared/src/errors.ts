@@ -35,6 +35,11 @@ export class AuthenticationError extends KvmCrmError {
   override readonly httpStatus = 401;
 }
 
+/** The caller is authenticated but may not do this (another clearinghouse's project, a wrong role). HTTP 403. */
+export class NotAllowedError extends KvmCrmError {
+  override readonly httpStatus = 403;
+}
+
 /** A peer (agent, callback endpoint, libvirt, qemu-img) failed or did not answer in time. HTTP 502. */
 export class UpstreamError extends KvmCrmError {
   override readonly httpStatus = 502;

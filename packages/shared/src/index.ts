@@ -16,3 +16,4 @@ export * from './rspec/parse.js';
 export * from './rspec/serialise.js';
 export * from './rspec/builders.js';
 export * from './daemon-runner.js';
+export * from './secret-box.js';

@@ -97,3 +97,26 @@ test('validation helpers and fault mapping', () => {
   assert.deepEqual(toFault(new NotFoundError('no VM x')), { faultCode: 1, faultString: 'NotFoundError: no VM x' });
   assert.deepEqual(toFault(new Error('/etc/secret path')), { faultCode: 1, faultString: 'InternalError: internal error' });
 });
+
+test('SecretBox seals with AES-256-GCM, refuses tampering and foreign keys, reads old clear values', async () => {
+  const { SecretBox } = await import('./secret-box.js');
+  const box = SecretBox.random();
+  const sealed = box.seal('https://expedient:s3cret@10.0.0.5/vt/');
+  assert.match(sealed, /^enc:v1:/);
+  assert.doesNotMatch(sealed, /s3cret/);
+  assert.notEqual(box.seal('x'), box.seal('x'), 'fresh IV each time');
+  assert.equal(box.open(sealed), 'https://expedient:s3cret@10.0.0.5/vt/');
+  assert.equal(box.open('plain value'), 'plain value');
+  assert.throws(() => SecretBox.random().open(sealed), /cannot be decrypted/);
+  const tampered = sealed.slice(0, -2) + (sealed.endsWith('A') ? 'BB' : 'AA');
+  assert.throws(() => box.open(tampered), /cannot be decrypted/);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kvmcrm-key-'));
+  try {
+    const file = path.join(dir, 'secrets.key');
+    const a = SecretBox.fromKeyFile(file);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.equal(SecretBox.fromKeyFile(file).open(a.seal('same key')), 'same key', 'the key file is reused');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -11,6 +11,7 @@ import {
   createXmlRpcHandler,
   listen,
   readBasicCredentials,
+  SecretBox,
   type Logger,
   type Principal,
 } from '@kvm-crm/shared';
@@ -23,11 +24,13 @@ import { MonitoringService } from './services/monitoring-service.js';
 import { XmlRpcAgentGateway } from './adapters/xmlrpc-agent-gateway.js';
 import { XmlRpcClientNotifier } from './adapters/xmlrpc-client-notifier.js';
 import { openDatabase } from './db/data-source.js';
+import { useSecretBox } from './db/secret-columns.js';
 import { TransactionRunner } from './db/transaction-runner.js';
 import type { ManagerOptions } from './manager-options.js';
 import { InventoryService } from './services/inventory-service.js';
 import { IpamService } from './services/ipam-service.js';
 import { BasicAuthenticator } from './services/basic-authenticator.js';
+import { PrincipalService } from './services/principal-service.js';
 import { ProvisioningService } from './services/provisioning-service.js';
 import type { AgentGateway, ClientNotifier } from './services/ports.js';
 
@@ -71,6 +74,8 @@ export async function startManager(
   const publicUrl = new URL(options.publicUrl);
   if (startup.publicPortFromListen) publicUrl.port = String(port);
 
+  if (options.secretsKeyFile) useSecretBox(SecretBox.fromKeyFile(options.secretsKeyFile));
+  else logger.warn('no secretsKeyFile: secrets at rest use a random per-process key and will not be readable after a restart');
   const dataSource = await openDatabase(options.database).catch(async (err: unknown) => {
     await closeServer(server);
     throw err;
@@ -92,7 +97,8 @@ export async function startManager(
 
   const information = new InformationService(dataSource);
   const monitoring = new MonitoringService(tx, agents, notifier, { agentCallbackUrl: cb.toString(), logger: logger.child({ part: 'monitoring' }) });
-  const authenticator = new BasicAuthenticator(options.users);
+  const principals = new PrincipalService(tx, options.users);
+  const authenticator = new BasicAuthenticator((name) => principals.find(name));
   const basicAuth = (role: string) => async (req: Request): Promise<Principal | undefined> => {
     const c = readBasicCredentials(req);
     return c ? authenticator.authenticate(c.user, c.pass, role) : undefined;
@@ -104,7 +110,7 @@ export async function startManager(
 
   const plugin = createXmlRpcHandler({ methods: pluginApi({ provisioning, information, monitoring, amVersion: options.amVersion, sendSyncTimeoutSeconds: options.sendSyncTimeoutSeconds }), help: PLUGIN_API_HELP, logger: logger.child({ endpoint: 'plugin' }), authenticate: basicAuth('clearinghouse') });
   const agent = createXmlRpcHandler({ methods: agentApi({ provisioning, monitoring }), logger: logger.child({ endpoint: 'agent' }), authenticate: agentAuth });
-  const admin = createXmlRpcHandler({ methods: adminApi({ inventory, dataSource }), logger: logger.child({ endpoint: 'admin' }), authenticate: basicAuth('admin') });
+  const admin = createXmlRpcHandler({ methods: adminApi({ inventory, dataSource, principals, onPrincipalRemoved: (n) => authenticator.forget(n) }), logger: logger.child({ endpoint: 'admin' }), authenticate: basicAuth('admin') });
   // rpc4django accepts the paths with and without a trailing slash (ocf-protocol.md §2.1).
   app.all(['/xmlrpc/plugin', '/xmlrpc/plugin/'], plugin);
   app.all(['/xmlrpc/agent', '/xmlrpc/agent/'], agent);

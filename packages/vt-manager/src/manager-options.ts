@@ -23,6 +23,12 @@ export const managerOptionsSchema = z.object({
   agentCallback: z.object({ user: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/), password: z.string().regex(/^[A-Za-z0-9._~-]{16,128}$/) }),
   /** Seconds an action may stay QUEUED/ONGOING before it is failed for silence. Default 600. */
   actionTimeoutSeconds: z.number().int().positive().default(600),
+  /**
+   * Key file (32 random bytes, base64, mode 0600; created when missing) that encrypts secrets at rest: callback
+   * URLs with credentials and agent passwords. Default `secrets.key` next to the config file. Without one
+   * (options built in code), a random key per process is used and encrypted rows do not survive a restart.
+   */
+  secretsKeyFile: z.string().optional(),
   /** Monitoring (ocf-protocol.md §4.3): seconds between ping + listActiveVMs rounds per server. Default 45; 0 disables. */
   monitoringIntervalSeconds: z.number().int().min(0).default(45),
   /** Seconds `send_sync` waits before answering "TIMEOUT". Default 600 (as the original). */
@@ -43,5 +49,6 @@ export function loadManagerOptions(file: string): ManagerOptions {
   o.tls = { caFile: r(o.tls.caFile), certFile: r(o.tls.certFile), keyFile: r(o.tls.keyFile) };
   if (o.database.type === 'sqlite' && o.database.path !== ':memory:') o.database.path = r(o.database.path);
   if (o.callbackCaFile) o.callbackCaFile = r(o.callbackCaFile);
+  o.secretsKeyFile = r(o.secretsKeyFile ?? 'secrets.key');
   return o;
 }

@@ -103,6 +103,24 @@ program
     print(hashPassword(pw));
   });
 
+const user = program.command('user').description('northbound principals (HTTP Basic users, certificate logins)');
+user
+  .command('add <name>')
+  .description('add a principal; its password is read from --user-password-file or stdin (none with --certificate-only)')
+  .requiredOption('--role <role>', 'clearinghouse or admin (repeatable)', collect, [])
+  .option('--user-password-file <file>', "file holding the new user's password")
+  .option('--certificate-only', 'no password: the principal logs in with a client certificate (CN = name)')
+  .action(async function (this: Command, name: string, o: { role: string[]; userPasswordFile?: string; certificateOnly?: boolean }) {
+    const password = o.certificateOnly ? undefined : (o.userPasswordFile ? readFileSync(o.userPasswordFile, 'utf8') : readFileSync(0, 'utf8')).replace(/\r?\n$/, '');
+    print(await adminClient(this).call('user.add', [{ name, roles: o.role, ...(password !== undefined ? { password } : {}) }]));
+  });
+user.command('remove <name>').action(async function (this: Command, name: string) {
+  print(await adminClient(this).call('user.remove', [{ name }]));
+});
+user.command('list').action(async function (this: Command) {
+  print(await adminClient(this).call('user.list', []));
+});
+
 const server = program.command('server').description('KVM hosts');
 server
   .command('add <name>')

@@ -7,6 +7,7 @@ import type { DataSource } from 'typeorm';
 import { ActionRecord } from '../db/entities/action.js';
 import { VirtualMachine } from '../db/entities/virtual-machine.js';
 import type { InventoryService } from '../services/inventory-service.js';
+import type { PrincipalService } from '../services/principal-service.js';
 
 function str(o: Record<string, unknown>, key: string, required = true): string | undefined {
   const v = o[key];
@@ -25,9 +26,29 @@ function strList(o: Record<string, unknown>, key: string): string[] {
   return v as string[];
 }
 
-export function adminApi(deps: { inventory: InventoryService; dataSource: DataSource }): Record<string, XmlRpcMethod> {
+export function adminApi(deps: {
+  inventory: InventoryService;
+  dataSource: DataSource;
+  principals: PrincipalService;
+  /** Called after a principal was removed (drops cached logins). */
+  onPrincipalRemoved?: (name: string) => void;
+}): Record<string, XmlRpcMethod> {
   const em = deps.dataSource.manager;
   return {
+    /** `user.add({name, password?, roles: ['clearinghouse'|'admin'…]})`; no password: certificate login only. */
+    'user.add': async (p) => {
+      const o = structParam(p, 0, 'user');
+      return deps.principals.add({ name: str(o, 'name')!, password: str(o, 'password', false), roles: strList(o, 'roles') });
+    },
+    /** `user.remove({name})`. */
+    'user.remove': async (p) => {
+      const name = str(structParam(p, 0, 'user'), 'name')!;
+      await deps.principals.remove(name);
+      deps.onPrincipalRemoved?.(name);
+      return true;
+    },
+    /** `user.list()` → names, roles, login kind, source (database or config); never hashes. */
+    'user.list': async () => deps.principals.list(),
     /** `server.register({name, agentUrl, agentPassword, bridges: [name…] | [{name,isMgmt}…], legacy?, uuid?})`. */
     'server.register': async (p) => {
       const o = structParam(p, 0, 'server');

@@ -105,7 +105,7 @@ test('plugin send_sync: param errors → InputError; a nil callBackUrl means "No
 
 test('plugin listResources: param errors → InputError; omitted/nil filters are "None"; the hash round-trips', async (t) => {
   const { w, plugin } = await setup(t);
-  await provisionVm(w, { name: 'vm-1' });
+  await provisionVm(w, { name: 'vm-1' }, { principal: 'expedient' });
   await inputError(plugin, 'listResources', [], /^missing parameter 1 \(remoteHashValue\)$/);
   await inputError(plugin, 'listResources', ['0', 'None', 'None', 'x'], /^too many parameters: 4, at most 3$/);
   await inputError(plugin, 'listResources', [0], /^parameter 1 \(remoteHashValue\) must be a string$/);
@@ -138,7 +138,7 @@ test('plugin list_vm_templates and force_update_exp_vms: param errors → InputE
   await inputError(plugin, 'force_update_exp_vms', ['host1'], /client_id must be a server UUID/);
   assert.deepEqual(w.agent.forceListCalls, []);
   w.agent.activeVms.set('host1', { 'abcdef00-0000-4000-8000-000000000000': 'x' });
-  assert.deepEqual(await call(plugin, 'force_update_exp_vms', []), { 'abcdef00-0000-4000-8000-000000000000': 'x' }, 'both omitted: every server');
+  assert.deepEqual(await call(plugin, 'force_update_exp_vms', []), {}, "both omitted: every server; a VM outside the caller's projects is not reported");
   assert.deepEqual(w.agent.forceListCalls, [{ server: 'host1', vmUuid: 'None' }]);
 });
 

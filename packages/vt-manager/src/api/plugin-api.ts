@@ -30,26 +30,26 @@ export const PLUGIN_API_HELP: Record<string, string> = {
 
 export function pluginApi(deps: PluginApiDeps): Record<string, XmlRpcMethod> {
   return {
-    send: async (p) => {
+    send: async (p, ctx) => {
       maxParams(p, 2);
-      await deps.provisioning.submit(stringParam(p, 0, 'callBackUrl'), stringParam(p, 1, 'xml'));
+      await deps.provisioning.submit(stringParam(p, 0, 'callBackUrl'), stringParam(p, 1, 'xml'), { principal: ctx.principal?.name });
       return null;
     },
-    send_sync: async (p) => {
+    send_sync: async (p, ctx) => {
       maxParams(p, 2);
-      return deps.provisioning.submitAndWait(stringParam(p, 0, 'callBackUrl', 'None'), stringParam(p, 1, 'xml'), deps.sendSyncTimeoutSeconds);
+      return deps.provisioning.submitAndWait(stringParam(p, 0, 'callBackUrl', 'None'), stringParam(p, 1, 'xml'), deps.sendSyncTimeoutSeconds, ctx.principal?.name);
     },
-    listResources: async (p) => {
+    listResources: async (p, ctx) => {
       maxParams(p, 3);
-      return deps.information.listResources(stringParam(p, 0, 'remoteHashValue'), stringParam(p, 1, 'projectUUID', 'None'), stringParam(p, 2, 'sliceUUID', 'None'));
+      return deps.information.listResources(stringParam(p, 0, 'remoteHashValue'), stringParam(p, 1, 'projectUUID', 'None'), stringParam(p, 2, 'sliceUUID', 'None'), ctx.principal?.name);
     },
     list_vm_templates: async (p) => {
       maxParams(p, 1);
       return deps.monitoring.listTemplates(stringParam(p, 0, 'server_uuid'));
     },
-    force_update_exp_vms: async (p) => {
+    force_update_exp_vms: async (p, ctx) => {
       maxParams(p, 2);
-      return deps.monitoring.forceUpdate(stringParam(p, 0, 'client_id', 'None'), stringParam(p, 1, 'vm_id', 'None'));
+      return deps.monitoring.forceUpdate(stringParam(p, 0, 'client_id', 'None'), stringParam(p, 1, 'vm_id', 'None'), ctx.principal?.name);
     },
     ping: (p) => (p.length ? p[0] : ''),
     get_am_info: () => ({ version: deps.amVersion }),

@@ -13,8 +13,10 @@ import { ServerBridge } from './entities/server-bridge.js';
 import { Server } from './entities/server.js';
 import { VirtualMachine } from './entities/virtual-machine.js';
 import { VmInterface } from './entities/vm-interface.js';
+import { PrincipalRecord } from './entities/principal.js';
+import { ProjectOwner } from './entities/project-owner.js';
 
-export const ENTITIES = [Server, ServerBridge, Ipv4Range, Ipv4Slot, MacRange, MacSlot, RangeSubscription, VirtualMachine, VmInterface, ActionRecord];
+export const ENTITIES = [Server, ServerBridge, Ipv4Range, Ipv4Slot, MacRange, MacSlot, RangeSubscription, VirtualMachine, VmInterface, ActionRecord, PrincipalRecord, ProjectOwner];
 
 /** Database settings (manager config `database`). */
 export type DatabaseOptions =

@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import {
   describeError,
   listActiveVmsQuery,
+  NotAllowedError,
   NotFoundError,
   serialiseRspec,
   UUID_PATTERN,
@@ -26,6 +27,7 @@ import {
 } from '@kvm-crm/shared';
 import { In, type DataSource } from 'typeorm';
 import { ActionRecord } from '../db/entities/action.js';
+import { ProjectOwner } from '../db/entities/project-owner.js';
 import { Server } from '../db/entities/server.js';
 import { VirtualMachine, type VmState } from '../db/entities/virtual-machine.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
@@ -136,6 +138,10 @@ export class MonitoringService {
     await this.applyRunningSet(pending.serverId, running, undefined);
   }
 
+  private async owns(principal: string, projectId: string): Promise<boolean> {
+    return this.dataSource.getRepository(ProjectOwner).existsBy({ principal, projectId });
+  }
+
   /** VMs with a QUEUED/ONGOING action are left to that action. */
   private async busy(vmUuid: string): Promise<boolean> {
     return this.dataSource.getRepository(ActionRecord).existsBy({ vmUuid, status: In(['QUEUED', 'ONGOING']) });
@@ -170,7 +176,7 @@ export class MonitoringService {
    * @throws NotFoundError for an unknown server or VM (Expedient then drops its copy of that VM, §3.2);
    *   InputError for a malformed UUID.
    */
-  async forceUpdate(serverUuid: string, vmUuid: string): Promise<Record<string, string>> {
+  async forceUpdate(serverUuid: string, vmUuid: string, principal?: string): Promise<Record<string, string>> {
     const none = (v: string) => v === 'None' || v === '';
     const repo = this.dataSource.getRepository(Server);
     let servers: Server[];
@@ -179,6 +185,7 @@ export class MonitoringService {
       if (!UUID_PATTERN.test(vmUuid)) throw new InputError('vm_id must be a VM UUID or None');
       const vm = await this.dataSource.getRepository(VirtualMachine).findOneBy({ uuid: vmUuid.toLowerCase() });
       if (!vm) throw new NotFoundError(`no VM with uuid ${vmUuid}`);
+      if (principal !== undefined && !(await this.owns(principal, vm.projectId))) throw new NotAllowedError(`VM ${vmUuid} belongs to another clearinghouse`);
       onlyVm = vm.uuid;
       servers = [await repo.findOneByOrFail({ id: vm.serverId })];
     } else if (!none(serverUuid)) {
@@ -199,7 +206,13 @@ export class MonitoringService {
       // Answer with the VM names (§2.2.5, §8.11); an agent may report its domain names instead.
       const uuids = Object.keys(listed).map((k) => k.toLowerCase());
       const known = uuids.length ? await this.dataSource.getRepository(VirtualMachine).findBy({ uuid: In(uuids) }) : [];
-      for (const [uuid, name] of Object.entries(listed)) answer[uuid] = known.find((v) => v.uuid === uuid.toLowerCase())?.name ?? name;
+      const owned = principal === undefined ? undefined : new Set((await this.dataSource.getRepository(ProjectOwner).findBy({ principal })).map((o) => o.projectId));
+      for (const [uuid, name] of Object.entries(listed)) {
+        const vm = known.find((v) => v.uuid === uuid.toLowerCase());
+        // a clearinghouse learns only about the VMs of its own projects
+        if (owned && (!vm || !owned.has(vm.projectId))) continue;
+        answer[uuid] = vm?.name ?? name;
+      }
       await this.applyRunningSet(server.id, new Set(Object.keys(listed).map((k) => k.toLowerCase())), onlyVm);
     }
     return answer;

@@ -18,6 +18,7 @@ import {
   describeError,
   InputError,
   isPlaceholder,
+  NotAllowedError,
   NotFoundError,
   parsePeerUrl,
   parseRspec,
@@ -33,6 +34,7 @@ import {
 } from '@kvm-crm/shared';
 import { LessThan, In, type EntityManager } from 'typeorm';
 import { ActionRecord, type ActionState } from '../db/entities/action.js';
+import { ProjectOwner } from '../db/entities/project-owner.js';
 import { Server } from '../db/entities/server.js';
 import { VirtualMachine } from '../db/entities/virtual-machine.js';
 import { VmInterface } from '../db/entities/vm-interface.js';
@@ -84,7 +86,7 @@ export class ProvisioningService {
   async submit(
     callbackUrl: string,
     xml: string,
-    options: { allowNoCallback?: boolean } = {},
+    options: { allowNoCallback?: boolean; principal?: string } = {},
   ): Promise<{ accepted: string[]; types: string[]; handedOver: Promise<Map<string, string>> }> {
     if (options.allowNoCallback && (callbackUrl === '' || callbackUrl === 'None')) callbackUrl = '';
     else parsePeerUrl(callbackUrl);
@@ -103,7 +105,7 @@ export class ProvisioningService {
     const handedOver = (async () => {
       const refused = new Map<string, string>();
       for (const a of actions) {
-        const reason = await this.process(a, callbackUrl);
+        const reason = await this.process(a, callbackUrl, options.principal);
         if (reason !== undefined) refused.set(a.id!, reason);
       }
       return refused;
@@ -121,8 +123,8 @@ export class ProvisioningService {
    * Polls the database, so it also sees actions finished by another manager process.
    * @throws as {@link submit}.
    */
-  async submitAndWait(callbackUrl: string, xml: string, timeoutSeconds: number): Promise<true | string> {
-    const { accepted, types, handedOver } = await this.submit(callbackUrl, xml, { allowNoCallback: true });
+  async submitAndWait(callbackUrl: string, xml: string, timeoutSeconds: number, principal?: string): Promise<true | string> {
+    const { accepted, types, handedOver } = await this.submit(callbackUrl, xml, { allowNoCallback: true, principal });
     const refused = await handedOver;
     const stored = accepted.filter((id) => !refused.has(id));
     const deadline = Date.now() + timeoutSeconds * 1000;
@@ -148,13 +150,14 @@ export class ProvisioningService {
    * Runs one action up to the hand-over to the agent; every failure ends in a FAILED status to the client.
    * Returns the reason when the action was refused before it was stored, else undefined.
    */
-  private async process(action: Action, callbackUrl: string): Promise<string | undefined> {
+  private async process(action: Action, callbackUrl: string, principal?: string): Promise<string | undefined> {
     const actionId = action.id!;
     const type = action.type!;
     const log = this.log.child({ actionId, actionType: type });
     let stored = false;
     try {
-      const prepared = type === 'create' ? await this.prepareCreate(action, callbackUrl) : await this.prepareLifecycle(action, callbackUrl);
+      const prepared =
+        type === 'create' ? await this.prepareCreate(action, callbackUrl, principal) : await this.prepareLifecycle(action, callbackUrl, principal);
       stored = true;
       log.info('action queued', { vmUuid: prepared.vm.uuid, server: prepared.server.name });
       await this.agents.send(prepared.server, this.options.agentCallbackUrl, prepared.agentXml);
@@ -173,7 +176,7 @@ export class ProvisioningService {
   }
 
   /** Create: validates, checks for duplicates, stores VM + NICs + action, allocates addresses (one transaction). */
-  private async prepareCreate(action: Action, callbackUrl: string) {
+  private async prepareCreate(action: Action, callbackUrl: string, principal?: string) {
     const server = action.server;
     const rvm = server?.virtualMachines[0];
     if (!server || !rvm) throw new InputError('create needs server/virtual-machines');
@@ -196,6 +199,7 @@ export class ProvisioningService {
       const srv = await em.findOne(Server, { where: { uuid: serverUuid }, relations: { bridges: true } });
       if (!srv) throw new NotFoundError(`no server with uuid ${serverUuid}`);
       if (!srv.enabled) throw new ConflictError(`server ${srv.name} is disabled`);
+      await this.checkProject(em, projectId, principal);
       const bridges = [...srv.bridges].sort((a, b) => Number(b.isMgmt) - Number(a.isMgmt) || a.id - b.id);
       const interfaces: Partial<VmInterface>[] = [];
       for (const [i, bridge] of bridges.entries()) {
@@ -222,7 +226,7 @@ export class ProvisioningService {
   }
 
   /** start/stop/hardStop/reboot/delete/modify: looks the VM up and stores the action. */
-  private async prepareLifecycle(action: Action, callbackUrl: string) {
+  private async prepareLifecycle(action: Action, callbackUrl: string, principal?: string) {
     const rvm = action.server?.virtualMachines[0];
     const vmUuid = assertPattern(rvm?.uuid, UUID_PATTERN, 'VM uuid').toLowerCase();
     let requested: { memoryMb?: number; vcpus?: number } = {};
@@ -237,6 +241,7 @@ export class ProvisioningService {
       if (await em.existsBy(ActionRecord, { uuid: action.id! })) throw new ConflictError(`action id ${action.id} is already used`);
       const vm = await em.findOne(VirtualMachine, { where: { uuid: vmUuid }, relations: { interfaces: true } });
       if (!vm) throw new NotFoundError(`no VM with uuid ${vmUuid}`);
+      await this.checkProject(em, vm.projectId, principal);
       const busy = await em.findOne(ActionRecord, { where: { vmUuid, status: In(['QUEUED', 'ONGOING']) } });
       if (busy) throw new ConflictError(`VM ${vm.name} is busy with action ${busy.uuid} (${busy.type})`);
       const server = await em.findOneByOrFail(Server, { id: vm.serverId });
@@ -249,6 +254,18 @@ export class ProvisioningService {
       vcpus: requested.vcpus ?? saved.vm.vcpus,
     });
     return { ...saved, agentXml: this.agentQuery(action.id!, action.type!, saved.server, target) };
+  }
+
+  /**
+   * Project ownership: the first clearinghouse principal that names a project owns it; any other principal is
+   * refused. Internal callers (no principal) are not checked.
+   * @throws NotAllowedError when the project belongs to another principal.
+   */
+  private async checkProject(em: EntityManager, projectId: string, principal: string | undefined): Promise<void> {
+    if (principal === undefined) return;
+    const owner = await em.findOneBy(ProjectOwner, { projectId });
+    if (!owner) await em.insert(ProjectOwner, { projectId, principal });
+    else if (owner.principal !== principal) throw new NotAllowedError(`project ${projectId} belongs to another clearinghouse`);
   }
 
   private async insertAction(

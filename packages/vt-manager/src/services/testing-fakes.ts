@@ -287,10 +287,10 @@ export async function addHost(w: World, name: string, uuid: string, n: number): 
  * Creates a VM through the ProvisioningService and drives it with agent statuses to `created (stopped)` (and to
  * `running` with `start`). The notifier is cleared afterwards. Returns the create action (with `vmUuid`).
  */
-export async function provisionVm(w: World, spec: CreateSpec = {}, opts: { start?: boolean } = {}) {
+export async function provisionVm(w: World, spec: CreateSpec = {}, opts: { start?: boolean; principal?: string } = {}) {
   const a = createAction(spec);
   const n = w.agent.sent.length;
-  await w.provisioning.submit(CLIENT_CB, query(a));
+  await w.provisioning.submit(CLIENT_CB, query(a), { principal: opts.principal });
   await waitFor('the create to reach the agent', () => w.agent.sent.length > n);
   await w.provisioning.handleAgentStatus(agentStatus(a.id, 'SUCCESS'));
   if (opts.start) {

@@ -1,4 +1,5 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { SEALED } from '../secret-columns.js';
 
 /** Manager action statuses: QUEUED → ONGOING → SUCCESS | FAILED (ARCHITECTURE.md decision 6). */
 export type ActionState = 'QUEUED' | 'ONGOING' | 'SUCCESS' | 'FAILED';
@@ -30,8 +31,8 @@ export class ActionRecord {
   @Column({ type: 'varchar', length: 36 })
   vmUuid: string;
 
-  /** Callback URL given with the request (used when the VM record is gone or never existed). */
-  @Column({ type: 'varchar', length: 1024 })
+  /** Callback URL given with the request (used when the VM record is gone or never existed). Encrypted at rest. */
+  @Column({ type: 'varchar', length: 2048, transformer: SEALED })
   callbackUrl: string;
 
   /** modify: the memory (MiB) and vCPUs asked for, applied to the VM record on SUCCESS. */

@@ -1,5 +1,6 @@
 import { Column, CreateDateColumn, Entity, OneToMany, PrimaryGeneratedColumn, type Relation } from 'typeorm';
 import { ServerBridge } from './server-bridge.js';
+import { SEALED } from '../secret-columns.js';
 
 /** A registered KVM host, driven through its OXAD agent (ocf-behaviour.md B1 VTServer). */
 @Entity('server')
@@ -19,8 +20,8 @@ export class Server {
   @Column({ type: 'varchar', length: 1024 })
   agentUrl: string;
 
-  /** OCF shared agent password (checked by the agent on every call, ocf-protocol.md §4.2). */
-  @Column({ type: 'varchar', length: 128 })
+  /** OCF shared agent password (checked by the agent on every call, ocf-protocol.md §4.2). Encrypted at rest. */
+  @Column({ type: 'varchar', length: 512, transformer: SEALED })
   agentPassword: string;
 
   /** A legacy OCF agent reached over plain HTTP. */

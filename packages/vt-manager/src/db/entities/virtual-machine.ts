@@ -1,5 +1,6 @@
 import { Column, CreateDateColumn, Entity, Index, OneToMany, PrimaryGeneratedColumn, UpdateDateColumn, type Relation } from 'typeorm';
 import { VmInterface } from './vm-interface.js';
+import { SEALED } from '../secret-columns.js';
 
 /** Manager VM states, as the clearinghouse shows them (ocf-protocol.md §5.3). */
 export type VmState =
@@ -79,8 +80,8 @@ export class VirtualMachine {
   @Column({ type: 'varchar', length: 24 })
   state: VmState;
 
-  /** Where every status about this VM goes (stored at creation, ocf-protocol.md §9 item 11). */
-  @Column({ type: 'varchar', length: 1024 })
+  /** Where every status about this VM goes (stored at creation, ocf-protocol.md §9 item 11). Encrypted at rest. */
+  @Column({ type: 'varchar', length: 2048, transformer: SEALED })
   callbackUrl: string;
 
   @OneToMany(() => VmInterface, (i) => i.vm, { cascade: true })

@@ -1,0 +1,26 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+
+/** Roles a northbound principal may hold: `clearinghouse` (/xmlrpc/plugin) and `admin` (/xmlrpc/admin). */
+export type PrincipalRole = 'clearinghouse' | 'admin';
+
+/** A northbound principal (HTTP Basic user, or client-certificate CN), managed with `vtctl user`. */
+@Entity('principal')
+export class PrincipalRecord {
+  @PrimaryGeneratedColumn()
+  id: number;
+
+  /** User name: 1–100 characters, no `:` or white space (ocf-protocol.md §1.3: Basic splits at the first `:`). */
+  @Column({ type: 'varchar', length: 100, unique: true })
+  name: string;
+
+  /** `scrypt$N$r$p$salt$hash`; null for a principal that logs in with a client certificate only. */
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  passwordScrypt: string | null;
+
+  /** Comma-separated roles. */
+  @Column({ type: 'varchar', length: 64 })
+  roles: string;
+
+  @CreateDateColumn()
+  createdAt: Date;
+}
