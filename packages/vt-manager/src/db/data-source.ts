@@ -1,7 +1,13 @@
 /**
  * The manager's typeorm DataSource: SQLite (better-sqlite3) by default, MySQL/MariaDB through mysql2.
+ *
+ * The schema is managed by typeorm migrations (ARCHITECTURE.md decision 8, docs/decisions/008): one list per engine
+ * in `migrations/`, applied by {@link openDatabase} at start and by `vt-manager migrate`. `synchronize` is never
+ * used; {@link pendingSchemaChanges} reports what the entities expect beyond the migrated schema (a test keeps
+ * that empty on both engines).
  */
 import 'reflect-metadata';
+import mysql from 'mysql2/promise';
 import { DataSource } from 'typeorm';
 import { ActionRecord } from './entities/action.js';
 import { Ipv4Range } from './entities/ipv4-range.js';
@@ -15,24 +21,157 @@ import { VirtualMachine } from './entities/virtual-machine.js';
 import { VmInterface } from './entities/vm-interface.js';
 import { PrincipalRecord } from './entities/principal.js';
 import { ProjectOwner } from './entities/project-owner.js';
+import { MYSQL_MIGRATIONS, SQLITE_MIGRATIONS } from './migrations/index.js';
 
 export const ENTITIES = [Server, ServerBridge, Ipv4Range, Ipv4Slot, MacRange, MacSlot, RangeSubscription, VirtualMachine, VmInterface, ActionRecord, PrincipalRecord, ProjectOwner];
+
+/** The table typeorm records applied migrations in. */
+export const MIGRATIONS_TABLE = 'migrations';
 
 /** Database settings (manager config `database`). */
 export type DatabaseOptions =
   | { type: 'sqlite'; /** SQLite file path, or `:memory:`. */ path: string }
   | { type: 'mysql'; host: string; port?: number; username: string; password: string; database: string };
 
+/** What {@link openDatabase} does besides connecting. */
+export interface OpenDatabaseOptions {
+  /** Apply pending migrations (default true). `false` connects to the schema as it is (tools, tests of migrations). */
+  migrate?: boolean;
+  /** Told the name of every migration applied. */
+  onMigration?: (name: string) => void;
+}
+
+/** Which server a `mysql` database is: typeorm reads MariaDB's information_schema differently (column defaults). */
+export type MysqlFlavour = 'mysql' | 'mariadb';
+
+/** Asks the server (`SELECT VERSION()`) whether it is MariaDB or MySQL. @throws the driver's error. */
+export async function detectMysqlFlavour(options: Extract<DatabaseOptions, { type: 'mysql' }>): Promise<MysqlFlavour> {
+  const c = await mysql.createConnection({ host: options.host, port: options.port ?? 3306, user: options.username, password: options.password, connectTimeout: 10_000 });
+  try {
+    const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT VERSION() AS v');
+    return /mariadb/i.test(String(rows[0]?.['v'] ?? '')) ? 'mariadb' : 'mysql';
+  } finally {
+    await c.end();
+  }
+}
+
 /**
- * Opens the database and brings the schema up to date.
- * Schema management is `synchronize` for now (typeorm migrations come with the MariaDB work, issue 4).
- * @throws the driver's error when the database cannot be opened.
+ * A DataSource for `options`, not yet initialised, with the engine's migrations. MySQL: typeorm driver `flavour`
+ * (see {@link detectMysqlFlavour}; {@link openDatabase} asks the server), utf8mb4 connection, dates in UTC (several
+ * managers in different time zones agree on deadlines), a pool of 10 connections.
  */
-export async function openDatabase(options: DatabaseOptions): Promise<DataSource> {
-  const ds =
-    options.type === 'sqlite'
-      ? new DataSource({ type: 'better-sqlite3', database: options.path, entities: ENTITIES, synchronize: true, enableWAL: options.path !== ':memory:' })
-      : new DataSource({ type: 'mysql', host: options.host, port: options.port ?? 3306, username: options.username, password: options.password, database: options.database, entities: ENTITIES, synchronize: true });
+export function createDataSource(options: DatabaseOptions, flavour: MysqlFlavour = 'mysql'): DataSource {
+  if (options.type === 'sqlite') {
+    return new DataSource({
+      type: 'better-sqlite3', database: options.path, entities: ENTITIES, synchronize: false,
+      migrations: SQLITE_MIGRATIONS, migrationsTableName: MIGRATIONS_TABLE, enableWAL: options.path !== ':memory:',
+    });
+  }
+  return new DataSource({
+    type: flavour, host: options.host, port: options.port ?? 3306, username: options.username, password: options.password,
+    database: options.database, entities: ENTITIES, synchronize: false, migrations: MYSQL_MIGRATIONS, migrationsTableName: MIGRATIONS_TABLE,
+    charset: 'utf8mb4_bin', timezone: 'Z', poolSize: 10,
+  });
+}
+
+/**
+ * Opens the database and applies the pending migrations (unless `open.migrate === false`).
+ * @throws the driver's error when the database cannot be opened, or a migration's error (the DataSource is closed).
+ */
+export async function openDatabase(options: DatabaseOptions, open: OpenDatabaseOptions = {}): Promise<DataSource> {
+  const ds = createDataSource(options, options.type === 'mysql' ? await detectMysqlFlavour(options) : undefined);
   await ds.initialize();
+  if (open.migrate !== false) {
+    try {
+      const result = await migrate(ds);
+      for (const name of result.applied) open.onMigration?.(name);
+    } catch (err) {
+      await ds.destroy();
+      throw err;
+    }
+  }
   return ds;
+}
+
+/** What {@link migrate} did. */
+export interface MigrationResult {
+  /** Names of the migrations applied (or recorded, when `adopted`), oldest first. */
+  applied: string[];
+  /**
+   * The database had the tables but no migration history (made by a kvm-crm version that used `synchronize`) and
+   * its schema is exactly the entities': the migrations were recorded as applied without running them.
+   */
+  adopted: boolean;
+}
+
+/**
+ * Applies the pending migrations, each in its own transaction (on MySQL DDL commits implicitly, so a failed
+ * migration may leave part of its statements applied: the error names it). On MySQL a named lock
+ * (`GET_LOCK('kvmcrm_migrations')`) makes managers that start together migrate one after the other (SQLite serves
+ * one manager per file). A database created by `synchronize` (no migration history) is adopted when its schema is
+ * exactly what the entities expect.
+ * @throws Error when a database without history differs from the entities, or a migration fails.
+ */
+export async function migrate(ds: DataSource): Promise<MigrationResult> {
+  const run = async (): Promise<MigrationResult> => {
+    if (await needsAdoption(ds)) {
+      const changes = await pendingSchemaChanges(ds);
+      if (changes.up.length) {
+        throw new Error(
+          `the database has kvm-crm tables but no ${MIGRATIONS_TABLE} table, and its schema differs from this version's in ` +
+            `${changes.up.length} statement(s) (first: ${changes.up[0]!.query.slice(0, 200)}); migrate it by hand or start from an empty database`,
+        );
+      }
+      const names = await pendingMigrations(ds);
+      await ds.runMigrations({ fake: true });
+      return { applied: names, adopted: true };
+    }
+    return { applied: (await ds.runMigrations({ transaction: 'each' })).map((m) => m.name), adopted: false };
+  };
+  if (ds.options.type !== 'mysql' && ds.options.type !== 'mariadb') return run();
+  const lock = ds.createQueryRunner();
+  try {
+    const [row] = (await lock.query(`SELECT GET_LOCK('kvmcrm_migrations', 120) AS got`)) as Array<{ got: number | string | null }>;
+    if (Number(row?.got) !== 1) throw new Error('another process held the migration lock (kvmcrm_migrations) for 120 s');
+    try {
+      return await run();
+    } finally {
+      await lock.query(`SELECT RELEASE_LOCK('kvmcrm_migrations')`);
+    }
+  } finally {
+    await lock.release();
+  }
+}
+
+/** True when the database has our tables but no migration history (it was made with `synchronize`). */
+async function needsAdoption(ds: DataSource): Promise<boolean> {
+  const qr = ds.createQueryRunner();
+  try {
+    return !(await qr.hasTable(MIGRATIONS_TABLE)) && (await qr.hasTable('server')) && (await qr.hasTable('action'));
+  } finally {
+    await qr.release();
+  }
+}
+
+/** Names of the engine's migrations that the database has not applied yet, oldest first. */
+export async function pendingMigrations(ds: DataSource): Promise<string[]> {
+  const qr = ds.createQueryRunner();
+  try {
+    const applied = new Set<string>();
+    if (await qr.hasTable(MIGRATIONS_TABLE)) {
+      for (const r of (await qr.query(`SELECT name FROM ${MIGRATIONS_TABLE}`)) as Array<{ name: string }>) applied.add(r.name);
+    }
+    return ds.migrations.map((m) => m.name ?? m.constructor.name).filter((n) => !applied.has(n));
+  } finally {
+    await qr.release();
+  }
+}
+
+/**
+ * The statements typeorm would run to make the database match the entities (empty when the migrations and the
+ * entities agree). `down` holds the reverse statements, in the order typeorm produced them.
+ */
+export async function pendingSchemaChanges(ds: DataSource): Promise<{ up: Array<{ query: string; parameters?: unknown[] }>; down: Array<{ query: string; parameters?: unknown[] }> }> {
+  const log = await ds.driver.createSchemaBuilder().log();
+  return { up: log.upQueries.map((q) => ({ query: q.query, parameters: q.parameters })), down: log.downQueries.map((q) => ({ query: q.query, parameters: q.parameters })) };
 }

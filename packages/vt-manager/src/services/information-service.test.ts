@@ -1,13 +1,14 @@
 /**
  * Unit tests of the manager's InformationService (`listResources`, ocf-protocol.md §2.2.3, §6.7), with fakes for
  * unit tests of the ports (`testing-fakes.ts`: no socket). The rows are made by the real InventoryService and
- * ProvisioningService (driven by fake agent statuses) on SQLite `:memory:`, and the document is compared with the
+ * ProvisioningService (driven by fake agent statuses) on SQLite `:memory:` and on MariaDB/MySQL (every test runs on
+ * both, `[sqlite]`/`[mysql]`), and the document is compared with the
  * OCF fixtures.
  */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { parseRspec, type ServerInformation } from '@kvm-crm/shared';
+import { forEachEngine } from '../db/testing-databases.js';
 import {
   addHost,
   agentStatus,
@@ -56,8 +57,8 @@ function servers(xml: string): ServerInformation[] {
   return resources;
 }
 
-test('listResources reproduces fixture 16 from DB rows, except br-data\'s switch-id (bridge name, F/O variant)', async (t) => {
-  const w = await openWorld(t);
+forEachEngine('listResources reproduces fixture 16 from DB rows, except br-data\'s switch-id (bridge name, F/O variant)', async (t, engine) => {
+  const w = await openWorld(t, { engine });
   await fixture16World(w);
   const fixtureXml = readFixture(FIXTURE_16);
   const [hash, xml] = await w.information.listResources('0');
@@ -123,8 +124,8 @@ test('listResources reproduces fixture 16 from DB rows, except br-data\'s switch
   assert.equal(xml, fixtureXml.replaceAll(K_DPID, 'br-data'));
 });
 
-test('listResources with no servers is <resources/>, byte for byte fixture 17', async (t) => {
-  const w = await openWorld(t);
+forEachEngine('listResources with no servers is <resources/>, byte for byte fixture 17', async (t, engine) => {
+  const w = await openWorld(t, { engine });
   const fixture = readFixture(FIXTURE_17);
   const { hash, xml } = await w.information.information();
   assert.equal(xml, fixture);
@@ -155,8 +156,8 @@ async function view(w: World, project?: string, slice?: string): Promise<Record<
   return Object.fromEntries(servers(xml).map((s) => [s.name!, s.virtualMachines.map((v) => v.name!)]));
 }
 
-test('listResources filters: None, empty and omitted mean no filter; project and slice select VMs; no match keeps the servers', async (t) => {
-  const w = await openWorld(t);
+forEachEngine('listResources filters: None, empty and omitted mean no filter; project and slice select VMs; no match keeps the servers', async (t, engine) => {
+  const w = await openWorld(t, { engine });
   await filterWorld(w);
   const all = { host1: ['vm-a', 'vm-b', 'vm-c'], host2: ['vm-d'] };
   assert.deepEqual(await view(w), all, 'omitted');
@@ -184,8 +185,8 @@ test('listResources filters: None, empty and omitted mean no filter; project and
   assert.doesNotMatch(xml, /<virtual-machine>/);
 });
 
-test('hash: the SHA-256 of the document, equal for equal content, changed by a change; [hash, ""] when the caller is current', async (t) => {
-  const w = await openWorld(t);
+forEachEngine('hash: the SHA-256 of the document, equal for equal content, changed by a change; [hash, ""] when the caller is current', async (t, engine) => {
+  const w = await openWorld(t, { engine });
   await fixture16World(w);
   const first = await w.information.information();
   assert.equal(first.hash, createHash('sha256').update(first.xml).digest('hex'));
@@ -193,7 +194,7 @@ test('hash: the SHA-256 of the document, equal for equal content, changed by a c
   assert.deepEqual(again, first, 'same rows, same document and hash');
 
   // Equal content in another database gives the same hash (nothing time- or random-dependent in it).
-  const w2 = await openWorld(t);
+  const w2 = await openWorld(t, { engine });
   await fixture16World(w2);
   assert.equal((await w2.information.information()).hash, first.hash);
 

@@ -1,23 +1,23 @@
 /**
- * Unit tests of InventoryService (fakes for unit tests: none are needed, no port is involved). The database is the
- * real SQLite engine on `:memory:`, a fresh one per test; nothing opens a socket.
+ * Unit tests of InventoryService (fakes for unit tests: none are needed, no port is involved). Every test runs on
+ * both real engines (`[sqlite]`: `:memory:`; `[mysql]`: a fresh MariaDB/MySQL database, see
+ * db/testing-databases.ts), a fresh database per test.
  */
-import { test, type TestContext } from 'node:test';
+import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConflictError, InputError, NotFoundError } from '@kvm-crm/shared';
-import { openDatabase } from '../db/data-source.js';
 import { Ipv4Range } from '../db/entities/ipv4-range.js';
 import { Ipv4Slot } from '../db/entities/ipv4-slot.js';
 import { MacRange } from '../db/entities/mac-range.js';
 import { RangeSubscription } from '../db/entities/range-subscription.js';
 import { Server } from '../db/entities/server.js';
+import { forEachEngine, openTestDatabase, type Engine } from '../db/testing-databases.js';
 import { TransactionRunner } from '../db/transaction-runner.js';
 import { ipv4ToInt } from './addresses.js';
 import { InventoryService, type ServerRegistration } from './inventory-service.js';
 
-async function setup(t: TestContext): Promise<{ tx: TransactionRunner; inv: InventoryService }> {
-  const ds = await openDatabase({ type: 'sqlite', path: ':memory:' });
-  t.after(() => ds.destroy());
+async function setup(t: TestContext, engine: Engine): Promise<{ tx: TransactionRunner; inv: InventoryService }> {
+  const ds = await openTestDatabase(t, engine);
   const tx = new TransactionRunner(ds);
   return { tx, inv: new InventoryService(tx) };
 }
@@ -38,8 +38,8 @@ async function rejectsWith(p: Promise<unknown>, cls: new (...a: never[]) => Erro
   });
 }
 
-test('registerServer stores the server and its bridges, the first bridge as mgmt unless one is flagged', async (t) => {
-  const { tx, inv } = await setup(t);
+forEachEngine('registerServer stores the server and its bridges, the first bridge as mgmt unless one is flagged', async (t, engine) => {
+  const { tx, inv } = await setup(t, engine);
   const s = await inv.registerServer({ ...SERVER, uuid: 'AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE' });
   assert.equal(s.uuid, 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee', 'uuid lower-cased');
   const got = await tx.run((em) => inv.getServer(em, 'kvm-host-1'));
@@ -56,8 +56,8 @@ test('registerServer stores the server and its bridges, the first bridge as mgmt
   assert.deepEqual((await tx.run((em) => inv.listServers(em))).map((x) => x.name), ['kvm-host-1', 'kvm-host-2', 'old-host']);
 });
 
-test('registerServer rejects bad input with InputError and stores nothing', async (t) => {
-  const { tx, inv } = await setup(t);
+forEachEngine('registerServer rejects bad input with InputError and stores nothing', async (t, engine) => {
+  const { tx, inv } = await setup(t, engine);
   await rejectsWith(inv.registerServer({ ...SERVER, name: 'bad name' }), InputError, /^invalid server name: "bad name"$/);
   await rejectsWith(inv.registerServer({ ...SERVER, name: '-leading-dash' }), InputError, /invalid server name/);
   await rejectsWith(inv.registerServer({ ...SERVER, name: '../etc' }), InputError, /invalid server name/);
@@ -76,8 +76,8 @@ test('registerServer rejects bad input with InputError and stores nothing', asyn
   assert.equal(await tx.dataSource.getRepository(Server).count(), 0);
 });
 
-test('a duplicate server name or uuid is a ConflictError and leaves the first server untouched', async (t) => {
-  const { tx, inv } = await setup(t);
+forEachEngine('a duplicate server name or uuid is a ConflictError and leaves the first server untouched', async (t, engine) => {
+  const { tx, inv } = await setup(t, engine);
   const first = await inv.registerServer(SERVER);
   await rejectsWith(inv.registerServer({ ...SERVER, agentUrl: 'https://other.example:9229/' }), ConflictError, /a server named kvm-host-1 or with uuid .* exists/);
   await rejectsWith(inv.registerServer({ ...SERVER, name: 'other', uuid: first.uuid }), ConflictError, /exists/);
@@ -87,8 +87,8 @@ test('a duplicate server name or uuid is a ConflictError and leaves the first se
   assert.equal(servers[0]!.bridges.length, 2);
 });
 
-test('addIpv4Range validates addresses, size and excluded addresses', async (t) => {
-  const { tx, inv } = await setup(t);
+forEachEngine('addIpv4Range validates addresses, size and excluded addresses', async (t, engine) => {
+  const { tx, inv } = await setup(t, engine);
   const base = { name: 'v4', start: '10.0.0.1', end: '10.0.0.100', netmask: '255.255.255.0' };
   await rejectsWith(inv.addIpv4Range({ ...base, name: 'bad/name' }), InputError, /invalid range name/);
   await rejectsWith(inv.addIpv4Range({ ...base, start: '10.0.0.256' }), InputError, /not an IPv4 address/);
@@ -109,8 +109,8 @@ test('addIpv4Range validates addresses, size and excluded addresses', async (t) 
   assert.deepEqual(listed, [{ kind: 'ipv4', name: 'v4', start: '10.0.0.1', end: '10.0.0.100', netmask: '255.255.255.0', gateway: '10.0.0.1', size: 100, allocated: 0, excluded: 2 }]);
 });
 
-test('overlapping or same-named ranges are ConflictErrors', async (t) => {
-  const { tx, inv } = await setup(t);
+forEachEngine('overlapping or same-named ranges are ConflictErrors', async (t, engine) => {
+  const { tx, inv } = await setup(t, engine);
   await inv.addIpv4Range({ name: 'v4', start: '10.0.0.10', end: '10.0.0.20', netmask: '255.255.255.0' });
   await rejectsWith(inv.addIpv4Range({ name: 'v4b', start: '10.0.0.20', end: '10.0.0.30', netmask: '255.255.255.0' }), ConflictError, /^range overlaps v4$/);
   await rejectsWith(inv.addIpv4Range({ name: 'v4c', start: '10.0.0.1', end: '10.0.0.10', netmask: '255.255.255.0' }), ConflictError, /^range overlaps v4$/);
@@ -125,8 +125,8 @@ test('overlapping or same-named ranges are ConflictErrors', async (t) => {
   assert.equal(await tx.dataSource.getRepository(MacRange).count(), 1);
 });
 
-test('addMacRange rejects multicast, malformed, reversed and oversized ranges', async (t) => {
-  const { tx, inv } = await setup(t);
+forEachEngine('addMacRange rejects multicast, malformed, reversed and oversized ranges', async (t, engine) => {
+  const { tx, inv } = await setup(t, engine);
   await rejectsWith(inv.addMacRange({ name: 'mc', start: '01:00:5e:00:00:00', end: '01:00:5e:00:00:ff' }), InputError, /^MAC range must be unicast \(first octet even\)$/);
   await rejectsWith(inv.addMacRange({ name: 'mc', start: '03:00:00:00:00:00', end: '03:00:00:00:00:01' }), InputError, /unicast/);
   await rejectsWith(inv.addMacRange({ name: 'bad', start: '02:00:00:00:00', end: '02:00:00:00:00:ff' }), InputError, /not a MAC address/);
@@ -136,8 +136,8 @@ test('addMacRange rejects multicast, malformed, reversed and oversized ranges', 
   assert.equal(await tx.dataSource.getRepository(MacRange).count(), 0);
 });
 
-test('subscribe: unknown range or server → NotFoundError, twice → ConflictError', async (t) => {
-  const { tx, inv } = await setup(t);
+forEachEngine('subscribe: unknown range or server → NotFoundError, twice → ConflictError', async (t, engine) => {
+  const { tx, inv } = await setup(t, engine);
   await inv.registerServer(SERVER);
   await inv.addIpv4Range({ name: 'v4', start: '10.0.0.1', end: '10.0.0.9', netmask: '255.255.255.0' });
   await inv.addMacRange({ name: 'macs', start: '02:00:00:00:00:00', end: '02:00:00:00:00:0f' });

@@ -1,15 +1,16 @@
 /**
- * Unit tests of IpamService (fakes for unit tests: none are needed, no port is involved). The database is the real
- * SQLite engine on `:memory:`, a fresh one per test; nothing opens a socket.
+ * Unit tests of IpamService (fakes for unit tests: none are needed, no port is involved). Every DB test runs on both
+ * real engines (`[sqlite]`: `:memory:`; `[mysql]`: a fresh MariaDB/MySQL database, see db/testing-databases.ts), a
+ * fresh database per test.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { ConflictError } from '@kvm-crm/shared';
-import { openDatabase } from '../db/data-source.js';
 import { Ipv4Slot } from '../db/entities/ipv4-slot.js';
 import { MacSlot } from '../db/entities/mac-slot.js';
 import { TransactionRunner } from '../db/transaction-runner.js';
+import { forEachEngine, openTestDatabase, type Engine } from '../db/testing-databases.js';
 import { ipv4ToInt } from './addresses.js';
 import { InventoryService } from './inventory-service.js';
 import { IpamService, lowestFree, type Ipv4Lease } from './ipam-service.js';
@@ -38,9 +39,8 @@ interface Env {
   serverId: number;
 }
 
-async function setup(t: TestContext, opts: { ipv4?: { start: string; end: string; excluded?: string[] } | null; mac?: { start: string; end: string } | null } = {}): Promise<Env> {
-  const ds = await openDatabase({ type: 'sqlite', path: ':memory:' });
-  t.after(() => ds.destroy());
+async function setup(t: TestContext, engine: Engine, opts: { ipv4?: { start: string; end: string; excluded?: string[] } | null; mac?: { start: string; end: string } | null } = {}): Promise<Env> {
+  const ds = await openTestDatabase(t, engine);
   const tx = new TransactionRunner(ds);
   const inventory = new InventoryService(tx);
   const server = await inventory.registerServer({
@@ -59,8 +59,8 @@ async function setup(t: TestContext, opts: { ipv4?: { start: string; end: string
   return { tx, ipam: new IpamService(), inventory, serverId: server.id };
 }
 
-test('allocateIpv4 hands out lowest-free addresses with the range settings, skipping excluded ones', async (t) => {
-  const env = await setup(t, { ipv4: { start: '10.0.0.1', end: '10.0.0.5', excluded: ['10.0.0.1', '10.0.0.3'] } });
+forEachEngine('allocateIpv4 hands out lowest-free addresses with the range settings, skipping excluded ones', async (t, engine) => {
+  const env = await setup(t, engine, { ipv4: { start: '10.0.0.1', end: '10.0.0.5', excluded: ['10.0.0.1', '10.0.0.3'] } });
   const vmA = randomUUID();
   const vmB = randomUUID();
   const a = await env.tx.run((em) => env.ipam.allocateIpv4(em, env.serverId, vmA));
@@ -86,8 +86,8 @@ test('allocateIpv4 hands out lowest-free addresses with the range settings, skip
   assert.equal(d.address, '10.0.0.4', 'released address is reused, lowest first');
 });
 
-test('allocateMac hands out lowest-free MACs in lower-case colon form and releases them', async (t) => {
-  const env = await setup(t, { mac: { start: '02:00:0A:00:00:FE', end: '02:00:0a:00:01:00' } });
+forEachEngine('allocateMac hands out lowest-free MACs in lower-case colon form and releases them', async (t, engine) => {
+  const env = await setup(t, engine, { mac: { start: '02:00:0A:00:00:FE', end: '02:00:0a:00:01:00' } });
   const vm = randomUUID();
   const macs: string[] = [];
   for (let i = 0; i < 3; i++) macs.push(await env.tx.run((em) => env.ipam.allocateMac(em, env.serverId, vm)));
@@ -101,8 +101,8 @@ test('allocateMac hands out lowest-free MACs in lower-case colon form and releas
   assert.equal(await env.tx.run((em) => env.ipam.allocateMac(em, env.serverId, vm)), '02:00:0a:00:00:fe');
 });
 
-test('a server without subscriptions gets exhaustion errors with the exact prefixes', async (t) => {
-  const env = await setup(t, { ipv4: null, mac: null });
+forEachEngine('a server without subscriptions gets exhaustion errors with the exact prefixes', async (t, engine) => {
+  const env = await setup(t, engine, { ipv4: null, mac: null });
   await assert.rejects(
     env.tx.run((em) => env.ipam.allocateIpv4(em, env.serverId, randomUUID())),
     (err: unknown) => err instanceof ConflictError && err.message === 'IPv4 pool exhausted: the server subscribes to no IPv4 range',
@@ -113,8 +113,8 @@ test('a server without subscriptions gets exhaustion errors with the exact prefi
   );
 });
 
-test('subscriptions are used in priority order, then the next range when one is full', async (t) => {
-  const env = await setup(t, { ipv4: { start: '10.0.0.1', end: '10.0.0.2' } }); // 'v4' at priority 0
+forEachEngine('subscriptions are used in priority order, then the next range when one is full', async (t, engine) => {
+  const env = await setup(t, engine, { ipv4: { start: '10.0.0.1', end: '10.0.0.2' } }); // 'v4' at priority 0
   await env.inventory.addIpv4Range({ name: 'first', start: '192.168.5.10', end: '192.168.5.10', netmask: '255.255.0.0', gateway: '192.168.0.1' });
   await env.inventory.subscribe('host1', 'ipv4', 'first', -1);
   const got: string[] = [];
@@ -126,8 +126,8 @@ test('subscriptions are used in priority order, then the next range when one is 
   );
 });
 
-test('an allocation rolled back with its transaction frees the address again', async (t) => {
-  const env = await setup(t);
+forEachEngine('an allocation rolled back with its transaction frees the address again', async (t, engine) => {
+  const env = await setup(t, engine);
   await assert.rejects(
     env.tx.run(async (em) => {
       await env.ipam.allocateIpv4(em, env.serverId, randomUUID());
@@ -139,8 +139,8 @@ test('an allocation rolled back with its transaction frees the address again', a
   assert.equal((await env.tx.run((em) => env.ipam.allocateIpv4(em, env.serverId, randomUUID()))).address, '10.0.0.1');
 });
 
-test('50 concurrent allocations on a range of 40: exactly 40 distinct addresses and 10 ConflictErrors', async (t) => {
-  const env = await setup(t, { ipv4: { start: '10.1.0.1', end: '10.1.0.40' } });
+forEachEngine('50 concurrent allocations on a range of 40: exactly 40 distinct addresses and 10 ConflictErrors', async (t, engine) => {
+  const env = await setup(t, engine, { ipv4: { start: '10.1.0.1', end: '10.1.0.40' } });
   const results = await Promise.allSettled(
     Array.from({ length: 50 }, () => {
       const vm = randomUUID();

@@ -5,9 +5,14 @@
  * row. Allocation is lowest-free-first inside the caller's transaction. A unique-index violation (a concurrent
  * allocator took the same address) is retried with the next free address, so two requests or two managers can
  * never hand out one address.
+ *
+ * On MySQL/MariaDB the range row is locked first (`SELECT … FOR UPDATE`): allocators of one range, in any manager
+ * process, take turns until their transactions end, and (at READ COMMITTED, see TransactionRunner) each sees the
+ * slots the previous one committed, so no allocation collides or fails while the range has free addresses
+ * (docs/decisions/008). SQLite transactions are serialised already.
  */
 import { ConflictError } from '@kvm-crm/shared';
-import type { EntityManager } from 'typeorm';
+import type { EntityManager, FindOptionsWhere } from 'typeorm';
 import { Ipv4Range } from '../db/entities/ipv4-range.js';
 import { Ipv4Slot } from '../db/entities/ipv4-slot.js';
 import { MacRange } from '../db/entities/mac-range.js';
@@ -42,6 +47,15 @@ export function lowestFree(start: number, end: number, taken: number[]): number 
   return candidate <= end ? candidate : undefined;
 }
 
+/** The range row, locked until the transaction ends on MySQL/MariaDB (`FOR UPDATE`); plainly read on SQLite. */
+async function lockedRange<R extends Ipv4Range | MacRange>(em: EntityManager, type: new () => R, id: number): Promise<R> {
+  const engine = em.connection.options.type;
+  const lock = engine === 'mysql' || engine === 'mariadb' ? { mode: 'pessimistic_write' as const } : undefined;
+  const range = await em.findOne(type, { where: { id } as FindOptionsWhere<R>, ...(lock ? { lock } : {}) });
+  if (!range) throw new Error(`range ${id} vanished during allocation`);
+  return range;
+}
+
 export class IpamService {
   /**
    * Allocates one IPv4 address for `vmUuid` from the server's subscribed IPv4 ranges (priority order).
@@ -51,7 +65,7 @@ export class IpamService {
     const subs = await em.find(RangeSubscription, { where: { serverId, kind: 'ipv4' }, order: { priority: 'ASC', id: 'ASC' } });
     if (subs.length === 0) throw new ConflictError('IPv4 pool exhausted: the server subscribes to no IPv4 range');
     for (const sub of subs) {
-      const range = await em.findOneByOrFail(Ipv4Range, { id: sub.rangeId });
+      const range = await lockedRange(em, Ipv4Range, sub.rangeId);
       const address = await this.allocateIn(em, Ipv4Slot, range, vmUuid);
       if (address !== undefined) {
         return { address: intToIpv4(address), netmask: range.netmask, gateway: range.gateway, dns1: range.dns1, dns2: range.dns2 };
@@ -68,7 +82,7 @@ export class IpamService {
     const subs = await em.find(RangeSubscription, { where: { serverId, kind: 'mac' }, order: { priority: 'ASC', id: 'ASC' } });
     if (subs.length === 0) throw new ConflictError('MAC pool exhausted: the server subscribes to no MAC range');
     for (const sub of subs) {
-      const range = await em.findOneByOrFail(MacRange, { id: sub.rangeId });
+      const range = await lockedRange(em, MacRange, sub.rangeId);
       const address = await this.allocateIn(em, MacSlot, range, vmUuid);
       if (address !== undefined) return intToMac(address);
     }

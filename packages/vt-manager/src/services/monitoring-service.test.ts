@@ -2,9 +2,9 @@
  * Unit tests of the manager's MonitoringService (ocf-protocol.md §2.2.4, §2.2.5, §5.4, §6.8), with fakes for unit
  * tests of the ports (`testing-fakes.ts`: an AgentGateway that records pings, monitoring queries and
  * force_list_active_vms calls and can be told to fail per server; a recording ClientNotifier; no socket). VMs are
- * created through the real ProvisioningService on SQLite `:memory:`.
+ * created through the real ProvisioningService; every test runs on SQLite `:memory:` and on a fresh MariaDB/MySQL
+ * database (`[sqlite]`/`[mysql]`, db/testing-databases.ts).
  */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   InputError,
@@ -20,6 +20,7 @@ import {
 import { ActionRecord } from '../db/entities/action.js';
 import { Server } from '../db/entities/server.js';
 import { VirtualMachine, type VmState } from '../db/entities/virtual-machine.js';
+import { forEachEngine } from '../db/testing-databases.js';
 import type { TemplateInfo } from './ports.js';
 import {
   addHost,
@@ -62,8 +63,8 @@ async function twoHosts(w: World): Promise<void> {
 // ---------------------------------------------------------------------------------------------------------------
 // monitorOnce
 
-test('monitorOnce pings every server, marks a failing one unavailable, and available again once it answers', async (t) => {
-  const w = await openWorld(t);
+forEachEngine('monitorOnce pings every server, marks a failing one unavailable, and available again once it answers', async (t, engine) => {
+  const w = await openWorld(t, { engine });
   await twoHosts(w);
   assert.deepEqual(await availability(w), { host1: true, host2: true });
 
@@ -90,8 +91,8 @@ test('monitorOnce pings every server, marks a failing one unavailable, and avail
   assert.deepEqual(await availability(w), { host1: false, host2: true });
 });
 
-test('monitorOnce sends each server a listActiveVMs query: manager dialect, fresh id, server virtualization-type', async (t) => {
-  const w = await openWorld(t);
+forEachEngine('monitorOnce sends each server a listActiveVMs query: manager dialect, fresh id, server virtualization-type', async (t, engine) => {
+  const w = await openWorld(t, { engine });
   await twoHosts(w);
   await w.tx.dataSource.getRepository(Server).update({ name: 'host2' }, { virtualizationType: 'xen' });
   await w.monitoring.monitorOnce();
@@ -115,8 +116,8 @@ test('monitorOnce sends each server a listActiveVMs query: manager dialect, fres
   assert.equal(w.agent.monitoringSent[0]!.xml, fixture.replace('5e5e5e5e-aaaa-4bbb-8ccc-dddddddddddd', w.agent.monitoringAction(0).id!));
 });
 
-test('listActiveVMs SUCCESS: listed → running, running-but-unlisted → stopped; created (stopped), busy VMs and other servers untouched', async (t) => {
-  const w = await openWorld(t);
+forEachEngine('listActiveVMs SUCCESS: listed → running, running-but-unlisted → stopped; created (stopped), busy VMs and other servers untouched', async (t, engine) => {
+  const w = await openWorld(t, { engine });
   await twoHosts(w);
   const listedRunning = await provisionVm(w, { name: 'listed-running' });
   const unlistedRunning = await provisionVm(w, { name: 'unlisted-running' });
@@ -178,8 +179,8 @@ test('listActiveVMs SUCCESS: listed → running, running-but-unlisted → stoppe
   assert.equal((await states(w))['unlisted-running'], 'running');
 });
 
-test('listActiveVMs: an answer for an unknown query id, or a FAILED answer, changes nothing', async (t) => {
-  const w = await openWorld(t);
+forEachEngine('listActiveVMs: an answer for an unknown query id, or a FAILED answer, changes nothing', async (t, engine) => {
+  const w = await openWorld(t, { engine });
   await twoHosts(w);
   const a = await provisionVm(w, { name: 'a' });
   const b = await provisionVm(w, { name: 'b' });
@@ -206,8 +207,8 @@ test('listActiveVMs: an answer for an unknown query id, or a FAILED answer, chan
 
 const FIXTURE_VM_UUID = 'c0ffee00-1234-4abc-8def-0123456789ab';
 
-test('libvirt events: Started → running, Stopped → stopped, Defined changes nothing; only Started/Stopped forwarded', async (t) => {
-  const w = await openWorld(t);
+forEachEngine('libvirt events: Started → running, Stopped → stopped, Defined changes nothing; only Started/Stopped forwarded', async (t, engine) => {
+  const w = await openWorld(t, { engine });
   await addHost(w, 'host1', SERVER_UUID, 20);
   const vm = await provisionVm(w, { name: 'web01', vmUuid: FIXTURE_VM_UUID });
   assert.equal((await states(w)).web01, 'created (stopped)');
@@ -238,8 +239,8 @@ test('libvirt events: Started → running, Stopped → stopped, Defined changes 
   ]);
 });
 
-test('libvirt event fixture 14 is forwarded as fixture 15, byte for byte', async (t) => {
-  const w = await openWorld(t);
+forEachEngine('libvirt event fixture 14 is forwarded as fixture 15, byte for byte', async (t, engine) => {
+  const w = await openWorld(t, { engine });
   await addHost(w, 'host1', SERVER_UUID, 20);
   await provisionVm(w, { name: 'web01', vmUuid: FIXTURE_VM_UUID });
   const fixture14 = readFixture('generated/14-agent-to-manager.sendAsync.monitoring.libvirt-callback.rspec.xml');
@@ -252,8 +253,8 @@ test('libvirt event fixture 14 is forwarded as fixture 15, byte for byte', async
   assert.equal(w.notifier.sent[0]!.xml, forward(libvirtEventResponse({ name: 'web01', uuid: FIXTURE_VM_UUID, status: 'Started' })));
 });
 
-test('libvirt events: an unknown VM is dropped; a busy VM keeps its state but the event is still forwarded', async (t) => {
-  const w = await openWorld(t);
+forEachEngine('libvirt events: an unknown VM is dropped; a busy VM keeps its state but the event is still forwarded', async (t, engine) => {
+  const w = await openWorld(t, { engine });
   await addHost(w, 'host1', SERVER_UUID, 20);
   const vm = await provisionVm(w, { name: 'web01' });
   await deliver(w, libvirtEventResponse({ name: 'ghost', uuid: 'deadbeef-0000-4000-8000-000000000000', status: 'Started' }));
@@ -285,8 +286,8 @@ async function forceWorld(w: World) {
   return { r1, r2, c, h };
 }
 
-test('forceUpdate(server, None): asks that server\'s agent, returns its answer, applies it to that server only', async (t) => {
-  const w = await openWorld(t);
+forEachEngine('forceUpdate(server, None): asks that server\'s agent, returns its answer, applies it to that server only', async (t, engine) => {
+  const w = await openWorld(t, { engine });
   const { r1, c } = await forceWorld(w);
   w.agent.activeVms.set('host1', { [r1.vmUuid]: 'r1', [c.vmUuid]: 'c' });
   w.agent.activeVms.set('host2', {});
@@ -295,8 +296,8 @@ test('forceUpdate(server, None): asks that server\'s agent, returns its answer, 
   assert.deepEqual(await states(w), { r1: 'running', r2: 'stopped', c: 'running', h: 'running' });
 });
 
-test('forceUpdate(None, vm): asks the VM\'s server about that VM only, and changes only that VM', async (t) => {
-  const w = await openWorld(t);
+forEachEngine('forceUpdate(None, vm): asks the VM\'s server about that VM only, and changes only that VM', async (t, engine) => {
+  const w = await openWorld(t, { engine });
   const { r1, h } = await forceWorld(w);
   w.agent.activeVms.set('host1', {}); // r1 not running any more
   assert.deepEqual(await w.monitoring.forceUpdate('None', r1.vmUuid), {});
@@ -311,8 +312,8 @@ test('forceUpdate(None, vm): asks the VM\'s server about that VM only, and chang
   assert.equal((await states(w)).r2, 'running');
 });
 
-test('forceUpdate(None, None): every server (the original faulted); an agent that throws contributes {} and changes nothing', async (t) => {
-  const w = await openWorld(t);
+forEachEngine('forceUpdate(None, None): every server (the original faulted); an agent that throws contributes {} and changes nothing', async (t, engine) => {
+  const w = await openWorld(t, { engine });
   const { r2, h } = await forceWorld(w);
   w.agent.activeVms.set('host1', { [r2.vmUuid]: 'r2' });
   w.agent.activeVms.set('host2', { [h.vmUuid]: 'h' });
@@ -336,8 +337,8 @@ test('forceUpdate(None, None): every server (the original faulted); an agent tha
   assert.deepEqual(await states(w), before);
 });
 
-test('forceUpdate: unknown server or VM → NotFoundError, malformed uuid → InputError, the agent not called', async (t) => {
-  const w = await openWorld(t);
+forEachEngine('forceUpdate: unknown server or VM → NotFoundError, malformed uuid → InputError, the agent not called', async (t, engine) => {
+  const w = await openWorld(t, { engine });
   await forceWorld(w);
   const unknown = 'eeeeeeee-0000-4000-8000-000000000000';
   await assert.rejects(w.monitoring.forceUpdate(unknown, 'None'), (e: unknown) => e instanceof NotFoundError && e.message === `no server with uuid ${unknown}`);
@@ -351,8 +352,8 @@ test('forceUpdate: unknown server or VM → NotFoundError, malformed uuid → In
 // ---------------------------------------------------------------------------------------------------------------
 // list_vm_templates
 
-test('listTemplates passes the agent\'s answer through; unknown server → NotFoundError; agent failure propagates', async (t) => {
-  const w = await openWorld(t);
+forEachEngine('listTemplates passes the agent\'s answer through; unknown server → NotFoundError; agent failure propagates', async (t, engine) => {
+  const w = await openWorld(t, { engine });
   await twoHosts(w);
   const catalogue: TemplateInfo[] = [
     { name: 'debian12', operatingSystemType: 'GNU/Linux', operatingSystemDistribution: 'Debian', operatingSystemVersion: '12', format: 'qcow2', sizeBytes: 123456, virtualSizeBytes: 2147483648, minMemoryMiB: 256, description: 'Debian 12' },

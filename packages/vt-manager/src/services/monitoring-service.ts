@@ -91,9 +91,16 @@ export class MonitoringService {
     return out;
   }
 
-  /** Applies the monitoring part of an agent `sendAsync` document (§5.4). Unknown ids and VMs are logged and dropped. */
-  async handleMonitoringDocument(doc: Rspec, rawForward: (doc: Rspec) => string): Promise<void> {
-    for (const action of doc.response?.monitoring?.actions ?? []) {
+  /**
+   * Applies the monitoring part of an agent `sendAsync` document (§5.4). Unknown ids and VMs are logged and
+   * dropped. With `from` (the sending server), events must be about that server's VMs and answers about queries
+   * sent to that server; otherwise nothing is applied.
+   * @throws NotAllowedError naming the first message about another server.
+   */
+  async handleMonitoringDocument(doc: Rspec, rawForward: (doc: Rspec) => string, from?: { name: string }): Promise<void> {
+    const actions = doc.response?.monitoring?.actions ?? [];
+    if (from) await this.assertAboutServer(actions, from.name);
+    for (const action of actions) {
       try {
         if (action.id === 'callback') await this.handleEvent(action, rawForward);
         else await this.handleListResult(action);
@@ -136,6 +143,21 @@ export class MonitoringService {
     }
     const running = new Set((action.server?.virtualMachines ?? []).map((v) => v.uuid?.toLowerCase()).filter(Boolean));
     await this.applyRunningSet(pending.serverId, running, undefined);
+  }
+
+  private async assertAboutServer(actions: Action[], serverName: string): Promise<void> {
+    if (actions.length === 0) return;
+    const server = await this.dataSource.getRepository(Server).findOneBy({ name: serverName });
+    for (const action of actions) {
+      if (action.id === 'callback') {
+        const uuid = action.server?.virtualMachines[0]?.uuid?.toLowerCase();
+        const vm = uuid ? await this.dataSource.getRepository(VirtualMachine).findOneBy({ uuid }) : null;
+        if (vm && (!server || vm.serverId !== server.id)) throw new NotAllowedError(`event about VM ${uuid}, which is not on server ${serverName}`);
+      } else {
+        const pending = action.id ? this.pendingQueries.get(action.id) : undefined;
+        if (pending && (!server || pending.serverId !== server.id)) throw new NotAllowedError(`answer to query ${action.id}, which was sent to another server`);
+      }
+    }
   }
 
   private async owns(principal: string, projectId: string): Promise<boolean> {

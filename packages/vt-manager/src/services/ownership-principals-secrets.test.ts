@@ -1,10 +1,11 @@
 /**
- * Fakes for unit tests (agent gateway, client notifier; SQLite :memory: is the real engine): project ownership
- * between clearinghouses, DB-stored principals, and secrets encrypted at rest.
+ * Fakes for unit tests (agent gateway, client notifier; the real engines: every test runs on SQLite `:memory:` and
+ * on a fresh MariaDB/MySQL database, see db/testing-databases.ts): project ownership between clearinghouses,
+ * DB-stored principals, and secrets encrypted at rest.
  */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hashPassword, NotAllowedError, parseRspec } from '@kvm-crm/shared';
+import { forEachEngine, type Engine } from '../db/testing-databases.js';
 import { TransactionRunner } from '../db/transaction-runner.js';
 import { PrincipalService } from './principal-service.js';
 import { BasicAuthenticator } from './basic-authenticator.js';
@@ -12,8 +13,8 @@ import {
   addHost, agentStatus, CLIENT_CB, createAction, lifecycleAction, openWorld, provisionVm, query, SERVER_UUID, waitFor, type World,
 } from './testing-fakes.js';
 
-async function world(t: Parameters<typeof openWorld>[0]): Promise<World> {
-  const w = await openWorld(t);
+async function world(t: Parameters<typeof openWorld>[0], engine: Engine): Promise<World> {
+  const w = await openWorld(t, { engine });
   await addHost(w, 'host1', SERVER_UUID, 20);
   return w;
 }
@@ -26,8 +27,8 @@ function lastStatus(w: World, actionId: string) {
   return undefined;
 }
 
-test('a clearinghouse cannot act on, see or query the VMs of a project another one created', async (t) => {
-  const w = await world(t);
+forEachEngine('a clearinghouse cannot act on, see or query the VMs of a project another one created', async (t, engine) => {
+  const w = await world(t, engine);
   const vm = await provisionVm(w, { name: 'alice-vm' }, { principal: 'alice' });
   const before = (await w.tx.dataSource.query('SELECT uuid, state FROM virtual_machine')) as unknown[];
 
@@ -58,8 +59,8 @@ test('a clearinghouse cannot act on, see or query the VMs of a project another o
   assert.equal((await waitFor('SUCCESS', () => lastStatus(w, start.id)?.status === 'SUCCESS' && lastStatus(w, start.id)))?.status, 'SUCCESS');
 });
 
-test('principals: stored hashed, validated, the database overrides the config, removal works', async (t) => {
-  const w = await openWorld(t);
+forEachEngine('principals: stored hashed, validated, the database overrides the config, removal works', async (t, engine) => {
+  const w = await openWorld(t, { engine });
   const svc = new PrincipalService(w.tx as TransactionRunner, [{ name: 'boot', passwordScrypt: hashPassword('bootstrap-password'), roles: ['admin'] }]);
   await assert.rejects(svc.add({ name: 'ch', password: 'short', roles: ['clearinghouse'] }), /at least 12 characters/);
   await assert.rejects(svc.add({ name: 'ch', password: 'long-enough-pw', roles: ['root'] }), /unknown role "root"/);
@@ -84,8 +85,8 @@ test('principals: stored hashed, validated, the database overrides the config, r
   await assert.rejects(svc.remove('ch'), /no user "ch"/);
 });
 
-test('callback URLs and agent passwords are encrypted at rest and read back in clear', async (t) => {
-  const w = await world(t);
+forEachEngine('callback URLs and agent passwords are encrypted at rest and read back in clear', async (t, engine) => {
+  const w = await world(t, engine);
   const vm = await provisionVm(w, { name: 'sealed' }, { principal: 'alice' });
   const [vmRow] = (await w.tx.dataSource.query('SELECT callbackUrl FROM virtual_machine')) as Array<{ callbackUrl: string }>;
   const [actionRow] = (await w.tx.dataSource.query('SELECT callbackUrl FROM action')) as Array<{ callbackUrl: string }>;
@@ -100,4 +101,24 @@ test('callback URLs and agent passwords are encrypted at rest and read back in c
   await w.provisioning.handleAgentStatus(agentStatus(stop.id, 'SUCCESS'));
   await waitFor('the forwarded status', () => w.notifier.sent.some((s) => s.url === CLIENT_CB && s.xml.includes(stop.id)));
   assert.ok(w.agent.sent.every((s) => s.server.agentPassword !== serverRow!.agentPassword), 'the gateway gets the clear password');
+});
+
+forEachEngine('an agent may report only on its own server: statuses and events about another host\'s VM change nothing', async (t, engine) => {
+  const w = await world(t, engine);
+  await addHost(w, 'host2', '5e4e0000-0000-4000-8000-000000000002', 40);
+  const vm = await provisionVm(w, { name: 'on-host1' });
+  const stop = lifecycleAction('hardStop', vm.vmUuid);
+  await w.provisioning.submit(CLIENT_CB, query(stop));
+  await waitFor('the stop at the agent', () => w.agent.sent.length === 2);
+  const before = await w.tx.dataSource.query('SELECT a.uuid, a.status, v.state FROM action a JOIN virtual_machine v ON v.uuid = a.vmUuid ORDER BY a.id');
+
+  const doc = parseRspec(agentStatus(stop.id, 'SUCCESS'));
+  await assert.rejects(w.provisioning.handleProvisioningDocument(doc, { name: 'host2' }), /action .* is not about a VM of server host2/);
+  const { libvirtEventResponse, serialiseRspec } = await import('@kvm-crm/shared');
+  const event = parseRspec(serialiseRspec(libvirtEventResponse({ name: 'on-host1', uuid: vm.vmUuid, status: 'Stopped' }), { dialect: 'agent' }));
+  await assert.rejects(w.monitoring.handleMonitoringDocument(event, () => '', { name: 'host2' }), /not on server host2/);
+  assert.deepEqual(await w.tx.dataSource.query('SELECT a.uuid, a.status, v.state FROM action a JOIN virtual_machine v ON v.uuid = a.vmUuid ORDER BY a.id'), before);
+
+  await w.provisioning.handleProvisioningDocument(doc, { name: 'host1' });
+  assert.equal((await w.tx.dataSource.query('SELECT status FROM action WHERE uuid = ?', [stop.id]))[0].status, 'SUCCESS', 'its own server may');
 });

@@ -1,19 +1,19 @@
 /**
  * Unit tests of the manager's ProvisioningService, with in-memory fakes for unit tests of the ports (AgentGateway,
  * ClientNotifier, in `testing-fakes.ts`): they record every call and can be told to throw; nothing opens a socket. IpamService,
- * InventoryService and TransactionRunner are the real ones, on the real SQLite engine with `:memory:` (a fresh
- * database per test).
+ * InventoryService and TransactionRunner are the real ones; every test runs on both real engines (`[sqlite]`:
+ * `:memory:`; `[mysql]`: a fresh MariaDB/MySQL database, see db/testing-databases.ts), a fresh database per test.
  */
-import { test, type TestContext } from 'node:test';
+import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createLogger, InputError, serialiseRspec, UpstreamError, type Action } from '@kvm-crm/shared';
-import { openDatabase } from '../db/data-source.js';
 import { ActionRecord } from '../db/entities/action.js';
 import { Ipv4Slot } from '../db/entities/ipv4-slot.js';
 import { MacSlot } from '../db/entities/mac-slot.js';
 import { VirtualMachine } from '../db/entities/virtual-machine.js';
 import { VmInterface } from '../db/entities/vm-interface.js';
+import { forEachEngine, openTestDatabase, type Engine } from '../db/testing-databases.js';
 import { TransactionRunner } from '../db/transaction-runner.js';
 import { InventoryService } from './inventory-service.js';
 import { IpamService } from './ipam-service.js';
@@ -49,9 +49,8 @@ interface Env {
  * Server `host1` with bridges br-mgmt (mgmt, first) and br-data; IPv4 range 10.20.0.1–`lastIp` with 10.20.0.1
  * (the gateway) excluded; MAC range 02:00:0a:14:00:00–ff; both subscribed.
  */
-async function setup(t: TestContext, opts: { lastIp?: string; actionTimeoutSeconds?: number } = {}): Promise<Env> {
-  const ds = await openDatabase({ type: 'sqlite', path: ':memory:' });
-  t.after(() => ds.destroy());
+async function setup(t: TestContext, engine: Engine, opts: { lastIp?: string; actionTimeoutSeconds?: number } = {}): Promise<Env> {
+  const ds = await openTestDatabase(t, engine);
   const tx = new TransactionRunner(ds);
   const inventory = new InventoryService(tx);
   await inventory.registerServer({
@@ -127,8 +126,8 @@ async function submitAndWaitForFailure(env: Env, action: Action & { id: string }
 // ---------------------------------------------------------------------------------------------------------------
 // Create
 
-test('create: stores the VM on queue, QUEUED action, and sends the agent a query with rewritten interfaces (§6.5.2)', async (t) => {
-  const env = await setup(t);
+forEachEngine('create: stores the VM on queue, QUEUED action, and sends the agent a query with rewritten interfaces (§6.5.2)', async (t, engine) => {
+  const env = await setup(t, engine);
   const a = await createQueued(env, { name: 'web-1', memoryMb: 512 });
 
   assert.equal(env.agent.sent.length, 1);
@@ -172,8 +171,8 @@ test('create: stores the VM on queue, QUEUED action, and sends the agent a query
   assert.equal(env.notifier.sent.length, 0, 'nothing goes to the client before the agent reports');
 });
 
-test('create: ONGOING → creating..., SUCCESS → created (stopped); forwarded as §8.5; a second terminal status is ignored', async (t) => {
-  const env = await setup(t);
+forEachEngine('create: ONGOING → creating..., SUCCESS → created (stopped); forwarded as §8.5; a second terminal status is ignored', async (t, engine) => {
+  const env = await setup(t, engine);
   const a = await createQueued(env);
 
   await env.svc.handleAgentStatus(agentStatus(a.id, 'ONGOING'));
@@ -226,8 +225,8 @@ test('create: ONGOING → creating..., SUCCESS → created (stopped); forwarded 
   assert.equal((await counts(env)).vms, 1);
 });
 
-test('statuses for unknown actions are dropped', async (t) => {
-  const env = await setup(t);
+forEachEngine('statuses for unknown actions are dropped', async (t, engine) => {
+  const env = await setup(t, engine);
   await env.svc.handleAgentStatus(agentStatus('no-such-action', 'ONGOING'));
   await env.svc.handleAgentStatus(agentStatus('no-such-action', 'SUCCESS'));
   await settle(env);
@@ -235,8 +234,8 @@ test('statuses for unknown actions are dropped', async (t) => {
   await assert.rejects(env.svc.handleAgentStatus('<rspec><response>'), InputError);
 });
 
-test('agent unreachable: one FAILED with the reason to the client, VM row gone, every slot released', async (t) => {
-  const env = await setup(t);
+forEachEngine('agent unreachable: one FAILED with the reason to the client, VM row gone, every slot released', async (t, engine) => {
+  const env = await setup(t, engine);
   env.agent.failWith = new UpstreamError('agent host1 unreachable: connect ECONNREFUSED 192.0.2.1:9229');
   const a = createAction();
   await env.svc.submit(CLIENT_CB, query(a));
@@ -257,8 +256,8 @@ test('agent unreachable: one FAILED with the reason to the client, VM row gone, 
   assert.equal(env.notifier.sent.length, 1);
 });
 
-test('create FAILED from the agent: VM deleted, addresses released (and reusable), reason forwarded', async (t) => {
-  const env = await setup(t);
+forEachEngine('create FAILED from the agent: VM deleted, addresses released (and reusable), reason forwarded', async (t, engine) => {
+  const env = await setup(t, engine);
   const a = await createQueued(env);
   await env.svc.handleAgentStatus(agentStatus(a.id, 'ONGOING'));
   await env.svc.handleAgentStatus(agentStatus(a.id, 'FAILED', 'Could not start VM, abort'));
@@ -275,8 +274,8 @@ test('create FAILED from the agent: VM deleted, addresses released (and reusable
 // ---------------------------------------------------------------------------------------------------------------
 // Lifecycle
 
-test('start: the agent query is built from the DB (kvm, not the client\'s xen), ONGOING → starting..., SUCCESS → running', async (t) => {
-  const env = await setup(t);
+forEachEngine('start: the agent query is built from the DB (kvm, not the client\'s xen), ONGOING → starting..., SUCCESS → running', async (t, engine) => {
+  const env = await setup(t, engine);
   const c = await createdVm(env, { name: 'vm-a' });
   const s = lifecycleAction('start', c.vmUuid);
   await env.svc.submit(CLIENT_CB, query(s));
@@ -298,8 +297,8 @@ test('start: the agent query is built from the DB (kvm, not the client\'s xen), 
   assert.deepEqual(env.notifier.of(s.id).map((x) => [x.type, x.status]), [['start', 'ONGOING'], ['start', 'SUCCESS']]);
 });
 
-test('delete SUCCESS: VM gone, addresses released, forwarded with type delete', async (t) => {
-  const env = await setup(t);
+forEachEngine('delete SUCCESS: VM gone, addresses released, forwarded with type delete', async (t, engine) => {
+  const env = await setup(t, engine);
   const keep = await createdVm(env, { name: 'keep' });
   const c = await createdVm(env, { name: 'gone' });
   assert.deepEqual(await counts(env), { vms: 2, nics: 4, actions: 2, ipv4Taken: 2, ipv4Excluded: 1, macs: 4 });
@@ -318,8 +317,8 @@ test('delete SUCCESS: VM gone, addresses released, forwarded with type delete', 
   assert.match(env.notifier.sent.at(-1)!.xml, /<action type="delete" id=/);
 });
 
-test('start of an unknown VM: FAILED "no VM", nothing stored, agent not called', async (t) => {
-  const env = await setup(t);
+forEachEngine('start of an unknown VM: FAILED "no VM", nothing stored, agent not called', async (t, engine) => {
+  const env = await setup(t, engine);
   const ghost = randomUUID();
   const s = lifecycleAction('start', ghost);
   const st = await submitAndWaitForFailure(env, s);
@@ -330,8 +329,8 @@ test('start of an unknown VM: FAILED "no VM", nothing stored, agent not called',
   assert.equal((await counts(env)).actions, 0);
 });
 
-test('a second action on a VM while one is QUEUED or ONGOING: FAILED busy, the first one untouched', async (t) => {
-  const env = await setup(t);
+forEachEngine('a second action on a VM while one is QUEUED or ONGOING: FAILED busy, the first one untouched', async (t, engine) => {
+  const env = await setup(t, engine);
   const c = await createQueued(env);
   const s1 = lifecycleAction('start', c.vmUuid);
   const f1 = await submitAndWaitForFailure(env, s1);
@@ -358,8 +357,8 @@ test('a second action on a VM while one is QUEUED or ONGOING: FAILED busy, the f
   await waitFor('start at the agent', () => env.agent.sent.length === 2);
 });
 
-test('a duplicate action id: FAILED, the existing action and VM untouched', async (t) => {
-  const env = await setup(t);
+forEachEngine('a duplicate action id: FAILED, the existing action and VM untouched', async (t, engine) => {
+  const env = await setup(t, engine);
   const c = await createdVm(env);
   const before = await counts(env);
   const dupCreate = createAction({ actionId: c.id, name: 'other' });
@@ -382,8 +381,8 @@ test('a duplicate action id: FAILED, the existing action and VM untouched', asyn
   assert.equal(env.agent.sent.length, 1);
 });
 
-test('a duplicate VM uuid: FAILED, the existing VM untouched', async (t) => {
-  const env = await setup(t);
+forEachEngine('a duplicate VM uuid: FAILED, the existing VM untouched', async (t, engine) => {
+  const env = await setup(t, engine);
   const c = await createdVm(env, { name: 'original', memoryMb: 256 });
   const before = await counts(env);
   const dup = createAction({ vmUuid: c.vmUuid.toUpperCase(), name: 'impostor', memoryMb: 1024 });
@@ -400,8 +399,8 @@ test('a duplicate VM uuid: FAILED, the existing VM untouched', async (t) => {
   assert.equal(env.agent.sent.length, 1);
 });
 
-test('submit rejects a missing/invalid action id or an unknown type with InputError and stores nothing', async (t) => {
-  const env = await setup(t);
+forEachEngine('submit rejects a missing/invalid action id or an unknown type with InputError and stores nothing', async (t, engine) => {
+  const env = await setup(t, engine);
   const good = createAction();
   const cases: Array<[string, string, RegExp]> = [
     ['missing id', query({ ...createAction(), id: undefined }), /^invalid action id: nothing$/],
@@ -429,8 +428,8 @@ test('submit rejects a missing/invalid action id or an unknown type with InputEr
   assert.deepEqual(await counts(env), { vms: 0, nics: 0, actions: 0, ipv4Taken: 0, ipv4Excluded: 1, macs: 0 });
 });
 
-test('a message with two create actions processes both', async (t) => {
-  const env = await setup(t);
+forEachEngine('a message with two create actions processes both', async (t, engine) => {
+  const env = await setup(t, engine);
   const a = createAction({ name: 'first' });
   const b = createAction({ name: 'second' });
   assert.deepEqual((await env.svc.submit(CLIENT_CB, query(a, b))).accepted, [a.id, b.id]);
@@ -448,8 +447,8 @@ test('a message with two create actions processes both', async (t) => {
   assert.deepEqual(env.notifier.statuses().map((s) => [s.id, s.status]), [[a.id, 'SUCCESS'], [b.id, 'SUCCESS']]);
 });
 
-test('failOverdueActions fails a silent action with a reason, once', async (t) => {
-  const env = await setup(t, { actionTimeoutSeconds: 30 });
+forEachEngine('failOverdueActions fails a silent action with a reason, once', async (t, engine) => {
+  const env = await setup(t, engine, { actionTimeoutSeconds: 30 });
   const c = await createQueued(env);
   assert.equal(await env.svc.failOverdueActions(), 0, 'not overdue yet');
   assert.equal(await env.svc.failOverdueActions(new Date(Date.now() + 20_000)), 0, 'still within 30 s');
@@ -467,8 +466,8 @@ test('failOverdueActions fails a silent action with a reason, once', async (t) =
   assert.equal(env.notifier.sent.length, 1, 'notified once; a late SUCCESS is dropped');
 });
 
-test('an ONGOING action also times out; a lifecycle timeout keeps the VM', async (t) => {
-  const env = await setup(t);
+forEachEngine('an ONGOING action also times out; a lifecycle timeout keeps the VM', async (t, engine) => {
+  const env = await setup(t, engine);
   const c = await createdVm(env);
   const s = lifecycleAction('start', c.vmUuid);
   await env.svc.submit(CLIENT_CB, query(s));
@@ -480,8 +479,8 @@ test('an ONGOING action also times out; a lifecycle timeout keeps the VM', async
   assert.equal((await vmRow(env, c.vmUuid))?.state, 'unknown', 'the agent went silent: its effect is unknown');
 });
 
-test('IPv4 pool exhaustion: FAILED "IPv4 pool exhausted", nothing kept', async (t) => {
-  const env = await setup(t, { lastIp: '10.20.0.2' }); // one usable address
+forEachEngine('IPv4 pool exhaustion: FAILED "IPv4 pool exhausted", nothing kept', async (t, engine) => {
+  const env = await setup(t, engine, { lastIp: '10.20.0.2' }); // one usable address
   const first = await createQueued(env);
   const before = await counts(env);
   assert.deepEqual(before, { vms: 1, nics: 2, actions: 1, ipv4Taken: 1, ipv4Excluded: 1, macs: 2 });
@@ -498,8 +497,8 @@ test('IPv4 pool exhaustion: FAILED "IPv4 pool exhausted", nothing kept', async (
   assert.equal((await vmRow(env, first.vmUuid))?.state, 'on queue');
 });
 
-test('hostile VM names and hd-origin-paths: FAILED with an InputError reason, nothing stored', async (t) => {
-  const env = await setup(t);
+forEachEngine('hostile VM names and hd-origin-paths: FAILED with an InputError reason, nothing stored', async (t, engine) => {
+  const env = await setup(t, engine);
   const hostile = ['../x', 'a;rm -rf /', '<x>'];
   const cases: Array<[CreateSpec, string]> = [
     ...hostile.map((name): [CreateSpec, string] => [{ name }, `invalid VM name: ${JSON.stringify(name)}`]),
@@ -520,8 +519,8 @@ test('hostile VM names and hd-origin-paths: FAILED with an InputError reason, no
   assert.deepEqual(await counts(env), { vms: 0, nics: 0, actions: 0, ipv4Taken: 0, ipv4Excluded: 1, macs: 0 });
 });
 
-test('a lifecycle action the agent never got leaves the VM state as it was', async (t) => {
-  const env = await setup(t);
+forEachEngine('a lifecycle action the agent never got leaves the VM state as it was', async (t, engine) => {
+  const env = await setup(t, engine);
   const c = await createdVm(env);
   const before = (await vmRow(env, c.vmUuid))?.state;
   assert.equal(before, 'created (stopped)');

@@ -300,9 +300,16 @@ export class ProvisioningService {
     await this.handleProvisioningDocument(parseRspec(xml));
   }
 
-  /** The provisioning part of an already parsed agent document (see {@link handleAgentStatus}). */
-  async handleProvisioningDocument(doc: Rspec): Promise<void> {
-    for (const a of doc.response?.provisioning?.actions ?? []) {
+  /**
+   * The provisioning part of an already parsed agent document (see {@link handleAgentStatus}). With `from` (the
+   * server whose agent certificate or credentials sent it), every status must be about an action on one of that
+   * server's VMs; otherwise nothing is applied.
+   * @throws NotAllowedError naming the first action that is about another server's VM.
+   */
+  async handleProvisioningDocument(doc: Rspec, from?: { name: string }): Promise<void> {
+    const actions = doc.response?.provisioning?.actions ?? [];
+    if (from) await this.assertActionsOfServer(actions.map((a) => a.id).filter((id): id is string => !!id), from.name);
+    for (const a of actions) {
       if (!a.id) continue;
       const status = a.status === 'ONGOING' || a.status === 'SUCCESS' || a.status === 'FAILED' ? a.status : undefined;
       if (!status) {
@@ -315,13 +322,25 @@ export class ProvisioningService {
     }
   }
 
+  /** @throws NotAllowedError when one of the (known) actions is about a VM that is not on server `serverName`. */
+  private async assertActionsOfServer(actionIds: string[], serverName: string): Promise<void> {
+    if (actionIds.length === 0) return;
+    const em = this.tx.dataSource.manager;
+    const server = await em.findOneBy(Server, { name: serverName });
+    for (const action of await em.findBy(ActionRecord, { uuid: In(actionIds) })) {
+      const vm = await em.findOneBy(VirtualMachine, { uuid: action.vmUuid });
+      if (!server || !vm || vm.serverId !== server.id) {
+        throw new NotAllowedError(`action ${action.uuid} is not about a VM of server ${serverName}`);
+      }
+    }
+  }
+
   private async progress(actionId: string, description: string): Promise<void> {
     const result = await this.tx.run(async (em) => {
-      const action = await em.findOneBy(ActionRecord, { uuid: actionId });
-      if (!action || action.status !== 'QUEUED') return undefined;
-      action.status = 'ONGOING';
-      action.description = description.slice(0, DESCRIPTION_MAX);
-      await em.save(action);
+      // A conditional update: of two managers applying the same status, only one changes the row.
+      const moved = await em.update(ActionRecord, { uuid: actionId, status: 'QUEUED' }, { status: 'ONGOING', description: description.slice(0, DESCRIPTION_MAX) });
+      if (!moved.affected) return undefined;
+      const action = await em.findOneByOrFail(ActionRecord, { uuid: actionId });
       const vm = await em.findOneBy(VirtualMachine, { uuid: action.vmUuid });
       const state = vmStateAfter(action.type, 'ONGOING');
       if (vm && state) await em.update(VirtualMachine, { id: vm.id }, { state });
@@ -349,11 +368,14 @@ export class ProvisioningService {
   ): Promise<boolean> {
     const vmStateRule = options.vmState ?? 'from-table';
     const result = await this.tx.run(async (em) => {
-      const action = await em.findOneBy(ActionRecord, { uuid: actionId });
-      if (!action || TERMINAL.includes(action.status)) return undefined;
-      action.status = status;
-      action.description = description.slice(0, DESCRIPTION_MAX);
-      await em.save(action);
+      // A conditional update: a terminal status is applied once, also with several managers on one database.
+      const moved = await em.update(
+        ActionRecord,
+        { uuid: actionId, status: In(['QUEUED', 'ONGOING']) },
+        { status, description: description.slice(0, DESCRIPTION_MAX) },
+      );
+      if (!moved.affected) return undefined;
+      const action = await em.findOneByOrFail(ActionRecord, { uuid: actionId });
       const vm = await em.findOneBy(VirtualMachine, { uuid: action.vmUuid });
       const callbackUrl = vm?.callbackUrl || action.callbackUrl;
       if (vm) {

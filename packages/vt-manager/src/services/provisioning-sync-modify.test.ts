@@ -1,13 +1,13 @@
 /**
  * Unit tests of ProvisioningService.submitAndWait (`send_sync`, ocf-protocol.md §2.2.2 made to work) and of `modify`,
  * with fakes for unit tests of the ports (`testing-fakes.ts`: a recording AgentGateway and ClientNotifier, no socket)
- * on SQLite `:memory:`. Agent statuses are fed with handleAgentStatus from a concurrent task while submitAndWait polls.
+ * on both engines (`[sqlite]` `:memory:`, `[mysql]` a fresh MariaDB/MySQL database). Agent statuses are fed with handleAgentStatus from a concurrent task while submitAndWait polls.
  */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InputError } from '@kvm-crm/shared';
 import { ActionRecord } from '../db/entities/action.js';
 import { VirtualMachine } from '../db/entities/virtual-machine.js';
+import { forEachEngine, type Engine } from '../db/testing-databases.js';
 import {
   addHost,
   agentStatus,
@@ -24,8 +24,8 @@ import {
   type World,
 } from './testing-fakes.js';
 
-async function world(t: Parameters<typeof openWorld>[0]): Promise<World> {
-  const w = await openWorld(t);
+async function world(t: Parameters<typeof openWorld>[0], engine: Engine): Promise<World> {
+  const w = await openWorld(t, { engine });
   await addHost(w, 'host1', SERVER_UUID, 20);
   return w;
 }
@@ -48,8 +48,8 @@ function agentAnswers(w: World, n: number, ...statuses: Array<['ONGOING' | 'SUCC
 // ---------------------------------------------------------------------------------------------------------------
 // submitAndWait
 
-test('submitAndWait resolves true once the agent\'s statuses end in SUCCESS; statuses also go to the callback', async (t) => {
-  const w = await world(t);
+forEachEngine('submitAndWait resolves true once the agent\'s statuses end in SUCCESS; statuses also go to the callback', async (t, engine) => {
+  const w = await world(t, engine);
   const a = createAction({ name: 'sync-1' });
   const answering = agentAnswers(w, 0, ['ONGOING'], ['SUCCESS']);
   const result = await w.provisioning.submitAndWait(CLIENT_CB, query(a), 10);
@@ -63,8 +63,8 @@ test('submitAndWait resolves true once the agent\'s statuses end in SUCCESS; sta
   ]);
 });
 
-test('submitAndWait returns "<type> <id> FAILED: <reason>" when the agent answers FAILED', async (t) => {
-  const w = await world(t);
+forEachEngine('submitAndWait returns "<type> <id> FAILED: <reason>" when the agent answers FAILED', async (t, engine) => {
+  const w = await world(t, engine);
   const vm = await provisionVm(w, { name: 'sync-2' });
   const start = lifecycleAction('start', vm.vmUuid);
   const answering = agentAnswers(w, 1, ['ONGOING'], ['FAILED', 'domain failed to boot']);
@@ -73,8 +73,8 @@ test('submitAndWait returns "<type> <id> FAILED: <reason>" when the agent answer
   assert.equal((await vmRow(w, vm.vmUuid))?.state, 'stopped', 'start FAILED → stopped (§5.3)');
 });
 
-test('submitAndWait with two actions: waits for both and joins the failures with "; "', async (t) => {
-  const w = await world(t);
+forEachEngine('submitAndWait with two actions: waits for both and joins the failures with "; "', async (t, engine) => {
+  const w = await world(t, engine);
   const a = createAction({ name: 'ok' });
   const b = createAction({ name: 'bad' });
   const answering = Promise.all([agentAnswers(w, 0, ['SUCCESS']), agentAnswers(w, 1, ['FAILED', 'no space left'])]);
@@ -87,8 +87,8 @@ test('submitAndWait with two actions: waits for both and joins the failures with
   await answering2;
 });
 
-test('submitAndWait reports an action refused before storage (duplicate id) with its type and reason', async (t) => {
-  const w = await world(t);
+forEachEngine('submitAndWait reports an action refused before storage (duplicate id) with its type and reason', async (t, engine) => {
+  const w = await world(t, engine);
   const vm = await provisionVm(w, { name: 'sync-3' });
   const dup = lifecycleAction('start', vm.vmUuid, vm.id);
   const started = Date.now();
@@ -101,8 +101,8 @@ test('submitAndWait reports an action refused before storage (duplicate id) with
   assert.deepEqual(w.notifier.statuses().map((s) => [s.type, s.status, s.description]), [['start', 'FAILED', `action id ${vm.id} is already used`]]);
 });
 
-test('submitAndWait returns TIMEOUT when the agent stays silent (1 s)', async (t) => {
-  const w = await world(t);
+forEachEngine('submitAndWait returns TIMEOUT when the agent stays silent (1 s)', async (t, engine) => {
+  const w = await world(t, engine);
   const a = createAction({ name: 'silent' });
   const started = Date.now();
   assert.equal(await w.provisioning.submitAndWait(CLIENT_CB, query(a), 1), 'TIMEOUT');
@@ -112,8 +112,8 @@ test('submitAndWait returns TIMEOUT when the agent stays silent (1 s)', async (t
   assert.equal((await actionRow(w, a.id))?.status, 'QUEUED', 'the action itself is not failed by send_sync\'s own timeout');
 });
 
-test('submitAndWait with callBackUrl "" or "None": no callback at all, nothing sent to the notifier', async (t) => {
-  const w = await world(t);
+forEachEngine('submitAndWait with callBackUrl "" or "None": no callback at all, nothing sent to the notifier', async (t, engine) => {
+  const w = await world(t, engine);
   for (const [i, cb] of ['None', ''].entries()) {
     const a = createAction({ name: `nocb-${i}` });
     const answering = agentAnswers(w, i, ['ONGOING'], ['SUCCESS']);
@@ -133,8 +133,8 @@ test('submitAndWait with callBackUrl "" or "None": no callback at all, nothing s
   assert.equal(w.notifier.sent.length, 0);
 });
 
-test('submit (send) rejects callBackUrl "None" or "" with InputError: nothing stored, agent not called', async (t) => {
-  const w = await world(t);
+forEachEngine('submit (send) rejects callBackUrl "None" or "" with InputError: nothing stored, agent not called', async (t, engine) => {
+  const w = await world(t, engine);
   for (const cb of ['None', '', 'ftp://x/', 'not a url']) {
     await assert.rejects(w.provisioning.submit(cb, query(createAction())), (e: unknown) => e instanceof InputError && /URL/.test(e.message), JSON.stringify(cb));
   }
@@ -160,8 +160,8 @@ async function submitModify(w: World, vmUuid: string, requested: { memoryMb?: nu
   return { m, agentVm: q.server!.virtualMachines[0]! };
 }
 
-test('modify: the agent gets the requested memory and vcpus; the record keeps the old values until SUCCESS', async (t) => {
-  const w = await world(t);
+forEachEngine('modify: the agent gets the requested memory and vcpus; the record keeps the old values until SUCCESS', async (t, engine) => {
+  const w = await world(t, engine);
   const vm = await provisionVm(w, { name: 'mod-1', memoryMb: 256 });
   assert.deepEqual(await vmRow(w, vm.vmUuid).then((v) => [v?.memoryMb, v?.vcpus]), [256, 1]);
 
@@ -181,8 +181,8 @@ test('modify: the agent gets the requested memory and vcpus; the record keeps th
   assert.deepEqual(w.notifier.statuses().map((s) => [s.type, s.id, s.status]), [['modify', m.id, 'ONGOING'], ['modify', m.id, 'SUCCESS']]);
 });
 
-test('modify with memory-mb only keeps the vcpus (and vice versa), in the agent query and after SUCCESS', async (t) => {
-  const w = await world(t);
+forEachEngine('modify with memory-mb only keeps the vcpus (and vice versa), in the agent query and after SUCCESS', async (t, engine) => {
+  const w = await world(t, engine);
   const vm = await provisionVm(w, { name: 'mod-2', memoryMb: 512, vcpus: 3 });
   assert.deepEqual(await vmRow(w, vm.vmUuid).then((v) => [v?.memoryMb, v?.vcpus]), [512, 3]);
 
@@ -197,8 +197,8 @@ test('modify with memory-mb only keeps the vcpus (and vice versa), in the agent 
   assert.deepEqual(await vmRow(w, vm.vmUuid).then((v) => [v?.memoryMb, v?.vcpus]), [1024, 4]);
 });
 
-test('modify FAILED leaves the record\'s memory, vcpus and state as they were', async (t) => {
-  const w = await world(t);
+forEachEngine('modify FAILED leaves the record\'s memory, vcpus and state as they were', async (t, engine) => {
+  const w = await world(t, engine);
   const vm = await provisionVm(w, { name: 'mod-3', memoryMb: 256 }, { start: true });
   const { m } = await submitModify(w, vm.vmUuid, { memoryMb: 4096, vcpus: 8 });
   await w.provisioning.handleAgentStatus(agentStatus(m.id, 'ONGOING'));
@@ -209,8 +209,8 @@ test('modify FAILED leaves the record\'s memory, vcpus and state as they were', 
   assert.deepEqual(w.notifier.statuses().at(-1), { url: CLIENT_CB, type: 'modify', id: m.id, status: 'FAILED', description: 'not enough memory on the host' });
 });
 
-test('modify without memory-mb and vcpus, or out of range: FAILED InputError reason, nothing stored, agent not called', async (t) => {
-  const w = await world(t);
+forEachEngine('modify without memory-mb and vcpus, or out of range: FAILED InputError reason, nothing stored, agent not called', async (t, engine) => {
+  const w = await world(t, engine);
   const vm = await provisionVm(w, { name: 'mod-4', memoryMb: 256 });
   const cases: Array<[{ memoryMb?: number; vcpus?: number }, string]> = [
     [{}, 'modify needs xen-configuration/memory-mb and/or vcpus'],
@@ -235,8 +235,8 @@ test('modify without memory-mb and vcpus, or out of range: FAILED InputError rea
   assert.equal(await w.provisioning.submitAndWait('None', query(m), 5), `modify ${m.id} FAILED: memory-mb must be an integer from 64 to 1048576`);
 });
 
-test('modify through submitAndWait: true on SUCCESS, values applied', async (t) => {
-  const w = await world(t);
+forEachEngine('modify through submitAndWait: true on SUCCESS, values applied', async (t, engine) => {
+  const w = await world(t, engine);
   const vm = await provisionVm(w, { name: 'mod-5', memoryMb: 256 });
   const m = modifyAction(vm.vmUuid, { memoryMb: 768 });
   const answering = agentAnswers(w, 1, ['ONGOING'], ['SUCCESS']);
@@ -245,8 +245,8 @@ test('modify through submitAndWait: true on SUCCESS, values applied', async (t) 
   assert.equal((await vmRow(w, vm.vmUuid))?.memoryMb, 768);
 });
 
-test('a message naming one action id twice is refused whole', async (t) => {
-  const w = await world(t);
+forEachEngine('a message naming one action id twice is refused whole', async (t, engine) => {
+  const w = await world(t, engine);
   const a = createAction({ name: 'twice' });
   await assert.rejects(w.provisioning.submit(CLIENT_CB, query(a, a)), /action id .* appears twice in the message/);
   assert.equal(w.agent.sent.length, 0);

@@ -19,8 +19,8 @@ import {
   type ActionStatus,
   type Logger,
 } from '@kvm-crm/shared';
-import { openDatabase } from '../db/data-source.js';
 import type { Server } from '../db/entities/server.js';
+import { openTestDatabase, type Engine } from '../db/testing-databases.js';
 import { TransactionRunner } from '../db/transaction-runner.js';
 import { InformationService } from './information-service.js';
 import { InventoryService } from './inventory-service.js';
@@ -240,7 +240,7 @@ export function readFixture(rel: string): string {
   return readFileSync(join(dir, rel), 'utf8');
 }
 
-/** The manager's services on a fresh SQLite `:memory:` database with no inventory, wired to the fakes. */
+/** The manager's services on a fresh, migrated database with no inventory, wired to the fakes. */
 export interface World {
   tx: TransactionRunner;
   inventory: InventoryService;
@@ -251,9 +251,12 @@ export interface World {
   information: InformationService;
 }
 
-export async function openWorld(t: TestContext, opts: { actionTimeoutSeconds?: number } = {}): Promise<World> {
-  const ds = await openDatabase({ type: 'sqlite', path: ':memory:' });
-  t.after(() => ds.destroy());
+/**
+ * A {@link World} on SQLite `:memory:` (default) or, with `engine: 'mysql'`, on a new MySQL/MariaDB database that
+ * is dropped when `t` ends (`forEachEngine` in db/testing-databases.ts runs a test on both).
+ */
+export async function openWorld(t: TestContext, opts: { actionTimeoutSeconds?: number; engine?: Engine } = {}): Promise<World> {
+  const ds = await openTestDatabase(t, opts.engine ?? 'sqlite');
   const tx = new TransactionRunner(ds);
   const agent = new FakeAgentGateway();
   const notifier = new FakeClientNotifier();

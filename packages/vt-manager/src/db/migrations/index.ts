@@ -1,0 +1,12 @@
+/**
+ * The schema migrations, one list per engine (their SQL differs), oldest first. Written by
+ * `node packages/vt-manager/dist/db/make-migration.js <Name>` (see docs/decisions/008-migrations-and-mariadb.md).
+ */
+import type { MigrationInterface } from 'typeorm';
+import { InitialSchemaSqlite1795322498472 } from './sqlite/1795322498472-initial-schema.js';
+import { InitialSchemaMysql1795322498472 } from './mysql/1795322498472-initial-schema.js';
+
+type MigrationClass = new () => MigrationInterface;
+
+export const SQLITE_MIGRATIONS: MigrationClass[] = [InitialSchemaSqlite1795322498472];
+export const MYSQL_MIGRATIONS: MigrationClass[] = [InitialSchemaMysql1795322498472];
