@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { XmlRpcClient, hashPassword } from '@kvm-crm/shared';
+import { XmlRpcClient, describeCertificate, describeError, hashPassword, parseCrl, type CertificateRole } from '@kvm-crm/shared';
 import { REPO_ROOT, domainsWithPrefix, removeDomains, virsh } from '../../test/dist/support/cluster.js';
 import { TestClearinghouse } from '../../test/dist/support/clearinghouse.js';
 import { createQuery, lifecycleQuery } from '../../test/dist/support/expedient-queries.js';
@@ -24,6 +24,8 @@ const STATE_DIR = path.join(REPO_ROOT, 'var/demo');
 const STORAGE_ROOT = '/var/lib/kvm-crm-demo';
 const CERTS = path.join(REPO_ROOT, 'certs');
 const BRIDGE = 'kvmcrm-demo0';
+/** The name the demo registers its KVM host under: the CN of the agent's certificate. */
+const SERVER_NAME = 'demo-host';
 const DOMAIN_PREFIX = 'kvmcrm-demo-';
 const MANAGER_PORT = Number(process.env.KVMCRM_DEMO_MANAGER_PORT ?? 8445);
 const AGENT_PORT = Number(process.env.KVMCRM_DEMO_AGENT_PORT ?? 9229);
@@ -88,13 +90,26 @@ async function main(): Promise<void> {
   await saveState(state);
   let ok = false;
   try {
-    step('Certificates: our own CA, the manager, the agent and the demo clearinghouse (vtctl certs, node-forge)');
-    if (!existsSync(path.join(CERTS, 'ca.crt'))) await vtctl(['certs', 'init', '--dir', CERTS, '--agent', 'localhost=127.0.0.1'], {});
+    step('Certificates: our own CA and CRL, the manager, the agent (CN = its server name) and the demo clearinghouse, each with its role (vtctl certs)');
+    if (!existsSync(path.join(CERTS, 'ca.crt'))) await vtctl(['certs', 'init', '--dir', CERTS, '--agent', `${SERVER_NAME}=127.0.0.1`], {});
     else process.stdout.write('           certs/ca.crt exists: reusing the CA\n');
-    for (const name of ['manager', 'agent-localhost', 'clearinghouse']) {
-      if (!existsSync(path.join(CERTS, `${name}.crt`))) await vtctl(['certs', 'issue', name, '--dir', CERTS, '--dns', 'localhost', '--ip', '127.0.0.1'], {});
+    // Re-issue what is missing or was made before roles existed (an old certs/ folder), so that mutual TLS works.
+    const wanted: Array<{ name: string; role: CertificateRole; cn: string; dns: string[] }> = [
+      { name: 'manager', role: 'manager', cn: 'localhost', dns: ['localhost'] },
+      { name: `agent-${SERVER_NAME}`, role: 'agent', cn: SERVER_NAME, dns: [SERVER_NAME] },
+      { name: 'clearinghouse', role: 'clearinghouse', cn: 'localhost', dns: ['localhost'] },
+    ];
+    for (const w of wanted) {
+      const file = path.join(CERTS, `${w.name}.crt`);
+      const info = existsSync(file) ? describeCertificate(readFileSync(file, 'utf8')) : undefined;
+      if (info?.role === w.role && info.commonName === w.cn && info.notAfter.getTime() > Date.now() + 86400_000) continue;
+      await vtctl(['certs', 'issue', w.name, '--dir', CERTS, '--role', w.role, '--cn', w.cn, ...w.dns.flatMap((d) => ['--dns', d]), '--ip', '127.0.0.1', '--replace'], {});
     }
-    done(CERTS);
+    // A CRL (both daemons refuse the certificates it lists), re-signed when missing or expiring within 30 days.
+    const crlFile = path.join(CERTS, 'crl.pem');
+    if (!existsSync(crlFile) || (await crlExpiresWithin(crlFile, 30))) await vtctl(['certs', 'crl', '--dir', CERTS], {});
+    const listed = JSON.parse(await vtctl(['--json', 'certs', 'list', '--dir', CERTS], {})) as Array<{ name: string; role: string; serial: string }>;
+    done(`${CERTS}: ${listed.map((c) => `${c.name} (${c.role || 'no role'})`).join(', ')}`);
 
     step('Test template: Debian cloud kernel + busybox initramfs, built from Debian packages (cached)');
     await mkdir(path.join(STORAGE_ROOT, 'templates'), { recursive: true, mode: 0o755 });
@@ -122,7 +137,10 @@ async function main(): Promise<void> {
       path.join(STATE_DIR, 'agent.json'),
       JSON.stringify({
         listen: { host: '127.0.0.1', port: AGENT_PORT },
-        tls: { caFile: path.join(CERTS, 'ca.crt'), certFile: path.join(CERTS, 'agent-localhost.crt'), keyFile: path.join(CERTS, 'agent-localhost.key') },
+        tls: {
+          caFile: path.join(CERTS, 'ca.crt'), certFile: path.join(CERTS, `agent-${SERVER_NAME}.crt`), keyFile: path.join(CERTS, `agent-${SERVER_NAME}.key`),
+          crlFile: path.join(CERTS, 'crl.pem'),
+        },
         password: agentPassword, storageRoot: STORAGE_ROOT, domainPrefix: DOMAIN_PREFIX, logFormat: 'json',
         eventsUrl: `https://oxad:${agentCallbackPassword}@127.0.0.1:${MANAGER_PORT}/xmlrpc/agent`,
       }, null, 2),
@@ -132,7 +150,7 @@ async function main(): Promise<void> {
       path.join(STATE_DIR, 'manager.json'),
       JSON.stringify({
         listen: { host: '127.0.0.1', port: MANAGER_PORT }, publicUrl: `https://127.0.0.1:${MANAGER_PORT}`,
-        tls: { caFile: path.join(CERTS, 'ca.crt'), certFile: path.join(CERTS, 'manager.crt'), keyFile: path.join(CERTS, 'manager.key') },
+        tls: { caFile: path.join(CERTS, 'ca.crt'), certFile: path.join(CERTS, 'manager.crt'), keyFile: path.join(CERTS, 'manager.key'), crlFile: path.join(CERTS, 'crl.pem') },
         database: { type: 'sqlite', path: path.join(STATE_DIR, 'manager.sqlite') },
         users: [
           { name: 'admin', passwordScrypt: hashPassword(adminPassword), roles: ['admin'] },
@@ -149,10 +167,17 @@ async function main(): Promise<void> {
     const ca = readFileSync(path.join(CERTS, 'ca.crt'), 'utf8');
     state.agentPid = startDaemon(path.join(REPO_ROOT, 'packages/oxad-agent/dist/main.js'), path.join(STATE_DIR, 'agent.json'), path.join(STATE_DIR, 'agent.log'), REPO_ROOT);
     await saveState(state);
-    const agentClient = new XmlRpcClient({ url: `https://127.0.0.1:${AGENT_PORT}/`, tls: { ca }, timeoutSeconds: 2 });
+    // Mutual TLS: the agent answers only the manager's certificate, so the demo pings it with that one.
+    const managerTls = { ca, cert: readFileSync(path.join(CERTS, 'manager.crt'), 'utf8'), key: readFileSync(path.join(CERTS, 'manager.key'), 'utf8') };
+    const agentClient = new XmlRpcClient({ url: `https://127.0.0.1:${AGENT_PORT}/`, tls: managerTls, timeoutSeconds: 2 });
     await waitUntil('oxad-agent', () => agentClient.call('ping', ['hello']), 60);
     const probe = (await readFile(path.join(STATE_DIR, 'agent.log'), 'utf8')).split('\n').find((l) => l.includes('hypervisor chosen'));
     done(`pid ${state.agentPid}; ${probe ? (JSON.parse(probe) as { reason: string }).reason : ''}`);
+    const refusal = await new XmlRpcClient({ url: `https://127.0.0.1:${AGENT_PORT}/`, tls: { ca }, timeoutSeconds: 2 }).call('ping', ['hello']).then(
+      () => 'answered (mutual TLS is off!)',
+      (err: unknown) => describeError(err),
+    );
+    process.stdout.write(`           a caller without the manager's certificate gets: ${refusal}\n`);
 
     step(`Starting vt-manager on https://127.0.0.1:${MANAGER_PORT}/ (log var/demo/manager.log)`);
     state.managerPid = startDaemon(path.join(REPO_ROOT, 'packages/vt-manager/dist/main.js'), path.join(STATE_DIR, 'manager.json'), path.join(STATE_DIR, 'manager.log'), REPO_ROOT);
@@ -166,10 +191,10 @@ async function main(): Promise<void> {
       KVMCRM_ADMIN_URL: `https://127.0.0.1:${MANAGER_PORT}/xmlrpc/admin`, KVMCRM_ADMIN_USER: 'admin',
       KVMCRM_ADMIN_PASSWORD: adminPassword, KVMCRM_CA_FILE: path.join(CERTS, 'ca.crt'),
     };
-    await vtctl(['server', 'add', 'demo-host', '--agent-url', `https://127.0.0.1:${AGENT_PORT}/`, '--agent-password-file', path.join(STATE_DIR, 'agent.password'), '--bridge', BRIDGE], env);
+    await vtctl(['server', 'add', SERVER_NAME, '--agent-url', `https://127.0.0.1:${AGENT_PORT}/`, '--agent-password-file', path.join(STATE_DIR, 'agent.password'), '--bridge', BRIDGE], env);
     await vtctl(['range', 'add-ipv4', 'demo-net', '--start', '192.0.2.10', '--end', '192.0.2.99', '--netmask', '255.255.255.0', '--gateway', '192.0.2.1', '--dns', '192.0.2.2', '--exclude', '192.0.2.53'], env);
     await vtctl(['range', 'add-mac', 'demo-macs', '--start', '02:00:c0:00:02:00', '--end', '02:00:c0:00:02:ff'], env);
-    await vtctl(['range', 'subscribe', 'demo-host', '--ipv4', 'demo-net', '--mac', 'demo-macs'], env);
+    await vtctl(['range', 'subscribe', SERVER_NAME, '--ipv4', 'demo-net', '--mac', 'demo-macs'], env);
     const servers = JSON.parse(await vtctl(['--json', 'server', 'list'], env)) as Array<{ uuid: string }>;
     const serverUuid = servers[0]!.uuid;
     done(`server uuid ${serverUuid}`);
@@ -253,6 +278,16 @@ Stop and remove everything with:  bash scripts/demo.sh --down
     }
   }
   process.stdout.write(`\nDemo finished in ${((Date.now() - t0) / 1000).toFixed(1)} s.\n`);
+}
+
+/** True when the CRL in `file` has a nextUpdate within `days` days (or cannot be read). */
+async function crlExpiresWithin(file: string, days: number): Promise<boolean> {
+  try {
+    const next = parseCrl(await readFile(file, 'utf8')).nextUpdate;
+    return !next || next.getTime() - Date.now() < days * 86400_000;
+  } catch {
+    return true;
+  }
 }
 
 main().catch((err: unknown) => {

@@ -65,7 +65,7 @@ describe('Python xmlrpc.client as the Expedient VT plugin, on real libvirt', () 
   before(
     async () => {
       c = await startCluster();
-      const tls = issueCertificate(c.ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server' });
+      const tls = issueCertificate(c.ca, { commonName: 'localhost', role: 'clearinghouse', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server' });
       const { certFile, keyFile } = writePemPair(c.certsDir, 'python-expedient', tls);
       const output = path.join(c.dir, 'expedient-report.json');
       const stderrFile = path.join(c.dir, 'expedient-stderr.log');

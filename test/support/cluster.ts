@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { createCertificateAuthority, createLogger, hashPassword, issueCertificate, writePemPair, XmlRpcClient, type PemPair } from '@kvm-crm/shared';
+import { CertificateStore, createLogger, hashPassword, issueCertificate, XmlRpcClient, type PemPair } from '@kvm-crm/shared';
 import { managerOptionsSchema, startManager, type RunningManager } from '@kvm-crm/vt-manager';
 import { agentOptionsSchema, startAgent, type RunningAgent } from '@kvm-crm/oxad-agent';
 import { TestClearinghouse } from './clearinghouse.js';
@@ -45,8 +45,12 @@ export interface Cluster {
   plugin: XmlRpcClient;
   /** The northbound URL of `plugin`, with its Basic credentials (for clients in other processes). */
   pluginUrl: string;
-  /** Folder holding `ca.crt` (and the manager's and agent's certificates) as PEM files. */
+  /** Folder holding `ca.crt`, `crl.pem`, `manager.crt` (role manager) and `agent.crt` (role agent, CN = `serverName`). */
   certsDir: string;
+  /** The CA folder as `vtctl certs` manages it (issue, revoke, rotate in tests). */
+  certStore: CertificateStore;
+  /** The name the agent's host is registered under (`host-<runId>`), also its certificate's CN. */
+  serverName: string;
   cleanup(): Promise<void>;
 }
 
@@ -98,12 +102,19 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       await installTestTemplate(path.join(storageRoot, 'templates'));
     }
 
-    const ca = createCertificateAuthority();
+    // As `vtctl certs init` does: a CA with its CRL, the manager (role manager), the agent (role agent, CN = the
+    // server name it is registered under), each key 0600.
+    const serverName = `host-${runId}`;
     const certs = path.join(dir, 'certs');
-    writePemPair(certs, 'ca', ca);
-    writePemPair(certs, 'manager', issueCertificate(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server+client' }));
-    writePemPair(certs, 'agent', issueCertificate(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server+client' }));
-    const chTls = issueCertificate(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server' });
+    const certStore = new CertificateStore(certs);
+    certStore.initCa();
+    const ca = certStore.readCa();
+    certStore.issue('manager', { role: 'manager', commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+    certStore.issue('agent', { role: 'agent', commonName: serverName, dnsNames: [serverName], ipAddresses: ['127.0.0.1'] });
+    const chTls = issueCertificate(ca, { commonName: 'localhost', role: 'clearinghouse', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server' });
+    const tlsFiles = (name: string) => ({
+      caFile: certStore.caFile, certFile: path.join(certs, `${name}.crt`), keyFile: path.join(certs, `${name}.key`), crlFile: certStore.crlFile, reloadIntervalSeconds: 0.5,
+    });
 
     const clearinghouse = new TestClearinghouse(chTls);
     await clearinghouse.start();
@@ -118,7 +129,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       managerOptionsSchema.parse({
         listen: { host: '127.0.0.1', port: 0 },
         publicUrl: 'https://127.0.0.1:1', // replaced below once the port is known
-        tls: { caFile: path.join(certs, 'ca.crt'), certFile: path.join(certs, 'manager.crt'), keyFile: path.join(certs, 'manager.key') },
+        tls: tlsFiles('manager'),
         database: { type: 'sqlite', path: path.join(dir, 'manager.sqlite') },
         secretsKeyFile: path.join(dir, 'secrets.key'),
         users: [
@@ -138,7 +149,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     const agent = await startAgent(
       agentOptionsSchema.parse({
         listen: { host: '127.0.0.1', port: 0 },
-        tls: { caFile: path.join(certs, 'ca.crt'), certFile: path.join(certs, 'agent.crt'), keyFile: path.join(certs, 'agent.key') },
+        tls: tlsFiles('agent'),
         password: agentPassword, storageRoot, libvirtUri: LIBVIRT_URI, domainPrefix, stopGraceSeconds: 20,
         eventsUrl: `https://oxad:${agentCallbackPassword}@127.0.0.1:${manager.port}/xmlrpc/agent`,
       }),
@@ -155,14 +166,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     const n = parseInt(runId.slice(0, 2), 16);
     const ip = options.ipv4 ?? { start: `10.254.${n}.10`, end: `10.254.${n}.59`, netmask: '255.255.255.0', gateway: `10.254.${n}.1`, dns: [`10.254.${n}.2`] };
     const server = await admin.call<{ uuid: string }>('server.register', [
-      { name: `host-${runId}`, agentUrl: `https://127.0.0.1:${agent.port}/`, agentPassword, bridges: [bridge] },
+      { name: serverName, agentUrl: `https://127.0.0.1:${agent.port}/`, agentPassword, bridges: [bridge] },
     ]);
     await admin.call('ipv4.addRange', [{ name: `net-${runId}`, start: ip.start, end: ip.end, netmask: ip.netmask, gateway: ip.gateway, dns1: ip.dns?.[0] ?? '', excluded: [] }]);
     await admin.call('mac.addRange', [{ name: `mac-${runId}`, start: `02:fe:${runId.slice(0, 2)}:${runId.slice(2, 4)}:${runId.slice(4, 6)}:00`, end: `02:fe:${runId.slice(0, 2)}:${runId.slice(2, 4)}:${runId.slice(4, 6)}:ff` }]);
-    await admin.call('range.subscribe', [{ server: `host-${runId}`, kind: 'ipv4', range: `net-${runId}` }]);
-    await admin.call('range.subscribe', [{ server: `host-${runId}`, kind: 'mac', range: `mac-${runId}` }]);
+    await admin.call('range.subscribe', [{ server: serverName, kind: 'ipv4', range: `net-${runId}` }]);
+    await admin.call('range.subscribe', [{ server: serverName, kind: 'mac', range: `mac-${runId}` }]);
 
-    return { runId, dir, storageRoot, bridge, domainPrefix, serverUuid: server.uuid, ca, manager, agent, clearinghouse, admin, plugin, pluginUrl, certsDir: certs, cleanup };
+    return { runId, dir, storageRoot, bridge, domainPrefix, serverUuid: server.uuid, ca, manager, agent, clearinghouse, admin, plugin, pluginUrl, certsDir: certs, certStore, serverName, cleanup };
   } catch (err) {
     await cleanup();
     throw err;

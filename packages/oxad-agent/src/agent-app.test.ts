@@ -66,8 +66,8 @@ describe('startAgent against the real libvirt (qemu:///system)', async () => {
     certDir = await mkdtemp(path.join(os.tmpdir(), 'kvmcrm-agent-app-test-'));
     ca = createCertificateAuthority();
     writePemPair(certDir, 'ca', ca);
-    writePemPair(certDir, 'agent', issueCertificate(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server+client' }));
-    client = issueCertificate(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'client' });
+    writePemPair(certDir, 'agent', issueCertificate(ca, { commonName: 'localhost', role: 'agent', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server+client' }));
+    client = issueCertificate(ca, { commonName: 'localhost', role: 'manager', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'client' });
     options = (eventsUrl) =>
       agentOptionsSchema.parse({
         listen: { host: '127.0.0.1', port: 0 },

@@ -2,11 +2,23 @@
  * Assembles the OXAD agent: probes the hypervisor, wires adapters and services, serves HTTPS. `main.ts` and the
  * tests start it through {@link startAgent}.
  */
-import { readFileSync } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import express from 'express';
-import { BRIDGE_NAME_PATTERN, closeServer, createHttpsServer, createXmlRpcHandler, listen, type Logger } from '@kvm-crm/shared';
+import type { TLSSocket } from 'node:tls';
+import express, { type Request } from 'express';
+import {
+  BRIDGE_NAME_PATTERN,
+  closeServer,
+  createHttpsServer,
+  createXmlRpcHandler,
+  isPeerRefusal,
+  listen,
+  NotAllowedError,
+  ReloadableTls,
+  verifiedClientCertificate,
+  type Logger,
+  type Principal,
+} from '@kvm-crm/shared';
 import { agentApi } from './api/agent-api.js';
 import { LibvirtEventStream } from './adapters/libvirt-event-stream.js';
 import { XmlRpcStatusReporter, type StatusReporter } from './adapters/manager-status-client.js';
@@ -14,10 +26,13 @@ import { QemuImg } from './adapters/qemu-img.js';
 import { writeSeedIso } from './adapters/seed-iso.js';
 import { Virsh } from './adapters/virsh.js';
 import type { AgentOptions } from './agent-options.js';
+import { ActionJournal } from './services/action-journal.js';
 import { EventForwarder } from './services/event-forwarder.js';
 import { probeHypervisor, type HypervisorChoice } from './services/hypervisor-probe.js';
 import { MonitoringService } from './services/monitoring-service.js';
 import { AgentProvisioningService } from './services/provisioning-service.js';
+import { StartupReconciler, type ReconcileReport } from './services/startup-reconciler.js';
+import { senderFromReporter, StatusOutbox } from './services/status-outbox.js';
 import { VmIdentityResolver } from './services/vm-identity.js';
 import { TemplateCatalogue } from './templates/template-catalogue.js';
 
@@ -29,6 +44,12 @@ export interface RunningAgent {
   monitoring: MonitoringService;
   /** The libvirt event stream and its forwarder; undefined when `eventsUrl` is not configured. */
   events?: { stream: LibvirtEventStream; forwarder: EventForwarder };
+  /** The TLS material in force (reloaded when its files change or on SIGHUP). */
+  tls: ReloadableTls;
+  /** The durable outbox of provisioning statuses and events (`<storageRoot>/outbox/`). */
+  outbox: StatusOutbox;
+  /** What the start-up reconciliation with libvirt found and did (our domains, half-done actions, debris). */
+  reconciled: ReconcileReport;
   /**
    * Stops listening, stops the event stream (its `virsh` child is killed), waits for running actions and
    * monitoring answers to finish, and for the event being delivered (queued events are dropped).
@@ -48,15 +69,31 @@ export async function linuxBridgeExists(name: string): Promise<boolean> {
 }
 
 /**
+ * The agent's HTTP-level authentication: a verified client certificate (our CA, not revoked) of role `manager`.
+ * @throws NotAllowedError (HTTP 403) naming what is wrong.
+ */
+export function managerCertificateAuth(tls: ReloadableTls): (req: Request) => Promise<Principal> {
+  return async (req) => {
+    const peer = verifiedClientCertificate(req.socket as TLSSocket, { isRevoked: (s) => tls.isRevoked(s), role: 'manager' });
+    if (isPeerRefusal(peer)) throw new NotAllowedError(`this agent accepts calls only from the manager's certificate: ${peer.refusal}`);
+    return { name: peer.commonName, roles: ['manager'] };
+  };
+}
+
+/**
  * Starts the agent. `overrides.reporter` replaces the XML-RPC status reporter (unit tests). When
  * `options.eventsUrl` is set, a `virsh event` stream forwards our domains' lifecycle events there (§6.8) once the
- * agent listens.
- * @throws when TLS files cannot be read, the storage root cannot be created, or the port cannot be bound.
+ * agent listens. Mutual TLS: unless `requireClientCertificate` is false, every call must come with the manager's
+ * certificate ({@link managerCertificateAuth}); statuses go to the manager with the agent's certificate, and the
+ * manager's certificate must have role `manager`. The TLS files are watched and reloaded (see ReloadableTls).
+ * @throws InputError when the TLS files are unreadable or inconsistent; when the storage root cannot be created, or
+ *   the port cannot be bound.
  */
 export async function startAgent(options: AgentOptions, logger: Logger, overrides: { reporter?: StatusReporter } = {}): Promise<RunningAgent> {
-  const ca = readFileSync(options.tls.caFile, 'utf8');
-  const cert = readFileSync(options.tls.certFile, 'utf8');
-  const key = readFileSync(options.tls.keyFile, 'utf8');
+  const tls = ReloadableTls.load(options.tls, logger.child({ part: 'tls' }));
+  const own = tls.current.certificate;
+  if (own.role !== 'agent') logger.warn('our certificate does not have role agent: the manager will refuse our statuses', { role: own.role, commonName: own.commonName });
+  if (!options.requireClientCertificate) logger.warn('requireClientCertificate is false: calls are accepted without the manager\'s certificate (only the OCF password guards them)');
   await mkdir(path.join(options.storageRoot, 'templates'), { recursive: true, mode: 0o755 });
   await mkdir(path.join(options.storageRoot, 'vms'), { recursive: true, mode: 0o755 });
 
@@ -66,17 +103,27 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   const virsh = new Virsh({ uri: options.libvirtUri });
   const qemuImg = new QemuImg();
   const templates = new TemplateCatalogue(path.join(options.storageRoot, 'templates'), qemuImg);
-  const reporter = overrides.reporter ?? new XmlRpcStatusReporter({ tls: { ca, cert, key }, logger: logger.child({ part: 'reporter' }) });
+  // Live TLS: each delivery attempt uses the certificate, CA and CRL in force; the peer must be the manager.
+  const xmlRpcReporter = overrides.reporter ? undefined : new XmlRpcStatusReporter({ tls: tls.clientTls({ expectPeer: { role: 'manager' } }), logger: logger.child({ part: 'reporter' }) });
+  const reporter: StatusReporter = overrides.reporter ?? xmlRpcReporter!;
+  // Decision 6: provisioning statuses and events go through the durable outbox (retried until the manager accepts
+  // them); monitoring answers go directly (they answer a query of the moment).
+  const outbox = await StatusOutbox.open(path.join(options.storageRoot, 'outbox'), xmlRpcReporter ?? senderFromReporter(reporter), { logger: logger.child({ part: 'outbox' }) });
+  const journal = new ActionJournal(path.join(options.storageRoot, 'journal'), logger.child({ part: 'journal' }));
+  await journal.open();
   const provisioning = new AgentProvisioningService(
     { domains: virsh, images: qemuImg, writeSeedIso: (files, iso) => writeSeedIso(files, iso), bridgeExists: linuxBridgeExists },
     templates,
-    reporter,
+    outbox.asReporter(),
     {
       storageRoot: options.storageRoot, domainPrefix: options.domainPrefix, domainType: hypervisor.domainType, vcpus: options.vcpus,
       maxConcurrentActions: options.maxConcurrentActions, stopGraceSeconds: options.stopGraceSeconds, fallbackNetwork: options.fallbackNetwork,
-      logger: logger.child({ part: 'provisioning' }),
+      logger: logger.child({ part: 'provisioning' }), journal,
     },
   );
+  const reconciled = await new StartupReconciler(virsh, journal, (url, xml, label) => outbox.enqueue(url, xml, label), {
+    storageRoot: options.storageRoot, domainPrefix: options.domainPrefix, logger: logger.child({ part: 'reconciler' }),
+  }).run();
 
   const identities = new VmIdentityResolver(virsh, { domainPrefix: options.domainPrefix, logger: logger.child({ part: 'identity' }) });
   const monitoring = new MonitoringService(virsh, identities, reporter, { domainPrefix: options.domainPrefix, logger: logger.child({ part: 'monitoring' }) });
@@ -84,14 +131,30 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   const app = express();
   app.disable('x-powered-by');
   // The OCF agent ignores the request path (ocf-protocol.md §4.1): serve every path.
-  app.use(createXmlRpcHandler({ methods: agentApi({ password: options.password, provisioning, monitoring, templates, domains: virsh, domainPrefix: options.domainPrefix }), logger, introspection: false }));
-  const server = createHttpsServer(app, { cert, key, ca });
-  const port = await listen(server, options.listen.port, options.listen.host);
-  logger.info('oxad-agent listening', { host: options.listen.host, port, storageRoot: options.storageRoot, libvirt: options.libvirtUri, events: Boolean(options.eventsUrl) });
+  app.use(
+    createXmlRpcHandler({
+      methods: agentApi({ password: options.password, provisioning, monitoring, templates, domains: virsh, domainPrefix: options.domainPrefix }),
+      logger,
+      introspection: false,
+      ...(options.requireClientCertificate ? { authenticate: managerCertificateAuth(tls) } : {}),
+    }),
+  );
+  const server = createHttpsServer(app, tls.serverTls());
+  tls.attach(server);
+  const port = await listen(server, options.listen.port, options.listen.host).catch(async (err: unknown) => {
+    tls.close();
+    await outbox.close();
+    throw err;
+  });
+  tls.watch();
+  logger.info('oxad-agent listening', {
+    host: options.listen.host, port, storageRoot: options.storageRoot, libvirt: options.libvirtUri, events: Boolean(options.eventsUrl),
+    certificate: { commonName: own.commonName, role: own.role, serial: own.serial, notAfter: own.notAfter.toISOString() }, mutualTls: options.requireClientCertificate,
+  });
 
   let events: RunningAgent['events'];
   if (options.eventsUrl) {
-    const forwarder = new EventForwarder(identities, reporter, { eventsUrl: options.eventsUrl, domainPrefix: options.domainPrefix, logger: logger.child({ part: 'events' }) });
+    const forwarder = new EventForwarder(identities, outbox.asReporter(), { eventsUrl: options.eventsUrl, domainPrefix: options.domainPrefix, logger: logger.child({ part: 'events' }) });
     const stream = new LibvirtEventStream({ uri: options.libvirtUri, logger: logger.child({ part: 'event-stream' }) }, (e) => forwarder.handle(e));
     stream.start();
     events = { stream, forwarder };
@@ -102,10 +165,15 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
     provisioning,
     monitoring,
     ...(events ? { events } : {}),
+    tls,
+    outbox,
+    reconciled,
     async stop() {
       await events?.stream.stop();
+      tls.close();
       await closeServer(server);
       await Promise.all([provisioning.idle(), monitoring.idle(), events?.forwarder.close()]);
+      await outbox.close(); // undelivered statuses stay on disk for the next start
     },
   };
 }

@@ -1,7 +1,7 @@
 /**
  * oxad-agent configuration: a JSON file validated at start (defaults are given where each option is declared).
  */
-import { loadConfigFile, parsePeerUrl, resolveFromConfig, tlsFilesSchema, z } from '@kvm-crm/shared';
+import { loadConfigFile, parsePeerUrl, resolveFromConfig, tlsOptionsSchema, z } from '@kvm-crm/shared';
 
 /** True when `s` is an http(s) URL that {@link parsePeerUrl} accepts (credentials allowed). */
 function isPeerUrl(s: string): boolean {
@@ -16,8 +16,18 @@ function isPeerUrl(s: string): boolean {
 export const agentOptionsSchema = z.object({
   /** Where the agent listens. Default 0.0.0.0:9229 (the OCF agent port, ocf-protocol.md §4.1). */
   listen: z.object({ host: z.string().default('0.0.0.0'), port: z.number().int().min(0).max(65535).default(9229) }).default({ host: '0.0.0.0', port: 9229 }),
-  /** The agent's certificate and key, and the CA that signs the manager's certificate. */
-  tls: tlsFilesSchema,
+  /**
+   * The agent's certificate (role `agent`, CN = the server name registered in the manager) and key, the CA that
+   * signs the manager's certificate, and the CA's CRL (`crlFile`). The files are watched (`reloadIntervalSeconds`,
+   * default 5) and reloaded on SIGHUP: a rotated certificate or a new CRL applies without a restart.
+   */
+  tls: tlsOptionsSchema,
+  /**
+   * Accept calls only from a client presenting a certificate of role `manager` signed by our CA, not revoked
+   * (mutual TLS); others get HTTP 403 with the reason. Default true. `false` lets anyone who can reach the port call
+   * (the OCF password still guards the authenticated methods) and logs a warning at start.
+   */
+  requireClientCertificate: z.boolean().default(true),
   /** OCF shared agent password, checked on every authenticated call (ocf-protocol.md §4.2). */
   password: z.string().min(8).max(128),
   /** Storage root: `templates/<name>/` (catalogue) and `vms/<vm uuid>/` (disks, seeds, serial logs). Default /var/lib/kvm-crm. */
@@ -52,7 +62,7 @@ export type AgentOptions = z.infer<typeof agentOptionsSchema>;
 export function loadAgentOptions(file: string): AgentOptions {
   const o = loadConfigFile(file, agentOptionsSchema);
   const r = (p: string) => resolveFromConfig(file, p);
-  o.tls = { caFile: r(o.tls.caFile), certFile: r(o.tls.certFile), keyFile: r(o.tls.keyFile) };
+  o.tls = { ...o.tls, caFile: r(o.tls.caFile), certFile: r(o.tls.certFile), keyFile: r(o.tls.keyFile), ...(o.tls.crlFile ? { crlFile: r(o.tls.crlFile) } : {}) };
   o.storageRoot = r(o.storageRoot);
   return o;
 }

@@ -3,10 +3,10 @@
  * (`main.ts`) and the tests both start it through {@link startManager}.
  */
 import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
 import express, { type Request } from 'express';
 import {
   closeServer,
+  ReloadableTls,
   createHttpsServer,
   createXmlRpcHandler,
   listen,
@@ -21,8 +21,10 @@ import { agentApi } from './api/agent-api.js';
 import { PLUGIN_API_HELP, pluginApi } from './api/plugin-api.js';
 import { InformationService } from './services/information-service.js';
 import { MonitoringService } from './services/monitoring-service.js';
+import { createAgentCallerAuth } from './adapters/agent-caller-auth.js';
 import { XmlRpcAgentGateway } from './adapters/xmlrpc-agent-gateway.js';
-import { XmlRpcClientNotifier } from './adapters/xmlrpc-client-notifier.js';
+import { xmlRpcDeliver } from './adapters/xmlrpc-client-notifier.js';
+import { DbClientNotifier } from './adapters/db-client-notifier.js';
 import { openDatabase } from './db/data-source.js';
 import { useSecretBox } from './db/secret-columns.js';
 import { TransactionRunner } from './db/transaction-runner.js';
@@ -43,6 +45,8 @@ export interface RunningManager {
   monitoring: MonitoringService;
   information: InformationService;
   notifier: ClientNotifier;
+  /** The TLS material in force (reloaded when its files change or on SIGHUP). */
+  tls: ReloadableTls;
   /** Stops listening, the sweeps, and closes the database. */
   stop(): Promise<void>;
 }
@@ -62,29 +66,40 @@ export async function startManager(
   /** `publicPortFromListen`: take the port of `publicUrl` from the bound port (tests listening on port 0). */
   startup: { publicPortFromListen?: boolean } = {},
 ): Promise<RunningManager> {
-  const ca = readFileSync(options.tls.caFile, 'utf8');
-  const cert = readFileSync(options.tls.certFile, 'utf8');
-  const key = readFileSync(options.tls.keyFile, 'utf8');
+  // TLS: reloaded from its files while running (rotation, CRL); see ReloadableTls.
+  const tls = ReloadableTls.load(options.tls, logger.child({ part: 'tls' }));
+  const own = tls.current.certificate;
+  if (own.role !== 'manager') logger.warn('our certificate does not have role manager: agents will refuse our calls', { role: own.role, commonName: own.commonName });
   const extraCa = options.callbackCaFile ? [readFileSync(options.callbackCaFile, 'utf8')] : [];
 
   const app = express();
   app.disable('x-powered-by');
-  const server = createHttpsServer(app, { cert, key, ca });
+  const server = createHttpsServer(app, tls.serverTls());
+  tls.attach(server);
   const port = await listen(server, options.listen.port, options.listen.host);
+  tls.watch();
   const publicUrl = new URL(options.publicUrl);
   if (startup.publicPortFromListen) publicUrl.port = String(port);
 
   if (options.secretsKeyFile) useSecretBox(SecretBox.fromKeyFile(options.secretsKeyFile));
   else logger.warn('no secretsKeyFile: secrets at rest use a random per-process key and will not be readable after a restart');
   const dataSource = await openDatabase(options.database).catch(async (err: unknown) => {
+    tls.close();
     await closeServer(server);
     throw err;
   });
   const tx = new TransactionRunner(dataSource);
   const ipam = new IpamService();
   const inventory = new InventoryService(tx);
-  const agents = overrides.agents ?? new XmlRpcAgentGateway({ ca, cert, key }, logger.child({ part: 'agent-gateway' }));
-  const notifier = overrides.notifier ?? new XmlRpcClientNotifier({ tls: { ca: [...rootCertificates, ca, ...extraCa] }, logger: logger.child({ part: 'notifier' }) });
+  // Live TLS objects: each new client uses the certificate, CA and CRL in force. Agents: our certificate, our CA and
+  // CRL. Clearinghouse callbacks: system roots + our CA + callbackCaFile, no client certificate, no CRL (public CAs
+  // publish none that we load, and OpenSSL would then refuse them).
+  const agents = overrides.agents ?? new XmlRpcAgentGateway(tls.clientTls(), logger.child({ part: 'agent-gateway' }));
+  // Client callbacks: a transactional outbox (the notification table), so statuses survive a manager crash.
+  const outbox = overrides.notifier
+    ? undefined
+    : new DbClientNotifier(tx, xmlRpcDeliver(tls.clientTls({ systemRoots: true, extraCa, useCrl: false, presentCertificate: false })), { logger: logger.child({ part: 'notifier' }) });
+  const notifier: ClientNotifier = overrides.notifier ?? outbox!;
 
   const cb = new URL('/xmlrpc/agent', publicUrl);
   cb.username = encodeURIComponent(options.agentCallback.user);
@@ -92,6 +107,7 @@ export async function startManager(
   const provisioning = new ProvisioningService(tx, ipam, agents, notifier, {
     agentCallbackUrl: cb.toString(),
     actionTimeoutSeconds: options.actionTimeoutSeconds,
+    leaseSeconds: options.actionLeaseSeconds,
     logger: logger.child({ part: 'provisioning' }),
   });
 
@@ -103,14 +119,12 @@ export async function startManager(
     const c = readBasicCredentials(req);
     return c ? authenticator.authenticate(c.user, c.pass, role) : undefined;
   };
-  const agentAuth = async (req: Request): Promise<Principal | undefined> => {
-    const c = readBasicCredentials(req);
-    return c && c.user === options.agentCallback.user && c.pass === options.agentCallback.password ? { name: c.user, roles: ['agent'] } : undefined;
-  };
+  // Agents: callback credentials + the certificate of a registered server (or, legacy servers only, its address).
+  const agentAuth = createAgentCallerAuth({ callback: options.agentCallback, tls, dataSource, logger: logger.child({ endpoint: 'agent' }) });
 
   const plugin = createXmlRpcHandler({ methods: pluginApi({ provisioning, information, monitoring, amVersion: options.amVersion, sendSyncTimeoutSeconds: options.sendSyncTimeoutSeconds }), help: PLUGIN_API_HELP, logger: logger.child({ endpoint: 'plugin' }), authenticate: basicAuth('clearinghouse') });
   const agent = createXmlRpcHandler({ methods: agentApi({ provisioning, monitoring }), logger: logger.child({ endpoint: 'agent' }), authenticate: agentAuth });
-  const admin = createXmlRpcHandler({ methods: adminApi({ inventory, dataSource, principals, onPrincipalRemoved: (n) => authenticator.forget(n) }), logger: logger.child({ endpoint: 'admin' }), authenticate: basicAuth('admin') });
+  const admin = createXmlRpcHandler({ methods: adminApi({ inventory, dataSource, principals, provisioning, onPrincipalRemoved: (n) => authenticator.forget(n) }), logger: logger.child({ endpoint: 'admin' }), authenticate: basicAuth('admin') });
   // rpc4django accepts the paths with and without a trailing slash (ocf-protocol.md §2.1).
   app.all(['/xmlrpc/plugin', '/xmlrpc/plugin/'], plugin);
   app.all(['/xmlrpc/agent', '/xmlrpc/agent/'], agent);
@@ -119,11 +133,24 @@ export async function startManager(
     res.json({ status: 'ok' });
   });
 
-  logger.info('vt-manager listening', { host: options.listen.host, port, publicUrl: publicUrl.toString(), database: options.database.type });
+  logger.info('vt-manager listening', {
+    host: options.listen.host, port, publicUrl: publicUrl.toString(), database: options.database.type,
+    certificate: { commonName: own.commonName, role: own.role, serial: own.serial, notAfter: own.notAfter.toISOString() },
+  });
 
-  const sweep = setInterval(() => {
-    provisioning.failOverdueActions().catch((err: unknown) => logger.error('deadline sweep failed', { error: String(err) }));
-  }, SWEEP_INTERVAL_MS);
+  // Recovery (also at start): QUEUED actions whose manager died before the agent accepted them; then deadlines;
+  // then expired VMs (a normal delete action each).
+  const sweepOnce = () =>
+    provisioning
+      .recoverQueuedActions()
+      .catch((err: unknown) => logger.error('action recovery failed', { error: String(err) }))
+      .then(() => provisioning.failOverdueActions())
+      .catch((err: unknown) => logger.error('deadline sweep failed', { error: String(err) }))
+      .then(() => provisioning.deleteExpiredVms())
+      .catch((err: unknown) => logger.error('expiry sweep failed', { error: String(err) }));
+  void sweepOnce();
+  outbox?.start();
+  const sweep = setInterval(() => void sweepOnce(), SWEEP_INTERVAL_MS);
   sweep.unref();
   const monitor =
     options.monitoringIntervalSeconds > 0
@@ -141,9 +168,12 @@ export async function startManager(
     monitoring,
     information,
     notifier,
+    tls,
     async stop() {
       clearInterval(sweep);
       if (monitor) clearInterval(monitor);
+      outbox?.stop();
+      tls.close();
       await closeServer(server);
       await notifier.drain();
       await dataSource.destroy();

@@ -1,15 +1,19 @@
 /**
  * vt-manager configuration: a JSON file validated at start (defaults are given where each option is declared).
  */
-import { loadConfigFile, resolveFromConfig, tlsFilesSchema, z } from '@kvm-crm/shared';
+import { loadConfigFile, resolveFromConfig, tlsOptionsSchema, z } from '@kvm-crm/shared';
 
 export const managerOptionsSchema = z.object({
   /** Where the manager listens. Default 0.0.0.0:8445 (the original VT AM port, ocf-protocol.md §2.1). */
   listen: z.object({ host: z.string().default('0.0.0.0'), port: z.number().int().min(0).max(65535).default(8445) }).default({ host: '0.0.0.0', port: 8445 }),
   /** Base URL at which agents reach this manager, e.g. `https://vtam.example:8445` (its host must be in our certificate). */
   publicUrl: z.url(),
-  /** The manager's certificate and key, and the CA that signs agents' certificates. */
-  tls: tlsFilesSchema,
+  /**
+   * The manager's certificate (role `manager`) and key, the CA that signs agents' certificates, and the CA's CRL
+   * (`crlFile`, checked in both directions). The files are watched (`reloadIntervalSeconds`, default 5) and
+   * reloaded on SIGHUP: a rotated certificate or a new CRL applies without a restart.
+   */
+  tls: tlsOptionsSchema,
   /** Database. Default: SQLite file `manager.sqlite` next to the config file. */
   database: z
     .discriminatedUnion('type', [
@@ -23,6 +27,11 @@ export const managerOptionsSchema = z.object({
   agentCallback: z.object({ user: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/), password: z.string().regex(/^[A-Za-z0-9._~-]{16,128}$/) }),
   /** Seconds an action may stay QUEUED/ONGOING before it is failed for silence. Default 600. */
   actionTimeoutSeconds: z.number().int().positive().default(600),
+  /**
+   * Seconds a manager has to hand a stored action to the agent before another manager (or itself after a restart)
+   * takes it over and sends it (several managers on one database). Default 60.
+   */
+  actionLeaseSeconds: z.number().int().positive().default(60),
   /**
    * Key file (32 random bytes, base64, mode 0600; created when missing) that encrypts secrets at rest: callback
    * URLs with credentials and agent passwords. Default `secrets.key` next to the config file. Without one
@@ -46,7 +55,7 @@ export type ManagerOptions = z.infer<typeof managerOptionsSchema>;
 export function loadManagerOptions(file: string): ManagerOptions {
   const o = loadConfigFile(file, managerOptionsSchema);
   const r = (p: string) => resolveFromConfig(file, p);
-  o.tls = { caFile: r(o.tls.caFile), certFile: r(o.tls.certFile), keyFile: r(o.tls.keyFile) };
+  o.tls = { ...o.tls, caFile: r(o.tls.caFile), certFile: r(o.tls.certFile), keyFile: r(o.tls.keyFile), ...(o.tls.crlFile ? { crlFile: r(o.tls.crlFile) } : {}) };
   if (o.database.type === 'sqlite' && o.database.path !== ':memory:') o.database.path = r(o.database.path);
   if (o.callbackCaFile) o.callbackCaFile = r(o.callbackCaFile);
   o.secretsKeyFile = r(o.secretsKeyFile ?? 'secrets.key');

@@ -6,18 +6,10 @@
  * Connection settings come from options or the environment: `KVMCRM_ADMIN_URL` (default
  * https://127.0.0.1:8445/xmlrpc/admin), `KVMCRM_ADMIN_USER`, `KVMCRM_ADMIN_PASSWORD`, `KVMCRM_CA_FILE`.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import {
-  createCertificateAuthority,
-  describeError,
-  hashPassword,
-  issueCertificate,
-  writePemPair,
-  XmlRpcClient,
-  type CertificateUsage,
-} from '@kvm-crm/shared';
+import { describeError, hashPassword, XmlRpcClient } from '@kvm-crm/shared';
+import { certsCommand } from './certs-command.js';
 
 const program = new Command('vtctl').description('kvm-crm admin CLI').option('--json', 'print JSON');
 const collect = (v: string, acc: string[]) => [...acc, v];
@@ -57,42 +49,7 @@ program
   .option('--password-file <file>', 'file holding the admin password')
   .option('--ca <file>', 'CA certificate that signed the manager');
 
-const certs = program.command('certs').description('manage the kvm-crm CA and component certificates (local files)');
-certs
-  .command('init')
-  .description('create the CA (unless present) and certificates for the manager and the named agents')
-  .option('--dir <dir>', 'certificate folder', 'certs')
-  .option('--manager-dns <name>', 'manager DNS name (repeatable)', collect, [])
-  .option('--manager-ip <ip>', 'manager IP (repeatable)', collect, [])
-  .option('--agent <name[=ip]>', 'agent host name and optional IP (repeatable)', collect, [])
-  .action((o: { dir: string; managerDns: string[]; managerIp: string[]; agent: string[] }) => {
-    const caCrt = path.join(o.dir, 'ca.crt');
-    const caKey = path.join(o.dir, 'ca.key');
-    let ca;
-    if (existsSync(caCrt) && existsSync(caKey)) ca = { certPem: readFileSync(caCrt, 'utf8'), keyPem: readFileSync(caKey, 'utf8') };
-    else writePemPair(o.dir, 'ca', (ca = createCertificateAuthority()));
-    const dns = o.managerDns.length ? o.managerDns : ['localhost'];
-    const ips = o.managerIp.length ? o.managerIp : ['127.0.0.1'];
-    const written = [caCrt, writePemPair(o.dir, 'manager', issueCertificate(ca, { commonName: dns[0]!, dnsNames: dns, ipAddresses: ips, usage: 'server+client' })).certFile];
-    for (const spec of o.agent) {
-      const [name, ip] = spec.split('=');
-      const pair = issueCertificate(ca, { commonName: name!, dnsNames: [name!], ipAddresses: ip ? [ip] : [], usage: 'server+client' });
-      written.push(writePemPair(o.dir, `agent-${name}`, pair).certFile);
-    }
-    print(program.opts().json ? { written } : written.join('\n'));
-  });
-certs
-  .command('issue <name>')
-  .description('issue one certificate signed by the CA in --dir, written as <name>.crt/.key')
-  .option('--dir <dir>', 'certificate folder', 'certs')
-  .option('--dns <name>', 'DNS SAN (repeatable)', collect, [])
-  .option('--ip <ip>', 'IP SAN (repeatable)', collect, [])
-  .option('--usage <usage>', 'server, client or server+client', 'server+client')
-  .action((name: string, o: { dir: string; dns: string[]; ip: string[]; usage: CertificateUsage }) => {
-    const ca = { certPem: readFileSync(path.join(o.dir, 'ca.crt'), 'utf8'), keyPem: readFileSync(path.join(o.dir, 'ca.key'), 'utf8') };
-    const pair = issueCertificate(ca, { commonName: o.dns[0] ?? name, dnsNames: o.dns.length ? o.dns : [name], ipAddresses: o.ip, usage: o.usage });
-    print(writePemPair(o.dir, name, pair).certFile);
-  });
+program.addCommand(certsCommand(print));
 
 program
   .command('hash-password')
@@ -175,23 +132,50 @@ range.command('list').action(async function (this: Command) {
   print(await adminClient(this).call('range.list', []));
 });
 
-program
-  .command('vm')
-  .description('VMs')
+const vmCommand = program.command('vm').description('VMs');
+vmCommand
   .command('list')
   .option('--project <uuid>')
   .action(async function (this: Command, o: { project?: string }) {
     print(await adminClient(this).call('vm.list', [{ ...(o.project ? { project: o.project } : {}) }]));
   });
-program
-  .command('action')
-  .description('actions')
+vmCommand
+  .command('expire <uuid>')
+  .description('set when the manager deletes the VM (a normal delete action; the client is told)')
+  .option('--at <time>', 'ISO 8601 time, e.g. 2026-12-31T23:00:00Z')
+  .option('--never', 'clear the expiry')
+  .action(async function (this: Command, uuid: string, o: { at?: string; never?: boolean }) {
+    if (!o.at === !o.never) throw new Error('give exactly one of --at <time> or --never');
+    print(await adminClient(this).call('vm.setExpiry', [{ uuid, expiresAt: o.never ? '' : o.at! }]));
+  });
+const action = program.command('action').description('actions: list, show with history, and the operator verbs retry, fail, succeed (audited)');
+action
   .command('list')
   .option('--status <status>', 'QUEUED, ONGOING, SUCCESS or FAILED')
   .option('--vm <uuid>')
-  .action(async function (this: Command, o: { status?: string; vm?: string }) {
-    print(await adminClient(this).call('action.list', [{ ...(o.status ? { status: o.status } : {}), ...(o.vm ? { vm: o.vm } : {}) }]));
+  .option('--type <type>', 'create, start, stop, hardStop, reboot, delete or modify')
+  .action(async function (this: Command, o: { status?: string; vm?: string; type?: string }) {
+    print(await adminClient(this).call('action.list', [{ ...(o.status ? { status: o.status } : {}), ...(o.vm ? { vm: o.vm } : {}), ...(o.type ? { type: o.type } : {}) }]));
   });
+action
+  .command('show <id>')
+  .description('one action with its history (who, when, why)')
+  .action(async function (this: Command, id: string) {
+    print(await adminClient(this).call('action.show', [{ id }]));
+  });
+for (const [verb, help] of [
+  ['retry', 'send a stuck (QUEUED/ONGOING) action to its agent again, with a new deadline'],
+  ['fail', 'fail a stuck action: the VM effects of a failure are applied and the client is told'],
+  ['succeed', 'mark a stuck action successful: the VM effects of a success are applied and the client is told'],
+] as const) {
+  action
+    .command(`${verb} <id>`)
+    .description(help)
+    .requiredOption('--why <reason>', 'why (kept in the action history as the audit record)')
+    .action(async function (this: Command, id: string, o: { why: string }) {
+      print(await adminClient(this).call(`action.${verb}`, [{ id, why: o.why }]));
+    });
+}
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`vtctl: ${describeError(err)}\n`);

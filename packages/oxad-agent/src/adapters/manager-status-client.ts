@@ -1,6 +1,8 @@
 /**
  * Sends status documents back to the manager: `sendAsync(xml)` on the callback URL given with each query
- * (ocf-protocol.md §5.2), over HTTPS with our CA and our client certificate, retried with backoff.
+ * (ocf-protocol.md §5.2), over HTTPS with our CA and our client certificate. `report` retries a few times with
+ * backoff (monitoring answers); `sendOnce` is one attempt, for the durable StatusOutbox (services/status-outbox.ts)
+ * that carries provisioning statuses and events and retries them until the manager accepts them.
  */
 import { describeError, XmlRpcClient, type ClientTls, type Logger } from '@kvm-crm/shared';
 
@@ -25,6 +27,14 @@ export interface StatusReporterOptions {
 
 export class XmlRpcStatusReporter implements StatusReporter {
   constructor(private readonly options: StatusReporterOptions) {}
+
+  /**
+   * One `sendAsync` call. @throws XmlRpcFaultError when the manager refused the document; another error when the
+   *   call did not complete (connection, TLS, HTTP status, timeout).
+   */
+  async sendOnce(callbackUrl: string, rspecXml: string): Promise<void> {
+    await new XmlRpcClient({ url: callbackUrl, tls: this.options.tls, timeoutSeconds: 30 }).call('sendAsync', [rspecXml]);
+  }
 
   async report(callbackUrl: string, rspecXml: string): Promise<boolean> {
     const attempts = this.options.attempts ?? 6;

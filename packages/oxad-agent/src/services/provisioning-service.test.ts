@@ -15,6 +15,7 @@ import type { StatusReporter } from '../adapters/manager-status-client.js';
 import type { CreateOverlayArgs, ImageInfo } from '../adapters/qemu-img.js';
 import type { DomainState } from '../adapters/virsh.js';
 import { TemplateCatalogue, type ImageInspector } from '../templates/template-catalogue.js';
+import { ActionJournal } from './action-journal.js';
 import { AgentProvisioningService, type DomainControl, type HostPorts } from './provisioning-service.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -175,13 +176,13 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-function setup(opts: { stopGraceSeconds?: number } = {}) {
+function setup(opts: { stopGraceSeconds?: number; journal?: ActionJournal } = {}) {
   const host = new FakeHost();
   const reporter = new FakeReporter();
   const storageRoot = path.join(root, `s-${randomUUID().slice(0, 8)}`);
   const svc = new AgentProvisioningService(host, new TemplateCatalogue(templatesDir, new FakeInspector()), reporter, {
     storageRoot, domainPrefix: PREFIX, domainType: 'qemu', vcpus: 1, maxConcurrentActions: 4, stopGraceSeconds: opts.stopGraceSeconds ?? 1,
-    fallbackNetwork: 'default', logger: createLogger({ component: 'test', silent: true }),
+    fallbackNetwork: 'default', logger: createLogger({ component: 'test', silent: true }), ...(opts.journal ? { journal: opts.journal } : {}),
   });
   return { host, reporter, svc, storageRoot };
 }
@@ -543,4 +544,37 @@ test('submit rejects an action without a valid id, and runs none of the batch', 
   await env.svc.idle();
   assert.equal(env.reporter.reports.length, 0);
   assert.equal(env.host.domains.calls.length, 0);
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// In-progress journal
+
+test('journal: an action is recorded before ONGOING is queued and removed once its terminal status is queued', async () => {
+  const journal = new ActionJournal(path.join(root, `j-${randomUUID().slice(0, 8)}`), createLogger({ component: 'test', silent: true }));
+  await journal.open();
+  const env = setup({ journal });
+  env.host.domains.defineDelayMs = 150;
+  const vmUuid = randomUUID();
+  const a = action('create', { vmUuid });
+  env.svc.submit(CALLBACK, [a]);
+  const deadline = Date.now() + 5000;
+  while (!env.reporter.of(a.id).length) {
+    assert.ok(Date.now() < deadline, 'ONGOING queued');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.deepEqual((await journal.list()).map((e) => [e.actionId, e.type, e.vmUuid, e.callbackUrl]), [[a.id, 'create', vmUuid, CALLBACK]], 'recorded while it runs');
+  await env.svc.idle();
+  assert.deepEqual(await journal.list(), [], 'removed after SUCCESS was queued');
+
+  // A terminal status that could not be queued: the entry stays for the start-up reconciler.
+  env.reporter.answer = (r) => r.status === 'ONGOING';
+  const b = action('start', { vmUuid });
+  await run(env.svc, b);
+  assert.deepEqual((await journal.list()).map((e) => e.actionId), [b.id]);
+
+  // ONGOING not queued: the action does not run and leaves no entry.
+  await journal.remove(b.id);
+  env.reporter.answer = () => false;
+  await run(env.svc, action('stop', { vmUuid }));
+  assert.deepEqual(await journal.list(), []);
 });

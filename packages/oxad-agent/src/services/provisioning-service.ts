@@ -6,6 +6,13 @@
  * first, §9 item 12); modify and unknown types get FAILED, not silence (§9 item 13); an unsupported
  * virtualization type fails only its own action (§7.2 step 1); a VM's actions run one at a time, and at most
  * `maxConcurrentActions` actions run on the host.
+ *
+ * Durability (decision 6): the `reporter` given by the agent is the StatusOutbox (services/status-outbox.ts), whose
+ * `report` resolves true once the status is *durably queued*, not delivered. So the rule "an action runs only
+ * after its ONGOING is sent" is now "only after its ONGOING is durably queued": a manager that is down does not
+ * hold actions back, and the outbox delivers ONGOING before the terminal status (order per callback URL). With
+ * `journal`, each action is recorded in `<storageRoot>/journal/` before its ONGOING is queued and removed after its
+ * terminal status is queued, so that the StartupReconciler can finish or fail it after a crash.
  */
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -34,6 +41,7 @@ import type { CreateOverlayArgs } from '../adapters/qemu-img.js';
 import type { DomainState } from '../adapters/virsh.js';
 import { renderSeedFiles, type SeedNic } from '../domain/cloud-init-seed.js';
 import { renderDomainXml, type DomainNic } from '../domain/domain-xml.js';
+import type { ActionJournal } from './action-journal.js';
 import type { TemplateCatalogue } from '../templates/template-catalogue.js';
 import { KeyedMutex, Semaphore } from './concurrency.js';
 
@@ -72,6 +80,8 @@ export interface AgentProvisioningOptions {
   stopGraceSeconds: number;
   fallbackNetwork: string;
   logger: Logger;
+  /** In-progress journal; absent in unit tests that do not need it. */
+  journal?: ActionJournal;
 }
 
 /** Files of one VM. */
@@ -134,8 +144,23 @@ export class AgentProvisioningService {
   private async execute(callbackUrl: string, action: Action): Promise<void> {
     const actionId = action.id!;
     const log = this.log.child({ actionId, actionType: action.type });
+    const journal = this.options.journal;
+    if (journal) {
+      const vmUuid = action.server?.virtualMachines[0]?.uuid;
+      try {
+        await journal.record({
+          actionId, type: String(action.type ?? ''), callbackUrl, started: new Date().toISOString(),
+          ...(vmUuid && UUID_PATTERN.test(vmUuid) ? { vmUuid: vmUuid.toLowerCase() } : {}),
+        });
+      } catch (err) {
+        log.error('action not recorded in the journal: action not executed', { error: describeError(err) });
+        await this.send(callbackUrl, actionId, 'FAILED', `the agent could not record the action: ${describeError(err)}`);
+        return;
+      }
+    }
     if (!(await this.send(callbackUrl, actionId, 'ONGOING', ''))) {
-      log.error('manager unreachable: action not executed');
+      log.error('status not queued: action not executed');
+      await journal?.remove(actionId).catch(() => undefined);
       return;
     }
     const started = Date.now();
@@ -148,7 +173,9 @@ export class AgentProvisioningService {
       description = describeError(err);
     }
     log.log(status === 'SUCCESS' ? 'info' : 'warn', `action ${status}`, { ms: Date.now() - started, description });
-    await this.send(callbackUrl, actionId, status, description);
+    if (await this.send(callbackUrl, actionId, status, description)) {
+      await journal?.remove(actionId).catch((err: unknown) => log.error('journal entry not removed', { error: describeError(err) }));
+    } else log.error('terminal status not queued; the journal entry stays for the next start', { status });
   }
 
   private send(callbackUrl: string, actionId: string, status: ActionStatus, description: string): Promise<boolean> {

@@ -12,16 +12,24 @@ export interface ServerTls {
   /** CA used to verify client certificates, when clients present one. */
   ca?: string;
   /**
+   * CRL(s) (PEM) of the CA: a client certificate they list fails verification in the handshake
+   * (`socket.authorized` false, `authorizationError` `CERT_REVOKED`).
+   */
+  crl?: string | string[];
+  /**
    * Ask clients for a certificate. The handshake still succeeds without one (`rejectUnauthorized: false`); each
    * endpoint decides whether it requires a verified certificate (`socket.authorized`). Default true.
    */
   requestCert?: boolean;
 }
 
-/** Creates an HTTPS server (not yet listening) for `app`. */
+/**
+ * Creates an HTTPS server (not yet listening) for `app`. To rotate its certificate or CRL later, call
+ * `server.setSecureContext(...)` (or attach it to a `ReloadableTls`).
+ */
 export function createHttpsServer(app: RequestListener, tls: ServerTls): https.Server {
   return https.createServer(
-    { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.requestCert ?? true, rejectUnauthorized: false },
+    { cert: tls.cert, key: tls.key, ca: tls.ca, ...(tls.crl ? { crl: tls.crl } : {}), requestCert: tls.requestCert ?? true, rejectUnauthorized: false },
     app,
   );
 }

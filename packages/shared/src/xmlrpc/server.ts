@@ -9,7 +9,7 @@ import type { TLSSocket, PeerCertificate } from 'node:tls';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import Deserializer from 'xmlrpc/lib/deserializer.js';
 import * as Serializer from 'xmlrpc/lib/serializer.js';
-import { AuthenticationError, InputError, toFault } from '../errors.js';
+import { AuthenticationError, InputError, KvmCrmError, NotAllowedError, toFault } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { toWireValue } from './wire-values.js';
 
@@ -40,8 +40,10 @@ export interface XmlRpcEndpointOptions {
   logger: Logger;
   /**
    * Authenticates the request before the body is parsed. Resolve to a principal, or to `undefined` to answer
-   * HTTP 401 with `WWW-Authenticate: Basic` (ocf-protocol.md §1.3). Omit for endpoints without HTTP-level auth
-   * (the OCF agent checks a password argument instead, §4.2).
+   * HTTP 401 with `WWW-Authenticate: Basic` (ocf-protocol.md §1.3). Throw a NotAllowedError to answer HTTP 403
+   * (e.g. no acceptable client certificate) or an AuthenticationError to answer 401, both with the error's message
+   * as the reason (body and {@link REFUSAL_HEADER} header, which our client shows). Omit for endpoints without
+   * HTTP-level auth (the OCF agent checks a password argument instead, §4.2).
    */
   authenticate?: (req: Request) => Promise<Principal | undefined>;
   /** Basic realm in the 401 challenge. Default `kvm-crm`. */
@@ -52,6 +54,17 @@ export interface XmlRpcEndpointOptions {
   introspection?: boolean;
   /** One-line help per method for `system.methodHelp`. */
   help?: Record<string, string>;
+}
+
+/**
+ * Response header carrying the reason of a 401/403 refusal (one line of ASCII), so that XML-RPC clients, which
+ * only see "not a methodResponse" in the body, can report why.
+ */
+export const REFUSAL_HEADER = 'x-kvm-crm-refusal';
+
+/** `text` as a safe one-line ASCII header value (at most 300 characters). */
+function headerValue(text: string): string {
+  return text.replace(/[^\x20-\x7e]+/g, ' ').slice(0, 300);
 }
 
 /** Parses a complete XML-RPC methodCall body. @throws InputError when it is not a well-formed methodCall. */
@@ -85,7 +98,7 @@ export function parseMethodResponse(body: string): Promise<{ value: unknown } | 
 
 /** Serialises a methodCall as our client sends it (strings as escaped `<string>`, undefined as `<nil/>`). */
 export function serialiseMethodCall(method: string, params: unknown[]): string {
-  return Serializer.serializeMethodCall(method, params.map(toWireValue));
+  return Serializer.serializeMethodCall(method, params.map((p) => toWireValue(p)));
 }
 
 /** Serialises a methodResponse (strings as escaped `<string>`, `undefined`/`null` as `<nil/>`). */
@@ -123,7 +136,16 @@ export function createXmlRpcHandler(options: XmlRpcEndpointOptions): RequestHand
     void (async () => {
       let principal: Principal | undefined;
       if (options.authenticate) {
-        principal = await options.authenticate(req);
+        try {
+          principal = await options.authenticate(req);
+        } catch (err) {
+          if (!(err instanceof NotAllowedError || err instanceof AuthenticationError)) throw err;
+          const status = (err as KvmCrmError).httpStatus;
+          options.logger.warn(status === 403 ? 'request refused' : 'authentication failed', { path: req.path, remote: req.socket.remoteAddress, reason: err.message });
+          if (status === 401) res.set('WWW-Authenticate', `Basic realm="${realm}"`);
+          res.status(status).set(REFUSAL_HEADER, headerValue(err.message)).type('text/plain').send(`${err.message}\n`);
+          return;
+        }
         if (!principal) {
           options.logger.warn('authentication failed', { path: req.path, remote: req.socket.remoteAddress });
           res.status(401).set('WWW-Authenticate', `Basic realm="${realm}"`).type('text/plain').send('Authorization Required');

@@ -6,6 +6,13 @@
  * but we emit the Python form so that our messages match the original ones (`generated/*.methodCall.xml`).
  */
 import xmlrpc from 'xmlrpc';
+import { InputError } from '../errors.js';
+
+/**
+ * Deepest nesting of arrays/structs we serialise. OCF values are a few levels deep; the serializer recurses per level,
+ * so a hostile value echoed back (`ping` of arrays nested 100000 deep) would overflow the stack.
+ */
+export const MAX_WIRE_DEPTH = 64;
 
 /** An XML-RPC `<string>` written as escaped text (never CDATA). */
 export class XmlRpcString extends xmlrpc.CustomType {
@@ -23,14 +30,18 @@ export class XmlRpcString extends xmlrpc.CustomType {
 /**
  * Deep-converts `value` for the serializer: strings become {@link XmlRpcString}; `undefined` becomes `null`
  * (`<nil/>`); arrays and plain objects are walked. Numbers that are integers stay `<int>`.
+ * @throws InputError when arrays/structs are nested deeper than {@link MAX_WIRE_DEPTH} (a response then becomes a
+ *   clear fault instead of a stack overflow).
  */
-export function toWireValue(value: unknown): unknown {
+export function toWireValue(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return new XmlRpcString(value);
   if (value === undefined) return null;
-  if (Array.isArray(value)) return value.map(toWireValue);
-  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+  const container = Array.isArray(value) || (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype);
+  if (container && depth >= MAX_WIRE_DEPTH) throw new InputError(`XML-RPC value nested deeper than ${MAX_WIRE_DEPTH} levels: refused`);
+  if (Array.isArray(value)) return value.map((v) => toWireValue(v, depth + 1));
+  if (container) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = toWireValue(v);
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = toWireValue(v, depth + 1);
     return out;
   }
   return value;

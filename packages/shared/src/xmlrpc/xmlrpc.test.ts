@@ -4,10 +4,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
+import type { TLSSocket } from 'node:tls';
 import { createCertificateAuthority, issueCertificate } from '../tls/certificate-authority.js';
+import { isPeerRefusal, verifiedClientCertificate, type ExpectedPeer } from '../tls/peer-identity.js';
 import { createLogger } from '../logger.js';
-import { AuthenticationError, InputError, UpstreamError } from '../errors.js';
-import { createXmlRpcHandler, parseMethodCall, readBasicCredentials, serialiseMethodResponse } from './server.js';
+import { AuthenticationError, InputError, NotAllowedError, UpstreamError } from '../errors.js';
+import { createXmlRpcHandler, parseMethodCall, readBasicCredentials, serialiseMethodCall, serialiseMethodResponse } from './server.js';
 import { XmlRpcClient, XmlRpcFaultError } from './client.js';
 import { createHttpsServer, listen, closeServer } from './https-server.js';
 import { stringParam } from './params.js';
@@ -81,4 +83,54 @@ test('serialiseMethodResponse writes strings as escaped <string> and None as <ni
   assert.match(serialiseMethodResponse('a<b&c'), /<value><string>a&lt;b&amp;c<\/string><\/value>/);
   assert.match(serialiseMethodResponse(undefined), /<value><nil\/><\/value>/);
   assert.match(serialiseMethodResponse(''), /<value><string\/><\/value>|<value><string><\/string><\/value>/);
+});
+
+test('mutual TLS over XML-RPC: a refusal from authenticate reaches the caller as NotAllowedError with its reason; expectPeer checks the server certificate\'s name and role', async (t) => {
+  const ca = createCertificateAuthority();
+  const agentCert = issueCertificate(ca, { commonName: 'kvm1', role: 'agent', dnsNames: ['kvm1'], ipAddresses: ['127.0.0.1'], usage: 'server+client' });
+  const manager = issueCertificate(ca, { commonName: 'vtam', role: 'manager', usage: 'client' });
+  const app = express();
+  app.post(
+    '/',
+    createXmlRpcHandler({
+      logger,
+      authenticate: async (req) => {
+        const peer = verifiedClientCertificate(req.socket as TLSSocket, { role: 'manager' });
+        if (isPeerRefusal(peer)) throw new NotAllowedError(`only the manager: ${peer.refusal}`);
+        return { name: peer.commonName, roles: ['manager'] };
+      },
+      methods: { whoami: (_p, ctx) => `${ctx.principal?.name} ${ctx.peerCertificate?.subject.OU}` },
+    }),
+  );
+  const server = createHttpsServer(app, { cert: agentCert.certPem, key: agentCert.keyPem, ca: ca.certPem });
+  const port = await listen(server, 0, '127.0.0.1');
+  t.after(() => closeServer(server));
+  const url = `https://127.0.0.1:${port}/`;
+  const as = (pair: { certPem: string; keyPem: string } | undefined, expectPeer?: ExpectedPeer) =>
+    new XmlRpcClient({ url, keepAlive: false, tls: { ca: ca.certPem, ...(pair ? { cert: pair.certPem, key: pair.keyPem } : {}), ...(expectPeer ? { expectPeer } : {}) } });
+
+  assert.equal(await as(manager, { name: 'kvm1', role: 'agent' }).call('whoami', []), 'vtam manager');
+  await assert.rejects(as(undefined).call('whoami', []), (e: unknown) => e instanceof NotAllowedError && /HTTP 403\): only the manager: no client certificate presented/.test(e.message));
+  const agentAsClient = issueCertificate(ca, { commonName: 'kvm2', role: 'agent', usage: 'client' });
+  await assert.rejects(as(agentAsClient).call('whoami', []), /role agent; role manager is required/);
+  const foreign = issueCertificate(createCertificateAuthority(), { commonName: 'vtam', role: 'manager', usage: 'client' });
+  await assert.rejects(as(foreign).call('whoami', []), (e: unknown) => e instanceof NotAllowedError && /not accepted: /.test(e.message));
+  // the client side: our expectations of the server certificate
+  await assert.rejects(as(manager, { name: 'kvm2' }).call('whoami', []), (e: unknown) => e instanceof UpstreamError && /not the registered name "kvm2"/.test(e.message));
+  await assert.rejects(as(manager, { name: 'kvm1', role: 'manager' }).call('whoami', []), /role agent, not manager/);
+  assert.equal(await as(manager, { name: '127.0.0.1' }).call('whoami', []), 'vtam manager', 'an IP SAN is a name too');
+  // pooled clients: a socket verified for kvm1 is not reused for an expectation it would fail
+  const pooled = (name: string) => new XmlRpcClient({ url, tls: { ca: ca.certPem, cert: manager.certPem, key: manager.keyPem, expectPeer: { name } } });
+  assert.equal(await pooled('kvm1').call('whoami', []), 'vtam manager');
+  await assert.rejects(pooled('kvm9').call('whoami', []), /not the registered name "kvm9"/);
+});
+
+test('values nested deeper than MAX_WIRE_DEPTH are refused with an InputError, not a stack overflow', () => {
+  let deep: unknown = 1;
+  for (let i = 0; i < 100_000; i++) deep = [deep];
+  assert.throws(() => serialiseMethodResponse(deep), (e: unknown) => e instanceof InputError && /nested deeper than 64 levels/.test(e.message));
+  let ok: unknown = 'x';
+  for (let i = 0; i < 63; i++) ok = i % 2 ? [ok] : { k: ok };
+  assert.match(serialiseMethodResponse(ok), /<string>x<\/string>/);
+  assert.match(serialiseMethodCall('m', ['a', 'b', 'c']), /<string>c<\/string>/, 'a parameter\'s position is not its depth');
 });

@@ -1,6 +1,7 @@
 /**
- * {@link AgentGateway} over XML-RPC: HTTPS with our CA (and our client certificate) to OXAD agents, plain HTTP
- * only to servers registered as legacy (with a warning each time).
+ * {@link AgentGateway} over XML-RPC: mutual TLS to OXAD agents (our certificate; the agent's must chain to our CA,
+ * not be in our CRL, have role `agent` and name the registered server in its CN or a SAN), plain HTTP only to
+ * servers registered as legacy (with a warning each time).
  */
 import { UpstreamError, XmlRpcClient, XmlRpcFaultError, type ClientTls, type Logger } from '@kvm-crm/shared';
 import type { Server } from '../db/entities/server.js';
@@ -8,19 +9,27 @@ import type { AgentGateway, TemplateInfo } from '../services/ports.js';
 
 export class XmlRpcAgentGateway implements AgentGateway {
   constructor(
+    /** Our TLS material; may be a live object (getters, ReloadableTls.clientTls): it is read at each call. */
     private readonly tls: ClientTls,
     private readonly logger: Logger,
     /** Seconds to wait for an agent's reply to `send` (the agent answers before working). Default 30. */
     private readonly timeoutSeconds = 30,
   ) {}
 
-  /** A client for `server`'s agent. */
+  /**
+   * A client for `server`'s agent. Over https the agent certificate must name `server.name` (CN or SAN) and have
+   * role `agent`, whatever host the URL uses (a mismatch fails the call with an UpstreamError naming both).
+   * @throws UpstreamError for a plain http URL of a server not registered as legacy.
+   */
   client(server: Server): XmlRpcClient {
     if (server.agentUrl.startsWith('http:')) {
       if (!server.legacy) throw new UpstreamError(`server ${server.name} has a plain http agent URL but is not registered as legacy`);
       this.logger.warn('talking to a legacy plain-HTTP agent', { server: server.name });
+      return new XmlRpcClient({ url: server.agentUrl, timeoutSeconds: this.timeoutSeconds });
     }
-    return new XmlRpcClient({ url: server.agentUrl, tls: this.tls, timeoutSeconds: this.timeoutSeconds });
+    // Spreading evaluates the getters of a live TLS object: this call uses the material in force now.
+    const tls: ClientTls = { ...this.tls, expectPeer: { name: server.name, role: 'agent' } };
+    return new XmlRpcClient({ url: server.agentUrl, tls, timeoutSeconds: this.timeoutSeconds });
   }
 
   async send(server: Server, callbackUrl: string, rspecXml: string): Promise<void> {

@@ -52,3 +52,13 @@ export class XmlRpcClientNotifier implements ClientNotifier {
     }
   }
 }
+
+/**
+ * One `sendAsync(xml)` call to a clearinghouse callback, no retries (DbClientNotifier retries from its
+ * table). @throws the client's error when the callback is unreachable or answers with a fault.
+ */
+export function xmlRpcDeliver(tls: ClientTls, timeoutSeconds = 30): (callbackUrl: string, rspecXml: string) => Promise<void> {
+  return async (callbackUrl, rspecXml) => {
+    await new XmlRpcClient({ url: callbackUrl, tls, timeoutSeconds }).call('sendAsync', [rspecXml]);
+  };
+}

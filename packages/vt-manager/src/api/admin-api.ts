@@ -8,6 +8,7 @@ import { ActionRecord } from '../db/entities/action.js';
 import { VirtualMachine } from '../db/entities/virtual-machine.js';
 import type { InventoryService } from '../services/inventory-service.js';
 import type { PrincipalService } from '../services/principal-service.js';
+import type { ProvisioningService } from '../services/provisioning-service.js';
 
 function str(o: Record<string, unknown>, key: string, required = true): string | undefined {
   const v = o[key];
@@ -30,11 +31,57 @@ export function adminApi(deps: {
   inventory: InventoryService;
   dataSource: DataSource;
   principals: PrincipalService;
+  /** Operator verbs on actions (`action.show|retry|fail|succeed`); absent: those methods are not offered. */
+  provisioning?: ProvisioningService;
   /** Called after a principal was removed (drops cached logins). */
   onPrincipalRemoved?: (name: string) => void;
 }): Record<string, XmlRpcMethod> {
   const em = deps.dataSource.manager;
+  const provisioning = deps.provisioning;
+  const operator = (ctx: { principal?: { name: string } }): string => ctx.principal?.name ?? 'unknown';
+  const actionVerbs: Record<string, XmlRpcMethod> = provisioning
+    ? {
+        /** `action.show({id})` → the action and its history (at, from, to, who, why). */
+        'action.show': async (p) => {
+          const { action: a, events } = await provisioning.showAction(str(structParam(p, 0, 'action'), 'id')!);
+          return {
+            id: a.uuid, type: a.type, status: a.status, description: a.description, vm: a.vmUuid, deadline: a.deadline.toISOString(),
+            leaseOwner: a.leaseOwner ?? '', leaseExpiresAt: a.leaseExpiresAt ? a.leaseExpiresAt.toISOString() : '', sendAttempts: a.sendAttempts,
+            created: a.createdAt.toISOString(), updated: a.updatedAt.toISOString(),
+            history: events.map((e) => ({ at: e.at.toISOString(), from: e.fromStatus ?? '', to: e.toStatus, who: e.who, why: e.why })),
+          };
+        },
+        /** `vm.setExpiry({uuid, expiresAt})`: ISO 8601 time when the manager deletes the VM; `""` clears it. */
+        'vm.setExpiry': async (p) => {
+          const o = structParam(p, 0, 'vm');
+          const at = str(o, 'expiresAt', false);
+          const when = at === undefined ? null : new Date(at);
+          if (when && Number.isNaN(when.getTime())) throw new InputError('expiresAt must be an ISO 8601 time or ""');
+          await provisioning.setExpiry(str(o, 'uuid')!, when);
+          return true;
+        },
+        /** `action.retry({id, why})`: re-sends a stuck action as a new attempt (audited). */
+        'action.retry': async (p, ctx) => {
+          const o = structParam(p, 0, 'action');
+          await provisioning.operatorRetry(str(o, 'id')!, str(o, 'why')!, operator(ctx));
+          return true;
+        },
+        /** `action.fail({id, why})`: fails a stuck action, notifies the client (audited). */
+        'action.fail': async (p, ctx) => {
+          const o = structParam(p, 0, 'action');
+          await provisioning.operatorResolve(str(o, 'id')!, 'FAILED', str(o, 'why')!, operator(ctx));
+          return true;
+        },
+        /** `action.succeed({id, why})`: applies a stuck action's success, notifies the client (audited). */
+        'action.succeed': async (p, ctx) => {
+          const o = structParam(p, 0, 'action');
+          await provisioning.operatorResolve(str(o, 'id')!, 'SUCCESS', str(o, 'why')!, operator(ctx));
+          return true;
+        },
+      }
+    : {};
   return {
+    ...actionVerbs,
     /** `user.add({name, password?, roles: ['clearinghouse'|'admin'…]})`; no password: certificate login only. */
     'user.add': async (p) => {
       const o = structParam(p, 0, 'user');
@@ -99,16 +146,17 @@ export function adminApi(deps: {
       const project = str(o, 'project', false);
       const vms = await em.find(VirtualMachine, { where: project ? { projectId: project } : {}, relations: { interfaces: true }, order: { createdAt: 'ASC' } });
       return vms.map((v) => ({
-        uuid: v.uuid, name: v.name, state: v.state, projectId: v.projectId, sliceId: v.sliceId, memoryMb: v.memoryMb, template: v.hdOriginPath,
+        uuid: v.uuid, name: v.name, state: v.state, stateNote: v.stateNote, expiresAt: v.expiresAt ? v.expiresAt.toISOString() : '', projectId: v.projectId, sliceId: v.sliceId, memoryMb: v.memoryMb, template: v.hdOriginPath,
         interfaces: v.interfaces.sort((a, b) => a.position - b.position).map((i) => ({ name: i.name, mac: i.mac, ip: i.ip ?? '', bridge: i.bridge })),
       }));
     },
-    /** `action.list({status?, vm?})` → actions, newest first (at most 500). */
+    /** `action.list({status?, vm?, type?})` → actions, newest first (at most 500). */
     'action.list': async (p) => {
       const o = p.length ? structParam(p, 0, 'filter') : {};
       const status = str(o, 'status', false);
       const vm = str(o, 'vm', false);
-      const rows = await em.find(ActionRecord, { where: { ...(status ? { status: status as ActionRecord['status'] } : {}), ...(vm ? { vmUuid: vm } : {}) }, order: { id: 'DESC' }, take: 500 });
+      const type = str(o, 'type', false);
+      const rows = await em.find(ActionRecord, { where: { ...(status ? { status: status as ActionRecord['status'] } : {}), ...(vm ? { vmUuid: vm } : {}), ...(type ? { type } : {}) }, order: { id: 'DESC' }, take: 500 });
       return rows.map((a) => ({ id: a.uuid, type: a.type, status: a.status, description: a.description, vm: a.vmUuid, created: a.createdAt.toISOString(), updated: a.updatedAt.toISOString() }));
     },
   };

@@ -1,22 +1,36 @@
 /**
  * `/xmlrpc/agent`: what OXAD agents call on the manager (ocf-protocol.md §5.1).
  */
-import { InputError, maxParams, parseRspec, serialiseRspec, stringParam, type XmlRpcMethod } from '@kvm-crm/shared';
-import type { MonitoringService } from '../services/monitoring-service.js';
-import type { ProvisioningService } from '../services/provisioning-service.js';
+import { AuthenticationError, InputError, maxParams, parseRspec, serialiseRspec, stringParam, type Rspec, type XmlRpcMethod } from '@kvm-crm/shared';
 
-export function agentApi(deps: { provisioning: ProvisioningService; monitoring: MonitoringService }): Record<string, XmlRpcMethod> {
+/** The registered server an agent call was authenticated as (its certificate, or a legacy server's address). */
+export interface FromServer {
+  name: string;
+}
+
+/** What {@link agentApi} calls (ProvisioningService and MonitoringService satisfy it). */
+export interface AgentApiDeps {
+  provisioning: { handleProvisioningDocument(doc: Rspec, from?: FromServer): Promise<void> };
+  monitoring: { handleMonitoringDocument(doc: Rspec, rawForward: (doc: Rspec) => string, from?: FromServer): Promise<void> };
+}
+
+export function agentApi(deps: AgentApiDeps): Record<string, XmlRpcMethod> {
   return {
     /**
      * `sendAsync(xml)` → nil (§5.1): provisioning statuses (§5.3) and monitoring answers and libvirt events
-     * (§5.4). A document that does not parse gets fault 1.
+     * (§5.4), from the server the endpoint's authentication identified (`ctx.principal.name`, the registered
+     * server name). A document that does not parse gets fault 1.
+     * @throws AuthenticationError when the call carries no server identity (the endpoint must authenticate).
      */
-    sendAsync: async (p) => {
+    sendAsync: async (p, ctx) => {
       maxParams(p, 1);
+      if (!ctx.principal?.roles.includes('agent')) throw new AuthenticationError('sendAsync needs an authenticated agent');
+      const from: FromServer = { name: ctx.principal.name };
       const doc = parseRspec(stringParam(p, 0, 'xml'));
       if (!doc.response?.provisioning && !doc.response?.monitoring) throw new InputError('the document holds no provisioning or monitoring response');
-      await deps.provisioning.handleProvisioningDocument(doc);
-      await deps.monitoring.handleMonitoringDocument(doc, (d) => serialiseRspec(d, { dialect: 'manager' }));
+      // TODO(lead): the services scope each status/event/answer to `from`'s VMs (NotAllowedError otherwise).
+      await deps.provisioning.handleProvisioningDocument(doc, from);
+      await deps.monitoring.handleMonitoringDocument(doc, (d) => serialiseRspec(d, { dialect: 'manager' }), from);
       return null;
     },
   };

@@ -32,7 +32,9 @@ async function setup(t: Parameters<typeof openWorld>[0]) {
   const w = await openWorld(t);
   await addHost(w, 'host1', SERVER_UUID, 20);
   const plugin = pluginApi({ provisioning: w.provisioning, information: w.information, monitoring: w.monitoring, amVersion: '9.8.7', sendSyncTimeoutSeconds: 1 });
-  const agent = agentApi({ provisioning: w.provisioning, monitoring: w.monitoring });
+  // Agent methods run as the endpoint's authentication identifies a caller: the registered server host1.
+  const agentCtx: XmlRpcCallContext = { log: silentLogger(), principal: { name: 'host1', roles: ['agent'] } };
+  const agent = Object.fromEntries(Object.entries(agentApi({ provisioning: w.provisioning, monitoring: w.monitoring })).map(([k, m]) => [k, (p: unknown[]) => m(p, agentCtx)]));
   return { w, plugin, agent };
 }
 

@@ -21,9 +21,11 @@ import { VirtualMachine } from './entities/virtual-machine.js';
 import { VmInterface } from './entities/vm-interface.js';
 import { PrincipalRecord } from './entities/principal.js';
 import { ProjectOwner } from './entities/project-owner.js';
+import { ActionEvent } from './entities/action-event.js';
+import { NotificationRecord } from './entities/notification.js';
 import { MYSQL_MIGRATIONS, SQLITE_MIGRATIONS } from './migrations/index.js';
 
-export const ENTITIES = [Server, ServerBridge, Ipv4Range, Ipv4Slot, MacRange, MacSlot, RangeSubscription, VirtualMachine, VmInterface, ActionRecord, PrincipalRecord, ProjectOwner];
+export const ENTITIES = [Server, ServerBridge, Ipv4Range, Ipv4Slot, MacRange, MacSlot, RangeSubscription, VirtualMachine, VmInterface, ActionRecord, PrincipalRecord, ProjectOwner, ActionEvent, NotificationRecord];
 
 /** The table typeorm records applied migrations in. */
 export const MIGRATIONS_TABLE = 'migrations';

@@ -220,9 +220,12 @@ forEachEngine('libvirt events: Started → running, Stopped → stopped, Defined
   await deliver(w, libvirtEventResponse({ name: 'web01', uuid: FIXTURE_VM_UUID.toUpperCase(), status: 'Stopped' }));
   assert.equal((await states(w)).web01, 'stopped');
   await deliver(w, libvirtEventResponse({ name: 'web01', uuid: FIXTURE_VM_UUID, status: 'Undefined' }));
-  assert.equal((await states(w)).web01, 'stopped', 'Undefined changes nothing');
+  assert.equal((await states(w)).web01, 'failed', 'Undefined with no action in flight: the domain vanished');
+  const vanished = await w.tx.dataSource.getRepository(VirtualMachine).findOneByOrFail({ uuid: FIXTURE_VM_UUID });
+  assert.equal(vanished.stateNote, 'domain vanished from host', 'marked, not deleted');
   await deliver(w, libvirtEventResponse({ name: 'web01', uuid: FIXTURE_VM_UUID, status: 'Resumed' }));
   assert.equal((await states(w)).web01, 'running');
+  assert.equal((await w.tx.dataSource.getRepository(VirtualMachine).findOneByOrFail({ uuid: FIXTURE_VM_UUID })).stateNote, '', 'the note goes with the next state');
   await deliver(w, libvirtEventResponse({ name: 'web01', uuid: FIXTURE_VM_UUID, status: 'Suspended' }));
   assert.equal((await states(w)).web01, 'unknown');
 

@@ -42,6 +42,8 @@ export interface MonitoringOptions {
 
 const EVENT_STATES: Record<string, VmState | undefined> = { Started: 'running', Resumed: 'running', Stopped: 'stopped', Suspended: 'unknown' };
 const FORWARDED_EVENTS = new Set(['Started', 'Stopped']);
+/** State note of a VM whose domain was undefined on its host with no action in flight. */
+export const VANISHED_NOTE = 'domain vanished from host';
 /** How long a sent listActiveVMs query waits for its answer before it is forgotten, in ms. */
 const QUERY_TTL_MS = 10 * 60 * 1000;
 
@@ -119,9 +121,15 @@ export class MonitoringService {
       return;
     }
     const state = EVENT_STATES[ev.status ?? ''];
-    if (state && !(await this.busy(vm.uuid)) && vm.state !== state) {
-      await this.dataSource.getRepository(VirtualMachine).update({ id: vm.id }, { state });
+    if (state && !(await this.busy(vm.uuid)) && (vm.state !== state || vm.stateNote)) {
+      await this.dataSource.getRepository(VirtualMachine).update({ id: vm.id }, { state, stateNote: '' });
       this.log.info('VM state from libvirt event', { vmUuid: vm.uuid, event: ev.status, state });
+    }
+    // The domain was undefined on the host while no action (delete, failed create) was about the VM: it vanished
+    // (removed by hand, host reinstalled). The VM is marked so, never deleted: an operator or the client decides.
+    if (ev.status === 'Undefined' && !(await this.busy(vm.uuid)) && vm.state !== 'failed') {
+      await this.dataSource.getRepository(VirtualMachine).update({ id: vm.id }, { state: 'failed', stateNote: VANISHED_NOTE });
+      this.log.warn('VM domain vanished from its host: marked failed', { vmUuid: vm.uuid, previousState: vm.state });
     }
     if (FORWARDED_EVENTS.has(ev.status ?? '') && vm.callbackUrl) {
       const forwarded: Rspec = { response: { monitoring: { actions: [{ ...action, server: { virtualMachines: [{ name: ev.name ?? vm.name, uuid: vm.uuid, status: ev.status }] } }] } } };

@@ -2,6 +2,7 @@
  * The manager's outgoing side effects towards peers, as small interfaces: real implementations live in
  * `adapters/`, unit tests use in-memory fakes.
  */
+import type { EntityManager } from 'typeorm';
 import type { Server } from '../db/entities/server.js';
 
 /** Talks to a server's OXAD agent (ocf-protocol.md §4). */
@@ -54,4 +55,11 @@ export interface ClientNotifier {
   sendAsync(callbackUrl: string, rspecXml: string): void;
   /** Resolves when every queued delivery has finished (tests, shutdown). */
   drain(): Promise<void>;
+  /**
+   * Transactional outbox (optional): stores the delivery in `em`'s transaction, so a status change and its
+   * notification are committed together (a manager crash loses neither). Call {@link wake} after the commit.
+   */
+  enqueue?(em: EntityManager, callbackUrl: string, rspecXml: string): Promise<void>;
+  /** Starts delivering what {@link enqueue} stored (after its transaction committed). */
+  wake?(): void;
 }

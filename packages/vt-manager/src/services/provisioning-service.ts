@@ -32,7 +32,9 @@ import {
   type Logger,
   type Rspec,
 } from '@kvm-crm/shared';
-import { LessThan, In, type EntityManager } from 'typeorm';
+import { randomUUID } from 'node:crypto';
+import { LessThan, In, MoreThan, type EntityManager } from 'typeorm';
+import { ActionEvent } from '../db/entities/action-event.js';
 import { ActionRecord, type ActionState } from '../db/entities/action.js';
 import { ProjectOwner } from '../db/entities/project-owner.js';
 import { Server } from '../db/entities/server.js';
@@ -50,10 +52,28 @@ export interface ProvisioningOptions {
   agentCallbackUrl: string;
   /** Seconds an action may stay QUEUED/ONGOING before it is failed for silence. Default 600. */
   actionTimeoutSeconds?: number;
+  /** This manager's instance id (lease owner); default a random one per process. */
+  instanceId?: string;
+  /**
+   * Seconds the manager that stored an action has to hand it to the agent before another manager (or this one after
+   * a restart) takes it over. Default 60.
+   */
+  leaseSeconds?: number;
   logger: Logger;
 }
 
+/** Who caused an action event: `agent`, `system`, `manager:<id>`, `principal:<name>`, `operator:<name>`. */
+export type EventActor = string;
+
 const DESCRIPTION_MAX = 2048;
+/** A stored action, ready for the hand-over. */
+interface Prepared {
+  vm: VirtualMachine;
+  server: Server;
+  agentXml: string;
+}
+/** After an expiry delete was issued, when the sweep tries again if the VM is still there (the delete failed). */
+const EXPIRY_RETRY_MS = 3600 * 1000;
 const TERMINAL: ActionState[] = ['SUCCESS', 'FAILED'];
 
 /** hd-origin-path: `<template>` or `<template>/<file>` (validated before it reaches the agent). */
@@ -61,6 +81,9 @@ const HD_ORIGIN_PATTERN = new RegExp(`^${TEMPLATE_NAME_PATTERN.source.slice(1, -
 
 export class ProvisioningService {
   private readonly timeoutSeconds: number;
+  private readonly leaseSeconds: number;
+  /** This manager's lease owner id. */
+  readonly instanceId: string;
   private readonly log: Logger;
 
   constructor(
@@ -71,12 +94,15 @@ export class ProvisioningService {
     private readonly options: ProvisioningOptions,
   ) {
     this.timeoutSeconds = options.actionTimeoutSeconds ?? 600;
+    this.leaseSeconds = options.leaseSeconds ?? 60;
+    this.instanceId = options.instanceId ?? `mgr-${randomUUID()}`;
     this.log = options.logger;
   }
 
   /**
-   * Northbound `send(callBackUrl, xml)`. Parses the query and validates every action's id and type, then
-   * processes the actions in order in the background, and returns (`nil` on the wire). `handedOver` resolves once
+   * Northbound `send(callBackUrl, xml)`. Parses the query and validates every action's id and type, stores every
+   * action (or refuses it, its FAILED status stored for the client), hands them to the agents in order in the
+   * background, and returns (`nil` on the wire): an action accepted is never lost to a manager crash. `handedOver` resolves once
    * every action reached the agent or failed; it maps the actions refused before they were stored (duplicate
    * id, invalid input…) to their reason. `accepted` and `types` are the actions' ids and types, in message order.
    * `callbackUrl` must be an http(s) URL; with `allowNoCallback`, `""` or `"None"` mean "no callback" (send_sync).
@@ -102,12 +128,17 @@ export class ProvisioningService {
         throw new InputError(`unsupported action type ${JSON.stringify(a.type ?? '')} in action ${a.id}`);
       }
     }
+    // Every action is stored (or refused, with its FAILED status stored for the client) before `send` answers, so a
+    // manager killed right after answering loses none; the hand-overs to the agents follow in the background.
+    const refused = new Map<string, string>();
+    const stored: Array<{ action: Action; prepared: Prepared }> = [];
+    for (const a of actions) {
+      const r = await this.store(a, callbackUrl, options.principal);
+      if (typeof r === 'string') refused.set(a.id!, r);
+      else stored.push({ action: a, prepared: r });
+    }
     const handedOver = (async () => {
-      const refused = new Map<string, string>();
-      for (const a of actions) {
-        const reason = await this.process(a, callbackUrl, options.principal);
-        if (reason !== undefined) refused.set(a.id!, reason);
-      }
+      for (const { action, prepared } of stored) await this.send(action, prepared);
       return refused;
     })().catch((err: unknown) => {
       this.log.error('action processing crashed', { error: describeError(err) });
@@ -151,28 +182,222 @@ export class ProvisioningService {
    * Returns the reason when the action was refused before it was stored, else undefined.
    */
   private async process(action: Action, callbackUrl: string, principal?: string): Promise<string | undefined> {
-    const actionId = action.id!;
+    const r = await this.store(action, callbackUrl, principal);
+    if (typeof r === 'string') return r;
+    await this.send(action, r);
+    return undefined;
+  }
+
+  /**
+   * Validates and stores one action (QUEUED, under this manager's lease). Returns what the hand-over needs, or the
+   * reason it was refused: its FAILED status is then on its way to the client (through the outbox when there is one).
+   */
+  private async store(action: Action, callbackUrl: string, principal?: string): Promise<Prepared | string> {
     const type = action.type!;
-    const log = this.log.child({ actionId, actionType: type });
-    let stored = false;
     try {
       const prepared =
         type === 'create' ? await this.prepareCreate(action, callbackUrl, principal) : await this.prepareLifecycle(action, callbackUrl, principal);
-      stored = true;
-      log.info('action queued', { vmUuid: prepared.vm.uuid, server: prepared.server.name });
-      await this.agents.send(prepared.server, this.options.agentCallbackUrl, prepared.agentXml);
-      log.info('action sent to agent', { server: prepared.server.name });
+      this.log.info('action queued', { actionId: action.id, actionType: type, vmUuid: prepared.vm.uuid, server: prepared.server.name });
+      return prepared;
     } catch (err) {
       const reason = describeError(err);
-      log.warn('action failed before the agent reported', { reason });
+      this.log.warn('action refused', { actionId: action.id, actionType: type, reason });
+      await this.notifyDurably(callbackUrl, action.id!, type, 'FAILED', reason);
+      return reason;
+    }
+  }
+
+  /** Hands a stored action to its agent; a failure there ends it FAILED (the VM's state unchanged, a create undone). */
+  private async send(action: Action, prepared: Prepared): Promise<void> {
+    try {
+      await this.handOver(action.id!, prepared.server, prepared.agentXml);
+    } catch (err) {
+      const reason = describeError(err);
+      this.log.warn('action failed before the agent reported', { actionId: action.id, actionType: action.type, reason });
       // The agent never got the action: the VM's state is unknown to it, so only a create is undone.
-      if (stored) await this.finish(actionId, 'FAILED', reason, { vmState: 'unchanged' });
-      else {
-        this.notify(callbackUrl, actionId, type, 'FAILED', reason);
-        return reason;
+      await this.finish(action.id!, 'FAILED', reason, { vmState: 'unchanged', who: `manager:${this.instanceId}` });
+    }
+  }
+
+  /**
+   * Sends a stored QUEUED action to its agent under this manager's lease: a conditional UPDATE first renews the
+   * lease (only while this manager holds it and it has not expired, so of several managers exactly one sends) and
+   * counts the attempt; once the agent accepted, the lease runs until the deadline (the deadline sweep covers a
+   * silent agent). Returns false when the lease was lost (another manager took the action over): nothing was sent.
+   * @throws the gateway's error when the agent is unreachable or refuses.
+   */
+  private async handOver(actionId: string, server: Server, agentXml: string): Promise<boolean> {
+    const now = new Date();
+    const claimed = await this.tx.run((em) =>
+      em.update(
+        ActionRecord,
+        { uuid: actionId, status: 'QUEUED', leaseOwner: this.instanceId, leaseExpiresAt: MoreThan(now) },
+        { leaseExpiresAt: new Date(now.getTime() + this.leaseSeconds * 1000), sendAttempts: () => 'sendAttempts + 1' },
+      ),
+    );
+    if (!claimed.affected) {
+      this.log.warn('lease on the action lost before the hand-over: another manager took it over', { actionId });
+      return false;
+    }
+    await this.agents.send(server, this.options.agentCallbackUrl, agentXml);
+    await this.tx.run((em) => em.update(ActionRecord, { uuid: actionId, leaseOwner: this.instanceId }, { leaseExpiresAt: () => 'deadline' }));
+    this.log.info('action sent to agent', { actionId, server: server.name });
+    return true;
+  }
+
+  /**
+   * Recovery pass (at start and in every sweep): takes over the QUEUED actions whose lease expired before the
+   * agent accepted them (their manager died, or was killed, in between) and sends them again. Safe because the
+   * re-sent action is one the agent never acknowledged, and start/stop/hardStop/reboot/delete/modify are idempotent
+   * on the agent (start of a running domain → SUCCESS "already running", delete of a missing one → "already gone").
+   * A create whose send had started is NOT sent again (the agent refuses a second create of an existing domain
+   * with FAILED, which would undo the VM): it is left to the agent's report, or to the deadline sweep. Actions past
+   * their deadline are left to {@link failOverdueActions}. Returns how many actions were re-sent.
+   */
+  async recoverQueuedActions(now = new Date()): Promise<number> {
+    const repo = this.tx.dataSource.getRepository(ActionRecord);
+    const stale = await repo.find({ where: { status: 'QUEUED', leaseExpiresAt: LessThan(now), deadline: MoreThan(now) }, order: { id: 'ASC' } });
+    let resent = 0;
+    for (const a of stale) {
+      const ambiguousCreate = a.type === 'create' && a.sendAttempts > 0;
+      const taken = await this.tx.run(async (em) => {
+        const moved = await em.update(
+          ActionRecord,
+          { uuid: a.uuid, status: 'QUEUED', leaseExpiresAt: LessThan(now) },
+          ambiguousCreate
+            ? { leaseOwner: this.instanceId, leaseExpiresAt: () => 'deadline' }
+            : { leaseOwner: this.instanceId, leaseExpiresAt: new Date(Date.now() + this.leaseSeconds * 1000) },
+        );
+        if (!moved.affected) return false;
+        await this.recordEvent(em, a.uuid, 'QUEUED', 'QUEUED', `manager:${this.instanceId}`,
+          ambiguousCreate
+            ? 'lease expired after the create was sent: not sent again, waiting for the agent or the deadline'
+            : 'lease expired before the agent accepted the action: taken over and sent again');
+        return true;
+      });
+      if (!taken || ambiguousCreate) continue;
+      const log = this.log.child({ actionId: a.uuid, actionType: a.type });
+      try {
+        const vm = await this.tx.dataSource.manager.findOne(VirtualMachine, { where: { uuid: a.vmUuid }, relations: { interfaces: true } });
+        if (!vm) throw new NotFoundError(`VM ${a.vmUuid} of the action is gone`);
+        const server = await this.tx.dataSource.manager.findOneByOrFail(Server, { id: vm.serverId });
+        log.info('re-sending a QUEUED action whose lease expired');
+        if (await this.handOver(a.uuid, server, this.agentXmlFor(a, vm, server))) resent++;
+      } catch (err) {
+        const reason = describeError(err);
+        log.warn('re-sending a recovered action failed', { reason });
+        await this.finish(a.uuid, 'FAILED', reason, { vmState: 'unchanged', who: `manager:${this.instanceId}` });
       }
     }
-    return undefined;
+    return resent;
+  }
+
+  /**
+   * `action.show`: the action and its history, oldest event first.
+   * @throws NotFoundError when there is no such action.
+   */
+  async showAction(actionId: string): Promise<{ action: ActionRecord; events: ActionEvent[] }> {
+    const em = this.tx.dataSource.manager;
+    const action = await em.findOneBy(ActionRecord, { uuid: actionId });
+    if (!action) throw new NotFoundError(`no action ${actionId}`);
+    const events = await em.find(ActionEvent, { where: { actionUuid: actionId }, order: { id: 'ASC' } });
+    return { action, events };
+  }
+
+  /**
+   * Operator verbs `action.fail` / `action.succeed` (OpenNebula's `onevm recover --failure|--success`): moves a stuck
+   * (QUEUED/ONGOING) action to `status` as if the agent had reported it — the VM effects of that outcome are applied
+   * (a failed create or a successful delete removes the VM and releases its addresses; a failed action leaves the
+   * VM `unknown`), the client's callback gets the status, and the history records who, when and why (the audit record).
+   * @throws InputError without a reason; NotFoundError for an unknown action; ConflictError when it is already terminal.
+   */
+  async operatorResolve(actionId: string, status: 'SUCCESS' | 'FAILED', why: string, operator: string): Promise<void> {
+    if (!why.trim()) throw new InputError('a reason (why) is required');
+    await this.showAction(actionId);
+    const description = status === 'FAILED' ? `failed by operator ${operator}: ${why}` : `marked successful by operator ${operator}: ${why}`;
+    const done = await this.finish(actionId, status, description, { vmState: status === 'FAILED' ? 'unknown' : 'from-table', who: `operator:${operator}`, why });
+    if (!done) throw new ConflictError(`action ${actionId} is already finished`);
+  }
+
+  /**
+   * Operator verb `action.retry`: sends a stuck (QUEUED/ONGOING) action to its agent again as a new attempt, with a
+   * fresh deadline, under this manager's lease. A create that was already sent is refused (the agent answers a second
+   * create of an existing domain with FAILED, which would undo the VM): check the host, then `fail` or `succeed` it.
+   * A FAILED action is not reopened (its client already got its one terminal status): the client sends a new action.
+   * @throws InputError without a reason; NotFoundError; ConflictError as described; the gateway's error when the
+   *   agent is unreachable (the action stays as it was, with the new deadline).
+   */
+  async operatorRetry(actionId: string, why: string, operator: string): Promise<void> {
+    if (!why.trim()) throw new InputError('a reason (why) is required');
+    const { action } = await this.showAction(actionId);
+    if (TERMINAL.includes(action.status)) throw new ConflictError(`action ${actionId} is ${action.status}: a finished action is not reopened; the client sends a new action`);
+    if (action.type === 'create' && action.sendAttempts > 0) {
+      throw new ConflictError(`create ${actionId} was already sent to the agent: check the host, then use fail or succeed`);
+    }
+    const now = Date.now();
+    const taken = await this.tx.run(async (em) => {
+      const moved = await em.update(
+        ActionRecord,
+        { uuid: actionId, status: action.status },
+        { leaseOwner: this.instanceId, leaseExpiresAt: new Date(now + this.leaseSeconds * 1000), deadline: new Date(now + this.timeoutSeconds * 1000) },
+      );
+      if (!moved.affected) return false;
+      await this.recordEvent(em, actionId, action.status, action.status, `operator:${operator}`, `retry: ${why}`);
+      return true;
+    });
+    if (!taken) throw new ConflictError(`action ${actionId} changed meanwhile; show it again`);
+    const vm = await this.tx.dataSource.manager.findOne(VirtualMachine, { where: { uuid: action.vmUuid }, relations: { interfaces: true } });
+    if (!vm) throw new NotFoundError(`VM ${action.vmUuid} of the action is gone`);
+    const server = await this.tx.dataSource.manager.findOneByOrFail(Server, { id: vm.serverId });
+    const xml = this.agentXmlFor(action, vm, server);
+    // An ONGOING action is re-sent directly (the hand-over lease only guards QUEUED actions).
+    if (action.status === 'QUEUED') await this.handOver(actionId, server, xml);
+    else await this.agents.send(server, this.options.agentCallbackUrl, xml);
+  }
+
+  /**
+   * `vm.setExpiry`: when the manager deletes the VM (null: never).
+   * @throws NotFoundError for an unknown VM.
+   */
+  async setExpiry(vmUuid: string, expiresAt: Date | null): Promise<void> {
+    const moved = await this.tx.run((em) => em.update(VirtualMachine, { uuid: vmUuid.toLowerCase() }, { expiresAt }));
+    if (!moved.affected) throw new NotFoundError(`no VM with uuid ${vmUuid}`);
+  }
+
+  /**
+   * Expiry sweep: issues a normal delete action (system principal, a new action id) for every VM whose `expiresAt`
+   * passed and that no action is busy with; its statuses go to the VM's callback like any delete's. A conditional
+   * UPDATE moves the expiry forward by {@link EXPIRY_RETRY_MS} first, so of several managers only one deletes, and a
+   * delete that fails is tried again later. Returns the ids of the delete actions issued.
+   */
+  async deleteExpiredVms(now = new Date()): Promise<string[]> {
+    const em = this.tx.dataSource.manager;
+    const expired = await em.find(VirtualMachine, { where: { expiresAt: LessThan(now) }, order: { id: 'ASC' }, take: 100 });
+    const issued: string[] = [];
+    for (const vm of expired) {
+      if (await em.existsBy(ActionRecord, { vmUuid: vm.uuid, status: In(['QUEUED', 'ONGOING']) })) continue;
+      const claimed = await this.tx.run((t) => t.update(VirtualMachine, { id: vm.id, expiresAt: LessThan(now) }, { expiresAt: new Date(now.getTime() + EXPIRY_RETRY_MS) }));
+      if (!claimed.affected) continue;
+      const action: Action = { type: 'delete', id: randomUUID(), server: { virtualMachines: [{ uuid: vm.uuid, name: vm.name }] } };
+      this.log.info('VM expired: deleting it', { vmUuid: vm.uuid, actionId: action.id, expiresAt: vm.expiresAt?.toISOString() });
+      const refused = await this.process(action, vm.callbackUrl);
+      if (refused === undefined) issued.push(action.id!);
+    }
+    return issued;
+  }
+
+  /** The agent query for a stored action (modify carries the requested memory and vCPUs). */
+  private agentXmlFor(action: ActionRecord, vm: VirtualMachine, server: Server): string {
+    const target = Object.assign(Object.create(Object.getPrototypeOf(vm)) as VirtualMachine, vm, {
+      memoryMb: action.requestedMemoryMb ?? vm.memoryMb,
+      vcpus: action.requestedVcpus ?? vm.vcpus,
+    });
+    return this.agentQuery(action.uuid, action.type, server, target);
+  }
+
+  /** Appends a step to an action's history (inside `em`'s transaction). */
+  private async recordEvent(em: EntityManager, actionUuid: string, fromStatus: ActionState | null, toStatus: ActionState, who: EventActor, why: string): Promise<void> {
+    await em.insert(ActionEvent, { actionUuid, fromStatus, toStatus, who: who.slice(0, 128), why: why.slice(0, DESCRIPTION_MAX) });
   }
 
   /** Create: validates, checks for duplicates, stores VM + NICs + action, allocates addresses (one transaction). */
@@ -219,7 +444,7 @@ export class ProvisioningService {
           state: 'on queue', callbackUrl, interfaces: interfaces as VmInterface[],
         }),
       );
-      await this.insertAction(em, action, vmUuid, callbackUrl);
+      await this.insertAction(em, action, vmUuid, callbackUrl, {}, principal);
       return { vm, server: srv };
     });
     return { ...saved, agentXml: this.agentQuery(action.id!, 'create', saved.server, saved.vm) };
@@ -245,7 +470,7 @@ export class ProvisioningService {
       const busy = await em.findOne(ActionRecord, { where: { vmUuid, status: In(['QUEUED', 'ONGOING']) } });
       if (busy) throw new ConflictError(`VM ${vm.name} is busy with action ${busy.uuid} (${busy.type})`);
       const server = await em.findOneByOrFail(Server, { id: vm.serverId });
-      await this.insertAction(em, action, vmUuid, callbackUrl, requested);
+      await this.insertAction(em, action, vmUuid, callbackUrl, requested, principal);
       return { vm, server };
     });
     // The agent gets the VM as it should become: modify carries the requested memory and vCPUs.
@@ -274,12 +499,15 @@ export class ProvisioningService {
     vmUuid: string,
     callbackUrl: string,
     requested: { memoryMb?: number; vcpus?: number } = {},
+    principal?: string,
   ): Promise<void> {
     await em.insert(ActionRecord, {
       uuid: action.id!, type: action.type!, status: 'QUEUED', description: '', vmUuid, callbackUrl,
       requestedMemoryMb: requested.memoryMb ?? null, requestedVcpus: requested.vcpus ?? null,
       deadline: new Date(Date.now() + this.timeoutSeconds * 1000),
+      leaseOwner: this.instanceId, leaseExpiresAt: new Date(Date.now() + this.leaseSeconds * 1000), sendAttempts: 0,
     });
+    await this.recordEvent(em, action.id!, null, 'QUEUED', principal !== undefined ? `principal:${principal}` : 'system', `${action.type} requested`);
   }
 
   /** The query sent to the agent (manager dialect, §6.5): the VM as stored, NICs rewritten as in §6.5.2. */
@@ -344,13 +572,16 @@ export class ProvisioningService {
       const vm = await em.findOneBy(VirtualMachine, { uuid: action.vmUuid });
       const state = vmStateAfter(action.type, 'ONGOING');
       if (vm && state) await em.update(VirtualMachine, { id: vm.id }, { state });
-      return { action, callbackUrl: vm?.callbackUrl || action.callbackUrl };
+      await this.recordEvent(em, actionId, 'QUEUED', 'ONGOING', 'agent', description);
+      const callbackUrl = vm?.callbackUrl || action.callbackUrl;
+      const outboxed = await this.enqueueStatus(em, callbackUrl, actionId, action.type, 'ONGOING', description);
+      return { action, callbackUrl, outboxed };
     });
     if (!result) {
       this.log.info('ONGOING for an unknown or already running action ignored', { actionId });
       return;
     }
-    this.notify(result.callbackUrl, actionId, result.action.type, 'ONGOING', description);
+    this.afterCommit(result.outboxed, result.callbackUrl, actionId, result.action.type, 'ONGOING', description);
   }
 
   /**
@@ -364,10 +595,12 @@ export class ProvisioningService {
     actionId: string,
     status: 'SUCCESS' | 'FAILED',
     description: string,
-    options: { vmState?: 'from-table' | 'unchanged' | 'unknown' } = {},
+    options: { vmState?: 'from-table' | 'unchanged' | 'unknown'; who?: EventActor; why?: string } = {},
   ): Promise<boolean> {
     const vmStateRule = options.vmState ?? 'from-table';
     const result = await this.tx.run(async (em) => {
+      const before = await em.findOneBy(ActionRecord, { uuid: actionId });
+      if (!before || TERMINAL.includes(before.status)) return undefined;
       // A conditional update: a terminal status is applied once, also with several managers on one database.
       const moved = await em.update(
         ActionRecord,
@@ -376,6 +609,7 @@ export class ProvisioningService {
       );
       if (!moved.affected) return undefined;
       const action = await em.findOneByOrFail(ActionRecord, { uuid: actionId });
+      await this.recordEvent(em, actionId, before.status, status, options.who ?? 'agent', options.why ?? description);
       const vm = await em.findOneBy(VirtualMachine, { uuid: action.vmUuid });
       const callbackUrl = vm?.callbackUrl || action.callbackUrl;
       if (vm) {
@@ -394,14 +628,15 @@ export class ProvisioningService {
           if (state) await em.update(VirtualMachine, { id: vm.id }, { state });
         }
       }
-      return { action, callbackUrl };
+      const outboxed = await this.enqueueStatus(em, callbackUrl, actionId, action.type, status, description);
+      return { action, callbackUrl, outboxed };
     });
     if (!result) {
       this.log.info('terminal status for an unknown or finished action ignored', { actionId, status });
       return false;
     }
     this.log.log(status === 'SUCCESS' ? 'info' : 'warn', `action ${status}`, { actionId, actionType: result.action.type, description });
-    this.notify(result.callbackUrl, actionId, result.action.type, status, description);
+    this.afterCommit(result.outboxed, result.callbackUrl, actionId, result.action.type, status, description);
     return true;
   }
 
@@ -413,18 +648,50 @@ export class ProvisioningService {
     const overdue = await this.tx.dataSource.getRepository(ActionRecord).find({ where: { status: In(['QUEUED', 'ONGOING']), deadline: LessThan(now) } });
     let n = 0;
     for (const a of overdue) {
-      if (await this.finish(a.uuid, 'FAILED', `no terminal status from the agent within ${this.timeoutSeconds} s`, { vmState: 'unknown' })) n++;
+      if (await this.finish(a.uuid, 'FAILED', `no terminal status from the agent within ${this.timeoutSeconds} s`, { vmState: 'unknown', who: 'system' })) n++;
     }
     return n;
   }
 
-  private notify(callbackUrl: string, actionId: string, type: string, status: ActionState, description: string): void {
-    if (!callbackUrl) return; // send_sync without a callback
+  /** The status document sent to the client. */
+  private statusXml(actionId: string, type: string, status: ActionState, description: string): string {
     // The OCF wire is ASCII-only (ocf-protocol.md §6.1 rule 9): a reason must never stop a status from going out.
     const ascii = description.replace(/[^\x20-\x7e\n\t]/g, '?');
     const doc = provisioningStatusResponse({ actionId, type, status: status as 'ONGOING' | 'SUCCESS' | 'FAILED', description: ascii });
     // The manager's forwarded copies drop an empty description (ocf-protocol.md §6.1 rule 6, §8.5).
     if (!ascii) delete doc.response!.provisioning!.actions[0]!.description;
-    this.notifier.sendAsync(callbackUrl, serialiseRspec(doc, { dialect: 'manager' }));
+    return serialiseRspec(doc, { dialect: 'manager' });
+  }
+
+  /**
+   * With an outbox notifier, stores the status notification in the status change's transaction (returns true);
+   * otherwise returns false and {@link afterCommit} sends it.
+   */
+  private async enqueueStatus(em: EntityManager, callbackUrl: string, actionId: string, type: string, status: ActionState, description: string): Promise<boolean> {
+    if (!callbackUrl || !this.notifier.enqueue) return false;
+    await this.notifier.enqueue(em, callbackUrl, this.statusXml(actionId, type, status, description));
+    return true;
+  }
+
+  private afterCommit(outboxed: boolean, callbackUrl: string, actionId: string, type: string, status: ActionState, description: string): void {
+    if (outboxed) this.notifier.wake?.();
+    else this.notify(callbackUrl, actionId, type, status, description);
+  }
+
+  /** A status with no state change to commit with it: through the outbox (own transaction) when there is one. */
+  private async notifyDurably(callbackUrl: string, actionId: string, type: string, status: ActionState, description: string): Promise<void> {
+    if (!callbackUrl) return;
+    try {
+      const outboxed = await this.tx.run((em) => this.enqueueStatus(em, callbackUrl, actionId, type, status, description));
+      this.afterCommit(outboxed, callbackUrl, actionId, type, status, description);
+    } catch (err) {
+      this.log.error('storing a status for the client failed; sending it directly', { actionId, error: describeError(err) });
+      this.notify(callbackUrl, actionId, type, status, description);
+    }
+  }
+
+  private notify(callbackUrl: string, actionId: string, type: string, status: ActionState, description: string): void {
+    if (!callbackUrl) return; // send_sync without a callback
+    this.notifier.sendAsync(callbackUrl, this.statusXml(actionId, type, status, description));
   }
 }

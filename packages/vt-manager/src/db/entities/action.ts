@@ -46,6 +46,22 @@ export class ActionRecord {
   @Column({ type: 'datetime' })
   deadline: Date;
 
+  /**
+   * Lease on the hand-over to the agent (several managers on one database): the manager instance that may send
+   * the action to the agent, until `leaseExpiresAt`. Taken at insert, renewed/taken over by a conditional UPDATE
+   * (only one manager wins); set to the deadline once the agent accepted the action.
+   */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  leaseOwner: string | null;
+
+  @Index()
+  @Column({ type: 'datetime', nullable: true })
+  leaseExpiresAt: Date | null;
+
+  /** How many times a manager started sending the action to the agent (a create is never sent twice). */
+  @Column({ type: 'integer', default: 0 })
+  sendAttempts: number;
+
   @CreateDateColumn()
   createdAt: Date;
 

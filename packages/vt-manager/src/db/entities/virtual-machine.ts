@@ -84,6 +84,15 @@ export class VirtualMachine {
   @Column({ type: 'varchar', length: 2048, transformer: SEALED })
   callbackUrl: string;
 
+  /** Why the VM is in its state when that is not the result of an action (e.g. `domain vanished from host`). */
+  @Column({ type: 'varchar', length: 255, default: '' })
+  stateNote: string;
+
+  /** When the manager deletes the VM (a normal delete action, statuses to `callbackUrl`); null: never. */
+  @Index()
+  @Column({ type: 'datetime', nullable: true })
+  expiresAt: Date | null;
+
   @OneToMany(() => VmInterface, (i) => i.vm, { cascade: true })
   interfaces: Relation<VmInterface[]>;
 

@@ -4,9 +4,11 @@
  */
 import type { MigrationInterface } from 'typeorm';
 import { InitialSchemaSqlite1795322498472 } from './sqlite/1795322498472-initial-schema.js';
+import { ActionLeasesEventsOutboxSqlite1795323497812 } from './sqlite/1795323497812-action-leases-events-outbox.js';
 import { InitialSchemaMysql1795322498472 } from './mysql/1795322498472-initial-schema.js';
+import { ActionLeasesEventsOutboxMysql1795323497812 } from './mysql/1795323497812-action-leases-events-outbox.js';
 
 type MigrationClass = new () => MigrationInterface;
 
-export const SQLITE_MIGRATIONS: MigrationClass[] = [InitialSchemaSqlite1795322498472];
-export const MYSQL_MIGRATIONS: MigrationClass[] = [InitialSchemaMysql1795322498472];
+export const SQLITE_MIGRATIONS: MigrationClass[] = [InitialSchemaSqlite1795322498472, ActionLeasesEventsOutboxSqlite1795323497812];
+export const MYSQL_MIGRATIONS: MigrationClass[] = [InitialSchemaMysql1795322498472, ActionLeasesEventsOutboxMysql1795323497812];

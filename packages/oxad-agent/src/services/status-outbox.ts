@@ -1,0 +1,323 @@
+/**
+ * The agent's on-disk outbox of status messages (ARCHITECTURE.md decision 6): every provisioning status (ONGOING,
+ * SUCCESS, FAILED) and every libvirt event is first written durably to `<storageRoot>/outbox/`, then delivered
+ * (`sendAsync` on its callback URL) with exponential backoff until the manager accepts it. A manager that is down
+ * for a minute, or an agent restart, loses no status.
+ *
+ * - One file per message, named `<17-digit stamp>.json`: the stamp is max(now in µs, last stamp + 1), also across
+ *   restarts (the loader continues after the highest stamp on disk), so names sort in enqueue order. Content:
+ *   `{ v: 1, callbackUrl, rspecXml, attempts, createdAt, label }`. Files and the folder are 0600/0700: callback
+ *   URLs carry the manager's credentials. Written with temp name + fsync + rename (durable-file.ts).
+ * - Delivery is in order per callback URL, one message at a time per URL (so a VM's ONGOING always reaches the
+ *   manager before its SUCCESS, and a domain's events keep libvirt's order); different URLs do not wait for each
+ *   other. A file is deleted only after the call succeeded (XML-RPC success).
+ * - Retries: delays `initialDelayMs`·2^(n-1), capped at `maxDelayMs` (default 0.5 s … 30 s), with no attempt limit
+ *   for transport failures (manager down, timeout, TLS, HTTP errors). Exception, so that one message can never
+ *   block a URL for ever: when the manager *answered* with an XML-RPC fault (it received the message and refused
+ *   it, e.g. a status for a create it already failed and removed) `maxRefusals` times in a row, the file is moved
+ *   to `outbox/rejected/` (kept for the operator, logged as an error) and the next message goes.
+ * - Bound: at most `maxMessages` (default 10000) messages wait. Beyond, {@link StatusOutbox.enqueue} refuses the
+ *   new message (OutboxFullError, logged): the oldest are kept, because dropping an old ONGOING or event would
+ *   reorder what the manager sees, and the manager's job deadline fails an action whose status never comes.
+ * - Files that do not parse are moved to `rejected/` at load. Temporary files of a writer killed mid-write are
+ *   deleted at load.
+ */
+import { readdir, readFile, rename } from 'node:fs/promises';
+import path from 'node:path';
+import { describeError, redactCredentials, XmlRpcFaultError, type Logger } from '@kvm-crm/shared';
+import type { StatusReporter } from '../adapters/manager-status-client.js';
+import { ensureDir, removeFileDurably, removeTemporaryFiles, TEMP_PREFIX, writeFileDurably } from './durable-file.js';
+
+/** One delivery attempt of a status document. Implemented over XML-RPC by `XmlRpcStatusReporter.sendOnce`. */
+export interface StatusSender {
+  /** Resolves when the manager accepted the document. @throws on any failure (an `XmlRpcFaultError` for a refusal). */
+  sendOnce(callbackUrl: string, rspecXml: string): Promise<void>;
+}
+
+/** Options of {@link StatusOutbox}. */
+export interface StatusOutboxOptions {
+  logger: Logger;
+  /** First retry delay. Default 500 ms. */
+  initialDelayMs?: number;
+  /** Longest retry delay. Default 30 000 ms. */
+  maxDelayMs?: number;
+  /** Messages waiting at most; more are refused. Default 10 000. */
+  maxMessages?: number;
+  /** XML-RPC faults in a row after which a message is set aside in `rejected/`. Default 5. */
+  maxRefusals?: number;
+  /** Clock in ms (tests). Default Date.now. */
+  now?: () => number;
+}
+
+/** {@link StatusOutbox.enqueue} refused a message because the outbox is full. */
+export class OutboxFullError extends Error {}
+
+/** What one outbox file holds. */
+interface StoredMessage {
+  v: 1;
+  callbackUrl: string;
+  rspecXml: string;
+  attempts: number;
+  createdAt: string;
+  /** Free text for the logs (e.g. `action 42 SUCCESS`). */
+  label?: string;
+}
+
+interface Entry {
+  file: string;
+  message: StoredMessage;
+  /** Resolves once the file is on disk; rejects when it could not be written. */
+  written: Promise<void>;
+  refusals: number;
+}
+
+const FILE_PATTERN = /^\d{17}\.json$/;
+
+export class StatusOutbox {
+  private readonly entries = new Map<string, Entry>();
+  /** File names per callback URL, in delivery order. */
+  private readonly queues = new Map<string, string[]>();
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly sleeping = new Set<{ timer: NodeJS.Timeout; wake: () => void }>();
+  private readonly log: Logger;
+  private readonly initialDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly maxMessages: number;
+  private readonly maxRefusals: number;
+  private readonly now: () => number;
+  private lastStamp = 0;
+  private closed = false;
+  private delivered = 0;
+
+  private constructor(
+    /** The outbox folder. */
+    readonly dir: string,
+    private readonly sender: StatusSender,
+    options: StatusOutboxOptions,
+  ) {
+    this.log = options.logger;
+    this.initialDelayMs = options.initialDelayMs ?? 500;
+    this.maxDelayMs = options.maxDelayMs ?? 30_000;
+    this.maxMessages = options.maxMessages ?? 10_000;
+    this.maxRefusals = options.maxRefusals ?? 5;
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Opens (creating it 0700) the outbox folder, loads the messages a previous run left and starts delivering them.
+   * @throws when the folder cannot be created or read.
+   */
+  static async open(dir: string, sender: StatusSender, options: StatusOutboxOptions): Promise<StatusOutbox> {
+    const outbox = new StatusOutbox(dir, sender, options);
+    await outbox.load();
+    return outbox;
+  }
+
+  /** Messages not yet delivered (or set aside). */
+  get pending(): number {
+    return this.entries.size;
+  }
+
+  /** Messages delivered since this instance opened. */
+  get deliveredCount(): number {
+    return this.delivered;
+  }
+
+  /**
+   * Writes the message durably, queues it behind earlier messages to the same URL and returns once it is on disk
+   * (delivery goes on in the background).
+   * @throws OutboxFullError when `maxMessages` wait already; the file-system error when it cannot be written; an
+   *   Error after {@link close}.
+   */
+  async enqueue(callbackUrl: string, rspecXml: string, label?: string): Promise<void> {
+    if (this.closed) throw new Error('the status outbox is closed');
+    if (this.entries.size >= this.maxMessages) {
+      const err = new OutboxFullError(`the status outbox is full (${this.maxMessages} messages wait): message refused`);
+      this.log.error('status outbox full: message refused', { pending: this.entries.size, label, callbackUrl: redactCredentials(callbackUrl) });
+      throw err;
+    }
+    const file = `${this.nextStamp()}.json`;
+    const message: StoredMessage = { v: 1, callbackUrl, rspecXml, attempts: 0, createdAt: new Date(this.now()).toISOString(), ...(label ? { label } : {}) };
+    // Queued in memory at once (synchronously), so the order is the order of the calls; the delivery loop waits for
+    // the file to be written before sending it.
+    const written = writeFileDurably(this.dir, file, JSON.stringify(message), 0o600);
+    const entry: Entry = { file, message, written, refusals: 0 };
+    this.add(entry);
+    try {
+      await written;
+    } catch (err) {
+      this.remove(entry);
+      throw err;
+    }
+  }
+
+  /** A {@link StatusReporter} whose `report` resolves true once the message is durably queued (not delivered). */
+  asReporter(): StatusReporter {
+    return {
+      report: (callbackUrl, rspecXml) =>
+        this.enqueue(callbackUrl, rspecXml).then(
+          () => true,
+          (err: unknown) => {
+            this.log.error('status not queued', { error: describeError(err) });
+            return false;
+          },
+        ),
+    };
+  }
+
+  /** Resolves when every queued message has been delivered or set aside (tests). */
+  async idle(): Promise<void> {
+    while (this.running.size) await Promise.allSettled([...this.running.values()]);
+  }
+
+  /**
+   * Stops delivering (a call in progress finishes); undelivered messages stay on disk for the next start.
+   * @throws nothing.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const s of this.sleeping) {
+      clearTimeout(s.timer);
+      s.wake();
+    }
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  private nextStamp(): string {
+    this.lastStamp = Math.max(this.now() * 1000, this.lastStamp + 1);
+    return String(this.lastStamp).padStart(17, '0');
+  }
+
+  private async load(): Promise<void> {
+    await ensureDir(this.dir, 0o700);
+    const stale = await removeTemporaryFiles(this.dir);
+    if (stale) this.log.warn('status outbox: removed half-written files of a previous run', { files: stale });
+    const names = (await readdir(this.dir)).filter((n) => !n.startsWith(TEMP_PREFIX) && n.endsWith('.json')).sort();
+    for (const file of names) {
+      let message: StoredMessage | undefined;
+      try {
+        if (!FILE_PATTERN.test(file)) throw new Error('unexpected file name');
+        const parsed = JSON.parse(await readFile(path.join(this.dir, file), 'utf8')) as Partial<StoredMessage>;
+        if (parsed.v !== 1 || typeof parsed.callbackUrl !== 'string' || typeof parsed.rspecXml !== 'string') throw new Error('not an outbox message');
+        message = { v: 1, callbackUrl: parsed.callbackUrl, rspecXml: parsed.rspecXml, attempts: Number(parsed.attempts) || 0, createdAt: String(parsed.createdAt ?? ''), ...(parsed.label ? { label: String(parsed.label) } : {}) };
+      } catch (err) {
+        this.log.error('status outbox: unreadable file set aside', { file, error: describeError(err) });
+        await this.setAside(file);
+        continue;
+      }
+      this.lastStamp = Math.max(this.lastStamp, Number(file.slice(0, 17)));
+      this.add({ file, message, written: Promise.resolve(), refusals: 0 });
+    }
+    if (this.entries.size) this.log.info('status outbox: resuming delivery of messages left by a previous run', { messages: this.entries.size });
+  }
+
+  private add(entry: Entry): void {
+    this.entries.set(entry.file, entry);
+    const url = entry.message.callbackUrl;
+    let queue = this.queues.get(url);
+    if (!queue) this.queues.set(url, (queue = []));
+    queue.push(entry.file);
+    if (!this.running.has(url)) {
+      const run: Promise<void> = this.drain(url).finally(() => {
+        if (this.running.get(url) === run) this.running.delete(url);
+      });
+      this.running.set(url, run);
+    }
+  }
+
+  private remove(entry: Entry): void {
+    this.entries.delete(entry.file);
+    const queue = this.queues.get(entry.message.callbackUrl);
+    const i = queue?.indexOf(entry.file) ?? -1;
+    if (queue && i >= 0) queue.splice(i, 1);
+  }
+
+  /** Delivers the messages of one URL in order until its queue is empty or the outbox closes. */
+  private async drain(url: string): Promise<void> {
+    await Promise.resolve(); // let `add` register this run first
+    const queue = this.queues.get(url)!;
+    while (!this.closed && queue.length) {
+      const entry = this.entries.get(queue[0]!);
+      if (!entry) {
+        queue.shift();
+        continue;
+      }
+      try {
+        await entry.written;
+      } catch {
+        this.remove(entry); // not written: enqueue reports the error
+        continue;
+      }
+      const log = this.log.child({ outboxFile: entry.file, ...(entry.message.label ? { label: entry.message.label } : {}) });
+      try {
+        await this.sender.sendOnce(url, entry.message.rspecXml);
+      } catch (err) {
+        if (this.closed) break;
+        entry.message.attempts++;
+        const refused = err instanceof XmlRpcFaultError;
+        entry.refusals = refused ? entry.refusals + 1 : 0;
+        if (refused && entry.refusals >= this.maxRefusals) {
+          log.error('status refused by the manager; set aside in outbox/rejected', { attempts: entry.message.attempts, error: describeError(err) });
+          await this.setAside(entry.file);
+          this.remove(entry);
+          continue;
+        }
+        const delay = Math.min(this.initialDelayMs * 2 ** Math.min(entry.message.attempts - 1, 30), this.maxDelayMs);
+        log.log(entry.message.attempts === 1 ? 'warn' : entry.message.attempts % 10 === 0 ? 'error' : 'warn', 'status delivery failed; will retry', {
+          attempt: entry.message.attempts, retryInMs: delay, error: describeError(err),
+        });
+        // The attempt count on disk is informative (logs after a restart); failing to update it changes nothing.
+        await writeFileDurably(this.dir, entry.file, JSON.stringify(entry.message), 0o600).catch((e: unknown) =>
+          log.warn('status outbox: attempt count not saved', { error: describeError(e) }),
+        );
+        await this.sleep(delay);
+        continue;
+      }
+      this.delivered++;
+      this.remove(entry);
+      try {
+        await removeFileDurably(this.dir, entry.file);
+      } catch (err) {
+        // Delivered but still on disk: sent once more after a restart (the manager ignores a repeated status).
+        log.error('status outbox: delivered message not deleted', { error: describeError(err) });
+      }
+      if (entry.message.attempts) log.info('status delivered after retries', { attempts: entry.message.attempts + 1 });
+    }
+    // Synchronously after the last check: a message added from now on starts a new run.
+    if (!queue.length && this.queues.get(url) === queue) this.queues.delete(url);
+    this.running.delete(url);
+  }
+
+  private async setAside(file: string): Promise<void> {
+    const rejected = path.join(this.dir, 'rejected');
+    try {
+      await ensureDir(rejected, 0o700);
+      await rename(path.join(this.dir, file), path.join(rejected, file));
+    } catch (err) {
+      this.log.error('status outbox: could not move a file to rejected/', { file, error: describeError(err) });
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.closed) return resolve();
+      const s = {
+        timer: setTimeout(() => {
+          this.sleeping.delete(s);
+          resolve();
+        }, ms),
+        wake: resolve,
+      };
+      this.sleeping.add(s);
+    });
+  }
+}
+
+/** A {@link StatusSender} over a {@link StatusReporter} (unit tests that record statuses in memory). */
+export function senderFromReporter(reporter: StatusReporter): StatusSender {
+  return {
+    async sendOnce(callbackUrl, rspecXml) {
+      if (!(await reporter.report(callbackUrl, rspecXml))) throw new Error('status not delivered');
+    },
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * {@link ClientNotifier} backed by the `notification` table (transactional outbox): a status notification is
+ * written in the same transaction as the status change ({@link DbClientNotifier.enqueue}), so a manager crash
+ * (kill -9) loses none; rows are delivered from the table, in order per callback URL, with retries, and deleted
+ * once the callback acknowledged them. Of several managers on one database only one delivers a row at a time:
+ * a manager claims a due row by moving its `nextAttemptAt` forward with a conditional UPDATE.
+ *
+ * Exactly once, from our side: one row per status, deleted on acknowledgement. A manager killed after the
+ * callback answered and before the DELETE committed delivers that row once more after its claim lapses (the
+ * network offers no better); clearinghouses ignore a repeated terminal status for a finished action.
+ */
+import { describeError, redactCredentials, type Logger } from '@kvm-crm/shared';
+import { LessThanOrEqual, type EntityManager } from 'typeorm';
+import { NotificationRecord } from '../db/entities/notification.js';
+import type { TransactionRunner } from '../db/transaction-runner.js';
+import type { ClientNotifier } from '../services/ports.js';
+
+/** Options of {@link DbClientNotifier}. */
+export interface DbNotifierOptions {
+  logger: Logger;
+  /** Milliseconds between polls of the table (rows of other managers, retries). Default 1000. */
+  pollMs?: number;
+  /** Seconds a claimed row is reserved for its deliverer before another manager may take it. Default 60. */
+  claimSeconds?: number;
+  /** First retry delay in seconds, doubled each attempt up to {@link maxRetryDelaySeconds}. Default 1. */
+  retryDelaySeconds?: number;
+  /** Default 300. */
+  maxRetryDelaySeconds?: number;
+  /** Attempts after which a row is dropped (logged as an error). Default 100 (≈ 8 h with the defaults). */
+  maxAttempts?: number;
+}
+
+/** Delivers one document to one callback (`sendAsync(xml)` over XML-RPC in production). @throws on failure. */
+export type Deliver = (callbackUrl: string, rspecXml: string) => Promise<void>;
+
+export class DbClientNotifier implements ClientNotifier {
+  private readonly pending = new Set<Promise<unknown>>();
+  private running: Promise<void> | undefined;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly tx: TransactionRunner,
+    private readonly deliver: Deliver,
+    private readonly options: DbNotifierOptions,
+  ) {}
+
+  /** Starts polling the table (deliveries left by a previous run or another manager, retries). */
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.wake(), this.options.pollMs ?? 1000);
+    this.timer.unref();
+    this.wake();
+  }
+
+  /** Stops polling (a delivery in progress finishes; {@link drain} waits for it). */
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  async enqueue(em: EntityManager, callbackUrl: string, rspecXml: string): Promise<void> {
+    // One second in the past: MySQL DATETIME keeps whole seconds, the row must be due at once.
+    await em.insert(NotificationRecord, { callbackUrl, rspec: rspecXml, attempts: 0, nextAttemptAt: new Date(Date.now() - 1000), lastError: '' });
+  }
+
+  /** Outside a transaction (monitoring forwards): stores the row, then delivers. */
+  sendAsync(callbackUrl: string, rspecXml: string): void {
+    const p = this.tx
+      .run((em) => this.enqueue(em, callbackUrl, rspecXml))
+      .then(() => this.wake())
+      .catch((err: unknown) => this.options.logger.error('storing a notification failed', { callback: redactCredentials(callbackUrl), error: describeError(err) }));
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
+  wake(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        try {
+          await this.deliverDue();
+        } catch (err) {
+          this.options.logger.error('notification delivery pass failed', { error: describeError(err) });
+        }
+      } while (this.again);
+    })().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  /** Waits for stores in progress and the delivery pass in progress (and the one they asked for). */
+  async drain(): Promise<void> {
+    while (this.pending.size > 0 || this.running) {
+      await Promise.all([...this.pending]);
+      if (this.running) await this.running;
+    }
+  }
+
+  /**
+   * One pass: every row that is due, oldest first, per callback URL in order (a URL whose oldest row is waiting
+   * for a retry or is claimed by another manager waits); URLs are served in parallel.
+   */
+  async deliverDue(now = new Date()): Promise<number> {
+    const repo = this.tx.dataSource.getRepository(NotificationRecord);
+    const rows = await repo.find({ order: { id: 'ASC' }, take: 1000 });
+    const byUrl = new Map<string, NotificationRecord[]>();
+    for (const r of rows) {
+      const list = byUrl.get(r.callbackUrl) ?? [];
+      list.push(r);
+      byUrl.set(r.callbackUrl, list);
+    }
+    let delivered = 0;
+    await Promise.all(
+      [...byUrl.entries()].map(async ([url, list]) => {
+        for (const row of list) {
+          if (row.nextAttemptAt.getTime() > now.getTime()) return; // waits for a retry, or another manager has it
+          if (!(await this.deliverOne(row, url))) return;
+          delivered++;
+        }
+      }),
+    );
+    return delivered;
+  }
+
+  /** Claims, delivers and deletes one row; false when it was not delivered (claimed elsewhere, or failed). */
+  private async deliverOne(row: NotificationRecord, url: string): Promise<boolean> {
+    const repo = this.tx.dataSource.getRepository(NotificationRecord);
+    const now = new Date();
+    const claim = await repo.update(
+      { id: row.id, nextAttemptAt: LessThanOrEqual(now) },
+      { nextAttemptAt: new Date(now.getTime() + (this.options.claimSeconds ?? 60) * 1000), attempts: () => 'attempts + 1' },
+    );
+    if (!claim.affected) return false;
+    const attempt = row.attempts + 1;
+    try {
+      await this.deliver(url, row.rspec);
+    } catch (err) {
+      const error = describeError(err);
+      const max = this.options.maxAttempts ?? 100;
+      if (attempt >= max) {
+        this.options.logger.error('callback delivery given up', { callback: redactCredentials(url), attempts: attempt, error });
+        await repo.delete({ id: row.id });
+        return true;
+      }
+      const delay = Math.min((this.options.retryDelaySeconds ?? 1) * 2 ** (attempt - 1), this.options.maxRetryDelaySeconds ?? 300);
+      this.options.logger.warn('callback delivery failed', { callback: redactCredentials(url), attempt, retryInSeconds: delay, error });
+      await repo.update({ id: row.id }, { nextAttemptAt: new Date(Date.now() + delay * 1000), lastError: error.slice(0, 2048) });
+      return false;
+    }
+    await repo.delete({ id: row.id });
+    return true;
+  }
+}
