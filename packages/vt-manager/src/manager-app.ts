@@ -3,6 +3,7 @@
  * (`main.ts`) and the tests both start it through {@link startManager}.
  */
 import { readFileSync } from 'node:fs';
+import type { TLSSocket } from 'node:tls';
 import express, { type Request } from 'express';
 import {
   closeServer,
@@ -11,6 +12,8 @@ import {
   createXmlRpcHandler,
   listen,
   readBasicCredentials,
+  verifiedClientCertificate,
+  isPeerRefusal,
   SecretBox,
   type Logger,
   type Principal,
@@ -115,9 +118,17 @@ export async function startManager(
   const monitoring = new MonitoringService(tx, agents, notifier, { agentCallbackUrl: cb.toString(), logger: logger.child({ part: 'monitoring' }) });
   const principals = new PrincipalService(tx, options.users);
   const authenticator = new BasicAuthenticator((name) => principals.find(name));
-  const basicAuth = (role: string) => async (req: Request): Promise<Principal | undefined> => {
+  /**
+   * Northbound login: HTTP Basic when the request carries it; otherwise (optional certificate login) a verified,
+   * unrevoked client certificate of the endpoint's role whose CN names a principal that has that role.
+   */
+  const basicAuth = (role: 'clearinghouse' | 'admin') => async (req: Request): Promise<Principal | undefined> => {
     const c = readBasicCredentials(req);
-    return c ? authenticator.authenticate(c.user, c.pass, role) : undefined;
+    if (c) return authenticator.authenticate(c.user, c.pass, role);
+    const peer = verifiedClientCertificate(req.socket as TLSSocket, { isRevoked: (s) => tls.isRevoked(s), role });
+    if (isPeerRefusal(peer)) return undefined;
+    const principal = await principals.find(peer.commonName);
+    return principal?.roles.includes(role) ? { name: principal.name, roles: principal.roles } : undefined;
   };
   // Agents: callback credentials + the certificate of a registered server (or, legacy servers only, its address).
   const agentAuth = createAgentCallerAuth({ callback: options.agentCallback, tls, dataSource, logger: logger.child({ endpoint: 'agent' }) });
