@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { forEachEngine, type Engine } from '../db/testing-databases.js';
 import { InputError, libvirtEventResponse, serialiseRspec, type XmlRpcCallContext, type XmlRpcMethod } from '@kvm-crm/shared';
 import { ActionRecord } from '../db/entities/action.js';
 import { VirtualMachine } from '../db/entities/virtual-machine.js';
@@ -28,8 +29,8 @@ import { PLUGIN_API_HELP, pluginApi } from './plugin-api.js';
 
 const ctx: XmlRpcCallContext = { log: silentLogger(), principal: { name: 'expedient', roles: ['clearinghouse'] } };
 
-async function setup(t: Parameters<typeof openWorld>[0]) {
-  const w = await openWorld(t);
+async function setup(t: Parameters<typeof openWorld>[0], engine: Engine = 'sqlite') {
+  const w = await openWorld(t, { engine });
   await addHost(w, 'host1', SERVER_UUID, 20);
   const plugin = pluginApi({ provisioning: w.provisioning, information: w.information, monitoring: w.monitoring, amVersion: '9.8.7', sendSyncTimeoutSeconds: 1 });
   // Agent methods run as the endpoint's authentication identifies a caller: the registered server host1.
@@ -56,14 +57,14 @@ async function inputError(methods: Record<string, XmlRpcMethod>, name: string, p
 
 const counts = async (w: World) => [await w.tx.dataSource.getRepository(ActionRecord).count(), await w.tx.dataSource.getRepository(VirtualMachine).count()];
 
-test('plugin: the method table matches the help table', async (t) => {
-  const { plugin } = await setup(t);
+forEachEngine('plugin: the method table matches the help table', async (t, engine) => {
+  const { plugin } = await setup(t, engine);
   assert.deepEqual(Object.keys(plugin).sort(), Object.keys(PLUGIN_API_HELP).sort());
   assert.deepEqual(Object.keys(plugin).sort(), ['force_update_exp_vms', 'get_am_info', 'get_ocf_am_version', 'listResources', 'list_vm_templates', 'ping', 'send', 'send_sync']);
 });
 
-test('plugin send: missing, extra or non-string params → InputError, nothing processed; valid → nil', async (t) => {
-  const { w, plugin } = await setup(t);
+forEachEngine('plugin send: missing, extra or non-string params → InputError, nothing processed; valid → nil', async (t, engine) => {
+  const { w, plugin } = await setup(t, engine);
   const xml = query(createAction());
   await inputError(plugin, 'send', [], /^missing parameter 1 \(callBackUrl\)$/);
   await inputError(plugin, 'send', [CLIENT_CB], /^missing parameter 2 \(xml\)$/);
@@ -83,8 +84,8 @@ test('plugin send: missing, extra or non-string params → InputError, nothing p
   assert.equal(w.agent.action(0).type, 'create');
 });
 
-test('plugin send_sync: param errors → InputError; a nil callBackUrl means "None" (no callback); waits for the result', async (t) => {
-  const { w, plugin } = await setup(t);
+forEachEngine('plugin send_sync: param errors → InputError; a nil callBackUrl means "None" (no callback); waits for the result', async (t, engine) => {
+  const { w, plugin } = await setup(t, engine);
   const a = createAction();
   await inputError(plugin, 'send_sync', [], /^missing parameter 2 \(xml\)$/);
   await inputError(plugin, 'send_sync', [CLIENT_CB], /^missing parameter 2 \(xml\)$/);
@@ -105,8 +106,8 @@ test('plugin send_sync: param errors → InputError; a nil callBackUrl means "No
   assert.equal(await call(plugin, 'send_sync', ['None', query(createAction())]), 'TIMEOUT');
 });
 
-test('plugin listResources: param errors → InputError; omitted/nil filters are "None"; the hash round-trips', async (t) => {
-  const { w, plugin } = await setup(t);
+forEachEngine('plugin listResources: param errors → InputError; omitted/nil filters are "None"; the hash round-trips', async (t, engine) => {
+  const { w, plugin } = await setup(t, engine);
   await provisionVm(w, { name: 'vm-1' }, { principal: 'expedient' });
   await inputError(plugin, 'listResources', [], /^missing parameter 1 \(remoteHashValue\)$/);
   await inputError(plugin, 'listResources', ['0', 'None', 'None', 'x'], /^too many parameters: 4, at most 3$/);
@@ -125,8 +126,8 @@ test('plugin listResources: param errors → InputError; omitted/nil filters are
   assert.doesNotMatch(filtered[1], /vm-1/);
 });
 
-test('plugin list_vm_templates and force_update_exp_vms: param errors → InputError; valid calls reach the service', async (t) => {
-  const { w, plugin } = await setup(t);
+forEachEngine('plugin list_vm_templates and force_update_exp_vms: param errors → InputError; valid calls reach the service', async (t, engine) => {
+  const { w, plugin } = await setup(t, engine);
   await inputError(plugin, 'list_vm_templates', [], /^missing parameter 1 \(server_uuid\)$/);
   await inputError(plugin, 'list_vm_templates', [SERVER_UUID, 'x'], /^too many parameters: 2, at most 1$/);
   await inputError(plugin, 'list_vm_templates', [1], /^parameter 1 \(server_uuid\) must be a string$/);
@@ -144,8 +145,8 @@ test('plugin list_vm_templates and force_update_exp_vms: param errors → InputE
   assert.deepEqual(w.agent.forceListCalls, [{ server: 'host1', vmUuid: 'None' }]);
 });
 
-test('plugin ping, get_am_info, get_ocf_am_version', async (t) => {
-  const { plugin } = await setup(t);
+forEachEngine('plugin ping, get_am_info, get_ocf_am_version', async (t, engine) => {
+  const { plugin } = await setup(t, engine);
   assert.equal(await call(plugin, 'ping', ['hello']), 'hello');
   assert.deepEqual(await call(plugin, 'ping', [{ a: 1 }]), { a: 1 });
   assert.equal(await call(plugin, 'ping', []), '');
@@ -153,8 +154,8 @@ test('plugin ping, get_am_info, get_ocf_am_version', async (t) => {
   assert.equal(await call(plugin, 'get_ocf_am_version', []), '9.8.7');
 });
 
-test('agent sendAsync: param errors and bad XML → InputError; a provisioning status and a libvirt event are applied → nil', async (t) => {
-  const { w, agent } = await setup(t);
+forEachEngine('agent sendAsync: param errors and bad XML → InputError; a provisioning status and a libvirt event are applied → nil', async (t, engine) => {
+  const { w, agent } = await setup(t, engine);
   await inputError(agent, 'sendAsync', [], /^missing parameter 1 \(xml\)$/);
   await inputError(agent, 'sendAsync', ['<rspec/>', 'x'], /^too many parameters: 2, at most 1$/);
   await inputError(agent, 'sendAsync', [42], /^parameter 1 \(xml\) must be a string$/);
