@@ -115,7 +115,7 @@ export async function startManager(
   });
 
   const information = new InformationService(dataSource);
-  const monitoring = new MonitoringService(tx, agents, notifier, { agentCallbackUrl: cb.toString(), logger: logger.child({ part: 'monitoring' }) });
+  const monitoring = new MonitoringService(tx, agents, notifier, { agentCallbackUrl: cb.toString(), logger: logger.child({ part: 'monitoring' }), failureThreshold: options.monitoringFailureThreshold });
   const principals = new PrincipalService(tx, options.users);
   const authenticator = new BasicAuthenticator((name) => principals.find(name));
   /**

@@ -40,6 +40,8 @@ export const managerOptionsSchema = z.object({
   secretsKeyFile: z.string().optional(),
   /** Monitoring (ocf-protocol.md §4.3): seconds between ping + listActiveVMs rounds per server. Default 45; 0 disables. */
   monitoringIntervalSeconds: z.number().int().min(0).default(45),
+  /** Consecutive failed pings before a server is marked unavailable (it is marked available at the next answer). Default 3. */
+  monitoringFailureThreshold: z.number().int().min(1).default(3),
   /** Seconds `send_sync` waits before answering "TIMEOUT". Default 600 (as the original). */
   sendSyncTimeoutSeconds: z.number().int().positive().default(600),
   /** Extra CA file (PEM) trusted for clearinghouse callback URLs, on top of the system roots and our CA. */

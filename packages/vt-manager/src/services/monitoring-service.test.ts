@@ -22,9 +22,11 @@ import { Server } from '../db/entities/server.js';
 import { VirtualMachine, type VmState } from '../db/entities/virtual-machine.js';
 import { forEachEngine } from '../db/testing-databases.js';
 import type { TemplateInfo } from './ports.js';
+import { MonitoringService } from './monitoring-service.js';
 import {
   addHost,
   AGENT_CB,
+  silentLogger,
   agentStatus,
   CLIENT_CB,
   lifecycleAction,
@@ -373,4 +375,23 @@ forEachEngine('listTemplates passes the agent\'s answer through; unknown server 
 
   w.agent.templates = new UpstreamError('agent host1 unreachable');
   await assert.rejects(w.monitoring.listTemplates(SERVER_UUID), (e: unknown) => e instanceof UpstreamError && e.message === 'agent host1 unreachable');
+});
+
+forEachEngine('a server is marked unavailable only after failureThreshold consecutive failed pings', async (t, engine) => {
+  const w = await openWorld(t, { engine });
+  await twoHosts(w);
+  const monitoring = new MonitoringService(w.tx, w.agent, w.notifier, { agentCallbackUrl: AGENT_CB, logger: silentLogger(), failureThreshold: 3 });
+  w.agent.pingFailures.set('host2', new UpstreamError('agent host2 unreachable'));
+  for (let i = 1; i <= 2; i++) {
+    assert.deepEqual((await monitoring.monitorOnce())[1], { server: 'host2', available: true, error: 'agent host2 unreachable' }, `failure ${i} of 3`);
+    assert.deepEqual(await availability(w), { host1: true, host2: true });
+  }
+  assert.deepEqual((await monitoring.monitorOnce())[1], { server: 'host2', available: false, error: 'agent host2 unreachable' });
+  assert.deepEqual(await availability(w), { host1: true, host2: false });
+  w.agent.pingFailures.delete('host2');
+  await monitoring.monitorOnce();
+  assert.deepEqual(await availability(w), { host1: true, host2: true }, 'back at the first answer');
+  w.agent.pingFailures.set('host2', new UpstreamError('again'));
+  await monitoring.monitorOnce();
+  assert.deepEqual(await availability(w), { host1: true, host2: true }, 'the count started again');
 });

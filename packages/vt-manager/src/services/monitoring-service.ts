@@ -38,6 +38,8 @@ export interface MonitoringOptions {
   /** The URL (with credentials) agents answer monitoring queries on. */
   agentCallbackUrl: string;
   logger: Logger;
+  /** Consecutive failed pings before a server is marked unavailable. Default 3; 1 marks it at the first failure. */
+  failureThreshold?: number;
 }
 
 const EVENT_STATES: Record<string, VmState | undefined> = { Started: 'running', Resumed: 'running', Stopped: 'stopped', Suspended: 'unknown' };
@@ -49,6 +51,8 @@ const QUERY_TTL_MS = 10 * 60 * 1000;
 
 export class MonitoringService {
   private readonly pendingQueries = new Map<string, { serverId: number; sentAt: number }>();
+  /** Consecutive failed pings per server id. */
+  private readonly failures = new Map<number, number>();
   private readonly log: Logger;
 
   constructor(
@@ -66,7 +70,8 @@ export class MonitoringService {
 
   /**
    * One monitoring round (§7.3): for each server, `ping`; on success `listActiveVMs` (its answer arrives later
-   * through `sendAsync`); on failure the server is marked unavailable. Returns per-server outcomes.
+   * through `sendAsync`) and the server is available; after `failureThreshold` consecutive failures it is marked
+   * unavailable. Returns per-server outcomes.
    */
   async monitorOnce(): Promise<Array<{ server: string; available: boolean; error?: string }>> {
     const servers = await this.dataSource.getRepository(Server).find();
@@ -76,6 +81,7 @@ export class MonitoringService {
     for (const server of servers) {
       try {
         await this.agents.ping(server, 'hola');
+        this.failures.delete(server.id);
         if (!server.available) this.log.info('server available again', { server: server.name });
         await this.dataSource.getRepository(Server).update({ id: server.id }, { available: true });
         const id = randomUUID();
@@ -85,7 +91,15 @@ export class MonitoringService {
         out.push({ server: server.name, available: true });
       } catch (err) {
         const error = describeError(err);
-        if (server.available) this.log.warn('server unavailable', { server: server.name, error });
+        const failures = (this.failures.get(server.id) ?? 0) + 1;
+        this.failures.set(server.id, failures);
+        const down = failures >= (this.options.failureThreshold ?? 3);
+        if (!down) {
+          this.log.info('agent did not answer', { server: server.name, failures, error });
+          out.push({ server: server.name, available: server.available, error });
+          continue;
+        }
+        if (server.available) this.log.warn('server unavailable', { server: server.name, failures, error });
         await this.dataSource.getRepository(Server).update({ id: server.id }, { available: false });
         out.push({ server: server.name, available: false, error });
       }

@@ -265,7 +265,7 @@ export async function openWorld(t: TestContext, opts: { actionTimeoutSeconds?: n
     tx, agent, notifier,
     inventory: new InventoryService(tx),
     provisioning: new ProvisioningService(tx, new IpamService(), agent, notifier, { agentCallbackUrl: AGENT_CB, actionTimeoutSeconds: opts.actionTimeoutSeconds, logger }),
-    monitoring: new MonitoringService(tx, agent, notifier, { agentCallbackUrl: AGENT_CB, logger }),
+    monitoring: new MonitoringService(tx, agent, notifier, { agentCallbackUrl: AGENT_CB, logger, failureThreshold: 1 }),
     information: new InformationService(ds),
   };
 }
