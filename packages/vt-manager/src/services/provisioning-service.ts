@@ -38,6 +38,7 @@ import { ActionEvent } from '../db/entities/action-event.js';
 import { ActionRecord, type ActionState } from '../db/entities/action.js';
 import { ProjectOwner } from '../db/entities/project-owner.js';
 import { Server } from '../db/entities/server.js';
+import { SliceExpiry } from '../db/entities/slice-expiry.js';
 import { VirtualMachine } from '../db/entities/virtual-machine.js';
 import { VmInterface } from '../db/entities/vm-interface.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
@@ -368,7 +369,8 @@ export class ProvisioningService {
    * Expiry sweep: issues a normal delete action (system principal, a new action id) for every VM whose `expiresAt`
    * passed and that no action is busy with; its statuses go to the VM's callback like any delete's. A conditional
    * UPDATE moves the expiry forward by {@link EXPIRY_RETRY_MS} first, so of several managers only one deletes, and a
-   * delete that fails is tried again later. Returns the ids of the delete actions issued.
+   * delete that fails is tried again later. Then the VMs of expired slices ({@link deleteVmsOfExpiredSlices}).
+   * Returns the ids of the delete actions issued.
    */
   async deleteExpiredVms(now = new Date()): Promise<string[]> {
     const em = this.tx.dataSource.manager;
@@ -382,6 +384,63 @@ export class ProvisioningService {
       this.log.info('VM expired: deleting it', { vmUuid: vm.uuid, actionId: action.id, expiresAt: vm.expiresAt?.toISOString() });
       const refused = await this.process(action, vm.callbackUrl);
       if (refused === undefined) issued.push(action.id!);
+    }
+    issued.push(...(await this.deleteVmsOfExpiredSlices(now)));
+    return issued;
+  }
+
+  /**
+   * `slice.setExpiry`: when the manager deletes every VM of the slice (null: never); who set it is kept with it.
+   * The slice need not have VMs yet (a create in an expired slice is refused).
+   * @throws InputError for an invalid slice id.
+   */
+  async setSliceExpiry(sliceId: string, expiresAt: Date | null, setBy: string, why = ''): Promise<void> {
+    assertPattern(sliceId, ACTION_ID_PATTERN, 'slice id');
+    const setAt = new Date();
+    await this.tx.run(async (em) => {
+      const row = { expiresAt, nextSweepAt: expiresAt, setBy: setBy.slice(0, 100), setAt };
+      const moved = await em.update(SliceExpiry, { sliceId }, row);
+      if (!moved.affected) await em.insert(SliceExpiry, { sliceId, ...row });
+    });
+    this.log.info(expiresAt ? 'slice expiry set' : 'slice expiry cleared', {
+      sliceId, expiresAt: expiresAt?.toISOString() ?? null, setBy, setAt: setAt.toISOString(), why,
+    });
+  }
+
+  /** `slice.list`: the slice expiries (cleared ones too, with who cleared them), by slice id. */
+  async listSliceExpiries(): Promise<SliceExpiry[]> {
+    return this.tx.dataSource.manager.find(SliceExpiry, { order: { sliceId: 'ASC' } });
+  }
+
+  /**
+   * Expiry sweep for slices: for every slice whose expiry passed, issues a normal delete action (system principal,
+   * statuses to each VM's callback) for each of its VMs that no action is busy with. A conditional UPDATE moves the
+   * slice's `nextSweepAt` forward first, so of several managers only one issues the deletes; VMs still there then
+   * (a delete failed) are tried again after {@link EXPIRY_RETRY_MS}, or after a minute when a VM was busy.
+   * Returns the ids of the delete actions issued.
+   */
+  async deleteVmsOfExpiredSlices(now = new Date()): Promise<string[]> {
+    const em = this.tx.dataSource.manager;
+    const expired = await em.find(SliceExpiry, { where: { nextSweepAt: LessThan(now), expiresAt: LessThan(now) }, order: { id: 'ASC' }, take: 100 });
+    const issued: string[] = [];
+    for (const slice of expired) {
+      const claimed = await this.tx.run((t) =>
+        t.update(SliceExpiry, { id: slice.id, nextSweepAt: LessThan(now) }, { nextSweepAt: new Date(now.getTime() + EXPIRY_RETRY_MS) }),
+      );
+      if (!claimed.affected) continue;
+      let busy = false;
+      for (const vm of await em.find(VirtualMachine, { where: { sliceId: slice.sliceId }, order: { id: 'ASC' } })) {
+        if (await em.existsBy(ActionRecord, { vmUuid: vm.uuid, status: In(['QUEUED', 'ONGOING']) })) {
+          busy = true;
+          continue;
+        }
+        const action: Action = { type: 'delete', id: randomUUID(), server: { virtualMachines: [{ uuid: vm.uuid, name: vm.name }] } };
+        this.log.info('slice expired: deleting its VM', { sliceId: slice.sliceId, vmUuid: vm.uuid, actionId: action.id, expiresAt: slice.expiresAt?.toISOString() });
+        const refused = await this.process(action, vm.callbackUrl);
+        if (refused === undefined) issued.push(action.id!);
+      }
+      // A VM busy with another action is looked at again soon (the deletes just issued are busy then, so not doubled).
+      if (busy) await this.tx.run((t) => t.update(SliceExpiry, { id: slice.id }, { nextSweepAt: new Date(now.getTime() + 60_000) }));
     }
     return issued;
   }
@@ -425,6 +484,8 @@ export class ProvisioningService {
       if (!srv) throw new NotFoundError(`no server with uuid ${serverUuid}`);
       if (!srv.enabled) throw new ConflictError(`server ${srv.name} is disabled`);
       await this.checkProject(em, projectId, principal);
+      const sliceExpiry = await em.findOneBy(SliceExpiry, { sliceId });
+      if (sliceExpiry?.expiresAt && sliceExpiry.expiresAt.getTime() <= Date.now()) throw new ConflictError(`slice ${sliceId} has expired`);
       const bridges = [...srv.bridges].sort((a, b) => Number(b.isMgmt) - Number(a.isMgmt) || a.id - b.id);
       const interfaces: Partial<VmInterface>[] = [];
       for (const [i, bridge] of bridges.entries()) {
@@ -488,9 +549,20 @@ export class ProvisioningService {
    */
   private async checkProject(em: EntityManager, projectId: string, principal: string | undefined): Promise<void> {
     if (principal === undefined) return;
-    const owner = await em.findOneBy(ProjectOwner, { projectId });
-    if (!owner) await em.insert(ProjectOwner, { projectId, principal });
-    else if (owner.principal !== principal) throw new NotAllowedError(`project ${projectId} belongs to another clearinghouse`);
+    let owner = await em.findOneBy(ProjectOwner, { projectId });
+    if (!owner) {
+      try {
+        await em.insert(ProjectOwner, { projectId, principal });
+        return;
+      } catch (err) {
+        // Another request claimed the project between our read and our insert (parallel first creates, or two
+        // managers): the unique index decided; read who won.
+        if (!/UNIQUE constraint failed|Duplicate entry|ER_DUP_ENTRY/i.test(String((err as Error)?.message ?? err))) throw err;
+        owner = await em.findOneBy(ProjectOwner, { projectId });
+        if (!owner) throw new ConflictError(`project ${projectId} is being claimed concurrently; try again`);
+      }
+    }
+    if (owner.principal !== principal) throw new NotAllowedError(`project ${projectId} belongs to another clearinghouse`);
   }
 
   private async insertAction(
