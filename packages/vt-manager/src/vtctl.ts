@@ -148,6 +148,23 @@ vmCommand
     if (!o.at === !o.never) throw new Error('give exactly one of --at <time> or --never');
     print(await adminClient(this).call('vm.setExpiry', [{ uuid, expiresAt: o.never ? '' : o.at! }]));
   });
+const sliceCommand = program.command('slice').description('slices: expiry');
+sliceCommand
+  .command('list')
+  .description('the slice expiries (who set them, when)')
+  .action(async function (this: Command) {
+    print(await adminClient(this).call('slice.list', []));
+  });
+sliceCommand
+  .command('expire <sliceId>')
+  .description('set when the manager deletes every VM of the slice (normal delete actions; clients are told) and refuses creates in it')
+  .option('--at <time>', 'ISO 8601 time, e.g. 2026-12-31T23:00:00Z')
+  .option('--never', 'clear the expiry')
+  .option('--why <reason>', 'why (logged with who and when)')
+  .action(async function (this: Command, sliceId: string, o: { at?: string; never?: boolean; why?: string }) {
+    if (!o.at === !o.never) throw new Error('give exactly one of --at <time> or --never');
+    print(await adminClient(this).call('slice.setExpiry', [{ sliceId, expiresAt: o.never ? '' : o.at!, ...(o.why ? { why: o.why } : {}) }]));
+  });
 const action = program.command('action').description('actions: list, show with history, and the operator verbs retry, fail, succeed (audited)');
 action
   .command('list')

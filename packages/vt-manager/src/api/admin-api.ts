@@ -60,6 +60,23 @@ export function adminApi(deps: {
           await provisioning.setExpiry(str(o, 'uuid')!, when);
           return true;
         },
+        /**
+         * `slice.setExpiry({sliceId, expiresAt, why?})`: ISO 8601 time when the manager deletes every VM of the slice
+         * (and refuses creates in it); `""` clears it. Who set it, and when, is kept with it and logged (with why).
+         */
+        'slice.setExpiry': async (p, ctx) => {
+          const o = structParam(p, 0, 'slice');
+          const at = str(o, 'expiresAt', false);
+          const when = at === undefined ? null : new Date(at);
+          if (when && Number.isNaN(when.getTime())) throw new InputError('expiresAt must be an ISO 8601 time or ""');
+          await provisioning.setSliceExpiry(str(o, 'sliceId')!, when, operator(ctx), str(o, 'why', false) ?? '');
+          return true;
+        },
+        /** `slice.list()` → the slice expiries: sliceId, expiresAt (`""`: cleared), setBy, setAt. */
+        'slice.list': async () =>
+          (await provisioning.listSliceExpiries()).map((s) => ({
+            sliceId: s.sliceId, expiresAt: s.expiresAt ? s.expiresAt.toISOString() : '', setBy: s.setBy, setAt: s.setAt.toISOString(),
+          })),
         /** `action.retry({id, why})`: re-sends a stuck action as a new attempt (audited). */
         'action.retry': async (p, ctx) => {
           const o = structParam(p, 0, 'action');

@@ -39,7 +39,7 @@ async function tables(ds: DataSource): Promise<string[]> {
 
 const ALL_TABLES = [
   'action', 'action_event', 'ipv4_range', 'ipv4_slot', 'mac_range', 'mac_slot', MIGRATIONS_TABLE, 'notification', 'principal', 'project_owner', 'range_subscription', 'server',
-  'server_bridge', 'virtual_machine', 'vm_interface',
+  'server_bridge', 'slice_expiry', 'virtual_machine', 'vm_interface',
 ].sort();
 
 /** A database options object for a fresh, empty (unmigrated) database on `engine`; removed when `t` ends. */

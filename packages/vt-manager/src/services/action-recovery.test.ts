@@ -297,6 +297,84 @@ forEachEngine('expiry: an expired VM is deleted through a normal delete action, 
   assert.deepEqual(await w.provisioning.deleteExpiredVms(new Date(Date.now() + 7_200_000)), []);
 });
 
+forEachEngine('slice expiry: set and cleared by admins; the sweep deletes every VM of an expired slice once; creates in it are refused', async (t, engine) => {
+  const w = await world(t, engine);
+  const [expiring, cleared, untouched, past] = ['slice-expiring', 'slice-cleared', 'slice-untouched', 'slice-past'];
+  const a1 = await provisionVm(w, { name: 'a1', sliceId: expiring });
+  const a2 = await provisionVm(w, { name: 'a2', sliceId: expiring });
+  const b1 = await provisionVm(w, { name: 'b1', sliceId: cleared });
+  const c1 = await provisionVm(w, { name: 'c1', sliceId: untouched });
+  const api = adminApi({ inventory: w.inventory, dataSource: w.tx.dataSource, principals: new PrincipalService(w.tx, []), provisioning: w.provisioning });
+  const ctx = { principal: { name: 'root-admin' } } as Parameters<NonNullable<(typeof api)['slice.setExpiry']>>[1];
+  const soon = new Date(Date.now() + 60_000);
+  assert.equal(await api['slice.setExpiry']!([{ sliceId: expiring, expiresAt: soon.toISOString(), why: 'project ended' }], ctx), true);
+  await api['slice.setExpiry']!([{ sliceId: cleared, expiresAt: soon.toISOString() }], ctx);
+  await api['slice.setExpiry']!([{ sliceId: cleared, expiresAt: '' }], ctx);
+  await api['slice.setExpiry']!([{ sliceId: past, expiresAt: new Date(Date.now() - 1000).toISOString() }], ctx);
+  await assert.rejects(Promise.resolve(api['slice.setExpiry']!([{ sliceId: expiring, expiresAt: 'tomorrow' }], ctx)), /ISO 8601/);
+  await assert.rejects(Promise.resolve(api['slice.setExpiry']!([{ sliceId: 'bad slice!', expiresAt: '' }], ctx)), /slice id/);
+  const listed = (await api['slice.list']!([], ctx)) as Array<{ sliceId: string; expiresAt: string; setBy: string; setAt: string }>;
+  assert.deepEqual(listed.map((s) => s.sliceId), [cleared, expiring, past]);
+  const shown = listed.find((s) => s.sliceId === expiring)!;
+  // MySQL DATETIME keeps whole seconds.
+  assert.ok(Math.abs(Date.parse(shown.expiresAt) - soon.getTime()) < 1000);
+  assert.equal(shown.setBy, 'root-admin');
+  assert.ok(Math.abs(Date.parse(shown.setAt) - Date.now()) < 60_000);
+  assert.equal(listed.find((s) => s.sliceId === cleared)!.expiresAt, '');
+
+  assert.deepEqual(await w.provisioning.deleteExpiredVms(), [], 'not expired yet (the past slice has no VMs)');
+  // Two managers sweep at once: each VM of the expired slice gets exactly one delete.
+  const later = new Date(Date.now() + 120_000);
+  const p2 = manager(w, 'mgr-b');
+  const [i1, i2] = await Promise.all([w.provisioning.deleteExpiredVms(later), p2.deleteExpiredVms(later)]);
+  const issued = [...i1, ...i2];
+  assert.equal(issued.length, 2, 'one delete per VM, also with two managers');
+  const sent = issued.map((id) => w.agent.sent.map((_, i) => w.agent.action(i)).find((x) => x.id === id));
+  assert.deepEqual(sent.map((x) => x?.type), ['delete', 'delete']);
+  assert.deepEqual(sent.map((x) => x?.server?.virtualMachines[0]?.uuid).sort(), [a1.vmUuid, a2.vmUuid].sort());
+  // While the deletes run, and after the retry interval, nothing is issued twice.
+  const [j1, j2] = await Promise.all([w.provisioning.deleteExpiredVms(new Date(Date.now() + 7_200_000)), p2.deleteExpiredVms(new Date(Date.now() + 7_200_000))]);
+  assert.deepEqual([...j1, ...j2], []);
+  for (const id of issued) await w.provisioning.handleAgentStatus(agentStatus(id, 'SUCCESS'));
+  for (const id of issued) assert.deepEqual(w.notifier.of(id).map((s) => [s.url, s.type, s.status]), [[CLIENT_CB, 'delete', 'SUCCESS']]);
+  const vms = w.tx.dataSource.getRepository(VirtualMachine);
+  assert.equal(await vms.countBy({ sliceId: expiring }), 0);
+  assert.equal(await vms.countBy({ uuid: b1.vmUuid }), 1, 'a cleared slice is untouched');
+  assert.equal(await vms.countBy({ uuid: c1.vmUuid }), 1, 'a slice without expiry is untouched');
+  assert.equal((await w.provisioning.showAction(issued[0]!)).events[0]!.who, 'system');
+  assert.deepEqual(await w.provisioning.deleteExpiredVms(new Date(Date.now() + 7_200_000)), []);
+
+  // A create in an expired slice is refused (FAILED to the client) and stores nothing; in a cleared slice it works.
+  const refused = createAction({ name: 'late', sliceId: past });
+  const before = { vms: await vms.count(), actions: await w.tx.dataSource.getRepository(ActionRecord).count(), slots: await w.tx.dataSource.getRepository(Ipv4Slot).countBy({ vmUuid: refused.vmUuid }) };
+  const { handedOver } = await w.provisioning.submit(CLIENT_CB, query(refused));
+  assert.equal((await handedOver).get(refused.id), `slice ${past} has expired`);
+  assert.deepEqual(w.notifier.of(refused.id).map((s) => [s.type, s.status, s.description]), [['create', 'FAILED', `slice ${past} has expired`]]);
+  assert.equal(await vms.count(), before.vms);
+  assert.equal(await vms.countBy({ uuid: refused.vmUuid }), 0);
+  assert.equal(await w.tx.dataSource.getRepository(ActionRecord).count(), before.actions);
+  assert.equal(await w.tx.dataSource.getRepository(Ipv4Slot).countBy({ vmUuid: refused.vmUuid }), before.slots);
+  await provisionVm(w, { name: 'b2', sliceId: cleared });
+  assert.equal(await vms.countBy({ sliceId: cleared }), 2);
+});
+
+forEachEngine('slice expiry: a manager that finds the slice claimed issues nothing; a failed delete is tried again later', async (t, engine) => {
+  const w = await world(t, engine);
+  const r1 = await provisionVm(w, { name: 'r1', sliceId: 'slice-retry' });
+  await w.provisioning.setSliceExpiry('slice-retry', new Date(Date.now() + 60_000), 'root-admin');
+  const later = new Date(Date.now() + 120_000);
+  const [first] = await w.provisioning.deleteExpiredVms(later);
+  assert.ok(first);
+  await w.provisioning.handleAgentStatus(agentStatus(first, 'FAILED'));
+  assert.equal(await w.tx.dataSource.getRepository(VirtualMachine).countBy({ uuid: r1.vmUuid }), 1, 'the failed delete left the VM');
+  const p2 = manager(w, 'mgr-b');
+  assert.deepEqual(await p2.deleteExpiredVms(later), [], 'claimed by the first manager until the retry time');
+  const again = await p2.deleteExpiredVms(new Date(later.getTime() + 7_200_000));
+  assert.equal(again.length, 1);
+  assert.notEqual(again[0], first);
+  assert.equal(w.agent.action(w.agent.sent.length - 1).server?.virtualMachines[0]?.uuid, r1.vmUuid);
+});
+
 forEachEngine('send stores every action before it answers (a refused one with its FAILED status in the outbox)', async (t, engine) => {
   const w = await world(t, engine);
   const outbox = new (class extends DbClientNotifier {
