@@ -25,6 +25,7 @@ import { managerOptionsSchema, startManager, type RunningManager } from '@kvm-cr
 import { TestClearinghouse } from '../support/clearinghouse.js';
 import { domainsWithPrefix, installTestTemplate, LIBVIRT_URI, REPO_ROOT, removeDomains, virsh } from '../support/cluster.js';
 import { createQuery, lifecycleQuery } from '../support/expedient-queries.js';
+import { createMysqlTestDatabase, ENGINES, isServer, mysqlTestSettings } from '@kvm-crm/vt-manager/testing';
 
 const TEMPLATE = 'kvm-crm-test/kvm-crm-test.qcow2';
 const AGENT_MAIN = path.join(REPO_ROOT, 'packages/oxad-agent/dist/main.js');
@@ -83,7 +84,13 @@ class CuttableProxy {
   }
 }
 
-describe('agent durability: kill -9 during a create, manager unreachable for 60 s', { timeout: 6 * 60_000 }, () => {
+// The proofs run on both engines (issue 4: "Proof (tests, on MariaDB and SQLite)").
+for (const engine of ENGINES) {
+const mysqlMissing = engine === 'mysql' ? mysqlTestSettings() : undefined;
+const skip =
+  mysqlMissing && !isServer(mysqlMissing) && !process.env['CI'] && !process.env['KVMCRM_TEST_REQUIRE_MYSQL'] ? mysqlMissing.missing : false;
+describe(`[${engine}] agent durability: kill -9 during a create, manager unreachable for 60 s`, { timeout: 6 * 60_000, skip }, () => {
+  let dropDatabase: (() => Promise<void>) | undefined;
   const runId = randomBytes(3).toString('hex');
   const domainPrefix = `kvmcrm-t${runId}-`;
   const bridge = `kcbr${runId}`;
@@ -172,12 +179,18 @@ describe('agent durability: kill -9 during a create, manager unreachable for 60 
     const logger = createLogger({ component: 'test', silent: !process.env.KVMCRM_TEST_LOG, format: 'pretty' });
     const adminPassword = randomBytes(12).toString('hex');
     const chPassword = randomBytes(12).toString('hex');
+    let mysqlDatabase: Awaited<ReturnType<typeof createMysqlTestDatabase>>['options'] | undefined;
+    if (engine === 'mysql') {
+      const created = await createMysqlTestDatabase();
+      mysqlDatabase = created.options;
+      dropDatabase = created.drop;
+    }
     manager = await startManager(
       managerOptionsSchema.parse({
         listen: { host: '127.0.0.1', port: 0 },
         publicUrl: `https://127.0.0.1:${proxy.port}`,
         tls: tlsFiles('manager'),
-        database: { type: 'sqlite', path: path.join(dir, 'manager.sqlite') },
+        database: engine === 'sqlite' ? { type: 'sqlite', path: path.join(dir, 'manager.sqlite') } : mysqlDatabase!,
         secretsKeyFile: path.join(dir, 'secrets.key'),
         users: [
           { name: 'admin', passwordScrypt: hashPassword(adminPassword), roles: ['admin'] },
@@ -222,6 +235,7 @@ describe('agent durability: kill -9 during a create, manager unreachable for 60 
     await removeDomains(domainPrefix);
     await execa('ip', ['link', 'del', bridge], { reject: false });
     if (dir) await rm(dir, { recursive: true, force: true });
+    await dropDatabase?.().catch(() => undefined);
   });
 
   test('kill -9 during a create, restart: exactly one terminal status, nothing orphaned, addresses released', { timeout: 120_000 }, async () => {
@@ -303,3 +317,4 @@ describe('agent durability: kill -9 during a create, manager unreachable for 60 
     await waitFor('the outbox to drain', async () => (await readdir(path.join(storageRoot, 'outbox'))).filter((f) => f.endsWith('.json')).length === 0, 10_000);
   });
 });
+}
