@@ -1,19 +1,23 @@
 /**
- * Crash proof (ARCHITECTURE.md decision 6): two vt-manager processes on one MariaDB database, a legacy OCF agent
+ * Crash proof (ARCHITECTURE.md decision 6), on MariaDB and on SQLite. MariaDB: two vt-manager processes on one database, a legacy OCF agent
  * (test/python/legacy_agent.py, in-memory VMs) and a test clearinghouse. 20 creates are sent to manager A, which is
  * killed with SIGKILL while they are in flight, then restarted. Every action must reach a terminal status, every
  * status must reach the clearinghouse exactly once (except a status A was delivering at the very moment of the kill:
  * acknowledged by the clearinghouse but not yet deleted from the outbox, it is delivered once more), and the
  * addresses must be consistent (one IPv4 and one MAC per surviving VM, none leaked, none shared).
  *
- * Needs the MariaDB test server (scripts/setup-mariadb.sh, /var/lib/kvm-crm-test/mariadb.json or
+ * SQLite: the same proof with one manager process on a SQLite file (SQLite holds one manager per file, so no manager
+ * B); the test reads the file with its own read-only better-sqlite3 connection and the same SQL.
+ *
+ * The MariaDB variant needs the MariaDB test server (scripts/setup-mariadb.sh, /var/lib/kvm-crm-test/mariadb.json or
  * KVMCRM_TEST_MYSQL_URL); skipped without one unless KVMCRM_TEST_REQUIRE_MYSQL or CI is set.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -50,6 +54,26 @@ async function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Runs SQL against the manager's database, returns the rows. */
+type Query = (sql: string) => Promise<Array<Record<string, unknown>>>;
+
+/** What the crash proof needs from a database engine. */
+interface CrashEngine {
+  /** The `database` section of the manager configuration. */
+  database: Record<string, unknown>;
+  /** The manager processes to run on the database (the first one migrates and is killed). */
+  managers: Array<'a' | 'b'>;
+  /** Opens the test's own connection (after the first manager migrated). */
+  connect(): Promise<{ query: Query; close(): Promise<void> | void }>;
+}
+
+/** Minimal shape of better-sqlite3 used here (the package ships no types). */
+interface SqliteDatabase {
+  prepare(sql: string): { all(): unknown[] };
+  close(): void;
+}
+const BetterSqlite3 = createRequire(import.meta.url)('better-sqlite3') as new (file: string, options: { readonly: boolean; fileMustExist: boolean }) => SqliteDatabase;
+
 test('kill -9 a manager with 20 creates in flight, restart it: all terminal, each status once, addresses consistent', { timeout: 5 * 60_000 }, async (t) => {
   const settings = mysqlSettings();
   if (typeof settings === 'string') {
@@ -60,12 +84,45 @@ test('kill -9 a manager with 20 creates in flight, restart it: all terminal, eac
   const dbName = `kvmcrm_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
   const admin = await mysql.createConnection({ host: settings.host, port: settings.port, user: settings.username, password: settings.password });
   await admin.query(`CREATE DATABASE \`${dbName}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+  t.after(async () => {
+    await admin.query(`DROP DATABASE IF EXISTS \`${dbName}\``).catch(() => undefined);
+    await admin.end();
+  });
+  await crashProof(t, {
+    database: { type: 'mysql', host: settings.host, port: settings.port, username: settings.username, password: settings.password, database: dbName },
+    managers: ['a', 'b'],
+    async connect() {
+      const db = await mysql.createConnection({ host: settings.host, port: settings.port, user: settings.username, password: settings.password, database: dbName });
+      return {
+        query: async (sql) => (await db.query<mysql.RowDataPacket[]>(sql))[0] as Array<Record<string, unknown>>,
+        close: () => db.end(),
+      };
+    },
+  });
+});
+
+test('SQLite: kill -9 the manager with 20 creates in flight, restart it: all terminal, each status once, addresses consistent', { timeout: 2 * 60_000 }, async (t) => {
+  const dbDir = await mkdtemp(path.join(os.tmpdir(), 'kvmcrm-crash-sqlite-'));
+  t.after(() => rm(dbDir, { recursive: true, force: true }));
+  const file = path.join(dbDir, 'manager.sqlite');
+  await crashProof(t, {
+    database: { type: 'sqlite', path: file },
+    managers: ['a'],
+    connect() {
+      const db = new BetterSqlite3(file, { readonly: true, fileMustExist: true });
+      return Promise.resolve({
+        query: (sql) => Promise.resolve(db.prepare(sql).all() as Array<Record<string, unknown>>),
+        close: () => db.close(),
+      });
+    },
+  });
+});
+
+async function crashProof(t: TestContext, engine: CrashEngine): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'kvmcrm-crash-'));
   const children: ChildProcess[] = [];
   t.after(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await admin.query(`DROP DATABASE IF EXISTS \`${dbName}\``).catch(() => undefined);
-    await admin.end();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -94,7 +151,7 @@ test('kill -9 a manager with 20 creates in flight, restart it: all terminal, eac
     listen: { host: '127.0.0.1', port },
     publicUrl: `https://127.0.0.1:${port}`,
     tls: { caFile: store.caFile, certFile: path.join(dir, 'certs', 'manager.crt'), keyFile: path.join(dir, 'certs', 'manager.key'), crlFile: store.crlFile },
-    database: { type: 'mysql', host: settings.host, port: settings.port, username: settings.username, password: settings.password, database: dbName },
+    database: engine.database,
     secretsKeyFile: path.join(dir, 'secrets.key'),
     users: [
       { name: 'admin', passwordScrypt: hashPassword(adminPassword), roles: ['admin'] },
@@ -105,8 +162,7 @@ test('kill -9 a manager with 20 creates in flight, restart it: all terminal, eac
     actionLeaseSeconds: 3,
     monitoringIntervalSeconds: 0,
   });
-  await writeFile(path.join(dir, 'a.json'), JSON.stringify(configFor(ports.a)));
-  await writeFile(path.join(dir, 'b.json'), JSON.stringify(configFor(ports.b)));
+  for (const name of engine.managers) await writeFile(path.join(dir, `${name}.json`), JSON.stringify(configFor(ports[name])));
 
   const main = path.join(REPO_ROOT, 'packages/vt-manager/dist/main.js');
   const startManagerProcess = async (name: 'a' | 'b'): Promise<ChildProcess> => {
@@ -127,9 +183,9 @@ test('kill -9 a manager with 20 creates in flight, restart it: all terminal, eac
       }
     }
   };
-  // A first (it migrates), then B.
+  // A first (it migrates), then B (MariaDB only).
   let managerA = await startManagerProcess('a');
-  await startManagerProcess('b');
+  for (const name of engine.managers.slice(1)) await startManagerProcess(name);
 
   const adminA = new XmlRpcClient({ url: `https://admin:${adminPassword}@127.0.0.1:${ports.a}/xmlrpc/admin`, tls: { ca: ca.certPem } });
   const serverName = `legacy-${randomBytes(3).toString('hex')}`;
@@ -148,9 +204,9 @@ test('kill -9 a manager with 20 creates in flight, restart it: all terminal, eac
   const pluginA = new XmlRpcClient({ url: `https://expedient:${chPassword}@127.0.0.1:${ports.a}/xmlrpc/plugin`, tls: { ca: ca.certPem } });
   await pluginA.call('send', [clearinghouse.callbackUrl, xml]);
 
-  const db = await mysql.createConnection({ host: settings.host, port: settings.port, user: settings.username, password: settings.password, database: dbName });
-  t.after(() => db.end());
-  const count = async (sql: string): Promise<number> => Number(((await db.query<mysql.RowDataPacket[]>(sql))[0][0] as { n: number }).n);
+  const db = await engine.connect();
+  t.after(() => db.close());
+  const count = async (sql: string): Promise<number> => Number((await db.query(sql))[0]!['n']);
   // Kill A once some (not all) actions reached the agent.
   const killUntil = Date.now() + 30_000;
   while ((await count('SELECT COUNT(*) AS n FROM action WHERE sendAttempts > 0')) < 5) {
@@ -162,7 +218,7 @@ test('kill -9 a manager with 20 creates in flight, restart it: all terminal, eac
   const atKill = await count('SELECT COUNT(*) AS n FROM action WHERE status IN (\'QUEUED\', \'ONGOING\')');
   // Statuses A was delivering when it died (claimed, not yet deleted): the clearinghouse may have acknowledged one
   // before the kill, and it is delivered once more after A's claim lapses (decision 011: the only duplicate possible).
-  const claimed = (await db.query<mysql.RowDataPacket[]>('SELECT rspec FROM notification WHERE attempts > 0'))[0] as Array<{ rspec: string }>;
+  const claimed = (await db.query('SELECT rspec FROM notification WHERE attempts > 0')) as Array<{ rspec: string }>;
   const inDeliveryAtKill = new Set(
     claimed.map((r) => {
       const act = parseRspec(r.rspec).response!.provisioning!.actions[0]!;
@@ -186,7 +242,7 @@ test('kill -9 a manager with 20 creates in flight, restart it: all terminal, eac
   await sleep(1500); // a duplicate would show up now
   assert.equal(await count("SELECT COUNT(*) AS n FROM action WHERE status NOT IN ('SUCCESS', 'FAILED')"), 0);
 
-  const rows = (await db.query<mysql.RowDataPacket[]>('SELECT uuid, status FROM action'))[0] as Array<{ uuid: string; status: string }>;
+  const rows = (await db.query('SELECT uuid, status FROM action')) as Array<{ uuid: string; status: string }>;
   let succeeded = 0;
   for (const c of creates) {
     const received = clearinghouse.statuses(c.actionId).map((s) => s.status);
@@ -211,4 +267,4 @@ test('kill -9 a manager with 20 creates in flight, restart it: all terminal, eac
   assert.equal(await count('SELECT COUNT(*) AS n FROM ipv4_slot s LEFT JOIN virtual_machine v ON v.uuid = s.vmUuid WHERE s.vmUuid IS NOT NULL AND v.id IS NULL'), 0);
   assert.equal(await count('SELECT COUNT(DISTINCT ip) AS n FROM vm_interface WHERE ip IS NOT NULL'), vms);
   assert.equal(await count('SELECT COUNT(DISTINCT mac) AS n FROM vm_interface'), vms);
-});
+}
