@@ -85,7 +85,7 @@ describe('mutual TLS between the manager and an agent (loopback, our CA, CRL, ro
       managerOptionsSchema.parse({
         listen: { host: '127.0.0.1', port: 0 }, publicUrl: 'https://127.0.0.1:1', tls: files('manager'),
         database: { type: 'sqlite', path: path.join(dir, 'manager.sqlite') }, secretsKeyFile: path.join(dir, 'secrets.key'),
-        agentCallback: callback, monitoringIntervalSeconds: 0,
+        agentCallback: callback, monitoringIntervalSeconds: 0, monitoringFailureThreshold: 1,
       }),
       logger.child({ component: 'vt-manager' }),
       {},
