@@ -157,11 +157,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     );
     cleanups.push(() => agent.stop());
 
-    const base = `https://127.0.0.1:${manager.port}`;
     const admin = new XmlRpcClient({ url: `https://admin:${adminPassword}@127.0.0.1:${manager.port}/xmlrpc/admin`, tls: { ca: ca.certPem } });
     const pluginUrl = `https://expedient:${chPassword}@127.0.0.1:${manager.port}/xmlrpc/plugin`;
     const plugin = new XmlRpcClient({ url: pluginUrl, tls: { ca: ca.certPem } });
-    void base;
 
     const n = parseInt(runId.slice(0, 2), 16);
     const ip = options.ipv4 ?? { start: `10.254.${n}.10`, end: `10.254.${n}.59`, netmask: '255.255.255.0', gateway: `10.254.${n}.1`, dns: [`10.254.${n}.2`] };

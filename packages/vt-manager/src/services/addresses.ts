@@ -2,7 +2,6 @@
  * Conversions between textual IPv4/MAC addresses and the integers stored in slot rows.
  */
 import { InputError, isIpv4, MAC_PATTERN } from '@kvm-crm/shared';
-export { netmaskToPrefix } from '@kvm-crm/shared';
 
 /** `10.0.0.1` → 167772161. @throws InputError for anything but a dotted-quad address. */
 export function ipv4ToInt(s: string): number {

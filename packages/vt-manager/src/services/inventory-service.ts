@@ -9,6 +9,7 @@ import {
   ConflictError,
   InputError,
   isIpv4,
+  netmaskToPrefix,
   NotFoundError,
   parsePeerUrl,
   SERVER_NAME_PATTERN,
@@ -23,7 +24,7 @@ import { RangeSubscription } from '../db/entities/range-subscription.js';
 import { ServerBridge } from '../db/entities/server-bridge.js';
 import { Server } from '../db/entities/server.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
-import { intToIpv4, intToMac, ipv4ToInt, macToInt, netmaskToPrefix } from './addresses.js';
+import { intToIpv4, intToMac, ipv4ToInt, macToInt } from './addresses.js';
 
 /** Input of {@link InventoryService.registerServer}. */
 export interface ServerRegistration {
