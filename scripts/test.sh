@@ -12,4 +12,4 @@ export KVMCRM_TEST_REQUIRE_MYSQL=1   # MariaDB is up: a [mysql] test that cannot
 bash scripts/build.sh
 echo "==> node --test"
 exec node --test --test-concurrency=1 --test-timeout=900000 \
-  packages/shared/dist/ packages/vt-manager/dist/ packages/oxad-agent/dist/ test/dist/
+  packages/shared/dist-test/ packages/vt-manager/dist-test/ packages/oxad-agent/dist-test/ test/dist/

@@ -1,0 +1,580 @@
+/**
+ * Unit tests of the agent's AgentProvisioningService. HostPorts (libvirt domains, qemu-img, seed ISO, bridges), the
+ * StatusReporter and the ImageInspector are in-memory fakes for unit tests; no libvirt, no qemu-img, no socket.
+ * The TemplateCatalogue is the real one over a temporary folder, and the VM files are written under a temporary
+ * storage root that is removed afterwards.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createLogger, InputError, parseRspec, serialiseRspec, type Action, type Interface } from '@kvm-crm/shared';
+import type { StatusReporter } from '../../dist/adapters/manager-status-client.js';
+import type { CreateOverlayArgs, ImageInfo } from '../../dist/adapters/qemu-img.js';
+import type { DomainState } from '../../dist/adapters/virsh.js';
+import { TemplateCatalogue, type ImageInspector } from '../../dist/templates/template-catalogue.js';
+import { ActionJournal } from '../../dist/services/action-journal.js';
+import { AgentProvisioningService, type DomainControl, type HostPorts } from '../../dist/services/provisioning-service.js';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Fakes for unit tests
+
+/** libvirt in memory: domain name → state. Records every call. */
+class FakeDomains implements DomainControl {
+  readonly domains = new Map<string, { state: DomainState; xml: string }>();
+  readonly calls: string[] = [];
+  /** Thrown by `define` when set. */
+  defineError: Error | undefined;
+  /** Milliseconds `define` takes (to widen race windows). */
+  defineDelayMs = 0;
+  /** Whether a guest powers off after `shutdown` (ACPI honoured). */
+  shutdownWorks = true;
+
+  async define(xmlFilePath: string): Promise<void> {
+    this.calls.push(`define ${xmlFilePath}`);
+    if (this.defineDelayMs) await new Promise((r) => setTimeout(r, this.defineDelayMs));
+    if (this.defineError) throw this.defineError;
+    const xml = await readFile(xmlFilePath, 'utf8');
+    const name = /<name>([^<]+)<\/name>/.exec(xml)?.[1];
+    assert.ok(name, 'domain XML has a name');
+    this.domains.set(name, { state: 'shut off', xml });
+  }
+  async start(name: string): Promise<void> {
+    this.calls.push(`start ${name}`);
+    this.get(name).state = 'running';
+  }
+  async shutdown(name: string): Promise<void> {
+    this.calls.push(`shutdown ${name}`);
+    const d = this.get(name);
+    // The guest powers off a little later, as a real one does.
+    if (this.shutdownWorks) setTimeout(() => (d.state = 'shut off'), 100);
+  }
+  async destroy(name: string): Promise<void> {
+    this.calls.push(`destroy ${name}`);
+    this.get(name).state = 'shut off';
+  }
+  async reboot(name: string): Promise<void> {
+    this.calls.push(`reboot ${name}`);
+    this.get(name);
+  }
+  async undefine(name: string): Promise<void> {
+    this.calls.push(`undefine ${name}`);
+    this.get(name);
+    this.domains.delete(name);
+  }
+  async domState(name: string): Promise<DomainState | undefined> {
+    return this.domains.get(name)?.state;
+  }
+  /** Memory (MiB) of the definition and of the running guest, and the max the guest started with. */
+  readonly memory = new Map<string, { config: number; live?: number; maxLive?: number; vcpus?: number }>();
+  async setConfigMemory(name: string, memoryMiB: number): Promise<void> {
+    this.calls.push(`setConfigMemory ${name} ${memoryMiB}`);
+    this.get(name);
+    this.memory.set(name, { ...this.memory.get(name), config: memoryMiB });
+  }
+  async setLiveMemory(name: string, memoryMiB: number): Promise<void> {
+    this.calls.push(`setLiveMemory ${name} ${memoryMiB}`);
+    const m = this.memory.get(name)!;
+    if (m.maxLive !== undefined && memoryMiB > m.maxLive) throw new Error('fake libvirt: above maximum');
+    m.live = memoryMiB;
+  }
+  async setConfigVcpus(name: string, vcpus: number): Promise<void> {
+    this.calls.push(`setConfigVcpus ${name} ${vcpus}`);
+    this.get(name);
+    this.memory.set(name, { config: 0, ...this.memory.get(name), vcpus });
+  }
+  async maxMemoryMiB(name: string): Promise<number> {
+    return this.memory.get(name)?.maxLive ?? 256;
+  }
+  private get(name: string) {
+    const d = this.domains.get(name);
+    if (!d) throw new Error(`fake libvirt: no domain ${name}`);
+    return d;
+  }
+  /** Calls other than queries, without the argument. */
+  verbs(): string[] {
+    return this.calls.map((c) => c.split(' ')[0]!);
+  }
+}
+
+class FakeHost implements HostPorts {
+  readonly domains = new FakeDomains();
+  readonly bridges = new Set(['br-mgmt', 'br-data']);
+  readonly overlays: CreateOverlayArgs[] = [];
+  readonly seeds: Array<{ files: Record<string, string>; isoPath: string }> = [];
+  readonly images = {
+    createOverlay: async (args: CreateOverlayArgs): Promise<void> => {
+      this.overlays.push(args);
+      await writeFile(args.overlayPath, 'QFI\xfb fake overlay\n', { flag: 'wx' });
+    },
+  };
+  async writeSeedIso(files: Record<string, string>, isoPath: string): Promise<void> {
+    this.seeds.push({ files, isoPath });
+    await writeFile(isoPath, JSON.stringify(files), { flag: 'wx', mode: 0o644 });
+  }
+  async bridgeExists(name: string): Promise<boolean> {
+    return this.bridges.has(name);
+  }
+}
+
+interface Report {
+  url: string;
+  id?: string;
+  type?: string;
+  status?: string;
+  description?: string;
+}
+
+/** Records every status (parsed); `answer` decides what `report` resolves with. */
+class FakeReporter implements StatusReporter {
+  readonly reports: Report[] = [];
+  answer: (r: Report) => boolean = () => true;
+
+  async report(callbackUrl: string, rspecXml: string): Promise<boolean> {
+    assert.match(rspecXml, /<rspec xmlns="http:\/\/www\.fp7-ofelia\.eu\/CF\/vt_am\/rspec">/, 'agent dialect');
+    const a = parseRspec(rspecXml).response!.provisioning!.actions[0]!;
+    const r: Report = { url: callbackUrl, id: a.id, type: a.type, status: a.status, description: a.description };
+    this.reports.push(r);
+    return this.answer(r);
+  }
+
+  /** `[status, description]` of one action's reports. */
+  of(actionId: string): Array<[string | undefined, string | undefined]> {
+    return this.reports.filter((r) => r.id === actionId).map((r) => [r.status, r.description]);
+  }
+}
+
+class FakeInspector implements ImageInspector {
+  calls = 0;
+  async info(_path: string, format?: string): Promise<ImageInfo> {
+    this.calls++;
+    return { format: format ?? 'qcow2', virtualSizeBytes: 2 * 1024 ** 3, actualSizeBytes: 4096 };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Fixture
+
+const CALLBACK = 'https://agent:secret@manager.example:8445/xmlrpc/agent';
+const PREFIX = 'kvmcrm-';
+let root: string;
+let templatesDir: string;
+let templateDisk: string;
+
+before(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'kvmcrm-agent-prov-test-'));
+  templatesDir = path.join(root, 'templates');
+  await mkdir(path.join(templatesDir, 'debian12'), { recursive: true });
+  await writeFile(path.join(templatesDir, 'debian12', 'template.json'), JSON.stringify({ disk: 'disk.qcow2', format: 'qcow2', minMemoryMiB: 128, description: 'test' }));
+  await writeFile(path.join(templatesDir, 'debian12', 'disk.qcow2'), 'QFI\xfb fake template\n');
+  templateDisk = await realpath(path.join(templatesDir, 'debian12', 'disk.qcow2'));
+});
+
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+function setup(opts: { stopGraceSeconds?: number; journal?: ActionJournal } = {}) {
+  const host = new FakeHost();
+  const reporter = new FakeReporter();
+  const storageRoot = path.join(root, `s-${randomUUID().slice(0, 8)}`);
+  const svc = new AgentProvisioningService(host, new TemplateCatalogue(templatesDir, new FakeInspector()), reporter, {
+    storageRoot, domainPrefix: PREFIX, domainType: 'qemu', vcpus: 1, maxConcurrentActions: 4, stopGraceSeconds: opts.stopGraceSeconds ?? 1,
+    fallbackNetwork: 'default', logger: createLogger({ component: 'test', silent: true }), ...(opts.journal ? { journal: opts.journal } : {}),
+  });
+  return { host, reporter, svc, storageRoot };
+}
+
+const MGMT_NIC: Interface = { ismgmt: true, name: 'eth0', mac: '02:00:0A:14:00:00', ip: '10.20.0.2', mask: '255.255.255.0', gw: '10.20.0.1', dns1: '1.1.1.1', dns2: '9.9.9.9', switchId: 'br-mgmt' };
+const DATA_NIC: Interface = { ismgmt: false, name: 'eth1', mac: '02:00:0a:14:00:01', ip: 'NONE', mask: 'NONE', gw: 'NONE', dns1: 'NONE', dns2: 'NONE', switchId: 'br-data' };
+
+interface VmSpec {
+  vmUuid: string;
+  name?: string;
+  template?: string;
+  memoryMb?: number;
+  vcpus?: number;
+  /** Send no memory-mb at all. */
+  noMemory?: boolean;
+  virtualizationType?: string;
+}
+
+/** One action as the manager sends it (§6.5, §8.3), passed through serialise + parse like on the wire. */
+function action(type: string, vm: VmSpec, id = randomUUID()): Action & { id: string } {
+  const doc = serialiseRspec(
+    {
+      query: {
+        provisioning: {
+          actions: [
+            {
+              type, id,
+              server: {
+                uuid: '5e4e0000-0000-4000-8000-000000000001', virtualizationType: 'kvm',
+                virtualMachines: [
+                  {
+                    name: vm.name ?? 'vm1', uuid: vm.vmUuid, status: 'on queue', projectId: 'p-1', projectName: 'demo-project', sliceId: 's-1', sliceName: 'demo-slice',
+                    operatingSystemType: 'GNU/Linux', operatingSystemVersion: '12', operatingSystemDistribution: 'Debian',
+                    serverId: '5e4e0000-0000-4000-8000-000000000001', virtualizationType: vm.virtualizationType ?? 'kvm',
+                    xenConfiguration: {
+                      hdSetupType: 'file-image', hdSizeMb: 8200, hdOriginPath: vm.template ?? 'debian12/disk.qcow2', configurator: '', virtualizationSetupType: 'hvm',
+                      ...(vm.noMemory ? {} : { memoryMb: vm.memoryMb ?? 256 }), ...(vm.vcpus ? { vcpus: vm.vcpus } : {}), interfaces: [MGMT_NIC, DATA_NIC],
+                    },
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      },
+    },
+    { dialect: 'manager' },
+  );
+  const parsed = parseRspec(doc).query!.provisioning!.actions[0]!;
+  return { ...parsed, id };
+}
+
+async function run(svc: AgentProvisioningService, ...actions: Action[]): Promise<void> {
+  svc.submit(CALLBACK, actions);
+  await svc.idle();
+}
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(() => true, () => false);
+}
+
+/** A VM created (defined, shut off) by a create action. */
+async function created(env: ReturnType<typeof setup>, vm: VmSpec = { vmUuid: randomUUID() }) {
+  const a = action('create', vm);
+  await run(env.svc, a);
+  assert.deepEqual(env.reporter.of(a.id), [['ONGOING', undefined], ['SUCCESS', undefined]]);
+  env.reporter.reports.length = 0;
+  env.host.domains.calls.length = 0;
+  return { vmUuid: vm.vmUuid, name: PREFIX + vm.vmUuid };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Create
+
+test('create: ONGOING then SUCCESS; overlay, seed and domain XML written; domain defined', async () => {
+  const env = setup();
+  const vmUuid = randomUUID();
+  const a = action('create', { vmUuid, name: 'web-1' });
+  await run(env.svc, a);
+
+  assert.deepEqual(env.reporter.reports, [
+    { url: CALLBACK, id: a.id, type: undefined, status: 'ONGOING', description: undefined },
+    { url: CALLBACK, id: a.id, type: undefined, status: 'SUCCESS', description: undefined },
+  ]);
+  const name = PREFIX + vmUuid;
+  const paths = env.svc.vmPaths(vmUuid);
+  assert.equal(paths.dir, path.join(env.storageRoot, 'vms', vmUuid));
+  assert.deepEqual(env.host.domains.calls, [`define ${paths.domainXml}`]);
+  assert.equal(env.host.domains.domains.get(name)?.state, 'shut off');
+
+  assert.deepEqual(env.host.overlays, [{ backingPath: templateDisk, backingFormat: 'qcow2', overlayPath: paths.disk }]);
+  assert.ok(await exists(paths.disk), 'overlay written');
+  assert.ok(await exists(paths.seed), 'seed ISO written');
+  assert.equal(env.host.seeds.length, 1);
+  assert.equal(env.host.seeds[0]!.isoPath, paths.seed);
+  const seed = env.host.seeds[0]!.files;
+  assert.deepEqual(Object.keys(seed).sort(), ['meta-data', 'network-config', 'user-data']);
+  assert.match(seed['meta-data']!, new RegExp(`instance-id: ${vmUuid}\\nlocal-hostname: web-1\\n`));
+  assert.match(seed['network-config']!, /02:00:0a:14:00:00/);
+  assert.match(seed['network-config']!, /10\.20\.0\.2\/24/);
+  assert.match(seed['network-config']!, /02:00:0a:14:00:01/);
+  assert.doesNotMatch(seed['network-config']!, /NONE/);
+
+  const xml = await readFile(paths.domainXml, 'utf8');
+  assert.equal(env.host.domains.domains.get(name)?.xml, xml, 'the file on disk is what was defined');
+  assert.match(xml, new RegExp(`<name>${name}</name>`));
+  assert.match(xml, new RegExp(`<uuid>${vmUuid}</uuid>`));
+  assert.match(xml, /<title>web-1<\/title>/);
+  assert.match(xml, /<memory unit='MiB'>256<\/memory>/);
+  assert.match(xml, /<interface type='bridge'>\n\s*<mac address='02:00:0a:14:00:00'\/>\n\s*<source bridge='br-mgmt'\/>/);
+  assert.match(xml, /<interface type='bridge'>\n\s*<mac address='02:00:0a:14:00:01'\/>\n\s*<source bridge='br-data'\/>/);
+  assert.ok(xml.includes(`<source file='${paths.disk}'/>`));
+  assert.ok(
+    xml.includes(`<backingStore type='file'>\n        <format type='qcow2'/>\n        <source file='${templateDisk}'>\n          <seclabel model='dac' relabel='no'/>`),
+    'template as an explicit, never relabelled backing store',
+  );
+  assert.ok(xml.includes(`<source file='${paths.seed}'>`));
+  assert.match(xml, /<kvmcrm:action-id>[^<]+<\/kvmcrm:action-id>/);
+  assert.ok(xml.includes(`<kvmcrm:action-id>${a.id}</kvmcrm:action-id>`));
+  assert.ok(xml.includes('<kvmcrm:template>debian12</kvmcrm:template>'));
+});
+
+test('create: a missing bridge falls back to the libvirt network "default", and SUCCESS says so', async () => {
+  const env = setup();
+  env.host.bridges.delete('br-data');
+  const vmUuid = randomUUID();
+  const a = action('create', { vmUuid });
+  await run(env.svc, a);
+  assert.deepEqual(env.reporter.of(a.id), [
+    ['ONGOING', undefined],
+    ['SUCCESS', 'eth1: bridge br-data does not exist on this host, attached to libvirt network default'],
+  ]);
+  const xml = await readFile(env.svc.vmPaths(vmUuid).domainXml, 'utf8');
+  assert.match(xml, /<source bridge='br-mgmt'\/>/);
+  assert.doesNotMatch(xml, /br-data/);
+  assert.match(xml, /<interface type='network'>\n\s*<mac address='02:00:0a:14:00:01'\/>\n\s*<source network='default'\/>/);
+});
+
+test('create: define fails → FAILED with the reason, VM folder removed, nothing defined', async () => {
+  const env = setup();
+  env.host.domains.defineError = new Error('virsh define: XML error: boom');
+  const vmUuid = randomUUID();
+  const a = action('create', { vmUuid });
+  await run(env.svc, a);
+  assert.deepEqual(env.reporter.of(a.id), [['ONGOING', undefined], ['FAILED', 'virsh define: XML error: boom']]);
+  assert.equal(await exists(env.svc.vmPaths(vmUuid).dir), false, 'folder removed');
+  assert.equal(env.host.domains.domains.size, 0);
+  assert.deepEqual(env.host.domains.verbs(), ['define'], 'no undefine of something never defined');
+  assert.equal(env.host.overlays.length, 1, 'it did get as far as the overlay');
+
+  // The same VM can be created afterwards.
+  env.host.domains.defineError = undefined;
+  const again = action('create', { vmUuid });
+  await run(env.svc, again);
+  assert.deepEqual(env.reporter.of(again.id), [['ONGOING', undefined], ['SUCCESS', undefined]]);
+});
+
+test('create: unknown template or too little memory → FAILED, nothing written', async () => {
+  const env = setup();
+  const cases: Array<[VmSpec, RegExp]> = [
+    [{ vmUuid: randomUUID(), template: 'nope' }, /^no template "nope" in the catalogue$/],
+    [{ vmUuid: randomUUID(), template: 'debian12/other.qcow2' }, /^template debian12 has no disk other\.qcow2/],
+    [{ vmUuid: randomUUID(), template: '../debian12' }, /^invalid template name/],
+    [{ vmUuid: randomUUID(), memoryMb: 64 }, /^template debian12 needs at least 128 MiB of memory, 64 MiB requested$/],
+    [{ vmUuid: randomUUID(), name: 'a;rm -rf /' }, /^invalid VM name/],
+  ];
+  for (const [vm, reason] of cases) {
+    const a = action('create', vm);
+    await run(env.svc, a);
+    const got = env.reporter.of(a.id);
+    assert.equal(got.length, 2, JSON.stringify(vm));
+    assert.deepEqual(got[0], ['ONGOING', undefined]);
+    assert.equal(got[1]![0], 'FAILED');
+    assert.match(got[1]![1] ?? '', reason);
+    assert.equal(await exists(env.svc.vmPaths(vm.vmUuid).dir), false);
+  }
+  assert.equal(env.host.domains.calls.length, 0);
+  assert.equal(env.host.overlays.length, 0);
+  assert.equal(await exists(path.join(env.storageRoot, 'vms')), false);
+});
+
+test('create: an existing domain for the uuid → FAILED, the existing domain untouched', async () => {
+  const env = setup();
+  const vmUuid = randomUUID();
+  const name = PREFIX + vmUuid;
+  env.host.domains.domains.set(name, { state: 'running', xml: '<domain>precious</domain>' });
+  const a = action('create', { vmUuid });
+  await run(env.svc, a);
+  assert.deepEqual(env.reporter.of(a.id), [['ONGOING', undefined], ['FAILED', `a domain for VM ${vmUuid} already exists on this host`]]);
+  assert.deepEqual(env.host.domains.domains.get(name), { state: 'running', xml: '<domain>precious</domain>' });
+  assert.deepEqual(env.host.domains.calls, []);
+  assert.equal(await exists(env.svc.vmPaths(vmUuid).dir), false);
+
+  // An existing folder (a leftover) is not overwritten either.
+  const other = randomUUID();
+  const dir = env.svc.vmPaths(other).dir;
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'disk.qcow2'), 'old data');
+  const b = action('create', { vmUuid: other });
+  await run(env.svc, b);
+  assert.deepEqual(env.reporter.of(b.id)[1], ['FAILED', `the folder of VM ${other} already exists on this host`]);
+  assert.equal(await readFile(path.join(dir, 'disk.qcow2'), 'utf8'), 'old data');
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Lifecycle
+
+test('start, reboot, hardStop, delete: state transitions and idempotent cases', async () => {
+  const env = setup();
+  const { vmUuid, name } = await created(env);
+  const d = env.host.domains;
+  const step = async (type: string, expected: [string, string | undefined], state: DomainState | undefined) => {
+    const a = action(type, { vmUuid });
+    await run(env.svc, a);
+    assert.deepEqual(env.reporter.of(a.id), [['ONGOING', undefined], expected], type);
+    assert.equal(d.domains.get(name)?.state, state, `state after ${type}`);
+  };
+
+  await step('start', ['SUCCESS', undefined], 'running');
+  await step('start', ['SUCCESS', 'already running'], 'running');
+  await step('reboot', ['SUCCESS', undefined], 'running');
+  await step('hardStop', ['SUCCESS', undefined], 'shut off');
+  await step('hardStop', ['SUCCESS', 'already stopped'], 'shut off');
+  await step('reboot', ['SUCCESS', 'was not running; started'], 'running');
+  assert.deepEqual(d.verbs(), ['start', 'reboot', 'destroy', 'start']);
+
+  d.calls.length = 0;
+  await step('delete', ['SUCCESS', undefined], undefined);
+  assert.deepEqual(d.verbs(), ['destroy', 'undefine'], 'a running domain is destroyed before undefine');
+  assert.equal(await exists(env.svc.vmPaths(vmUuid).dir), false, 'VM folder removed');
+  await step('delete', ['SUCCESS', 'already gone'], undefined);
+  await step('start', ['FAILED', `no domain ${name} on this host`], undefined);
+  await step('hardStop', ['FAILED', `no domain ${name} on this host`], undefined);
+});
+
+test('delete of a stopped VM undefines without destroy; a leftover folder alone is removed too', async () => {
+  const env = setup();
+  const { vmUuid } = await created(env);
+  const a = action('delete', { vmUuid });
+  await run(env.svc, a);
+  assert.deepEqual(env.reporter.of(a.id)[1], ['SUCCESS', undefined]);
+  assert.deepEqual(env.host.domains.verbs(), ['undefine']);
+
+  const leftover = randomUUID();
+  await mkdir(env.svc.vmPaths(leftover).dir, { recursive: true });
+  const b = action('delete', { vmUuid: leftover });
+  await run(env.svc, b);
+  assert.deepEqual(env.reporter.of(b.id)[1], ['SUCCESS', undefined]);
+  assert.equal(await exists(env.svc.vmPaths(leftover).dir), false);
+});
+
+test('stop waits for the guest to shut down', async () => {
+  const env = setup({ stopGraceSeconds: 1 });
+  const { vmUuid, name } = await created(env);
+  await run(env.svc, action('start', { vmUuid }));
+  env.host.domains.calls.length = 0;
+  const a = action('stop', { vmUuid });
+  await run(env.svc, a);
+  assert.deepEqual(env.reporter.of(a.id), [['ONGOING', undefined], ['SUCCESS', undefined]]);
+  assert.deepEqual(env.host.domains.verbs(), ['shutdown'], 'no destroy when the guest powers off');
+  assert.equal(env.host.domains.domains.get(name)?.state, 'shut off');
+
+  const again = action('stop', { vmUuid });
+  await run(env.svc, again);
+  assert.deepEqual(env.reporter.of(again.id)[1], ['SUCCESS', 'already stopped']);
+  assert.deepEqual(env.host.domains.verbs(), ['shutdown']);
+});
+
+test('stop destroys a guest that ignores the shutdown within stopGraceSeconds', async () => {
+  const env = setup({ stopGraceSeconds: 1 });
+  env.host.domains.shutdownWorks = false;
+  const { vmUuid, name } = await created(env);
+  await run(env.svc, action('start', { vmUuid }));
+  env.host.domains.calls.length = 0;
+  const a = action('stop', { vmUuid });
+  const t0 = Date.now();
+  await run(env.svc, a);
+  assert.ok(Date.now() - t0 >= 900, 'waited about stopGraceSeconds');
+  assert.deepEqual(env.reporter.of(a.id), [['ONGOING', undefined], ['SUCCESS', 'guest did not shut down within 1 s; destroyed']]);
+  assert.deepEqual(env.host.domains.verbs(), ['shutdown', 'destroy']);
+  assert.equal(env.host.domains.domains.get(name)?.state, 'shut off');
+});
+
+test('modify: written to the definition; memory also live when the guest runs and it fits the maximum', async () => {
+  const env = setup();
+  const { vmUuid, name } = await created(env);
+  const offline = action('modify', { vmUuid, memoryMb: 512, vcpus: 2 });
+  await run(env.svc, offline);
+  assert.deepEqual(env.reporter.of(offline.id), [['ONGOING', undefined], ['SUCCESS', 'memory 512 MiB applied at next start; 2 vCPU(s) applied at next start']]);
+  assert.deepEqual(env.host.domains.memory.get(name), { config: 512, vcpus: 2 });
+  await run(env.svc, action('start', { vmUuid }));
+  env.host.domains.memory.get(name)!.maxLive = 512;
+  const smaller = action('modify', { vmUuid, memoryMb: 384 });
+  const larger = action('modify', { vmUuid, memoryMb: 1024 });
+  await run(env.svc, smaller, larger);
+  assert.deepEqual(env.reporter.of(smaller.id).at(-1), ['SUCCESS', 'memory 384 MiB applied live and at next start']);
+  assert.deepEqual(env.reporter.of(larger.id).at(-1), ['SUCCESS', "memory 1024 MiB applied at next start (above the running guest's maximum)"]);
+  assert.equal(env.host.domains.memory.get(name)!.live, 384);
+  assert.equal(env.host.domains.memory.get(name)!.config, 1024);
+  const nothing = action('modify', { vmUuid, memoryMb: undefined, noMemory: true });
+  await run(env.svc, nothing);
+  assert.deepEqual(env.reporter.of(nothing.id).at(-1), ['FAILED', 'modify needs xen-configuration/memory-mb and/or vcpus']);
+});
+
+test('unknown types and xen VMs → FAILED; nothing touched', async () => {
+  const env = setup();
+  const { vmUuid, name } = await created(env);
+  const bogus = action('explode', { vmUuid });
+  const xen = action('create', { vmUuid: randomUUID(), virtualizationType: 'xen' });
+  const xenStart = action('start', { vmUuid, virtualizationType: 'xen' });
+  await run(env.svc, bogus, xen, xenStart);
+  assert.deepEqual(env.reporter.of(bogus.id), [['ONGOING', undefined], ['FAILED', 'Unknown action type "explode"']]);
+  assert.deepEqual(env.reporter.of(xen.id), [['ONGOING', undefined], ['FAILED', 'Virtualization type not supported by the agent: "xen"']]);
+  assert.deepEqual(env.reporter.of(xenStart.id), [['ONGOING', undefined], ['FAILED', 'Virtualization type not supported by the agent: "xen"']]);
+  assert.deepEqual(env.host.domains.calls, []);
+  assert.equal(env.host.domains.domains.get(name)?.state, 'shut off');
+  assert.equal(env.host.domains.domains.size, 1);
+});
+
+test('two actions on the same VM run in order: the second sees the first one\'s effect', async () => {
+  const env = setup();
+  env.host.domains.defineDelayMs = 150; // without the per-VM lock, start would run while create is still defining
+  const vmUuid = randomUUID();
+  const create = action('create', { vmUuid });
+  const start = action('start', { vmUuid });
+  env.svc.submit(CALLBACK, [create]);
+  env.svc.submit(CALLBACK, [start]);
+  await env.svc.idle();
+  assert.deepEqual(
+    env.reporter.reports.map((r) => [r.id, r.status, r.description]),
+    [
+      [create.id, 'ONGOING', undefined],
+      [create.id, 'SUCCESS', undefined],
+      [start.id, 'ONGOING', undefined],
+      [start.id, 'SUCCESS', undefined],
+    ],
+  );
+  assert.equal(env.host.domains.domains.get(PREFIX + vmUuid)?.state, 'running');
+  assert.deepEqual(env.host.domains.verbs(), ['define', 'start']);
+});
+
+test('the manager unreachable for ONGOING → the action is not executed', async () => {
+  const env = setup();
+  env.reporter.answer = (r) => r.status !== 'ONGOING';
+  const vmUuid = randomUUID();
+  const a = action('create', { vmUuid });
+  await run(env.svc, a);
+  assert.deepEqual(env.reporter.of(a.id), [['ONGOING', undefined]], 'no terminal status either');
+  assert.deepEqual(env.host.domains.calls, []);
+  assert.equal(env.host.overlays.length, 0);
+  assert.equal(await exists(env.svc.vmPaths(vmUuid).dir), false);
+});
+
+test('submit rejects an action without a valid id, and runs none of the batch', async () => {
+  const env = setup();
+  const good = action('create', { vmUuid: randomUUID() });
+  assert.throws(() => env.svc.submit(CALLBACK, [good, { ...action('start', { vmUuid: randomUUID() }), id: '../x' }]), InputError);
+  assert.throws(() => env.svc.submit(CALLBACK, [{ ...good, id: undefined } as Action]), /invalid action id: nothing/);
+  await env.svc.idle();
+  assert.equal(env.reporter.reports.length, 0);
+  assert.equal(env.host.domains.calls.length, 0);
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// In-progress journal
+
+test('journal: an action is recorded before ONGOING is queued and removed once its terminal status is queued', async () => {
+  const journal = new ActionJournal(path.join(root, `j-${randomUUID().slice(0, 8)}`), createLogger({ component: 'test', silent: true }));
+  await journal.open();
+  const env = setup({ journal });
+  env.host.domains.defineDelayMs = 150;
+  const vmUuid = randomUUID();
+  const a = action('create', { vmUuid });
+  env.svc.submit(CALLBACK, [a]);
+  const deadline = Date.now() + 5000;
+  while (!env.reporter.of(a.id).length) {
+    assert.ok(Date.now() < deadline, 'ONGOING queued');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.deepEqual((await journal.list()).map((e) => [e.actionId, e.type, e.vmUuid, e.callbackUrl]), [[a.id, 'create', vmUuid, CALLBACK]], 'recorded while it runs');
+  await env.svc.idle();
+  assert.deepEqual(await journal.list(), [], 'removed after SUCCESS was queued');
+
+  // A terminal status that could not be queued: the entry stays for the start-up reconciler.
+  env.reporter.answer = (r) => r.status === 'ONGOING';
+  const b = action('start', { vmUuid });
+  await run(env.svc, b);
+  assert.deepEqual((await journal.list()).map((e) => e.actionId), [b.id]);
+
+  // ONGOING not queued: the action does not run and leaves no entry.
+  await journal.remove(b.id);
+  env.reporter.answer = () => false;
+  await run(env.svc, action('stop', { vmUuid }));
+  assert.deepEqual(await journal.list(), []);
+});

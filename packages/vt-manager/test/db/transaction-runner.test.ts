@@ -1,0 +1,57 @@
+/**
+ * TransactionRunner on MySQL/MariaDB (a fresh database per test, db/testing-databases.ts): READ COMMITTED, so a
+ * transaction sees rows committed after its first read (what the IPAM's range lock relies on), and a deadlock
+ * victim is run again. On SQLite transactions are queued in-process, so neither case can arise there.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { PrincipalRecord } from '../../dist/db/entities/principal.js';
+import { engineAvailable, openTestDatabase } from '../../dist/db/testing-databases.js';
+import { isDeadlock, TransactionRunner } from '../../dist/db/transaction-runner.js';
+
+test('[mysql] a transaction sees rows other connections committed after its first read (READ COMMITTED)', async (t) => {
+  if (!(await engineAvailable(t, 'mysql'))) return;
+  const ds = await openTestDatabase(t, 'mysql');
+  const tx = new TransactionRunner(ds);
+  const seen = await tx.run(async (em) => {
+    const before = await em.count(PrincipalRecord);
+    await ds.manager.insert(PrincipalRecord, { name: 'late', roles: 'admin', passwordScrypt: null }); // another pooled connection, autocommit
+    const after = await em.count(PrincipalRecord);
+    return [before, after];
+  });
+  assert.deepEqual(seen, [0, 1], 'under REPEATABLE READ the second count would still be 0');
+});
+
+test('[mysql] a deadlock victim is rolled back and run again; both transactions end committed', async (t) => {
+  if (!(await engineAvailable(t, 'mysql'))) return;
+  const ds = await openTestDatabase(t, 'mysql');
+  const tx = new TransactionRunner(ds);
+  await ds.manager.insert(PrincipalRecord, [{ name: 'a', roles: 'admin', passwordScrypt: null }, { name: 'b', roles: 'admin', passwordScrypt: null }]);
+  let firstLocks = 0;
+  let release!: () => void;
+  const bothHoldOneRow = new Promise<void>((r) => (release = r));
+  const attempts = { ab: 0, ba: 0 };
+  const cross = (first: string, second: string, key: 'ab' | 'ba') =>
+    tx.run(async (em) => {
+      attempts[key]++;
+      await em.update(PrincipalRecord, { name: first }, { roles: `admin,${key}` });
+      if (++firstLocks === 2) release();
+      await bothHoldOneRow;
+      await em.update(PrincipalRecord, { name: second }, { roles: `clearinghouse,${key}` });
+      return key;
+    });
+  const results = await Promise.allSettled([cross('a', 'b', 'ab'), cross('b', 'a', 'ba')]);
+  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled']);
+  assert.equal(attempts.ab + attempts.ba, 3, 'exactly one of the two ran twice');
+  const rows = await ds.manager.find(PrincipalRecord, { order: { name: 'ASC' } });
+  const winner = attempts.ab === 2 ? 'ab' : 'ba';
+  assert.deepEqual(rows.map((r) => r.roles.split(',')[1]), [winner, winner], 'the retried transaction committed last, whole');
+});
+
+test('isDeadlock recognises InnoDB error 1213, raw or wrapped by typeorm, and nothing else', () => {
+  assert.equal(isDeadlock({ errno: 1213, code: 'ER_LOCK_DEADLOCK' }), true);
+  assert.equal(isDeadlock({ driverError: { errno: 1213 } }), true);
+  assert.equal(isDeadlock({ code: 'ER_DUP_ENTRY', errno: 1062 }), false);
+  assert.equal(isDeadlock(new Error('Deadlock found')), false);
+  assert.equal(isDeadlock(undefined), false);
+});
