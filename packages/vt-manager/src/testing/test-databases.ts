@@ -17,7 +17,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { test, type TestContext } from 'node:test';
 import mysql from 'mysql2/promise';
 import type { DataSource } from 'typeorm';
-import { openDatabase, type DatabaseOptions, type OpenDatabaseOptions } from './data-source.js';
+import { openDatabase, type DatabaseOptions, type OpenDatabaseOptions } from '../db/data-source.js';
 
 export type Engine = 'sqlite' | 'mysql';
 export const ENGINES: readonly Engine[] = ['sqlite', 'mysql'];

@@ -20,14 +20,14 @@ import {
   type Logger,
 } from '@kvm-crm/shared';
 import type { Server } from '../db/entities/server.js';
-import { openTestDatabase, type Engine } from '../db/testing-databases.js';
+import { openTestDatabase, type Engine } from './test-databases.js';
 import { TransactionRunner } from '../db/transaction-runner.js';
-import { InformationService } from './information-service.js';
-import { InventoryService } from './inventory-service.js';
-import { IpamService } from './ipam-service.js';
-import { MonitoringService } from './monitoring-service.js';
-import type { AgentGateway, ClientNotifier, TemplateInfo } from './ports.js';
-import { ProvisioningService } from './provisioning-service.js';
+import { InformationService } from '../services/information-service.js';
+import { InventoryService } from '../services/inventory-service.js';
+import { IpamService } from '../services/ipam-service.js';
+import { MonitoringService } from '../services/monitoring-service.js';
+import type { AgentGateway, ClientNotifier, TemplateInfo } from '../services/ports.js';
+import { ProvisioningService } from '../services/provisioning-service.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fakes for unit tests
@@ -231,7 +231,7 @@ export async function waitFor<T>(what: string, probe: () => T | Falsy | Promise<
 
 /**
  * An OCF fixture (`shared/ocf-fixtures/<rel>`), read as UTF-8: `$OCF_FIXTURES_DIR` if set, else the `shared` folder
- * next to the repository, resolved from this file (`packages/vt-manager/{src,dist}/services/`).
+ * next to the repository, resolved from this file (`packages/vt-manager/{src,dist}/testing/`).
  * @throws {Error} when the folder does not exist, so fixture tests fail instead of passing vacuously.
  */
 export function readFixture(rel: string): string {
@@ -253,7 +253,7 @@ export interface World {
 
 /**
  * A {@link World} on SQLite `:memory:` (default) or, with `engine: 'mysql'`, on a new MySQL/MariaDB database that
- * is dropped when `t` ends (`forEachEngine` in db/testing-databases.ts runs a test on both).
+ * is dropped when `t` ends (`forEachEngine` in testing/test-databases.ts runs a test on both).
  */
 export async function openWorld(t: TestContext, opts: { actionTimeoutSeconds?: number; engine?: Engine } = {}): Promise<World> {
   const ds = await openTestDatabase(t, opts.engine ?? 'sqlite');
