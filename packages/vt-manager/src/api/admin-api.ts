@@ -4,8 +4,9 @@
  */
 import { InputError, structParam, type XmlRpcMethod } from '@kvm-crm/shared';
 import type { DataSource } from 'typeorm';
-import { ActionRecord } from '../db/entities/action.js';
-import { VirtualMachine } from '../db/entities/virtual-machine.js';
+import type { ActionRecord } from '../db/entities/action.js';
+import { ActionRepository } from '../repositories/action-repository.js';
+import { VmRepository } from '../repositories/vm-repository.js';
 import type { InventoryService } from '../services/inventory-service.js';
 import type { PrincipalService } from '../services/principal-service.js';
 import type { ProvisioningService } from '../services/provisioning-service.js';
@@ -161,7 +162,7 @@ export function adminApi(deps: {
     'vm.list': async (p) => {
       const o = p.length ? structParam(p, 0, 'filter') : {};
       const project = str(o, 'project', false);
-      const vms = await em.find(VirtualMachine, { where: project ? { projectId: project } : {}, relations: { interfaces: true }, order: { createdAt: 'ASC' } });
+      const vms = await new VmRepository(em).listWithInterfaces({ projectId: project }, 'createdAt');
       return vms.map((v) => ({
         uuid: v.uuid, name: v.name, state: v.state, stateNote: v.stateNote, expiresAt: v.expiresAt ? v.expiresAt.toISOString() : '', projectId: v.projectId, sliceId: v.sliceId, memoryMb: v.memoryMb, template: v.hdOriginPath,
         interfaces: v.interfaces.sort((a, b) => a.position - b.position).map((i) => ({ name: i.name, mac: i.mac, ip: i.ip ?? '', bridge: i.bridge })),
@@ -173,7 +174,7 @@ export function adminApi(deps: {
       const status = str(o, 'status', false);
       const vm = str(o, 'vm', false);
       const type = str(o, 'type', false);
-      const rows = await em.find(ActionRecord, { where: { ...(status ? { status: status as ActionRecord['status'] } : {}), ...(vm ? { vmUuid: vm } : {}), ...(type ? { type } : {}) }, order: { id: 'DESC' }, take: 500 });
+      const rows = await new ActionRepository(em).list({ status: status as ActionRecord['status'] | undefined, vmUuid: vm, type }, 500);
       return rows.map((a) => ({ id: a.uuid, type: a.type, status: a.status, description: a.description, vm: a.vmUuid, created: a.createdAt.toISOString(), updated: a.updatedAt.toISOString() }));
     },
   };
