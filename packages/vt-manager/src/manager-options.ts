@@ -53,6 +53,16 @@ export const managerOptionsSchema = z.object({
 });
 export type ManagerOptions = z.infer<typeof managerOptionsSchema>;
 
+/**
+ * The schema's defaults of the options that services also take from code (unit tests, tools), so the services
+ * need not repeat them.
+ */
+export const OPTION_DEFAULTS = {
+  actionTimeoutSeconds: managerOptionsSchema.shape.actionTimeoutSeconds.parse(undefined),
+  actionLeaseSeconds: managerOptionsSchema.shape.actionLeaseSeconds.parse(undefined),
+  monitoringFailureThreshold: managerOptionsSchema.shape.monitoringFailureThreshold.parse(undefined),
+} as const;
+
 /** Loads and validates the config file; relative paths are resolved against its folder. @throws InputError. */
 export function loadManagerOptions(file: string): ManagerOptions {
   const o = loadConfigFile(file, managerOptionsSchema);
