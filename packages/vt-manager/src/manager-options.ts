@@ -3,6 +3,7 @@
  */
 import { loadConfigFile, resolveFromConfig, tlsOptionsSchema, z } from '@kvm-crm/shared';
 
+/** The config file's schema; each option's default is declared with it. */
 export const managerOptionsSchema = z.object({
   /** Where the manager listens. Default 0.0.0.0:8445 (the original VT AM port, ocf-protocol.md §2.1). */
   listen: z.object({ host: z.string().default('0.0.0.0'), port: z.number().int().min(0).max(65535).default(8445) }).default({ host: '0.0.0.0', port: 8445 }),
@@ -51,6 +52,7 @@ export const managerOptionsSchema = z.object({
   /** Log format. Default `json`. */
   logFormat: z.enum(['json', 'pretty']).default('json'),
 });
+/** Validated options, defaults applied. */
 export type ManagerOptions = z.infer<typeof managerOptionsSchema>;
 
 /**

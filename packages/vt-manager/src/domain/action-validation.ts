@@ -32,8 +32,8 @@ export const MEMORY_MIB_LIMITS = { min: 64, max: 1024 * 1024 } as const;
 /** vCPU limits (inclusive). */
 export const VCPU_LIMITS = { min: 1, max: 64 } as const;
 
-/** hd-origin-path: `<template>` or `<template>/<file>` (validated before it reaches the agent). */
 const TEMPLATE = TEMPLATE_NAME_PATTERN.source.slice(1, -1);
+/** hd-origin-path: `<template>` or `<template>/<file>` (validated before it reaches the agent). */
 export const HD_ORIGIN_PATTERN = new RegExp(`^${TEMPLATE}(?:/${TEMPLATE})?$`);
 
 /** Whether `type` is a provisioning action type. */

@@ -29,6 +29,7 @@ import type { EntityManager } from 'typeorm';
 import type { Server } from '../db/entities/server.js';
 import type { VmState } from '../db/entities/virtual-machine.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
+import { OPTION_DEFAULTS } from '../manager-options.js';
 import { ActionRepository } from '../repositories/action-repository.js';
 import { ServerRepository } from '../repositories/server-repository.js';
 import { VmRepository } from '../repositories/vm-repository.js';
@@ -40,7 +41,7 @@ export interface MonitoringOptions {
   /** The URL (with credentials) agents answer monitoring queries on. */
   agentCallbackUrl: string;
   logger: Logger;
-  /** Consecutive failed pings before a server is marked unavailable. Default 3; 1 marks it at the first failure. */
+  /** Consecutive failed pings before a server is marked unavailable. Default: the config's (3); 1 marks it at the first failure. */
   failureThreshold?: number;
 }
 
@@ -97,7 +98,7 @@ export class MonitoringService {
         const error = describeError(err);
         const failures = (this.failures.get(server.id) ?? 0) + 1;
         this.failures.set(server.id, failures);
-        const down = failures >= (this.options.failureThreshold ?? 3);
+        const down = failures >= (this.options.failureThreshold ?? OPTION_DEFAULTS.monitoringFailureThreshold);
         if (!down) {
           this.log.info('agent did not answer', { server: server.name, failures, error });
           out.push({ server: server.name, available: server.available, error });
@@ -157,13 +158,14 @@ export class MonitoringService {
   }
 
   private async handleListResult(action: Action): Promise<void> {
-    const pending = action.id ? this.pendingQueries.get(action.id) : undefined;
-    if (!pending) {
+    const queryId = action.id;
+    const pending = queryId ? this.pendingQueries.get(queryId) : undefined;
+    if (!queryId || !pending) {
       this.log.info('monitoring answer for an unknown query dropped', { actionId: action.id, status: action.status });
       return;
     }
     if (action.status === 'ONGOING') return;
-    this.pendingQueries.delete(action.id!);
+    this.pendingQueries.delete(queryId);
     if (action.status !== 'SUCCESS') {
       this.log.warn('listActiveVMs failed', { serverId: pending.serverId, description: action.description });
       return;
