@@ -50,9 +50,10 @@ export function certsCommand(print: (value: unknown) => void): Command {
     .action((o: { dir: string; managerDns: string[]; managerIp: string[]; agent: string[]; crlDays?: number }) => {
       const store = new CertificateStore(o.dir);
       const { created } = store.initCa(o.crlDays ? { crlValidityDays: o.crlDays } : {});
-      const dns = o.managerDns.length ? o.managerDns : ['localhost'];
+      const [commonName = 'localhost', ...moreDns] = o.managerDns;
+      const dns = [commonName, ...moreDns];
       const ips = o.managerIp.length ? o.managerIp : ['127.0.0.1'];
-      const issued = [store.issue('manager', { role: 'manager', commonName: dns[0]!, dnsNames: dns, ipAddresses: ips, replace: true })];
+      const issued = [store.issue('manager', { role: 'manager', commonName, dnsNames: dns, ipAddresses: ips, replace: true })];
       for (const spec of o.agent) {
         const [name, ipList] = spec.split('=', 2) as [string, string | undefined];
         issued.push(store.issue(`agent-${name}`, { role: 'agent', commonName: name, dnsNames: [name], ipAddresses: ipList ? ipList.split(',').filter(Boolean) : [], replace: true }));

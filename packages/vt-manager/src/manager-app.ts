@@ -99,10 +99,13 @@ export async function startManager(
   // publish none that we load, and OpenSSL would then refuse them).
   const agents = overrides.agents ?? new XmlRpcAgentGateway(tls.clientTls(), logger.child({ part: 'agent-gateway' }));
   // Client callbacks: a transactional outbox (the notification table), so statuses survive a manager crash.
-  const outbox = overrides.notifier
-    ? undefined
-    : new DbClientNotifier(tx, xmlRpcDeliver(tls.clientTls({ systemRoots: true, extraCa, useCrl: false, presentCertificate: false })), { logger: logger.child({ part: 'notifier' }) });
-  const notifier: ClientNotifier = overrides.notifier ?? outbox!;
+  let outbox: DbClientNotifier | undefined;
+  let notifier: ClientNotifier;
+  if (overrides.notifier) notifier = overrides.notifier;
+  else {
+    const deliver = xmlRpcDeliver(tls.clientTls({ systemRoots: true, extraCa, useCrl: false, presentCertificate: false }));
+    notifier = outbox = new DbClientNotifier(tx, deliver, { logger: logger.child({ part: 'notifier' }) });
+  }
 
   const cb = new URL('/xmlrpc/agent', publicUrl);
   cb.username = encodeURIComponent(options.agentCallback.user);

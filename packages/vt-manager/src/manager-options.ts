@@ -3,6 +3,7 @@
  */
 import { loadConfigFile, resolveFromConfig, tlsOptionsSchema, z } from '@kvm-crm/shared';
 
+/** The config file's schema; each option's default is declared with it. */
 export const managerOptionsSchema = z.object({
   /** Where the manager listens. Default 0.0.0.0:8445 (the original VT AM port, ocf-protocol.md §2.1). */
   listen: z.object({ host: z.string().default('0.0.0.0'), port: z.number().int().min(0).max(65535).default(8445) }).default({ host: '0.0.0.0', port: 8445 }),
@@ -51,7 +52,18 @@ export const managerOptionsSchema = z.object({
   /** Log format. Default `json`. */
   logFormat: z.enum(['json', 'pretty']).default('json'),
 });
+/** Validated options, defaults applied. */
 export type ManagerOptions = z.infer<typeof managerOptionsSchema>;
+
+/**
+ * The schema's defaults of the options that services also take from code (unit tests, tools), so the services
+ * need not repeat them.
+ */
+export const OPTION_DEFAULTS = {
+  actionTimeoutSeconds: managerOptionsSchema.shape.actionTimeoutSeconds.parse(undefined),
+  actionLeaseSeconds: managerOptionsSchema.shape.actionLeaseSeconds.parse(undefined),
+  monitoringFailureThreshold: managerOptionsSchema.shape.monitoringFailureThreshold.parse(undefined),
+} as const;
 
 /** Loads and validates the config file; relative paths are resolved against its folder. @throws InputError. */
 export function loadManagerOptions(file: string): ManagerOptions {

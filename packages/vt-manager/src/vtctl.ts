@@ -34,6 +34,15 @@ function readSecret(file: string | undefined, envName: string, what: string): st
   return v;
 }
 
+/**
+ * The `expiresAt` argument of an `expire` command: the `--at` time, or `""` (clear) with `--never`.
+ * @throws Error unless exactly one of them is given.
+ */
+function expiryArgument(o: { at?: string; never?: boolean }): string {
+  if (!o.at === !o.never) throw new Error('give exactly one of --at <time> or --never');
+  return o.never ? '' : (o.at ?? '');
+}
+
 function adminClient(cmd: Command): XmlRpcClient {
   const o = cmd.optsWithGlobals<{ url?: string; user?: string; passwordFile?: string; ca?: string }>();
   const url = new URL(o.url ?? process.env.KVMCRM_ADMIN_URL ?? 'https://127.0.0.1:8445/xmlrpc/admin');
@@ -145,8 +154,7 @@ vmCommand
   .option('--at <time>', 'ISO 8601 time, e.g. 2026-12-31T23:00:00Z')
   .option('--never', 'clear the expiry')
   .action(async function (this: Command, uuid: string, o: { at?: string; never?: boolean }) {
-    if (!o.at === !o.never) throw new Error('give exactly one of --at <time> or --never');
-    print(await adminClient(this).call('vm.setExpiry', [{ uuid, expiresAt: o.never ? '' : o.at! }]));
+    print(await adminClient(this).call('vm.setExpiry', [{ uuid, expiresAt: expiryArgument(o) }]));
   });
 const sliceCommand = program.command('slice').description('slices: expiry');
 sliceCommand
@@ -162,8 +170,7 @@ sliceCommand
   .option('--never', 'clear the expiry')
   .option('--why <reason>', 'why (logged with who and when)')
   .action(async function (this: Command, sliceId: string, o: { at?: string; never?: boolean; why?: string }) {
-    if (!o.at === !o.never) throw new Error('give exactly one of --at <time> or --never');
-    print(await adminClient(this).call('slice.setExpiry', [{ sliceId, expiresAt: o.never ? '' : o.at!, ...(o.why ? { why: o.why } : {}) }]));
+    print(await adminClient(this).call('slice.setExpiry', [{ sliceId, expiresAt: expiryArgument(o), ...(o.why ? { why: o.why } : {}) }]));
   });
 const action = program.command('action').description('actions: list, show with history, and the operator verbs retry, fail, succeed (audited)');
 action

@@ -85,9 +85,10 @@ export function createAgentCallerAuth(options: AgentCallerAuthOptions): (req: Re
     const legacy = await servers().find({ where: { legacy: true }, select: { id: true, name: true, agentUrl: true, legacy: true } });
     const matching: string[] = [];
     for (const s of legacy) if ((await agentHostAddresses(s.agentUrl)).includes(remote)) matching.push(s.name);
-    if (matching.length === 1) {
-      options.logger.warn('status from a legacy agent without a client certificate', { server: matching[0], remote });
-      return { name: matching[0]!, roles: ['agent', 'legacy'] };
+    const [only] = matching;
+    if (only !== undefined && matching.length === 1) {
+      options.logger.warn('status from a legacy agent without a client certificate', { server: only, remote });
+      return { name: only, roles: ['agent', 'legacy'] };
     }
     if (matching.length > 1) throw new NotAllowedError(`no client certificate, and ${remote} is the address of several legacy servers (${matching.join(', ')})`);
     throw new NotAllowedError(`no client certificate: only servers registered as legacy may call without one, and ${remote} is not the address of any`);

@@ -10,9 +10,10 @@
  * network offers no better); clearinghouses ignore a repeated terminal status for a finished action.
  */
 import { describeError, redactCredentials, type Logger } from '@kvm-crm/shared';
-import { LessThanOrEqual, type EntityManager } from 'typeorm';
-import { NotificationRecord } from '../db/entities/notification.js';
+import type { EntityManager } from 'typeorm';
+import type { NotificationRecord } from '../db/entities/notification.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
+import { NotificationRepository } from '../repositories/notification-repository.js';
 import type { ClientNotifier } from '../services/ports.js';
 
 /** Options of {@link DbClientNotifier}. */
@@ -33,6 +34,7 @@ export interface DbNotifierOptions {
 /** Delivers one document to one callback (`sendAsync(xml)` over XML-RPC in production). @throws on failure. */
 export type Deliver = (callbackUrl: string, rspecXml: string) => Promise<void>;
 
+/** The outbox notifier: stores status documents with their status change, delivers them from the table. */
 export class DbClientNotifier implements ClientNotifier {
   private readonly pending = new Set<Promise<unknown>>();
   private running: Promise<void> | undefined;
@@ -61,7 +63,7 @@ export class DbClientNotifier implements ClientNotifier {
 
   async enqueue(em: EntityManager, callbackUrl: string, rspecXml: string): Promise<void> {
     // One second in the past: MySQL DATETIME keeps whole seconds, the row must be due at once.
-    await em.insert(NotificationRecord, { callbackUrl, rspec: rspecXml, attempts: 0, nextAttemptAt: new Date(Date.now() - 1000), lastError: '' });
+    await new NotificationRepository(em).insert(callbackUrl, rspecXml, new Date(Date.now() - 1000));
   }
 
   /** Outside a transaction (monitoring forwards): stores the row, then delivers. */
@@ -106,8 +108,7 @@ export class DbClientNotifier implements ClientNotifier {
    * for a retry or is claimed by another manager waits); URLs are served in parallel.
    */
   async deliverDue(now = new Date()): Promise<number> {
-    const repo = this.tx.dataSource.getRepository(NotificationRecord);
-    const rows = await repo.find({ order: { id: 'ASC' }, take: 1000 });
+    const rows = await new NotificationRepository(this.tx.manager).listOldest(1000);
     const byUrl = new Map<string, NotificationRecord[]>();
     for (const r of rows) {
       const list = byUrl.get(r.callbackUrl) ?? [];
@@ -129,13 +130,9 @@ export class DbClientNotifier implements ClientNotifier {
 
   /** Claims, delivers and deletes one row; false when it was not delivered (claimed elsewhere, or failed). */
   private async deliverOne(row: NotificationRecord, url: string): Promise<boolean> {
-    const repo = this.tx.dataSource.getRepository(NotificationRecord);
+    const repo = new NotificationRepository(this.tx.manager);
     const now = new Date();
-    const claim = await repo.update(
-      { id: row.id, nextAttemptAt: LessThanOrEqual(now) },
-      { nextAttemptAt: new Date(now.getTime() + (this.options.claimSeconds ?? 60) * 1000), attempts: () => 'attempts + 1' },
-    );
-    if (!claim.affected) return false;
+    if (!(await repo.claim(row.id, now, new Date(now.getTime() + (this.options.claimSeconds ?? 60) * 1000)))) return false;
     const attempt = row.attempts + 1;
     try {
       await this.deliver(url, row.rspec);
@@ -144,15 +141,15 @@ export class DbClientNotifier implements ClientNotifier {
       const max = this.options.maxAttempts ?? 100;
       if (attempt >= max) {
         this.options.logger.error('callback delivery given up', { callback: redactCredentials(url), attempts: attempt, error });
-        await repo.delete({ id: row.id });
+        await repo.delete(row.id);
         return true;
       }
       const delay = Math.min((this.options.retryDelaySeconds ?? 1) * 2 ** (attempt - 1), this.options.maxRetryDelaySeconds ?? 300);
       this.options.logger.warn('callback delivery failed', { callback: redactCredentials(url), attempt, retryInSeconds: delay, error });
-      await repo.update({ id: row.id }, { nextAttemptAt: new Date(Date.now() + delay * 1000), lastError: error.slice(0, 2048) });
+      await repo.retryAt(row.id, new Date(Date.now() + delay * 1000), error.slice(0, 2048));
       return false;
     }
-    await repo.delete({ id: row.id });
+    await repo.delete(row.id);
     return true;
   }
 }

@@ -7,6 +7,7 @@ import { UpstreamError, XmlRpcClient, XmlRpcFaultError, type ClientTls, type Log
 import type { Server } from '../db/entities/server.js';
 import type { AgentGateway, TemplateInfo } from '../services/ports.js';
 
+/** {@link AgentGateway} over XML-RPC (HTTPS with our client certificate; plain HTTP for legacy servers). */
 export class XmlRpcAgentGateway implements AgentGateway {
   constructor(
     /** Our TLS material; may be a live object (getters, ReloadableTls.clientTls): it is read at each call. */

@@ -4,22 +4,46 @@
  */
 import { InputError, structParam, type XmlRpcMethod } from '@kvm-crm/shared';
 import type { DataSource } from 'typeorm';
-import { ActionRecord } from '../db/entities/action.js';
-import { VirtualMachine } from '../db/entities/virtual-machine.js';
+import type { ActionRecord } from '../db/entities/action.js';
+import { ActionRepository } from '../repositories/action-repository.js';
+import { VmRepository } from '../repositories/vm-repository.js';
 import type { InventoryService } from '../services/inventory-service.js';
 import type { PrincipalService } from '../services/principal-service.js';
 import type { ProvisioningService } from '../services/provisioning-service.js';
 
-function str(o: Record<string, unknown>, key: string, required = true): string | undefined {
+/**
+ * The string field `key` of a request struct.
+ * @throws InputError when it is absent, null, empty or not a string.
+ */
+function requireString(o: Record<string, unknown>, key: string): string {
+  const v = optionalString(o, key);
+  if (v === undefined) throw new InputError(`missing field ${key}`);
+  return v;
+}
+
+/**
+ * The optional string field `key` of a request struct: undefined when absent, null or empty.
+ * @throws InputError when it is present and not a string.
+ */
+function optionalString(o: Record<string, unknown>, key: string): string | undefined {
   const v = o[key];
-  if (v === undefined || v === null || v === '') {
-    if (required) throw new InputError(`missing field ${key}`);
-    return undefined;
-  }
+  if (v === undefined || v === null || v === '') return undefined;
   if (typeof v !== 'string') throw new InputError(`field ${key} must be a string`);
   return v;
 }
 
+/**
+ * An optional ISO 8601 time field: null when absent or `""` (clears the expiry).
+ * @throws InputError when it is not a string or not a time.
+ */
+function optionalTime(o: Record<string, unknown>, key: string): Date | null {
+  const at = optionalString(o, key);
+  const when = at === undefined ? null : new Date(at);
+  if (when && Number.isNaN(when.getTime())) throw new InputError(`${key} must be an ISO 8601 time or ""`);
+  return when;
+}
+
+/** The optional list-of-strings field `key` (absent: `[]`). @throws InputError when it is not a list of strings. */
 function strList(o: Record<string, unknown>, key: string): string[] {
   const v = o[key];
   if (v === undefined || v === null) return [];
@@ -27,6 +51,11 @@ function strList(o: Record<string, unknown>, key: string): string[] {
   return v as string[];
 }
 
+/**
+ * The admin endpoint's methods (role `admin`): users, servers, ranges and subscriptions, VMs and actions, and, with
+ * `provisioning`, the operator verbs on actions and expiries. Every method takes one struct; a missing or mistyped
+ * field is an InputError (fault), and the services' errors pass through.
+ */
 export function adminApi(deps: {
   inventory: InventoryService;
   dataSource: DataSource;
@@ -43,7 +72,7 @@ export function adminApi(deps: {
     ? {
         /** `action.show({id})` → the action and its history (at, from, to, who, why). */
         'action.show': async (p) => {
-          const { action: a, events } = await provisioning.showAction(str(structParam(p, 0, 'action'), 'id')!);
+          const { action: a, events } = await provisioning.showAction(requireString(structParam(p, 0, 'action'), 'id'));
           return {
             id: a.uuid, type: a.type, status: a.status, description: a.description, vm: a.vmUuid, deadline: a.deadline.toISOString(),
             leaseOwner: a.leaseOwner ?? '', leaseExpiresAt: a.leaseExpiresAt ? a.leaseExpiresAt.toISOString() : '', sendAttempts: a.sendAttempts,
@@ -54,10 +83,8 @@ export function adminApi(deps: {
         /** `vm.setExpiry({uuid, expiresAt})`: ISO 8601 time when the manager deletes the VM; `""` clears it. */
         'vm.setExpiry': async (p) => {
           const o = structParam(p, 0, 'vm');
-          const at = str(o, 'expiresAt', false);
-          const when = at === undefined ? null : new Date(at);
-          if (when && Number.isNaN(when.getTime())) throw new InputError('expiresAt must be an ISO 8601 time or ""');
-          await provisioning.setExpiry(str(o, 'uuid')!, when);
+          const when = optionalTime(o, 'expiresAt');
+          await provisioning.setExpiry(requireString(o, 'uuid'), when);
           return true;
         },
         /**
@@ -66,10 +93,8 @@ export function adminApi(deps: {
          */
         'slice.setExpiry': async (p, ctx) => {
           const o = structParam(p, 0, 'slice');
-          const at = str(o, 'expiresAt', false);
-          const when = at === undefined ? null : new Date(at);
-          if (when && Number.isNaN(when.getTime())) throw new InputError('expiresAt must be an ISO 8601 time or ""');
-          await provisioning.setSliceExpiry(str(o, 'sliceId')!, when, operator(ctx), str(o, 'why', false) ?? '');
+          const when = optionalTime(o, 'expiresAt');
+          await provisioning.setSliceExpiry(requireString(o, 'sliceId'), when, operator(ctx), optionalString(o, 'why') ?? '');
           return true;
         },
         /** `slice.list()` → the slice expiries: sliceId, expiresAt (`""`: cleared), setBy, setAt. */
@@ -80,19 +105,19 @@ export function adminApi(deps: {
         /** `action.retry({id, why})`: re-sends a stuck action as a new attempt (audited). */
         'action.retry': async (p, ctx) => {
           const o = structParam(p, 0, 'action');
-          await provisioning.operatorRetry(str(o, 'id')!, str(o, 'why')!, operator(ctx));
+          await provisioning.operatorRetry(requireString(o, 'id'), requireString(o, 'why'), operator(ctx));
           return true;
         },
         /** `action.fail({id, why})`: fails a stuck action, notifies the client (audited). */
         'action.fail': async (p, ctx) => {
           const o = structParam(p, 0, 'action');
-          await provisioning.operatorResolve(str(o, 'id')!, 'FAILED', str(o, 'why')!, operator(ctx));
+          await provisioning.operatorResolve(requireString(o, 'id'), 'FAILED', requireString(o, 'why'), operator(ctx));
           return true;
         },
         /** `action.succeed({id, why})`: applies a stuck action's success, notifies the client (audited). */
         'action.succeed': async (p, ctx) => {
           const o = structParam(p, 0, 'action');
-          await provisioning.operatorResolve(str(o, 'id')!, 'SUCCESS', str(o, 'why')!, operator(ctx));
+          await provisioning.operatorResolve(requireString(o, 'id'), 'SUCCESS', requireString(o, 'why'), operator(ctx));
           return true;
         },
       }
@@ -102,11 +127,11 @@ export function adminApi(deps: {
     /** `user.add({name, password?, roles: ['clearinghouse'|'admin'…]})`; no password: certificate login only. */
     'user.add': async (p) => {
       const o = structParam(p, 0, 'user');
-      return deps.principals.add({ name: str(o, 'name')!, password: str(o, 'password', false), roles: strList(o, 'roles') });
+      return deps.principals.add({ name: requireString(o, 'name'), password: optionalString(o, 'password'), roles: strList(o, 'roles') });
     },
     /** `user.remove({name})`. */
     'user.remove': async (p) => {
-      const name = str(structParam(p, 0, 'user'), 'name')!;
+      const name = requireString(structParam(p, 0, 'user'), 'name');
       await deps.principals.remove(name);
       deps.onPrincipalRemoved?.(name);
       return true;
@@ -118,10 +143,10 @@ export function adminApi(deps: {
       const o = structParam(p, 0, 'server');
       const rawBridges = o.bridges;
       if (!Array.isArray(rawBridges)) throw new InputError('field bridges must be a list');
-      const bridges = rawBridges.map((b) => (typeof b === 'string' ? { name: b } : { name: str(b as Record<string, unknown>, 'name')!, isMgmt: (b as Record<string, unknown>).isMgmt === true }));
+      const bridges = rawBridges.map((b) => (typeof b === 'string' ? { name: b } : { name: requireString(b as Record<string, unknown>, 'name'), isMgmt: (b as Record<string, unknown>).isMgmt === true }));
       const s = await deps.inventory.registerServer({
-        name: str(o, 'name')!, agentUrl: str(o, 'agentUrl')!, agentPassword: str(o, 'agentPassword')!, bridges,
-        legacy: o.legacy === true, uuid: str(o, 'uuid', false),
+        name: requireString(o, 'name'), agentUrl: requireString(o, 'agentUrl'), agentPassword: requireString(o, 'agentPassword'), bridges,
+        legacy: o.legacy === true, uuid: optionalString(o, 'uuid'),
       });
       return { uuid: s.uuid, name: s.name };
     },
@@ -135,24 +160,24 @@ export function adminApi(deps: {
     'ipv4.addRange': async (p) => {
       const o = structParam(p, 0, 'range');
       const r = await deps.inventory.addIpv4Range({
-        name: str(o, 'name')!, start: str(o, 'start')!, end: str(o, 'end')!, netmask: str(o, 'netmask')!,
-        gateway: str(o, 'gateway', false), dns1: str(o, 'dns1', false), dns2: str(o, 'dns2', false), excluded: strList(o, 'excluded'),
+        name: requireString(o, 'name'), start: requireString(o, 'start'), end: requireString(o, 'end'), netmask: requireString(o, 'netmask'),
+        gateway: optionalString(o, 'gateway'), dns1: optionalString(o, 'dns1'), dns2: optionalString(o, 'dns2'), excluded: strList(o, 'excluded'),
       });
       return { name: r.name };
     },
     /** `mac.addRange({name, start, end, excluded?})`. */
     'mac.addRange': async (p) => {
       const o = structParam(p, 0, 'range');
-      const r = await deps.inventory.addMacRange({ name: str(o, 'name')!, start: str(o, 'start')!, end: str(o, 'end')!, excluded: strList(o, 'excluded') });
+      const r = await deps.inventory.addMacRange({ name: requireString(o, 'name'), start: requireString(o, 'start'), end: requireString(o, 'end'), excluded: strList(o, 'excluded') });
       return { name: r.name };
     },
     /** `range.subscribe({server, kind: 'ipv4'|'mac', range, priority?})`. */
     'range.subscribe': async (p) => {
       const o = structParam(p, 0, 'subscription');
-      const kind = str(o, 'kind');
+      const kind = requireString(o, 'kind');
       if (kind !== 'ipv4' && kind !== 'mac') throw new InputError('kind must be ipv4 or mac');
       const priority = typeof o.priority === 'number' ? o.priority : 0;
-      await deps.inventory.subscribe(str(o, 'server')!, kind, str(o, 'range')!, priority);
+      await deps.inventory.subscribe(requireString(o, 'server'), kind, requireString(o, 'range'), priority);
       return true;
     },
     /** `range.list()` → ranges with usage. */
@@ -160,8 +185,8 @@ export function adminApi(deps: {
     /** `vm.list({project?})` → VMs with their NICs. */
     'vm.list': async (p) => {
       const o = p.length ? structParam(p, 0, 'filter') : {};
-      const project = str(o, 'project', false);
-      const vms = await em.find(VirtualMachine, { where: project ? { projectId: project } : {}, relations: { interfaces: true }, order: { createdAt: 'ASC' } });
+      const project = optionalString(o, 'project');
+      const vms = await new VmRepository(em).listWithInterfaces({ projectId: project }, 'createdAt');
       return vms.map((v) => ({
         uuid: v.uuid, name: v.name, state: v.state, stateNote: v.stateNote, expiresAt: v.expiresAt ? v.expiresAt.toISOString() : '', projectId: v.projectId, sliceId: v.sliceId, memoryMb: v.memoryMb, template: v.hdOriginPath,
         interfaces: v.interfaces.sort((a, b) => a.position - b.position).map((i) => ({ name: i.name, mac: i.mac, ip: i.ip ?? '', bridge: i.bridge })),
@@ -170,10 +195,10 @@ export function adminApi(deps: {
     /** `action.list({status?, vm?, type?})` → actions, newest first (at most 500). */
     'action.list': async (p) => {
       const o = p.length ? structParam(p, 0, 'filter') : {};
-      const status = str(o, 'status', false);
-      const vm = str(o, 'vm', false);
-      const type = str(o, 'type', false);
-      const rows = await em.find(ActionRecord, { where: { ...(status ? { status: status as ActionRecord['status'] } : {}), ...(vm ? { vmUuid: vm } : {}), ...(type ? { type } : {}) }, order: { id: 'DESC' }, take: 500 });
+      const status = optionalString(o, 'status');
+      const vm = optionalString(o, 'vm');
+      const type = optionalString(o, 'type');
+      const rows = await new ActionRepository(em).list({ status: status as ActionRecord['status'] | undefined, vmUuid: vm, type }, 500);
       return rows.map((a) => ({ id: a.uuid, type: a.type, status: a.status, description: a.description, vm: a.vmUuid, created: a.createdAt.toISOString(), updated: a.updatedAt.toISOString() }));
     },
   };

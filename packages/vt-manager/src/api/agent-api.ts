@@ -14,6 +14,7 @@ export interface AgentApiDeps {
   monitoring: { handleMonitoringDocument(doc: Rspec, rawForward: (doc: Rspec) => string, from?: FromServer): Promise<void> };
 }
 
+/** The `/xmlrpc/agent` methods (role `agent`): `sendAsync` only. */
 export function agentApi(deps: AgentApiDeps): Record<string, XmlRpcMethod> {
   return {
     /**

@@ -7,6 +7,7 @@ import type { InformationService } from '../services/information-service.js';
 import type { MonitoringService } from '../services/monitoring-service.js';
 import type { ProvisioningService } from '../services/provisioning-service.js';
 
+/** What {@link pluginApi} calls. */
 export interface PluginApiDeps {
   provisioning: ProvisioningService;
   information: InformationService;
@@ -28,6 +29,11 @@ export const PLUGIN_API_HELP: Record<string, string> = {
   get_ocf_am_version: 'get_ocf_am_version() -> version string',
 };
 
+/**
+ * The `/xmlrpc/plugin` methods (role `clearinghouse`): parameter checks (at most the documented count, strings),
+ * then the services; the caller's principal scopes provisioning and listings to its projects. Errors are the
+ * services' (InputError, NotFoundError, NotAllowedError…), mapped to faults by the XML-RPC handler.
+ */
 export function pluginApi(deps: PluginApiDeps): Record<string, XmlRpcMethod> {
   return {
     send: async (p, ctx) => {

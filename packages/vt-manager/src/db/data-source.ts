@@ -26,6 +26,7 @@ import { NotificationRecord } from './entities/notification.js';
 import { SliceExpiry } from './entities/slice-expiry.js';
 import { MYSQL_MIGRATIONS, SQLITE_MIGRATIONS } from './migrations/index.js';
 
+/** Every entity the manager stores. */
 export const ENTITIES = [Server, ServerBridge, Ipv4Range, Ipv4Slot, MacRange, MacSlot, RangeSubscription, VirtualMachine, VmInterface, ActionRecord, PrincipalRecord, ProjectOwner, ActionEvent, NotificationRecord, SliceExpiry];
 
 /** The table typeorm records applied migrations in. */
@@ -119,10 +120,11 @@ export async function migrate(ds: DataSource): Promise<MigrationResult> {
   const run = async (): Promise<MigrationResult> => {
     if (await needsAdoption(ds)) {
       const changes = await pendingSchemaChanges(ds);
-      if (changes.up.length) {
+      const [first] = changes.up;
+      if (first) {
         throw new Error(
           `the database has kvm-crm tables but no ${MIGRATIONS_TABLE} table, and its schema differs from this version's in ` +
-            `${changes.up.length} statement(s) (first: ${changes.up[0]!.query.slice(0, 200)}); migrate it by hand or start from an empty database`,
+            `${changes.up.length} statement(s) (first: ${first.query.slice(0, 200)}); migrate it by hand or start from an empty database`,
         );
       }
       const names = await pendingMigrations(ds);

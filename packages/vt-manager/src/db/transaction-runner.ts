@@ -12,20 +12,24 @@
  * deadlock victim (errno 1213) is run again, up to {@link DEADLOCK_RETRIES} times.
  */
 import type { DataSource, EntityManager } from 'typeorm';
+import { isDeadlock } from './driver-errors.js';
+
+/** Re-exported from driver-errors.ts, where the driver errors are recognised. */
+export { isDeadlock };
 
 /** How often a MySQL transaction chosen as a deadlock victim is run again before the error is passed on. */
 export const DEADLOCK_RETRIES = 3;
 
-/** Whether `err` is InnoDB's "Deadlock found when trying to get lock" (the transaction was rolled back). */
-export function isDeadlock(err: unknown): boolean {
-  const e = (err ?? {}) as { errno?: number; code?: string; driverError?: { errno?: number; code?: string } };
-  return e.errno === 1213 || e.code === 'ER_LOCK_DEADLOCK' || e.driverError?.errno === 1213 || e.driverError?.code === 'ER_LOCK_DEADLOCK';
-}
-
+/** Runs units of work in transactions on one DataSource (see the file comment for the engines' differences). */
 export class TransactionRunner {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(readonly dataSource: DataSource) {}
+
+  /** The EntityManager for reads (and single statements) outside a transaction. */
+  get manager(): EntityManager {
+    return this.dataSource.manager;
+  }
 
   /** Whether the database is MySQL or MariaDB (row locks available), not SQLite. */
   get isMysql(): boolean {

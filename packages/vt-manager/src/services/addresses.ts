@@ -23,5 +23,5 @@ export function macToInt(s: string): number {
 
 /** Integer → lower-case colon MAC. */
 export function intToMac(n: number): string {
-  return n.toString(16).padStart(12, '0').match(/../g)!.join(':');
+  return (n.toString(16).padStart(12, '0').match(/../g) ?? []).join(':');
 }

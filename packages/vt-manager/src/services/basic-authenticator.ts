@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { verifyPassword, type Principal } from '@kvm-crm/shared';
 import type { PrincipalEntry } from './principal-service.js';
 
+/** Checks HTTP Basic credentials against the principals, caching successes (see the file comment). */
 export class BasicAuthenticator {
   private readonly cache = new Map<string, { principal: Principal; expires: number }>();
 

@@ -4,9 +4,9 @@
 import { createHash } from 'node:crypto';
 import { informationResponse, serialiseRspec } from '@kvm-crm/shared';
 import type { DataSource } from 'typeorm';
-import { Server } from '../db/entities/server.js';
-import { VirtualMachine } from '../db/entities/virtual-machine.js';
-import { ProjectOwner } from '../db/entities/project-owner.js';
+import { ServerRepository } from '../repositories/server-repository.js';
+import { VmRepository } from '../repositories/vm-repository.js';
+import { visibleProjects } from './project-ownership.js';
 import { serverToInformation } from './rspec-mapping.js';
 
 /** `"None"`, `""` and an absent argument all mean "no filter" (§2.2.3, recommended behaviour). */
@@ -14,6 +14,7 @@ function filterValue(v: string | undefined): string | undefined {
   return v === undefined || v === '' || v === 'None' ? undefined : v;
 }
 
+/** `listResources`: the information document, filtered by project, slice and the caller's projects. */
 export class InformationService {
   constructor(private readonly dataSource: DataSource) {}
 
@@ -23,16 +24,10 @@ export class InformationService {
    */
   async information(projectId?: string, sliceId?: string, principal?: string): Promise<{ hash: string; xml: string }> {
     const em = this.dataSource.manager;
-    const servers = await em.find(Server, { relations: { bridges: true }, order: { id: 'ASC' } });
-    const project = filterValue(projectId);
-    const slice = filterValue(sliceId);
-    const vms = await em.find(VirtualMachine, {
-      where: { ...(project ? { projectId: project } : {}), ...(slice ? { sliceId: slice } : {}) },
-      relations: { interfaces: true },
-      order: { id: 'ASC' },
-    });
+    const servers = await new ServerRepository(em).listWithBridges('id');
+    const vms = await new VmRepository(em).listWithInterfaces({ projectId: filterValue(projectId), sliceId: filterValue(sliceId) }, 'id');
     // a clearinghouse sees only the VMs of its own projects
-    const owned = principal === undefined ? undefined : new Set((await em.find(ProjectOwner, { where: { principal } })).map((o) => o.projectId));
+    const owned = await visibleProjects(em, principal);
     const visible = owned ? vms.filter((v) => owned.has(v.projectId)) : vms;
     const doc = informationResponse(servers.map((s) => serverToInformation(s, visible.filter((v) => v.serverId === s.id))));
     const xml = serialiseRspec(doc, { dialect: 'manager' });

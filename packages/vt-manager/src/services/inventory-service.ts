@@ -16,14 +16,15 @@ import {
   UUID_PATTERN,
 } from '@kvm-crm/shared';
 import type { EntityManager } from 'typeorm';
-import { Ipv4Range } from '../db/entities/ipv4-range.js';
-import { Ipv4Slot } from '../db/entities/ipv4-slot.js';
-import { MacRange } from '../db/entities/mac-range.js';
-import { MacSlot } from '../db/entities/mac-slot.js';
-import { RangeSubscription } from '../db/entities/range-subscription.js';
-import { ServerBridge } from '../db/entities/server-bridge.js';
-import { Server } from '../db/entities/server.js';
+import { isUniqueViolation } from '../db/driver-errors.js';
+import type { Ipv4Range } from '../db/entities/ipv4-range.js';
+import type { MacRange } from '../db/entities/mac-range.js';
+import type { RangeSubscription } from '../db/entities/range-subscription.js';
+import type { Server } from '../db/entities/server.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
+import { RangeRepository } from '../repositories/range-repository.js';
+import { ServerRepository } from '../repositories/server-repository.js';
+import { SlotRepository } from '../repositories/slot-repository.js';
 import { intToIpv4, intToMac, ipv4ToInt, macToInt } from './addresses.js';
 
 /** Input of {@link InventoryService.registerServer}. */
@@ -58,10 +59,7 @@ const RANGE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Largest range accepted, in addresses (a /16). Keeps first-fit scans cheap. */
 const MAX_RANGE_SIZE = 65536;
 
-function uniqueViolation(err: unknown): boolean {
-  return /UNIQUE constraint failed|Duplicate entry|ER_DUP_ENTRY/i.test(String((err as Error)?.message ?? err));
-}
-
+/** The inventory: servers, address ranges and subscriptions (admin operations). */
 export class InventoryService {
   constructor(private readonly tx: TransactionRunner) {}
 
@@ -86,21 +84,20 @@ export class InventoryService {
     }
     const mgmtIndex = Math.max(0, input.bridges.findIndex((b) => b.isMgmt));
     return this.tx.run(async (em) => {
-      const server = em.create(Server, {
-        uuid,
-        name: input.name,
-        agentUrl: url.toString(),
-        agentPassword: input.agentPassword,
-        legacy: input.legacy ?? false,
-        operatingSystemType: input.operatingSystemType ?? 'GNU/Linux',
-        operatingSystemDistribution: input.operatingSystemDistribution ?? 'Debian',
-        operatingSystemVersion: input.operatingSystemVersion ?? '12',
-        bridges: input.bridges.map((b, i) => ({ name: b.name, isMgmt: i === mgmtIndex, switchPort: b.switchPort ?? null })),
-      });
       try {
-        return await em.save(server);
+        return await new ServerRepository(em).createWithBridges({
+          uuid,
+          name: input.name,
+          agentUrl: url.toString(),
+          agentPassword: input.agentPassword,
+          legacy: input.legacy ?? false,
+          operatingSystemType: input.operatingSystemType ?? 'GNU/Linux',
+          operatingSystemDistribution: input.operatingSystemDistribution ?? 'Debian',
+          operatingSystemVersion: input.operatingSystemVersion ?? '12',
+          bridges: input.bridges.map((b, i) => ({ name: b.name, isMgmt: i === mgmtIndex, switchPort: b.switchPort ?? null })),
+        });
       } catch (err) {
-        if (uniqueViolation(err)) throw new ConflictError(`a server named ${input.name} or with uuid ${uuid} exists`);
+        if (isUniqueViolation(err)) throw new ConflictError(`a server named ${input.name} or with uuid ${uuid} exists`);
         throw err;
       }
     });
@@ -108,12 +105,12 @@ export class InventoryService {
 
   /** Servers with their bridges, by name. */
   listServers(em: EntityManager): Promise<Server[]> {
-    return em.find(Server, { relations: { bridges: true }, order: { name: 'ASC' } });
+    return new ServerRepository(em).listWithBridges('name');
   }
 
   /** @throws NotFoundError when no server has that name or UUID. */
   async getServer(em: EntityManager, nameOrUuid: string): Promise<Server> {
-    const s = await em.findOne(Server, { where: [{ name: nameOrUuid }, { uuid: nameOrUuid }], relations: { bridges: true } });
+    const s = await new ServerRepository(em).findByNameOrUuid(nameOrUuid);
     if (!s) throw new NotFoundError(`no server ${JSON.stringify(nameOrUuid)}`);
     s.bridges.sort((a, b) => Number(b.isMgmt) - Number(a.isMgmt) || a.id - b.id);
     return s;
@@ -140,18 +137,15 @@ export class InventoryService {
       return n;
     });
     return this.tx.run(async (em) => {
-      const overlap = await em
-        .createQueryBuilder(Ipv4Range, 'r')
-        .where('r.startAddress <= :end AND r.endAddress >= :start', { start, end })
-        .getOne();
+      const ranges = new RangeRepository(em);
+      const overlap = await ranges.findOverlapping('ipv4', start, end);
       if (overlap) throw new ConflictError(`range overlaps ${overlap.name}`);
-      if (await em.findOneBy(Ipv4Range, { name: input.name })) throw new ConflictError(`an IPv4 range named ${input.name} exists`);
-      const range = await em.save(
-        em.create(Ipv4Range, { name: input.name, startAddress: start, endAddress: end, netmask: input.netmask, gateway: input.gateway || null, dns1: input.dns1 || null, dns2: input.dns2 || null }),
-      );
-      for (const address of new Set(excluded)) {
-        await em.insert(Ipv4Slot, { rangeId: range.id, address, vmUuid: null, excluded: true, comment: 'excluded by admin' });
-      }
+      if (await ranges.findByName('ipv4', input.name)) throw new ConflictError(`an IPv4 range named ${input.name} exists`);
+      const range = await ranges.createIpv4({
+        name: input.name, startAddress: start, endAddress: end, netmask: input.netmask, gateway: input.gateway || null, dns1: input.dns1 || null, dns2: input.dns2 || null,
+      });
+      const slots = new SlotRepository(em);
+      for (const address of new Set(excluded)) await slots.exclude('ipv4', range.id, address);
       return range;
     });
   }
@@ -170,11 +164,13 @@ export class InventoryService {
     if (Math.floor(start / 2 ** 40) % 2 === 1) throw new InputError('MAC range must be unicast (first octet even)');
     const excluded = (input.excluded ?? []).map(macToInt);
     return this.tx.run(async (em) => {
-      const overlap = await em.createQueryBuilder(MacRange, 'r').where('r.startAddress <= :end AND r.endAddress >= :start', { start, end }).getOne();
+      const ranges = new RangeRepository(em);
+      const overlap = await ranges.findOverlapping('mac', start, end);
       if (overlap) throw new ConflictError(`range overlaps ${overlap.name}`);
-      if (await em.findOneBy(MacRange, { name: input.name })) throw new ConflictError(`a MAC range named ${input.name} exists`);
-      const range = await em.save(em.create(MacRange, { name: input.name, startAddress: start, endAddress: end }));
-      for (const address of new Set(excluded)) await em.insert(MacSlot, { rangeId: range.id, address, vmUuid: null, excluded: true });
+      if (await ranges.findByName('mac', input.name)) throw new ConflictError(`a MAC range named ${input.name} exists`);
+      const range = await ranges.createMac({ name: input.name, startAddress: start, endAddress: end });
+      const slots = new SlotRepository(em);
+      for (const address of new Set(excluded)) await slots.exclude('mac', range.id, address);
       return range;
     });
   }
@@ -186,25 +182,28 @@ export class InventoryService {
   async subscribe(serverNameOrUuid: string, kind: 'ipv4' | 'mac', rangeName: string, priority = 0): Promise<RangeSubscription> {
     return this.tx.run(async (em) => {
       const server = await this.getServer(em, serverNameOrUuid);
-      const range = kind === 'ipv4' ? await em.findOneBy(Ipv4Range, { name: rangeName }) : await em.findOneBy(MacRange, { name: rangeName });
+      const ranges = new RangeRepository(em);
+      const range = await ranges.findByName(kind, rangeName);
       if (!range) throw new NotFoundError(`no ${kind} range ${JSON.stringify(rangeName)}`);
-      if (await em.findOneBy(RangeSubscription, { serverId: server.id, kind, rangeId: range.id })) {
+      if (await ranges.isSubscribed(server.id, kind, range.id)) {
         throw new ConflictError(`server ${server.name} already subscribes to ${rangeName}`);
       }
-      return em.save(em.create(RangeSubscription, { serverId: server.id, kind, rangeId: range.id, priority }));
+      return ranges.subscribe(server.id, kind, range.id, priority);
     });
   }
 
   /** Ranges of both kinds with their usage counts (for `vtctl range list`). */
   async listRanges(em: EntityManager): Promise<Array<Record<string, unknown>>> {
+    const ranges = new RangeRepository(em);
+    const slots = new SlotRepository(em);
     const out: Array<Record<string, unknown>> = [];
-    for (const r of await em.find(Ipv4Range, { order: { name: 'ASC' } })) {
-      const used = await em.countBy(Ipv4Slot, { rangeId: r.id, excluded: false });
-      const excl = await em.countBy(Ipv4Slot, { rangeId: r.id, excluded: true });
+    for (const r of await ranges.list('ipv4')) {
+      const used = await slots.count('ipv4', r.id, false);
+      const excl = await slots.count('ipv4', r.id, true);
       out.push({ kind: 'ipv4', name: r.name, start: intToIpv4(r.startAddress), end: intToIpv4(r.endAddress), netmask: r.netmask, gateway: r.gateway, size: r.endAddress - r.startAddress + 1, allocated: used, excluded: excl });
     }
-    for (const r of await em.find(MacRange, { order: { name: 'ASC' } })) {
-      const used = await em.countBy(MacSlot, { rangeId: r.id, excluded: false });
+    for (const r of await ranges.list('mac')) {
+      const used = await slots.count('mac', r.id, false);
       out.push({ kind: 'mac', name: r.name, start: intToMac(r.startAddress), end: intToMac(r.endAddress), size: r.endAddress - r.startAddress + 1, allocated: used });
     }
     return out;

@@ -12,12 +12,10 @@
  * (docs/decisions/008). SQLite transactions are serialised already.
  */
 import { ConflictError } from '@kvm-crm/shared';
-import type { EntityManager, FindOptionsWhere } from 'typeorm';
-import { Ipv4Range } from '../db/entities/ipv4-range.js';
-import { Ipv4Slot } from '../db/entities/ipv4-slot.js';
-import { MacRange } from '../db/entities/mac-range.js';
-import { MacSlot } from '../db/entities/mac-slot.js';
-import { RangeSubscription } from '../db/entities/range-subscription.js';
+import type { EntityManager } from 'typeorm';
+import { isUniqueViolation } from '../db/driver-errors.js';
+import { RangeRepository, type RangeKind } from '../repositories/range-repository.js';
+import { SlotRepository } from '../repositories/slot-repository.js';
 import { intToIpv4, intToMac } from './addresses.js';
 
 /** An allocated IPv4 address with its range's network settings. */
@@ -31,11 +29,6 @@ export interface Ipv4Lease {
 
 const MAX_RACE_RETRIES = 20;
 
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  return e.code === 'ER_DUP_ENTRY' || e.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint failed|Duplicate entry/i.test(e.message ?? '');
-}
-
 /** Lowest address in [start, end] not in `taken` (sorted ascending), or undefined when the range is full. */
 export function lowestFree(start: number, end: number, taken: number[]): number | undefined {
   let candidate = start;
@@ -47,26 +40,19 @@ export function lowestFree(start: number, end: number, taken: number[]): number 
   return candidate <= end ? candidate : undefined;
 }
 
-/** The range row, locked until the transaction ends on MySQL/MariaDB (`FOR UPDATE`); plainly read on SQLite. */
-async function lockedRange<R extends Ipv4Range | MacRange>(em: EntityManager, type: new () => R, id: number): Promise<R> {
-  const engine = em.connection.options.type;
-  const lock = engine === 'mysql' || engine === 'mariadb' ? { mode: 'pessimistic_write' as const } : undefined;
-  const range = await em.findOne(type, { where: { id } as FindOptionsWhere<R>, ...(lock ? { lock } : {}) });
-  if (!range) throw new Error(`range ${id} vanished during allocation`);
-  return range;
-}
-
+/** Allocates and releases addresses inside the caller's transaction (see the file comment). */
 export class IpamService {
   /**
    * Allocates one IPv4 address for `vmUuid` from the server's subscribed IPv4 ranges (priority order).
    * @throws ConflictError `IPv4 pool exhausted …` when every subscribed range is full, or the server has none.
    */
   async allocateIpv4(em: EntityManager, serverId: number, vmUuid: string): Promise<Ipv4Lease> {
-    const subs = await em.find(RangeSubscription, { where: { serverId, kind: 'ipv4' }, order: { priority: 'ASC', id: 'ASC' } });
+    const ranges = new RangeRepository(em);
+    const subs = await ranges.subscriptions(serverId, 'ipv4');
     if (subs.length === 0) throw new ConflictError('IPv4 pool exhausted: the server subscribes to no IPv4 range');
     for (const sub of subs) {
-      const range = await lockedRange(em, Ipv4Range, sub.rangeId);
-      const address = await this.allocateIn(em, Ipv4Slot, range, vmUuid);
+      const range = await ranges.lock('ipv4', sub.rangeId);
+      const address = await this.allocateIn(em, 'ipv4', range, vmUuid);
       if (address !== undefined) {
         return { address: intToIpv4(address), netmask: range.netmask, gateway: range.gateway, dns1: range.dns1, dns2: range.dns2 };
       }
@@ -79,11 +65,12 @@ export class IpamService {
    * @throws ConflictError `MAC pool exhausted …` when all are full or none is subscribed.
    */
   async allocateMac(em: EntityManager, serverId: number, vmUuid: string): Promise<string> {
-    const subs = await em.find(RangeSubscription, { where: { serverId, kind: 'mac' }, order: { priority: 'ASC', id: 'ASC' } });
+    const ranges = new RangeRepository(em);
+    const subs = await ranges.subscriptions(serverId, 'mac');
     if (subs.length === 0) throw new ConflictError('MAC pool exhausted: the server subscribes to no MAC range');
     for (const sub of subs) {
-      const range = await lockedRange(em, MacRange, sub.rangeId);
-      const address = await this.allocateIn(em, MacSlot, range, vmUuid);
+      const range = await ranges.lock('mac', sub.rangeId);
+      const address = await this.allocateIn(em, 'mac', range, vmUuid);
       if (address !== undefined) return intToMac(address);
     }
     throw new ConflictError(`MAC pool exhausted: no free address in ${subs.length} subscribed range(s)`);
@@ -91,28 +78,21 @@ export class IpamService {
 
   /** Releases every IPv4 and MAC address owned by `vmUuid` (idempotent). Returns how many were released. */
   async releaseAll(em: EntityManager, vmUuid: string): Promise<number> {
-    const a = await em.delete(Ipv4Slot, { vmUuid });
-    const b = await em.delete(MacSlot, { vmUuid });
-    return (a.affected ?? 0) + (b.affected ?? 0);
+    return new SlotRepository(em).releaseAllOf(vmUuid);
   }
 
   private async allocateIn(
     em: EntityManager,
-    slotType: typeof Ipv4Slot | typeof MacSlot,
+    kind: RangeKind,
     range: { id: number; startAddress: number; endAddress: number },
     vmUuid: string,
   ): Promise<number | undefined> {
+    const slots = new SlotRepository(em);
     for (let attempt = 0; attempt < MAX_RACE_RETRIES; attempt++) {
-      const rows = await em
-        .createQueryBuilder(slotType, 's')
-        .select('s.address', 'address')
-        .where('s.address BETWEEN :a AND :b', { a: range.startAddress, b: range.endAddress })
-        .orderBy('s.address', 'ASC')
-        .getRawMany<{ address: string | number }>();
-      const address = lowestFree(range.startAddress, range.endAddress, rows.map((r) => Number(r.address)));
+      const address = lowestFree(range.startAddress, range.endAddress, await slots.takenBetween(kind, range.startAddress, range.endAddress));
       if (address === undefined) return undefined;
       try {
-        await em.insert(slotType, { rangeId: range.id, address, vmUuid, excluded: false });
+        await slots.allocate(kind, range.id, address, vmUuid);
         return address;
       } catch (err) {
         if (!isUniqueViolation(err)) throw err;

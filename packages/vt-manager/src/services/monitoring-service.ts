@@ -25,12 +25,15 @@ import {
   type Logger,
   type Rspec,
 } from '@kvm-crm/shared';
-import { In, type DataSource } from 'typeorm';
-import { ActionRecord } from '../db/entities/action.js';
-import { ProjectOwner } from '../db/entities/project-owner.js';
-import { Server } from '../db/entities/server.js';
-import { VirtualMachine, type VmState } from '../db/entities/virtual-machine.js';
+import type { EntityManager } from 'typeorm';
+import type { Server } from '../db/entities/server.js';
+import type { VmState } from '../db/entities/virtual-machine.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
+import { OPTION_DEFAULTS } from '../manager-options.js';
+import { ActionRepository } from '../repositories/action-repository.js';
+import { ServerRepository } from '../repositories/server-repository.js';
+import { VmRepository } from '../repositories/vm-repository.js';
+import { ownsProject, visibleProjects } from './project-ownership.js';
 import type { AgentGateway, ClientNotifier, TemplateInfo } from './ports.js';
 
 /** Options of {@link MonitoringService}. */
@@ -38,7 +41,7 @@ export interface MonitoringOptions {
   /** The URL (with credentials) agents answer monitoring queries on. */
   agentCallbackUrl: string;
   logger: Logger;
-  /** Consecutive failed pings before a server is marked unavailable. Default 3; 1 marks it at the first failure. */
+  /** Consecutive failed pings before a server is marked unavailable. Default: the config's (3); 1 marks it at the first failure. */
   failureThreshold?: number;
 }
 
@@ -49,6 +52,7 @@ export const VANISHED_NOTE = 'domain vanished from host';
 /** How long a sent listActiveVMs query waits for its answer before it is forgotten, in ms. */
 const QUERY_TTL_MS = 10 * 60 * 1000;
 
+/** Monitoring rounds, agents' monitoring documents, `force_update_exp_vms` and `list_vm_templates`. */
 export class MonitoringService {
   private readonly pendingQueries = new Map<string, { serverId: number; sentAt: number }>();
   /** Consecutive failed pings per server id. */
@@ -64,8 +68,9 @@ export class MonitoringService {
     this.log = options.logger;
   }
 
-  private get dataSource(): DataSource {
-    return this.tx.dataSource;
+  /** Reads and single statements outside a transaction. */
+  private get em(): EntityManager {
+    return this.tx.manager;
   }
 
   /**
@@ -74,7 +79,7 @@ export class MonitoringService {
    * unavailable. Returns per-server outcomes.
    */
   async monitorOnce(): Promise<Array<{ server: string; available: boolean; error?: string }>> {
-    const servers = await this.dataSource.getRepository(Server).find();
+    const servers = await new ServerRepository(this.em).list();
     const now = Date.now();
     for (const [id, q] of this.pendingQueries) if (now - q.sentAt > QUERY_TTL_MS) this.pendingQueries.delete(id);
     const out: Array<{ server: string; available: boolean; error?: string }> = [];
@@ -83,7 +88,7 @@ export class MonitoringService {
         await this.agents.ping(server, 'hola');
         this.failures.delete(server.id);
         if (!server.available) this.log.info('server available again', { server: server.name });
-        await this.dataSource.getRepository(Server).update({ id: server.id }, { available: true });
+        await new ServerRepository(this.em).setAvailable(server.id, true);
         const id = randomUUID();
         this.pendingQueries.set(id, { serverId: server.id, sentAt: now });
         const xml = serialiseRspec(listActiveVmsQuery({ actionId: id, virtualizationType: server.virtualizationType }), { dialect: 'manager' });
@@ -93,14 +98,14 @@ export class MonitoringService {
         const error = describeError(err);
         const failures = (this.failures.get(server.id) ?? 0) + 1;
         this.failures.set(server.id, failures);
-        const down = failures >= (this.options.failureThreshold ?? 3);
+        const down = failures >= (this.options.failureThreshold ?? OPTION_DEFAULTS.monitoringFailureThreshold);
         if (!down) {
           this.log.info('agent did not answer', { server: server.name, failures, error });
           out.push({ server: server.name, available: server.available, error });
           continue;
         }
         if (server.available) this.log.warn('server unavailable', { server: server.name, failures, error });
-        await this.dataSource.getRepository(Server).update({ id: server.id }, { available: false });
+        await new ServerRepository(this.em).setAvailable(server.id, false);
         out.push({ server: server.name, available: false, error });
       }
     }
@@ -129,20 +134,21 @@ export class MonitoringService {
   private async handleEvent(action: Action, rawForward: (doc: Rspec) => string): Promise<void> {
     const ev = action.server?.virtualMachines[0];
     if (!ev?.uuid || !UUID_PATTERN.test(ev.uuid)) return;
-    const vm = await this.dataSource.getRepository(VirtualMachine).findOneBy({ uuid: ev.uuid.toLowerCase() });
+    const vms = new VmRepository(this.em);
+    const vm = await vms.findByUuid(ev.uuid.toLowerCase());
     if (!vm) {
       this.log.info('event for an unknown VM dropped', { vmUuid: ev.uuid, status: ev.status });
       return;
     }
     const state = EVENT_STATES[ev.status ?? ''];
     if (state && !(await this.busy(vm.uuid)) && (vm.state !== state || vm.stateNote)) {
-      await this.dataSource.getRepository(VirtualMachine).update({ id: vm.id }, { state, stateNote: '' });
+      await vms.setState(vm.id, state, '');
       this.log.info('VM state from libvirt event', { vmUuid: vm.uuid, event: ev.status, state });
     }
     // The domain was undefined on the host while no action (delete, failed create) was about the VM: it vanished
     // (removed by hand, host reinstalled). The VM is marked so, never deleted: an operator or the client decides.
     if (ev.status === 'Undefined' && !(await this.busy(vm.uuid)) && vm.state !== 'failed') {
-      await this.dataSource.getRepository(VirtualMachine).update({ id: vm.id }, { state: 'failed', stateNote: VANISHED_NOTE });
+      await vms.setState(vm.id, 'failed', VANISHED_NOTE);
       this.log.warn('VM domain vanished from its host: marked failed', { vmUuid: vm.uuid, previousState: vm.state });
     }
     if (FORWARDED_EVENTS.has(ev.status ?? '') && vm.callbackUrl) {
@@ -152,13 +158,14 @@ export class MonitoringService {
   }
 
   private async handleListResult(action: Action): Promise<void> {
-    const pending = action.id ? this.pendingQueries.get(action.id) : undefined;
-    if (!pending) {
+    const queryId = action.id;
+    const pending = queryId ? this.pendingQueries.get(queryId) : undefined;
+    if (!queryId || !pending) {
       this.log.info('monitoring answer for an unknown query dropped', { actionId: action.id, status: action.status });
       return;
     }
     if (action.status === 'ONGOING') return;
-    this.pendingQueries.delete(action.id!);
+    this.pendingQueries.delete(queryId);
     if (action.status !== 'SUCCESS') {
       this.log.warn('listActiveVMs failed', { serverId: pending.serverId, description: action.description });
       return;
@@ -169,11 +176,11 @@ export class MonitoringService {
 
   private async assertAboutServer(actions: Action[], serverName: string): Promise<void> {
     if (actions.length === 0) return;
-    const server = await this.dataSource.getRepository(Server).findOneBy({ name: serverName });
+    const server = await new ServerRepository(this.em).findByName(serverName);
     for (const action of actions) {
       if (action.id === 'callback') {
         const uuid = action.server?.virtualMachines[0]?.uuid?.toLowerCase();
-        const vm = uuid ? await this.dataSource.getRepository(VirtualMachine).findOneBy({ uuid }) : null;
+        const vm = uuid ? await new VmRepository(this.em).findByUuid(uuid) : null;
         if (vm && (!server || vm.serverId !== server.id)) throw new NotAllowedError(`event about VM ${uuid}, which is not on server ${serverName}`);
       } else {
         const pending = action.id ? this.pendingQueries.get(action.id) : undefined;
@@ -182,20 +189,17 @@ export class MonitoringService {
     }
   }
 
-  private async owns(principal: string, projectId: string): Promise<boolean> {
-    return this.dataSource.getRepository(ProjectOwner).existsBy({ principal, projectId });
-  }
-
   /** VMs with a QUEUED/ONGOING action are left to that action. */
   private async busy(vmUuid: string): Promise<boolean> {
-    return this.dataSource.getRepository(ActionRecord).existsBy({ vmUuid, status: In(['QUEUED', 'ONGOING']) });
+    return new ActionRepository(this.em).isVmBusy(vmUuid);
   }
 
   /** Listed VMs become running; unlisted VMs that were running or in a transition become stopped. */
   private async applyRunningSet(serverId: number, running: Set<string | undefined>, onlyVm: string | undefined): Promise<number> {
     return this.tx.run(async (em) => {
-      const vms = await em.find(VirtualMachine, { where: { serverId, ...(onlyVm ? { uuid: onlyVm } : {}) } });
-      const busy = new Set((await em.find(ActionRecord, { where: { status: In(['QUEUED', 'ONGOING']) } })).map((a) => a.vmUuid));
+      const vmRepo = new VmRepository(em);
+      const vms = await vmRepo.listOnServer(serverId, onlyVm);
+      const busy = await new ActionRepository(em).busyVmUuids();
       let changed = 0;
       for (const vm of vms) {
         if (busy.has(vm.uuid)) continue;
@@ -205,7 +209,7 @@ export class MonitoringService {
             ? 'stopped'
             : undefined;
         if (next && next !== vm.state) {
-          await em.update(VirtualMachine, { id: vm.id }, { state: next });
+          await vmRepo.setState(vm.id, next);
           changed++;
         }
       }
@@ -222,22 +226,23 @@ export class MonitoringService {
    */
   async forceUpdate(serverUuid: string, vmUuid: string, principal?: string): Promise<Record<string, string>> {
     const none = (v: string) => v === 'None' || v === '';
-    const repo = this.dataSource.getRepository(Server);
+    const repo = new ServerRepository(this.em);
+    const vms = new VmRepository(this.em);
     let servers: Server[];
     let onlyVm: string | undefined;
     if (!none(vmUuid)) {
       if (!UUID_PATTERN.test(vmUuid)) throw new InputError('vm_id must be a VM UUID or None');
-      const vm = await this.dataSource.getRepository(VirtualMachine).findOneBy({ uuid: vmUuid.toLowerCase() });
+      const vm = await vms.findByUuid(vmUuid.toLowerCase());
       if (!vm) throw new NotFoundError(`no VM with uuid ${vmUuid}`);
-      if (principal !== undefined && !(await this.owns(principal, vm.projectId))) throw new NotAllowedError(`VM ${vmUuid} belongs to another clearinghouse`);
+      if (principal !== undefined && !(await ownsProject(this.em, principal, vm.projectId))) throw new NotAllowedError(`VM ${vmUuid} belongs to another clearinghouse`);
       onlyVm = vm.uuid;
-      servers = [await repo.findOneByOrFail({ id: vm.serverId })];
+      servers = [await repo.getById(vm.serverId)];
     } else if (!none(serverUuid)) {
       if (!UUID_PATTERN.test(serverUuid)) throw new InputError('client_id must be a server UUID or None');
-      const s = await repo.findOneBy({ uuid: serverUuid.toLowerCase() });
+      const s = await repo.findByUuid(serverUuid.toLowerCase());
       if (!s) throw new NotFoundError(`no server with uuid ${serverUuid}`);
       servers = [s];
-    } else servers = await repo.find();
+    } else servers = await repo.list();
     const answer: Record<string, string> = {};
     for (const server of servers) {
       let listed: Record<string, string>;
@@ -249,8 +254,8 @@ export class MonitoringService {
       }
       // Answer with the VM names (§2.2.5, §8.11); an agent may report its domain names instead.
       const uuids = Object.keys(listed).map((k) => k.toLowerCase());
-      const known = uuids.length ? await this.dataSource.getRepository(VirtualMachine).findBy({ uuid: In(uuids) }) : [];
-      const owned = principal === undefined ? undefined : new Set((await this.dataSource.getRepository(ProjectOwner).findBy({ principal })).map((o) => o.projectId));
+      const known = uuids.length ? await vms.findByUuids(uuids) : [];
+      const owned = await visibleProjects(this.em, principal);
       for (const [uuid, name] of Object.entries(listed)) {
         const vm = known.find((v) => v.uuid === uuid.toLowerCase());
         // a clearinghouse learns only about the VMs of its own projects
@@ -268,7 +273,7 @@ export class MonitoringService {
    */
   async listTemplates(serverUuid: string): Promise<TemplateInfo[]> {
     if (!UUID_PATTERN.test(serverUuid)) throw new InputError('server_uuid must be a UUID');
-    const server = await this.dataSource.getRepository(Server).findOneBy({ uuid: serverUuid.toLowerCase() });
+    const server = await new ServerRepository(this.em).findByUuid(serverUuid.toLowerCase());
     if (!server) throw new NotFoundError(`no server with uuid ${serverUuid}`);
     return this.agents.listTemplates(server);
   }

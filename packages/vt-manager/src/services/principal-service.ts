@@ -4,8 +4,9 @@
  * bootstrap principals (for the first admin); a principal in the database with the same name wins.
  */
 import { assertPattern, ConflictError, hashPassword, InputError, NotFoundError } from '@kvm-crm/shared';
-import { PrincipalRecord, type PrincipalRole } from '../db/entities/principal.js';
+import type { PrincipalRole } from '../db/entities/principal.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
+import { PrincipalRepository } from '../repositories/principal-repository.js';
 
 /** What authentication needs to know about a principal. */
 export interface PrincipalEntry {
@@ -20,6 +21,7 @@ const ROLES: readonly PrincipalRole[] = ['clearinghouse', 'admin'];
 /** Shortest password accepted for a new principal. */
 export const MIN_PASSWORD_LENGTH = 12;
 
+/** Northbound principals: the database's, then the config's bootstrap principals. */
 export class PrincipalService {
   constructor(
     private readonly tx: TransactionRunner,
@@ -40,8 +42,9 @@ export class PrincipalService {
       throw new InputError(`password too short: at least ${MIN_PASSWORD_LENGTH} characters`);
     }
     return this.tx.run(async (em) => {
-      if (await em.existsBy(PrincipalRecord, { name: input.name })) throw new ConflictError(`a user named ${input.name} exists`);
-      await em.insert(PrincipalRecord, {
+      const principals = new PrincipalRepository(em);
+      if (await principals.exists(input.name)) throw new ConflictError(`a user named ${input.name} exists`);
+      await principals.insert({
         name: input.name, roles: roles.join(','), passwordScrypt: input.password === undefined ? null : hashPassword(input.password),
       });
       return { name: input.name, roles };
@@ -50,13 +53,12 @@ export class PrincipalService {
 
   /** Removes a principal (the projects it owns stay owned by its name). @throws NotFoundError when absent. */
   async remove(name: string): Promise<void> {
-    const r = await this.tx.dataSource.getRepository(PrincipalRecord).delete({ name });
-    if (!r.affected) throw new NotFoundError(`no user ${JSON.stringify(name)} in the database`);
+    if (!(await new PrincipalRepository(this.tx.manager).delete(name))) throw new NotFoundError(`no user ${JSON.stringify(name)} in the database`);
   }
 
   /** Principals in the database, then bootstrap principals from the config that the database does not override. */
   async list(): Promise<Array<{ name: string; roles: string[]; login: string; source: 'database' | 'config' }>> {
-    const rows = await this.tx.dataSource.getRepository(PrincipalRecord).find({ order: { name: 'ASC' } });
+    const rows = await new PrincipalRepository(this.tx.manager).list();
     const out: Array<{ name: string; roles: string[]; login: string; source: 'database' | 'config' }> = rows.map((r) => ({
       name: r.name, roles: r.roles.split(','), login: r.passwordScrypt ? 'password' : 'certificate', source: 'database',
     }));
@@ -68,7 +70,7 @@ export class PrincipalService {
 
   /** The principal named `name`, from the database or else the config; undefined when unknown. */
   async find(name: string): Promise<PrincipalEntry | undefined> {
-    const r = await this.tx.dataSource.getRepository(PrincipalRecord).findOneBy({ name });
+    const r = await new PrincipalRepository(this.tx.manager).find(name);
     if (r) return { name: r.name, passwordScrypt: r.passwordScrypt, roles: r.roles.split(',') };
     return this.bootstrap.find((b) => b.name === name);
   }

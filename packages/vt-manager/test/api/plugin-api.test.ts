@@ -1,12 +1,12 @@
 /**
  * Unit tests of the thin XML-RPC method layer: `/xmlrpc/plugin` (pluginApi, ocf-protocol.md §2.2) and
  * `/xmlrpc/agent` (agentApi, §5.1). Methods are called directly with positional params, with fakes for unit tests
- * of the ports (`services/testing-fakes.ts`) behind the real services on SQLite `:memory:`; no socket, so
+ * of the ports (`testing/fakes.ts`) behind the real services on SQLite `:memory:`; no socket, so
  * `createXmlRpcHandler` (and `system.listMethods`) is out of scope here.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { forEachEngine, type Engine } from '../../dist/db/testing-databases.js';
+import { forEachEngine, type Engine } from '../../dist/testing/test-databases.js';
 import { InputError, libvirtEventResponse, serialiseRspec, type XmlRpcCallContext, type XmlRpcMethod } from '@kvm-crm/shared';
 import { ActionRecord } from '../../dist/db/entities/action.js';
 import { VirtualMachine } from '../../dist/db/entities/virtual-machine.js';
@@ -23,7 +23,7 @@ import {
   sleep,
   waitFor,
   type World,
-} from '../../dist/services/testing-fakes.js';
+} from '../../dist/testing/fakes.js';
 import { agentApi } from '../../dist/api/agent-api.js';
 import { PLUGIN_API_HELP, pluginApi } from '../../dist/api/plugin-api.js';
 

@@ -1,5 +1,5 @@
 /**
- * Schema migrations, on SQLite and on MySQL/MariaDB (a fresh database per test, see testing-databases.ts): the
+ * Schema migrations, on SQLite and on MySQL/MariaDB (a fresh database per test, see testing/test-databases.ts): the
  * migrated schema is exactly what the entities expect (an entity changed without a migration fails here), the
  * migrations apply once, revert, and apply again, concurrent managers migrate once, the unique constraints the
  * domain needs exist, and `vt-manager migrate` applies and reports.
@@ -23,7 +23,7 @@ import { PrincipalRecord } from '../../dist/db/entities/principal.js';
 import { Server } from '../../dist/db/entities/server.js';
 import { VirtualMachine } from '../../dist/db/entities/virtual-machine.js';
 import { MYSQL_MIGRATIONS, SQLITE_MIGRATIONS } from '../../dist/db/migrations/index.js';
-import { createMysqlTestDatabase, engineAvailable, forEachEngine, openTestDatabase, type Engine } from '../../dist/db/testing-databases.js';
+import { createMysqlTestDatabase, engineAvailable, forEachEngine, openTestDatabase, type Engine } from '../../dist/testing/test-databases.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 const run = promisify(execFile);

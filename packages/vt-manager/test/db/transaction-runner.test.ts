@@ -1,12 +1,12 @@
 /**
- * TransactionRunner on MySQL/MariaDB (a fresh database per test, db/testing-databases.ts): READ COMMITTED, so a
+ * TransactionRunner on MySQL/MariaDB (a fresh database per test, testing/test-databases.ts): READ COMMITTED, so a
  * transaction sees rows committed after its first read (what the IPAM's range lock relies on), and a deadlock
  * victim is run again. On SQLite transactions are queued in-process, so neither case can arise there.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PrincipalRecord } from '../../dist/db/entities/principal.js';
-import { engineAvailable, openTestDatabase } from '../../dist/db/testing-databases.js';
+import { engineAvailable, openTestDatabase } from '../../dist/testing/test-databases.js';
 import { isDeadlock, TransactionRunner } from '../../dist/db/transaction-runner.js';
 
 test('[mysql] a transaction sees rows other connections committed after its first read (READ COMMITTED)', async (t) => {

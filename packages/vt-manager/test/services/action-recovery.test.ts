@@ -12,7 +12,7 @@ import { ActionRecord } from '../../dist/db/entities/action.js';
 import { Ipv4Slot } from '../../dist/db/entities/ipv4-slot.js';
 import { NotificationRecord } from '../../dist/db/entities/notification.js';
 import { VirtualMachine } from '../../dist/db/entities/virtual-machine.js';
-import { forEachEngine, type Engine } from '../../dist/db/testing-databases.js';
+import { forEachEngine, type Engine } from '../../dist/testing/test-databases.js';
 import { IpamService } from '../../dist/services/ipam-service.js';
 import { PrincipalService } from '../../dist/services/principal-service.js';
 import { ProvisioningService } from '../../dist/services/provisioning-service.js';
@@ -34,7 +34,7 @@ import {
   sleep,
   waitFor,
   type World,
-} from '../../dist/services/testing-fakes.js';
+} from '../../dist/testing/fakes.js';
 
 /** An agent whose `send` never answers (the manager is "killed" while it waits). */
 class HangingAgent extends FakeAgentGateway {

@@ -1,6 +1,6 @@
 /**
  * Unit tests of the manager's InformationService (`listResources`, ocf-protocol.md §2.2.3, §6.7), with fakes for
- * unit tests of the ports (`testing-fakes.ts`: no socket). The rows are made by the real InventoryService and
+ * unit tests of the ports (`testing/fakes.ts`: no socket). The rows are made by the real InventoryService and
  * ProvisioningService (driven by fake agent statuses) on SQLite `:memory:` and on MariaDB/MySQL (every test runs on
  * both, `[sqlite]`/`[mysql]`), and the document is compared with the
  * OCF fixtures.
@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { parseRspec, type ServerInformation } from '@kvm-crm/shared';
-import { forEachEngine } from '../../dist/db/testing-databases.js';
+import { forEachEngine } from '../../dist/testing/test-databases.js';
 import {
   addHost,
   agentStatus,
@@ -21,7 +21,7 @@ import {
   SERVER_UUID,
   waitFor,
   type World,
-} from '../../dist/services/testing-fakes.js';
+} from '../../dist/testing/fakes.js';
 
 const FIXTURE_16 = 'generated/16-manager-to-plugin.listResources.information.rspec.xml';
 const FIXTURE_17 = 'generated/17-manager-to-plugin.listResources.information.empty.rspec.xml';

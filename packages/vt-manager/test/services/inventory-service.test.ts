@@ -1,7 +1,7 @@
 /**
  * Unit tests of InventoryService (fakes for unit tests: none are needed, no port is involved). Every test runs on
  * both real engines (`[sqlite]`: `:memory:`; `[mysql]`: a fresh MariaDB/MySQL database, see
- * db/testing-databases.ts), a fresh database per test.
+ * testing/test-databases.ts), a fresh database per test.
  */
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +11,7 @@ import { Ipv4Slot } from '../../dist/db/entities/ipv4-slot.js';
 import { MacRange } from '../../dist/db/entities/mac-range.js';
 import { RangeSubscription } from '../../dist/db/entities/range-subscription.js';
 import { Server } from '../../dist/db/entities/server.js';
-import { forEachEngine, openTestDatabase, type Engine } from '../../dist/db/testing-databases.js';
+import { forEachEngine, openTestDatabase, type Engine } from '../../dist/testing/test-databases.js';
 import { TransactionRunner } from '../../dist/db/transaction-runner.js';
 import { ipv4ToInt } from '../../dist/services/addresses.js';
 import { InventoryService, type ServerRegistration } from '../../dist/services/inventory-service.js';

@@ -1,6 +1,6 @@
 /**
  * Concurrent address allocation and release (ARCHITECTURE.md decision 7, docs/decisions/008), on both engines
- * (`[sqlite]`, `[mysql]`: a fresh MariaDB/MySQL database per test, db/testing-databases.ts): many creates at once
+ * (`[sqlite]`, `[mysql]`: a fresh MariaDB/MySQL database per test, testing/test-databases.ts): many creates at once
  * through the real ProvisioningService (MAC + IPv4 in one transaction, after other reads), creates racing deletes,
  * and, on MySQL, two manager processes (two connection pools) allocating from one range.
  */
@@ -13,12 +13,12 @@ import { Ipv4Slot } from '../../dist/db/entities/ipv4-slot.js';
 import { MacSlot } from '../../dist/db/entities/mac-slot.js';
 import { VirtualMachine } from '../../dist/db/entities/virtual-machine.js';
 import { VmInterface } from '../../dist/db/entities/vm-interface.js';
-import { createMysqlTestDatabase, engineAvailable, forEachEngine } from '../../dist/db/testing-databases.js';
+import { createMysqlTestDatabase, engineAvailable, forEachEngine } from '../../dist/testing/test-databases.js';
 import { TransactionRunner } from '../../dist/db/transaction-runner.js';
 import { ipv4ToInt } from '../../dist/services/addresses.js';
 import { InventoryService } from '../../dist/services/inventory-service.js';
 import { IpamService, type Ipv4Lease } from '../../dist/services/ipam-service.js';
-import { addHost, agentStatus, CLIENT_CB, createAction, lifecycleAction, openWorld, provisionVm, query, SERVER_UUID, waitFor, type World } from '../../dist/services/testing-fakes.js';
+import { addHost, agentStatus, CLIENT_CB, createAction, lifecycleAction, openWorld, provisionVm, query, SERVER_UUID, waitFor, type World } from '../../dist/testing/fakes.js';
 
 /** Every VM NIC's MAC and IP, and the slot rows: no address twice, slots and NICs agree. */
 async function assertConsistent(w: World, expectedVms: number): Promise<void> {

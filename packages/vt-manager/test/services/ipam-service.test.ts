@@ -1,6 +1,6 @@
 /**
  * Unit tests of IpamService (fakes for unit tests: none are needed, no port is involved). Every DB test runs on both
- * real engines (`[sqlite]`: `:memory:`; `[mysql]`: a fresh MariaDB/MySQL database, see db/testing-databases.ts), a
+ * real engines (`[sqlite]`: `:memory:`; `[mysql]`: a fresh MariaDB/MySQL database, see testing/test-databases.ts), a
  * fresh database per test.
  */
 import { test, type TestContext } from 'node:test';
@@ -10,7 +10,7 @@ import { ConflictError } from '@kvm-crm/shared';
 import { Ipv4Slot } from '../../dist/db/entities/ipv4-slot.js';
 import { MacSlot } from '../../dist/db/entities/mac-slot.js';
 import { TransactionRunner } from '../../dist/db/transaction-runner.js';
-import { forEachEngine, openTestDatabase, type Engine } from '../../dist/db/testing-databases.js';
+import { forEachEngine, openTestDatabase, type Engine } from '../../dist/testing/test-databases.js';
 import { ipv4ToInt } from '../../dist/services/addresses.js';
 import { InventoryService } from '../../dist/services/inventory-service.js';
 import { IpamService, lowestFree, type Ipv4Lease } from '../../dist/services/ipam-service.js';

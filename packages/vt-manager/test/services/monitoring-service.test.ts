@@ -1,9 +1,9 @@
 /**
  * Unit tests of the manager's MonitoringService (ocf-protocol.md §2.2.4, §2.2.5, §5.4, §6.8), with fakes for unit
- * tests of the ports (`testing-fakes.ts`: an AgentGateway that records pings, monitoring queries and
+ * tests of the ports (`testing/fakes.ts`: an AgentGateway that records pings, monitoring queries and
  * force_list_active_vms calls and can be told to fail per server; a recording ClientNotifier; no socket). VMs are
  * created through the real ProvisioningService; every test runs on SQLite `:memory:` and on a fresh MariaDB/MySQL
- * database (`[sqlite]`/`[mysql]`, db/testing-databases.ts).
+ * database (`[sqlite]`/`[mysql]`, testing/test-databases.ts).
  */
 import assert from 'node:assert/strict';
 import {
@@ -20,7 +20,7 @@ import {
 import { ActionRecord } from '../../dist/db/entities/action.js';
 import { Server } from '../../dist/db/entities/server.js';
 import { VirtualMachine, type VmState } from '../../dist/db/entities/virtual-machine.js';
-import { forEachEngine } from '../../dist/db/testing-databases.js';
+import { forEachEngine } from '../../dist/testing/test-databases.js';
 import type { TemplateInfo } from '../../dist/services/ports.js';
 import { MonitoringService } from '../../dist/services/monitoring-service.js';
 import {
@@ -37,7 +37,7 @@ import {
   SERVER_UUID,
   waitFor,
   type World,
-} from '../../dist/services/testing-fakes.js';
+} from '../../dist/testing/fakes.js';
 
 const HOST2_UUID = '5e4e0000-0000-4000-8000-000000000002';
 const forward = (d: Rspec) => serialiseRspec(d, { dialect: 'manager' });

@@ -1,17 +1,17 @@
 /**
  * Fakes for unit tests (agent gateway, client notifier; the real engines: every test runs on SQLite `:memory:` and
- * on a fresh MariaDB/MySQL database, see db/testing-databases.ts): project ownership between clearinghouses,
+ * on a fresh MariaDB/MySQL database, see testing/test-databases.ts): project ownership between clearinghouses,
  * DB-stored principals, and secrets encrypted at rest.
  */
 import assert from 'node:assert/strict';
 import { hashPassword, NotAllowedError, parseRspec } from '@kvm-crm/shared';
-import { forEachEngine, type Engine } from '../../dist/db/testing-databases.js';
+import { forEachEngine, type Engine } from '../../dist/testing/test-databases.js';
 import { TransactionRunner } from '../../dist/db/transaction-runner.js';
 import { PrincipalService } from '../../dist/services/principal-service.js';
 import { BasicAuthenticator } from '../../dist/services/basic-authenticator.js';
 import {
   addHost, agentStatus, CLIENT_CB, createAction, lifecycleAction, openWorld, provisionVm, query, SERVER_UUID, waitFor, type World,
-} from '../../dist/services/testing-fakes.js';
+} from '../../dist/testing/fakes.js';
 
 async function world(t: Parameters<typeof openWorld>[0], engine: Engine): Promise<World> {
   const w = await openWorld(t, { engine });

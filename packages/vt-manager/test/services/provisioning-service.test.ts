@@ -1,8 +1,8 @@
 /**
  * Unit tests of the manager's ProvisioningService, with in-memory fakes for unit tests of the ports (AgentGateway,
- * ClientNotifier, in `testing-fakes.ts`): they record every call and can be told to throw; nothing opens a socket. IpamService,
+ * ClientNotifier, in `testing/fakes.ts`): they record every call and can be told to throw; nothing opens a socket. IpamService,
  * InventoryService and TransactionRunner are the real ones; every test runs on both real engines (`[sqlite]`:
- * `:memory:`; `[mysql]`: a fresh MariaDB/MySQL database, see db/testing-databases.ts), a fresh database per test.
+ * `:memory:`; `[mysql]`: a fresh MariaDB/MySQL database, see testing/test-databases.ts), a fresh database per test.
  */
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +13,7 @@ import { Ipv4Slot } from '../../dist/db/entities/ipv4-slot.js';
 import { MacSlot } from '../../dist/db/entities/mac-slot.js';
 import { VirtualMachine } from '../../dist/db/entities/virtual-machine.js';
 import { VmInterface } from '../../dist/db/entities/vm-interface.js';
-import { forEachEngine, openTestDatabase, type Engine } from '../../dist/db/testing-databases.js';
+import { forEachEngine, openTestDatabase, type Engine } from '../../dist/testing/test-databases.js';
 import { TransactionRunner } from '../../dist/db/transaction-runner.js';
 import { InventoryService } from '../../dist/services/inventory-service.js';
 import { IpamService } from '../../dist/services/ipam-service.js';
@@ -33,7 +33,7 @@ import {
   SLICE_ID,
   waitFor,
   type CreateSpec,
-} from '../../dist/services/testing-fakes.js';
+} from '../../dist/testing/fakes.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fixture

@@ -1,13 +1,13 @@
 /**
  * Unit tests of ProvisioningService.submitAndWait (`send_sync`, ocf-protocol.md §2.2.2 made to work) and of `modify`,
- * with fakes for unit tests of the ports (`testing-fakes.ts`: a recording AgentGateway and ClientNotifier, no socket)
+ * with fakes for unit tests of the ports (`testing/fakes.ts`: a recording AgentGateway and ClientNotifier, no socket)
  * on both engines (`[sqlite]` `:memory:`, `[mysql]` a fresh MariaDB/MySQL database). Agent statuses are fed with handleAgentStatus from a concurrent task while submitAndWait polls.
  */
 import assert from 'node:assert/strict';
 import { InputError } from '@kvm-crm/shared';
 import { ActionRecord } from '../../dist/db/entities/action.js';
 import { VirtualMachine } from '../../dist/db/entities/virtual-machine.js';
-import { forEachEngine, type Engine } from '../../dist/db/testing-databases.js';
+import { forEachEngine, type Engine } from '../../dist/testing/test-databases.js';
 import {
   addHost,
   agentStatus,
@@ -22,7 +22,7 @@ import {
   sleep,
   waitFor,
   type World,
-} from '../../dist/services/testing-fakes.js';
+} from '../../dist/testing/fakes.js';
 
 async function world(t: Parameters<typeof openWorld>[0], engine: Engine): Promise<World> {
   const w = await openWorld(t, { engine });

@@ -1,6 +1,6 @@
 /**
  * The schema migrations, one list per engine (their SQL differs), oldest first. Written by
- * `node packages/vt-manager/dist/db/make-migration.js <Name>` (see docs/decisions/008-migrations-and-mariadb.md).
+ * `node packages/vt-manager/dist-tools/make-migration.js <Name>` (see docs/decisions/008-migrations-and-mariadb.md).
  */
 import type { MigrationInterface } from 'typeorm';
 import { InitialSchemaSqlite1795322498472 } from './sqlite/1795322498472-initial-schema.js';

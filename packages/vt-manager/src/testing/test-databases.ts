@@ -17,8 +17,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { test, type TestContext } from 'node:test';
 import mysql from 'mysql2/promise';
 import type { DataSource } from 'typeorm';
-import { openDatabase, type DatabaseOptions, type OpenDatabaseOptions } from './data-source.js';
+import { openDatabase, type DatabaseOptions, type OpenDatabaseOptions } from '../db/data-source.js';
 
+/** The database engines every DB test runs on. */
 export type Engine = 'sqlite' | 'mysql';
 export const ENGINES: readonly Engine[] = ['sqlite', 'mysql'];
 
@@ -30,6 +31,7 @@ export interface MysqlServerSettings {
   password: string;
 }
 
+/** Where scripts/setup-mariadb.sh writes the test server's settings (overridden by `$KVMCRM_TEST_MYSQL_CONFIG`). */
 export const DEFAULT_SETTINGS_FILE = '/var/lib/kvm-crm-test/mariadb.json';
 const DB_PREFIX = 'kvmcrm_test_';
 /** Test databases older than this (by the time in their name) are leftovers of a killed run. */

@@ -3,7 +3,10 @@
  * Developer tool: writes the migrations that bring the migrated schema to what the entities expect, one per
  * engine, and lists them in `migrations/index.ts`.
  *
- *   npx tsc -b && node packages/vt-manager/dist/db/make-migration.js <Name>      (Name: PascalCase, e.g. AddVmTags)
+ *   npx tsc -b && node packages/vt-manager/dist-tools/make-migration.js <Name>   (Name: PascalCase, e.g. AddVmTags)
+ *
+ * (`npx tsc -b packages/vt-manager/tools` builds only this tool and what it needs.) Compiled by tools/tsconfig.json
+ * to `dist-tools/`; it uses the manager's compiled code in `dist/`, as the unit tests do.
  *
  * For each engine it applies the existing migrations to a fresh database (SQLite `:memory:`; a MySQL test
  * database from scripts/setup-mariadb.sh or KVMCRM_TEST_MYSQL_URL, dropped afterwards), asks typeorm for the
@@ -15,12 +18,12 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { openDatabase, pendingSchemaChanges } from './data-source.js';
-import { createMysqlTestDatabase, type Engine } from './testing-databases.js';
+import { openDatabase, pendingSchemaChanges } from '../dist/db/data-source.js';
+import { createMysqlTestDatabase, type Engine } from '../dist/testing/test-databases.js';
 
 type Query = { query: string; parameters?: unknown[] };
 
-const SRC = fileURLToPath(new URL('../../src/db/migrations/', import.meta.url));
+const SRC = fileURLToPath(new URL('../src/db/migrations/', import.meta.url));
 const ENGINE_CLASS: Record<Engine, string> = { sqlite: 'Sqlite', mysql: 'Mysql' };
 
 /** MySQL tables are created utf8mb4 with a binary collation (unique names compare as on SQLite). */
@@ -37,7 +40,7 @@ function statement(q: Query): string {
 export function migrationSource(className: string, engine: Engine, up: Query[], down: Query[]): string {
   const fix = (q: Query): Query => (engine === 'mysql' ? { ...q, query: pinMysqlCharset(q.query) } : q);
   return `/**
- * ${engine === 'sqlite' ? 'SQLite' : 'MySQL/MariaDB'} migration written by db/make-migration.ts from the entities (typeorm's schema builder).
+ * ${engine === 'sqlite' ? 'SQLite' : 'MySQL/MariaDB'} migration written by tools/make-migration.ts from the entities (typeorm's schema builder).
  */
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
@@ -71,7 +74,7 @@ export function writeIndex(dir: string = SRC): void {
   }
   writeFileSync(join(dir, 'index.ts'), `/**
  * The schema migrations, one list per engine (their SQL differs), oldest first. Written by
- * \`node packages/vt-manager/dist/db/make-migration.js <Name>\` (see docs/decisions/008-migrations-and-mariadb.md).
+ * \`node packages/vt-manager/dist-tools/make-migration.js <Name>\` (see docs/decisions/008-migrations-and-mariadb.md).
  */
 import type { MigrationInterface } from 'typeorm';
 ${imports.join('\n')}

@@ -20,17 +20,26 @@ import {
   type Logger,
 } from '@kvm-crm/shared';
 import type { Server } from '../db/entities/server.js';
-import { openTestDatabase, type Engine } from '../db/testing-databases.js';
+import { openTestDatabase, type Engine } from './test-databases.js';
 import { TransactionRunner } from '../db/transaction-runner.js';
-import { InformationService } from './information-service.js';
-import { InventoryService } from './inventory-service.js';
-import { IpamService } from './ipam-service.js';
-import { MonitoringService } from './monitoring-service.js';
-import type { AgentGateway, ClientNotifier, TemplateInfo } from './ports.js';
-import { ProvisioningService } from './provisioning-service.js';
+import { InformationService } from '../services/information-service.js';
+import { InventoryService } from '../services/inventory-service.js';
+import { IpamService } from '../services/ipam-service.js';
+import { MonitoringService } from '../services/monitoring-service.js';
+import type { AgentGateway, ClientNotifier, TemplateInfo } from '../services/ports.js';
+import { ProvisioningService } from '../services/provisioning-service.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fakes for unit tests
+
+/** The one action of a parsed document's action list. @throws AssertionError unless there is exactly one. */
+function single(actions: Action[] | undefined, message?: string): Action {
+  const list = actions ?? [];
+  assert.equal(list.length, 1, message);
+  const [only] = list;
+  assert.ok(only);
+  return only;
+}
 
 /**
  * Records every call. `send` throws `failWith` when set; `ping`, `sendMonitoring` and `forceListActiveVms` can be
@@ -85,18 +94,14 @@ export class FakeAgentGateway implements AgentGateway {
   action(i: number): Action {
     const entry = this.sent[i];
     assert.ok(entry, `no agent query #${i}`);
-    const actions = parseRspec(entry.xml).query?.provisioning?.actions ?? [];
-    assert.equal(actions.length, 1);
-    return actions[0]!;
+    return single(parseRspec(entry.xml).query?.provisioning?.actions);
   }
 
   /** The `i`-th monitoring query sent, parsed: its single action. */
   monitoringAction(i: number): Action {
     const entry = this.monitoringSent[i];
     assert.ok(entry, `no monitoring query #${i}`);
-    const actions = parseRspec(entry.xml).query?.monitoring?.actions ?? [];
-    assert.equal(actions.length, 1);
-    return actions[0]!;
+    return single(parseRspec(entry.xml).query?.monitoring?.actions);
   }
 }
 
@@ -113,9 +118,7 @@ export class FakeClientNotifier implements ClientNotifier {
   /** Every recorded provisioning status, parsed. */
   statuses(): Array<{ url: string; type?: string; id?: string; status?: string; description?: string }> {
     return this.sent.map(({ url, xml }) => {
-      const actions = parseRspec(xml).response?.provisioning?.actions ?? [];
-      assert.equal(actions.length, 1, 'one action per status document');
-      const a = actions[0]!;
+      const a = single(parseRspec(xml).response?.provisioning?.actions, 'one action per status document');
       return { url, type: a.type, id: a.id, status: a.status, description: a.description };
     });
   }
@@ -129,12 +132,14 @@ export class FakeClientNotifier implements ClientNotifier {
 // ---------------------------------------------------------------------------------------------------------------
 // Values and rspec builders
 
+/** Fixed ids and callback URLs of the fake world (the server, the client and agent callbacks, a project, a slice). */
 export const SERVER_UUID = '5e4e0000-0000-4000-8000-000000000001';
 export const CLIENT_CB = 'https://expedient:pw@expedient.example:8443/vt_plugin/xmlrpc/';
 export const AGENT_CB = 'https://agent-cb:secret@manager.example:8445/xmlrpc/agent';
 export const PROJECT_ID = '11111111-2222-4333-8444-555555555555';
 export const SLICE_ID = '66666666-7777-4888-9999-000000000000';
 
+/** A logger that writes nothing. */
 export function silentLogger(): Logger {
   return createLogger({ component: 'test', silent: true });
 }
@@ -194,7 +199,9 @@ export function lifecycleAction(type: string, vmUuid: string, actionId: string =
 /** A modify action: a lifecycle action whose xen-configuration carries the requested memory and/or vCPUs. */
 export function modifyAction(vmUuid: string, requested: { memoryMb?: number; vcpus?: number }, actionId: string = randomUUID()): Action & { id: string } {
   const a = lifecycleAction('modify', vmUuid, actionId);
-  a.server!.virtualMachines[0]!.xenConfiguration = {
+  const vm = a.server?.virtualMachines[0];
+  assert.ok(vm, 'a lifecycle action names its VM');
+  vm.xenConfiguration = {
     hdSetupType: 'file-image',
     ...(requested.memoryMb !== undefined ? { memoryMb: requested.memoryMb } : {}),
     ...(requested.vcpus !== undefined ? { vcpus: requested.vcpus } : {}),
@@ -215,10 +222,11 @@ export function agentStatus(actionId: string, status: ActionStatus, description 
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers
 
+/** Resolves after `ms` milliseconds. */
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `probe` until it returns a truthy value; fails after `timeoutMs` (default 5 s). */
 type Falsy = false | 0 | '' | null | undefined;
+/** Polls `probe` until it returns a truthy value; fails after `timeoutMs` (default 5 s). */
 export async function waitFor<T>(what: string, probe: () => T | Falsy | Promise<T | Falsy>, timeoutMs = 5000): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
@@ -231,7 +239,7 @@ export async function waitFor<T>(what: string, probe: () => T | Falsy | Promise<
 
 /**
  * An OCF fixture (`shared/ocf-fixtures/<rel>`), read as UTF-8: `$OCF_FIXTURES_DIR` if set, else the `shared` folder
- * next to the repository, resolved from this file (`packages/vt-manager/{src,dist}/services/`).
+ * next to the repository, resolved from this file (`packages/vt-manager/{src,dist}/testing/`).
  * @throws {Error} when the folder does not exist, so fixture tests fail instead of passing vacuously.
  */
 export function readFixture(rel: string): string {
@@ -253,7 +261,7 @@ export interface World {
 
 /**
  * A {@link World} on SQLite `:memory:` (default) or, with `engine: 'mysql'`, on a new MySQL/MariaDB database that
- * is dropped when `t` ends (`forEachEngine` in db/testing-databases.ts runs a test on both).
+ * is dropped when `t` ends (`forEachEngine` in testing/test-databases.ts runs a test on both).
  */
 export async function openWorld(t: TestContext, opts: { actionTimeoutSeconds?: number; engine?: Engine } = {}): Promise<World> {
   const ds = await openTestDatabase(t, opts.engine ?? 'sqlite');

@@ -1,0 +1,141 @@
+/**
+ * Pure checks of the provisioning actions a client sends (ocf-protocol.md §2.2.1, §6.3–§6.5): the action header
+ * (id, type), a create's VM, a lifecycle action's VM and a modify's resources. No I/O; every failure is an
+ * InputError whose message goes back to the client as the action's FAILED reason.
+ */
+import {
+  ACTION_ID_PATTERN,
+  assertPattern,
+  InputError,
+  PROVISIONING_ACTION_TYPES,
+  TEMPLATE_NAME_PATTERN,
+  UUID_PATTERN,
+  VM_NAME_PATTERN,
+  type Action,
+  type ProvisioningActionType,
+} from '@kvm-crm/shared';
+
+/** create, start, stop, hardStop, reboot, delete, modify. */
+export type ActionType = ProvisioningActionType;
+
+/** What a validated action header guarantees. */
+export interface ActionHeader {
+  id: string;
+  type: ActionType;
+}
+
+/** An action whose header was validated ({@link validateActions}). */
+export type ValidatedAction = Action & ActionHeader;
+
+/** Guest memory limits, in MiB (inclusive). */
+export const MEMORY_MIB_LIMITS = { min: 64, max: 1024 * 1024 } as const;
+/** vCPU limits (inclusive). */
+export const VCPU_LIMITS = { min: 1, max: 64 } as const;
+
+const TEMPLATE = TEMPLATE_NAME_PATTERN.source.slice(1, -1);
+/** hd-origin-path: `<template>` or `<template>/<file>` (validated before it reaches the agent). */
+export const HD_ORIGIN_PATTERN = new RegExp(`^${TEMPLATE}(?:/${TEMPLATE})?$`);
+
+/** Whether `type` is a provisioning action type. */
+export function isActionType(type: string | undefined): type is ActionType {
+  return (PROVISIONING_ACTION_TYPES as readonly string[]).includes(type ?? '');
+}
+
+/**
+ * Checks every action's header: a valid, unique id and a supported type.
+ * @throws InputError when there is no action, an id is invalid or repeated, or a type is unsupported.
+ */
+export function validateActions(actions: readonly Action[] | undefined): ValidatedAction[] {
+  if (!actions || actions.length === 0) throw new InputError('the document holds no provisioning query with actions');
+  const ids = new Set<string>();
+  return actions.map((a) => {
+    const id = assertPattern(a.id, ACTION_ID_PATTERN, 'action id');
+    if (ids.has(id)) throw new InputError(`action id ${id} appears twice in the message`);
+    ids.add(id);
+    if (!isActionType(a.type)) throw new InputError(`unsupported action type ${JSON.stringify(a.type ?? '')} in action ${id}`);
+    return { ...a, id, type: a.type };
+  });
+}
+
+/** Guest memory in MiB. @throws InputError when absent or outside {@link MEMORY_MIB_LIMITS}. */
+export function checkMemoryMiB(memoryMb: number | undefined): number {
+  if (memoryMb === undefined || memoryMb < MEMORY_MIB_LIMITS.min || memoryMb > MEMORY_MIB_LIMITS.max) {
+    throw new InputError(`memory-mb must be an integer from ${MEMORY_MIB_LIMITS.min} to ${MEMORY_MIB_LIMITS.max}`);
+  }
+  return memoryMb;
+}
+
+/** vCPUs. @throws InputError when outside {@link VCPU_LIMITS}. */
+export function checkVcpus(vcpus: number): number {
+  if (vcpus < VCPU_LIMITS.min || vcpus > VCPU_LIMITS.max) throw new InputError(`vcpus must be an integer from ${VCPU_LIMITS.min} to ${VCPU_LIMITS.max}`);
+  return vcpus;
+}
+
+/** A create's VM, validated; uuids lower case, sizes in MiB. */
+export interface CreateRequest {
+  vmUuid: string;
+  serverUuid: string;
+  name: string;
+  projectId: string;
+  projectName: string | null;
+  sliceId: string;
+  sliceName: string | null;
+  operatingSystemType: string | null;
+  operatingSystemVersion: string | null;
+  operatingSystemDistribution: string | null;
+  memoryMb: number;
+  vcpus: number;
+  hdSizeMb: number | null;
+  hdOriginPath: string;
+  hdSetupType: string;
+  virtualizationSetupType: string;
+}
+
+/**
+ * Checks a create action: one VM, its uuid, name, project, slice, template, memory, vCPUs (default 1) and server.
+ * @throws InputError naming the first invalid field.
+ */
+export function validateCreate(action: Action): CreateRequest {
+  const server = action.server;
+  const rvm = server?.virtualMachines[0];
+  if (!server || !rvm) throw new InputError('create needs server/virtual-machines');
+  if (server.virtualMachines.length > 1) throw new InputError('one create action must name exactly one VM');
+  const vmUuid = assertPattern(rvm.uuid, UUID_PATTERN, 'VM uuid').toLowerCase();
+  const name = assertPattern(rvm.name, VM_NAME_PATTERN, 'VM name');
+  const projectId = assertPattern(rvm.projectId, ACTION_ID_PATTERN, 'project-id');
+  const sliceId = assertPattern(rvm.sliceId, ACTION_ID_PATTERN, 'slice-id');
+  const cfg = rvm.xenConfiguration;
+  const hdOriginPath = assertPattern(cfg?.hdOriginPath, HD_ORIGIN_PATTERN, 'hd-origin-path (template)');
+  const memoryMb = checkMemoryMiB(cfg?.memoryMb);
+  const vcpus = checkVcpus(cfg?.vcpus ?? 1);
+  const serverUuid = assertPattern(server.uuid ?? rvm.serverId, UUID_PATTERN, 'server uuid').toLowerCase();
+  return {
+    vmUuid, serverUuid, name, projectId, projectName: rvm.projectName ?? null, sliceId, sliceName: rvm.sliceName ?? null,
+    operatingSystemType: rvm.operatingSystemType ?? null, operatingSystemVersion: rvm.operatingSystemVersion ?? null,
+    operatingSystemDistribution: rvm.operatingSystemDistribution ?? null, memoryMb, vcpus, hdSizeMb: cfg?.hdSizeMb ?? null, hdOriginPath,
+    hdSetupType: cfg?.hdSetupType ?? 'file-image', virtualizationSetupType: cfg?.virtualizationSetupType ?? 'hvm',
+  };
+}
+
+/** The memory (MiB) and vCPUs a modify asks for; absent: unchanged. */
+export interface RequestedResources {
+  memoryMb?: number;
+  vcpus?: number;
+}
+
+/**
+ * Checks a start/stop/hardStop/reboot/delete/modify action: the VM uuid (lower-cased), and for modify the requested
+ * memory and/or vCPUs (at least one).
+ * @throws InputError naming the first invalid field.
+ */
+export function validateLifecycle(action: ValidatedAction): { vmUuid: string; requested: RequestedResources } {
+  const rvm = action.server?.virtualMachines[0];
+  const vmUuid = assertPattern(rvm?.uuid, UUID_PATTERN, 'VM uuid').toLowerCase();
+  if (action.type !== 'modify') return { vmUuid, requested: {} };
+  const cfg = rvm?.xenConfiguration;
+  const requested: RequestedResources = { memoryMb: cfg?.memoryMb, vcpus: cfg?.vcpus };
+  if (requested.memoryMb === undefined && requested.vcpus === undefined) throw new InputError('modify needs xen-configuration/memory-mb and/or vcpus');
+  if (requested.memoryMb !== undefined) checkMemoryMiB(requested.memoryMb);
+  if (requested.vcpus !== undefined) checkVcpus(requested.vcpus);
+  return { vmUuid, requested };
+}

@@ -1,0 +1,125 @@
+/**
+ * Northbound `send` and `send_sync` (ocf-protocol.md §2.2.1, §2.2.2): every `<action>` of a message is stored (or
+ * refused, its FAILED status stored for the client) before `send` answers, so an accepted action is never lost to a
+ * manager crash; the hand-overs to the agents follow in the background, in message order (ocf-behaviour.md §9
+ * items 8, 9, 21).
+ */
+import { describeError, parsePeerUrl, parseRspec, type Logger } from '@kvm-crm/shared';
+import type { TransactionRunner } from '../../db/transaction-runner.js';
+import { validateActions, type ValidatedAction } from '../../domain/action-validation.js';
+import { ActionRepository } from '../../repositories/action-repository.js';
+import type { ClientStatusNotifier } from '../client-status-notifier.js';
+import type { ActionDispatcher } from './action-dispatcher.js';
+import type { ActionStore, Prepared } from './action-store.js';
+
+/** What {@link ActionIntake.submit} accepted. */
+export interface Submitted {
+  /** The actions' ids, in message order. */
+  accepted: string[];
+  /** The actions' types, in message order. */
+  types: string[];
+  /**
+   * Resolves once every action reached the agent or failed; maps the actions refused before they were stored
+   * (duplicate id, invalid input…) to their reason.
+   */
+  handedOver: Promise<Map<string, string>>;
+}
+
+/** Accepts clients' actions: stores them, then hands them to the dispatcher. */
+export class ActionIntake {
+  constructor(
+    private readonly tx: TransactionRunner,
+    private readonly store: ActionStore,
+    private readonly dispatcher: ActionDispatcher,
+    private readonly statuses: ClientStatusNotifier,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Northbound `send(callBackUrl, xml)`. Parses the query and validates every action's id and type, stores every
+   * action (or refuses it, its FAILED status stored for the client), hands them to the agents in order in the
+   * background, and returns (`nil` on the wire). `callbackUrl` must be an http(s) URL; with `allowNoCallback`, `""`
+   * or `"None"` mean "no callback" (send_sync).
+   * @throws InputError when the callback URL or the document is invalid, there is no provisioning query, or an
+   *   action lacks a valid id or type: nothing is processed then (a status could not be routed to anyone).
+   */
+  async submit(callbackUrl: string, xml: string, options: { allowNoCallback?: boolean; principal?: string } = {}): Promise<Submitted> {
+    if (options.allowNoCallback && (callbackUrl === '' || callbackUrl === 'None')) callbackUrl = '';
+    else parsePeerUrl(callbackUrl);
+    const actions = validateActions(parseRspec(xml).query?.provisioning?.actions);
+    const refused = new Map<string, string>();
+    const stored: Array<{ action: ValidatedAction; prepared: Prepared }> = [];
+    for (const a of actions) {
+      const r = await this.storeOrRefuse(a, callbackUrl, options.principal);
+      if (typeof r === 'string') refused.set(a.id, r);
+      else stored.push({ action: a, prepared: r });
+    }
+    const handedOver = (async () => {
+      for (const { action, prepared } of stored) await this.dispatcher.send(action, prepared);
+      return refused;
+    })().catch((err: unknown) => {
+      this.log.error('action processing crashed', { error: describeError(err) });
+      return new Map<string, string>();
+    });
+    return { accepted: actions.map((a) => a.id), types: actions.map((a) => a.type), handedOver };
+  }
+
+  /**
+   * `send_sync` (ocf-protocol.md §2.2.2, made to work): submits like {@link submit}, then waits until every action of
+   * the document is terminal. Resolves `true` when all succeeded, otherwise the failure text
+   * (`"<type> <id> FAILED: <reason>"`, several joined by `; `), or `"TIMEOUT"` after `timeoutSeconds`.
+   * Polls the database, so it also sees actions finished by another manager process.
+   * @throws as {@link submit}.
+   */
+  async submitAndWait(callbackUrl: string, xml: string, timeoutSeconds: number, principal?: string): Promise<true | string> {
+    const { accepted, types, handedOver } = await this.submit(callbackUrl, xml, { allowNoCallback: true, principal });
+    const refused = await handedOver;
+    const stored = accepted.filter((id) => !refused.has(id));
+    const deadline = Date.now() + timeoutSeconds * 1000;
+    const actions = new ActionRepository(this.tx.manager);
+    for (;;) {
+      const rows = stored.length ? await actions.findByUuids(stored) : [];
+      if (rows.every((r) => r.status === 'SUCCESS' || r.status === 'FAILED')) {
+        const failures = accepted
+          .map((id, i) => {
+            if (refused.has(id)) return `${types[i]} ${id} FAILED: ${refused.get(id)}`;
+            const r = rows.find((x) => x.uuid === id);
+            return r && r.status === 'FAILED' ? `${r.type} ${id} FAILED: ${r.description}` : undefined;
+          })
+          .filter((x): x is string => x !== undefined);
+        return failures.length ? failures.join('; ') : true;
+      }
+      if (Date.now() >= deadline) return 'TIMEOUT';
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /**
+   * Runs one action (built by the manager itself, e.g. an expiry delete) up to the hand-over to the agent; every
+   * failure ends in a FAILED status to the client. Returns the reason when the action was refused before it was
+   * stored, else undefined.
+   */
+  async process(action: ValidatedAction, callbackUrl: string, principal?: string): Promise<string | undefined> {
+    const r = await this.storeOrRefuse(action, callbackUrl, principal);
+    if (typeof r === 'string') return r;
+    await this.dispatcher.send(action, r);
+    return undefined;
+  }
+
+  /**
+   * Stores one action. Returns what the hand-over needs, or the reason it was refused: its FAILED status is then on
+   * its way to the client (through the outbox when there is one).
+   */
+  private async storeOrRefuse(action: ValidatedAction, callbackUrl: string, principal?: string): Promise<Prepared | string> {
+    try {
+      const prepared = await this.store.save(action, callbackUrl, principal);
+      this.log.info('action queued', { actionId: action.id, actionType: action.type, vmUuid: prepared.vm.uuid, server: prepared.server.name });
+      return prepared;
+    } catch (err) {
+      const reason = describeError(err);
+      this.log.warn('action refused', { actionId: action.id, actionType: action.type, reason });
+      await this.statuses.notifyDurably({ callbackUrl, actionId: action.id, type: action.type, status: 'FAILED', description: reason });
+      return reason;
+    }
+  }
+}
