@@ -16,17 +16,9 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
-import {
-  createCertificateAuthority,
-  describeCertificate,
-  isCertificateRole,
-  issueCertificate,
-  writeFileAtomic,
-  writePemPair,
-  type CertificateRole,
-  type CertificateUsage,
-  type PemPair,
-} from './certificate-authority.js';
+import { writeFileAtomic } from '../atomic-file.js';
+import { createCertificateAuthority, issueCertificate, writePemPair, type CertificateUsage, type PemPair } from './certificate-authority.js';
+import { describeCertificate, isCertificateRole, type CertificateRole } from './certificate-info.js';
 import { createCrl, normaliseSerial, REVOCATION_REASONS, type RevocationReason } from './crl.js';
 
 /** One certificate issued from the folder's CA, as kept in `index.json` and shown by `vtctl certs list`. */
