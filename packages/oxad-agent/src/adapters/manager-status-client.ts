@@ -5,15 +5,7 @@
  * that carries provisioning statuses and events and retries them until the manager accepts them.
  */
 import { describeError, XmlRpcClient, type ClientTls, type Logger } from '@kvm-crm/shared';
-
-/** Where statuses go; implemented over XML-RPC here and in memory in unit tests. */
-export interface StatusReporter {
-  /**
-   * Delivers `rspecXml` to `callbackUrl`. Resolves true once the manager accepted it, false when every attempt
-   * failed (the failure is logged).
-   */
-  report(callbackUrl: string, rspecXml: string): Promise<boolean>;
-}
+import type { StatusReporter, StatusSender } from '../services/ports.js';
 
 /** Options of {@link XmlRpcStatusReporter}. */
 export interface StatusReporterOptions {
@@ -25,7 +17,7 @@ export interface StatusReporterOptions {
   retryDelaySeconds?: number;
 }
 
-export class XmlRpcStatusReporter implements StatusReporter {
+export class XmlRpcStatusReporter implements StatusReporter, StatusSender {
   constructor(private readonly options: StatusReporterOptions) {}
 
   /**

@@ -14,9 +14,9 @@
  */
 import { describeError, libvirtEventResponse, serialiseRspec, type LibvirtEventVmStatus, type Logger } from '@kvm-crm/shared';
 import type { LifecycleEvent } from '../adapters/libvirt-event-stream.js';
-import type { StatusReporter } from '../adapters/manager-status-client.js';
 import { ocfStatusForLifecycleEvent } from '../domain/lifecycle-status.js';
 import { KeyedMutex } from './concurrency.js';
+import type { StatusReporter } from './ports.js';
 import type { VmIdentity } from './vm-identity.js';
 
 /** Names domains as VMs (implemented by `VmIdentityResolver`). */

@@ -25,14 +25,8 @@
 import { readdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { describeError, redactCredentials, XmlRpcFaultError, type Logger } from '@kvm-crm/shared';
-import type { StatusReporter } from '../adapters/manager-status-client.js';
+import type { StatusReporter, StatusSender } from './ports.js';
 import { ensureDir, removeFileDurably, removeTemporaryFiles, TEMP_PREFIX, writeFileDurably } from './durable-file.js';
-
-/** One delivery attempt of a status document. Implemented over XML-RPC by `XmlRpcStatusReporter.sendOnce`. */
-export interface StatusSender {
-  /** Resolves when the manager accepted the document. @throws on any failure (an `XmlRpcFaultError` for a refusal). */
-  sendOnce(callbackUrl: string, rspecXml: string): Promise<void>;
-}
 
 /** Options of {@link StatusOutbox}. */
 export interface StatusOutboxOptions {

@@ -8,6 +8,7 @@
  */
 import { NotFoundError, UUID_PATTERN, describeError, type Logger } from '@kvm-crm/shared';
 import { parseDomainMetadata } from '../domain/domain-xml.js';
+import type { DomainXmlReader } from './ports.js';
 
 /** A VM as OCF names it. */
 export interface VmIdentity {
@@ -15,11 +16,6 @@ export interface VmIdentity {
   name: string;
   /** VM uuid (our metadata's `vm-uuid`), or the libvirt domain UUID; lower case. */
   uuid: string;
-}
-
-/** Reads a domain's XML (implemented by `Virsh.dumpXml`); throws a `NotFoundError` when there is no such domain. */
-export interface DomainXmlReader {
-  dumpXml(name: string): Promise<string>;
 }
 
 /** What {@link vmIdentityFromDomainXml} found. */

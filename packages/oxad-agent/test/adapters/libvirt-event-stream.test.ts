@@ -19,7 +19,7 @@ import { EventForwarder } from '../../dist/services/event-forwarder.js';
 import { VmIdentityResolver } from '../../dist/services/vm-identity.js';
 import { type TestRun, createTestRun, libvirtUnavailableReason, TEST_LIBVIRT_URI } from '../../dist/testing/libvirt-test-env.js';
 import { LibvirtEventStream, parseLifecycleEventLine, type LifecycleEvent } from '../../dist/adapters/libvirt-event-stream.js';
-import type { StatusReporter } from '../../dist/adapters/manager-status-client.js';
+import type { StatusReporter } from '../../dist/services/ports.js';
 import { QemuImg } from '../../dist/adapters/qemu-img.js';
 import { writeSeedIso } from '../../dist/adapters/seed-iso.js';
 import { Virsh } from '../../dist/adapters/virsh.js';
