@@ -14,7 +14,7 @@ import path from 'node:path';
 import { createLogger, parseRspec } from '@kvm-crm/shared';
 import { renderSeedFiles } from '../../dist/domain/cloud-init-seed.js';
 import { renderDomainXml } from '../../dist/domain/domain-xml.js';
-import { buildProbeBootSector } from '../../dist/services/hypervisor-probe.js';
+import { buildProbeBootSector } from '../../dist/domain/probe-boot-sector.js';
 import { EventForwarder } from '../../dist/services/event-forwarder.js';
 import { VmIdentityResolver } from '../../dist/services/vm-identity.js';
 import { type TestRun, createTestRun, libvirtUnavailableReason, TEST_LIBVIRT_URI } from '../../dist/testing/libvirt-test-env.js';
