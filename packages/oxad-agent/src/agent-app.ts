@@ -66,7 +66,7 @@ export async function linuxBridgeExists(name: string): Promise<boolean> {
     await access(path.join('/sys/class/net', name, 'bridge'));
     return true;
   } catch {
-    return false;
+    return false; // no such interface, or not a bridge: the caller falls back to the libvirt network
   }
 }
 
@@ -105,7 +105,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
 
   const virsh = new Virsh({ uri: options.libvirtUri });
   const qemuImg = new QemuImg();
-  const templates = new TemplateCatalogue(path.join(options.storageRoot, 'templates'), qemuImg);
+  const templates = new TemplateCatalogue(path.join(options.storageRoot, 'templates'), qemuImg, logger.child({ part: 'templates' }));
   // Live TLS: each delivery attempt uses the certificate, CA and CRL in force; the peer must be the manager.
   const xmlRpcReporter = overrides.reporter ? undefined : new XmlRpcStatusReporter({ tls: tls.clientTls({ expectPeer: { role: 'manager' } }), logger: logger.child({ part: 'reporter' }) });
   const reporter: StatusReporter = overrides.reporter ?? xmlRpcReporter!;

@@ -102,7 +102,7 @@ export async function runBootProbe(accel: 'kvm' | 'tcg', options: ProbeOptions =
     try {
       while (elapsed() < timeoutMs) {
         const wasExited = exited;
-        const out = await readFile(serial, 'latin1').catch(() => '');
+        const out = await readFile(serial, 'latin1').catch(() => ''); // unreadable this round: nothing seen yet
         if (out.includes(expected)) return { ok: true, ms: elapsed(), detail: `marker seen after ${elapsed()} ms` };
         if (FATAL_STDERR.test(stderr)) {
           return { ok: false, ms: elapsed(), detail: `${reached(out)}; qemu: ${fatalLines(stderr)}` };
@@ -112,7 +112,7 @@ export async function runBootProbe(accel: 'kvm' | 'tcg', options: ProbeOptions =
         }
         await new Promise((r) => setTimeout(r, 25));
       }
-      const out = await readFile(serial, 'latin1').catch(() => '');
+      const out = await readFile(serial, 'latin1').catch(() => ''); // unreadable: report that nothing was seen
       return { ok: false, ms: elapsed(), detail: `no marker within ${timeoutMs} ms (${reached(out)})${stderr ? `: ${firstLine(stderr)}` : ''}` };
     } finally {
       if (!exited) child.kill('SIGKILL'); // false when it is already gone

@@ -157,6 +157,7 @@ export class StartupReconciler {
       }
       if (domain) {
         log.warn('undoing a half-done create: removing a domain without readable metadata', { domain: name, why: domain.metadataError });
+        // A destroy that fails (the guest stopped meanwhile) is not fatal: the undefine below decides.
         if (RUNNING_STATES.has(domain.state)) await this.domains.destroy(name).catch(() => undefined);
         await this.domains.undefine(name);
         byName.delete(name);

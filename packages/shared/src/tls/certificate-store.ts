@@ -261,7 +261,7 @@ export class CertificateStore {
       try {
         x = new X509Certificate(readFileSync(path.join(this.dir, file)));
       } catch {
-        continue;
+        continue; // not a certificate: nothing to adopt (the file is left alone; `list` never showed it either)
       }
       if (!x.checkIssued(ca) || !x.verify(ca.publicKey)) continue;
       const pem = x.toString();
