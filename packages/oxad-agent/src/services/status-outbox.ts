@@ -229,9 +229,11 @@ export class StatusOutbox {
   /** Delivers the messages of one URL in order until its queue is empty or the outbox closes. */
   private async drain(url: string): Promise<void> {
     await Promise.resolve(); // let `add` register this run first
-    const queue = this.queues.get(url)!;
+    const queue = this.queues.get(url);
+    if (!queue) throw new Error(`outbox: no queue for ${redactCredentials(url)}`); // add() creates it before drain() runs
     while (!this.closed && queue.length) {
-      const entry = this.entries.get(queue[0]!);
+      const head = queue[0];
+      const entry = head === undefined ? undefined : this.entries.get(head);
       if (!entry) {
         queue.shift();
         continue;

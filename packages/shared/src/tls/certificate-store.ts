@@ -286,8 +286,7 @@ export class CertificateStore {
     const ca = this.readCa();
     index.crlNumber += 1;
     const revoked = index.certificates
-      .filter((c) => c.revoked)
-      .map((c) => ({ serial: c.serial, revokedAt: new Date(c.revoked!.at), reason: c.revoked!.reason }));
+      .flatMap((c) => (c.revoked ? [{ serial: c.serial, revokedAt: new Date(c.revoked.at), reason: c.revoked.reason }] : []));
     const crl = createCrl(ca, revoked, { crlNumber: index.crlNumber, validityDays: index.crlValidityDays });
     writeFileAtomic(this.crlFile, crl, 0o644);
     this.writeIndex(index);
