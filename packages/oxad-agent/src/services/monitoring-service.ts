@@ -46,6 +46,7 @@ export interface MonitoringServiceOptions {
   logger: Logger;
 }
 
+/** Answers `listActiveVMs` monitoring queries with this agent's running domains (see the module comment). */
 export class MonitoringService {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly log: Logger;

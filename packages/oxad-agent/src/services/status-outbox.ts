@@ -67,6 +67,7 @@ interface Entry {
 
 const FILE_PATTERN = /^\d{17}\.json$/;
 
+/** The durable outbox of status documents (see the module comment); opened with {@link StatusOutbox.open}. */
 export class StatusOutbox {
   private readonly entries = new Map<string, Entry>();
   /** File names per callback URL, in delivery order. */

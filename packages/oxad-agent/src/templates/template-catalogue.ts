@@ -41,6 +41,7 @@ export interface ImageInspector {
 
 const FORMATS = new Set(['qcow2', 'raw']);
 
+/** Lists and resolves the templates of `<storageRoot>/templates` (see the module comment); caches validations. */
 export class TemplateCatalogue {
   private readonly validated = new Map<string, { key: string; info: ImageInfo }>();
 

@@ -79,6 +79,10 @@ const OID_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 const DAY_MS = 24 * 3600 * 1000;
 
+/**
+ * The CA folder of `vtctl certs` (see the module comment): issues, lists and revokes certificates, keeps
+ * `index.json` and re-signs `crl.pem`. Errors: InputError, NotFoundError, ConflictError as each method says.
+ */
 export class CertificateStore {
   /** `ca.crt` */
   readonly caFile: string;
