@@ -21,15 +21,17 @@ import {
 } from '@kvm-crm/shared';
 import { agentApi } from './api/agent-api.js';
 import { LibvirtEventStream } from './adapters/libvirt-event-stream.js';
-import { XmlRpcStatusReporter, type StatusReporter } from './adapters/manager-status-client.js';
+import { XmlRpcStatusReporter } from './adapters/manager-status-client.js';
 import { QemuImg } from './adapters/qemu-img.js';
 import { writeSeedIso } from './adapters/seed-iso.js';
 import { Virsh } from './adapters/virsh.js';
+import { VmStore } from './adapters/vm-store.js';
 import type { AgentOptions } from './agent-options.js';
 import { ActionJournal } from './services/action-journal.js';
 import { EventForwarder } from './services/event-forwarder.js';
 import { probeHypervisor, type HypervisorChoice } from './services/hypervisor-probe.js';
 import { MonitoringService } from './services/monitoring-service.js';
+import type { StatusReporter } from './services/ports.js';
 import { AgentProvisioningService } from './services/provisioning-service.js';
 import { StartupReconciler, type ReconcileReport } from './services/startup-reconciler.js';
 import { senderFromReporter, StatusOutbox } from './services/status-outbox.js';
@@ -64,7 +66,7 @@ export async function linuxBridgeExists(name: string): Promise<boolean> {
     await access(path.join('/sys/class/net', name, 'bridge'));
     return true;
   } catch {
-    return false;
+    return false; // no such interface, or not a bridge: the caller falls back to the libvirt network
   }
 }
 
@@ -95,14 +97,15 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   if (own.role !== 'agent') logger.warn('our certificate does not have role agent: the manager will refuse our statuses', { role: own.role, commonName: own.commonName });
   if (!options.requireClientCertificate) logger.warn('requireClientCertificate is false: calls are accepted without the manager\'s certificate (only the OCF password guards them)');
   await mkdir(path.join(options.storageRoot, 'templates'), { recursive: true, mode: 0o755 });
-  await mkdir(path.join(options.storageRoot, 'vms'), { recursive: true, mode: 0o755 });
+  const vms = new VmStore(options.storageRoot);
+  await vms.ensureRoot();
 
   const hypervisor = await probeHypervisor({ mode: options.hypervisor });
   logger.info('hypervisor chosen', { domainType: hypervisor.domainType, reason: hypervisor.reason, probeMs: hypervisor.probeMs });
 
   const virsh = new Virsh({ uri: options.libvirtUri });
   const qemuImg = new QemuImg();
-  const templates = new TemplateCatalogue(path.join(options.storageRoot, 'templates'), qemuImg);
+  const templates = new TemplateCatalogue(path.join(options.storageRoot, 'templates'), qemuImg, logger.child({ part: 'templates' }));
   // Live TLS: each delivery attempt uses the certificate, CA and CRL in force; the peer must be the manager.
   const xmlRpcReporter = overrides.reporter ? undefined : new XmlRpcStatusReporter({ tls: tls.clientTls({ expectPeer: { role: 'manager' } }), logger: logger.child({ part: 'reporter' }) });
   const reporter: StatusReporter = overrides.reporter ?? xmlRpcReporter!;
@@ -116,13 +119,13 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
     templates,
     outbox.asReporter(),
     {
-      storageRoot: options.storageRoot, domainPrefix: options.domainPrefix, domainType: hypervisor.domainType, vcpus: options.vcpus,
+      storageRoot: options.storageRoot, vms, domainPrefix: options.domainPrefix, domainType: hypervisor.domainType, vcpus: options.vcpus,
       maxConcurrentActions: options.maxConcurrentActions, stopGraceSeconds: options.stopGraceSeconds, fallbackNetwork: options.fallbackNetwork,
       logger: logger.child({ part: 'provisioning' }), journal,
     },
   );
   const reconciled = await new StartupReconciler(virsh, journal, (url, xml, label) => outbox.enqueue(url, xml, label), {
-    storageRoot: options.storageRoot, domainPrefix: options.domainPrefix, logger: logger.child({ part: 'reconciler' }),
+    storageRoot: options.storageRoot, vms, domainPrefix: options.domainPrefix, logger: logger.child({ part: 'reconciler' }),
   }).run();
 
   const identities = new VmIdentityResolver(virsh, { domainPrefix: options.domainPrefix, logger: logger.child({ part: 'identity' }) });

@@ -9,7 +9,7 @@ function isPeerUrl(s: string): boolean {
     parsePeerUrl(s);
     return true;
   } catch {
-    return false;
+    return false; // the refusal becomes zod's validation message for the option
   }
 }
 

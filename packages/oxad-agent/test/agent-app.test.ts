@@ -21,7 +21,7 @@ import {
   type Action,
   type PemPair,
 } from '@kvm-crm/shared';
-import type { StatusReporter } from '../dist/adapters/manager-status-client.js';
+import type { StatusReporter } from '../dist/services/ports.js';
 import { Virsh } from '../dist/adapters/virsh.js';
 import { agentOptionsSchema, type AgentOptions } from '../dist/agent-options.js';
 import { startAgent, type RunningAgent } from '../dist/agent-app.js';

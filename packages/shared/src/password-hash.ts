@@ -19,11 +19,12 @@ export function hashPassword(password: string): string {
 /** True when `password` matches `encoded` (constant-time compare). A malformed `encoded` never matches. */
 export function verifyPassword(password: string, encoded: string): boolean {
   const parts = encoded.split('$');
-  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
-  const [n, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];
+  const [scheme, nText, rText, pText, saltText, hashText] = parts;
+  if (parts.length !== 6 || scheme !== 'scrypt' || saltText === undefined || hashText === undefined) return false;
+  const [n, r, p] = [nText, rText, pText].map(Number) as [number, number, number];
   if (![n, r, p].every((x) => Number.isInteger(x) && x > 0) || n > 2 ** 20) return false;
-  const salt = Buffer.from(parts[4]!, 'base64');
-  const expected = Buffer.from(parts[5]!, 'base64');
+  const salt = Buffer.from(saltText, 'base64');
+  const expected = Buffer.from(hashText, 'base64');
   if (expected.length === 0) return false;
   const actual = scryptSync(password, salt, expected.length, { N: n, r, p, maxmem: 128 * n * r * 2 });
   return timingSafeEqual(actual, expected);

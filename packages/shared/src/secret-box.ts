@@ -8,6 +8,7 @@ import { InputError } from './errors.js';
 
 const PREFIX = 'enc:v1:';
 
+/** Encrypts and decrypts stored secrets with one key (see the module comment); built from its key file. */
 export class SecretBox {
   private constructor(private readonly key: Buffer) {}
 

@@ -1,6 +1,6 @@
 /**
  * Adapter for libvirt lifecycle events (ocf-protocol.md §6.8, §7.3; ARCHITECTURE.md "Facts: Events"): one long-lived
- * `virsh -c <uri> event --loop --event lifecycle --timestamp` child (execa, argv array, no shell) whose output
+ * `virsh -c <uri> event --loop --event lifecycle --timestamp` child (run-command.ts, argv array, no shell) whose output
  * lines are parsed into {@link LifecycleEvent}s. The child is restarted with backoff whenever it exits (virsh ends
  * its event loop when libvirtd goes away), and killed by its PID on {@link LibvirtEventStream.stop}.
  *
@@ -18,8 +18,8 @@
  * `listActiveVMs` (every 45 s, §4.3) corrects the state it derived from them.
  */
 import { createInterface } from 'node:readline';
-import { execa, type ResultPromise } from 'execa';
 import { InputError, describeError, type Logger } from '@kvm-crm/shared';
+import { startCommand, type StartedCommand } from './run-command.js';
 
 /** One libvirt domain lifecycle event as virsh prints it. */
 export interface LifecycleEvent {
@@ -75,7 +75,7 @@ export class LibvirtEventStream {
   private readonly initialDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly healthyMs: number;
-  private child: ResultPromise | undefined;
+  private child: StartedCommand | undefined;
   private childDone: Promise<void> | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private delayMs: number;
@@ -142,13 +142,8 @@ export class LibvirtEventStream {
     this.restartTimer = undefined;
     if (!this.running) return;
     const started = Date.now();
-    const child = execa(this.binary, this.args, {
-      reject: false,
-      stdin: 'ignore',
-      buffer: false,
-      forceKillAfterDelay: 2000,
-      env: { LC_ALL: 'C', LANG: 'C' },
-    });
+    // No timeout: the stream runs until stop() kills it or virsh exits (then it is restarted).
+    const child = startCommand(this.binary, this.args);
     this.child = child;
     this.spawned++;
     let stderrTail = '';
@@ -162,7 +157,7 @@ export class LibvirtEventStream {
     if (child.pid !== undefined) this.log.info('libvirt event stream started', { pid: child.pid, uri: this.uri });
 
     this.childDone = (async () => {
-      const result = await child;
+      const result = await child.exited;
       // Let readline hand out the last lines before the child is declared gone.
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([linesClosed, new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000)))]);

@@ -5,15 +5,7 @@
  * that carries provisioning statuses and events and retries them until the manager accepts them.
  */
 import { describeError, XmlRpcClient, type ClientTls, type Logger } from '@kvm-crm/shared';
-
-/** Where statuses go; implemented over XML-RPC here and in memory in unit tests. */
-export interface StatusReporter {
-  /**
-   * Delivers `rspecXml` to `callbackUrl`. Resolves true once the manager accepted it, false when every attempt
-   * failed (the failure is logged).
-   */
-  report(callbackUrl: string, rspecXml: string): Promise<boolean>;
-}
+import type { StatusReporter, StatusSender } from '../services/ports.js';
 
 /** Options of {@link XmlRpcStatusReporter}. */
 export interface StatusReporterOptions {
@@ -25,7 +17,8 @@ export interface StatusReporterOptions {
   retryDelaySeconds?: number;
 }
 
-export class XmlRpcStatusReporter implements StatusReporter {
+/** Delivers status documents with `sendAsync` over XML-RPC/HTTPS (see the module comment). */
+export class XmlRpcStatusReporter implements StatusReporter, StatusSender {
   constructor(private readonly options: StatusReporterOptions) {}
 
   /**
@@ -36,12 +29,17 @@ export class XmlRpcStatusReporter implements StatusReporter {
     await new XmlRpcClient({ url: callbackUrl, tls: this.options.tls, timeoutSeconds: 30 }).call('sendAsync', [rspecXml]);
   }
 
+  /**
+   * Delivers `rspecXml` to `callbackUrl` with up to `attempts` calls, waiting `retryDelaySeconds` (doubled each
+   * time) between them. Resolves true once the manager accepted it, false when every attempt failed (each
+   * failure logged: warn, error for the last). @throws nothing.
+   */
   async report(callbackUrl: string, rspecXml: string): Promise<boolean> {
     const attempts = this.options.attempts ?? 6;
     let delay = (this.options.retryDelaySeconds ?? 0.5) * 1000;
     for (let i = 1; i <= attempts; i++) {
       try {
-        await new XmlRpcClient({ url: callbackUrl, tls: this.options.tls, timeoutSeconds: 30 }).call('sendAsync', [rspecXml]);
+        await this.sendOnce(callbackUrl, rspecXml);
         return true;
       } catch (err) {
         this.options.logger.log(i === attempts ? 'error' : 'warn', 'status delivery failed', { attempt: i, error: describeError(err) });

@@ -4,6 +4,7 @@
 import { lstat, rm } from 'node:fs/promises';
 import { ConflictError, InputError } from '@kvm-crm/shared';
 import { CommandFailedError, type CommandErrorFactory, runCommand } from './run-command.js';
+import type { CreateOverlayArgs } from '../services/ports.js';
 import { assertAbsolutePath } from './safe-path.js';
 
 /** Image formats the agent creates or accepts as templates. Anything else is rejected before `qemu-img` runs. */
@@ -48,16 +49,6 @@ export interface QemuImgOptions {
   timeoutSeconds?: number;
   /** Timeout of `convert` (full copies) in seconds; default 3600. */
   convertTimeoutSeconds?: number;
-}
-
-/** Arguments of {@link QemuImg.createOverlay}. */
-export interface CreateOverlayArgs {
-  /** Absolute path of the backing (template) image; stored as-is in the overlay header. */
-  backingPath: string;
-  /** Format of the backing image, one of {@link IMAGE_FORMATS}; always written into the header (`-F`). */
-  backingFormat: string;
-  /** Absolute path of the qcow2 overlay to create; must not exist yet. */
-  overlayPath: string;
 }
 
 /** Options of {@link QemuImg.convert}. */

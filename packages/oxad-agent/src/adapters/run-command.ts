@@ -1,7 +1,10 @@
 /**
- * The one place where the agent's adapters start external programs: always `execa(file, argv[])`, never a shell,
- * with a timeout, no stdin, and the C locale so that error messages can be matched.
+ * The one place where the agent starts external programs: always `execa(file, argv[])`, never a shell, no stdin,
+ * and the C locale so that error messages can be matched. {@link runCommand} runs a program to completion with a
+ * timeout; {@link startCommand} starts one whose output is read while it runs (the hypervisor probe's qemu, the
+ * `virsh event` stream) and that its caller stops.
  */
+import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { UpstreamError } from '@kvm-crm/shared';
 
@@ -100,4 +103,81 @@ export async function runCommand(
   return Promise.reject(
     makeError(message, file, args, result.exitCode, stderr, Boolean(result.timedOut), result.cause ?? undefined),
   );
+}
+
+/** Options of {@link startCommand}. */
+export interface StartCommandOptions {
+  /**
+   * Kill the program (SIGTERM, SIGKILL 2 s later) after this many seconds. Omitted only for programs meant to run
+   * until their caller stops them (the `virsh event --loop` stream); they must be stopped with {@link StartedCommand.kill}.
+   */
+  timeoutSeconds?: number;
+  /** `ignore` discards standard output; default `pipe` ({@link StartedCommand.stdout}). */
+  stdout?: 'pipe' | 'ignore';
+  /** Environment on top of `LC_ALL=C LANG=C`; default nothing more. */
+  env?: Record<string, string>;
+}
+
+/** How a program started by {@link startCommand} ended. */
+export interface CommandExit {
+  /** Exit status; undefined when it was killed or never started. */
+  exitCode: number | undefined;
+  /** The signal that killed it, if any. */
+  signal: string | undefined;
+  /** True when it was killed because it ran longer than the timeout. */
+  timedOut: boolean;
+  /** True unless it exited with status 0. */
+  failed: boolean;
+  /** Why it could not be started or what killed it, as execa words it (`''` for a clean exit). */
+  shortMessage: string;
+  /** The underlying error (ENOENT …) when it could not be started. */
+  cause: unknown;
+}
+
+/** A program started by {@link startCommand}. Its output streams are unbuffered: read them, or they are dropped. */
+export interface StartedCommand {
+  /** Process ID; undefined when it could not be started. */
+  readonly pid: number | undefined;
+  /** Standard output (undefined with `stdout: 'ignore'`). */
+  readonly stdout: Readable | undefined;
+  /** Standard error. */
+  readonly stderr: Readable | undefined;
+  /** Resolves once the program has ended, however it ended. Never rejects. */
+  readonly exited: Promise<CommandExit>;
+  /**
+   * Sends `signal` (default SIGTERM; a SIGTERM is followed by SIGKILL 2 s later if the program is still there).
+   * Returns false when the program is already gone.
+   */
+  kill(signal?: NodeJS.Signals): boolean;
+}
+
+/**
+ * Starts `file` with `args` (an argv array, no shell, no stdin, `LC_ALL=C`) and returns at once.
+ * @throws nothing: a program that cannot be started ends at once, with `exited` saying why.
+ */
+export function startCommand(file: string, args: readonly string[], options: StartCommandOptions = {}): StartedCommand {
+  const child = execa(file, args, {
+    reject: false,
+    stdin: 'ignore',
+    stdout: options.stdout ?? 'pipe',
+    buffer: false,
+    forceKillAfterDelay: 2000,
+    env: { LC_ALL: 'C', LANG: 'C', ...options.env },
+    ...(options.timeoutSeconds !== undefined ? { timeout: Math.round(options.timeoutSeconds * 1000) } : {}),
+  });
+  const exited: Promise<CommandExit> = child.then((r) => ({
+    exitCode: r.exitCode,
+    signal: r.signal,
+    timedOut: Boolean(r.timedOut),
+    failed: r.failed,
+    shortMessage: r.failed ? (r.shortMessage ?? '') : '',
+    cause: r.cause,
+  }));
+  return {
+    pid: child.pid,
+    stdout: child.stdout ?? undefined,
+    stderr: child.stderr ?? undefined,
+    exited,
+    kill: (signal: NodeJS.Signals = 'SIGTERM') => child.kill(signal),
+  };
 }

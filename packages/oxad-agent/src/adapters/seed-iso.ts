@@ -49,12 +49,13 @@ export async function writeSeedIso(
   options: WriteSeedIsoOptions = {},
 ): Promise<void> {
   const iso = assertAbsolutePath(isoPath, 'seed ISO path');
-  const names = Object.keys(files);
-  for (const name of names) {
+  const entries = Object.entries(files);
+  const names = entries.map(([name]) => name);
+  for (const [name, content] of entries) {
     if (!(SEED_FILE_NAMES as readonly string[]).includes(name)) {
       throw new InputError(`invalid seed file name: ${JSON.stringify(name.slice(0, 40))} (allowed: ${SEED_FILE_NAMES.join(', ')})`);
     }
-    if (typeof files[name] !== 'string' || Buffer.byteLength(files[name]!) > 1024 * 1024) {
+    if (typeof content !== 'string' || Buffer.byteLength(content) > 1024 * 1024) {
       throw new InputError(`seed file ${name} must be a string of at most 1 MiB`);
     }
   }
@@ -65,7 +66,7 @@ export async function writeSeedIso(
   try {
     const input = path.join(dir, 'cidata');
     await mkdir(input, { mode: 0o755 });
-    for (const name of names) await writeFile(path.join(input, name), files[name]!, { mode: 0o644 });
+    for (const [name, content] of entries) await writeFile(path.join(input, name), content, { mode: 0o644 });
     await runCommand(
       options.binary ?? 'genisoimage',
       ['-output', tmpIso, '-volid', 'cidata', '-joliet', '-rock', '-input-charset', 'utf-8', '-quiet', input],

@@ -4,6 +4,7 @@
  */
 import { ConflictError, InputError, NotFoundError } from '@kvm-crm/shared';
 import { CommandFailedError, type CommandErrorFactory, runCommand, oneLine } from './run-command.js';
+import type { DomainControl, DomainState, DomainXmlReader, ReconcilerDomains } from '../services/ports.js';
 import { assertAbsolutePath } from './safe-path.js';
 
 /**
@@ -20,22 +21,6 @@ export function assertDomainName(name: string): string {
   }
   return name;
 }
-
-/**
- * A domain state as `virsh domstate` prints it. The known values are listed; anything else libvirt may add later
- * is passed through as-is.
- */
-export type DomainState =
-  | 'running'
-  | 'idle'
-  | 'blocked'
-  | 'paused'
-  | 'in shutdown'
-  | 'shut off'
-  | 'crashed'
-  | 'pmsuspended'
-  | 'no state'
-  | (string & {});
 
 /** One row of {@link Virsh.listAll}. */
 export interface DomainSummary {
@@ -103,7 +88,7 @@ const makeVirshError: CommandErrorFactory = (m, f, a, c, s, t, cause) => new Vir
  * {@link VirshError} for every other failure (including timeouts) and {@link InputError} for a bad argument.
  * Nothing here ever removes storage.
  */
-export class Virsh {
+export class Virsh implements DomainControl, ReconcilerDomains, DomainXmlReader {
   /** The libvirt connection URI used for every call. */
   readonly uri: string;
   private readonly binary: string;

@@ -104,7 +104,8 @@ export function agentApi(deps: AgentApiDeps): Record<string, XmlRpcMethod> {
             ...(m.description ? { description: m.description } : {}),
           });
         } catch {
-          // a template that fails validation is not offered
+          // a template whose image fails validation is not offered; the same error is the FAILED reason of a
+          // create that names it (broken template.json files were already logged by list())
         }
       }
       return out;

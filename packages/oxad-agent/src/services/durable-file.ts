@@ -58,7 +58,7 @@ export async function removeTemporaryFiles(dir: string): Promise<number> {
 /** `fsync` of a folder, so that a rename or unlink in it survives a power cut. Best effort. */
 async function syncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r').catch(() => undefined);
-  if (!fh) return;
+  if (!fh) return; // best effort: a folder we cannot open cannot be flushed; the rename itself is done
   try {
     await fh.sync();
   } catch {

@@ -5,8 +5,10 @@
  * events URL (the manager's `/xmlrpc/agent`, with credentials).
  *
  * - Only domains whose name starts with our prefix are forwarded; events that map to no status are dropped.
- * - Events of one domain are delivered one at a time, in the order libvirt emitted them (a delivery is retried by
- *   the StatusReporter before the next one starts); different domains do not wait for each other.
+ * - Events of one domain are handed on one at a time, in the order libvirt emitted them; different domains do not
+ *   wait for each other. The reporter given by the agent is the durable StatusOutbox (services/status-outbox.ts):
+ *   `report` resolves once the event is queued on disk, and the outbox retries its delivery until the manager
+ *   accepts it, in order per URL.
  * - {@link EventForwarder.handle} never blocks: the stream and the provisioning never wait for a delivery. The VM's
  *   identity is looked up as soon as the event arrives (so a domain undefined right after is still named).
  * - At most `maxPending` events wait at once (manager down for long); beyond that new events are dropped and
@@ -14,9 +16,9 @@
  */
 import { describeError, libvirtEventResponse, serialiseRspec, type LibvirtEventVmStatus, type Logger } from '@kvm-crm/shared';
 import type { LifecycleEvent } from '../adapters/libvirt-event-stream.js';
-import type { StatusReporter } from '../adapters/manager-status-client.js';
 import { ocfStatusForLifecycleEvent } from '../domain/lifecycle-status.js';
 import { KeyedMutex } from './concurrency.js';
+import type { StatusReporter } from './ports.js';
 import type { VmIdentity } from './vm-identity.js';
 
 /** Names domains as VMs (implemented by `VmIdentityResolver`). */
@@ -40,6 +42,7 @@ export interface EventForwarderOptions {
   maxPending?: number;
 }
 
+/** Filters, maps and forwards libvirt lifecycle events to the manager (see the module comment). */
 export class EventForwarder {
   private readonly queues = new KeyedMutex();
   private readonly inFlight = new Set<Promise<void>>();

@@ -21,7 +21,7 @@ import {
   type MonitoredVm,
   type MonitoringResponseInput,
 } from '@kvm-crm/shared';
-import type { StatusReporter } from '../adapters/manager-status-client.js';
+import type { DomainInventory, StatusReporter } from './ports.js';
 import type { VmIdentity } from './vm-identity.js';
 
 /** The FAILED text for a server virtualization type other than kvm or xen (§6.8 item 3, verbatim). */
@@ -32,12 +32,6 @@ export const UNSUPPORTED_VIRTUALIZATION_TYPE = 'Virtualization type not supporte
  * manager sends the server's virtTech, and KVM servers registered as xen exist (§9 item 14).
  */
 export const MONITORING_VIRTUALIZATION_TYPES: readonly string[] = ['kvm', 'xen'];
-
-/** The libvirt listing the service needs (implemented by `Virsh.listAll`). */
-export interface DomainInventory {
-  /** Every domain on the connection with its libvirt UUID and `virsh domstate` text. */
-  listAll(): Promise<Array<{ name: string; uuid: string; state: string }>>;
-}
 
 /** Names domains as VMs (implemented by `VmIdentityResolver`). */
 export interface VmIdentityLookup {
@@ -52,6 +46,7 @@ export interface MonitoringServiceOptions {
   logger: Logger;
 }
 
+/** Answers `listActiveVMs` monitoring queries with this agent's running domains (see the module comment). */
 export class MonitoringService {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly log: Logger;

@@ -14,8 +14,6 @@
  * `journal`, each action is recorded in `<storageRoot>/journal/` before its ONGOING is queued and removed after its
  * terminal status is queued, so that the StartupReconciler can finish or fail it after a crash.
  */
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import {
   ACTION_ID_PATTERN,
   assertPattern,
@@ -36,43 +34,20 @@ import {
   type Logger,
   type VirtualMachine as RspecVm,
 } from '@kvm-crm/shared';
-import type { StatusReporter } from '../adapters/manager-status-client.js';
-import type { CreateOverlayArgs } from '../adapters/qemu-img.js';
-import type { DomainState } from '../adapters/virsh.js';
+import { VmStore } from '../adapters/vm-store.js';
 import { renderSeedFiles, type SeedNic } from '../domain/cloud-init-seed.js';
 import { renderDomainXml, type DomainNic } from '../domain/domain-xml.js';
 import type { ActionJournal } from './action-journal.js';
 import type { TemplateCatalogue } from '../templates/template-catalogue.js';
 import { KeyedMutex, Semaphore } from './concurrency.js';
-
-/** The libvirt operations the service needs (implemented by `Virsh`). */
-export interface DomainControl {
-  define(xmlFilePath: string): Promise<void>;
-  start(name: string): Promise<void>;
-  shutdown(name: string): Promise<void>;
-  destroy(name: string): Promise<void>;
-  reboot(name: string): Promise<void>;
-  undefine(name: string): Promise<void>;
-  setConfigMemory(name: string, memoryMiB: number): Promise<void>;
-  setLiveMemory(name: string, memoryMiB: number): Promise<void>;
-  setConfigVcpus(name: string, vcpus: number): Promise<void>;
-  maxMemoryMiB(name: string): Promise<number>;
-  domState(name: string): Promise<DomainState | undefined>;
-}
-
-/** Host side effects besides libvirt. */
-export interface HostPorts {
-  domains: DomainControl;
-  images: { createOverlay(args: CreateOverlayArgs): Promise<void> };
-  writeSeedIso(files: Record<string, string>, isoPath: string): Promise<void>;
-  /** True when a Linux bridge of that name exists on this host. */
-  bridgeExists(name: string): Promise<boolean>;
-}
+import { RUNNING_DOMAIN_STATES as RUNNING_STATES, type DomainState, type HostPorts, type StatusReporter, type VmFiles, type VmPaths } from './ports.js';
 
 /** Options of {@link AgentProvisioningService}. */
 export interface AgentProvisioningOptions {
-  /** `<storageRoot>/vms/<vm uuid>/` holds each VM's files. */
+  /** `<storageRoot>/vms/<vm uuid>/` holds each VM's files (through {@link vms}, by default a `VmStore` here). */
   storageRoot: string;
+  /** The VM folders; default `new VmStore(storageRoot)`. */
+  vms?: VmFiles;
   domainPrefix: string;
   domainType: 'kvm' | 'qemu';
   vcpus: number;
@@ -84,22 +59,17 @@ export interface AgentProvisioningOptions {
   journal?: ActionJournal;
 }
 
-/** Files of one VM. */
-export interface VmPaths {
-  dir: string;
-  disk: string;
-  seed: string;
-  serialLog: string;
-  domainXml: string;
-}
-
-const RUNNING_STATES = new Set<string>(['running', 'paused', 'blocked', 'in shutdown', 'pmsuspended']);
-
+/**
+ * Runs provisioning actions (create, start, stop, hardStop, reboot, delete, modify) in the background and reports
+ * their statuses (see the module comment). Errors of an action become its FAILED status; nothing is thrown to the
+ * caller of {@link submit} except for an action without a valid id.
+ */
 export class AgentProvisioningService {
   private readonly vmLocks = new KeyedMutex();
   private readonly slots: Semaphore;
   private readonly log: Logger;
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly vms: VmFiles;
 
   constructor(
     private readonly host: HostPorts,
@@ -109,6 +79,7 @@ export class AgentProvisioningService {
   ) {
     this.slots = new Semaphore(options.maxConcurrentActions);
     this.log = options.logger;
+    this.vms = options.vms ?? new VmStore(options.storageRoot);
   }
 
   /** The libvirt domain name of a VM: `<prefix><vm uuid>`. */
@@ -116,10 +87,9 @@ export class AgentProvisioningService {
     return `${this.options.domainPrefix}${vmUuid.toLowerCase()}`;
   }
 
-  /** Where a VM's files live. `vmUuid` must already be validated. */
+  /** Where a VM's files live (`<storageRoot>/vms/<vm uuid, lower case>/…`). @throws InputError when `vmUuid` is not a UUID. */
   vmPaths(vmUuid: string): VmPaths {
-    const dir = path.join(this.options.storageRoot, 'vms', vmUuid.toLowerCase());
-    return { dir, disk: path.join(dir, 'disk.qcow2'), seed: path.join(dir, 'seed.iso'), serialLog: path.join(dir, 'console.log'), domainXml: path.join(dir, 'domain.xml') };
+    return this.vms.paths(vmUuid.toLowerCase());
   }
 
   /**
@@ -250,11 +220,11 @@ export class AgentProvisioningService {
     const name = this.domainName(vmUuid);
     if ((await this.host.domains.domState(name)) !== undefined) throw new ConflictError(`a domain for VM ${vmUuid} already exists on this host`);
     const paths = this.vmPaths(vmUuid);
-    if (await exists(paths.dir)) throw new ConflictError(`the folder of VM ${vmUuid} already exists on this host`);
+    if (await this.vms.exists(vmUuid)) throw new ConflictError(`the folder of VM ${vmUuid} already exists on this host`);
 
     let defined = false;
     try {
-      await mkdir(paths.dir, { recursive: true, mode: 0o755 });
+      await this.vms.create(vmUuid);
       await this.host.images.createOverlay({ backingPath: template.diskPath, backingFormat: template.metadata.format, overlayPath: paths.disk });
       const seed = renderSeedFiles({ instanceId: vmUuid, hostname, nics: seedNics });
       await this.host.writeSeedIso({ ...seed }, paths.seed);
@@ -266,14 +236,14 @@ export class AgentProvisioningService {
           serverUuid: vm.serverId, actionId: action.id!, template: template.metadata.name,
         },
       });
-      await writeFile(paths.domainXml, xml, { mode: 0o644 });
+      await this.vms.writeFile(vmUuid, 'domainXml', xml, 0o644);
       await this.host.domains.define(paths.domainXml);
       defined = true;
       return notes.join('; ') || undefined;
     } catch (err) {
       // Leave nothing behind: the domain we defined, and the folder we made (it did not exist before).
       if (defined) await this.host.domains.undefine(name).catch((e: unknown) => log.error('cleanup: undefine failed', { error: describeError(e) }));
-      await rm(paths.dir, { recursive: true, force: true }).catch((e: unknown) => log.error('cleanup: removing the VM folder failed', { error: describeError(e) }));
+      await this.vms.remove(vmUuid).catch((e: unknown) => log.error('cleanup: removing the VM folder failed', { error: describeError(e) }));
       throw err;
     }
   }
@@ -349,22 +319,12 @@ export class AgentProvisioningService {
 
   private async delete(name: string, vmUuid: string): Promise<string | undefined> {
     const s = await this.host.domains.domState(name);
-    const paths = this.vmPaths(vmUuid);
-    if (s === undefined && !(await exists(paths.dir))) return 'already gone';
+    if (s === undefined && !(await this.vms.exists(vmUuid))) return 'already gone';
     if (s !== undefined) {
       if (RUNNING_STATES.has(s)) await this.host.domains.destroy(name);
       await this.host.domains.undefine(name);
     }
-    await rm(paths.dir, { recursive: true, force: true });
+    await this.vms.remove(vmUuid);
     return undefined;
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
   }
 }

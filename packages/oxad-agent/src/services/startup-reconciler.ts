@@ -18,20 +18,11 @@
  *
  * When libvirt cannot be listed, nothing is decided or removed: the journal stays for the next start.
  */
-import { readdir, rm, stat } from 'node:fs/promises';
-import path from 'node:path';
 import { describeError, provisioningStatusResponse, serialiseRspec, UUID_PATTERN, type ActionStatus, type Logger } from '@kvm-crm/shared';
 import { parseDomainMetadata, type DomainMetadata } from '../domain/domain-xml.js';
+import { VmStore } from '../adapters/vm-store.js';
 import type { ActionJournal, JournalEntry } from './action-journal.js';
-
-/** The libvirt calls the reconciler needs (implemented by `Virsh`). */
-export interface ReconcilerDomains {
-  listAll(): Promise<Array<{ name: string; uuid: string; state: string }>>;
-  dumpXml(name: string, options?: { inactive?: boolean }): Promise<string>;
-  domState(name: string): Promise<string | undefined>;
-  destroy(name: string): Promise<void>;
-  undefine(name: string): Promise<void>;
-}
+import { RUNNING_DOMAIN_STATES as RUNNING_STATES, type DomainListEntry, type ReconcilerDomains, type StatusQueue, type VmFiles } from './ports.js';
 
 /** One of our domains as libvirt knows it. */
 export interface KnownDomain {
@@ -58,18 +49,21 @@ export interface ReconcileReport {
 
 /** Options of {@link StartupReconciler}. */
 export interface StartupReconcilerOptions {
+  /** The agent's storage root; VM folders are `<storageRoot>/vms/<vm uuid>/` (through {@link vms}). */
   storageRoot: string;
+  /** The VM folders; default `new VmStore(storageRoot)`. */
+  vms?: VmFiles;
   domainPrefix: string;
   logger: Logger;
 }
 
-/** Queues a status document durably (StatusOutbox.enqueue). */
-export type StatusQueue = (callbackUrl: string, rspecXml: string, label?: string) => Promise<void>;
-
-const RUNNING_STATES = new Set(['running', 'paused', 'blocked', 'in shutdown', 'pmsuspended']);
-
+/**
+ * Reconciles the agent's view with libvirt once at start-up (see the module comment): finishes or fails the
+ * actions left in the journal and removes the debris of failed creates.
+ */
 export class StartupReconciler {
   private readonly log: Logger;
+  private readonly vms: VmFiles;
 
   constructor(
     private readonly domains: ReconcilerDomains,
@@ -78,12 +72,13 @@ export class StartupReconciler {
     private readonly options: StartupReconcilerOptions,
   ) {
     this.log = options.logger;
+    this.vms = options.vms ?? new VmStore(options.storageRoot);
   }
 
   /** Runs the three steps (see the module comment). @throws nothing: failures are logged and reported. */
   async run(): Promise<ReconcileReport> {
     const report: ReconcileReport = { domains: [], actions: [], removedFolders: [] };
-    let all: Array<{ name: string; uuid: string; state: string }>;
+    let all: DomainListEntry[];
     try {
       all = await this.domains.listAll();
     } catch (err) {
@@ -133,7 +128,7 @@ export class StartupReconciler {
     return report;
   }
 
-  private async describe(d: { name: string; uuid: string; state: string }): Promise<KnownDomain> {
+  private async describe(d: DomainListEntry): Promise<KnownDomain> {
     const known: KnownDomain = { name: d.name, uuid: d.uuid.toLowerCase(), state: d.state };
     try {
       const meta = parseDomainMetadata(await this.domains.dumpXml(d.name, { inactive: true }));
@@ -150,7 +145,7 @@ export class StartupReconciler {
     if (!vmUuid) return { status: 'FAILED', description: `agent restarted during ${entry.type || 'the action'}` };
     const name = `${this.options.domainPrefix}${vmUuid}`;
     const domain = byName.get(name);
-    const folder = path.join(this.options.storageRoot, 'vms', vmUuid);
+    const folder = this.vms.pathOf(vmUuid);
 
     if (entry.type === 'create') {
       if (domain?.metadata?.actionId === entry.actionId) {
@@ -162,32 +157,32 @@ export class StartupReconciler {
       }
       if (domain) {
         log.warn('undoing a half-done create: removing a domain without readable metadata', { domain: name, why: domain.metadataError });
+        // A destroy that fails (the guest stopped meanwhile) is not fatal: the undefine below decides.
         if (RUNNING_STATES.has(domain.state)) await this.domains.destroy(name).catch(() => undefined);
         await this.domains.undefine(name);
         byName.delete(name);
         ownedUuids.delete(domain.uuid);
       }
-      if (!ownedUuids.has(vmUuid) && (await exists(folder))) {
+      if (!ownedUuids.has(vmUuid) && (await this.vms.exists(vmUuid))) {
         log.warn('undoing a half-done create: removing the VM folder', { folder });
-        await rm(folder, { recursive: true, force: true });
+        await this.vms.remove(vmUuid);
       }
       return { status: 'FAILED', description: 'agent restarted during the create; nothing of it was kept' };
     }
 
     const state = domain ? domain.state : await this.domains.domState(name);
     if (entry.type === 'delete' && state === undefined) {
-      if (!ownedUuids.has(vmUuid)) await rm(folder, { recursive: true, force: true });
+      if (!ownedUuids.has(vmUuid)) await this.vms.remove(vmUuid);
       return { status: 'SUCCESS', description: 'the delete was finished after an agent restart' };
     }
     return { status: 'FAILED', description: `agent restarted during ${entry.type}; the VM's state is ${state ?? 'gone (no domain)'}` };
   }
 
   private async removeDebris(ownedUuids: Set<string>, kept: Set<string>): Promise<string[]> {
-    const vmsDir = path.join(this.options.storageRoot, 'vms');
     const removed: string[] = [];
     let names: string[];
     try {
-      names = await readdir(vmsDir);
+      names = await this.vms.list();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error('VM folders not listable', { error: describeError(err) });
       return removed;
@@ -199,9 +194,9 @@ export class StartupReconciler {
         this.log.warn('unexpected entry in the VM folder left alone', { name });
         continue;
       }
-      const dir = path.join(vmsDir, name);
+      const dir = this.vms.pathOf(name);
       try {
-        await rm(dir, { recursive: true, force: true });
+        await this.vms.remove(name);
         removed.push(dir);
         this.log.warn('removed the folder of a VM that no domain owns (debris of a failed create)', { folder: dir });
       } catch (err) {
@@ -209,14 +204,5 @@ export class StartupReconciler {
       }
     }
     return removed;
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -25,14 +25,8 @@
 import { readdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { describeError, redactCredentials, XmlRpcFaultError, type Logger } from '@kvm-crm/shared';
-import type { StatusReporter } from '../adapters/manager-status-client.js';
+import type { StatusReporter, StatusSender } from './ports.js';
 import { ensureDir, removeFileDurably, removeTemporaryFiles, TEMP_PREFIX, writeFileDurably } from './durable-file.js';
-
-/** One delivery attempt of a status document. Implemented over XML-RPC by `XmlRpcStatusReporter.sendOnce`. */
-export interface StatusSender {
-  /** Resolves when the manager accepted the document. @throws on any failure (an `XmlRpcFaultError` for a refusal). */
-  sendOnce(callbackUrl: string, rspecXml: string): Promise<void>;
-}
 
 /** Options of {@link StatusOutbox}. */
 export interface StatusOutboxOptions {
@@ -73,6 +67,7 @@ interface Entry {
 
 const FILE_PATTERN = /^\d{17}\.json$/;
 
+/** The durable outbox of status documents (see the module comment); opened with {@link StatusOutbox.open}. */
 export class StatusOutbox {
   private readonly entries = new Map<string, Entry>();
   /** File names per callback URL, in delivery order. */
@@ -235,9 +230,11 @@ export class StatusOutbox {
   /** Delivers the messages of one URL in order until its queue is empty or the outbox closes. */
   private async drain(url: string): Promise<void> {
     await Promise.resolve(); // let `add` register this run first
-    const queue = this.queues.get(url)!;
+    const queue = this.queues.get(url);
+    if (!queue) throw new Error(`outbox: no queue for ${redactCredentials(url)}`); // add() creates it before drain() runs
     while (!this.closed && queue.length) {
-      const entry = this.entries.get(queue[0]!);
+      const head = queue[0];
+      const entry = head === undefined ? undefined : this.entries.get(head);
       if (!entry) {
         queue.shift();
         continue;

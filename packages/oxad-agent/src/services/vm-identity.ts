@@ -8,6 +8,7 @@
  */
 import { NotFoundError, UUID_PATTERN, describeError, type Logger } from '@kvm-crm/shared';
 import { parseDomainMetadata } from '../domain/domain-xml.js';
+import type { DomainXmlReader } from './ports.js';
 
 /** A VM as OCF names it. */
 export interface VmIdentity {
@@ -15,11 +16,6 @@ export interface VmIdentity {
   name: string;
   /** VM uuid (our metadata's `vm-uuid`), or the libvirt domain UUID; lower case. */
   uuid: string;
-}
-
-/** Reads a domain's XML (implemented by `Virsh.dumpXml`); throws a `NotFoundError` when there is no such domain. */
-export interface DomainXmlReader {
-  dumpXml(name: string): Promise<string>;
 }
 
 /** What {@link vmIdentityFromDomainXml} found. */
@@ -88,7 +84,7 @@ export class VmIdentityResolver {
   async resolve(domainName: string, opts: { libvirtUuid?: string; refresh?: boolean } = {}): Promise<VmIdentity | undefined> {
     let entry = opts.refresh ? undefined : this.cache.get(domainName);
     if (entry && opts.libvirtUuid !== undefined) {
-      const cached = await entry.catch(() => undefined);
+      const cached = await entry.catch(() => undefined); // a failed earlier read is simply read again below
       if (cached?.libvirtUuid !== opts.libvirtUuid.toLowerCase()) entry = undefined;
     }
     entry ??= this.read(domainName);
@@ -105,6 +101,7 @@ export class VmIdentityResolver {
   async release(domainName: string): Promise<VmIdentity | undefined> {
     const entry = this.cache.get(domainName);
     this.cache.delete(domainName);
+    // Never throws: a failed read (libvirt down, domain gone) falls back to the identity implied by the name.
     let found = entry ? await entry.catch(() => undefined) : undefined;
     if (!found) {
       found = await this.read(domainName).catch(() => undefined);

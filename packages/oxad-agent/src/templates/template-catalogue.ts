@@ -5,7 +5,7 @@
  */
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { assertPattern, InputError, NotFoundError, TEMPLATE_NAME_PATTERN } from '@kvm-crm/shared';
+import { assertPattern, describeError, InputError, NotFoundError, TEMPLATE_NAME_PATTERN, type Logger } from '@kvm-crm/shared';
 import type { ImageInfo } from '../adapters/qemu-img.js';
 
 /** What `template.json` holds. */
@@ -41,13 +41,19 @@ export interface ImageInspector {
 
 const FORMATS = new Set(['qcow2', 'raw']);
 
+/** Lists and resolves the templates of `<storageRoot>/templates` (see the module comment); caches validations. */
 export class TemplateCatalogue {
   private readonly validated = new Map<string, { key: string; info: ImageInfo }>();
 
-  /** @param dir catalogue folder (`<storageRoot>/templates`). */
+  /**
+   * @param dir catalogue folder (`<storageRoot>/templates`).
+   * @param images validates template images (`QemuImg`).
+   * @param logger where {@link list} reports what it skips; without one, skips are not logged (unit tests).
+   */
   constructor(
     readonly dir: string,
     private readonly images: ImageInspector,
+    private readonly logger?: Logger,
   ) {}
 
   /**
@@ -85,12 +91,17 @@ export class TemplateCatalogue {
     return { metadata, diskPath, sizeBytes: st.size, virtualSizeBytes: cached.info.virtualSizeBytes };
   }
 
-  /** Names of the templates with a readable, well-formed template.json (for `list_vm_templates`, §4.2). */
+  /**
+   * Names of the templates with a readable, well-formed template.json (for `list_vm_templates`, §4.2), sorted by
+   * name. An unreadable catalogue folder gives `[]` and broken templates are left out, each logged as a warning.
+   * @throws nothing.
+   */
   async list(): Promise<TemplateMetadata[]> {
     let entries: string[];
     try {
       entries = await readdir(this.dir);
-    } catch {
+    } catch (err) {
+      this.logger?.warn('template catalogue not readable: no templates listed', { dir: this.dir, error: describeError(err) });
       return [];
     }
     const out: TemplateMetadata[] = [];
@@ -98,8 +109,9 @@ export class TemplateCatalogue {
       if (!TEMPLATE_NAME_PATTERN.test(e)) continue;
       try {
         out.push(await this.readMetadata(e));
-      } catch {
+      } catch (err) {
         // a broken entry is skipped, like the original's unreadable params.cfg (ocf-protocol.md §4.2)
+        this.logger?.warn('template skipped', { template: e, reason: describeError(err) });
       }
     }
     return out;

@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { InputError } from '@kvm-crm/shared';
 import { renderSeedFiles } from '../../dist/domain/cloud-init-seed.js';
 import { type DomainSpec, parseDomainMetadata, renderDomainXml } from '../../dist/domain/domain-xml.js';
-import { buildProbeBootSector } from '../../dist/services/hypervisor-probe.js';
+import { buildProbeBootSector } from '../../dist/domain/probe-boot-sector.js';
 import { type TestRun, createTestRun, libvirtUnavailableReason, TEST_LIBVIRT_URI } from '../../dist/testing/libvirt-test-env.js';
 import { QemuImg } from '../../dist/adapters/qemu-img.js';
 import { writeSeedIso } from '../../dist/adapters/seed-iso.js';

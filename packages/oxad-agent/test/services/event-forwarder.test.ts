@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger, parseRspec, UpstreamError } from '@kvm-crm/shared';
 import type { LifecycleEvent } from '../../dist/adapters/libvirt-event-stream.js';
-import type { StatusReporter } from '../../dist/adapters/manager-status-client.js';
+import type { StatusReporter } from '../../dist/services/ports.js';
 import { EventForwarder, type EventVmIdentities } from '../../dist/services/event-forwarder.js';
 import type { VmIdentity } from '../../dist/services/vm-identity.js';
 

@@ -4,7 +4,8 @@ import { readdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { InputError } from '@kvm-crm/shared';
-import { PROBE_MARKER, buildProbeBootSector, probeHypervisor, runBootProbe } from '../../dist/services/hypervisor-probe.js';
+import { PROBE_MARKER, buildProbeBootSector } from '../../dist/domain/probe-boot-sector.js';
+import { probeHypervisor, runBootProbe } from '../../dist/services/hypervisor-probe.js';
 
 test('the probe boot sector is 512 bytes with the MBR signature and the marker', () => {
   const s = buildProbeBootSector();

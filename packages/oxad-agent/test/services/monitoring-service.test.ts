@@ -15,10 +15,10 @@ import {
   UpstreamError,
   type Action,
 } from '@kvm-crm/shared';
-import type { StatusReporter } from '../../dist/adapters/manager-status-client.js';
+import type { DomainInventory, DomainXmlReader, StatusReporter } from '../../dist/services/ports.js';
 import { renderDomainXml } from '../../dist/domain/domain-xml.js';
-import { MonitoringService, UNSUPPORTED_VIRTUALIZATION_TYPE, type DomainInventory } from '../../dist/services/monitoring-service.js';
-import { VmIdentityResolver, type DomainXmlReader } from '../../dist/services/vm-identity.js';
+import { MonitoringService, UNSUPPORTED_VIRTUALIZATION_TYPE } from '../../dist/services/monitoring-service.js';
+import { VmIdentityResolver } from '../../dist/services/vm-identity.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fakes for unit tests

@@ -11,12 +11,11 @@ import { mkdir, mkdtemp, readFile, realpath, rm, stat, writeFile } from 'node:fs
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger, InputError, parseRspec, serialiseRspec, type Action, type Interface } from '@kvm-crm/shared';
-import type { StatusReporter } from '../../dist/adapters/manager-status-client.js';
-import type { CreateOverlayArgs, ImageInfo } from '../../dist/adapters/qemu-img.js';
-import type { DomainState } from '../../dist/adapters/virsh.js';
+import type { ImageInfo } from '../../dist/adapters/qemu-img.js';
 import { TemplateCatalogue, type ImageInspector } from '../../dist/templates/template-catalogue.js';
 import { ActionJournal } from '../../dist/services/action-journal.js';
-import { AgentProvisioningService, type DomainControl, type HostPorts } from '../../dist/services/provisioning-service.js';
+import { AgentProvisioningService } from '../../dist/services/provisioning-service.js';
+import type { CreateOverlayArgs, DomainControl, DomainState, HostPorts, StatusReporter } from '../../dist/services/ports.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fakes for unit tests

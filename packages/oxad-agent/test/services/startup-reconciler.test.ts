@@ -10,7 +10,8 @@ import path from 'node:path';
 import { createLogger, parseRspec } from '@kvm-crm/shared';
 import { renderDomainXml } from '../../dist/domain/domain-xml.js';
 import { ActionJournal } from '../../dist/services/action-journal.js';
-import { StartupReconciler, type ReconcilerDomains } from '../../dist/services/startup-reconciler.js';
+import { StartupReconciler } from '../../dist/services/startup-reconciler.js';
+import type { ReconcilerDomains } from '../../dist/services/ports.js';
 
 const logger = createLogger({ component: 'test', silent: true });
 const PREFIX = 'kvmcrm-';

@@ -10,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { createLogger, XmlRpcFaultError } from '@kvm-crm/shared';
 import { ActionJournal } from '../../dist/services/action-journal.js';
-import { OutboxFullError, StatusOutbox, type StatusSender } from '../../dist/services/status-outbox.js';
+import { OutboxFullError, StatusOutbox } from '../../dist/services/status-outbox.js';
+import type { StatusSender } from '../../dist/services/ports.js';
 
 const logger = createLogger({ component: 'test', silent: true });
 const roots: string[] = [];

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger, NotFoundError, UpstreamError } from '@kvm-crm/shared';
 import { renderDomainXml } from '../../dist/domain/domain-xml.js';
-import { VmIdentityResolver, vmIdentityFromDomainXml, type DomainXmlReader } from '../../dist/services/vm-identity.js';
+import { VmIdentityResolver, vmIdentityFromDomainXml } from '../../dist/services/vm-identity.js';
+import type { DomainXmlReader } from '../../dist/services/ports.js';
 
 const logger = createLogger({ component: 'test', silent: true });
 const PREFIX = 'kvmcrm-';

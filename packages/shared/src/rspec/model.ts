@@ -55,8 +55,8 @@ export interface Action {
   description?: string;
 }
 
-/** server-type, used inside actions (§6.2). */
-export interface Server {
+/** The fields {@link Server} and {@link ServerInformation} share (§6.2); they differ in the spelling of the VM element. */
+export interface ServerFields {
   name?: string;
   id?: string;
   uuid?: string;
@@ -65,10 +65,14 @@ export interface Server {
   operatingSystemDistribution?: string;
   virtualizationType?: string;
   interfaces?: Interface[];
-  /** `<virtual-machines>` elements (plural spelling, one element per VM, §6.2). */
-  virtualMachines: VirtualMachine[];
   /** Empty complex type in the schema; kept only as presence. */
   status?: string;
+}
+
+/** server-type, used inside actions (§6.2). */
+export interface Server extends ServerFields {
+  /** `<virtual-machines>` elements (plural spelling, one element per VM, §6.2). */
+  virtualMachines: VirtualMachine[];
 }
 
 /** `<information><resources>`: the `listResources` payload (§6.7). */
@@ -78,18 +82,9 @@ export interface InformationResponse {
 }
 
 /** server-information-type (§6.2): like {@link Server}, but VMs are `<virtual-machine>` (singular). */
-export interface ServerInformation {
-  name?: string;
-  id?: string;
-  uuid?: string;
-  operatingSystemType?: string;
-  operatingSystemVersion?: string;
-  operatingSystemDistribution?: string;
-  virtualizationType?: string;
-  interfaces?: Interface[];
+export interface ServerInformation extends ServerFields {
   /** `<virtual-machine>` elements (singular spelling). */
   virtualMachines: VirtualMachine[];
-  status?: string;
 }
 
 /** virtual-machine-type (§6.2). */

@@ -2,33 +2,17 @@
  * The project's own certificate authority, with node-forge: create a CA, issue server/client certificates that
  * carry the component's role, write them atomically with safe permissions. Key pairs come from Node's crypto
  * (native RSA key generation, seconds faster than forge's pure-JS one); certificates are built and signed by
- * node-forge. CRLs: `crl.ts`; the CA folder managed by `vtctl certs`: `certificate-store.ts`; reloadable TLS
- * material for the daemons: `reloadable-tls.ts`; peer checks: `peer-identity.ts` (all re-exported here).
+ * node-forge. Roles and reading a certificate: `certificate-info.ts`; CRLs: `crl.ts`; the CA folder managed by
+ * `vtctl certs`: `certificate-store.ts`; reloadable TLS material for the daemons: `reloadable-tls.ts`; peer checks:
+ * `peer-identity.ts`. The folder's public face is `index.ts`.
  */
-import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import forge from 'node-forge';
+import { writeFileAtomic } from '../atomic-file.js';
 import { InputError } from '../errors.js';
-
-export * from './crl.js';
-export * from './peer-identity.js';
-export * from './reloadable-tls.js';
-export * from './certificate-store.js';
-
-/**
- * The component a certificate belongs to, written as the subject's OU: `manager` (vt-manager, server and client of
- * agents), `agent` (oxad-agent, CN = its registered server name), `clearinghouse` (a callback endpoint), `admin`
- * (an operator's client certificate).
- */
-export type CertificateRole = 'manager' | 'agent' | 'clearinghouse' | 'admin';
-/** Every {@link CertificateRole}. */
-export const CERTIFICATE_ROLES: readonly CertificateRole[] = ['manager', 'agent', 'clearinghouse', 'admin'];
-
-/** True when `s` is a {@link CertificateRole}. */
-export function isCertificateRole(s: unknown): s is CertificateRole {
-  return typeof s === 'string' && (CERTIFICATE_ROLES as readonly string[]).includes(s);
-}
+import { isCertificateRole, type CertificateRole } from './certificate-info.js';
 
 /** A certificate and its private key, PEM-encoded. */
 export interface PemPair {
@@ -152,36 +136,6 @@ export function issueCertificate(ca: PemPair, options: IssueOptions): PemPair {
 }
 
 /**
- * Writes `data` to `file` atomically: a temporary file in the same folder created with `mode` (0600 for keys, set
- * at creation so no byte is ever readable by others), written, fsync'ed, renamed over `file`, and the folder
- * fsync'ed. Readers see the old content or the new one, never a partial file. The temporary file is removed on
- * failure. @throws the underlying fs error (ENOENT for a missing folder, EACCES …).
- */
-export function writeFileAtomic(file: string, data: string | Buffer, mode: number): void {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fd = openSync(tmp, 'wx', mode);
-  try {
-    try {
-      writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  const dfd = openSync(dir, 'r');
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
-}
-
-/**
  * Writes `<dir>/<name>.key` (mode 0600) then `<dir>/<name>.crt` (mode 0644), each atomically
  * ({@link writeFileAtomic}), so a daemon reloading them sees whole files; the folder is created 0755 if missing.
  * Between the two renames the key is new and the certificate old: reloaders check that they match and retry.
@@ -195,48 +149,4 @@ export function writePemPair(dir: string, name: string, pair: PemPair): { certFi
   writeFileAtomic(keyFile, pair.keyPem, 0o600);
   writeFileAtomic(certFile, pair.certPem, 0o644);
   return { certFile, keyFile };
-}
-
-/** What a certificate says, as {@link describeCertificate} reads it. Dates are Date objects (UTC). */
-export interface CertificateInfo {
-  commonName: string;
-  /** The subject OU when it is a known role. */
-  role?: CertificateRole;
-  dnsNames: string[];
-  ipAddresses: string[];
-  /** Serial, normalised (lower-case hex, no leading zeros). */
-  serial: string;
-  notBefore: Date;
-  notAfter: Date;
-  /** Issuer DN, e.g. `CN=kvm-crm CA\nO=kvm-crm` as Node prints it. */
-  issuer: string;
-  /** SHA-256 fingerprint, `AA:BB:…`. */
-  fingerprint256: string;
-}
-
-/**
- * Reads the identity fields of a PEM certificate (the first one in the text).
- * @throws InputError when the text is not a PEM certificate.
- */
-export function describeCertificate(certPem: string): CertificateInfo {
-  let x: X509Certificate;
-  try {
-    x = new X509Certificate(certPem);
-  } catch (err) {
-    throw new InputError(`not a PEM certificate: ${(err as Error).message}`);
-  }
-  const subject = Object.fromEntries(x.subject.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-  const sans = (x.subjectAltName ?? '').split(', ').filter(Boolean);
-  const role = subject.OU;
-  return {
-    commonName: subject.CN ?? '',
-    ...(isCertificateRole(role) ? { role } : {}),
-    dnsNames: sans.filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4)),
-    ipAddresses: sans.filter((s) => s.startsWith('IP Address:')).map((s) => s.slice(11)),
-    serial: x.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''),
-    notBefore: new Date(x.validFrom),
-    notAfter: new Date(x.validTo),
-    issuer: x.issuer,
-    fingerprint256: x.fingerprint256,
-  };
 }

@@ -16,17 +16,9 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
-import {
-  createCertificateAuthority,
-  describeCertificate,
-  isCertificateRole,
-  issueCertificate,
-  writeFileAtomic,
-  writePemPair,
-  type CertificateRole,
-  type CertificateUsage,
-  type PemPair,
-} from './certificate-authority.js';
+import { writeFileAtomic } from '../atomic-file.js';
+import { createCertificateAuthority, issueCertificate, writePemPair, type CertificateUsage, type PemPair } from './certificate-authority.js';
+import { describeCertificate, isCertificateRole, type CertificateRole } from './certificate-info.js';
 import { createCrl, normaliseSerial, REVOCATION_REASONS, type RevocationReason } from './crl.js';
 
 /** One certificate issued from the folder's CA, as kept in `index.json` and shown by `vtctl certs list`. */
@@ -87,6 +79,10 @@ const OID_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 const DAY_MS = 24 * 3600 * 1000;
 
+/**
+ * The CA folder of `vtctl certs` (see the module comment): issues, lists and revokes certificates, keeps
+ * `index.json` and re-signs `crl.pem`. Errors: InputError, NotFoundError, ConflictError as each method says.
+ */
 export class CertificateStore {
   /** `ca.crt` */
   readonly caFile: string;
@@ -269,7 +265,7 @@ export class CertificateStore {
       try {
         x = new X509Certificate(readFileSync(path.join(this.dir, file)));
       } catch {
-        continue;
+        continue; // not a certificate: nothing to adopt (the file is left alone; `list` never showed it either)
       }
       if (!x.checkIssued(ca) || !x.verify(ca.publicKey)) continue;
       const pem = x.toString();
@@ -294,8 +290,7 @@ export class CertificateStore {
     const ca = this.readCa();
     index.crlNumber += 1;
     const revoked = index.certificates
-      .filter((c) => c.revoked)
-      .map((c) => ({ serial: c.serial, revokedAt: new Date(c.revoked!.at), reason: c.revoked!.reason }));
+      .flatMap((c) => (c.revoked ? [{ serial: c.serial, revokedAt: new Date(c.revoked.at), reason: c.revoked.reason }] : []));
     const crl = createCrl(ca, revoked, { crlNumber: index.crlNumber, validityDays: index.crlValidityDays });
     writeFileAtomic(this.crlFile, crl, 0o644);
     this.writeIndex(index);

@@ -194,6 +194,18 @@ function crlDers(pem: string): string[] {
   return out;
 }
 
+/** `nodes[index]`, or an InputError naming the missing `what` (a CRL that is valid DER but not a CRL). */
+function nodeAt(nodes: readonly forge.asn1.Asn1[] | undefined, index: number, what: string): forge.asn1.Asn1 {
+  const node = nodes?.[index];
+  if (node === undefined) throw new InputError(`CRL is malformed: no ${what}`);
+  return node;
+}
+
+/** The children of a constructed ASN.1 node (`[]` for a primitive one). */
+function children(node: forge.asn1.Asn1): forge.asn1.Asn1[] {
+  return Array.isArray(node.value) ? node.value : [];
+}
+
 function parseOne(der: string): { parsed: ParsedCrl; tbsDer: string; signature: Buffer; algorithm: string } {
   let root: forge.asn1.Asn1;
   try {
@@ -202,11 +214,10 @@ function parseOne(der: string): { parsed: ParsedCrl; tbsDer: string; signature: 
   } catch (err) {
     throw new InputError(`CRL is not valid DER: ${(err as Error).message}`);
   }
-  const top = root.value as forge.asn1.Asn1[];
-  const tbs = top[0]!;
-  const fields = [...(tbs.value as forge.asn1.Asn1[])];
+  const top = children(root);
+  const tbs = nodeAt(top, 0, 'tbsCertList');
+  const fields = [...children(tbs)];
   if (fields[0]?.type === asn1.Type.INTEGER) fields.shift(); // version
-  const [, issuerNode, thisUpdateNode] = fields;
   let i = 3;
   let nextUpdate: Date | undefined;
   const maybeNext = fields[i];
@@ -218,42 +229,47 @@ function parseOne(der: string): { parsed: ParsedCrl; tbsDer: string; signature: 
   const maybeList = fields[i];
   if (maybeList && maybeList.tagClass === asn1.Class.UNIVERSAL && maybeList.type === asn1.Type.SEQUENCE) {
     for (const entry of maybeList.value as forge.asn1.Asn1[]) {
-      const [serialNode, dateNode, extNode] = entry.value as forge.asn1.Asn1[];
+      const entryFields = children(entry);
+      const serialNode = nodeAt(entryFields, 0, 'serial number of a revoked certificate');
+      const dateNode = nodeAt(entryFields, 1, 'revocation date');
+      const extNode = entryFields[2];
       let reason: RevocationReason = 'unspecified';
-      for (const ext of (extNode?.value as forge.asn1.Asn1[] | undefined) ?? []) {
-        const [idNode, ...rest] = ext.value as forge.asn1.Asn1[];
-        if (asn1.derToOid(idNode!.value as string) !== OID_REASON_CODE) continue;
-        const code = (asn1.fromDer(rest[rest.length - 1]!.value as string).value as string).charCodeAt(0);
+      for (const ext of extNode ? children(extNode) : []) {
+        const extFields = children(ext);
+        if (asn1.derToOid(nodeAt(extFields, 0, 'extension id').value as string) !== OID_REASON_CODE) continue;
+        const code = (asn1.fromDer(nodeAt(extFields, extFields.length - 1, 'reason code').value as string).value as string).charCodeAt(0);
         reason = (Object.entries(REVOCATION_REASONS).find(([, v]) => v === code)?.[0] as RevocationReason | undefined) ?? 'unspecified';
       }
-      revoked.push({ serial: normaliseSerial(forge.util.bytesToHex(serialNode!.value as string)), revokedAt: readTime(dateNode!), reason });
+      revoked.push({ serial: normaliseSerial(forge.util.bytesToHex(serialNode.value as string)), revokedAt: readTime(dateNode), reason });
     }
     i++;
   }
   let crlNumber: number | undefined;
   const maybeExt = fields[i];
   if (maybeExt && maybeExt.tagClass === asn1.Class.CONTEXT_SPECIFIC) {
-    for (const ext of ((maybeExt.value as forge.asn1.Asn1[])[0]?.value as forge.asn1.Asn1[]) ?? []) {
-      const [idNode, ...rest] = ext.value as forge.asn1.Asn1[];
-      if (asn1.derToOid(idNode!.value as string) === OID_CRL_NUMBER) {
-        crlNumber = parseInt(forge.util.bytesToHex(asn1.fromDer(rest[rest.length - 1]!.value as string).value as string) || '0', 16);
+    const extList = children(maybeExt)[0];
+    for (const ext of extList ? children(extList) : []) {
+      const extFields = children(ext);
+      if (asn1.derToOid(nodeAt(extFields, 0, 'extension id').value as string) === OID_CRL_NUMBER) {
+        crlNumber = parseInt(forge.util.bytesToHex(asn1.fromDer(nodeAt(extFields, extFields.length - 1, 'CRL number').value as string).value as string) || '0', 16);
       }
     }
   }
-  const dn = (issuerNode!.value as forge.asn1.Asn1[])
-    .map((set) => (set.value as forge.asn1.Asn1[])[0]!)
+  const dn = children(nodeAt(fields, 1, 'issuer'))
+    .map((set) => nodeAt(children(set), 0, 'issuer attribute'))
     .map((atv) => {
-      const [t, v] = atv.value as forge.asn1.Asn1[];
-      const id = asn1.derToOid(t!.value as string);
+      const t = nodeAt(children(atv), 0, 'issuer attribute type');
+      const v = nodeAt(children(atv), 1, 'issuer attribute value');
+      const id = asn1.derToOid(t.value as string);
       const short = (forge.pki.oids[id] as string | undefined) ?? id;
       const name = ({ commonName: 'CN', organizationName: 'O', organizationalUnitName: 'OU', countryName: 'C' } as Record<string, string>)[short] ?? short;
-      return `${name}=${String(v!.value)}`;
+      return `${name}=${String(v.value)}`;
     })
     .join(', ');
-  const algorithm = asn1.derToOid(((top[1]!.value as forge.asn1.Asn1[])[0]!.value as string));
-  const sigBits = top[2]!.value as string;
+  const algorithm = asn1.derToOid(nodeAt(children(nodeAt(top, 1, 'signature algorithm')), 0, 'signature algorithm id').value as string);
+  const sigBits = nodeAt(top, 2, 'signature').value as string;
   return {
-    parsed: { issuer: dn, thisUpdate: readTime(thisUpdateNode!), ...(nextUpdate ? { nextUpdate } : {}), ...(crlNumber !== undefined ? { crlNumber } : {}), revoked },
+    parsed: { issuer: dn, thisUpdate: readTime(nodeAt(fields, 2, 'thisUpdate')), ...(nextUpdate ? { nextUpdate } : {}), ...(crlNumber !== undefined ? { crlNumber } : {}), revoked },
     tbsDer: firstInnerElement(der),
     signature: Buffer.from(sigBits.slice(1), 'binary'),
     algorithm,

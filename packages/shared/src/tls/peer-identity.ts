@@ -6,7 +6,7 @@
  */
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { normaliseSerial } from './crl.js';
-import type { CertificateRole } from './certificate-authority.js';
+import type { CertificateRole } from './certificate-info.js';
 
 /** The role in a peer certificate: its subject OU (the first one when several), or undefined. */
 export function peerCertificateRole(cert: PeerCertificate): string | undefined {

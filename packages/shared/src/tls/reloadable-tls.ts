@@ -25,11 +25,10 @@ import forge from 'node-forge';
 import { z } from 'zod';
 import { describeError, InputError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { ClientTls } from '../xmlrpc/client.js';
-import type { ServerTls } from '../xmlrpc/https-server.js';
 import { assertCrlSignedBy, normaliseSerial, parseCrl } from './crl.js';
-import { describeCertificate, type CertificateInfo } from './certificate-authority.js';
+import { describeCertificate, type CertificateInfo } from './certificate-info.js';
 import type { ExpectedPeer } from './peer-identity.js';
+import type { ClientTls, ServerTls } from './tls-types.js';
 
 /**
  * zod schema of a daemon's `tls` option: the files of {@link ReloadableTls}. Paths are resolved against the config

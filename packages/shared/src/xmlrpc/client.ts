@@ -9,32 +9,10 @@ import { checkServerIdentity } from 'node:tls';
 import xmlrpc from 'xmlrpc';
 import { AuthenticationError, NotAllowedError, UpstreamError } from '../errors.js';
 import { redactCredentials } from '../redact.js';
-import { serverIdentityChecker, type ExpectedPeer } from '../tls/peer-identity.js';
+import { serverIdentityChecker, type ClientTls, type ExpectedPeer } from '../tls/index.js';
 import { parsePeerUrl } from './callback-url.js';
 import { REFUSAL_HEADER } from './server.js';
 import { toWireValue } from './wire-values.js';
-
-/** TLS material for outgoing HTTPS calls (PEM strings). */
-export interface ClientTls {
-  /** CA certificates to trust. When omitted, the system roots are used. */
-  ca?: string | string[];
-  /** Our client certificate, for mutual TLS. */
-  cert?: string;
-  /** Key of `cert`. */
-  key?: string;
-  /**
-   * CRL(s) (PEM) of the CA(s): a server certificate they list is refused in the handshake (`CERT_REVOKED`).
-   * OpenSSL then wants a CRL for every CA of the server's chain, so give it only for peers under our CA.
-   */
-  crl?: string | string[];
-  /** Verify the server certificate and host name. Default true. */
-  rejectUnauthorized?: boolean;
-  /**
-   * What the server certificate must say: `name` (CN or SAN) replaces the check against the URL's host, `role`
-   * (subject OU) is checked too. Pooled connections are kept apart per expectation.
-   */
-  expectPeer?: ExpectedPeer;
-}
 
 /** Options of {@link XmlRpcClient}. */
 export interface XmlRpcClientOptions {

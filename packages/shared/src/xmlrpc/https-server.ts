@@ -4,24 +4,7 @@
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { RequestListener } from 'node:http';
-
-/** TLS material of a listening daemon (PEM strings). */
-export interface ServerTls {
-  cert: string;
-  key: string;
-  /** CA used to verify client certificates, when clients present one. */
-  ca?: string;
-  /**
-   * CRL(s) (PEM) of the CA: a client certificate they list fails verification in the handshake
-   * (`socket.authorized` false, `authorizationError` `CERT_REVOKED`).
-   */
-  crl?: string | string[];
-  /**
-   * Ask clients for a certificate. The handshake still succeeds without one (`rejectUnauthorized: false`); each
-   * endpoint decides whether it requires a verified certificate (`socket.authorized`). Default true.
-   */
-  requestCert?: boolean;
-}
+import type { ServerTls } from '../tls/index.js';
 
 /**
  * Creates an HTTPS server (not yet listening) for `app`. To rotate its certificate or CRL later, call

@@ -18,7 +18,7 @@ import {
   policyRejectionResponse,
   provisioningStatusResponse,
 } from '../../dist/rspec/builders.js';
-import { fixturesDir, listXmlFixtures, readFixture } from './fixtures.testutil.js';
+import { fixturesDir, listXmlFixtures, readFixture } from '../../dist/testing/index.js';
 import type { Rspec, ServerInformation } from '../../dist/rspec/model.js';
 import { parseRspec } from '../../dist/rspec/parse.js';
 import { serialiseRspec, type RspecDialect } from '../../dist/rspec/serialise.js';

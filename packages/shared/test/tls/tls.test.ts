@@ -16,14 +16,9 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ConflictError, InputError, NotFoundError } from '../../dist/errors.js';
 import { createLogger } from '../../dist/logger.js';
-import {
-  createCertificateAuthority,
-  describeCertificate,
-  issueCertificate,
-  writeFileAtomic,
-  writePemPair,
-  type PemPair,
-} from '../../dist/tls/certificate-authority.js';
+import { writeFileAtomic } from '../../dist/atomic-file.js';
+import { createCertificateAuthority, issueCertificate, writePemPair, type PemPair } from '../../dist/tls/certificate-authority.js';
+import { describeCertificate } from '../../dist/tls/certificate-info.js';
 import { CertificateStore } from '../../dist/tls/certificate-store.js';
 import { assertCrlSignedBy, createCrl, normaliseSerial, parseCrl } from '../../dist/tls/crl.js';
 import { peerCertificateNames, peerCertificateRole } from '../../dist/tls/peer-identity.js';

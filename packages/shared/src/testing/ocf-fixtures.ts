@@ -1,6 +1,6 @@
 /**
- * Test-only helpers: where the OCF fixtures live (`shared/ocf-fixtures/`, a sibling of the repository) and how to read
- * them. Not exported from the package.
+ * Test support: where the OCF fixtures live (`shared/ocf-fixtures/`, a sibling of the repository) and how to read
+ * them. Exported as `@kvm-crm/shared/testing` for the tests of every package; never imported by production code.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * The fixtures folder: `$OCF_FIXTURES_DIR` if set, else `<repo>/../shared/ocf-fixtures`, resolved from this file's
- * location (`packages/shared/{src,dist}/rspec/`).
+ * location (`packages/shared/dist/testing/`).
  * @throws {Error} when the folder does not exist, so that fixture tests fail instead of silently passing.
  */
 export function fixturesDir(): string {

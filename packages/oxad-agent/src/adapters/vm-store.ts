@@ -1,0 +1,101 @@
+/**
+ * The agent's VM storage layout (ARCHITECTURE.md decision 3): one folder per VM, `<storageRoot>/vms/<vm uuid>/`,
+ * holding its overlay disk, cloud-init seed ISO, serial console log and domain XML. This adapter is the only
+ * code that builds these paths or creates, writes, lists and removes VM folders; the uuid is checked here
+ * (a UUID, so it can never climb out of `vms/`) and every path it hands out passes {@link assertAbsolutePath}.
+ */
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { assertPattern, UUID_PATTERN } from '@kvm-crm/shared';
+import type { VmFile, VmFiles, VmPaths } from '../services/ports.js';
+import { assertAbsolutePath } from './safe-path.js';
+
+/** File names inside a VM folder. */
+const FILES: Readonly<Record<VmFile, string>> = { disk: 'disk.qcow2', seed: 'seed.iso', serialLog: 'console.log', domainXml: 'domain.xml' };
+
+/** The folders of the agent's VMs, `<root>/<vm uuid>/` with `root` = `<storageRoot>/vms`. */
+export class VmStore implements VmFiles {
+  /** Absolute path of the folder holding every VM folder. */
+  readonly root: string;
+
+  /**
+   * @param storageRoot the agent's storage root; VM folders live in `<storageRoot>/vms/` (resolved against the
+   *   working folder if relative; the configuration loader already makes it absolute).
+   */
+  constructor(storageRoot: string) {
+    this.root = path.resolve(storageRoot, 'vms');
+  }
+
+  /** Creates `<storageRoot>/vms` (mode 0755, parents too) when missing. @throws the file-system error. */
+  async ensureRoot(): Promise<void> {
+    await mkdir(this.root, { recursive: true, mode: 0o755 });
+  }
+
+  /**
+   * The folder of VM `vmUuid`: `<root>/<vmUuid>`, the uuid taken as given (callers pass it lower-cased).
+   * @throws InputError when `vmUuid` is not a UUID, or the path is not a clean absolute path (control characters).
+   */
+  pathOf(vmUuid: string): string {
+    return assertAbsolutePath(path.join(this.root, assertPattern(vmUuid, UUID_PATTERN, 'VM uuid')), 'VM folder');
+  }
+
+  /** The files of VM `vmUuid` (see {@link VmPaths}). @throws InputError when `vmUuid` is not a UUID. */
+  paths(vmUuid: string): VmPaths {
+    const dir = this.pathOf(vmUuid);
+    return {
+      dir,
+      disk: path.join(dir, FILES.disk),
+      seed: path.join(dir, FILES.seed),
+      serialLog: path.join(dir, FILES.serialLog),
+      domainXml: path.join(dir, FILES.domainXml),
+    };
+  }
+
+  /** True when the folder of VM `vmUuid` exists (false on any stat error). @throws InputError for a bad uuid. */
+  async exists(vmUuid: string): Promise<boolean> {
+    const dir = this.pathOf(vmUuid);
+    try {
+      await stat(dir);
+      return true;
+    } catch {
+      return false; // ENOENT, or unreadable: either way there is no folder we could use
+    }
+  }
+
+  /**
+   * Creates the folder of VM `vmUuid` (mode 0755; `<root>` too when missing) and returns its path.
+   * @throws InputError for a bad uuid; the file-system error otherwise.
+   */
+  async create(vmUuid: string): Promise<string> {
+    const dir = this.pathOf(vmUuid);
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    return dir;
+  }
+
+  /**
+   * Writes `content` (UTF-8) to one of the VM's files (e.g. `domainXml` → `<vm folder>/domain.xml`) with `mode`
+   * (default 0644) and returns the file's path. The folder must exist ({@link create}).
+   * @throws InputError for a bad uuid; the file-system error otherwise.
+   */
+  async writeFile(vmUuid: string, file: VmFile, content: string, mode = 0o644): Promise<string> {
+    const target = this.paths(vmUuid)[file];
+    await writeFile(target, content, { mode });
+    return target;
+  }
+
+  /**
+   * The names of the entries in `<root>`, as read (VM uuids, and whatever else someone put there).
+   * @throws the file-system error (ENOENT when `<root>` does not exist).
+   */
+  async list(): Promise<string[]> {
+    return readdir(this.root);
+  }
+
+  /**
+   * Removes the folder of VM `vmUuid` and everything in it; nothing happens when it does not exist.
+   * @throws InputError for a bad uuid; the file-system error otherwise.
+   */
+  async remove(vmUuid: string): Promise<void> {
+    await rm(this.pathOf(vmUuid), { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The agent's side effects as small interfaces that the services depend on: libvirt domains, disk images, the
+ * seed ISO, bridges, VM folders and the manager's status endpoint. Real implementations live in `adapters/`
+ * (`Virsh`, `QemuImg`, `writeSeedIso`, `VmStore`, `XmlRpcStatusReporter`); unit tests pass in-memory fakes.
+ */
+
+/**
+ * A domain state as `virsh domstate` prints it. The known values are listed; anything else libvirt may add later
+ * is passed through as-is.
+ */
+export type DomainState =
+  | 'running'
+  | 'idle'
+  | 'blocked'
+  | 'paused'
+  | 'in shutdown'
+  | 'shut off'
+  | 'crashed'
+  | 'pmsuspended'
+  | 'no state'
+  | (string & {});
+
+/** The {@link DomainState}s of a domain whose guest runs (must be destroyed before undefine; can be rebooted). */
+export const RUNNING_DOMAIN_STATES: ReadonlySet<string> = new Set<string>(['running', 'paused', 'blocked', 'in shutdown', 'pmsuspended']);
+
+/** One domain of a libvirt listing: name, libvirt UUID and `virsh domstate` text. */
+export interface DomainListEntry {
+  name: string;
+  uuid: string;
+  state: string;
+}
+
+/** The libvirt operations the provisioning needs (implemented by `Virsh`). Memory in MiB. */
+export interface DomainControl {
+  define(xmlFilePath: string): Promise<void>;
+  start(name: string): Promise<void>;
+  shutdown(name: string): Promise<void>;
+  destroy(name: string): Promise<void>;
+  reboot(name: string): Promise<void>;
+  undefine(name: string): Promise<void>;
+  setConfigMemory(name: string, memoryMiB: number): Promise<void>;
+  setLiveMemory(name: string, memoryMiB: number): Promise<void>;
+  setConfigVcpus(name: string, vcpus: number): Promise<void>;
+  maxMemoryMiB(name: string): Promise<number>;
+  /** The domain's state; undefined when there is no such domain. */
+  domState(name: string): Promise<DomainState | undefined>;
+}
+
+/** The libvirt calls the start-up reconciler needs (implemented by `Virsh`). */
+export interface ReconcilerDomains {
+  listAll(): Promise<DomainListEntry[]>;
+  dumpXml(name: string, options?: { inactive?: boolean }): Promise<string>;
+  domState(name: string): Promise<string | undefined>;
+  destroy(name: string): Promise<void>;
+  undefine(name: string): Promise<void>;
+}
+
+/** The libvirt listing the monitoring needs (implemented by `Virsh.listAll`). */
+export interface DomainInventory {
+  /** Every domain on the connection with its libvirt UUID and `virsh domstate` text. */
+  listAll(): Promise<DomainListEntry[]>;
+}
+
+/** Reads a domain's XML (implemented by `Virsh.dumpXml`); throws a `NotFoundError` when there is no such domain. */
+export interface DomainXmlReader {
+  dumpXml(name: string): Promise<string>;
+}
+
+/** Arguments of `QemuImg.createOverlay`. */
+export interface CreateOverlayArgs {
+  /** Absolute path of the backing (template) image; stored as-is in the overlay header. */
+  backingPath: string;
+  /** Format of the backing image, `qcow2` or `raw`; always written into the header (`-F`). */
+  backingFormat: string;
+  /** Absolute path of the qcow2 overlay to create; must not exist yet. */
+  overlayPath: string;
+}
+
+/** Host side effects of the provisioning besides the VM folders. */
+export interface HostPorts {
+  domains: DomainControl;
+  /** Creates a qcow2 overlay over a template image (implemented by `QemuImg`). */
+  images: { createOverlay(args: CreateOverlayArgs): Promise<void> };
+  /** Writes a cloud-init NoCloud ISO holding `files` (name → content) to `isoPath` (adapters/seed-iso.ts). */
+  writeSeedIso(files: Record<string, string>, isoPath: string): Promise<void>;
+  /** True when a Linux bridge of that name exists on this host. */
+  bridgeExists(name: string): Promise<boolean>;
+}
+
+/** Files of one VM: its folder and the absolute paths of what it holds. */
+export interface VmPaths {
+  dir: string;
+  disk: string;
+  seed: string;
+  serialLog: string;
+  domainXml: string;
+}
+
+/** The files of a VM folder, by role (the keys of {@link VmPaths} besides `dir`). */
+export type VmFile = Exclude<keyof VmPaths, 'dir'>;
+
+/**
+ * The VM folders `<storageRoot>/vms/<vm uuid>/` (implemented by `VmStore`). Every method validates the uuid and
+ * throws an InputError for one that is not a UUID; file-system errors pass through.
+ */
+export interface VmFiles {
+  /** The folder of a VM. */
+  pathOf(vmUuid: string): string;
+  /** The files of a VM. */
+  paths(vmUuid: string): VmPaths;
+  /** True when the VM's folder exists. */
+  exists(vmUuid: string): Promise<boolean>;
+  /** Creates the VM's folder (and `vms/`); returns its path. */
+  create(vmUuid: string): Promise<string>;
+  /** Writes one of the VM's files (mode default 0644); returns its path. */
+  writeFile(vmUuid: string, file: VmFile, content: string, mode?: number): Promise<string>;
+  /** Entry names in `vms/` (not only UUIDs). @throws ENOENT when `vms/` does not exist. */
+  list(): Promise<string[]>;
+  /** Removes the VM's folder and its content; no error when it is already gone. */
+  remove(vmUuid: string): Promise<void>;
+}
+
+/** Where statuses go; implemented over XML-RPC by `XmlRpcStatusReporter`, by the StatusOutbox, and in memory in unit tests. */
+export interface StatusReporter {
+  /**
+   * Delivers `rspecXml` to `callbackUrl`. Resolves true once the manager accepted it, false when every attempt
+   * failed (the failure is logged).
+   */
+  report(callbackUrl: string, rspecXml: string): Promise<boolean>;
+}
+
+/** One delivery attempt of a status document. Implemented over XML-RPC by `XmlRpcStatusReporter.sendOnce`. */
+export interface StatusSender {
+  /** Resolves when the manager accepted the document. @throws on any failure (an `XmlRpcFaultError` for a refusal). */
+  sendOnce(callbackUrl: string, rspecXml: string): Promise<void>;
+}
+
+/** Queues a status document durably (`StatusOutbox.enqueue`); `label` is free text for the logs. */
+export type StatusQueue = (callbackUrl: string, rspecXml: string, label?: string) => Promise<void>;

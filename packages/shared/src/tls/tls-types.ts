@@ -1,0 +1,46 @@
+/**
+ * The TLS option types the daemons pass around: what an HTTPS listener serves ({@link ServerTls}) and what an
+ * outgoing HTTPS call presents and trusts ({@link ClientTls}). All material is PEM text. `reloadable-tls.ts` builds
+ * them from files; `xmlrpc/` consumes them.
+ */
+import type { ExpectedPeer } from './peer-identity.js';
+
+/** TLS material of a listening daemon (PEM strings). */
+export interface ServerTls {
+  cert: string;
+  key: string;
+  /** CA used to verify client certificates, when clients present one. */
+  ca?: string;
+  /**
+   * CRL(s) (PEM) of the CA: a client certificate they list fails verification in the handshake
+   * (`socket.authorized` false, `authorizationError` `CERT_REVOKED`).
+   */
+  crl?: string | string[];
+  /**
+   * Ask clients for a certificate. The handshake still succeeds without one (`rejectUnauthorized: false`); each
+   * endpoint decides whether it requires a verified certificate (`socket.authorized`). Default true.
+   */
+  requestCert?: boolean;
+}
+
+/** TLS material for outgoing HTTPS calls (PEM strings). */
+export interface ClientTls {
+  /** CA certificates to trust. When omitted, the system roots are used. */
+  ca?: string | string[];
+  /** Our client certificate, for mutual TLS. */
+  cert?: string;
+  /** Key of `cert`. */
+  key?: string;
+  /**
+   * CRL(s) (PEM) of the CA(s): a server certificate they list is refused in the handshake (`CERT_REVOKED`).
+   * OpenSSL then wants a CRL for every CA of the server's chain, so give it only for peers under our CA.
+   */
+  crl?: string | string[];
+  /** Verify the server certificate and host name. Default true. */
+  rejectUnauthorized?: boolean;
+  /**
+   * What the server certificate must say: `name` (CN or SAN) replaces the check against the URL's host, `role`
+   * (subject OU) is checked too. Pooled connections are kept apart per expectation.
+   */
+  expectPeer?: ExpectedPeer;
+}
