@@ -22,9 +22,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { CertificateStore, createLogger, hashPassword, issueCertificate, XmlRpcClient } from '@kvm-crm/shared';
 import { managerOptionsSchema, startManager, type RunningManager } from '@kvm-crm/vt-manager';
-import { TestClearinghouse } from '../support/clearinghouse.js';
-import { domainsWithPrefix, installTestTemplate, LIBVIRT_URI, REPO_ROOT, removeDomains, virsh } from '../support/cluster.js';
-import { createQuery, lifecycleQuery } from '../support/expedient-queries.js';
+import { createQuery, domainsWithPrefix, installTestTemplate, LIBVIRT_URI, lifecycleQuery, removeDomains, REPO_ROOT, TestClearinghouse, virsh } from '@kvm-crm/harness';
 import { createMysqlTestDatabase, ENGINES, isServer, mysqlTestSettings } from '@kvm-crm/vt-manager/testing';
 
 const TEMPLATE = 'kvm-crm-test/kvm-crm-test.qcow2';
@@ -161,7 +159,7 @@ describe(`[${engine}] agent durability: kill -9 during a create, manager unreach
       { mode: 0o755 },
     );
 
-    // Certificates as test/support/cluster.ts makes them.
+    // Certificates as packages/harness/src/cluster.ts makes them.
     const certs = path.join(dir, 'certs');
     const certStore = new CertificateStore(certs);
     certStore.initCa();

@@ -24,10 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { CertificateStore, hashPassword, issueCertificate, XmlRpcClient } from '@kvm-crm/shared';
-import { TestClearinghouse } from '../support/clearinghouse.js';
-import { REPO_ROOT } from '../support/cluster.js';
-import { createQuery } from '../support/expedient-queries.js';
-import { readFirstLine, startPython } from '../support/python.js';
+import { createQuery, readFirstLine, REPO_ROOT, startPython, TestClearinghouse } from '@kvm-crm/harness';
 import { serialiseRspec, parseRspec } from '@kvm-crm/shared';
 
 interface MysqlSettings { host: string; port: number; username: string; password: string }
