@@ -4,9 +4,18 @@
  */
 export { REPO_ROOT } from './repo-root.js';
 export { LIBVIRT_URI, virsh, domainsWithPrefix, removeDomains } from './libvirt.js';
+export { freePort } from './free-port.js';
 export { issueTestCertificates, type TestCertificates, type TlsFiles } from './certificates.js';
 export { TestClearinghouse, type ReceivedStatus } from './clearinghouse.js';
 export { installTestTemplate, startCluster, type Cluster, type ClusterOptions } from './cluster.js';
+export { mysqlSettings, connectMysql, createTestDatabase, type MysqlSettings, type TestDatabase } from './mariadb.js';
+export {
+  startManagerProcesses,
+  type LegacyServerRanges,
+  type ManagerName,
+  type ManagerProcesses,
+  type ManagerProcessesOptions,
+} from './manager-processes.js';
 export { createQuery, lifecycleQuery, PROJECT_ID, SLICE_ID, type CreateQueryInput } from './expedient-queries.js';
 export { PYTHON, PYTHON_DIR, FIXTURES_DIR, startPython, readFirstLine, type PythonProcess } from './python.js';
 export { rawPost, decodeXmlRpc, faultOf, xmlEscape, methodCallXml, type RawPostOptions, type RawResponse } from './raw-https.js';
