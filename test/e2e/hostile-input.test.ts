@@ -653,8 +653,7 @@ describe('hostile input: a clear error, and nothing changes', () => {
 
   /** The agentCallback URL (credentials inside) the manager gives its agents. */
   const callbackCredentials = (): string => {
-    const url = (c.manager.provisioning as unknown as { options: { agentCallbackUrl: string } }).options.agentCallbackUrl;
-    const u = new URL(url);
+    const u = new URL(c.agentCallbackUrl);
     assert.equal(u.pathname, '/xmlrpc/agent');
     return basic(decodeURIComponent(u.username), decodeURIComponent(u.password));
   };

@@ -51,6 +51,11 @@ export interface Cluster {
   certStore: CertificateStore;
   /** The name the agent's host is registered under (`host-<runId>`), also its certificate's CN. */
   serverName: string;
+  /**
+   * The agent callback URL the manager gives its agents: its public URL with path `/xmlrpc/agent` and the
+   * `agentCallback` credentials inside. Also the agent's `eventsUrl`.
+   */
+  agentCallbackUrl: string;
   cleanup(): Promise<void>;
 }
 
@@ -121,6 +126,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       { publicPortFromListen: true },
     );
     cleanups.push(() => manager.stop());
+    // As the manager makes it from `publicUrl` (port taken from the listener) and `agentCallback`.
+    const agentCallbackUrl = `https://oxad:${agentCallbackPassword}@127.0.0.1:${manager.port}/xmlrpc/agent`;
 
     const agentPassword = randomBytes(12).toString('hex');
     const agent = await startAgent(
@@ -128,7 +135,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         listen: { host: '127.0.0.1', port: 0 },
         tls: tlsFiles('agent'),
         password: agentPassword, storageRoot, libvirtUri: LIBVIRT_URI, domainPrefix, stopGraceSeconds: 20,
-        eventsUrl: `https://oxad:${agentCallbackPassword}@127.0.0.1:${manager.port}/xmlrpc/agent`,
+        eventsUrl: agentCallbackUrl,
       }),
       logger.child({ component: 'oxad-agent' }),
     );
@@ -148,7 +155,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     await admin.call('range.subscribe', [{ server: serverName, kind: 'ipv4', range: `net-${runId}` }]);
     await admin.call('range.subscribe', [{ server: serverName, kind: 'mac', range: `mac-${runId}` }]);
 
-    return { runId, dir, storageRoot, bridge, domainPrefix, serverUuid: server.uuid, ca, manager, agent, clearinghouse, admin, plugin, pluginUrl, certsDir: certs, certStore, serverName, cleanup };
+    return { runId, dir, storageRoot, bridge, domainPrefix, serverUuid: server.uuid, ca, manager, agent, clearinghouse, admin, plugin, pluginUrl, certsDir: certs, certStore, serverName, agentCallbackUrl, cleanup };
   } catch (err) {
     await cleanup();
     throw err;
