@@ -14,9 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { renderDomainXml, renderSeedFiles } from '@kvm-crm/oxad-agent';
-import { REPO_ROOT, startCluster, virsh } from '../../test/dist/support/cluster.js';
-import { createQuery, lifecycleQuery } from '../../test/dist/support/expedient-queries.js';
-import { waitForReadyLine } from '../../test/dist/support/serial-log.js';
+import { createQuery, lifecycleQuery, REPO_ROOT, startCluster, virsh, waitForReadyLine } from '@kvm-crm/harness';
 
 const TEMPLATE = 'kvm-crm-test/kvm-crm-test.qcow2';
 const MEMORY_MIB = 128;

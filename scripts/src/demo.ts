@@ -14,10 +14,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { XmlRpcClient, describeCertificate, describeError, hashPassword, parseCrl, type CertificateRole } from '@kvm-crm/shared';
-import { REPO_ROOT, domainsWithPrefix, removeDomains, virsh } from '../../test/dist/support/cluster.js';
-import { TestClearinghouse } from '../../test/dist/support/clearinghouse.js';
-import { createQuery, lifecycleQuery } from '../../test/dist/support/expedient-queries.js';
-import { waitForReadyLine } from '../../test/dist/support/serial-log.js';
+import { createQuery, domainsWithPrefix, lifecycleQuery, removeDomains, REPO_ROOT, TestClearinghouse, virsh, waitForReadyLine } from '@kvm-crm/harness';
 import { isAlive, startDaemon, stopPid, waitUntil } from './process-control.js';
 
 const STATE_DIR = path.join(REPO_ROOT, 'var/demo');

@@ -11,43 +11,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, openSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import mysql from 'mysql2/promise';
-import { CertificateStore, hashPassword, issueCertificate, XmlRpcClient } from '@kvm-crm/shared';
-import { TestClearinghouse } from '../support/clearinghouse.js';
-import { REPO_ROOT } from '../support/cluster.js';
-import { createQuery, lifecycleQuery } from '../support/expedient-queries.js';
-import { readFirstLine, startPython } from '../support/python.js';
-
-interface MysqlSettings { host: string; port: number; username: string; password: string }
-
-function mysqlSettings(): MysqlSettings | string {
-  const url = process.env['KVMCRM_TEST_MYSQL_URL'];
-  if (url) {
-    const u = new URL(url);
-    return { host: u.hostname || '127.0.0.1', port: Number(u.port || 3306), username: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
-  }
-  const file = process.env['KVMCRM_TEST_MYSQL_CONFIG'] ?? '/var/lib/kvm-crm-test/mariadb.json';
-  if (!existsSync(file)) return `no ${file} (scripts/setup-mariadb.sh)`;
-  const s = JSON.parse(readFileSync(file, 'utf8')) as MysqlSettings;
-  return { ...s, port: Number(s.port ?? 3306) };
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { connectMysql, createQuery, createTestDatabase, lifecycleQuery, mysqlSettings, startManagerProcesses } from '@kvm-crm/harness';
 
 const POOL = 50;
 const CREATES = 200;
@@ -59,7 +24,7 @@ test('200 concurrent creates on two managers against a pool of 50: 50 succeed, 1
   let why: string | undefined = typeof settings === 'string' ? settings : undefined;
   if (typeof settings !== 'string') {
     try {
-      admin = await mysql.createConnection({ host: settings.host, port: settings.port, user: settings.username, password: settings.password, connectTimeout: 3000 });
+      admin = await connectMysql(settings, { connectTimeout: 3000 });
     } catch (err) {
       why = `MySQL at ${settings.host}:${settings.port} as ${settings.username}: ${(err as Error).message}`;
     }
@@ -69,103 +34,27 @@ test('200 concurrent creates on two managers against a pool of 50: 50 succeed, 1
     t.skip(`no MySQL/MariaDB: ${why} (run scripts/setup-mariadb.sh as root)`);
     return;
   }
-  const adminDb = admin;
   const started = Date.now();
-  const dbName = `kvmcrm_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
-  await adminDb.query(`CREATE DATABASE \`${dbName}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'kvmcrm-pool-'));
-  const children: ChildProcess[] = [];
+  const database = await createTestDatabase(admin, settings);
   // Registered first, so it runs last (after hooks run in reverse): the managers are gone before the drop.
-  t.after(async () => {
-    await adminDb.query(`DROP DATABASE IF EXISTS \`${dbName}\``).catch(() => undefined);
-    await adminDb.end().catch(() => undefined);
-    await rm(dir, { recursive: true, force: true });
+  t.after(() => database.drop());
+
+  const bed = await startManagerProcesses(t, {
+    dirPrefix: 'kvmcrm-pool-',
+    database: database.config,
+    managers: ['a', 'b'],
+    agentDelay: '0.05',
+    config: { actionTimeoutSeconds: 60 },
   });
-  t.after(async () => {
-    for (const c of children) {
-      if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) continue;
-      const exited = new Promise((r) => c.once('exit', r));
-      try {
-        process.kill(c.pid, 'SIGKILL');
-      } catch {
-        continue;
-      }
-      await exited;
-    }
-  });
-
-  const store = new CertificateStore(path.join(dir, 'certs'));
-  store.initCa();
-  const ca = store.readCa();
-  store.issue('manager', { role: 'manager', commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
-  const clearinghouse = new TestClearinghouse(issueCertificate(ca, { commonName: 'localhost', role: 'clearinghouse', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server' }));
-  await clearinghouse.start();
-  t.after(() => clearinghouse.stop());
-
-  const agentPassword = `legacy-${randomBytes(6).toString('hex')}`;
-  const agent = startPython('legacy_agent.py', ['--password', agentPassword, '--log', path.join(dir, 'agent.jsonl'), '--cafile', store.caFile, '--templates', 'tpl', '--delay', '0.05'], {
-    stderrFile: path.join(dir, 'agent.stderr'),
-  });
-  t.after(() => agent.kill());
-  const agentPort = Number(await readFirstLine(agent));
-
-  const adminPassword = randomBytes(12).toString('hex');
-  const chPassword = randomBytes(12).toString('hex');
-  const callbackPassword = randomBytes(16).toString('hex');
-  const ports = { a: await freePort(), b: await freePort() };
-  const configFor = (port: number) => ({
-    listen: { host: '127.0.0.1', port },
-    publicUrl: `https://127.0.0.1:${port}`,
-    tls: { caFile: store.caFile, certFile: path.join(dir, 'certs', 'manager.crt'), keyFile: path.join(dir, 'certs', 'manager.key'), crlFile: store.crlFile },
-    database: { type: 'mysql', host: settings.host, port: settings.port, username: settings.username, password: settings.password, database: dbName },
-    secretsKeyFile: path.join(dir, 'secrets.key'),
-    users: [
-      { name: 'admin', passwordScrypt: hashPassword(adminPassword), roles: ['admin'] },
-      { name: 'expedient', passwordScrypt: hashPassword(chPassword), roles: ['clearinghouse'] },
-    ],
-    agentCallback: { user: 'oxad', password: callbackPassword },
-    actionTimeoutSeconds: 60,
-    monitoringIntervalSeconds: 0,
-  });
-  await writeFile(path.join(dir, 'a.json'), JSON.stringify(configFor(ports.a)));
-  await writeFile(path.join(dir, 'b.json'), JSON.stringify(configFor(ports.b)));
-
-  const main = path.join(REPO_ROOT, 'packages/vt-manager/dist/main.js');
-  const startManagerProcess = async (name: 'a' | 'b'): Promise<void> => {
-    const out = openSync(path.join(dir, `manager-${name}.log`), 'a');
-    const child = spawn(process.execPath, [main, '--config', path.join(dir, `${name}.json`)], { stdio: ['ignore', out, out] });
-    children.push(child);
-    const health = new XmlRpcClient({ url: `https://admin:${adminPassword}@127.0.0.1:${ports[name]}/xmlrpc/admin`, tls: { ca: ca.certPem } });
-    const until = Date.now() + 60_000;
-    for (;;) {
-      try {
-        await health.call('server.list', []);
-        return;
-      } catch (err) {
-        if (child.exitCode !== null) throw new Error(`manager ${name} exited: ${readFileSync(path.join(dir, `manager-${name}.log`), 'utf8').slice(-2000)}`);
-        if (Date.now() > until) throw err;
-        await sleep(200);
-      }
-    }
-  };
-  await startManagerProcess('a'); // A migrates first
-  await startManagerProcess('b');
-
-  const adminA = new XmlRpcClient({ url: `https://admin:${adminPassword}@127.0.0.1:${ports.a}/xmlrpc/admin`, tls: { ca: ca.certPem } });
-  const serverName = `legacy-${randomBytes(3).toString('hex')}`;
-  const { uuid: serverUuid } = await adminA.call<{ uuid: string }>('server.register', [
-    { name: serverName, agentUrl: `http://127.0.0.1:${agentPort}/`, agentPassword, bridges: ['lgbr0'], legacy: true },
-  ]);
+  const { clearinghouse, plugin } = bed;
+  await bed.start('a'); // A migrates first
+  await bed.start('b');
+  const adminA = bed.admin.a;
   // 10.78.0.10–10.78.0.62: 53 addresses, 3 excluded → 50 to hand out. MACs: 256.
-  await adminA.call('ipv4.addRange', [{ name: 'net', start: '10.78.0.10', end: '10.78.0.62', netmask: '255.255.255.0', gateway: '10.78.0.1', dns1: '', excluded: EXCLUDED }]);
-  await adminA.call('mac.addRange', [{ name: 'mac', start: '02:fe:78:00:00:00', end: '02:fe:78:00:00:ff' }]);
-  await adminA.call('range.subscribe', [{ server: serverName, kind: 'ipv4', range: 'net' }]);
-  await adminA.call('range.subscribe', [{ server: serverName, kind: 'mac', range: 'mac' }]);
-
-  const plugin = {
-    a: new XmlRpcClient({ url: `https://expedient:${chPassword}@127.0.0.1:${ports.a}/xmlrpc/plugin`, tls: { ca: ca.certPem } }),
-    b: new XmlRpcClient({ url: `https://expedient:${chPassword}@127.0.0.1:${ports.b}/xmlrpc/plugin`, tls: { ca: ca.certPem } }),
-  };
+  const { serverUuid } = await bed.registerLegacyServer({
+    ipv4: { start: '10.78.0.10', end: '10.78.0.62', netmask: '255.255.255.0', gateway: '10.78.0.1', excluded: EXCLUDED },
+    mac: { start: '02:fe:78:00:00:00', end: '02:fe:78:00:00:ff' },
+  });
 
   // No warm-up: the 200 creates are also the first to name their project, so they race on the project claim
   // too (the unique index on project_owner decides; the losers read the winner and proceed).
@@ -195,7 +84,7 @@ test('200 concurrent creates on two managers against a pool of 50: 50 succeed, 1
   assert.equal(failed.length, CREATES - POOL);
 
   // The database: 50 distinct addresses, each owned by one successful VM, nothing shared.
-  const db = await mysql.createConnection({ host: settings.host, port: settings.port, user: settings.username, password: settings.password, database: dbName });
+  const db = await connectMysql(settings, { database: database.name });
   t.after(() => db.end());
   const rows = async <T>(sql: string): Promise<T[]> => (await db.query<mysql.RowDataPacket[]>(sql))[0] as T[];
   const count = async (sql: string): Promise<number> => Number((await rows<{ n: number }>(sql))[0]!.n);

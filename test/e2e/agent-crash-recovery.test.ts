@@ -20,11 +20,21 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { CertificateStore, createLogger, hashPassword, issueCertificate, XmlRpcClient } from '@kvm-crm/shared';
+import { createLogger, hashPassword, XmlRpcClient } from '@kvm-crm/shared';
 import { managerOptionsSchema, startManager, type RunningManager } from '@kvm-crm/vt-manager';
-import { TestClearinghouse } from '../support/clearinghouse.js';
-import { domainsWithPrefix, installTestTemplate, LIBVIRT_URI, REPO_ROOT, removeDomains, virsh } from '../support/cluster.js';
-import { createQuery, lifecycleQuery } from '../support/expedient-queries.js';
+import {
+  createQuery,
+  domainsWithPrefix,
+  freePort,
+  installTestTemplate,
+  issueTestCertificates,
+  LIBVIRT_URI,
+  lifecycleQuery,
+  removeDomains,
+  REPO_ROOT,
+  TestClearinghouse,
+  virsh,
+} from '@kvm-crm/harness';
 import { createMysqlTestDatabase, ENGINES, isServer, mysqlTestSettings } from '@kvm-crm/vt-manager/testing';
 
 const TEMPLATE = 'kvm-crm-test/kvm-crm-test.qcow2';
@@ -32,14 +42,6 @@ const AGENT_MAIN = path.join(REPO_ROOT, 'packages/oxad-agent/dist/main.js');
 
 async function exists(p: string): Promise<boolean> {
   return access(p).then(() => true, () => false);
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms: number): Promise<void> {
@@ -161,15 +163,8 @@ describe(`[${engine}] agent durability: kill -9 during a create, manager unreach
       { mode: 0o755 },
     );
 
-    // Certificates as test/support/cluster.ts makes them.
-    const certs = path.join(dir, 'certs');
-    const certStore = new CertificateStore(certs);
-    certStore.initCa();
-    const ca = certStore.readCa();
-    certStore.issue('manager', { role: 'manager', commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
-    certStore.issue('agent', { role: 'agent', commonName: serverName, dnsNames: [serverName], ipAddresses: ['127.0.0.1'] });
-    const chTls = issueCertificate(ca, { commonName: 'localhost', role: 'clearinghouse', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server' });
-    const tlsFiles = (name: string) => ({ caFile: certStore.caFile, certFile: path.join(certs, `${name}.crt`), keyFile: path.join(certs, `${name}.key`), crlFile: certStore.crlFile });
+    // Certificates as the harness's startCluster makes them.
+    const { ca, clearinghouseTls: chTls, tlsFiles } = issueTestCertificates(path.join(dir, 'certs'), { agentName: serverName });
 
     clearinghouse = new TestClearinghouse(chTls);
     await clearinghouse.start();

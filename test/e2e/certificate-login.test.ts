@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { AuthenticationError, XmlRpcClient } from '@kvm-crm/shared';
-import { startCluster, type Cluster } from '../support/cluster.js';
+import { type Cluster, startCluster } from '@kvm-crm/harness';
 
 describe('client-certificate login for clearinghouses and admins', () => {
   let c: Cluster;

@@ -6,9 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { domainsWithPrefix, startCluster, virsh, type Cluster } from '../support/cluster.js';
-import { createQuery, lifecycleQuery } from '../support/expedient-queries.js';
-import { waitForReadyLine, waitForReadyLines } from '../support/serial-log.js';
+import { type Cluster, createQuery, domainsWithPrefix, lifecycleQuery, startCluster, virsh, waitForReadyLine, waitForReadyLines } from '@kvm-crm/harness';
 
 const TEMPLATE = 'kvm-crm-test/kvm-crm-test.qcow2';
 

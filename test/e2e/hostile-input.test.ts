@@ -3,7 +3,8 @@
  * XML-RPC to the manager's plugin, admin and agent endpoints, or to the agent) of one real cluster (libvirt, TCG),
  * asserts the exact error the caller gets (fault string, HTTP status, or the FAILED status with its reason that
  * the clearinghouse receives), and proves that nothing changed: every DB row, the run's domains with their states
- * and definitions, and every file of the agent's storage are compared before and after (test/support/state-snapshot).
+ * and definitions, and every file of the agent's storage are compared before and after
+ * (packages/harness/src/state-snapshot.ts).
  *
  * One legitimate VM (created, not started) is made first, so that the cases that try to touch a VM have a target.
  */
@@ -23,11 +24,25 @@ import {
   XmlRpcClient,
   XmlRpcFaultError,
 } from '@kvm-crm/shared';
-import { TestClearinghouse } from '../support/clearinghouse.js';
-import { startCluster, virsh, type Cluster } from '../support/cluster.js';
-import { createQuery, lifecycleQuery, PROJECT_ID } from '../support/expedient-queries.js';
-import { decodeXmlRpc, faultOf, methodCallXml, rawPost, xmlEscape } from '../support/raw-https.js';
-import { assertUnchanged, diffSnapshots, formatChanges, snapshot, type Change } from '../support/state-snapshot.js';
+import {
+  assertUnchanged,
+  type Change,
+  type Cluster,
+  createQuery,
+  decodeXmlRpc,
+  diffSnapshots,
+  faultOf,
+  formatChanges,
+  lifecycleQuery,
+  methodCallXml,
+  PROJECT_ID,
+  rawPost,
+  snapshot,
+  startCluster,
+  TestClearinghouse,
+  virsh,
+  xmlEscape,
+} from '@kvm-crm/harness';
 
 const TEMPLATE = 'kvm-crm-test/kvm-crm-test.qcow2';
 const MiB = 1024 * 1024;
@@ -638,8 +653,7 @@ describe('hostile input: a clear error, and nothing changes', () => {
 
   /** The agentCallback URL (credentials inside) the manager gives its agents. */
   const callbackCredentials = (): string => {
-    const url = (c.manager.provisioning as unknown as { options: { agentCallbackUrl: string } }).options.agentCallbackUrl;
-    const u = new URL(url);
+    const u = new URL(c.agentCallbackUrl);
     assert.equal(u.pathname, '/xmlrpc/agent');
     return basic(decodeURIComponent(u.username), decodeURIComponent(u.password));
   };

@@ -14,43 +14,13 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
-import { CertificateStore, hashPassword, issueCertificate, XmlRpcClient } from '@kvm-crm/shared';
-import { TestClearinghouse } from '../support/clearinghouse.js';
-import { REPO_ROOT } from '../support/cluster.js';
-import { createQuery } from '../support/expedient-queries.js';
-import { readFirstLine, startPython } from '../support/python.js';
+import { connectMysql, createQuery, createTestDatabase, mysqlSettings, startManagerProcesses, type ManagerName } from '@kvm-crm/harness';
 import { serialiseRspec, parseRspec } from '@kvm-crm/shared';
-
-interface MysqlSettings { host: string; port: number; username: string; password: string }
-
-function mysqlSettings(): MysqlSettings | string {
-  const url = process.env['KVMCRM_TEST_MYSQL_URL'];
-  if (url) {
-    const u = new URL(url);
-    return { host: u.hostname, port: Number(u.port || 3306), username: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
-  }
-  const file = process.env['KVMCRM_TEST_MYSQL_CONFIG'] ?? '/var/lib/kvm-crm-test/mariadb.json';
-  if (!existsSync(file)) return `no ${file} (scripts/setup-mariadb.sh)`;
-  const s = JSON.parse(readFileSync(file, 'utf8')) as MysqlSettings;
-  return { ...s, port: Number(s.port ?? 3306) };
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -62,7 +32,7 @@ interface CrashEngine {
   /** The `database` section of the manager configuration. */
   database: Record<string, unknown>;
   /** The manager processes to run on the database (the first one migrates and is killed). */
-  managers: Array<'a' | 'b'>;
+  managers: ManagerName[];
   /** Opens the test's own connection (after the first manager migrated). */
   connect(): Promise<{ query: Query; close(): Promise<void> | void }>;
 }
@@ -81,18 +51,13 @@ test('kill -9 a manager with 20 creates in flight, restart it: all terminal, eac
     t.skip(settings);
     return;
   }
-  const dbName = `kvmcrm_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
-  const admin = await mysql.createConnection({ host: settings.host, port: settings.port, user: settings.username, password: settings.password });
-  await admin.query(`CREATE DATABASE \`${dbName}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-  t.after(async () => {
-    await admin.query(`DROP DATABASE IF EXISTS \`${dbName}\``).catch(() => undefined);
-    await admin.end();
-  });
+  const database = await createTestDatabase(await connectMysql(settings), settings);
+  t.after(() => database.drop());
   await crashProof(t, {
-    database: { type: 'mysql', host: settings.host, port: settings.port, username: settings.username, password: settings.password, database: dbName },
+    database: database.config,
     managers: ['a', 'b'],
     async connect() {
-      const db = await mysql.createConnection({ host: settings.host, port: settings.port, user: settings.username, password: settings.password, database: dbName });
+      const db = await connectMysql(settings, { database: database.name });
       return {
         query: async (sql) => (await db.query<mysql.RowDataPacket[]>(sql))[0] as Array<Record<string, unknown>>,
         close: () => db.end(),
@@ -119,90 +84,29 @@ test('SQLite: kill -9 the manager with 20 creates in flight, restart it: all ter
 });
 
 async function crashProof(t: TestContext, engine: CrashEngine): Promise<void> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'kvmcrm-crash-'));
-  const children: ChildProcess[] = [];
-  t.after(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  // Certificates as `vtctl certs init` makes them; the clearinghouse's server certificate from the same CA.
-  const store = new CertificateStore(path.join(dir, 'certs'));
-  store.initCa();
-  const ca = store.readCa();
-  store.issue('manager', { role: 'manager', commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
-  const clearinghouse = new TestClearinghouse(issueCertificate(ca, { commonName: 'localhost', role: 'clearinghouse', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server' }));
-  await clearinghouse.start();
-  t.after(() => clearinghouse.stop());
-
   // The legacy agent: 1.5 s of "work" per action, so actions are in flight when the manager is killed.
-  const agentPassword = `legacy-${randomBytes(6).toString('hex')}`;
-  const agent = startPython('legacy_agent.py', ['--password', agentPassword, '--log', path.join(dir, 'agent.jsonl'), '--cafile', store.caFile, '--templates', 'tpl', '--delay', '1.5'], {
-    stderrFile: path.join(dir, 'agent.stderr'),
-  });
-  t.after(() => agent.kill());
-  const agentPort = Number(await readFirstLine(agent));
-
-  const adminPassword = randomBytes(12).toString('hex');
-  const chPassword = randomBytes(12).toString('hex');
-  const callbackPassword = randomBytes(16).toString('hex');
-  const ports = { a: await freePort(), b: await freePort() };
-  const configFor = (port: number) => ({
-    listen: { host: '127.0.0.1', port },
-    publicUrl: `https://127.0.0.1:${port}`,
-    tls: { caFile: store.caFile, certFile: path.join(dir, 'certs', 'manager.crt'), keyFile: path.join(dir, 'certs', 'manager.key'), crlFile: store.crlFile },
+  const bed = await startManagerProcesses(t, {
+    dirPrefix: 'kvmcrm-crash-',
     database: engine.database,
-    secretsKeyFile: path.join(dir, 'secrets.key'),
-    users: [
-      { name: 'admin', passwordScrypt: hashPassword(adminPassword), roles: ['admin'] },
-      { name: 'expedient', passwordScrypt: hashPassword(chPassword), roles: ['clearinghouse'] },
-    ],
-    agentCallback: { user: 'oxad', password: callbackPassword },
-    actionTimeoutSeconds: 25,
-    actionLeaseSeconds: 3,
-    monitoringIntervalSeconds: 0,
+    managers: engine.managers,
+    agentDelay: '1.5',
+    config: { actionTimeoutSeconds: 25, actionLeaseSeconds: 3 },
   });
-  for (const name of engine.managers) await writeFile(path.join(dir, `${name}.json`), JSON.stringify(configFor(ports[name])));
-
-  const main = path.join(REPO_ROOT, 'packages/vt-manager/dist/main.js');
-  const startManagerProcess = async (name: 'a' | 'b'): Promise<ChildProcess> => {
-    const { openSync } = await import('node:fs');
-    const out = openSync(path.join(dir, `manager-${name}.log`), 'a');
-    const child = spawn(process.execPath, [main, '--config', path.join(dir, `${name}.json`)], { stdio: ['ignore', out, out] });
-    children.push(child);
-    const health = new XmlRpcClient({ url: `https://admin:${adminPassword}@127.0.0.1:${ports[name]}/xmlrpc/admin`, tls: { ca: ca.certPem } });
-    const until = Date.now() + 60_000;
-    for (;;) {
-      try {
-        await health.call('server.list', []);
-        return child;
-      } catch (err) {
-        if (child.exitCode !== null) throw new Error(`manager ${name} exited: ${readFileSync(path.join(dir, `manager-${name}.log`), 'utf8').slice(-2000)}`);
-        if (Date.now() > until) throw err;
-        await sleep(200);
-      }
-    }
-  };
+  const { clearinghouse } = bed;
   // A first (it migrates), then B (MariaDB only).
-  let managerA = await startManagerProcess('a');
-  for (const name of engine.managers.slice(1)) await startManagerProcess(name);
+  let managerA = await bed.start('a');
+  for (const name of engine.managers.slice(1)) await bed.start(name);
 
-  const adminA = new XmlRpcClient({ url: `https://admin:${adminPassword}@127.0.0.1:${ports.a}/xmlrpc/admin`, tls: { ca: ca.certPem } });
-  const serverName = `legacy-${randomBytes(3).toString('hex')}`;
-  const { uuid: serverUuid } = await adminA.call<{ uuid: string }>('server.register', [
-    { name: serverName, agentUrl: `http://127.0.0.1:${agentPort}/`, agentPassword, bridges: ['lgbr0'], legacy: true },
-  ]);
-  await adminA.call('ipv4.addRange', [{ name: 'net', start: '10.77.0.10', end: '10.77.0.59', netmask: '255.255.255.0', gateway: '10.77.0.1', dns1: '', excluded: [] }]);
-  await adminA.call('mac.addRange', [{ name: 'mac', start: '02:fe:77:00:00:00', end: '02:fe:77:00:00:ff' }]);
-  await adminA.call('range.subscribe', [{ server: serverName, kind: 'ipv4', range: 'net' }]);
-  await adminA.call('range.subscribe', [{ server: serverName, kind: 'mac', range: 'mac' }]);
+  const { serverUuid } = await bed.registerLegacyServer({
+    ipv4: { start: '10.77.0.10', end: '10.77.0.59', netmask: '255.255.255.0', gateway: '10.77.0.1', excluded: [] },
+    mac: { start: '02:fe:77:00:00:00', end: '02:fe:77:00:00:ff' },
+  });
 
   // 20 creates in one message to A (processed in order: some reach the agent before the kill, some do not).
   const creates = Array.from({ length: 20 }, (_, i) => createQuery({ serverUuid, name: `vm${i}`, template: 'tpl' }));
   const actions = creates.map((c) => parseRspec(c.xml).query!.provisioning!.actions[0]!);
   const xml = serialiseRspec({ query: { provisioning: { actions } } }, { dialect: 'manager' });
-  const pluginA = new XmlRpcClient({ url: `https://expedient:${chPassword}@127.0.0.1:${ports.a}/xmlrpc/plugin`, tls: { ca: ca.certPem } });
-  await pluginA.call('send', [clearinghouse.callbackUrl, xml]);
+  await bed.plugin.a.call('send', [clearinghouse.callbackUrl, xml]);
 
   const db = await engine.connect();
   t.after(() => db.close());
@@ -229,7 +133,7 @@ async function crashProof(t: TestContext, engine: CrashEngine): Promise<void> {
   t.diagnostic(`at the kill: ${atKill} of 20 actions not terminal, ${await count('SELECT COUNT(*) AS n FROM action WHERE sendAttempts > 0')} sent`);
   assert.ok(atKill > 0, 'actions were in flight at the kill');
   await sleep(1000);
-  managerA = await startManagerProcess('a');
+  managerA = await bed.start('a');
 
   // Every action terminal (agent report, recovery by a lease take-over, or the deadline sweep) and its statuses
   // delivered from the outbox.

@@ -8,8 +8,7 @@ import assert from 'node:assert/strict';
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { issueCertificate, writePemPair } from '@kvm-crm/shared';
-import { domainsWithPrefix, startCluster, type Cluster } from '../support/cluster.js';
-import { FIXTURES_DIR, startPython, type PythonProcess } from '../support/python.js';
+import { type Cluster, domainsWithPrefix, FIXTURES_DIR, type PythonProcess, startCluster, startPython } from '@kvm-crm/harness';
 
 const TEMPLATE = 'kvm-crm-test/kvm-crm-test.qcow2';
 const RUN_TIMEOUT_MS = 25 * 60_000;

@@ -9,9 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { XmlRpcClient, XmlRpcFaultError } from '@kvm-crm/shared';
-import { startCluster, type Cluster } from '../support/cluster.js';
-import { createQuery, lifecycleQuery, PROJECT_ID, SLICE_ID } from '../support/expedient-queries.js';
-import { readFirstLine, startPython, type PythonProcess } from '../support/python.js';
+import { type Cluster, createQuery, lifecycleQuery, PROJECT_ID, type PythonProcess, readFirstLine, SLICE_ID, startCluster, startPython } from '@kvm-crm/harness';
 
 interface LoggedAction {
   id: string;

@@ -8,15 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { CertificateStore, createLogger, hashPassword, issueCertificate, XmlRpcClient, type PemPair } from '@kvm-crm/shared';
+import { createLogger, hashPassword, XmlRpcClient, type CertificateStore, type PemPair } from '@kvm-crm/shared';
 import { managerOptionsSchema, startManager, type RunningManager } from '@kvm-crm/vt-manager';
 import { agentOptionsSchema, startAgent, type RunningAgent } from '@kvm-crm/oxad-agent';
+import { issueTestCertificates } from './certificates.js';
 import { TestClearinghouse } from './clearinghouse.js';
-
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const LIBVIRT_URI = 'qemu:///system';
+import { LIBVIRT_URI, removeDomains } from './libvirt.js';
+import { REPO_ROOT } from './repo-root.js';
 
 /** Options of {@link startCluster}. */
 export interface ClusterOptions {
@@ -28,6 +27,7 @@ export interface ClusterOptions {
   withTemplate?: boolean;
 }
 
+/** A running test cluster (see {@link startCluster}). */
 export interface Cluster {
   runId: string;
   dir: string;
@@ -51,28 +51,12 @@ export interface Cluster {
   certStore: CertificateStore;
   /** The name the agent's host is registered under (`host-<runId>`), also its certificate's CN. */
   serverName: string;
+  /**
+   * The agent callback URL the manager gives its agents: its public URL with path `/xmlrpc/agent` and the
+   * `agentCallback` credentials inside. Also the agent's `eventsUrl`.
+   */
+  agentCallbackUrl: string;
   cleanup(): Promise<void>;
-}
-
-/** `virsh` with argv, on the system connection. */
-export async function virsh(...args: string[]): Promise<{ stdout: string; exitCode: number; stderr: string }> {
-  const r = await execa('virsh', ['-c', LIBVIRT_URI, ...args], { reject: false, timeout: 60_000 });
-  return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 };
-}
-
-/** Names of all domains (any state) whose name starts with `prefix`. */
-export async function domainsWithPrefix(prefix: string): Promise<string[]> {
-  const r = await virsh('list', '--all', '--name');
-  return r.stdout.split('\n').map((s) => s.trim()).filter((n) => n.startsWith(prefix));
-}
-
-/** Destroys and undefines every domain whose name starts with `prefix` (never others). */
-export async function removeDomains(prefix: string): Promise<void> {
-  for (const name of await domainsWithPrefix(prefix)) {
-    await virsh('destroy', name);
-    await virsh('undefine', name, '--nvram');
-    await virsh('undefine', name);
-  }
 }
 
 /** Builds (or takes from cache) the test template and installs it into `catalogue`. */
@@ -80,6 +64,10 @@ export async function installTestTemplate(catalogue: string): Promise<void> {
   await execa('bash', [path.join(REPO_ROOT, 'scripts/build-test-template.sh'), '--catalogue', catalogue], { timeout: 15 * 60_000 });
 }
 
+/**
+ * Starts a cluster as described at the top of this file: the manager and the agent run in this process, the server
+ * is registered with a per-run IPv4 and MAC range subscribed. On failure everything made so far is removed.
+ */
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const runId = randomBytes(3).toString('hex');
   const domainPrefix = `kvmcrm-t${runId}-`;
@@ -103,18 +91,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     }
 
     // As `vtctl certs init` does: a CA with its CRL, the manager (role manager), the agent (role agent, CN = the
-    // server name it is registered under), each key 0600.
+    // server name it is registered under), each key 0600; the clearinghouse's server certificate from the same CA.
     const serverName = `host-${runId}`;
     const certs = path.join(dir, 'certs');
-    const certStore = new CertificateStore(certs);
-    certStore.initCa();
-    const ca = certStore.readCa();
-    certStore.issue('manager', { role: 'manager', commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
-    certStore.issue('agent', { role: 'agent', commonName: serverName, dnsNames: [serverName], ipAddresses: ['127.0.0.1'] });
-    const chTls = issueCertificate(ca, { commonName: 'localhost', role: 'clearinghouse', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server' });
-    const tlsFiles = (name: string) => ({
-      caFile: certStore.caFile, certFile: path.join(certs, `${name}.crt`), keyFile: path.join(certs, `${name}.key`), crlFile: certStore.crlFile, reloadIntervalSeconds: 0.5,
-    });
+    const issued = issueTestCertificates(certs, { agentName: serverName });
+    const { certStore, ca, clearinghouseTls: chTls } = issued;
+    const tlsFiles = (name: string) => ({ ...issued.tlsFiles(name), reloadIntervalSeconds: 0.5 });
 
     const clearinghouse = new TestClearinghouse(chTls);
     await clearinghouse.start();
@@ -144,6 +126,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       { publicPortFromListen: true },
     );
     cleanups.push(() => manager.stop());
+    // As the manager makes it from `publicUrl` (port taken from the listener) and `agentCallback`.
+    const agentCallbackUrl = `https://oxad:${agentCallbackPassword}@127.0.0.1:${manager.port}/xmlrpc/agent`;
 
     const agentPassword = randomBytes(12).toString('hex');
     const agent = await startAgent(
@@ -151,7 +135,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         listen: { host: '127.0.0.1', port: 0 },
         tls: tlsFiles('agent'),
         password: agentPassword, storageRoot, libvirtUri: LIBVIRT_URI, domainPrefix, stopGraceSeconds: 20,
-        eventsUrl: `https://oxad:${agentCallbackPassword}@127.0.0.1:${manager.port}/xmlrpc/agent`,
+        eventsUrl: agentCallbackUrl,
       }),
       logger.child({ component: 'oxad-agent' }),
     );
@@ -171,7 +155,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     await admin.call('range.subscribe', [{ server: serverName, kind: 'ipv4', range: `net-${runId}` }]);
     await admin.call('range.subscribe', [{ server: serverName, kind: 'mac', range: `mac-${runId}` }]);
 
-    return { runId, dir, storageRoot, bridge, domainPrefix, serverUuid: server.uuid, ca, manager, agent, clearinghouse, admin, plugin, pluginUrl, certsDir: certs, certStore, serverName, cleanup };
+    return { runId, dir, storageRoot, bridge, domainPrefix, serverUuid: server.uuid, ca, manager, agent, clearinghouse, admin, plugin, pluginUrl, certsDir: certs, certStore, serverName, agentCallbackUrl, cleanup };
   } catch (err) {
     await cleanup();
     throw err;

@@ -6,7 +6,7 @@
 import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { REPO_ROOT } from './cluster.js';
+import { REPO_ROOT } from './repo-root.js';
 
 export const PYTHON = process.env.KVMCRM_PYTHON ?? 'python3';
 export const PYTHON_DIR = path.join(REPO_ROOT, 'test/python');

@@ -16,6 +16,7 @@ export interface ReceivedStatus {
   at: number;
 }
 
+/** The test clearinghouse's HTTPS callback server (see the top of this file); `start()` before use, `stop()` after. */
 export class TestClearinghouse {
   readonly received: ReceivedStatus[] = [];
   /** Raw documents, in arrival order. */
@@ -35,6 +36,7 @@ export class TestClearinghouse {
     return `https://${this.user}:${this.password}@127.0.0.1:${this.port}/vt_plugin/xmlrpc/vt_am/`;
   }
 
+  /** Listens on a free port of 127.0.0.1 (then `port` and `callbackUrl` are set). */
   async start(): Promise<void> {
     const app = express();
     app.post(
@@ -63,6 +65,7 @@ export class TestClearinghouse {
     this.port = await listen(this.server, 0, '127.0.0.1');
   }
 
+  /** Closes the server (when it was started). */
   async stop(): Promise<void> {
     if (this.server) await closeServer(this.server);
   }

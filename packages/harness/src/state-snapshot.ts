@@ -16,7 +16,7 @@ import { lstat, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import type { DataSource } from 'typeorm';
-import { domainsWithPrefix, virsh } from './cluster.js';
+import { domainsWithPrefix, virsh } from './libvirt.js';
 
 /** What a snapshot needs from the cluster (a subset of `Cluster`). */
 export interface SnapshotTarget {

@@ -1,0 +1,35 @@
+/**
+ * @kvm-crm/harness: the end-to-end test harness shared by test/e2e, scripts/ (the demo) and bench/. Everything it
+ * starts is real (TLS, XML-RPC, libvirt, processes); nothing here is a fake of a kvm-crm part.
+ */
+export { REPO_ROOT } from './repo-root.js';
+export { LIBVIRT_URI, virsh, domainsWithPrefix, removeDomains } from './libvirt.js';
+export { freePort } from './free-port.js';
+export { issueTestCertificates, type TestCertificates, type TlsFiles } from './certificates.js';
+export { TestClearinghouse, type ReceivedStatus } from './clearinghouse.js';
+export { installTestTemplate, startCluster, type Cluster, type ClusterOptions } from './cluster.js';
+export { mysqlSettings, connectMysql, createTestDatabase, type MysqlSettings, type TestDatabase } from './mariadb.js';
+export {
+  startManagerProcesses,
+  type LegacyServerRanges,
+  type ManagerName,
+  type ManagerProcesses,
+  type ManagerProcessesOptions,
+} from './manager-processes.js';
+export { createQuery, lifecycleQuery, PROJECT_ID, SLICE_ID, type CreateQueryInput } from './expedient-queries.js';
+export { PYTHON, PYTHON_DIR, FIXTURES_DIR, startPython, readFirstLine, type PythonProcess } from './python.js';
+export { rawPost, decodeXmlRpc, faultOf, xmlEscape, methodCallXml, type RawPostOptions, type RawResponse } from './raw-https.js';
+export { findReadyLine, waitForReadyLine, waitForReadyLines, type ReadyLine } from './serial-log.js';
+export {
+  snapshot,
+  diffSnapshots,
+  formatChanges,
+  assertUnchanged,
+  HASH_LIMIT_BYTES,
+  type Change,
+  type DbRow,
+  type DomainEntry,
+  type FileEntry,
+  type SnapshotTarget,
+  type StateSnapshot,
+} from './state-snapshot.js';
