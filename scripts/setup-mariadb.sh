@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes a MariaDB server available to the tests (every DB test runs on SQLite and on MySQL/MariaDB,
-# ARCHITECTURE.md decision 8) and writes the connection settings the tests read.
+# docs/architecture.md decision 8) and writes the connection settings the tests read.
 #
 #   1. KVMCRM_TEST_MYSQL_URL set (e.g. by CI, mysql://user:pw@host:port): nothing to do, the tests use it.
 #   2. A server already answers on /run/mysqld/mysqld.sock or 127.0.0.1:3306: it is used as it is.

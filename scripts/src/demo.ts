@@ -246,7 +246,7 @@ Stop and remove everything with:  bash scripts/demo.sh --down
         return;
       }
 
-      step('Sending hardStop (the GUI "stop", ocf-protocol.md §8.2)');
+      step('Sending hardStop (the GUI "stop", docs/ocf-protocol.md §8.2)');
       const stop = lifecycleQuery('hardStop', { serverUuid, vmUuid: create.vmUuid, name });
       const stopAt = Date.now();
       await plugin.call('send', [clearinghouse.callbackUrl, stop.xml]);

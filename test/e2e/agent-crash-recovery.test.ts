@@ -1,5 +1,5 @@
 /**
- * Fault tests of the agent's durability (ARCHITECTURE.md decision 6) on real libvirt, with the vt-manager and the
+ * Fault tests of the agent's durability (docs/architecture.md decision 6) on real libvirt, with the vt-manager and the
  * test clearinghouse in this process and the oxad-agent as a separate `node packages/oxad-agent/dist/main.js
  * --config …` process:
  *

@@ -1,5 +1,5 @@
 /**
- * Crash proof (ARCHITECTURE.md decision 6), on MariaDB and on SQLite. MariaDB: two vt-manager processes on one database, a legacy OCF agent
+ * Crash proof (docs/architecture.md decision 6), on MariaDB and on SQLite. MariaDB: two vt-manager processes on one database, a legacy OCF agent
  * (test/python/legacy_agent.py, in-memory VMs) and a test clearinghouse. 20 creates are sent to manager A, which is
  * killed with SIGKILL while they are in flight, then restarted. Every action must reach a terminal status, every
  * status must reach the clearinghouse exactly once (except a status A was delivering at the very moment of the kill:

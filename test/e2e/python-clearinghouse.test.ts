@@ -1,6 +1,6 @@
 /**
  * Wire compatibility with an independent XML-RPC implementation: Python's standard `xmlrpc.client` and
- * `xmlrpc.server` play the Expedient VT plugin (test/python/expedient_client.py, ocf-protocol.md §3) against a
+ * `xmlrpc.server` play the Expedient VT plugin (test/python/expedient_client.py, docs/ocf-protocol.md §3) against a
  * real manager and agent on real libvirt. The script writes a JSON report; each test below asserts one part of it.
  */
 import { after, before, describe, test } from 'node:test';

@@ -1,7 +1,7 @@
 /**
  * Wire compatibility with an independent XML-RPC implementation on the southbound side: a legacy OCF agent
  * written with Python's standard `xmlrpc.server`/`xmlrpc.client` (test/python/legacy_agent.py, plain HTTP,
- * ocf-protocol.md §4) is registered as a legacy server, and the manager drives it through create and delete.
+ * docs/ocf-protocol.md §4) is registered as a legacy server, and the manager drives it through create and delete.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -2,7 +2,7 @@
 """Plays the Expedient VT plugin (the OCF clearinghouse) against a VT manager, with Python's standard
 xmlrpc.client and xmlrpc.server only: an XML-RPC implementation independent of the one under test.
 
-What it does is what ocf-protocol.md §3 describes:
+What it does is what docs/ocf-protocol.md §3 describes:
 * calls the manager's /xmlrpc/plugin with HTTP Basic credentials from the URL (§1.4, §3.1);
 * serves `sendAsync(xml) -> ""` on its own HTTPS endpoint /vt_plugin/xmlrpc/vt_am/ with HTTP Basic auth, the
   same credentials as towards the AM (§3.2, §3.3), and handles only the first <action> of each message;
@@ -197,7 +197,7 @@ class Run:
         self.ctx = ssl.create_default_context(cafile=args.cafile)
         parts = urllib.parse.urlsplit(args.manager_url)
         if parts.scheme != "https":
-            raise SystemExit("the AM URL must start with https:// (ocf-protocol.md §1.4)")
+            raise SystemExit("the AM URL must start with https:// (docs/ocf-protocol.md §1.4)")
         self.am_user = urllib.parse.unquote(parts.username or "")
         self.am_password = urllib.parse.unquote(parts.password or "")
         self.state = CallbackState()
@@ -259,7 +259,7 @@ class Run:
                         self.fail(s, "method %s is not listed" % m)
                 for m in OTHER_PLUGIN_METHODS:
                     if m not in methods:
-                        self.warn(s, "method %s (ocf-protocol.md §2.2) is not listed" % m)
+                        self.warn(s, "method %s (docs/ocf-protocol.md §2.2) is not listed" % m)
 
         s = self.step("ping")
         r = self.call(s, "ping", "ping")

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A legacy OCF agent (OXAD, KVM variant) over plain HTTP, with Python's standard library only: an XML-RPC
-implementation independent of the one under test (ocf-protocol.md §4.1, §4.2, §7.2).
+implementation independent of the one under test (docs/ocf-protocol.md §4.1, §4.2, §7.2).
 
 * Serves on 127.0.0.1 (port 0 unless --port), plain HTTP, single-threaded like the original
   BaseHTTPServer, any path, one request per connection, no HTTP auth, no introspection.

@@ -1,7 +1,7 @@
 """OCF VT-AM rspec documents, written with the Python standard library only.
 
 An implementation independent of the TypeScript codec under packages/shared: it builds the messages the way
-the original generateDS bindings serialise them (ocf-protocol.md §6.1: one element per line, 4-space indent,
+the original generateDS bindings serialise them (docs/ocf-protocol.md §6.1: one element per line, 4-space indent,
 schema order, only &, < and > escaped, a default xmlns only in the agent dialect) and parses them with
 xml.etree.ElementTree, ignoring namespaces (§6.1 rule 10).
 """

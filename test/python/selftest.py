@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks that ocf_rspec reproduces the golden OCF messages byte for byte (ocf-protocol.md §8) and reads them
+"""Checks that ocf_rspec reproduces the golden OCF messages byte for byte (docs/ocf-protocol.md §8) and reads them
 back, so that the Python peers in this folder really speak the original dialect.
 
 Usage: selftest.py [FIXTURES_DIR]   (default: $OCF_FIXTURES_DIR, else <repo>/../shared/ocf-fixtures)

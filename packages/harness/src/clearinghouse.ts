@@ -1,6 +1,6 @@
 /**
  * A test clearinghouse: serves `sendAsync(xml)` on its own HTTPS callback endpoint with Basic auth (as the
- * Expedient VT plugin does, ocf-protocol.md §3.3) and records every status it receives. Real XML-RPC over real
+ * Expedient VT plugin does, docs/ocf-protocol.md §3.3) and records every status it receives. Real XML-RPC over real
  * HTTPS; it stands in for Expedient, it is not a fake of any kvm-crm part.
  */
 import express from 'express';

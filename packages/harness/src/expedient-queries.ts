@@ -1,5 +1,5 @@
 /**
- * Provisioning queries shaped exactly as the Expedient VT plugin sends them (ocf-protocol.md §6.4, §8.1, §8.2):
+ * Provisioning queries shaped exactly as the Expedient VT plugin sends them (docs/ocf-protocol.md §6.4, §8.1, §8.2):
  * NONE placeholders, `hd-size-mb` 8200, configurator NONE, and server virtualization-type `xen` for lifecycle
  * actions on KVM servers.
  */

@@ -1,6 +1,6 @@
 /**
  * The Python peers under `test/python/` (standard library only: an XML-RPC implementation independent of ours,
- * ARCHITECTURE.md "Testing"), run as child processes. Each one is tracked by PID and killed by PID on cleanup,
+ * docs/architecture.md "Testing"), run as child processes. Each one is tracked by PID and killed by PID on cleanup,
  * also when a test fails half-way.
  */
 import { createInterface } from 'node:readline';

@@ -133,7 +133,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
 
   const app = express();
   app.disable('x-powered-by');
-  // The OCF agent ignores the request path (ocf-protocol.md §4.1): serve every path.
+  // The OCF agent ignores the request path (docs/ocf-protocol.md §4.1): serve every path.
   app.use(
     createXmlRpcHandler({
       methods: agentApi({ password: options.password, provisioning, monitoring, templates, domains: virsh, domainPrefix: options.domainPrefix }),

@@ -14,7 +14,7 @@ function isPeerUrl(s: string): boolean {
 }
 
 export const agentOptionsSchema = z.object({
-  /** Where the agent listens. Default 0.0.0.0:9229 (the OCF agent port, ocf-protocol.md §4.1). */
+  /** Where the agent listens. Default 0.0.0.0:9229 (the OCF agent port, docs/ocf-protocol.md §4.1). */
   listen: z.object({ host: z.string().default('0.0.0.0'), port: z.number().int().min(0).max(65535).default(9229) }).default({ host: '0.0.0.0', port: 9229 }),
   /**
    * The agent's certificate (role `agent`, CN = the server name registered in the manager) and key, the CA that
@@ -28,7 +28,7 @@ export const agentOptionsSchema = z.object({
    * (the OCF password still guards the authenticated methods) and logs a warning at start.
    */
   requireClientCertificate: z.boolean().default(true),
-  /** OCF shared agent password, checked on every authenticated call (ocf-protocol.md §4.2). */
+  /** OCF shared agent password, checked on every authenticated call (docs/ocf-protocol.md §4.2). */
   password: z.string().min(8).max(128),
   /** Storage root: `templates/<name>/` (catalogue) and `vms/<vm uuid>/` (disks, seeds, serial logs). Default /var/lib/kvm-crm. */
   storageRoot: z.string().default('/var/lib/kvm-crm'),
@@ -47,7 +47,7 @@ export const agentOptionsSchema = z.object({
   /** libvirt network used for a NIC whose bridge does not exist on this host. Default `default`. */
   fallbackNetwork: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/).default('default'),
   /**
-   * Where libvirt lifecycle events of our domains are sent (ocf-protocol.md §5.2, §6.8): the manager's
+   * Where libvirt lifecycle events of our domains are sent (docs/ocf-protocol.md §5.2, §6.8): the manager's
    * `/xmlrpc/agent` URL with credentials, e.g. `https://user:pass@manager:8445/xmlrpc/agent`. Default: absent, and
    * then no events are sent (no `virsh event` child runs); the manager still learns VM states from its periodic
    * `listActiveVMs`.

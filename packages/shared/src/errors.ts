@@ -7,7 +7,7 @@
 
 /** Base class: a message for the caller, plus an HTTP status used by non-XML-RPC endpoints. */
 export class KvmCrmError extends Error {
-  /** HTTP status for JSON/HTML endpoints; XML-RPC faults always travel with HTTP 200 (ocf-protocol.md §1.2). */
+  /** HTTP status for JSON/HTML endpoints; XML-RPC faults always travel with HTTP 200 (docs/ocf-protocol.md §1.2). */
   readonly httpStatus: number = 500;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -45,7 +45,7 @@ export class UpstreamError extends KvmCrmError {
   override readonly httpStatus = 502;
 }
 
-/** XML-RPC fault as put on the wire: OCF peers use fault code 1 for every error (ocf-protocol.md §1.2). */
+/** XML-RPC fault as put on the wire: OCF peers use fault code 1 for every error (docs/ocf-protocol.md §1.2). */
 export interface FaultShape {
   faultCode: number;
   faultString: string;
@@ -55,7 +55,7 @@ export interface FaultShape {
  * Maps any thrown value to the XML-RPC fault sent to the caller.
  *
  * Known errors keep their message, prefixed by the class name (`InputError: …`), in the spirit of the original
- * `"<type>:<message>"` format (ocf-protocol.md §1.2); unknown errors become `InternalError: internal error` so that
+ * `"<type>:<message>"` format (docs/ocf-protocol.md §1.2); unknown errors become `InternalError: internal error` so that
  * no stack trace, path or secret leaks to a peer. The fault code is always 1, as in OCF.
  */
 export function toFault(err: unknown): FaultShape {

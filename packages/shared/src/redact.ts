@@ -1,7 +1,7 @@
 /**
  * Credential redaction for logs, fault strings and stored text.
  *
- * OCF callback URLs carry `user:password@` in clear (ocf-protocol.md §1.4, §9 item 17). Every log line and every
+ * OCF callback URLs carry `user:password@` in clear (docs/ocf-protocol.md §1.4, §9 item 17). Every log line and every
  * error message that may contain a URL goes through {@link redactCredentials}.
  */
 

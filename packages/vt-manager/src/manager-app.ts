@@ -139,7 +139,7 @@ export async function startManager(
   const plugin = createXmlRpcHandler({ methods: pluginApi({ provisioning, information, monitoring, amVersion: options.amVersion, sendSyncTimeoutSeconds: options.sendSyncTimeoutSeconds }), help: PLUGIN_API_HELP, logger: logger.child({ endpoint: 'plugin' }), authenticate: basicAuth('clearinghouse') });
   const agent = createXmlRpcHandler({ methods: agentApi({ provisioning, monitoring }), logger: logger.child({ endpoint: 'agent' }), authenticate: agentAuth });
   const admin = createXmlRpcHandler({ methods: adminApi({ inventory, dataSource, principals, provisioning, onPrincipalRemoved: (n) => authenticator.forget(n) }), logger: logger.child({ endpoint: 'admin' }), authenticate: basicAuth('admin') });
-  // rpc4django accepts the paths with and without a trailing slash (ocf-protocol.md §2.1).
+  // rpc4django accepts the paths with and without a trailing slash (docs/ocf-protocol.md §2.1).
   app.all(['/xmlrpc/plugin', '/xmlrpc/plugin/'], plugin);
   app.all(['/xmlrpc/agent', '/xmlrpc/agent/'], agent);
   app.all(['/xmlrpc/admin', '/xmlrpc/admin/'], admin);

@@ -5,7 +5,7 @@ import { loadConfigFile, resolveFromConfig, tlsOptionsSchema, z } from '@kvm-crm
 
 /** The config file's schema; each option's default is declared with it. */
 export const managerOptionsSchema = z.object({
-  /** Where the manager listens. Default 0.0.0.0:8445 (the original VT AM port, ocf-protocol.md §2.1). */
+  /** Where the manager listens. Default 0.0.0.0:8445 (the original VT AM port, docs/ocf-protocol.md §2.1). */
   listen: z.object({ host: z.string().default('0.0.0.0'), port: z.number().int().min(0).max(65535).default(8445) }).default({ host: '0.0.0.0', port: 8445 }),
   /** Base URL at which agents reach this manager, e.g. `https://vtam.example:8445` (its host must be in our certificate). */
   publicUrl: z.url(),
@@ -39,7 +39,7 @@ export const managerOptionsSchema = z.object({
    * (options built in code), a random key per process is used and encrypted rows do not survive a restart.
    */
   secretsKeyFile: z.string().optional(),
-  /** Monitoring (ocf-protocol.md §4.3): seconds between ping + listActiveVMs rounds per server. Default 45; 0 disables. */
+  /** Monitoring (docs/ocf-protocol.md §4.3): seconds between ping + listActiveVMs rounds per server. Default 45; 0 disables. */
   monitoringIntervalSeconds: z.number().int().min(0).default(45),
   /** Consecutive failed pings before a server is marked unavailable (it is marked available at the next answer). Default 3. */
   monitoringFailureThreshold: z.number().int().min(1).default(3),
@@ -47,7 +47,7 @@ export const managerOptionsSchema = z.object({
   sendSyncTimeoutSeconds: z.number().int().positive().default(600),
   /** Extra CA file (PEM) trusted for clearinghouse callback URLs, on top of the system roots and our CA. */
   callbackCaFile: z.string().optional(),
-  /** Version reported by `get_am_info` (ocf-protocol.md §2.2.6). */
+  /** Version reported by `get_am_info` (docs/ocf-protocol.md §2.2.6). */
   amVersion: z.string().default('0.8.3'),
   /** Log format. Default `json`. */
   logFormat: z.enum(['json', 'pretty']).default('json'),

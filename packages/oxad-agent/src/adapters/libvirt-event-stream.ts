@@ -1,5 +1,5 @@
 /**
- * Adapter for libvirt lifecycle events (ocf-protocol.md §6.8, §7.3; ARCHITECTURE.md "Facts: Events"): one long-lived
+ * Adapter for libvirt lifecycle events (docs/ocf-protocol.md §6.8, §7.3; docs/architecture.md "Facts: Events"): one long-lived
  * `virsh -c <uri> event --loop --event lifecycle --timestamp` child (run-command.ts, argv array, no shell) whose output
  * lines are parsed into {@link LifecycleEvent}s. The child is restarted with backoff whenever it exits (virsh ends
  * its event loop when libvirtd goes away), and killed by its PID on {@link LibvirtEventStream.stop}.

@@ -1,6 +1,6 @@
 /**
  * Sends status documents back to the manager: `sendAsync(xml)` on the callback URL given with each query
- * (ocf-protocol.md §5.2), over HTTPS with our CA and our client certificate. `report` retries a few times with
+ * (docs/ocf-protocol.md §5.2), over HTTPS with our CA and our client certificate. `report` retries a few times with
  * backoff (monitoring answers); `sendOnce` is one attempt, for the durable StatusOutbox (services/status-outbox.ts)
  * that carries provisioning statuses and events and retries them until the manager accepts them.
  */

@@ -1,5 +1,5 @@
 /**
- * Adapter for `qemu-img`: copy-on-write overlays, image inspection and full copies (ARCHITECTURE.md decision 3).
+ * Adapter for `qemu-img`: copy-on-write overlays, image inspection and full copies (docs/architecture.md decision 3).
  */
 import { lstat, rm } from 'node:fs/promises';
 import { ConflictError, InputError } from '@kvm-crm/shared';

@@ -1,5 +1,5 @@
 /**
- * Writes cloud-init NoCloud seed images (ARCHITECTURE.md decision 4): an ISO 9660 volume labelled `cidata` with
+ * Writes cloud-init NoCloud seed images (docs/architecture.md decision 4): an ISO 9660 volume labelled `cidata` with
  * Joliet and Rock Ridge names, made by `genisoimage` from a fresh temporary folder.
  */
 import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';

@@ -1,5 +1,5 @@
 /**
- * Adapter for `virsh`: persistent libvirt domains (ARCHITECTURE.md decision 5). Every call is
+ * Adapter for `virsh`: persistent libvirt domains (docs/architecture.md decision 5). Every call is
  * `virsh -q -c <uri> <command> --domain <name> …` with an argv array and a timeout.
  */
 import { ConflictError, InputError, NotFoundError } from '@kvm-crm/shared';

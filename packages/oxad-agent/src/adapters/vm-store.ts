@@ -1,5 +1,5 @@
 /**
- * The agent's VM storage layout (ARCHITECTURE.md decision 3): one folder per VM, `<storageRoot>/vms/<vm uuid>/`,
+ * The agent's VM storage layout (docs/architecture.md decision 3): one folder per VM, `<storageRoot>/vms/<vm uuid>/`,
  * holding its overlay disk, cloud-init seed ISO, serial console log and domain XML. This adapter is the only
  * code that builds these paths or creates, writes, lists and removes VM folders; the uuid is checked here
  * (a UUID, so it can never climb out of `vms/`) and every path it hands out passes {@link assertAbsolutePath}.

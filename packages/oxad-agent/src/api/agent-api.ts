@@ -1,5 +1,5 @@
 /**
- * The OCF agent methods (ocf-protocol.md §4.2): `send`, `ping`, `pingAuth`, `list_vm_templates`,
+ * The OCF agent methods (docs/ocf-protocol.md §4.2): `send`, `ping`, `pingAuth`, `list_vm_templates`,
  * `force_list_active_vms`. The shared agent password is a method argument, compared in constant time.
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
@@ -41,7 +41,7 @@ export interface AgentApiDeps {
 }
 
 /**
- * The agent's XML-RPC methods, keyed by name (ocf-protocol.md §4.2). Authenticated methods throw an
+ * The agent's XML-RPC methods, keyed by name (docs/ocf-protocol.md §4.2). Authenticated methods throw an
  * AuthenticationError (fault `Password mismatch`) for a wrong password.
  */
 export function agentApi(deps: AgentApiDeps): Record<string, XmlRpcMethod> {

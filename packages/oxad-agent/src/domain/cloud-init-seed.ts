@@ -1,5 +1,5 @@
 /**
- * Renders the files of a cloud-init NoCloud seed (ARCHITECTURE.md decision 4): `meta-data`, `network-config`
+ * Renders the files of a cloud-init NoCloud seed (docs/architecture.md decision 4): `meta-data`, `network-config`
  * (version 2, interfaces matched by MAC) and `user-data` (`#cloud-config`).
  *
  * The output format is fixed line by line: besides cloud-init, the test template's init (a busybox awk script)

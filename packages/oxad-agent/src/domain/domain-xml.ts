@@ -1,5 +1,5 @@
 /**
- * Renders the libvirt domain XML of a VM (ARCHITECTURE.md decision 5) and reads our `<metadata>` element back.
+ * Renders the libvirt domain XML of a VM (docs/architecture.md decision 5) and reads our `<metadata>` element back.
  *
  * Every value is validated and XML-escaped; the layout is fixed: i440fx machine `pc`, qcow2 overlay on virtio
  * `vda` (template as an explicit, never relabelled backing store), NoCloud seed as a read-only IDE CD-ROM `hdc`, virtio NICs on a bridge or a libvirt network, serial

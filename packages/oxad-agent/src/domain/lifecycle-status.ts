@@ -1,6 +1,6 @@
 /**
  * Maps a libvirt lifecycle event (as `virsh event` prints it: event type and detail) to the VM status an OCF
- * libvirt event carries (ocf-protocol.md §6.8: Defined, Undefined, Started, Suspended, Resumed, Stopped, UNKNOWN).
+ * libvirt event carries (docs/ocf-protocol.md §6.8: Defined, Undefined, Started, Suspended, Resumed, Stopped, UNKNOWN).
  *
  * | libvirt event  | detail (virsh text)                                    | OCF status     |
  * |----------------|--------------------------------------------------------|----------------|

@@ -1,7 +1,7 @@
 /**
  * The boot sector of the hypervisor probe (services/hypervisor-probe.ts): a generated 512-byte x86 MBR that goes
  * from real mode to protected mode, takes an interrupt and returns from it, enters long mode and only then writes
- * its marker to the first serial port (ARCHITECTURE.md decision 5). Pure data; no I/O.
+ * its marker to the first serial port (docs/architecture.md decision 5). Pure data; no I/O.
  */
 import { InputError } from '@kvm-crm/shared';
 

@@ -1,5 +1,5 @@
 /**
- * Forwards libvirt lifecycle events of this agent's domains to the manager (ocf-protocol.md §5.2, §6.8, §7.3,
+ * Forwards libvirt lifecycle events of this agent's domains to the manager (docs/ocf-protocol.md §5.2, §6.8, §7.3,
  * example §8.9): `sendAsync` of `<action type="listActiveVMs" id="callback">`, status SUCCESS, one VM with name,
  * uuid and the OCF status of the event (domain/lifecycle-status.ts), in the agent dialect, to the configured
  * events URL (the manager's `/xmlrpc/agent`, with credentials).

@@ -1,6 +1,6 @@
 /**
  * Decides the libvirt domain type of this host, `kvm` or `qemu` (TCG), by what actually works
- * (ARCHITECTURE.md decision 5 and "Facts": a `/dev/kvm` that exists may still be unable to run guests).
+ * (docs/architecture.md decision 5 and "Facts": a `/dev/kvm` that exists may still be unable to run guests).
  *
  * The probe boots a generated 512-byte x86 boot sector in `qemu-system-x86_64 -accel kvm` and watches the serial
  * output file. The sector goes from real mode to protected mode, takes an interrupt and returns from it, enters

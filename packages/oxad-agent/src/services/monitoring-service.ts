@@ -1,10 +1,10 @@
 /**
- * The agent's monitoring: answers the manager's `listActiveVMs` query (ocf-protocol.md §4.2, §6.8, §7.3, example
+ * The agent's monitoring: answers the manager's `listActiveVMs` query (docs/ocf-protocol.md §4.2, §6.8, §7.3, example
  * §8.7–§8.8). For each action of `query/monitoring`, in order: `ONGOING`, then `SUCCESS` with one
  * `<virtual-machines><name/><uuid/></virtual-machines>` per running domain of this agent, or `FAILED` with the
  * reason. All messages go to the query's callback URL, in the agent dialect.
  *
- * Unlike the original agent (ocf-behaviour.md A7): only domains named with our prefix are listed (not every
+ * Unlike the original agent (docs/ocf-behaviour.md A7): only domains named with our prefix are listed (not every
  * domain on the host), and they are named by VM name and VM uuid from our domain metadata; an action with a
  * missing or unknown type gets `FAILED` instead of an exception in a thread.
  */
@@ -138,7 +138,7 @@ export class MonitoringService {
   private async send(callbackUrl: string, input: MonitoringResponseInput): Promise<boolean> {
     let xml: string;
     try {
-      // ASCII only on the wire (ocf-protocol.md §6.1 rule 9): never lose a status over a character.
+      // ASCII only on the wire (docs/ocf-protocol.md §6.1 rule 9): never lose a status over a character.
       if (input.status === 'FAILED') input = { ...input, description: input.description.replace(/[^\x20-\x7e\n\t]/g, '?').slice(0, 2000) };
       xml = serialiseRspec(monitoringResponse(input), { dialect: 'agent' });
     } catch (err) {

@@ -1,6 +1,6 @@
 /**
  * The agent's provisioning: runs each action of a query and reports ONGOING, then exactly one of SUCCESS or
- * FAILED with a reason, to the query's callback URL (ocf-protocol.md §7.2, ARCHITECTURE.md decisions 1, 5, 6).
+ * FAILED with a reason, to the query's callback URL (docs/ocf-protocol.md §7.2, docs/architecture.md decisions 1, 5, 6).
  *
  * Unlike the original agent: a create that fails cleans up and reports one FAILED (no SUCCESS from the cleanup
  * first, §9 item 12); modify and unknown types get FAILED, not silence (§9 item 13); an unsupported
@@ -149,7 +149,7 @@ export class AgentProvisioningService {
   }
 
   private send(callbackUrl: string, actionId: string, status: ActionStatus, description: string): Promise<boolean> {
-    // ASCII only on the wire (ocf-protocol.md §6.1 rule 9): never lose a status over a character.
+    // ASCII only on the wire (docs/ocf-protocol.md §6.1 rule 9): never lose a status over a character.
     const ascii = description.replace(/[^\x20-\x7e\n\t]/g, '?').slice(0, 2000);
     return this.reporter.report(callbackUrl, serialiseRspec(provisioningStatusResponse({ actionId, status, description: ascii }), { dialect: 'agent' }));
   }

@@ -1,5 +1,5 @@
 /**
- * Agent start-up reconciliation with libvirt (ARCHITECTURE.md decision 6), run by `startAgent` before it listens:
+ * Agent start-up reconciliation with libvirt (docs/architecture.md decision 6), run by `startAgent` before it listens:
  *
  * 1. **View.** Reads every libvirt domain (`virsh list --all`) and, for ours (name with our prefix), our
  *    `<metadata>` (`dumpxml --inactive`): the agent's view of its VMs is rebuilt from libvirt alone.

@@ -1,5 +1,5 @@
 /**
- * The agent's on-disk outbox of status messages (ARCHITECTURE.md decision 6): every provisioning status (ONGOING,
+ * The agent's on-disk outbox of status messages (docs/architecture.md decision 6): every provisioning status (ONGOING,
  * SUCCESS, FAILED) and every libvirt event is first written durably to `<storageRoot>/outbox/`, then delivered
  * (`sendAsync` on its callback URL) with exponential backoff until the manager accepts it. A manager that is down
  * for a minute, or an agent restart, loses no status.

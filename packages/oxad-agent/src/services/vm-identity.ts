@@ -1,6 +1,6 @@
 /**
  * Who a libvirt domain is in OCF terms: the VM `name` and `uuid` that `listActiveVMs` results and libvirt events
- * carry (ocf-protocol.md §6.8). Read from our `<metadata>` element (domain/domain-xml.ts: `vm-name`, `vm-uuid`);
+ * carry (docs/ocf-protocol.md §6.8). Read from our `<metadata>` element (domain/domain-xml.ts: `vm-name`, `vm-uuid`);
  * a domain without it (or with a damaged one) is named by its libvirt domain name and libvirt UUID.
  *
  * Identities are cached per domain name: a VM's name and uuid never change while its domain exists, and an

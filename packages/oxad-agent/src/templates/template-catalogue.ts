@@ -1,6 +1,6 @@
 /**
  * The template catalogue: `<storageRoot>/templates/<name>/template.json` plus the disk image it names
- * (ARCHITECTURE.md decision 3). A template is validated with `qemu-img info` before first use: allowed format,
+ * (docs/architecture.md decision 3). A template is validated with `qemu-img info` before first use: allowed format,
  * no backing file, no external data file. Names from the wire never become paths unchecked.
  */
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
@@ -110,7 +110,7 @@ export class TemplateCatalogue {
       try {
         out.push(await this.readMetadata(e));
       } catch (err) {
-        // a broken entry is skipped, like the original's unreadable params.cfg (ocf-protocol.md §4.2)
+        // a broken entry is skipped, like the original's unreadable params.cfg (docs/ocf-protocol.md §4.2)
         this.logger?.warn('template skipped', { template: e, reason: describeError(err) });
       }
     }

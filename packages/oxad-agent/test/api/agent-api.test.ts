@@ -1,5 +1,5 @@
 /**
- * Unit tests of the agent's `send` method (ocf-protocol.md §4.2): how a query is split between provisioning and
+ * Unit tests of the agent's `send` method (docs/ocf-protocol.md §4.2): how a query is split between provisioning and
  * monitoring. The services, the template catalogue and the domain lister are in-memory fakes for unit tests.
  */
 import { test } from 'node:test';

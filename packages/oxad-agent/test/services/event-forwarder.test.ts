@@ -1,5 +1,5 @@
 /**
- * Unit tests of the EventForwarder (libvirt lifecycle events → OCF `callback` messages, ocf-protocol.md §6.8,
+ * Unit tests of the EventForwarder (libvirt lifecycle events → OCF `callback` messages, docs/ocf-protocol.md §6.8,
  * §8.9). The VM identities and the StatusReporter are in-memory fakes for unit tests, with controllable delays; no
  * libvirt, no socket.
  */

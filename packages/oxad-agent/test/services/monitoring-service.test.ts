@@ -1,5 +1,5 @@
 /**
- * Unit tests of the agent's MonitoringService (listActiveVMs, ocf-protocol.md §6.8, §7.3). The domain inventory
+ * Unit tests of the agent's MonitoringService (listActiveVMs, docs/ocf-protocol.md §6.8, §7.3). The domain inventory
  * (libvirt), the domain XML reader and the StatusReporter are in-memory fakes for unit tests; the identity
  * resolver is the real VmIdentityResolver over the fake reader. No libvirt, no socket.
  */

@@ -1,19 +1,19 @@
 /**
- * Thin builders for the rspec documents the daemons emit themselves (ocf-protocol.md §6.6–§6.8). They only assemble
+ * Thin builders for the rspec documents the daemons emit themselves (docs/ocf-protocol.md §6.6–§6.8). They only assemble
  * {@link Rspec} objects; serialise them with `serialiseRspec(doc, { dialect })`.
  */
 import type { ActionStatus, Rspec, ServerInformation, VirtualMachine } from './model.js';
 
-/** The only monitoring action type (ocf-protocol.md §6.3). */
+/** The only monitoring action type (docs/ocf-protocol.md §6.3). */
 export const LIST_ACTIVE_VMS = 'listActiveVMs';
-/** Action id of unsolicited libvirt lifecycle events (ocf-protocol.md §6.8). */
+/** Action id of unsolicited libvirt lifecycle events (docs/ocf-protocol.md §6.8). */
 export const LIBVIRT_CALLBACK_ACTION_ID = 'callback';
-/** The VM uuid placeholder in agent provisioning responses (ocf-protocol.md §6.6). */
+/** The VM uuid placeholder in agent provisioning responses (docs/ocf-protocol.md §6.6). */
 export const NOT_REQUIRED_UUID = 'notRequired';
-/** Longest description the manager puts in a policy rejection (ocf-protocol.md §6.6). */
+/** Longest description the manager puts in a policy rejection (docs/ocf-protocol.md §6.6). */
 export const POLICY_REJECTION_DESCRIPTION_MAX = 199;
 
-/** VM states carried by libvirt lifecycle events (ocf-protocol.md §6.3, §6.8). */
+/** VM states carried by libvirt lifecycle events (docs/ocf-protocol.md §6.3, §6.8). */
 export type LibvirtEventVmStatus = 'Defined' | 'Undefined' | 'Started' | 'Suspended' | 'Resumed' | 'Stopped' | 'UNKNOWN';
 
 /** Input of {@link provisioningStatusResponse}. */
@@ -28,7 +28,7 @@ export interface ProvisioningStatusInput {
 }
 
 /**
- * The agent's provisioning status message (ocf-protocol.md §6.6, examples §8.4):
+ * The agent's provisioning status message (docs/ocf-protocol.md §6.6, examples §8.4):
  * `response/provisioning/action[@id]` with `server/virtual-machines/uuid` = `notRequired`, `status`, and
  * `description` (`''` unless given). `type` is added only when given.
  *
@@ -63,7 +63,7 @@ export interface PolicyRejectionInput {
 }
 
 /**
- * The manager's policy-rejection message to the plugin (ocf-protocol.md §6.6, example §8.6): `type="create"` whatever
+ * The manager's policy-rejection message to the plugin (docs/ocf-protocol.md §6.6, example §8.6): `type="create"` whatever
  * the real type was (kept deliberately, §9 item 10), `server/uuid`, `server/virtual-machines/uuid` = `NONE`,
  * status FAILED and the description cut to 199 characters. Serialise with the `manager` dialect.
  * @throws nothing.
@@ -96,14 +96,14 @@ export interface MonitoredVm {
   status?: LibvirtEventVmStatus | string;
 }
 
-/** Input of {@link monitoringResponse}, by status (ocf-protocol.md §6.8). */
+/** Input of {@link monitoringResponse}, by status (docs/ocf-protocol.md §6.8). */
 export type MonitoringResponseInput =
   | { status: 'ONGOING'; actionId: string }
   | { status: 'SUCCESS'; actionId: string; vms: readonly MonitoredVm[] }
   | { status: 'FAILED'; actionId: string; description: string };
 
 /**
- * The agent's `listActiveVMs` messages (ocf-protocol.md §6.8, examples §8.8–§8.9), all with
+ * The agent's `listActiveVMs` messages (docs/ocf-protocol.md §6.8, examples §8.8–§8.9), all with
  * `action[@type="listActiveVMs"][@id]`:
  * - `ONGOING`: status and an empty description, no server;
  * - `SUCCESS`: a `<server>` holding one `<virtual-machines>` (name, uuid, and status if given) per VM, no
@@ -136,7 +136,7 @@ function monitoredVm(vm: MonitoredVm): VirtualMachine {
 }
 
 /**
- * An unsolicited libvirt lifecycle event (ocf-protocol.md §6.8, example §8.9):
+ * An unsolicited libvirt lifecycle event (docs/ocf-protocol.md §6.8, example §8.9):
  * `monitoringResponse({ status: 'SUCCESS', actionId: 'callback', vms: [vm] })`. Serialise with the `agent` dialect;
  * the manager forwards it unchanged in the `manager` dialect.
  * @throws nothing.
@@ -146,7 +146,7 @@ export function libvirtEventResponse(vm: { name: string; uuid: string; status: L
 }
 
 /**
- * The manager's periodic monitoring query to an agent (ocf-protocol.md §6.8, example §8.7):
+ * The manager's periodic monitoring query to an agent (docs/ocf-protocol.md §6.8, example §8.7):
  * `query/monitoring/action[@type="listActiveVMs"][@id]/server/virtualization-type`. Serialise with the `manager`
  * dialect.
  * @throws nothing.
@@ -168,7 +168,7 @@ export function listActiveVmsQuery(input: { actionId: string; virtualizationType
 }
 
 /**
- * The `listResources` payload (ocf-protocol.md §6.7, examples §8.10–§8.11): `response/information/resources` with
+ * The `listResources` payload (docs/ocf-protocol.md §6.7, examples §8.10–§8.11): `response/information/resources` with
  * one `<server>` (server-information-type, VMs spelled `<virtual-machine>`) per entry. With no server the result
  * serialises as `<resources/>`. The array is copied; the server objects are not. Serialise with the `manager`
  * dialect.

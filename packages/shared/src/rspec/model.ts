@@ -1,5 +1,5 @@
 /**
- * The OCF VT-AM rspec document model (ocf-protocol.md §6.2).
+ * The OCF VT-AM rspec document model (docs/ocf-protocol.md §6.2).
  *
  * Conventions, chosen so that parse → serialise reproduces what the original generateDS bindings emit:
  * - An optional field that is `undefined` is absent on the wire. Empty elements (`<x></x>`, `<x/>`) parse as
@@ -10,14 +10,14 @@
  *   absent, `[]` means an empty container.
  */
 
-/** The rspec XML namespace (ocf-protocol.md §6.1). Agents emit it as the default namespace; the manager does not. */
+/** The rspec XML namespace (docs/ocf-protocol.md §6.1). Agents emit it as the default namespace; the manager does not. */
 export const RSPEC_NAMESPACE = 'http://www.fp7-ofelia.eu/CF/vt_am/rspec';
 
-/** Provisioning action types (ocf-protocol.md §6.3). */
+/** Provisioning action types (docs/ocf-protocol.md §6.3). */
 export const PROVISIONING_ACTION_TYPES = ['create', 'start', 'stop', 'hardStop', 'reboot', 'delete', 'modify'] as const;
 export type ProvisioningActionType = (typeof PROVISIONING_ACTION_TYPES)[number];
 
-/** Action status values used on the wire (ocf-protocol.md §6.3). */
+/** Action status values used on the wire (docs/ocf-protocol.md §6.3). */
 export type ActionStatus = 'ONGOING' | 'SUCCESS' | 'FAILED';
 
 /** Root document: exactly one of `query` or `response` in practice. */
@@ -143,7 +143,7 @@ export interface User {
   password?: string;
 }
 
-/** True for values that are absent or the `NONE` placeholder (ocf-protocol.md §9 item 4). */
+/** True for values that are absent or the `NONE` placeholder (docs/ocf-protocol.md §9 item 4). */
 export function isPlaceholder(value: string | undefined): value is undefined {
   return value === undefined || value === 'NONE' || value === '';
 }

@@ -1,6 +1,6 @@
 /**
  * rspec parser: XML text → {@link Rspec}, with the tolerance of the original generateDS bindings
- * (ocf-protocol.md §6.1 rule 10, §6.2, §9 items 1–5) and hard limits against hostile input.
+ * (docs/ocf-protocol.md §6.1 rule 10, §6.2, §9 items 1–5) and hard limits against hostile input.
  */
 import { InputError } from '../errors.js';
 import type {
@@ -37,7 +37,7 @@ export const DEFAULT_RSPEC_PARSE_LIMITS: Readonly<Required<RspecParseLimits>> = 
 });
 
 /**
- * Parses an rspec document (ocf-protocol.md §6) into the {@link Rspec} model.
+ * Parses an rspec document (docs/ocf-protocol.md §6) into the {@link Rspec} model.
  *
  * Tolerance, as in the original (§6.1 rule 10, §9 items 1–3):
  * - namespace-agnostic: default namespace, a prefixed namespace or none are all accepted; local names are

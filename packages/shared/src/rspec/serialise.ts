@@ -1,6 +1,6 @@
 /**
  * rspec serialiser: {@link Rspec} → XML text, byte for byte as the original generateDS bindings export it
- * (ocf-protocol.md §6.1 rules 1–9, element order §6.2).
+ * (docs/ocf-protocol.md §6.1 rules 1–9, element order §6.2).
  */
 import { InputError } from '../errors.js';
 import {
@@ -20,7 +20,7 @@ import {
 } from './model.js';
 
 /**
- * Who is speaking (ocf-protocol.md §6.1 table): the VT manager (and Expedient) emit `<rspec>` with no namespace,
+ * Who is speaking (docs/ocf-protocol.md §6.1 table): the VT manager (and Expedient) emit `<rspec>` with no namespace,
  * the agent emits `<rspec xmlns="http://www.fp7-ofelia.eu/CF/vt_am/rspec">`.
  */
 export type RspecDialect = 'manager' | 'agent';
@@ -34,7 +34,7 @@ export interface SerialiseRspecOptions {
 export const RSPEC_XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n';
 
 /**
- * Serialises an rspec document exactly as the original generateDS export does (ocf-protocol.md §6.1):
+ * Serialises an rspec document exactly as the original generateDS export does (docs/ocf-protocol.md §6.1):
  *
  * - `<?xml version="1.0" encoding="UTF-8"?>` and a newline, then `<rspec>` (`manager` dialect) or
  *   `<rspec xmlns="http://www.fp7-ofelia.eu/CF/vt_am/rspec">` (`agent` dialect); never a prefix (§6.1 table);
@@ -119,7 +119,7 @@ function checkWireString(value: string, where: string): string {
     const u = `U+${cp.toString(16).toUpperCase().padStart(4, '0')}`;
     throw new InputError(
       cp > 0x7f
-        ? `cannot serialise rspec: ${where} contains the non-ASCII character ${u}; the OCF wire format is ASCII-only (ocf-protocol.md §6.1 rule 9)`
+        ? `cannot serialise rspec: ${where} contains the non-ASCII character ${u}; the OCF wire format is ASCII-only (docs/ocf-protocol.md §6.1 rule 9)`
         : `cannot serialise rspec: ${where} contains the control character ${u}, which XML 1.0 does not allow`,
     );
   }

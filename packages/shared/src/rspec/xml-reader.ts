@@ -1,5 +1,5 @@
 /**
- * The strict, non-validating XML 1.0 reader used by the rspec parser (ocf-protocol.md §6.1 rule 10).
+ * The strict, non-validating XML 1.0 reader used by the rspec parser (docs/ocf-protocol.md §6.1 rule 10).
  *
  * Tokenizing and well-formedness are left to `saxes` (strict XML 1.0 plus Namespaces in XML, the parser jsdom uses):
  * it rejects everything expat would (two roots, text outside the root, unknown entities, `<` in attribute values,

@@ -1,6 +1,6 @@
 /**
  * Parsing of OCF callback and agent URLs that carry HTTP Basic credentials in their userinfo
- * (`https://user:password@host:port/path`, ocf-protocol.md §1.4).
+ * (`https://user:password@host:port/path`, docs/ocf-protocol.md §1.4).
  */
 import { InputError } from '../errors.js';
 import { redactCredentials } from '../redact.js';

@@ -1,7 +1,7 @@
 /**
  * XML-RPC client over HTTP(S) with Basic auth from the URL userinfo, our CA (and CRL), optional client certificate,
  * an optional identity the server certificate must carry, and a timeout (the OCF Python clients had none,
- * ocf-protocol.md §1.4; we never block forever).
+ * docs/ocf-protocol.md §1.4; we never block forever).
  */
 import http from 'node:http';
 import https from 'node:https';

@@ -1,6 +1,6 @@
 /**
  * Positional parameter checks for XML-RPC methods. Python clients tag strings explicitly, other clients may
- * send untyped values (parsed as strings too, ocf-protocol.md §1.1). Every check throws {@link InputError}.
+ * send untyped values (parsed as strings too, docs/ocf-protocol.md §1.1). Every check throws {@link InputError}.
  */
 import { InputError } from '../errors.js';
 

@@ -1,8 +1,8 @@
 /**
- * XML-RPC endpoints served from express (ocf-protocol.md §1).
+ * XML-RPC endpoints served from express (docs/ocf-protocol.md §1).
  *
  * The `xmlrpc` package's own server hides the HTTP request, so it cannot check Basic auth or a client certificate
- * (ARCHITECTURE.md, "Facts"). We use its Deserializer/Serializer inside an express handler instead.
+ * (docs/architecture.md, "Facts"). We use its Deserializer/Serializer inside an express handler instead.
  */
 import { Readable } from 'node:stream';
 import type { TLSSocket, PeerCertificate } from 'node:tls';
@@ -40,7 +40,7 @@ export interface XmlRpcEndpointOptions {
   logger: Logger;
   /**
    * Authenticates the request before the body is parsed. Resolve to a principal, or to `undefined` to answer
-   * HTTP 401 with `WWW-Authenticate: Basic` (ocf-protocol.md §1.3). Throw a NotAllowedError to answer HTTP 403
+   * HTTP 401 with `WWW-Authenticate: Basic` (docs/ocf-protocol.md §1.3). Throw a NotAllowedError to answer HTTP 403
    * (e.g. no acceptable client certificate) or an AuthenticationError to answer 401, both with the error's message
    * as the reason (body and {@link REFUSAL_HEADER} header, which our client shows). Omit for endpoints without
    * HTTP-level auth (the OCF agent checks a password argument instead, §4.2).
@@ -113,7 +113,7 @@ export function serialiseFault(err: unknown): string {
 
 /**
  * Builds an express handler (mount it with `app.post(path, handler)` or `app.use(path, handler)`) that serves
- * the XML-RPC methods. Faults travel with HTTP 200 and fault code 1 (ocf-protocol.md §1.2); a non-POST gets 405;
+ * the XML-RPC methods. Faults travel with HTTP 200 and fault code 1 (docs/ocf-protocol.md §1.2); a non-POST gets 405;
  * a body over `maxBodyBytes` gets 413; failed authentication gets 401.
  */
 export function createXmlRpcHandler(options: XmlRpcEndpointOptions): RequestHandler {
@@ -195,7 +195,7 @@ export function createXmlRpcHandler(options: XmlRpcEndpointOptions): RequestHand
 
 /**
  * Reads HTTP Basic credentials from a request (`Authorization: Basic base64(user:pass)`); the user ends at the
- * first `:` (ocf-protocol.md §1.3). Returns undefined when absent or malformed.
+ * first `:` (docs/ocf-protocol.md §1.3). Returns undefined when absent or malformed.
  */
 export function readBasicCredentials(req: Request): { user: string; pass: string } | undefined {
   const header = req.headers.authorization;

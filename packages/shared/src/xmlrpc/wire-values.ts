@@ -2,7 +2,7 @@
  * Conversion of JS values to what the `xmlrpc` package serialises the way Python peers do.
  *
  * The `xmlrpc` package writes strings that contain `<` or `&` as CDATA sections. Python's `xmlrpclib` (every OCF
- * peer) writes them as escaped text inside an explicit `<string>` tag (ocf-protocol.md §1.1). Both parse the same,
+ * peer) writes them as escaped text inside an explicit `<string>` tag (docs/ocf-protocol.md §1.1). Both parse the same,
  * but we emit the Python form so that our messages match the original ones (`generated/*.methodCall.xml`).
  */
 import xmlrpc from 'xmlrpc';

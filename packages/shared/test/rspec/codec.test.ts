@@ -1,5 +1,5 @@
 /**
- * Fixture tests for the rspec codec and builders against shared/ocf-fixtures (ocf-protocol.md §6, §8, §10).
+ * Fixture tests for the rspec codec and builders against shared/ocf-fixtures (docs/ocf-protocol.md §6, §8, §10).
  *
  * - generated/*.rspec.xml are byte-exact output of the original serialiser: parse → serialise must reproduce them,
  *   except where the original itself drops empty elements (§6.1 rule 6), checked against the manager-forwarded copy;

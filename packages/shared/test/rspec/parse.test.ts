@@ -1,5 +1,5 @@
 /**
- * parseRspec: tolerance rules (ocf-protocol.md §6.1 rule 10, §6.2, §9 items 1–5), typed-field strictness
+ * parseRspec: tolerance rules (docs/ocf-protocol.md §6.1 rule 10, §6.2, §9 items 1–5), typed-field strictness
  * (§6.1 rules 7–8), well-formedness and the security limits.
  */
 import assert from 'node:assert/strict';

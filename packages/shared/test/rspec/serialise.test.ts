@@ -1,5 +1,5 @@
 /**
- * serialiseRspec: the generateDS export rules (ocf-protocol.md §6.1 rules 1–9, order §6.2).
+ * serialiseRspec: the generateDS export rules (docs/ocf-protocol.md §6.1 rules 1–9, order §6.2).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

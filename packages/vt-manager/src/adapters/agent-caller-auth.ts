@@ -1,5 +1,5 @@
 /**
- * Who is calling the manager's `/xmlrpc/agent` (`sendAsync` from agents, ocf-protocol.md §5.1).
+ * Who is calling the manager's `/xmlrpc/agent` (`sendAsync` from agents, docs/ocf-protocol.md §5.1).
  *
  * 1. The Basic credentials of the callback URL (`agentCallback` in the config) are always required: OCF agents
  *    send them, and a wrong pair is answered 401 as before.

@@ -1,6 +1,6 @@
 /**
  * The XML-RPC delivery that DbClientNotifier uses: `sendAsync(xml)` to a clearinghouse callback URL. Callback URLs
- * carry Basic credentials (ocf-protocol.md §1.4); the client's errors show them redacted.
+ * carry Basic credentials (docs/ocf-protocol.md §1.4); the client's errors show them redacted.
  */
 import { XmlRpcClient, type ClientTls } from '@kvm-crm/shared';
 

@@ -1,6 +1,6 @@
 /**
  * `/xmlrpc/admin`: inventory administration for `vtctl` (role `admin`). Every method takes one struct and
- * returns plain structs/arrays (ocf-behaviour.md B5: hosts and pools are registered through RPC, never SQL).
+ * returns plain structs/arrays (docs/ocf-behaviour.md B5: hosts and pools are registered through RPC, never SQL).
  */
 import { InputError, structParam, type XmlRpcMethod } from '@kvm-crm/shared';
 import type { DataSource } from 'typeorm';

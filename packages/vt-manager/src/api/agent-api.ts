@@ -1,5 +1,5 @@
 /**
- * `/xmlrpc/agent`: what OXAD agents call on the manager (ocf-protocol.md §5.1).
+ * `/xmlrpc/agent`: what OXAD agents call on the manager (docs/ocf-protocol.md §5.1).
  */
 import { AuthenticationError, InputError, maxParams, parseRspec, serialiseRspec, stringParam, type Rspec, type XmlRpcMethod } from '@kvm-crm/shared';
 

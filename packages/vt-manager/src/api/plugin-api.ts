@@ -1,5 +1,5 @@
 /**
- * Northbound `/xmlrpc/plugin` methods for clearinghouses (ocf-protocol.md §2.2). Thin: parameter checks, then
+ * Northbound `/xmlrpc/plugin` methods for clearinghouses (docs/ocf-protocol.md §2.2). Thin: parameter checks, then
  * the services.
  */
 import { maxParams, stringParam, type XmlRpcMethod } from '@kvm-crm/shared';

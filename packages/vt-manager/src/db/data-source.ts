@@ -1,7 +1,7 @@
 /**
  * The manager's typeorm DataSource: SQLite (better-sqlite3) by default, MySQL/MariaDB through mysql2.
  *
- * The schema is managed by typeorm migrations (ARCHITECTURE.md decision 8, docs/decisions/008): one list per engine
+ * The schema is managed by typeorm migrations (docs/architecture.md decision 8, docs/decisions/008): one list per engine
  * in `migrations/`, applied by {@link openDatabase} at start and by `vt-manager migrate`. `synchronize` is never
  * used; {@link pendingSchemaChanges} reports what the entities expect beyond the migrated schema (a test keeps
  * that empty on both engines).

@@ -1,5 +1,5 @@
 /**
- * Pure checks of the provisioning actions a client sends (ocf-protocol.md §2.2.1, §6.3–§6.5): the action header
+ * Pure checks of the provisioning actions a client sends (docs/ocf-protocol.md §2.2.1, §6.3–§6.5): the action header
  * (id, type), a create's VM, a lifecycle action's VM and a modify's resources. No I/O; every failure is an
  * InputError whose message goes back to the client as the action's FAILED reason.
  */

@@ -1,5 +1,5 @@
 /**
- * The `action` table: provisioning actions and their leases (ARCHITECTURE.md decision 6). Every named lease and
+ * The `action` table: provisioning actions and their leases (docs/architecture.md decision 6). Every named lease and
  * status operation sits in its own file under `actions/`, with the exact condition it updates under.
  */
 import { In, type EntityManager } from 'typeorm';

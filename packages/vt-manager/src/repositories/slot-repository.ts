@@ -1,6 +1,6 @@
 /**
  * Taken addresses: `ipv4_slot` and `mac_slot` rows (an allocated or excluded address each; free addresses have no
- * row). The unique index on the address makes a double allocation fail (ARCHITECTURE.md decision 7).
+ * row). The unique index on the address makes a double allocation fail (docs/architecture.md decision 7).
  */
 import type { EntityManager } from 'typeorm';
 import { Ipv4Slot } from '../db/entities/ipv4-slot.js';

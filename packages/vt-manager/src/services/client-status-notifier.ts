@@ -1,5 +1,5 @@
 /**
- * Action statuses for the client's callback (ocf-protocol.md §3.3, §6.6): through the transactional outbox when the
+ * Action statuses for the client's callback (docs/ocf-protocol.md §3.3, §6.6): through the transactional outbox when the
  * notifier has one (stored with the status change), else sent after the commit.
  */
 import { describeError, provisioningStatusResponse, serialiseRspec, type Logger } from '@kvm-crm/shared';
@@ -19,10 +19,10 @@ export interface StatusMessage {
 
 /** The status document sent to the client (manager dialect, ASCII only). */
 export function statusXml(m: Pick<StatusMessage, 'actionId' | 'type' | 'status' | 'description'>): string {
-  // The OCF wire is ASCII-only (ocf-protocol.md §6.1 rule 9): a reason must never stop a status from going out.
+  // The OCF wire is ASCII-only (docs/ocf-protocol.md §6.1 rule 9): a reason must never stop a status from going out.
   const ascii = m.description.replace(/[^\x20-\x7e\n\t]/g, '?');
   const doc = provisioningStatusResponse({ actionId: m.actionId, type: m.type, status: m.status as 'ONGOING' | 'SUCCESS' | 'FAILED', description: ascii });
-  // The manager's forwarded copies drop an empty description (ocf-protocol.md §6.1 rule 6, §8.5).
+  // The manager's forwarded copies drop an empty description (docs/ocf-protocol.md §6.1 rule 6, §8.5).
   const action = doc.response?.provisioning?.actions[0];
   if (!ascii && action) delete action.description;
   return serialiseRspec(doc, { dialect: 'manager' });

@@ -1,5 +1,5 @@
 /**
- * VM and slice expiry (`vm.setExpiry`, `slice.setExpiry`, ocf-behaviour.md §7): the sweep deletes expired VMs with
+ * VM and slice expiry (`vm.setExpiry`, `slice.setExpiry`, docs/ocf-behaviour.md §7): the sweep deletes expired VMs with
  * normal delete actions (system principal, statuses to each VM's callback), claimed by conditional UPDATEs so that
  * of several managers only one issues each delete.
  */

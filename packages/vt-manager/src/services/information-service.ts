@@ -1,5 +1,5 @@
 /**
- * Read side for clearinghouses: `listResources` (ocf-protocol.md §2.2.3, §6.7).
+ * Read side for clearinghouses: `listResources` (docs/ocf-protocol.md §2.2.3, §6.7).
  */
 import { createHash } from 'node:crypto';
 import { informationResponse, serialiseRspec } from '@kvm-crm/shared';

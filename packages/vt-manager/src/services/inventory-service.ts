@@ -1,6 +1,6 @@
 /**
  * Admin operations on the inventory: servers and their bridges, IPv4 and MAC ranges, subscriptions
- * (ocf-behaviour.md B5). Admins use these through the admin RPC and `vtctl`, never SQL.
+ * (docs/ocf-behaviour.md B5). Admins use these through the admin RPC and `vtctl`, never SQL.
  */
 import { randomUUID } from 'node:crypto';
 import {

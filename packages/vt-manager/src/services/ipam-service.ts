@@ -1,5 +1,5 @@
 /**
- * IPAM: IPv4 and MAC allocation from the ranges a server subscribes to (ARCHITECTURE.md decision 7).
+ * IPAM: IPv4 and MAC allocation from the ranges a server subscribes to (docs/architecture.md decision 7).
  *
  * Taken addresses are rows (`ipv4_slot`, `mac_slot`) with a unique index on the address; free addresses have no
  * row. Allocation is lowest-free-first inside the caller's transaction. A unique-index violation (a concurrent

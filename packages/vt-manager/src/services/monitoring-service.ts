@@ -1,5 +1,5 @@
 /**
- * Monitoring (ocf-protocol.md §4.3, §5.4, §6.8, §7.3): periodic `ping` + `listActiveVMs` per server, libvirt
+ * Monitoring (docs/ocf-protocol.md §4.3, §5.4, §6.8, §7.3): periodic `ping` + `listActiveVMs` per server, libvirt
  * lifecycle events pushed by agents (`id="callback"`), and the clearinghouse's `force_update_exp_vms` (§2.2.5).
  *
  * Deliberate differences from the original (docs/compatibility.md):

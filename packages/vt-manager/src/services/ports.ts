@@ -5,7 +5,7 @@
 import type { EntityManager } from 'typeorm';
 import type { Server } from '../db/entities/server.js';
 
-/** Talks to a server's OXAD agent (ocf-protocol.md §4). */
+/** Talks to a server's OXAD agent (docs/ocf-protocol.md §4). */
 export interface AgentGateway {
   /**
    * `send(callbackUrl, 1, agentPassword, rspecXml)` on the server's agent; resolves once the agent accepted the
@@ -46,7 +46,7 @@ export interface TemplateInfo {
   description?: string;
 }
 
-/** Delivers status documents to a clearinghouse callback (`sendAsync(xml)`, ocf-protocol.md §3.3). */
+/** Delivers status documents to a clearinghouse callback (`sendAsync(xml)`, docs/ocf-protocol.md §3.3). */
 export interface ClientNotifier {
   /**
    * Queues `rspecXml` for delivery to `callbackUrl`. Deliveries to one URL happen in call order; failures are

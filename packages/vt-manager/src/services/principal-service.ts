@@ -1,5 +1,5 @@
 /**
- * Northbound principals (ARCHITECTURE.md decision 2): HTTP Basic users with salted scrypt hashes and roles,
+ * Northbound principals (docs/architecture.md decision 2): HTTP Basic users with salted scrypt hashes and roles,
  * stored in the database and managed through the admin RPC (`vtctl user`). The config file's `users` are
  * bootstrap principals (for the first admin); a principal in the database with the same name wins.
  */

@@ -1,7 +1,7 @@
 /**
- * Provisioning: the northbound `send` (ocf-protocol.md §2.2.1) and the agent's `sendAsync` statuses (§5.3).
+ * Provisioning: the northbound `send` (docs/ocf-protocol.md §2.2.1) and the agent's `sendAsync` statuses (§5.3).
  *
- * Differences from the original, on purpose (ocf-behaviour.md §10, ARCHITECTURE.md decision 1):
+ * Differences from the original, on purpose (docs/ocf-behaviour.md §10, docs/architecture.md decision 1):
  * - every `<action>` of a message is processed, not only the first (§9 item 9);
  * - every accepted action ends in exactly one terminal status (SUCCESS or FAILED, with a reason) sent to the
  *   client, also when the manager fails before reaching the agent, when the agent is unreachable, or when it

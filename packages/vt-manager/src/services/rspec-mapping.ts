@@ -1,5 +1,5 @@
 /**
- * Mapping of stored VMs and servers to rspec elements (ocf-protocol.md §6.5, §6.7).
+ * Mapping of stored VMs and servers to rspec elements (docs/ocf-protocol.md §6.5, §6.7).
  */
 import type { Interface, ServerInformation, VirtualMachine as RspecVm } from '@kvm-crm/shared';
 import type { Server } from '../db/entities/server.js';

@@ -1,5 +1,5 @@
 /**
- * VM state changes caused by action statuses (ocf-protocol.md §5.3 table; ocf-behaviour.md B2).
+ * VM state changes caused by action statuses (docs/ocf-protocol.md §5.3 table; docs/ocf-behaviour.md B2).
  */
 import type { ActionState } from '../db/entities/action.js';
 import type { VmState } from '../db/entities/virtual-machine.js';

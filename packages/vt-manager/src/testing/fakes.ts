@@ -159,7 +159,7 @@ export interface CreateSpec {
   operatingSystemDistribution?: string;
 }
 
-/** One create action shaped as the Expedient VT plugin sends it (ocf-protocol.md §8.1). */
+/** One create action shaped as the Expedient VT plugin sends it (docs/ocf-protocol.md §8.1). */
 export function createAction(spec: CreateSpec = {}): Action & { id: string; vmUuid: string } {
   const id: string = spec.actionId ?? randomUUID();
   const vmUuid: string = spec.vmUuid ?? randomUUID();

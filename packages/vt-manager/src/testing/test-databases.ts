@@ -1,6 +1,6 @@
 /**
  * Databases for tests (test-only; nothing in production imports this): every DB test runs on SQLite and on
- * MySQL/MariaDB (ARCHITECTURE.md decision 8).
+ * MySQL/MariaDB (docs/architecture.md decision 8).
  *
  * The MySQL server comes from `KVMCRM_TEST_MYSQL_URL` (`mysql://user:password@host:port`), else from the settings
  * file that `scripts/setup-mariadb.sh` writes (`$KVMCRM_TEST_MYSQL_CONFIG`, default

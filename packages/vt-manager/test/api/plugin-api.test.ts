@@ -1,5 +1,5 @@
 /**
- * Unit tests of the thin XML-RPC method layer: `/xmlrpc/plugin` (pluginApi, ocf-protocol.md §2.2) and
+ * Unit tests of the thin XML-RPC method layer: `/xmlrpc/plugin` (pluginApi, docs/ocf-protocol.md §2.2) and
  * `/xmlrpc/agent` (agentApi, §5.1). Methods are called directly with positional params, with fakes for unit tests
  * of the ports (`testing/fakes.ts`) behind the real services on SQLite `:memory:`; no socket, so
  * `createXmlRpcHandler` (and `system.listMethods`) is out of scope here.

@@ -96,7 +96,7 @@ forEachEngine('openDatabase on an empty database applies every migration and say
   assert.equal(ds.options.synchronize, false, 'never synchronize');
 });
 
-// SQLite serves one manager per file; several managers share a MySQL database (ARCHITECTURE.md decision 8).
+// SQLite serves one manager per file; several managers share a MySQL database (docs/architecture.md decision 8).
 test('[mysql] three managers starting together on one database migrate it once (GET_LOCK)', async (t) => {
   if (!(await engineAvailable(t, 'mysql'))) return;
   const engine: Engine = 'mysql';

@@ -1,5 +1,5 @@
 /**
- * Unit tests of the manager's InformationService (`listResources`, ocf-protocol.md §2.2.3, §6.7), with fakes for
+ * Unit tests of the manager's InformationService (`listResources`, docs/ocf-protocol.md §2.2.3, §6.7), with fakes for
  * unit tests of the ports (`testing/fakes.ts`: no socket). The rows are made by the real InventoryService and
  * ProvisioningService (driven by fake agent statuses) on SQLite `:memory:` and on MariaDB/MySQL (every test runs on
  * both, `[sqlite]`/`[mysql]`), and the document is compared with the

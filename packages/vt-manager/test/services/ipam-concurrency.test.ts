@@ -1,5 +1,5 @@
 /**
- * Concurrent address allocation and release (ARCHITECTURE.md decision 7, docs/decisions/008), on both engines
+ * Concurrent address allocation and release (docs/architecture.md decision 7, docs/decisions/008), on both engines
  * (`[sqlite]`, `[mysql]`: a fresh MariaDB/MySQL database per test, testing/test-databases.ts): many creates at once
  * through the real ProvisioningService (MAC + IPv4 in one transaction, after other reads), creates racing deletes,
  * and, on MySQL, two manager processes (two connection pools) allocating from one range.

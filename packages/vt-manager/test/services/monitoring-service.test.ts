@@ -1,5 +1,5 @@
 /**
- * Unit tests of the manager's MonitoringService (ocf-protocol.md §2.2.4, §2.2.5, §5.4, §6.8), with fakes for unit
+ * Unit tests of the manager's MonitoringService (docs/ocf-protocol.md §2.2.4, §2.2.5, §5.4, §6.8), with fakes for unit
  * tests of the ports (`testing/fakes.ts`: an AgentGateway that records pings, monitoring queries and
  * force_list_active_vms calls and can be told to fail per server; a recording ClientNotifier; no socket). VMs are
  * created through the real ProvisioningService; every test runs on SQLite `:memory:` and on a fresh MariaDB/MySQL

@@ -1,5 +1,5 @@
 /**
- * Unit tests of ProvisioningService.submitAndWait (`send_sync`, ocf-protocol.md §2.2.2 made to work) and of `modify`,
+ * Unit tests of ProvisioningService.submitAndWait (`send_sync`, docs/ocf-protocol.md §2.2.2 made to work) and of `modify`,
  * with fakes for unit tests of the ports (`testing/fakes.ts`: a recording AgentGateway and ClientNotifier, no socket)
  * on both engines (`[sqlite]` `:memory:`, `[mysql]` a fresh MariaDB/MySQL database). Agent statuses are fed with handleAgentStatus from a concurrent task while submitAndWait polls.
  */

@@ -1,10 +1,10 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import { SEALED } from '../secret-columns.js';
 
-/** Manager action statuses: QUEUED → ONGOING → SUCCESS | FAILED (ARCHITECTURE.md decision 6). */
+/** Manager action statuses: QUEUED → ONGOING → SUCCESS | FAILED (docs/architecture.md decision 6). */
 export type ActionState = 'QUEUED' | 'ONGOING' | 'SUCCESS' | 'FAILED';
 
-/** A provisioning action requested by a client (ocf-behaviour.md B1 Action), kept as a record with a deadline. */
+/** A provisioning action requested by a client (docs/ocf-behaviour.md B1 Action), kept as a record with a deadline. */
 @Entity('action')
 export class ActionRecord {
   @PrimaryGeneratedColumn()

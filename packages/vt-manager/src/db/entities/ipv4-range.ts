@@ -1,7 +1,7 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { ADDRESS_COLUMN } from '../column-types.js';
 
-/** An IPv4 pool (ocf-behaviour.md B1 Ip4Range). Addresses are stored as unsigned 32-bit integers. */
+/** An IPv4 pool (docs/ocf-behaviour.md B1 Ip4Range). Addresses are stored as unsigned 32-bit integers. */
 @Entity('ipv4_range')
 export class Ipv4Range {
   @PrimaryGeneratedColumn()

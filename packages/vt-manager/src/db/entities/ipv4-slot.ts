@@ -4,7 +4,7 @@ import { ADDRESS_COLUMN } from '../column-types.js';
 /**
  * One taken IPv4 address: allocated to a VM NIC, or excluded by the admin (gateway, DNS, reserved). The unique
  * index on `address` makes double allocation impossible, across requests and across manager processes
- * (ARCHITECTURE.md decision 7). Free addresses have no row.
+ * (docs/architecture.md decision 7). Free addresses have no row.
  */
 @Entity('ipv4_slot')
 export class Ipv4Slot {

@@ -1,7 +1,7 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { ADDRESS_COLUMN } from '../column-types.js';
 
-/** A MAC address pool (ocf-behaviour.md B1 MacRange). Addresses stored as 48-bit integers. */
+/** A MAC address pool (docs/ocf-behaviour.md B1 MacRange). Addresses stored as 48-bit integers. */
 @Entity('mac_range')
 export class MacRange {
   @PrimaryGeneratedColumn()

@@ -9,7 +9,7 @@ export class PrincipalRecord {
   @PrimaryGeneratedColumn()
   id: number;
 
-  /** User name: 1–100 characters, no `:` or white space (ocf-protocol.md §1.3: Basic splits at the first `:`). */
+  /** User name: 1–100 characters, no `:` or white space (docs/ocf-protocol.md §1.3: Basic splits at the first `:`). */
   @Column({ type: 'varchar', length: 100, unique: true })
   name: string;
 

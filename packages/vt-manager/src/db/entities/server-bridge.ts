@@ -2,7 +2,7 @@ import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, t
 import { Server } from './server.js';
 
 /**
- * A host bridge that VM NICs attach to (ocf-behaviour.md B1 NetworkInterface, `isBridge`). Every VM on the server
+ * A host bridge that VM NICs attach to (docs/ocf-behaviour.md B1 NetworkInterface, `isBridge`). Every VM on the server
  * gets one NIC per bridge, the management bridge first; only the management NIC gets an IPv4 address.
  */
 @Entity('server_bridge')
@@ -18,7 +18,7 @@ export class ServerBridge {
   @JoinColumn({ name: 'serverId' })
   server: Relation<Server>;
 
-  /** Linux bridge name on the host; sent to the agent as `switch-id` (ocf-protocol.md §6.5.1). */
+  /** Linux bridge name on the host; sent to the agent as `switch-id` (docs/ocf-protocol.md §6.5.1). */
   @Column({ type: 'varchar', length: 15 })
   name: string;
 

@@ -2,7 +2,7 @@ import { Column, CreateDateColumn, Entity, OneToMany, PrimaryGeneratedColumn, ty
 import { ServerBridge } from './server-bridge.js';
 import { SEALED } from '../secret-columns.js';
 
-/** A registered KVM host, driven through its OXAD agent (ocf-behaviour.md B1 VTServer). */
+/** A registered KVM host, driven through its OXAD agent (docs/ocf-behaviour.md B1 VTServer). */
 @Entity('server')
 export class Server {
   @PrimaryGeneratedColumn()
@@ -20,7 +20,7 @@ export class Server {
   @Column({ type: 'varchar', length: 1024 })
   agentUrl: string;
 
-  /** OCF shared agent password (checked by the agent on every call, ocf-protocol.md §4.2). Encrypted at rest. */
+  /** OCF shared agent password (checked by the agent on every call, docs/ocf-protocol.md §4.2). Encrypted at rest. */
   @Column({ type: 'varchar', length: 512, transformer: SEALED })
   agentPassword: string;
 
@@ -44,7 +44,7 @@ export class Server {
   @Column({ type: 'boolean', default: true })
   enabled: boolean;
 
-  /** Whether the agent answered the last monitoring ping (set by monitoring, ocf-protocol.md §4.3). */
+  /** Whether the agent answered the last monitoring ping (set by monitoring, docs/ocf-protocol.md §4.3). */
   @Column({ type: 'boolean', default: true })
   available: boolean;
 

@@ -1,7 +1,7 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 /**
- * When the manager deletes every VM of a slice (`slice.setExpiry`, ocf-behaviour.md §7): the expiry sweep issues a
+ * When the manager deletes every VM of a slice (`slice.setExpiry`, docs/ocf-behaviour.md §7): the expiry sweep issues a
  * normal delete action for each of the slice's VMs, and a create in an expired slice is refused. A cleared expiry
  * keeps its row (expiresAt null) so who cleared it, and when, stays on record.
  */

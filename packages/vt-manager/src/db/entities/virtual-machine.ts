@@ -2,7 +2,7 @@ import { Column, CreateDateColumn, Entity, Index, OneToMany, PrimaryGeneratedCol
 import { VmInterface } from './vm-interface.js';
 import { SEALED } from '../secret-columns.js';
 
-/** Manager VM states, as the clearinghouse shows them (ocf-protocol.md §5.3). */
+/** Manager VM states, as the clearinghouse shows them (docs/ocf-protocol.md §5.3). */
 export type VmState =
   | 'on queue'
   | 'creating...'
@@ -16,7 +16,7 @@ export type VmState =
   | 'failed'
   | 'unknown';
 
-/** A VM, as requested by a clearinghouse (ocf-behaviour.md B1 VirtualMachine / KVMVM). */
+/** A VM, as requested by a clearinghouse (docs/ocf-behaviour.md B1 VirtualMachine / KVMVM). */
 @Entity('virtual_machine')
 export class VirtualMachine {
   @PrimaryGeneratedColumn()
@@ -80,7 +80,7 @@ export class VirtualMachine {
   @Column({ type: 'varchar', length: 24 })
   state: VmState;
 
-  /** Where every status about this VM goes (stored at creation, ocf-protocol.md §9 item 11). Encrypted at rest. */
+  /** Where every status about this VM goes (stored at creation, docs/ocf-protocol.md §9 item 11). Encrypted at rest. */
   @Column({ type: 'varchar', length: 2048, transformer: SEALED })
   callbackUrl: string;
 

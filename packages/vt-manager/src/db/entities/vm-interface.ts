@@ -1,7 +1,7 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
 import { VirtualMachine } from './virtual-machine.js';
 
-/** A VM NIC: one per server bridge, mgmt first (ocf-behaviour.md B2 step 5). Addresses are copies of the slots'. */
+/** A VM NIC: one per server bridge, mgmt first (docs/ocf-behaviour.md B2 step 5). Addresses are copies of the slots'. */
 @Entity('vm_interface')
 @Index(['vmId', 'name'], { unique: true })
 export class VmInterface {

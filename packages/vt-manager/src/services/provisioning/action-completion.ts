@@ -1,5 +1,5 @@
 /**
- * The agent's provisioning statuses (`sendAsync`, ocf-protocol.md §5.3) and their effects: an action moves to
+ * The agent's provisioning statuses (`sendAsync`, docs/ocf-protocol.md §5.3) and their effects: an action moves to
  * ONGOING, then to exactly one terminal status, its VM follows the §5.3 table (a failed create or a successful
  * delete removes the VM and releases its addresses), and the client gets each status.
  */

@@ -1,7 +1,7 @@
 /**
- * The job runner of provisioning: hands stored actions to their agents under a lease (ARCHITECTURE.md decision 6),
+ * The job runner of provisioning: hands stored actions to their agents under a lease (docs/architecture.md decision 6),
  * takes over actions whose manager died before the hand-over, and fails actions whose agent stays silent past the
- * deadline (ocf-behaviour.md §9 item 8). The lease operations are named in repositories/actions/.
+ * deadline (docs/ocf-behaviour.md §9 item 8). The lease operations are named in repositories/actions/.
  */
 import { describeError, NotFoundError, type Logger } from '@kvm-crm/shared';
 import type { ActionRecord } from '../../db/entities/action.js';

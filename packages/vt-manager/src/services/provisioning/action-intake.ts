@@ -1,7 +1,7 @@
 /**
- * Northbound `send` and `send_sync` (ocf-protocol.md §2.2.1, §2.2.2): every `<action>` of a message is stored (or
+ * Northbound `send` and `send_sync` (docs/ocf-protocol.md §2.2.1, §2.2.2): every `<action>` of a message is stored (or
  * refused, its FAILED status stored for the client) before `send` answers, so an accepted action is never lost to a
- * manager crash; the hand-overs to the agents follow in the background, in message order (ocf-behaviour.md §9
+ * manager crash; the hand-overs to the agents follow in the background, in message order (docs/ocf-behaviour.md §9
  * items 8, 9, 21).
  */
 import { describeError, parsePeerUrl, parseRspec, type Logger } from '@kvm-crm/shared';
@@ -65,7 +65,7 @@ export class ActionIntake {
   }
 
   /**
-   * `send_sync` (ocf-protocol.md §2.2.2, made to work): submits like {@link submit}, then waits until every action of
+   * `send_sync` (docs/ocf-protocol.md §2.2.2, made to work): submits like {@link submit}, then waits until every action of
    * the document is terminal. Resolves `true` when all succeeded, otherwise the failure text
    * (`"<type> <id> FAILED: <reason>"`, several joined by `; `), or `"TIMEOUT"` after `timeoutSeconds`.
    * Polls the database, so it also sees actions finished by another manager process.

@@ -1,5 +1,5 @@
 /**
- * Storing an accepted action (ocf-protocol.md §2.2.1): validated, checked against the DB (duplicate ids, the VM,
+ * Storing an accepted action (docs/ocf-protocol.md §2.2.1): validated, checked against the DB (duplicate ids, the VM,
  * its server, project ownership, slice expiry, a busy VM) and stored QUEUED under this manager's lease, with the VM
  * and its addresses for a create, in one transaction: rows are committed before the agent is called (§7.1).
  */

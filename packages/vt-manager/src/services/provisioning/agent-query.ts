@@ -1,5 +1,5 @@
 /**
- * The provisioning query sent to an agent (manager dialect, ocf-protocol.md §6.5), built from the DB rather than
+ * The provisioning query sent to an agent (manager dialect, docs/ocf-protocol.md §6.5), built from the DB rather than
  * forwarded from the client (§9 item 14).
  */
 import { serialiseRspec, type Rspec } from '@kvm-crm/shared';
