@@ -119,7 +119,7 @@ function checkWireString(value: string, where: string): string {
     const u = `U+${cp.toString(16).toUpperCase().padStart(4, '0')}`;
     throw new InputError(
       cp > 0x7f
-        ? `cannot serialise rspec: ${where} contains the non-ASCII character ${u}; the OCF wire format is ASCII-only (docs/ocf-protocol.md §6.1 rule 9)`
+        ? `cannot serialise rspec: ${where} contains the non-ASCII character ${u}; the OCF wire format is ASCII-only (ocf-protocol.md §6.1 rule 9)`
         : `cannot serialise rspec: ${where} contains the control character ${u}, which XML 1.0 does not allow`,
     );
   }
