@@ -1,6 +1,6 @@
 /**
  * Strict, streaming decoding of XML-RPC messages (methodCall, methodResponse) on `saxes` (strict XML 1.0, the
- * parser the rspec reader uses), yielding to the event loop between chunks (ocf-protocol.md §1.1 for the value
+ * parser the rspec reader uses), yielding to the event loop between chunks (docs/ocf-protocol.md §1.1 for the value
  * types; the limits are ours, docs/security.md "Input limits"; decision 013).
  *
  * It replaces the `xmlrpc` package's Deserializer on every message we receive; the package still serialises.
