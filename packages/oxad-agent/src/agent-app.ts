@@ -142,7 +142,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
       ...(options.requireClientCertificate ? { authenticate: managerCertificateAuth(tls) } : {}),
     }),
   );
-  const server = createHttpsServer(app, tls.serverTls());
+  const server = createHttpsServer(app, tls.serverTls(), options.http);
   tls.attach(server);
   const port = await listen(server, options.listen.port, options.listen.host).catch(async (err: unknown) => {
     tls.close();

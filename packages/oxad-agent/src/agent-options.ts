@@ -1,7 +1,7 @@
 /**
  * oxad-agent configuration: a JSON file validated at start (defaults are given where each option is declared).
  */
-import { loadConfigFile, parsePeerUrl, resolveFromConfig, tlsOptionsSchema, z } from '@kvm-crm/shared';
+import { loadConfigFile, parsePeerUrl, resolveFromConfig, tlsOptionsSchema, z, httpServerOptionsSchema, DEFAULT_HTTP_SERVER_OPTIONS } from '@kvm-crm/shared';
 
 /** True when `s` is an http(s) URL that {@link parsePeerUrl} accepts (credentials allowed). */
 function isPeerUrl(s: string): boolean {
@@ -16,6 +16,12 @@ function isPeerUrl(s: string): boolean {
 export const agentOptionsSchema = z.object({
   /** Where the agent listens. Default 0.0.0.0:9229 (the OCF agent port, docs/ocf-protocol.md §4.1). */
   listen: z.object({ host: z.string().default('0.0.0.0'), port: z.number().int().min(0).max(65535).default(9229) }).default({ host: '0.0.0.0', port: 9229 }),
+  /**
+   * Connection limits of the HTTPS listener (docs/security.md "Input limits"): `keepAliveTimeoutSeconds` (default
+   * 75: idle kept connections are then closed cleanly), `headersTimeoutSeconds` (10), `requestTimeoutSeconds` (60),
+   * `handshakeTimeoutSeconds` (10), `maxConnections` (512). Declared in @kvm-crm/shared's `httpServerOptionsSchema`.
+   */
+  http: httpServerOptionsSchema.default({ ...DEFAULT_HTTP_SERVER_OPTIONS }),
   /**
    * The agent's certificate (role `agent`, CN = the server name registered in the manager) and key, the CA that
    * signs the manager's certificate, and the CA's CRL (`crlFile`). The files are watched (`reloadIntervalSeconds`,

@@ -77,7 +77,7 @@ export async function startManager(
 
   const app = express();
   app.disable('x-powered-by');
-  const server = createHttpsServer(app, tls.serverTls());
+  const server = createHttpsServer(app, tls.serverTls(), options.http);
   tls.attach(server);
   const port = await listen(server, options.listen.port, options.listen.host);
   tls.watch();

@@ -1,12 +1,18 @@
 /**
  * vt-manager configuration: a JSON file validated at start (defaults are given where each option is declared).
  */
-import { loadConfigFile, resolveFromConfig, tlsOptionsSchema, z } from '@kvm-crm/shared';
+import { loadConfigFile, resolveFromConfig, tlsOptionsSchema, z, httpServerOptionsSchema, DEFAULT_HTTP_SERVER_OPTIONS } from '@kvm-crm/shared';
 
 /** The config file's schema; each option's default is declared with it. */
 export const managerOptionsSchema = z.object({
   /** Where the manager listens. Default 0.0.0.0:8445 (the original VT AM port, docs/ocf-protocol.md §2.1). */
   listen: z.object({ host: z.string().default('0.0.0.0'), port: z.number().int().min(0).max(65535).default(8445) }).default({ host: '0.0.0.0', port: 8445 }),
+  /**
+   * Connection limits of the HTTPS listener (docs/security.md "Input limits"): `keepAliveTimeoutSeconds` (default
+   * 75: idle kept connections are then closed cleanly), `headersTimeoutSeconds` (10), `requestTimeoutSeconds` (60),
+   * `handshakeTimeoutSeconds` (10), `maxConnections` (512). Declared in @kvm-crm/shared's `httpServerOptionsSchema`.
+   */
+  http: httpServerOptionsSchema.default({ ...DEFAULT_HTTP_SERVER_OPTIONS }),
   /** Base URL at which agents reach this manager, e.g. `https://vtam.example:8445` (its host must be in our certificate). */
   publicUrl: z.url(),
   /**

@@ -5,6 +5,7 @@
  */
 export * from './certificate-info.js';
 export * from './tls-types.js';
+export * from './protocol-version.js';
 export * from './certificate-authority.js';
 export * from './crl.js';
 export * from './peer-identity.js';

@@ -29,6 +29,7 @@ import { assertCrlSignedBy, normaliseSerial, parseCrl } from './crl.js';
 import { describeCertificate, type CertificateInfo } from './certificate-info.js';
 import type { ExpectedPeer } from './peer-identity.js';
 import type { ClientTls, ServerTls } from './tls-types.js';
+import { isLegacyTlsVersion, protocolContextOptions, tlsMinVersionSchema } from './protocol-version.js';
 
 /**
  * zod schema of a daemon's `tls` option: the files of {@link ReloadableTls}. Paths are resolved against the config
@@ -48,6 +49,12 @@ export const tlsOptionsSchema = z.object({
   crlFile: z.string().min(1).optional(),
   /** Seconds between checks of the files for changes (rotation, new CRL). Default 5. SIGHUP reloads at once. */
   reloadIntervalSeconds: z.number().positive().max(3600).default(5),
+  /**
+   * Lowest TLS version this daemon's listener accepts. Default (omitted) `TLSv1.2`. `TLSv1` only for a legacy OCF
+   * clearinghouse that speaks nothing newer (Expedient's M2Crypto transport): it also lowers OpenSSL's security
+   * level for this listener, and a warning is logged at every start.
+   */
+  minVersion: tlsMinVersionSchema.optional(),
 });
 export type TlsOptions = z.infer<typeof tlsOptionsSchema>;
 
@@ -181,6 +188,9 @@ export class ReloadableTls extends EventEmitter {
    */
   static load(files: TlsOptions, logger: Logger): ReloadableTls {
     const tls = new ReloadableTls(files, logger, readTlsMaterial(files));
+    if (files.minVersion && isLegacyTlsVersion(files.minVersion)) {
+      logger.warn(`tls.minVersion is ${files.minVersion}: this listener accepts obsolete TLS (for a legacy clearinghouse); set TLSv1.2 when no such client remains`);
+    }
     if (!files.crlFile) logger.warn('no tls.crlFile configured: revoked certificates are not refused');
     tls.warnIfCrlExpiresSoon();
     return tls;
@@ -199,7 +209,7 @@ export class ReloadableTls extends EventEmitter {
   /** Options for {@link createHttpsServer} from the current material; pass the server to {@link attach} afterwards. */
   serverTls(extra: Pick<ServerTls, 'requestCert'> = {}): ServerTls {
     const s = this.snapshot;
-    return { cert: s.cert, key: s.key, ca: s.ca, ...(s.crl ? { crl: s.crl } : {}), ...extra };
+    return { cert: s.cert, key: s.key, ca: s.ca, ...(s.crl ? { crl: s.crl } : {}), ...(this.files.minVersion ? { minVersion: this.files.minVersion } : {}), ...extra };
   }
 
   /** Keeps `server`'s secure context in step with the material (setSecureContext on each reload). */
@@ -255,7 +265,7 @@ export class ReloadableTls extends EventEmitter {
     }
     const cur = this.snapshot;
     if (next.ca === cur.ca && next.cert === cur.cert && next.key === cur.key && next.crl === cur.crl) return 'unchanged';
-    const context = { ca: next.ca, cert: next.cert, key: next.key, ...(next.crl ? { crl: next.crl } : {}) };
+    const context = { ca: next.ca, cert: next.cert, key: next.key, ...(next.crl ? { crl: next.crl } : {}), ...protocolContextOptions(this.files.minVersion) };
     for (const server of this.servers) server.setSecureContext(context);
     this.snapshot = { ...next, generation: cur.generation + 1 };
     this.logger.info('TLS material reloaded', {

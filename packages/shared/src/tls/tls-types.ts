@@ -4,6 +4,7 @@
  * them from files; `xmlrpc/` consumes them.
  */
 import type { ExpectedPeer } from './peer-identity.js';
+import type { TlsMinVersion } from './protocol-version.js';
 
 /** TLS material of a listening daemon (PEM strings). */
 export interface ServerTls {
@@ -21,6 +22,8 @@ export interface ServerTls {
    * endpoint decides whether it requires a verified certificate (`socket.authorized`). Default true.
    */
   requestCert?: boolean;
+  /** Lowest TLS version accepted. Default `TLSv1.2` (see protocol-version.ts). */
+  minVersion?: TlsMinVersion;
 }
 
 /** TLS material for outgoing HTTPS calls (PEM strings). */

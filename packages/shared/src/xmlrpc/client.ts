@@ -23,7 +23,8 @@ export interface XmlRpcClientOptions {
   timeoutSeconds?: number;
   /**
    * Reuse connections (HTTP keep-alive) through a process-wide pool. Default true: it saves a TLS handshake per
-   * call. Idle pooled sockets are dropped after 4 s, before our servers' 5 s keep-alive timeout closes them.
+   * call. Idle pooled sockets are dropped after 4 s, before the keep-alive timeout of any peer closes them (ours: 75 s by
+   * default; Node's own default is 5 s).
    * False: a new connection (and full TLS handshake) for every call.
    */
   keepAlive?: boolean;

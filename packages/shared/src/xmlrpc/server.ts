@@ -2,16 +2,17 @@
  * XML-RPC endpoints served from express (docs/ocf-protocol.md §1).
  *
  * The `xmlrpc` package's own server hides the HTTP request, so it cannot check Basic auth or a client certificate
- * (docs/architecture.md, "Facts"). We use its Deserializer/Serializer inside an express handler instead.
+ * (docs/architecture.md, "Facts"). We serve from an express handler instead, decode with our strict streaming decoder
+ * (xmlrpc-decoder.ts, decision 013) and serialise with the package's Serializer.
  */
-import { Readable } from 'node:stream';
 import type { TLSSocket, PeerCertificate } from 'node:tls';
 import express, { type Request, type RequestHandler, type Response } from 'express';
-import Deserializer from 'xmlrpc/lib/deserializer.js';
 import * as Serializer from 'xmlrpc/lib/serializer.js';
 import { AuthenticationError, InputError, KvmCrmError, NotAllowedError, toFault } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { clipForMessage } from './clip.js';
 import { toWireValue } from './wire-values.js';
+import { decodeMethodCall, decodeMethodResponse } from './xmlrpc-decoder.js';
 
 /** An authenticated caller. */
 export interface Principal {
@@ -67,33 +68,21 @@ function headerValue(text: string): string {
   return text.replace(/[^\x20-\x7e]+/g, ' ').slice(0, 300);
 }
 
-/** Parses a complete XML-RPC methodCall body. @throws InputError when it is not a well-formed methodCall. */
+/**
+ * Parses a complete XML-RPC methodCall body with the strict streaming decoder (limits, strict integers, no
+ * `__proto__` members, a well-formed method name; see xmlrpc-decoder.ts).
+ * @throws InputError when it is not a well-formed methodCall or the decoder refuses it.
+ */
 export function parseMethodCall(body: string): Promise<{ methodName: string; params: unknown[] }> {
-  if (/<!DOCTYPE|<!ENTITY/i.test(body)) {
-    return Promise.reject(new InputError('XML-RPC request rejected: DTDs and entity declarations are not allowed'));
-  }
-  return new Promise((resolve, reject) => {
-    new Deserializer().deserializeMethodCall(Readable.from([body]), (err, methodName, params) => {
-      if (err || !methodName) reject(new InputError(`malformed XML-RPC request: ${err?.message ?? 'no method name'}`));
-      else resolve({ methodName, params: params ?? [] });
-    });
-  });
+  return decodeMethodCall(body);
 }
 
 /**
  * Parses a complete methodResponse body: `{ value }` for a result, `{ fault }` for a fault.
- * @throws InputError when it is not a well-formed methodResponse.
+ * @throws InputError when it is not a well-formed methodResponse or the decoder refuses it.
  */
 export function parseMethodResponse(body: string): Promise<{ value: unknown } | { fault: { faultCode: number; faultString: string } }> {
-  if (/<!DOCTYPE|<!ENTITY/i.test(body)) return Promise.reject(new InputError('XML-RPC response rejected: DTDs are not allowed'));
-  return new Promise((resolve, reject) => {
-    new Deserializer().deserializeMethodResponse(Readable.from([body]), (err, value) => {
-      const e = err as (Error & { faultCode?: number; faultString?: string }) | null | undefined;
-      if (e && typeof e.faultCode === 'number') resolve({ fault: { faultCode: e.faultCode, faultString: e.faultString ?? '' } });
-      else if (e) reject(new InputError(`malformed XML-RPC response: ${e.message}`));
-      else resolve({ value });
-    });
-  });
+  return decodeMethodResponse(body);
 }
 
 /** Serialises a methodCall as our client sends it (strings as escaped `<string>`, undefined as `<nil/>`). */
@@ -159,7 +148,7 @@ export function createXmlRpcHandler(options: XmlRpcEndpointOptions): RequestHand
         const call = await parseMethodCall(body);
         methodName = call.methodName;
         const method = Object.hasOwn(methods, methodName) ? methods[methodName] : undefined;
-        if (!method) throw new InputError(`method "${methodName}" is not supported`);
+        if (!method) throw new InputError(`method "${clipForMessage(methodName, 64)}" is not supported`);
         const socket = req.socket as TLSSocket;
         const cert = typeof socket.getPeerCertificate === 'function' && socket.authorized ? socket.getPeerCertificate() : undefined;
         const result = await method(call.params, {
@@ -174,7 +163,7 @@ export function createXmlRpcHandler(options: XmlRpcEndpointOptions): RequestHand
         const fault = toFault(err);
         const level = err instanceof InputError || err instanceof AuthenticationError ? 'info' : 'warn';
         options.logger.log(level, 'xmlrpc fault', {
-          method: methodName,
+          method: clipForMessage(methodName, 64),
           principal: principal?.name,
           fault: fault.faultString,
           ...(fault.faultString.startsWith('InternalError') ? { error: String((err as Error)?.stack ?? err) } : {}),

@@ -16,3 +16,7 @@ declare module 'xmlrpc/lib/serializer.js' {
   export function serializeMethodResponse(result: unknown): string;
   export function serializeFault(fault: { faultCode: number; faultString: string }): string;
 }
+declare module 'xmlrpc/lib/date_formatter.js' {
+  const formatter: { decodeIso8601(time: string): Date };
+  export = formatter;
+}
