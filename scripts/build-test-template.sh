@@ -20,12 +20,16 @@
 #     console on ttyS0); converted to qcow2.
 #
 # The guest's /init mounts the NoCloud seed (ISO9660 labelled "cidata", normally the IDE CD-ROM /dev/sr0),
-# sets the hostname, configures every NIC of network-config (matched by MAC) and prints exactly one line on
-# the serial console:
+# sets the hostname, configures every NIC of network-config (matched by MAC), prints what tests check about
+# disks and keys, then exactly one ready line on the serial console:
+#   kvm-crm-guest disks vda=<MiB> vdb=<MiB> ...                     (every virtio disk, from /sys/block/vd*/size)
+#   kvm-crm-guest key SHA256:<base64> <type> <comment|->            (one per distinct key in user-data, as
+#                                                                     `ssh-keygen -lf` computes the fingerprint)
 #   kvm-crm-guest ready hostname=<h> ip=<addr>/<len> mac=<mac>      (first interface that has an address)
 #   kvm-crm-guest ready hostname=<h> ip=none mac=<first mac>          (no interface has an address)
 #   kvm-crm-guest ready hostname=<h> ip=none mac=none seed=missing    (no seed after ~10 s)
 #   kvm-crm-guest error <reason>                                      (anything else went wrong)
+# The disks and key lines come before the ready line (none without a seed), so whoever waits for "ready" sees them.
 # then stays up (busybox init, a shell on the console, acpid: the ACPI power button powers it off).
 #
 # Cache: the qcow2 is kept in $KVMCRM_CACHE_DIR (default <repo>/.cache/test-template/), keyed by a hash of
@@ -42,7 +46,7 @@ NAME=kvm-crm-test
 KERNEL_META_PKG=linux-image-cloud-amd64
 DEPS=(qemu-utils syslinux syslinux-common mtools dosfstools busybox-static xz-utils cpio)
 # Modules the guest needs; their dependencies are added automatically, built-in ones are skipped.
-WANTED_MODULES=(virtio_pci virtio_blk virtio_net ata_piix sr_mod cdrom isofs button evdev)
+WANTED_MODULES=(virtio_pci virtio_blk virtio_net virtio_balloon ata_piix sr_mod cdrom isofs button evdev)
 KERNEL_CMDLINE="console=ttyS0"
 
 SCRIPT_PATH=$(readlink -f "${BASH_SOURCE[0]}")
@@ -488,6 +492,17 @@ EOF
 
 echo "$parsed" | sed -n 's/^dns /nameserver /p' > /etc/resolv.conf
 
+# SSH keys of user-data (the agent writes each as one double-quoted list item, `- "<type> <base64> [comment]"`):
+# one line per distinct key with its fingerprint, SHA256: + unpadded base64 of the SHA-256 of the key blob.
+key_lines=
+if [ -f "$S/user-data" ]; then
+  key_lines=$(sed -nE 's/^[[:space:]]*- "((ssh-|ecdsa-|sk-)[^"]*)"[[:space:]]*$/\1/p' "$S/user-data" | awk '!seen[$0]++' |
+    while read -r ktype kb64 kcomment; do
+      fp=$(echo "$kb64" | base64 -d 2>/dev/null | sha256sum | cut -c1-64 | xxd -r -p | base64 | tr -d '=')
+      echo "kvm-crm-guest key SHA256:$fp $ktype ${kcomment:--}"
+    done)
+fi
+
 if [ -z "$first_mac" ]; then
   for n in /sys/class/net/*; do
     [ "${n##*/}" = lo ] && continue
@@ -498,6 +513,14 @@ umount "$S" 2>/dev/null
 
 # Keep later kernel messages (info level) from interleaving with the ready line on the serial console.
 dmesg -n 4
+disks=
+for b in /sys/block/vd*; do
+  [ -f "$b/size" ] || continue
+  read -r sectors < "$b/size"
+  disks="$disks ${b##*/}=$((sectors / 2048))"
+done
+echo "kvm-crm-guest disks${disks:- none}"
+[ -z "$key_lines" ] || echo "$key_lines"
 if [ -n "$ready_ip" ]; then
   echo "kvm-crm-guest ready hostname=$(hostname) ip=$ready_ip mac=$ready_mac"
 else

@@ -22,6 +22,7 @@ import {
 import { agentApi } from './api/agent-api.js';
 import { LibvirtEventStream } from './adapters/libvirt-event-stream.js';
 import { XmlRpcStatusReporter } from './adapters/manager-status-client.js';
+import { LocalHostFacts } from './adapters/host-facts.js';
 import { QemuImg } from './adapters/qemu-img.js';
 import { writeSeedIso } from './adapters/seed-iso.js';
 import { Virsh } from './adapters/virsh.js';
@@ -30,6 +31,7 @@ import type { AgentOptions } from './agent-options.js';
 import { ActionJournal } from './services/action-journal.js';
 import { EventForwarder } from './services/event-forwarder.js';
 import { probeHypervisor, type HypervisorChoice } from './services/hypervisor-probe.js';
+import { HostInventory } from './services/host-inventory.js';
 import { MonitoringService } from './services/monitoring-service.js';
 import type { StatusReporter } from './services/ports.js';
 import { AgentProvisioningService } from './services/provisioning-service.js';
@@ -131,12 +133,14 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   const identities = new VmIdentityResolver(virsh, { domainPrefix: options.domainPrefix, logger: logger.child({ part: 'identity' }) });
   const monitoring = new MonitoringService(virsh, identities, reporter, { domainPrefix: options.domainPrefix, logger: logger.child({ part: 'monitoring' }) });
 
+  const hostInventory = new HostInventory(new LocalHostFacts(virsh), { storageRoot: options.storageRoot, hypervisor: hypervisor.domainType });
+
   const app = express();
   app.disable('x-powered-by');
   // The OCF agent ignores the request path (docs/ocf-protocol.md §4.1): serve every path.
   app.use(
     createXmlRpcHandler({
-      methods: agentApi({ password: options.password, provisioning, monitoring, templates, domains: virsh, domainPrefix: options.domainPrefix }),
+      methods: agentApi({ password: options.password, provisioning, monitoring, templates, domains: virsh, domainPrefix: options.domainPrefix, host: hostInventory }),
       logger,
       introspection: false,
       ...(options.requireClientCertificate ? { authenticate: managerCertificateAuth(tls) } : {}),

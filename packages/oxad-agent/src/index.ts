@@ -3,9 +3,10 @@ export { startAgent, linuxBridgeExists, type RunningAgent } from './agent-app.js
 export { loadAgentOptions, agentOptionsSchema, type AgentOptions } from './agent-options.js';
 export { AgentProvisioningService } from './services/provisioning-service.js';
 export { renderDomainXml, type DomainSpec } from './domain/domain-xml.js';
-export { renderSeedFiles, type CloudInitSpec } from './domain/cloud-init-seed.js';
+export { renderSeedFiles, sshKeyFingerprint, assertSshPublicKey, type CloudInitSpec } from './domain/cloud-init-seed.js';
 export { MonitoringService, UNSUPPORTED_VIRTUALIZATION_TYPE } from './services/monitoring-service.js';
 export { EventForwarder } from './services/event-forwarder.js';
 export { VmIdentityResolver, type VmIdentity } from './services/vm-identity.js';
 export { LibvirtEventStream, parseLifecycleEventLine, type LifecycleEvent } from './adapters/libvirt-event-stream.js';
 export { ocfStatusForLifecycleEvent } from './domain/lifecycle-status.js';
+export { type HostInfo } from './domain/host-info.js';

@@ -94,6 +94,34 @@ export class QemuImg {
   }
 
   /**
+   * Creates an empty qcow2 volume (a data disk) of `sizeMiB` MiB: `qemu-img create -f qcow2 <path> <sizeMiB>M`.
+   * Thin: only metadata is written.
+   *
+   * @throws InputError for a bad path or a size that is not an integer from 1 to 16 TiB.
+   * @throws ConflictError when `path` already exists.
+   * @throws QemuImgError when qemu-img fails; no file is left behind.
+   */
+  async createVolume(path: string, sizeMiB: number): Promise<void> {
+    const p = assertAbsolutePath(path, 'volume path');
+    const mib = assertSizeMiB(sizeMiB, 'volume size');
+    await assertAbsent(p);
+    await this.runCreating(p, ['create', '-q', '-f', 'qcow2', p, `${mib}M`], this.timeoutSeconds);
+  }
+
+  /**
+   * Grows a qcow2 image to `sizeMiB` MiB: `qemu-img resize -q -f qcow2 <path> <sizeMiB>M` (without `--shrink`, so
+   * qemu-img itself refuses to make it smaller). The guest sees the new size at its next boot.
+   *
+   * @throws InputError for a bad path or size.
+   * @throws QemuImgError when qemu-img fails (e.g. the new size is smaller than the current one).
+   */
+  async resize(path: string, sizeMiB: number): Promise<void> {
+    const p = assertAbsolutePath(path, 'image path');
+    const mib = assertSizeMiB(sizeMiB, 'image size');
+    await runCommand(this.binary, ['resize', '-q', '-f', 'qcow2', p, `${mib}M`], { timeoutSeconds: this.timeoutSeconds }, makeError);
+  }
+
+  /**
    * Reads an image's header with `qemu-img info --output=json --force-share` (works on images in use by a
    * running guest). Does not follow the backing chain.
    *
@@ -139,6 +167,15 @@ export class QemuImg {
       throw err;
     }
   }
+}
+
+/** Largest disk the agent creates or grows to, in MiB (16 TiB). */
+export const MAX_DISK_MIB = 16 * 1024 * 1024;
+
+/** `n` when it is an integer number of MiB from 1 to {@link MAX_DISK_MIB}. @throws InputError otherwise. */
+function assertSizeMiB(n: number, what: string): number {
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_DISK_MIB) throw new InputError(`invalid ${what}: ${String(n)} MiB (need an integer 1–${MAX_DISK_MIB})`);
+  return n;
 }
 
 /** Throws {@link ConflictError} when something exists at `p` (a file, a directory or a dangling symlink). */

@@ -179,6 +179,50 @@ export class Virsh implements DomainControl, ReconcilerDomains, DomainXmlReader 
     await this.runOn(name, ['setvcpus', '--domain', name, '--count', n, '--config']);
   }
 
+  /**
+   * Sets only the boot memory of the persistent definition (`<currentMemory>`, next start): `virsh setmem
+   * --config`, KiB. The maximum (`<memory>`) stays; libvirt refuses a size above it.
+   */
+  async setConfigCurrentMemory(name: string, memoryMiB: number): Promise<void> {
+    const kib = String(assertIntInRange(memoryMiB, 16, 1024 * 1024, 'memory (MiB)') * 1024);
+    await this.runOn(name, ['setmem', '--domain', name, '--size', kib, '--config']);
+  }
+
+  /**
+   * The persistent definition's memory in MiB: `maxMiB` (`<memory>`, the ceiling) and `currentMiB`
+   * (`<currentMemory>`, the boot size), from `virsh dumpxml --inactive`.
+   */
+  async configMemory(name: string): Promise<{ maxMiB: number; currentMiB: number }> {
+    const xml = await this.dumpXml(name, { inactive: true });
+    const kib = (tag: string): number => {
+      const m = new RegExp(`<${tag}(?: unit=['"]KiB['"])?>(\\d+)</${tag}>`).exec(xml);
+      if (!m) throw new VirshError(`virsh dumpxml ${name}: no <${tag}> in KiB`, 'virsh', ['dumpxml', name], 0, '', false);
+      return Number(m[1]);
+    };
+    return { maxMiB: Math.floor(kib('memory') / 1024), currentMiB: Math.floor(kib('currentMemory') / 1024) };
+  }
+
+  /**
+   * Marks the domain to be started when libvirtd starts (host boot) or clears the mark: `virsh autostart
+   * [--disable]` (decision 017). Persistent domains only.
+   */
+  async setAutostart(name: string, enabled: boolean): Promise<void> {
+    await this.runOn(name, ['autostart', '--domain', name, ...(enabled ? [] : ['--disable'])]);
+  }
+
+  /** True when the domain is marked autostart (`virsh dominfo`, "Autostart: enable"). */
+  async autostart(name: string): Promise<boolean> {
+    const out = (await this.runOn(name, ['dominfo', '--domain', name])).stdout;
+    const m = /^Autostart:\s+(\S+)/m.exec(out);
+    if (!m) throw new VirshError(`virsh dominfo ${name}: no "Autostart" in the output`, 'virsh', ['dominfo', name], 0, '', false);
+    return m[1] === 'enable';
+  }
+
+  /** `virsh nodeinfo`: the host's CPU topology, frequency and memory, as text (see `parseNodeInfo`). */
+  async nodeInfo(): Promise<string> {
+    return (await this.run(['nodeinfo'])).stdout;
+  }
+
   /** The running guest's maximum memory in MiB (`virsh dominfo`, "Max memory"). */
   async maxMemoryMiB(name: string): Promise<number> {
     const out = (await this.runOn(name, ['dominfo', '--domain', name])).stdout;

@@ -4,19 +4,33 @@
  * code that builds these paths or creates, writes, lists and removes VM folders; the uuid is checked here
  * (a UUID, so it can never climb out of `vms/`) and every path it hands out passes {@link assertAbsolutePath}.
  */
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { assertPattern, UUID_PATTERN } from '@kvm-crm/shared';
+import { assertPattern, InputError, UUID_PATTERN } from '@kvm-crm/shared';
 import type { VmFile, VmFiles, VmPaths } from '../services/ports.js';
 import { assertAbsolutePath } from './safe-path.js';
 
 /** File names inside a VM folder. */
 const FILES: Readonly<Record<VmFile, string>> = { disk: 'disk.qcow2', seed: 'seed.iso', serialLog: 'console.log', domainXml: 'domain.xml' };
 
+/** Most data disks per VM (vdb … vdq). */
+export const MAX_DATA_DISKS = 16;
+
+/** Guest device of data disk `index` (0 → `vdb`, 1 → `vdc`, …). @throws InputError outside 0–{@link MAX_DATA_DISKS}-1. */
+export function dataDiskDevice(index: number): string {
+  if (!Number.isInteger(index) || index < 0 || index >= MAX_DATA_DISKS) throw new InputError(`data disk index ${String(index)} out of range (at most ${MAX_DATA_DISKS} data disks)`);
+  return `vd${String.fromCharCode(0x62 + index)}`;
+}
+
+/** Disk images in a VM folder: the system disk and `data-vdX.qcow2`; what {@link VmStore.keepDisks} keeps. */
+const DISK_FILE_PATTERN = /^(disk|data-vd[b-z])\.qcow2$/;
+
 /** The folders of the agent's VMs, `<root>/<vm uuid>/` with `root` = `<storageRoot>/vms`. */
 export class VmStore implements VmFiles {
   /** Absolute path of the folder holding every VM folder. */
   readonly root: string;
+  /** Absolute path of `<storageRoot>/kept-disks`, where {@link keepDisks} moves the disks of deleted VMs. */
+  readonly keptRoot: string;
 
   /**
    * @param storageRoot the agent's storage root; VM folders live in `<storageRoot>/vms/` (resolved against the
@@ -24,6 +38,7 @@ export class VmStore implements VmFiles {
    */
   constructor(storageRoot: string) {
     this.root = path.resolve(storageRoot, 'vms');
+    this.keptRoot = path.resolve(storageRoot, 'kept-disks');
   }
 
   /** Creates `<storageRoot>/vms` (mode 0755, parents too) when missing. @throws the file-system error. */
@@ -73,6 +88,14 @@ export class VmStore implements VmFiles {
   }
 
   /**
+   * The data disk `index` of VM `vmUuid`: `<vm folder>/data-<device>.qcow2` (0 → `data-vdb.qcow2`).
+   * @throws InputError for a bad uuid or an index outside 0–{@link MAX_DATA_DISKS}-1.
+   */
+  dataDiskPath(vmUuid: string, index: number): string {
+    return path.join(this.pathOf(vmUuid), `data-${dataDiskDevice(index)}.qcow2`);
+  }
+
+  /**
    * Writes `content` (UTF-8) to one of the VM's files (e.g. `domainXml` → `<vm folder>/domain.xml`) with `mode`
    * (default 0644) and returns the file's path. The folder must exist ({@link create}).
    * @throws InputError for a bad uuid; the file-system error otherwise.
@@ -97,5 +120,23 @@ export class VmStore implements VmFiles {
    */
   async remove(vmUuid: string): Promise<void> {
     await rm(this.pathOf(vmUuid), { recursive: true, force: true });
+  }
+
+  /**
+   * Moves the folder of VM `vmUuid` out of `vms/` to `<storageRoot>/kept-disks/<vm uuid>[-<n>]/` (one rename, so
+   * neither the start-up reconciler's debris sweep nor a later create of the same uuid can touch it), then removes
+   * every entry in it but the disk images (`disk.qcow2`, `data-vd?.qcow2`). Returns the new folder, or undefined
+   * when the VM has no folder.
+   * @throws InputError for a bad uuid; the file-system error otherwise.
+   */
+  async keepDisks(vmUuid: string): Promise<string | undefined> {
+    const dir = this.pathOf(vmUuid);
+    if (!(await this.exists(vmUuid))) return undefined;
+    await mkdir(this.keptRoot, { recursive: true, mode: 0o755 });
+    let target = path.join(this.keptRoot, vmUuid);
+    for (let n = 1; await stat(target).then(() => true, () => false); n++) target = path.join(this.keptRoot, `${vmUuid}-${n}`);
+    await rename(dir, target);
+    for (const e of await readdir(target)) if (!DISK_FILE_PATTERN.test(e)) await rm(path.join(target, e), { recursive: true, force: true });
+    return target;
   }
 }

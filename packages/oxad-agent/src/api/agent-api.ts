@@ -1,6 +1,6 @@
 /**
  * The OCF agent methods (docs/ocf-protocol.md §4.2): `send`, `ping`, `pingAuth`, `list_vm_templates`,
- * `force_list_active_vms`. The shared agent password is a method argument, compared in constant time.
+ * `force_list_active_vms`, and the kvm-crm extensions `list_vm_templates_detailed` and `get_host_info`. The shared agent password is a method argument, compared in constant time.
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
 import {
@@ -17,6 +17,7 @@ import {
 import type { TemplateCatalogue } from '../templates/template-catalogue.js';
 import type { MonitoringService } from '../services/monitoring-service.js';
 import type { AgentProvisioningService } from '../services/provisioning-service.js';
+import type { HostInventory } from '../services/host-inventory.js';
 
 /** What the API needs to list running domains. */
 export interface DomainLister {
@@ -38,6 +39,8 @@ export interface AgentApiDeps {
   templates: Pick<TemplateCatalogue, 'list' | 'resolve'>;
   domains: DomainLister;
   domainPrefix: string;
+  /** The host inventory behind `get_host_info`. */
+  host: Pick<HostInventory, 'get'>;
 }
 
 /**
@@ -109,6 +112,19 @@ export function agentApi(deps: AgentApiDeps): Record<string, XmlRpcMethod> {
         }
       }
       return out;
+    },
+    /**
+     * kvm-crm extension `get_host_info(password)` → a struct describing this host now (docs/compatibility.md):
+     * `hostname`, `hypervisor` (`kvm`|`qemu`), `cpuModel`, `cpus`, `cpuSockets`, `cpuCoresPerSocket`,
+     * `cpuThreadsPerCore`, `cpuFrequencyMHz`, `memoryTotalMiB`, `memoryFreeMiB` (MemAvailable),
+     * `storageTotalMiB`, `storageFreeMiB`, `storageTotalGiB`, `storageFreeGiB` (file system of the storage root),
+     * `libvirtVersion`, `qemuVersion`, `bridges` (names), and the OCF server fields `numberOfCPUs`, `CPUFrequency`
+     * (MHz), `memory` (MiB), `discSpaceGB`. Every number is an `<int>`.
+     * @throws fault `Password mismatch`; an UpstreamError when virsh or the host cannot be read.
+     */
+    get_host_info: async (p) => {
+      checkPassword(p, 0);
+      return { ...(await deps.host.get()) };
     },
     /** `force_list_active_vms(password, vm_uuid | 'None')` → `{uuid: domain name}` of running domains (§4.2). */
     force_list_active_vms: async (p) => {

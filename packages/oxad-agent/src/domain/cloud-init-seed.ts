@@ -7,6 +7,7 @@
  * injected; values that YAML would otherwise read as something other than a string are double-quoted.
  * Pure functions, no I/O.
  */
+import { createHash } from 'node:crypto';
 import { InputError, MAC_PATTERN, UUID_PATTERN, assertPattern, isIpv4 } from '@kvm-crm/shared';
 
 /** Host names we write: letters, digits, dash, 1–64 characters (the VM name pattern of Expedient). */
@@ -61,6 +62,11 @@ export interface CloudInitSpec {
   nics: SeedNic[];
   /** Users to create; none: cloud-init's defaults apply. */
   users?: SeedUser[];
+  /**
+   * OpenSSH public key lines for the image's default user (cloud-init's top-level `ssh_authorized_keys`); used
+   * when the keys are not tied to named users.
+   */
+  sshAuthorizedKeys?: string[];
 }
 
 /** The three files of a seed, by their NoCloud file names. */
@@ -125,14 +131,19 @@ export function renderNetworkConfig(spec: Pick<CloudInitSpec, 'nics'>): string {
 }
 
 /**
- * `user-data`: `#cloud-config`, `hostname: <hostname>` and, when users are given, a `users:` list with
- * `name` and `ssh_authorized_keys` (double-quoted) per user.
+ * `user-data`: `#cloud-config`, `hostname: <hostname>`, then the default user's keys as a top-level
+ * `ssh_authorized_keys:` list when given, and, when users are given, a `users:` list with `name` and
+ * `ssh_authorized_keys` per user. Every key is double-quoted, one per `- "…"` line (the test template's init
+ * greps these lines).
  * @throws InputError for a bad host name, user name or key.
  */
-export function renderUserData(spec: Pick<CloudInitSpec, 'hostname' | 'users'>): string {
+export function renderUserData(spec: Pick<CloudInitSpec, 'hostname' | 'users' | 'sshAuthorizedKeys'>): string {
   const host = assertPattern(spec.hostname, HOSTNAME_PATTERN, 'host name');
   validateUsers(spec.users);
+  validateKeys(spec.sshAuthorizedKeys, 'the default user');
   const lines = ['#cloud-config', `hostname: ${yamlWord(host)}`];
+  const defaultKeys = spec.sshAuthorizedKeys ?? [];
+  if (defaultKeys.length > 0) lines.push('ssh_authorized_keys:', ...defaultKeys.map((k) => `  - "${k}"`));
   if (spec.users !== undefined && spec.users.length > 0) {
     lines.push('users:');
     for (const user of spec.users) {
@@ -151,6 +162,7 @@ export function validateSpec(spec: CloudInitSpec): void {
   assertPattern(spec.hostname, HOSTNAME_PATTERN, 'host name');
   validateNics(spec.nics);
   validateUsers(spec.users);
+  validateKeys(spec.sshAuthorizedKeys, 'the default user');
 }
 
 /** Words YAML 1.1 (PyYAML, cloud-init) would read as a boolean or null when unquoted. */
@@ -213,13 +225,59 @@ function validateUsers(users: SeedUser[] | undefined): void {
     if (YAML_SPECIAL_WORDS.test(user.name)) throw new InputError(`invalid user name: ${JSON.stringify(user.name)}`);
     if (seen.has(user.name)) throw new InputError(`duplicate user: ${user.name}`);
     seen.add(user.name);
-    const keys = user.sshAuthorizedKeys ?? [];
-    if (!Array.isArray(keys) || keys.length > MAX_KEYS) throw new InputError(`invalid SSH keys of ${user.name}: need a list of at most ${MAX_KEYS}`);
-    for (const key of keys) {
-      if (typeof key !== 'string' || key.length > 16384) throw new InputError(`invalid SSH public key of ${user.name}`);
-      assertPattern(key, SSH_PUBLIC_KEY_PATTERN, `SSH public key of ${user.name}`);
-    }
+    validateKeys(user.sshAuthorizedKeys, user.name);
   }
+}
+
+function validateKeys(keys: string[] | undefined, owner: string): void {
+  if (keys === undefined) return;
+  if (!Array.isArray(keys) || keys.length > MAX_KEYS) throw new InputError(`invalid SSH keys of ${owner}: need a list of at most ${MAX_KEYS}`);
+  for (const key of keys) assertSshPublicKey(key, `SSH public key of ${owner}`);
+}
+
+/**
+ * Returns `key` when it is one OpenSSH public key line ({@link SSH_PUBLIC_KEY_PATTERN}: type, base64 blob,
+ * optional comment of printable ASCII without `"` and `\`; no newline or other control character anywhere) whose
+ * blob is canonical base64 and starts with the same key type (the SSH wire string `uint32 length, type`).
+ * @throws InputError naming `what` and the problem, never echoing more than the key's first 40 characters.
+ */
+export function assertSshPublicKey(key: string, what = 'SSH public key'): string {
+  if (typeof key !== 'string' || key.length > 16384) throw new InputError(`invalid ${what}: need a string of at most 16384 characters`);
+  const shown = JSON.stringify(key.slice(0, 40));
+  if (!SSH_PUBLIC_KEY_PATTERN.test(key)) throw new InputError(`invalid ${what}: ${shown}… is not "<type> <base64> [comment]" on one line of printable ASCII`);
+  const [type, b64] = key.split(' ') as [string, string];
+  const blob = Buffer.from(b64, 'base64');
+  if (blob.toString('base64') !== b64) throw new InputError(`invalid ${what}: the key data of ${shown}… is not canonical base64`);
+  if (!isSshKeyBlob(blob, type)) throw new InputError(`invalid ${what}: the key data of ${shown}… is not a ${type} key`);
+  return key;
+}
+
+/**
+ * True when `blob` is a sequence of SSH wire strings (`uint32 length`, bytes) that ends exactly at its end, at
+ * least two of them, the first being `type` (every OpenSSH public key blob has this shape: RSA, ECDSA, Ed25519 and
+ * the sk- variants). Catches truncated or padded key data.
+ */
+function isSshKeyBlob(blob: Buffer, type: string): boolean {
+  let at = 0;
+  let strings = 0;
+  while (at < blob.length) {
+    if (at + 4 > blob.length) return false;
+    const len = blob.readUInt32BE(at);
+    if (at + 4 + len > blob.length) return false;
+    if (strings === 0 && blob.subarray(at + 4, at + 4 + len).toString('latin1') !== type) return false;
+    at += 4 + len;
+    strings++;
+  }
+  return strings >= 2;
+}
+
+/**
+ * The OpenSSH fingerprint of a public key line, as `ssh-keygen -lf` prints it: `SHA256:` + base64 (no padding) of
+ * the SHA-256 of the decoded key blob. @throws InputError for a key {@link assertSshPublicKey} refuses.
+ */
+export function sshKeyFingerprint(key: string): string {
+  const b64 = assertSshPublicKey(key).split(' ')[1]!;
+  return `SHA256:${createHash('sha256').update(Buffer.from(b64, 'base64')).digest('base64').replace(/=+$/, '')}`;
 }
 
 /** Throws InputError unless `s` is a dotted-quad IPv4 address. */

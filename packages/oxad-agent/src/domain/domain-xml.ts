@@ -3,7 +3,8 @@
  *
  * Every value is validated and XML-escaped; the layout is fixed: i440fx machine `pc`, qcow2 overlay on virtio
  * `vda` (template as an explicit, never relabelled backing store), NoCloud seed as a read-only IDE CD-ROM `hdc`, virtio NICs on a bridge or a libvirt network, serial
- * console to a file, no graphics, ACPI on, power-off and crash destroy the guest. Pure functions, no I/O.
+ * console to a file, no graphics, ACPI on, data disks on virtio `vdb`, `vdc`, …, `<memory>` = the live-growth ceiling and
+ * `<currentMemory>` = the boot size (virtio balloon), power-off and crash destroy the guest. Pure functions, no I/O.
  */
 import {
   ACTION_ID_PATTERN,
@@ -67,8 +68,13 @@ export interface DomainSpec {
   title: string;
   /** `kvm` when hardware virtualisation works on this host, else `qemu` (TCG). */
   domainType: 'kvm' | 'qemu';
-  /** Guest memory in MiB. */
+  /** Guest memory at boot in MiB (`<currentMemory>`). */
   memoryMiB: number;
+  /**
+   * The memory the guest may grow to while it runs, in MiB (`<memory>`; the balloon grows it up to this). At
+   * least `memoryMiB`; omitted: equal to `memoryMiB` (no live growth).
+   */
+  maxMemoryMiB?: number;
   /** Number of virtual CPUs. */
   vcpus: number;
   /** Absolute path of the emulator; omitted: libvirt picks its default. */
@@ -89,6 +95,8 @@ export interface DomainSpec {
    * user: mode 0644, as `writeSeedIso` writes it.
    */
   seedIsoPath: string;
+  /** Data disks: absolute paths of qcow2 volumes, attached in order on virtio as vdb, vdc, … (at most 16). */
+  dataDisks?: string[];
   /** Absolute path of the file the serial console is written to. */
   serialLogPath: string;
   /** Virtual NICs, in guest order. */
@@ -96,6 +104,9 @@ export interface DomainSpec {
   /** Our metadata element's content. */
   metadata: DomainMetadata;
 }
+
+/** Most data disks a domain gets (vdb … vdq). */
+const MAX_DATA_DISKS = 16;
 
 /** Free-text metadata (project/slice names and IDs): printable, no control characters, at most 256 characters. */
 const FREE_TEXT_PATTERN = /^[^\u0000-\u001f\u007f]{1,256}$/u;
@@ -156,6 +167,13 @@ export function validateDomainSpec(spec: DomainSpec): void {
   if (!Number.isSafeInteger(spec.memoryMiB) || spec.memoryMiB < minMemoryMiB || spec.memoryMiB > maxMemoryMiB) {
     throw new InputError(`invalid memory: ${String(spec.memoryMiB)} MiB (need an integer ${minMemoryMiB}–${maxMemoryMiB})`);
   }
+  if (spec.maxMemoryMiB !== undefined && (!Number.isSafeInteger(spec.maxMemoryMiB) || spec.maxMemoryMiB < spec.memoryMiB || spec.maxMemoryMiB > maxMemoryMiB)) {
+    throw new InputError(`invalid maximum memory: ${String(spec.maxMemoryMiB)} MiB (need an integer ${spec.memoryMiB}–${maxMemoryMiB}, at least the boot memory)`);
+  }
+  if (spec.dataDisks !== undefined) {
+    if (!Array.isArray(spec.dataDisks) || spec.dataDisks.length > MAX_DATA_DISKS) throw new InputError(`invalid data disks: need a list of at most ${MAX_DATA_DISKS}`);
+    for (const d of spec.dataDisks) assertPattern(d, PATH_PATTERN, 'data disk path');
+  }
   if (!Number.isSafeInteger(spec.vcpus) || spec.vcpus < 1 || spec.vcpus > maxVcpus) {
     throw new InputError(`invalid vCPU count: ${String(spec.vcpus)} (need an integer 1–${maxVcpus})`);
   }
@@ -215,7 +233,7 @@ export function renderDomainXml(spec: DomainSpec): string {
     ...meta.filter(([, v]) => v !== undefined).map(([k, v]) => `      <kvmcrm:${k}>${e(v!)}</kvmcrm:${k}>`),
     '    </kvmcrm:instance>',
     '  </metadata>',
-    `  <memory unit='MiB'>${spec.memoryMiB}</memory>`,
+    `  <memory unit='MiB'>${spec.maxMemoryMiB ?? spec.memoryMiB}</memory>`,
     `  <currentMemory unit='MiB'>${spec.memoryMiB}</currentMemory>`,
     `  <vcpu placement='static'>${spec.vcpus}</vcpu>`,
     '  <os>',
@@ -248,6 +266,13 @@ export function renderDomainXml(spec: DomainSpec): string {
       : []),
     "      <target dev='vda' bus='virtio'/>",
     '    </disk>',
+    ...(spec.dataDisks ?? []).flatMap((d, i) => [
+      "    <disk type='file' device='disk'>",
+      "      <driver name='qemu' type='qcow2'/>",
+      `      <source file='${e(d)}'/>`,
+      `      <target dev='vd${String.fromCharCode(0x62 + i)}' bus='virtio'/>`,
+      '    </disk>',
+    ]),
     "    <disk type='file' device='cdrom'>",
     "      <driver name='qemu' type='raw'/>",
     `      <source file='${e(spec.seedIsoPath)}'>`,

@@ -42,6 +42,12 @@ export interface DomainControl {
   setLiveMemory(name: string, memoryMiB: number): Promise<void>;
   setConfigVcpus(name: string, vcpus: number): Promise<void>;
   maxMemoryMiB(name: string): Promise<number>;
+  /** Sets only the boot memory of the persistent definition (`<currentMemory>`); the ceiling stays. */
+  setConfigCurrentMemory(name: string, memoryMiB: number): Promise<void>;
+  /** The persistent definition's ceiling (`<memory>`) and boot size (`<currentMemory>`), MiB. */
+  configMemory(name: string): Promise<{ maxMiB: number; currentMiB: number }>;
+  /** Marks the domain to start with libvirtd (host boot), or clears the mark (decision 017). */
+  setAutostart(name: string, enabled: boolean): Promise<void>;
   /** The domain's state; undefined when there is no such domain. */
   domState(name: string): Promise<DomainState | undefined>;
 }
@@ -76,11 +82,23 @@ export interface CreateOverlayArgs {
   overlayPath: string;
 }
 
+/** The disk-image operations of the provisioning (implemented by `QemuImg`); sizes in MiB, paths absolute. */
+export interface DiskImages {
+  /** Creates a qcow2 overlay over a template image. */
+  createOverlay(args: CreateOverlayArgs): Promise<void>;
+  /** Full, independent copy of `src` (format `options.sourceFormat`) into a new image `dst` of format `format`. */
+  convert(src: string, dst: string, format: string, options?: { sourceFormat?: string }): Promise<void>;
+  /** Creates an empty qcow2 volume of `sizeMiB`. */
+  createVolume(path: string, sizeMiB: number): Promise<void>;
+  /** Grows a qcow2 image to `sizeMiB` (never shrinks). */
+  resize(path: string, sizeMiB: number): Promise<void>;
+}
+
 /** Host side effects of the provisioning besides the VM folders. */
 export interface HostPorts {
   domains: DomainControl;
-  /** Creates a qcow2 overlay over a template image (implemented by `QemuImg`). */
-  images: { createOverlay(args: CreateOverlayArgs): Promise<void> };
+  /** Overlays, full copies, data volumes, growing (implemented by `QemuImg`). */
+  images: DiskImages;
   /** Writes a cloud-init NoCloud ISO holding `files` (name → content) to `isoPath` (adapters/seed-iso.ts). */
   writeSeedIso(files: Record<string, string>, isoPath: string): Promise<void>;
   /** True when a Linux bridge of that name exists on this host. */
@@ -112,12 +130,19 @@ export interface VmFiles {
   exists(vmUuid: string): Promise<boolean>;
   /** Creates the VM's folder (and `vms/`); returns its path. */
   create(vmUuid: string): Promise<string>;
+  /** Absolute path of data disk `index` (0 → `vdb`) in the VM's folder. @throws InputError for an index outside 0–15. */
+  dataDiskPath(vmUuid: string, index: number): string;
   /** Writes one of the VM's files (mode default 0644); returns its path. */
   writeFile(vmUuid: string, file: VmFile, content: string, mode?: number): Promise<string>;
   /** Entry names in `vms/` (not only UUIDs). @throws ENOENT when `vms/` does not exist. */
   list(): Promise<string[]>;
   /** Removes the VM's folder and its content; no error when it is already gone. */
   remove(vmUuid: string): Promise<void>;
+  /**
+   * Moves the VM's folder out of `vms/` (to `<storageRoot>/kept-disks/`) keeping only its disk images; returns the
+   * new folder, undefined when the VM has no folder.
+   */
+  keepDisks(vmUuid: string): Promise<string | undefined>;
 }
 
 /** Where statuses go; implemented over XML-RPC by `XmlRpcStatusReporter`, by the StatusOutbox, and in memory in unit tests. */

@@ -34,8 +34,9 @@ import {
   type Logger,
   type VirtualMachine as RspecVm,
 } from '@kvm-crm/shared';
-import { VmStore } from '../adapters/vm-store.js';
-import { renderSeedFiles, type SeedNic } from '../domain/cloud-init-seed.js';
+import { MAX_DISK_MIB } from '../adapters/qemu-img.js';
+import { MAX_DATA_DISKS, VmStore } from '../adapters/vm-store.js';
+import { GUEST_USER_PATTERN, renderSeedFiles, type SeedNic, type SeedUser } from '../domain/cloud-init-seed.js';
 import { renderDomainXml, type DomainNic } from '../domain/domain-xml.js';
 import type { ActionJournal } from './action-journal.js';
 import type { TemplateCatalogue } from '../templates/template-catalogue.js';
@@ -165,15 +166,15 @@ export class AgentProvisioningService {
       case 'create':
         return this.create(action, vm, vmUuid, log);
       case 'start':
-        return this.start(name);
+        return this.start(name, log);
       case 'stop':
         return this.stop(name);
       case 'hardStop':
         return this.hardStop(name);
       case 'reboot':
-        return this.reboot(name);
+        return this.reboot(name, log);
       case 'delete':
-        return this.delete(name, vmUuid);
+        return this.delete(name, vmUuid, vm.xenConfiguration?.keepDisks === true);
       case 'modify':
         return this.modify(name, vm);
       default:
@@ -189,11 +190,24 @@ export class AgentProvisioningService {
     if (!cfg?.hdOriginPath) throw new InputError('create needs xen-configuration/hd-origin-path (the template)');
     const memoryMiB = cfg.memoryMb;
     if (memoryMiB === undefined) throw new InputError('create needs xen-configuration/memory-mb');
+    const maxMemoryMiB = cfg.maxMemoryMb;
+    if (maxMemoryMiB !== undefined && maxMemoryMiB < memoryMiB) {
+      throw new InputError(`max-memory-mb ${maxMemoryMiB} is below memory-mb ${memoryMiB}: the ceiling must be at least the boot memory`);
+    }
     const template = await this.templates.resolve(cfg.hdOriginPath);
     if (template.metadata.minMemoryMiB && memoryMiB < template.metadata.minMemoryMiB) {
       throw new InputError(`template ${template.metadata.name} needs at least ${template.metadata.minMemoryMiB} MiB of memory, ${memoryMiB} MiB requested`);
     }
+    const growToMiB = diskGrowth(cfg.hdSizeMb, template.virtualSizeBytes, template.metadata.name);
+    const dataDisks = (cfg.dataDisks ?? []).map((d, i) => {
+      if (d.sizeMb === undefined || !Number.isSafeInteger(d.sizeMb) || d.sizeMb < 1 || d.sizeMb > MAX_DISK_MIB) {
+        throw new InputError(`data disk ${i + 1}: size-mb must be an integer from 1 to ${MAX_DISK_MIB}, got ${String(d.sizeMb ?? 'nothing')}`);
+      }
+      return d.sizeMb;
+    });
+    if (dataDisks.length > MAX_DATA_DISKS) throw new InputError(`${dataDisks.length} data disks asked, at most ${MAX_DATA_DISKS}`);
     const notes: string[] = [];
+    const { users, defaultUserKeys } = seedUsers(cfg.users ?? [], cfg.sshKeys ?? [], notes);
     const seedNics: SeedNic[] = [];
     const domainNics: DomainNic[] = [];
     for (const [i, nic] of (cfg.interfaces ?? []).entries()) {
@@ -224,13 +238,27 @@ export class AgentProvisioningService {
 
     let defined = false;
     try {
+      // Render the seed first: a key or user it refuses fails the create before any disk is written.
+      const seed = renderSeedFiles({
+        instanceId: vmUuid, hostname, nics: seedNics, ...(users.length ? { users } : {}), ...(defaultUserKeys.length ? { sshAuthorizedKeys: defaultUserKeys } : {}),
+      });
       await this.vms.create(vmUuid);
-      await this.host.images.createOverlay({ backingPath: template.diskPath, backingFormat: template.metadata.format, overlayPath: paths.disk });
-      const seed = renderSeedFiles({ instanceId: vmUuid, hostname, nics: seedNics });
+      const full = template.metadata.clone === 'full';
+      if (full) await this.host.images.convert(template.diskPath, paths.disk, 'qcow2', { sourceFormat: template.metadata.format });
+      else await this.host.images.createOverlay({ backingPath: template.diskPath, backingFormat: template.metadata.format, overlayPath: paths.disk });
+      if (growToMiB !== undefined) await this.host.images.resize(paths.disk, growToMiB);
+      const dataDiskPaths: string[] = [];
+      for (const [i, sizeMiB] of dataDisks.entries()) {
+        const p = this.vms.dataDiskPath(vmUuid, i);
+        await this.host.images.createVolume(p, sizeMiB);
+        dataDiskPaths.push(p);
+      }
       await this.host.writeSeedIso({ ...seed }, paths.seed);
       const xml = renderDomainXml({
         name, uuid: vmUuid, title: hostname, domainType: this.options.domainType, memoryMiB, vcpus: cfg.vcpus ?? this.options.vcpus,
-        diskPath: paths.disk, backing: { path: template.diskPath, format: template.metadata.format }, seedIsoPath: paths.seed, serialLogPath: paths.serialLog, nics: domainNics,
+        ...(maxMemoryMiB !== undefined ? { maxMemoryMiB } : {}), ...(dataDiskPaths.length ? { dataDisks: dataDiskPaths } : {}),
+        diskPath: paths.disk, ...(full ? {} : { backing: { path: template.diskPath, format: template.metadata.format } }),
+        seedIsoPath: paths.seed, serialLogPath: paths.serialLog, nics: domainNics,
         metadata: {
           vmUuid, vmName: hostname, projectId, sliceId, projectName: vm.projectName, sliceName: vm.sliceName,
           serverUuid: vm.serverId, actionId: action.id!, template: template.metadata.name,
@@ -254,15 +282,31 @@ export class AgentProvisioningService {
     return s;
   }
 
-  private async start(name: string): Promise<string | undefined> {
+  /**
+   * Marks a domain the agent started as autostart, so that libvirtd starts it again after a host reboot (decision
+   * 017). The guest already runs: a failure is a note in the SUCCESS description, not a FAILED.
+   */
+  private async markAutostart(name: string, log: Logger): Promise<string | undefined> {
+    try {
+      await this.host.domains.setAutostart(name, true);
+      return undefined;
+    } catch (err) {
+      log.warn('autostart not set', { domain: name, error: describeError(err) });
+      return `autostart not set (the VM will not come back after a host reboot): ${describeError(err)}`;
+    }
+  }
+
+  private async start(name: string, log: Logger): Promise<string | undefined> {
     const s = await this.state(name);
-    if (s === 'running') return 'already running';
+    if (s === 'running') return ['already running', await this.markAutostart(name, log)].filter(Boolean).join('; ');
     await this.host.domains.start(name);
-    return undefined;
+    return this.markAutostart(name, log);
   }
 
   private async hardStop(name: string): Promise<string | undefined> {
     const s = await this.state(name);
+    // Cleared first: a VM asked to be stopped must not come back at the next host boot, even if the stop fails.
+    await this.host.domains.setAutostart(name, false);
     if (!RUNNING_STATES.has(s)) return 'already stopped';
     await this.host.domains.destroy(name);
     return undefined;
@@ -270,6 +314,7 @@ export class AgentProvisioningService {
 
   private async stop(name: string): Promise<string | undefined> {
     const s = await this.state(name);
+    await this.host.domains.setAutostart(name, false); // see hardStop
     if (!RUNNING_STATES.has(s)) return 'already stopped';
     await this.host.domains.shutdown(name);
     const deadline = Date.now() + this.options.stopGraceSeconds * 1000;
@@ -281,30 +326,48 @@ export class AgentProvisioningService {
     return `guest did not shut down within ${this.options.stopGraceSeconds} s; destroyed`;
   }
 
-  private async reboot(name: string): Promise<string | undefined> {
+  private async reboot(name: string, log: Logger): Promise<string | undefined> {
     const s = await this.state(name);
     if (RUNNING_STATES.has(s)) {
       await this.host.domains.reboot(name);
       return undefined;
     }
     await this.host.domains.start(name);
-    return 'was not running; started';
+    return ['was not running; started', await this.markAutostart(name, log)].filter(Boolean).join('; ');
   }
 
   /**
-   * modify (memory in MiB and/or vCPUs, from xen-configuration `memory-mb` / `vcpus`): always written to the
-   * persistent definition (next start); memory is also changed live through the balloon when the guest runs and
-   * the new size fits its current maximum. The SUCCESS description says which.
+   * modify (memory in MiB and/or vCPUs and/or the memory ceiling, from xen-configuration `memory-mb` / `vcpus` /
+   * `max-memory-mb`): always written to the persistent definition (next start); memory is also changed live
+   * through the balloon when the guest runs and the new size fits the maximum it was started with. A domain with a
+   * ceiling (`<memory>` above `<currentMemory>`, set by `max-memory-mb`) keeps it when the new memory fits under
+   * it; without one, memory sets both, as before. A new ceiling applies at the next start. The SUCCESS description
+   * says which.
    */
   private async modify(name: string, vm: RspecVm): Promise<string> {
     const memoryMiB = vm.xenConfiguration?.memoryMb;
     const vcpus = vm.xenConfiguration?.vcpus;
-    if (memoryMiB === undefined && vcpus === undefined) throw new InputError('modify needs xen-configuration/memory-mb and/or vcpus');
+    const maxMemoryMiB = vm.xenConfiguration?.maxMemoryMb;
+    if (memoryMiB === undefined && vcpus === undefined && maxMemoryMiB === undefined) {
+      // The message predates max-memory-mb (a test and clients match it); max-memory-mb alone is accepted too.
+      throw new InputError('modify needs xen-configuration/memory-mb and/or vcpus');
+    }
     const s = await this.state(name);
     const running = RUNNING_STATES.has(s);
     const notes: string[] = [];
+    if (maxMemoryMiB !== undefined) {
+      const boot = memoryMiB ?? (await this.host.domains.configMemory(name)).currentMiB;
+      if (maxMemoryMiB < boot) throw new InputError(`max-memory-mb ${maxMemoryMiB} is below the memory ${boot} MiB: the ceiling must be at least the boot memory`);
+      await this.host.domains.setConfigMemory(name, maxMemoryMiB);
+      await this.host.domains.setConfigCurrentMemory(name, boot);
+      notes.push(`memory ceiling ${maxMemoryMiB} MiB applied at next start`);
+    }
     if (memoryMiB !== undefined) {
-      await this.host.domains.setConfigMemory(name, memoryMiB);
+      if (maxMemoryMiB === undefined) {
+        const config = await this.host.domains.configMemory(name);
+        if (config.maxMiB > config.currentMiB && memoryMiB <= config.maxMiB) await this.host.domains.setConfigCurrentMemory(name, memoryMiB);
+        else await this.host.domains.setConfigMemory(name, memoryMiB);
+      }
       if (running && memoryMiB <= (await this.host.domains.maxMemoryMiB(name))) {
         await this.host.domains.setLiveMemory(name, memoryMiB);
         notes.push(`memory ${memoryMiB} MiB applied live and at next start`);
@@ -317,14 +380,56 @@ export class AgentProvisioningService {
     return notes.join('; ');
   }
 
-  private async delete(name: string, vmUuid: string): Promise<string | undefined> {
+  /**
+   * delete: destroys a running guest, undefines the domain and removes the VM's folder. With `keepDisks`
+   * (xen-configuration `keep-disks`), the folder is first moved to `<storageRoot>/kept-disks/` with only its disk
+   * images; the SUCCESS description says where.
+   */
+  private async delete(name: string, vmUuid: string, keepDisks: boolean): Promise<string | undefined> {
     const s = await this.host.domains.domState(name);
     if (s === undefined && !(await this.vms.exists(vmUuid))) return 'already gone';
-    if (s !== undefined) {
-      if (RUNNING_STATES.has(s)) await this.host.domains.destroy(name);
-      await this.host.domains.undefine(name);
-    }
-    await this.vms.remove(vmUuid);
-    return undefined;
+    if (s !== undefined && RUNNING_STATES.has(s)) await this.host.domains.destroy(name);
+    // Disks move out before the undefine: an agent that dies in between leaves the domain, never lost disks.
+    const kept = keepDisks ? await this.vms.keepDisks(vmUuid) : undefined;
+    if (s !== undefined) await this.host.domains.undefine(name);
+    if (!keepDisks) await this.vms.remove(vmUuid);
+    return kept ? `disks kept on the host in kept-disks/${kept.split('/').at(-1)}` : undefined;
   }
+}
+
+/** 1 MiB in bytes. */
+const MIB = 1024 * 1024;
+
+/**
+ * The size to grow a new VM's system disk to, in MiB, from `hd-size-mb`: undefined when it is absent or equal to
+ * the template's virtual size (nothing to do).
+ * @throws InputError when it is not a positive integer up to {@link MAX_DISK_MIB}, or smaller than the template:
+ *   disks are never shrunk.
+ */
+export function diskGrowth(hdSizeMb: number | undefined, templateBytes: number, templateName: string): number | undefined {
+  if (hdSizeMb === undefined) return undefined;
+  if (!Number.isSafeInteger(hdSizeMb) || hdSizeMb < 1 || hdSizeMb > MAX_DISK_MIB) throw new InputError(`hd-size-mb must be an integer from 1 to ${MAX_DISK_MIB}, got ${hdSizeMb}`);
+  const bytes = hdSizeMb * MIB;
+  if (bytes < templateBytes) {
+    throw new InputError(`hd-size-mb ${hdSizeMb} is smaller than template ${templateName} (${Math.ceil(templateBytes / MIB)} MiB): disks are only grown, never shrunk`);
+  }
+  return bytes === templateBytes ? undefined : hdSizeMb;
+}
+
+/**
+ * The cloud-init users and keys of a create: every OCF `<users>` name becomes a user with all of `sshKeys`
+ * (kvm-crm `<ssh-keys>`); without users, the keys go to the image's default user. Passwords are not written (OCF
+ * sends them in clear; cloud-init would need a hash): a note says so.
+ * @throws InputError for a user name that is not a valid guest login (the keys are checked by renderSeedFiles).
+ */
+function seedUsers(rspecUsers: Array<{ name?: string; password?: string }>, sshKeys: string[], notes: string[]): { users: SeedUser[]; defaultUserKeys: string[] } {
+  const users: SeedUser[] = [];
+  let passwords = 0;
+  for (const [i, u] of rspecUsers.entries()) {
+    if (isPlaceholder(u.name)) throw new InputError(`user ${i + 1} has no name`);
+    users.push({ name: assertPattern(u.name, GUEST_USER_PATTERN, `user name ${i + 1}`), ...(sshKeys.length ? { sshAuthorizedKeys: [...sshKeys] } : {}) });
+    if (!isPlaceholder(u.password)) passwords++;
+  }
+  if (passwords) notes.push(`${passwords} user password(s) not set: the agent writes SSH keys only`);
+  return { users, defaultUserKeys: users.length ? [] : [...sshKeys] };
 }

@@ -20,6 +20,12 @@ export interface TemplateMetadata {
   operatingSystemVersion?: string;
   /** Smallest guest memory the template boots with, in MiB. */
   minMemoryMiB?: number;
+  /**
+   * How a VM's disk is made from the template: `overlay` (default: a qcow2 overlay with the template as its
+   * backing file, O(1)) or `full` (an independent qcow2 copy, `qemu-img convert`; slower, but the VM no longer
+   * depends on the template file).
+   */
+  clone?: 'overlay' | 'full';
   description?: string;
 }
 
@@ -134,6 +140,7 @@ export class TemplateCatalogue {
     }
     if (typeof m.disk !== 'string' || !TEMPLATE_NAME_PATTERN.test(m.disk)) throw new InputError(`template ${name}: template.json needs a plain "disk" file name`);
     if (typeof m.format !== 'string' || !FORMATS.has(m.format)) throw new InputError(`template ${name}: format must be qcow2 or raw`);
+    if (m.clone !== undefined && m.clone !== 'overlay' && m.clone !== 'full') throw new InputError(`template ${name}: clone must be "overlay" or "full"`);
     return { ...m, name, disk: m.disk, format: m.format } as TemplateMetadata;
   }
 

@@ -107,3 +107,18 @@ test('parseImageInfo reads the JSON fields, including an external data file', ()
   assert.throws(() => parseImageInfo('not json'), QemuImgError);
   assert.throws(() => parseImageInfo('{}'), QemuImgError);
 });
+
+test('createVolume makes an empty qcow2 of the size asked; resize grows it and refuses to shrink', async (t) => {
+  const dir = await tempDir(t);
+  const q = new QemuImg();
+  const vol = path.join(dir, 'data-vdb.qcow2');
+  await q.createVolume(vol, 48);
+  assert.equal((await q.info(vol, 'qcow2')).virtualSizeBytes, 48 * 1024 * 1024);
+  await assert.rejects(q.createVolume(vol, 48), ConflictError);
+  await q.resize(vol, 100);
+  assert.equal((await q.info(vol, 'qcow2')).virtualSizeBytes, 100 * 1024 * 1024);
+  await assert.rejects(q.resize(vol, 50), QemuImgError, 'no --shrink');
+  assert.equal((await q.info(vol, 'qcow2')).virtualSizeBytes, 100 * 1024 * 1024);
+  await assert.rejects(q.createVolume(path.join(dir, 'x.qcow2'), 0), InputError);
+  await assert.rejects(q.resize('relative.qcow2', 10), InputError);
+});

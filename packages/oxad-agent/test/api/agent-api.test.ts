@@ -19,6 +19,7 @@ function setup() {
     templates: { list: async () => [], resolve: async () => { throw new Error('no templates'); } },
     domains: { listAll: async () => [] },
     domainPrefix: 'kvmcrm-',
+    host: { get: async () => { throw new Error('no host info here'); } },
   });
   const send = (doc: Rspec | string, password = PASSWORD) =>
     api['send']!([CALLBACK, 0, password, typeof doc === 'string' ? doc : serialiseRspec(doc, { dialect: 'manager' })], {} as never);
@@ -73,6 +74,7 @@ test('list_vm_templates_detailed: metadata and sizes of the templates that valid
     },
     domains: { listAll: async () => [] },
     domainPrefix: 'kvmcrm-',
+    host: { get: async () => { throw new Error('no host info here'); } },
   });
   assert.deepEqual(await api['list_vm_templates_detailed']!([PASSWORD], {} as never), [
     { name: 'good', format: 'qcow2', sizeBytes: 16121856, virtualSizeBytes: 18874368, operatingSystemDistribution: 'Debian', minMemoryMiB: 96 },

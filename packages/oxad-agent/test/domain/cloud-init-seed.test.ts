@@ -7,6 +7,8 @@ import {
   renderNetworkConfig,
   renderSeedFiles,
   renderUserData,
+  assertSshPublicKey,
+  sshKeyFingerprint,
 } from '../../dist/domain/cloud-init-seed.js';
 
 const spec: CloudInitSpec = {
@@ -65,7 +67,7 @@ test('routes and nameservers appear only when given', () => {
 
 test('user-data: cloud-config with hostname, users only when given', () => {
   assert.equal(renderUserData(spec), '#cloud-config\nhostname: web01\n');
-  const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOmJQ0u6ohvFqJ6wq3Y0Qm8w4s3+o/ab1cdE alice@laptop';
+  const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA3sK20QQPSUu3+6OVKuF203QjbJZN5e2I1gTYdQ8nvS alice@laptop';
   assert.equal(
     renderUserData({ hostname: 'web01', users: [{ name: 'alice', sshAuthorizedKeys: [key] }, { name: 'bob' }] }),
     `#cloud-config\nhostname: web01\nusers:\n  - name: alice\n    ssh_authorized_keys:\n      - "${key}"\n  - name: bob\n`,
@@ -123,4 +125,30 @@ test('rejects every invalid or injected value with InputError', () => {
   for (const [what, s] of bad) {
     assert.throws(() => renderSeedFiles(s), InputError, what);
   }
+});
+
+// Keys made with ssh-keygen; fingerprints as `ssh-keygen -lf` printed them.
+const KEYS: Array<[string, string]> = [
+  ['ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDN3AkfbqmhfR0U1+ImIiHhAJwxXp56cNYeEffo1jH8gjWLN9ncLb+4RTcT/kONy5G6ZUnKrT3iyJqc7xLuY1z2eknxsm/vs+KN2Vtopi5Q7Xci4+Ht+G3beXtQ9dgZMjWJ7Hdj16upsvN2Umvy394uF2mpSDyE3Z48M3y8z+Y2Rw== rsa-test', 'SHA256:k+O2AB9YkUWj4vGu+j2gpkJD38TV6OVEC6mgKu+x82Q'],
+  ['ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBKPuSWT/Cw1wj/fq+IvF/SrdJANEWRK97f2N7yyJgt+An/XvNcZ3sbfp3uoZqY9mLBTGbXSxI5OEF0AEqgMClH0= ecdsa-test', 'SHA256:rRgVQ2bM7lam7QXqwrqIUZRcRKyQE6KMmydxjqCHdGI'],
+  ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJhNbh4qWI7k2+b8LGET89GHckWpzEc6taeGG4k0qsYY', 'SHA256:m2tvp6BR8OsbJAbkE6+UN/aVbhB7+pgk4qAILGdpfvI'],
+];
+
+test('SSH keys: real RSA, ECDSA and Ed25519 keys pass; fingerprints match ssh-keygen -lf', () => {
+  for (const [key, fp] of KEYS) {
+    assert.equal(assertSshPublicKey(key), key);
+    assert.equal(sshKeyFingerprint(key), fp);
+  }
+});
+
+test('SSH keys: newlines, a wrong type, truncated or padded data and quotes are refused', () => {
+  const [rsa] = KEYS[0]!;
+  const [ed] = KEYS[2]!;
+  const b64 = ed.split(' ')[1]!;
+  for (const bad of [`${ed}\n`, `${ed}\nssh-ed25519 ${b64}`, `${ed} c\r`, `ssh-rsa ${b64}`, `ssh-ed25519 ${b64.slice(0, -4)}`,
+    `ssh-ed25519 ${Buffer.concat([Buffer.from(b64, 'base64'), Buffer.alloc(3)]).toString('base64')}`, `${ed} say"hi"`, `${rsa.split(' ')[0]}  ${b64}`, 'ssh-ed25519', '']) {
+    assert.throws(() => assertSshPublicKey(bad), InputError, JSON.stringify(bad));
+  }
+  assert.throws(() => renderUserData({ hostname: 'h', sshAuthorizedKeys: [`${ed}\n- evil`] }), /SSH public key of the default user/);
+  assert.equal(renderUserData({ hostname: 'h', sshAuthorizedKeys: [ed] }), `#cloud-config\nhostname: h\nssh_authorized_keys:\n  - "${ed}"\n`);
 });

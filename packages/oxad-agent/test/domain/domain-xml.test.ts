@@ -144,3 +144,21 @@ test('rejects invalid specs with InputError', () => {
   ];
   for (const [what, s] of bad) assert.throws(() => renderDomainXml(s), InputError, what);
 });
+
+test('data disks on virtio vdb, vdc; maxMemoryMiB is <memory>, memoryMiB <currentMemory>; both absent unless set', () => {
+  const plain = renderDomainXml(spec);
+  assert.match(plain, /<memory unit='MiB'>96<\/memory>\n  <currentMemory unit='MiB'>96<\/currentMemory>/);
+  assert.doesNotMatch(plain, /vdb/);
+  const dir = '/var/lib/kvm-crm/vms/c0ffee00-1234-4abc-8def-0123456789ab';
+  const xml = renderDomainXml({ ...spec, maxMemoryMiB: 1024, dataDisks: [`${dir}/data-vdb.qcow2`, `${dir}/data-vdc.qcow2`] });
+  assert.match(xml, /<memory unit='MiB'>1024<\/memory>\n  <currentMemory unit='MiB'>96<\/currentMemory>/);
+  assert.ok(xml.includes(
+    `    </disk>\n    <disk type='file' device='disk'>\n      <driver name='qemu' type='qcow2'/>\n      <source file='${dir}/data-vdb.qcow2'/>\n      <target dev='vdb' bus='virtio'/>\n    </disk>\n` +
+    `    <disk type='file' device='disk'>\n      <driver name='qemu' type='qcow2'/>\n      <source file='${dir}/data-vdc.qcow2'/>\n      <target dev='vdc' bus='virtio'/>\n    </disk>\n    <disk type='file' device='cdrom'>`,
+  ), 'after vda, before the seed CD-ROM');
+  assert.ok(xml.indexOf("<target dev='vda'") < xml.indexOf("<target dev='vdb'"));
+  assert.match(xml, /<memballoon model='virtio'\/>/);
+  assert.throws(() => renderDomainXml({ ...spec, maxMemoryMiB: 64 }), /invalid maximum memory: 64 MiB \(need an integer 96–/);
+  assert.throws(() => renderDomainXml({ ...spec, dataDisks: ['relative.qcow2'] }), InputError);
+  assert.throws(() => renderDomainXml({ ...spec, dataDisks: Array.from({ length: 17 }, (_, i) => `/d/${i}.qcow2`) }), /at most 16/);
+});

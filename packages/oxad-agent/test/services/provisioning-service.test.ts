@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger, InputError, parseRspec, serialiseRspec, type Action, type Interface } from '@kvm-crm/shared';
@@ -15,7 +15,7 @@ import type { ImageInfo } from '../../dist/adapters/qemu-img.js';
 import { TemplateCatalogue, type ImageInspector } from '../../dist/templates/template-catalogue.js';
 import { ActionJournal } from '../../dist/services/action-journal.js';
 import { AgentProvisioningService } from '../../dist/services/provisioning-service.js';
-import type { CreateOverlayArgs, DomainControl, DomainState, HostPorts, StatusReporter } from '../../dist/services/ports.js';
+import type { CreateOverlayArgs, DiskImages, DomainControl, DomainState, HostPorts, StatusReporter } from '../../dist/services/ports.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fakes for unit tests
@@ -71,6 +71,7 @@ class FakeDomains implements DomainControl {
   async setConfigMemory(name: string, memoryMiB: number): Promise<void> {
     this.calls.push(`setConfigMemory ${name} ${memoryMiB}`);
     this.get(name);
+    this.configMax.set(name, memoryMiB);
     this.memory.set(name, { ...this.memory.get(name), config: memoryMiB });
   }
   async setLiveMemory(name: string, memoryMiB: number): Promise<void> {
@@ -86,6 +87,28 @@ class FakeDomains implements DomainControl {
   }
   async maxMemoryMiB(name: string): Promise<number> {
     return this.memory.get(name)?.maxLive ?? 256;
+  }
+  /** The ceiling (`<memory>`) of the persistent definition once setConfigMemory set it (before: the defined XML's). */
+  readonly configMax = new Map<string, number>();
+  async setConfigCurrentMemory(name: string, memoryMiB: number): Promise<void> {
+    this.calls.push(`setConfigCurrentMemory ${name} ${memoryMiB}`);
+    const { maxMiB } = await this.configMemory(name);
+    if (memoryMiB > maxMiB) throw new Error('fake libvirt: current memory above the maximum');
+    this.memory.set(name, { ...this.memory.get(name), config: memoryMiB });
+  }
+  async configMemory(name: string): Promise<{ maxMiB: number; currentMiB: number }> {
+    const xml = this.get(name).xml;
+    const fromXml = (tag: string) => Number(new RegExp(`<${tag} unit='MiB'>(\\d+)<`).exec(xml)?.[1] ?? NaN);
+    return { maxMiB: this.configMax.get(name) ?? fromXml('memory'), currentMiB: this.memory.get(name)?.config ?? fromXml('currentMemory') };
+  }
+  /** Domains marked autostart; `autostartCalls` records every change (kept out of `calls`, which lists lifecycle verbs). */
+  readonly autostart = new Set<string>();
+  readonly autostartCalls: string[] = [];
+  async setAutostart(name: string, enabled: boolean): Promise<void> {
+    this.get(name);
+    this.autostartCalls.push(`${enabled ? 'enable' : 'disable'} ${name}`);
+    if (enabled) this.autostart.add(name);
+    else this.autostart.delete(name);
   }
   private get(name: string) {
     const d = this.domains.get(name);
@@ -103,10 +126,23 @@ class FakeHost implements HostPorts {
   readonly bridges = new Set(['br-mgmt', 'br-data']);
   readonly overlays: CreateOverlayArgs[] = [];
   readonly seeds: Array<{ files: Record<string, string>; isoPath: string }> = [];
-  readonly images = {
+  /** Every image operation other than createOverlay: `convert src dst fmt srcfmt`, `volume path MiB`, `resize path MiB`. */
+  readonly imageCalls: string[] = [];
+  readonly images: DiskImages = {
     createOverlay: async (args: CreateOverlayArgs): Promise<void> => {
       this.overlays.push(args);
       await writeFile(args.overlayPath, 'QFI\xfb fake overlay\n', { flag: 'wx' });
+    },
+    convert: async (src, dst, format, options) => {
+      this.imageCalls.push(`convert ${src} ${dst} ${format} ${options?.sourceFormat}`);
+      await writeFile(dst, 'QFI\xfb fake full copy\n', { flag: 'wx' });
+    },
+    createVolume: async (p, sizeMiB) => {
+      this.imageCalls.push(`volume ${p} ${sizeMiB}`);
+      await writeFile(p, 'QFI\xfb fake volume\n', { flag: 'wx' });
+    },
+    resize: async (p, sizeMiB) => {
+      this.imageCalls.push(`resize ${p} ${sizeMiB}`);
     },
   };
   async writeSeedIso(files: Record<string, string>, isoPath: string): Promise<void> {
@@ -169,6 +205,9 @@ before(async () => {
   await writeFile(path.join(templatesDir, 'debian12', 'template.json'), JSON.stringify({ disk: 'disk.qcow2', format: 'qcow2', minMemoryMiB: 128, description: 'test' }));
   await writeFile(path.join(templatesDir, 'debian12', 'disk.qcow2'), 'QFI\xfb fake template\n');
   templateDisk = await realpath(path.join(templatesDir, 'debian12', 'disk.qcow2'));
+  await mkdir(path.join(templatesDir, 'fullcopy'), { recursive: true });
+  await writeFile(path.join(templatesDir, 'fullcopy', 'template.json'), JSON.stringify({ disk: 'disk.raw', format: 'raw', clone: 'full' }));
+  await writeFile(path.join(templatesDir, 'fullcopy', 'disk.raw'), 'raw template\n');
 });
 
 after(async () => {
@@ -198,6 +237,13 @@ interface VmSpec {
   /** Send no memory-mb at all. */
   noMemory?: boolean;
   virtualizationType?: string;
+  /** hd-size-mb; default 8200 (what Expedient always sends, §6.4); `null`: none. */
+  hdSizeMb?: number | null;
+  maxMemoryMb?: number;
+  dataDisks?: Array<{ sizeMb?: number }>;
+  sshKeys?: string[];
+  users?: Array<{ name?: string; password?: string }>;
+  keepDisks?: boolean;
 }
 
 /** One action as the manager sends it (§6.5, §8.3), passed through serialise + parse like on the wire. */
@@ -217,8 +263,10 @@ function action(type: string, vm: VmSpec, id = randomUUID()): Action & { id: str
                     operatingSystemType: 'GNU/Linux', operatingSystemVersion: '12', operatingSystemDistribution: 'Debian',
                     serverId: '5e4e0000-0000-4000-8000-000000000001', virtualizationType: vm.virtualizationType ?? 'kvm',
                     xenConfiguration: {
-                      hdSetupType: 'file-image', hdSizeMb: 8200, hdOriginPath: vm.template ?? 'debian12/disk.qcow2', configurator: '', virtualizationSetupType: 'hvm',
+                      hdSetupType: 'file-image', ...(vm.hdSizeMb === null ? {} : { hdSizeMb: vm.hdSizeMb ?? 8200 }), hdOriginPath: vm.template ?? 'debian12/disk.qcow2', configurator: '', virtualizationSetupType: 'hvm',
                       ...(vm.noMemory ? {} : { memoryMb: vm.memoryMb ?? 256 }), ...(vm.vcpus ? { vcpus: vm.vcpus } : {}), interfaces: [MGMT_NIC, DATA_NIC],
+                      ...(vm.maxMemoryMb !== undefined ? { maxMemoryMb: vm.maxMemoryMb } : {}), ...(vm.users ? { users: vm.users } : {}),
+                      ...(vm.dataDisks ? { dataDisks: vm.dataDisks } : {}), ...(vm.sshKeys ? { sshKeys: vm.sshKeys } : {}), ...(vm.keepDisks !== undefined ? { keepDisks: vm.keepDisks } : {}),
                     },
                   },
                 ],
@@ -576,4 +624,193 @@ test('journal: an action is recorded before ONGOING is queued and removed once i
   env.reporter.answer = () => false;
   await run(env.svc, action('stop', { vmUuid }));
   assert.deepEqual(await journal.list(), []);
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Disks, keys, memory ceiling, autostart (issue 10)
+
+const ED25519 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA3sK20QQPSUu3+6OVKuF203QjbJZN5e2I1gTYdQ8nvS alice@example';
+
+test('create: hd-size-mb grows the overlay (never shrinks); equal or absent leaves it; smaller fails before anything is written', async () => {
+  const env = setup(); // FakeInspector: every template is 2 GiB = 2048 MiB
+  const grown = randomUUID();
+  const a = action('create', { vmUuid: grown, hdSizeMb: 4096 });
+  await run(env.svc, a);
+  assert.deepEqual(env.reporter.of(a.id).at(-1), ['SUCCESS', undefined]);
+  assert.deepEqual(env.host.imageCalls, [`resize ${env.svc.vmPaths(grown).disk} 4096`]);
+
+  env.host.imageCalls.length = 0;
+  for (const hdSizeMb of [2048, null]) {
+    const b = action('create', { vmUuid: randomUUID(), hdSizeMb });
+    await run(env.svc, b);
+    assert.deepEqual(env.reporter.of(b.id).at(-1), ['SUCCESS', undefined], String(hdSizeMb));
+  }
+  assert.deepEqual(env.host.imageCalls, [], 'no resize for the template size or without hd-size-mb');
+
+  const small = randomUUID();
+  const c = action('create', { vmUuid: small, hdSizeMb: 1024 });
+  const overlaysBefore = env.host.overlays.length;
+  await run(env.svc, c);
+  assert.deepEqual(env.reporter.of(c.id).at(-1), ['FAILED', 'hd-size-mb 1024 is smaller than template debian12 (2048 MiB): disks are only grown, never shrunk']);
+  assert.equal(env.host.overlays.length, overlaysBefore, 'no overlay made');
+  assert.equal(await exists(env.svc.vmPaths(small).dir), false);
+});
+
+test('create: data disks are qcow2 volumes in the VM folder on vdb, vdc; bad sizes fail the create', async () => {
+  const env = setup();
+  const vmUuid = randomUUID();
+  const a = action('create', { vmUuid, hdSizeMb: null, dataDisks: [{ sizeMb: 1024 }, { sizeMb: 512 }] });
+  await run(env.svc, a);
+  assert.deepEqual(env.reporter.of(a.id).at(-1), ['SUCCESS', undefined]);
+  const dir = env.svc.vmPaths(vmUuid).dir;
+  assert.deepEqual(env.host.imageCalls, [`volume ${dir}/data-vdb.qcow2 1024`, `volume ${dir}/data-vdc.qcow2 512`]);
+  const xml = await readFile(env.svc.vmPaths(vmUuid).domainXml, 'utf8');
+  assert.ok(xml.includes(`<source file='${dir}/data-vdb.qcow2'/>\n      <target dev='vdb' bus='virtio'/>`));
+  assert.ok(xml.includes(`<source file='${dir}/data-vdc.qcow2'/>\n      <target dev='vdc' bus='virtio'/>`));
+
+  const del = action('delete', { vmUuid });
+  await run(env.svc, del);
+  assert.equal(await exists(dir), false, 'data disks removed with the VM');
+
+  for (const [dataDisks, reason] of [
+    [[{}], /^data disk 1: size-mb must be an integer from 1 to 16777216, got nothing$/],
+    [[{ sizeMb: 1 }, { sizeMb: 0 }], /^data disk 2: size-mb must be an integer/],
+    [Array.from({ length: 17 }, () => ({ sizeMb: 1 })), /^17 data disks asked, at most 16$/],
+  ] as const) {
+    const b = action('create', { vmUuid: randomUUID(), dataDisks: [...dataDisks] });
+    await run(env.svc, b);
+    assert.equal(env.reporter.of(b.id).at(-1)?.[0], 'FAILED');
+    assert.match(env.reporter.of(b.id).at(-1)?.[1] ?? '', reason);
+  }
+});
+
+test('create: a template with clone "full" gets an independent qcow2 copy (qemu-img convert), no backing store', async () => {
+  const env = setup();
+  const vmUuid = randomUUID();
+  const a = action('create', { vmUuid, template: 'fullcopy', hdSizeMb: 4096 });
+  await run(env.svc, a);
+  assert.deepEqual(env.reporter.of(a.id).at(-1), ['SUCCESS', undefined]);
+  const disk = env.svc.vmPaths(vmUuid).disk;
+  const src = await realpath(path.join(templatesDir, 'fullcopy', 'disk.raw'));
+  assert.deepEqual(env.host.imageCalls, [`convert ${src} ${disk} qcow2 raw`, `resize ${disk} 4096`]);
+  assert.equal(env.host.overlays.length, 0);
+  const xml = await readFile(env.svc.vmPaths(vmUuid).domainXml, 'utf8');
+  assert.doesNotMatch(xml, /backingStore/);
+  assert.ok(xml.includes(`<source file='${disk}'/>`));
+});
+
+test('create: OCF users get the ssh-keys in user-data; without users the default user gets them; passwords are not written', async () => {
+  const env = setup();
+  const a = action('create', { vmUuid: randomUUID(), users: [{ name: 'alice', password: 'secret' }, { name: 'bob' }], sshKeys: [ED25519] });
+  await run(env.svc, a);
+  assert.deepEqual(env.reporter.of(a.id).at(-1), ['SUCCESS', '1 user password(s) not set: the agent writes SSH keys only']);
+  const userData = env.host.seeds[0]!.files['user-data']!;
+  assert.equal(userData, `#cloud-config\nhostname: vm1\nusers:\n  - name: alice\n    ssh_authorized_keys:\n      - "${ED25519}"\n  - name: bob\n    ssh_authorized_keys:\n      - "${ED25519}"\n`);
+  assert.doesNotMatch(userData, /secret/);
+
+  const b = action('create', { vmUuid: randomUUID(), sshKeys: [ED25519] });
+  await run(env.svc, b);
+  assert.deepEqual(env.reporter.of(b.id).at(-1), ['SUCCESS', undefined]);
+  assert.equal(env.host.seeds[1]!.files['user-data'], `#cloud-config\nhostname: vm1\nssh_authorized_keys:\n  - "${ED25519}"\n`);
+});
+
+test('create: a malformed SSH key or user fails the create before any disk is written', async () => {
+  const env = setup();
+  const [type, b64] = ED25519.split(' ') as [string, string];
+  const cases: Array<[VmSpec, RegExp]> = [
+    [{ vmUuid: randomUUID(), sshKeys: [`${ED25519}\nssh-rsa AAAA evil`] }, /invalid SSH public key of the default user: .* is not "<type> <base64> \[comment\]" on one line/],
+    [{ vmUuid: randomUUID(), sshKeys: [`${type} ${b64.slice(0, -4)}`] }, /the key data of .* is not a ssh-ed25519 key/],
+    [{ vmUuid: randomUUID(), sshKeys: [`${type} ${b64.slice(0, -1)}`] }, /not canonical base64/],
+    [{ vmUuid: randomUUID(), sshKeys: [`ssh-rsa ${b64}`] }, /is not a ssh-rsa key/],
+    [{ vmUuid: randomUUID(), sshKeys: [`${type} ${b64} bad"comment`] }, /on one line of printable ASCII/],
+    [{ vmUuid: randomUUID(), users: [{ name: 'Root;x' }], sshKeys: [ED25519] }, /^invalid user name 1/],
+  ];
+  for (const [vm, reason] of cases) {
+    const a = action('create', vm);
+    await run(env.svc, a);
+    assert.equal(env.reporter.of(a.id).at(-1)?.[0], 'FAILED', JSON.stringify(vm.sshKeys));
+    assert.match(env.reporter.of(a.id).at(-1)?.[1] ?? '', reason);
+    assert.equal(await exists(env.svc.vmPaths(vm.vmUuid).dir), false);
+  }
+  assert.equal(env.host.overlays.length, 0);
+  assert.equal(env.host.seeds.length, 0);
+});
+
+test('create: max-memory-mb is the domain\'s <memory>, memory-mb its <currentMemory>; a ceiling below the boot memory fails', async () => {
+  const env = setup();
+  const vmUuid = randomUUID();
+  await run(env.svc, action('create', { vmUuid, memoryMb: 256, maxMemoryMb: 1024 }));
+  const xml = await readFile(env.svc.vmPaths(vmUuid).domainXml, 'utf8');
+  assert.match(xml, /<memory unit='MiB'>1024<\/memory>\n\s*<currentMemory unit='MiB'>256<\/currentMemory>/);
+  const plain = randomUUID();
+  await run(env.svc, action('create', { vmUuid: plain, memoryMb: 256 }));
+  assert.match(await readFile(env.svc.vmPaths(plain).domainXml, 'utf8'), /<memory unit='MiB'>256<\/memory>\n\s*<currentMemory unit='MiB'>256<\/currentMemory>/);
+  const bad = action('create', { vmUuid: randomUUID(), memoryMb: 512, maxMemoryMb: 256 });
+  await run(env.svc, bad);
+  assert.deepEqual(env.reporter.of(bad.id).at(-1), ['FAILED', 'max-memory-mb 256 is below memory-mb 512: the ceiling must be at least the boot memory']);
+});
+
+test('modify: under a ceiling, memory changes only the boot size (ceiling kept) and grows the running guest live', async () => {
+  const env = setup();
+  const { vmUuid, name } = await created(env, { vmUuid: randomUUID(), memoryMb: 256, maxMemoryMb: 1024 });
+  await run(env.svc, action('start', { vmUuid }));
+  env.host.domains.memory.set(name, { config: 256, live: 256, maxLive: 1024 });
+  env.host.domains.calls.length = 0;
+  const grow = action('modify', { vmUuid, memoryMb: 768 });
+  await run(env.svc, grow);
+  assert.deepEqual(env.reporter.of(grow.id).at(-1), ['SUCCESS', 'memory 768 MiB applied live and at next start']);
+  assert.deepEqual(env.host.domains.verbs(), ['setConfigCurrentMemory', 'setLiveMemory'], 'no setmaxmem: the ceiling stays');
+  assert.deepEqual(await env.host.domains.configMemory(name), { maxMiB: 1024, currentMiB: 768 });
+  assert.equal(env.host.domains.memory.get(name)?.live, 768);
+
+  const above = action('modify', { vmUuid, memoryMb: 2048 });
+  await run(env.svc, above);
+  assert.deepEqual(env.reporter.of(above.id).at(-1), ['SUCCESS', "memory 2048 MiB applied at next start (above the running guest's maximum)"]);
+  assert.deepEqual(await env.host.domains.configMemory(name), { maxMiB: 2048, currentMiB: 2048 }, 'above the ceiling: both, as without one');
+
+  env.host.domains.calls.length = 0;
+  const ceiling = action('modify', { vmUuid, memoryMb: 512, maxMemoryMb: 4096, noMemory: false });
+  await run(env.svc, ceiling);
+  assert.deepEqual(env.reporter.of(ceiling.id).at(-1), ['SUCCESS', 'memory ceiling 4096 MiB applied at next start; memory 512 MiB applied live and at next start']);
+  assert.deepEqual(await env.host.domains.configMemory(name), { maxMiB: 4096, currentMiB: 512 });
+  const low = action('modify', { vmUuid, noMemory: true, maxMemoryMb: 128 });
+  await run(env.svc, low);
+  assert.deepEqual(env.reporter.of(low.id).at(-1), ['FAILED', 'max-memory-mb 128 is below the memory 512 MiB: the ceiling must be at least the boot memory']);
+});
+
+test('autostart: set when the agent starts a VM (start, reboot of a stopped VM), cleared by stop and hardStop', async () => {
+  const env = setup({ stopGraceSeconds: 1 });
+  const { vmUuid, name } = await created(env);
+  const d = env.host.domains;
+  assert.equal(d.autostart.has(name), false, 'create does not mark it');
+  await run(env.svc, action('start', { vmUuid }));
+  assert.equal(d.autostart.has(name), true);
+  await run(env.svc, action('stop', { vmUuid }));
+  assert.equal(d.autostart.has(name), false);
+  await run(env.svc, action('reboot', { vmUuid }));
+  assert.equal(d.autostart.has(name), true, 'reboot of a stopped VM starts it');
+  await run(env.svc, action('hardStop', { vmUuid }));
+  assert.equal(d.autostart.has(name), false);
+  assert.deepEqual(d.autostartCalls, [`enable ${name}`, `disable ${name}`, `enable ${name}`, `disable ${name}`]);
+});
+
+test('delete with keep-disks: the disks move to kept-disks/<uuid> (nothing else), the domain and the VM folder go', async () => {
+  const env = setup();
+  const { vmUuid, name } = await created(env, { vmUuid: randomUUID(), dataDisks: [{ sizeMb: 64 }] });
+  await run(env.svc, action('start', { vmUuid }));
+  const a = action('delete', { vmUuid, keepDisks: true });
+  await run(env.svc, a);
+  assert.deepEqual(env.reporter.of(a.id).at(-1), ['SUCCESS', `disks kept on the host in kept-disks/${vmUuid}`]);
+  assert.equal(env.host.domains.domains.has(name), false);
+  assert.equal(await exists(env.svc.vmPaths(vmUuid).dir), false);
+  const kept = path.join(env.storageRoot, 'kept-disks', vmUuid);
+  assert.deepEqual((await readdir(kept)).sort(), ['data-vdb.qcow2', 'disk.qcow2']);
+  assert.deepEqual(env.host.domains.verbs(), ['start', 'destroy', 'undefine']);
+
+  // The same uuid can be created again, and a second keep does not overwrite the first.
+  await created(env, { vmUuid });
+  const b = action('delete', { vmUuid, keepDisks: true });
+  await run(env.svc, b);
+  assert.deepEqual(env.reporter.of(b.id).at(-1), ['SUCCESS', `disks kept on the host in kept-disks/${vmUuid}-1`]);
+  assert.deepEqual(await readdir(path.join(env.storageRoot, 'kept-disks')), [vmUuid, `${vmUuid}-1`].sort());
 });

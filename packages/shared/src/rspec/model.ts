@@ -120,8 +120,36 @@ export interface XenConfiguration {
    * elements (§6.1 rule 10) and never send it. Emitted after `memory-mb`, only when set.
    */
   vcpus?: number;
+  /**
+   * kvm-crm extension `<max-memory-mb>`: the memory in MiB the guest may grow to while it runs (the domain's
+   * `<memory>`; `memory-mb` is then the boot size, `<currentMemory>`). Create and modify. Emitted after `vcpus`,
+   * only when set.
+   */
+  maxMemoryMb?: number;
   interfaces?: Interface[];
   users?: User[];
+  /**
+   * kvm-crm extension `<data-disks><disk size-mb="N"/>…</data-disks>`: extra empty qcow2 volumes, attached in
+   * order as vdb, vdc, … (create). `undefined`: no element; `[]`: `<data-disks/>`. Emitted after `users`.
+   */
+  dataDisks?: DataDisk[];
+  /**
+   * kvm-crm extension `<ssh-keys><key>ssh-ed25519 AAAA… comment</key>…</ssh-keys>`: OpenSSH public keys written
+   * into the guest's cloud-init user-data (create): for every user of `users`, or for the image's default user
+   * when there is none. OCF has no element for keys. Emitted after `data-disks`.
+   */
+  sshKeys?: string[];
+  /**
+   * kvm-crm extension `<keep-disks>true</keep-disks>` (delete only): the VM's disk images stay in its folder on
+   * the host; the domain, seed and other files go. Emitted last, only when set.
+   */
+  keepDisks?: boolean;
+}
+
+/** One kvm-crm data disk (`<disk size-mb="…"/>` inside `<data-disks>`). */
+export interface DataDisk {
+  /** Size in MiB (attribute `size-mb`, an integer). */
+  sizeMb?: number;
 }
 
 /** `<interface ismgmt=…>` (§6.2). `switchId` is the libvirt bridge name for KVM agents (§6.5.1). */

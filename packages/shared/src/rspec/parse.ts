@@ -14,6 +14,7 @@ import type {
   Server,
   ServerInformation,
   User,
+  DataDisk,
   VirtualMachine,
   XenConfiguration,
 } from './model.js';
@@ -98,14 +99,19 @@ function leaf(el: XmlElement): string | undefined {
 const PY_INT_RE = /^[ \t\n\v\f\r]*([+-]?[0-9]+)[ \t\n\v\f\r]*$/;
 
 function integer(el: XmlElement): number {
-  const m = PY_INT_RE.exec(el.text);
+  return integerText(el.text, el.name, el.line);
+}
+
+/** {@link PY_INT_RE} on `text` (an element's text or an attribute value named `what`). */
+function integerText(text: string, what: string, line: number): number {
+  const m = PY_INT_RE.exec(text);
   const value = m ? Number(m[1]) : NaN;
   if (!m) {
-    const shown = el.text === '' ? 'an empty element' : JSON.stringify(el.text.slice(0, 40));
-    throw new InputError(`invalid rspec: ${el.name} must be an integer, got ${shown} (line ${el.line})`);
+    const shown = text === '' ? 'an empty element' : JSON.stringify(text.slice(0, 40));
+    throw new InputError(`invalid rspec: ${what} must be an integer, got ${shown} (line ${line})`);
   }
   if (!Number.isSafeInteger(value)) {
-    throw new InputError(`invalid rspec: ${el.name} is out of range: ${JSON.stringify(m[1]!.slice(0, 40))} (line ${el.line})`);
+    throw new InputError(`invalid rspec: ${what} is out of range: ${JSON.stringify(m[1]!.slice(0, 40))} (line ${line})`);
   }
   return value === 0 ? 0 : value; // no -0
 }
@@ -252,10 +258,44 @@ function xenConfigurationFrom(el: XmlElement): XenConfiguration {
     else if (c.name === 'hd-size-mb') x.hdSizeMb = integer(c);
     else if (c.name === 'memory-mb') x.memoryMb = integer(c);
     else if (c.name === 'vcpus') x.vcpus = integer(c);
+    else if (c.name === 'max-memory-mb') x.maxMemoryMb = integer(c);
     else if (c.name === 'interfaces') x.interfaces = interfacesFrom(c);
     else if (c.name === 'users') x.users = usersFrom(c);
+    else if (c.name === 'data-disks') x.dataDisks = dataDisksFrom(c);
+    else if (c.name === 'ssh-keys') x.sshKeys = sshKeysFrom(c);
+    else if (c.name === 'keep-disks') x.keepDisks = booleanText(c);
   }
   return x;
+}
+
+/** kvm-crm extension `<data-disks><disk size-mb="N"/>…</data-disks>`; a `disk` without `size-mb` has no size. */
+function dataDisksFrom(el: XmlElement): DataDisk[] {
+  const list: DataDisk[] = [];
+  for (const c of el.children) {
+    if (c.name !== 'disk') continue;
+    const size = c.attributes.get('size-mb');
+    list.push(size === undefined ? {} : { sizeMb: integerText(size, `${c.name}@size-mb`, c.line) });
+  }
+  return list;
+}
+
+/** kvm-crm extension `<ssh-keys><key>…</key>…</ssh-keys>`: the text of every non-empty `key`, verbatim. */
+function sshKeysFrom(el: XmlElement): string[] {
+  const list: string[] = [];
+  for (const c of el.children) {
+    const text = c.name === 'key' ? leaf(c) : undefined;
+    if (text !== undefined) list.push(text);
+  }
+  return list;
+}
+
+/** A leaf holding `true`/`false`/`1`/`0` (like `ismgmt`); empty means absent. */
+function booleanText(el: XmlElement): boolean | undefined {
+  const value = leaf(el);
+  if (value === undefined) return undefined;
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new InputError(`invalid rspec: ${el.name} must be true, false, 1 or 0, got ${JSON.stringify(value.slice(0, 40))} (line ${el.line})`);
 }
 
 const INTERFACE_TEXT_FIELDS = {

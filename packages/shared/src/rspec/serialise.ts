@@ -14,6 +14,7 @@ import {
   type Rspec,
   type Server,
   type ServerInformation,
+  type DataDisk,
   type User,
   type VirtualMachine,
   type XenConfiguration,
@@ -234,8 +235,24 @@ function writeXenConfiguration(w: Writer, level: number, x: XenConfiguration): v
     w.text(l, 'virtualization-setup-type', x.virtualizationSetupType);
     w.integer(l, 'memory-mb', x.memoryMb);
     w.integer(l, 'vcpus', x.vcpus);
+    w.integer(l, 'max-memory-mb', x.maxMemoryMb);
     if (x.interfaces !== undefined) writeInterfaces(w, l, x.interfaces);
     if (x.users !== undefined) writeUsers(w, l, x.users);
+    // kvm-crm extensions (absent unless set; OCF peers ignore unknown elements, §6.1 rule 10)
+    if (x.dataDisks !== undefined) writeDataDisks(w, l, x.dataDisks);
+    if (x.sshKeys !== undefined) w.element(l, 'ssh-keys', '', (ll) => x.sshKeys!.forEach((k) => w.text(ll, 'key', k)));
+    if (x.keepDisks !== undefined) w.text(l, 'keep-disks', x.keepDisks ? 'true' : 'false');
+  });
+}
+
+function writeDataDisks(w: Writer, level: number, list: readonly DataDisk[]): void {
+  w.element(level, 'data-disks', '', (l) => {
+    for (const d of list) {
+      if (d.sizeMb !== undefined && !Number.isSafeInteger(d.sizeMb)) {
+        throw new InputError(`cannot serialise rspec: data-disks/disk@size-mb must be an integer, got ${String(d.sizeMb)}`);
+      }
+      w.element(l, 'disk', d.sizeMb === undefined ? '' : ` size-mb="${d.sizeMb === 0 ? 0 : d.sizeMb}"`, () => {});
+    }
   });
 }
 
