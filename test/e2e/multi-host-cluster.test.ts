@@ -138,9 +138,10 @@ describe('three hosts on one machine, each agent in its own network namespace', 
   test('host 2 loses its agent: server 2 is marked unavailable after the failure threshold, the others stay available', async (t) => {
     const [h1, h2, h3] = c.hosts as [ClusterHost, ClusterHost, ClusterHost];
     const pid = h2.pid;
+    assert.ok(pid);
     await h2.kill();
     assert.equal(h2.pid, undefined);
-    assert.throws(() => process.kill(pid!, 0), `agent pid ${pid} is gone`);
+    assert.throws(() => process.kill(pid, 0), `agent pid ${pid} is gone`);
     const killedAt = Date.now();
     for (;;) {
       if (!(await availability(c))[h2.name]) break;
@@ -169,7 +170,10 @@ describe('three hosts on one machine, each agent in its own network namespace', 
     const t0 = Date.now();
     await c.cleanup();
     t.diagnostic(`clean-up in ${seconds(t0)} s`);
-    for (const pid of pids) assert.throws(() => process.kill(pid!, 0), `agent pid ${pid} is gone`);
+    for (const pid of pids) {
+      assert.ok(pid);
+      assert.throws(() => process.kill(pid, 0), `agent pid ${pid} is gone`);
+    }
     assert.deepEqual(await domainsWithPrefix(c.domainPrefix), []);
     assert.deepEqual(await networkLeftovers(c.runId), { namespaces: [], links: [] });
     assert.equal(await access(c.dir).then(() => true, () => false), false, `${c.dir} removed`);
