@@ -5,6 +5,9 @@
 #   bash scripts/demo.sh           run it and leave nothing behind
 #   bash scripts/demo.sh --keep    leave the manager, the agent and the running VM up
 #   bash scripts/demo.sh --down    stop and remove what --keep left
+#   bash scripts/demo.sh --hosts 3 [--keep]
+#                                  three hosts, each an agent in its own network namespace with its own address,
+#                                  against one manager; a VM created on each and shown booted (decision 018)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ "${1:-}" != "--down" ]]; then

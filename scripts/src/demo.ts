@@ -3,73 +3,33 @@
  * pools registered with `vtctl`, then a clearinghouse client that creates a VM through the OCF API, starts it,
  * prints the guest's ready line from its serial log, stops and deletes it, and removes everything it made.
  *
- *   demo [--keep]   --keep leaves the manager, the agent and the running VM up, and says how to go on
- *   demo --down     stops and removes what a --keep run left
+ *   demo [--keep]             --keep leaves the manager, the agent and the running VM up, and says how to go on
+ *   demo --hosts N [--keep]   N hosts (1..9), each an agent in its own network namespace, a VM booted on each (demo-hosts.ts)
+ *   demo --down               stops and removes what a --keep run left
  *
  * Ports: manager 8445, agent 9229 (override with KVMCRM_DEMO_MANAGER_PORT / KVMCRM_DEMO_AGENT_PORT).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { XmlRpcClient, describeCertificate, describeError, hashPassword, parseCrl, type CertificateRole } from '@kvm-crm/shared';
-import { createQuery, domainsWithPrefix, lifecycleQuery, removeDomains, REPO_ROOT, TestClearinghouse, virsh, waitForReadyLine } from '@kvm-crm/harness';
-import { isAlive, startDaemon, stopPid, waitUntil } from './process-control.js';
+import { XmlRpcClient, describeCertificate, describeError, hashPassword, type CertificateRole } from '@kvm-crm/shared';
+import { createQuery, domainsWithPrefix, lifecycleQuery, REPO_ROOT, TestClearinghouse, virsh, waitForReadyLine } from '@kvm-crm/harness';
+import {
+  AGENT_PORT, BRIDGE, CERTS, crlExpiresWithin, DOMAIN_PREFIX, done, MANAGER_PORT, readState, saveState, STATE_DIR, stateFile, step, STORAGE_ROOT,
+  teardown, TEMPLATE, vtctl, elapsedSeconds, type DemoState,
+} from './demo-common.js';
+import { runHostsDemo } from './demo-hosts.js';
+import { isAlive, startDaemon, waitUntil } from './process-control.js';
 
-const STATE_DIR = path.join(REPO_ROOT, 'var/demo');
-const STORAGE_ROOT = '/var/lib/kvm-crm-demo';
-const CERTS = path.join(REPO_ROOT, 'certs');
-const BRIDGE = 'kvmcrm-demo0';
 /** The name the demo registers its KVM host under: the CN of the agent's certificate. */
 const SERVER_NAME = 'demo-host';
-const DOMAIN_PREFIX = 'kvmcrm-demo-';
-const MANAGER_PORT = Number(process.env.KVMCRM_DEMO_MANAGER_PORT ?? 8445);
-const AGENT_PORT = Number(process.env.KVMCRM_DEMO_AGENT_PORT ?? 9229);
-const VTCTL = path.join(REPO_ROOT, 'packages/vt-manager/dist/vtctl.js');
-const TEMPLATE = 'kvm-crm-test/kvm-crm-test.qcow2';
-
-const t0 = Date.now();
-let stepStart = Date.now();
-function step(text: string): void {
-  stepStart = Date.now();
-  process.stdout.write(`\n[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${text}\n`);
-}
-function done(detail = ''): void {
-  process.stdout.write(`           done in ${((Date.now() - stepStart) / 1000).toFixed(2)} s${detail ? ` — ${detail}` : ''}\n`);
-}
-
-interface DemoState {
-  managerPid?: number;
-  agentPid?: number;
-  createdBridge?: boolean;
-}
-const stateFile = path.join(STATE_DIR, 'state.json');
-async function saveState(s: DemoState): Promise<void> {
-  await writeFile(stateFile, JSON.stringify(s), { mode: 0o600 });
-}
-
-async function vtctl(args: string[], env: Record<string, string>): Promise<string> {
-  process.stdout.write(`           $ vtctl ${args.join(' ')}\n`);
-  const r = await execa(process.execPath, [VTCTL, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env } });
-  return r.stdout;
-}
-
-/** Stops what a run (or a --keep run) left: daemons by PID, our domains, the bridge we made, state and storage. */
-async function teardown(s: DemoState): Promise<void> {
-  if (s.managerPid) await stopPid(s.managerPid);
-  if (s.agentPid) await stopPid(s.agentPid);
-  await removeDomains(DOMAIN_PREFIX);
-  if (s.createdBridge) await execa('ip', ['link', 'del', BRIDGE], { reject: false });
-  await rm(STORAGE_ROOT, { recursive: true, force: true });
-  await rm(STATE_DIR, { recursive: true, force: true });
-}
 
 async function down(): Promise<void> {
   step('Stopping what the last --keep demo left');
-  const s: DemoState = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, 'utf8')) as DemoState) : {};
-  await teardown(s);
-  done('manager, agent, VMs, bridge and demo state removed (certs/ kept)');
+  await teardown(readState());
+  done('manager, agents, VMs, bridges, namespaces and demo state removed (certs/ kept)');
 }
 
 async function main(): Promise<void> {
@@ -77,11 +37,13 @@ async function main(): Promise<void> {
   if (args.includes('--down')) return down();
   const keep = args.includes('--keep');
   if (existsSync(stateFile)) {
-    const old = JSON.parse(readFileSync(stateFile, 'utf8')) as DemoState;
-    if ((old.managerPid && isAlive(old.managerPid)) || (old.agentPid && isAlive(old.agentPid))) {
+    const old = readState();
+    if ([old.managerPid, old.agentPid, ...(old.agentPids ?? [])].some((pid) => pid !== undefined && isAlive(pid))) {
       throw new Error('a --keep demo is still running: stop it first with `bash scripts/demo.sh --down`');
     }
   }
+  const hostsAt = args.indexOf('--hosts');
+  if (hostsAt >= 0) return runHostsDemo({ hosts: Number(args[hostsAt + 1]), keep });
   const state: DemoState = {};
   await mkdir(STATE_DIR, { recursive: true, mode: 0o700 });
   await saveState(state);
@@ -274,17 +236,7 @@ Stop and remove everything with:  bash scripts/demo.sh --down
       done(`domains left with our prefix: ${libvirtLeft.length}`);
     }
   }
-  process.stdout.write(`\nDemo finished in ${((Date.now() - t0) / 1000).toFixed(1)} s.\n`);
-}
-
-/** True when the CRL in `file` has a nextUpdate within `days` days (or cannot be read). */
-async function crlExpiresWithin(file: string, days: number): Promise<boolean> {
-  try {
-    const next = parseCrl(await readFile(file, 'utf8')).nextUpdate;
-    return !next || next.getTime() - Date.now() < days * 86400_000;
-  } catch {
-    return true;
-  }
+  process.stdout.write(`\nDemo finished in ${elapsedSeconds()} s.\n`);
 }
 
 main().catch((err: unknown) => {

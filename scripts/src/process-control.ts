@@ -5,10 +5,17 @@ import { spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** Starts `node <script> --config <config>` detached, with stdout/stderr appended to `logFile`. Returns the PID. */
-export function startDaemon(script: string, config: string, logFile: string, cwd: string): number {
+/**
+ * Starts `node <script> --config <config>` detached, with stdout/stderr appended to `logFile`. Returns the PID.
+ * With `netns`, inside that network namespace: `nsenter --net=/run/netns/<netns> -- node …` (nsenter execs node, so
+ * the PID is the daemon's; only the network namespace changes, /sys stays the machine's).
+ */
+export function startDaemon(script: string, config: string, logFile: string, cwd: string, options: { netns?: string } = {}): number {
   const fd = openSync(logFile, 'a', 0o600);
-  const child = spawn(process.execPath, [script, '--config', config], { cwd, detached: true, stdio: ['ignore', fd, fd] });
+  const daemon = [script, '--config', config];
+  const child = options.netns
+    ? spawn('nsenter', [`--net=/run/netns/${options.netns}`, '--', process.execPath, ...daemon], { cwd, detached: true, stdio: ['ignore', fd, fd] })
+    : spawn(process.execPath, daemon, { cwd, detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   child.unref();
   if (!child.pid) throw new Error(`could not start ${script}`);

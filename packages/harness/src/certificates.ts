@@ -25,17 +25,29 @@ export interface TestCertificates {
   tlsFiles(name: string): TlsFiles;
 }
 
+/** Options of {@link issueTestCertificates}. */
+export interface TestCertificateOptions {
+  /** Issue `agent.crt` (CN and DNS name `agentName`, IP 127.0.0.1): the single in-process agent. */
+  agentName?: string;
+  /** More IP addresses for the manager's certificate besides 127.0.0.1 (the host-side address agents in namespaces dial). */
+  managerIpAddresses?: string[];
+  /** More agents' certificates, `<file>.crt` each (role agent, CN and DNS name `name`, the given IP addresses). */
+  agents?: Array<{ file: string; name: string; ipAddresses: string[] }>;
+}
+
 /**
- * Creates the CA in `certsDir` and issues, in this order, `manager` (CN localhost, 127.0.0.1), `agent` when
- * `agentName` is given (CN and DNS name `agentName`, 127.0.0.1), and the clearinghouse's certificate.
+ * Creates the CA in `certsDir` and issues, in this order, `manager` (CN localhost, 127.0.0.1 and
+ * `managerIpAddresses`), `agent` when `agentName` is given (CN and DNS name `agentName`, 127.0.0.1), each of
+ * `agents`, and the clearinghouse's certificate.
  */
-export function issueTestCertificates(certsDir: string, options: { agentName?: string } = {}): TestCertificates {
+export function issueTestCertificates(certsDir: string, options: TestCertificateOptions = {}): TestCertificates {
   const certStore = new CertificateStore(certsDir);
   certStore.initCa();
   const ca = certStore.readCa();
-  certStore.issue('manager', { role: 'manager', commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+  certStore.issue('manager', { role: 'manager', commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', ...(options.managerIpAddresses ?? [])] });
   const agentName = options.agentName;
   if (agentName !== undefined) certStore.issue('agent', { role: 'agent', commonName: agentName, dnsNames: [agentName], ipAddresses: ['127.0.0.1'] });
+  for (const a of options.agents ?? []) certStore.issue(a.file, { role: 'agent', commonName: a.name, dnsNames: [a.name], ipAddresses: a.ipAddresses });
   const clearinghouseTls = issueCertificate(ca, { commonName: 'localhost', role: 'clearinghouse', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server' });
   const tlsFiles = (name: string): TlsFiles => ({
     caFile: certStore.caFile, certFile: path.join(certsDir, `${name}.crt`), keyFile: path.join(certsDir, `${name}.key`), crlFile: certStore.crlFile,

@@ -3,6 +3,10 @@
  * oxad-agent on real libvirt (qemu:///system), a test clearinghouse, a Linux bridge made for the run, and the
  * test template in the agent's catalogue. Everything is named with a per-run prefix and removed by `cleanup()`,
  * which only touches domains with that prefix.
+ *
+ * With `hosts: n` the cluster has n hosts instead of the one in-process agent: each an agent process in its own
+ * network namespace, with its own address, certificate, storage root, guest bridge and domain prefix, all driven
+ * by the one manager (cluster-hosts.ts, netns.ts, docs/decisions/018-hosts-as-network-namespaces.md).
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -14,7 +18,9 @@ import { managerOptionsSchema, startManager, type RunningManager } from '@kvm-cr
 import { agentOptionsSchema, startAgent, type RunningAgent } from '@kvm-crm/oxad-agent';
 import { issueTestCertificates } from './certificates.js';
 import { TestClearinghouse } from './clearinghouse.js';
+import { registerHost, startHostAgent, type ClusterHost } from './cluster-hosts.js';
 import { LIBVIRT_URI, removeDomains } from './libvirt.js';
+import { createClusterNetwork, planClusterNetwork, removeClusterNetwork, type ClusterNetwork } from './netns.js';
 import { REPO_ROOT } from './repo-root.js';
 
 /** Options of {@link startCluster}. */
@@ -25,19 +31,24 @@ export interface ClusterOptions {
   actionTimeoutSeconds?: number;
   /** Install the test template into the catalogue. Default true. */
   withTemplate?: boolean;
+  /**
+   * Run this many hosts (1–9), each an agent process in its own network namespace (see {@link MultiHostCluster}),
+   * instead of the one in-process agent. Default: absent, the single-host cluster. Not with `ipv4` (each host gets
+   * its own slice of the run's range).
+   */
+  hosts?: number;
+  /** The manager's monitoring: seconds between rounds (default 45, 0 = off) and failed pings before a server is marked unavailable (default 3). */
+  monitoring?: { intervalSeconds?: number; failureThreshold?: number };
 }
 
-/** A running test cluster (see {@link startCluster}). */
-export interface Cluster {
+/** What every test cluster has, with one host or several. */
+export interface ClusterBase {
   runId: string;
   dir: string;
-  storageRoot: string;
-  bridge: string;
+  /** Prefix of every libvirt domain of the run, `kvmcrm-t<runId>-` (several hosts: each host's prefix starts with it). */
   domainPrefix: string;
-  serverUuid: string;
   ca: PemPair;
   manager: RunningManager;
-  agent: RunningAgent;
   clearinghouse: TestClearinghouse;
   /** Admin RPC client (role admin). */
   admin: XmlRpcClient;
@@ -45,18 +56,40 @@ export interface Cluster {
   plugin: XmlRpcClient;
   /** The northbound URL of `plugin`, with its Basic credentials (for clients in other processes). */
   pluginUrl: string;
-  /** Folder holding `ca.crt`, `crl.pem`, `manager.crt` (role manager) and `agent.crt` (role agent, CN = `serverName`). */
+  /**
+   * Folder holding `ca.crt`, `crl.pem`, `manager.crt` (role manager) and `agent.crt` (role agent, CN = `serverName`);
+   * with several hosts `agent-h<i>.crt` (CN = the host's name) instead of `agent.crt`.
+   */
   certsDir: string;
   /** The CA folder as `vtctl certs` manages it (issue, revoke, rotate in tests). */
   certStore: CertificateStore;
-  /** The name the agent's host is registered under (`host-<runId>`), also its certificate's CN. */
-  serverName: string;
   /**
    * The agent callback URL the manager gives its agents: its public URL with path `/xmlrpc/agent` and the
    * `agentCallback` credentials inside. Also the agent's `eventsUrl`.
    */
   agentCallbackUrl: string;
+  /** Stops everything the run started and removes what it made (domains by the run's prefix only). */
   cleanup(): Promise<void>;
+}
+
+/** A running single-host test cluster (see {@link startCluster}): the agent runs in this process, on 127.0.0.1. */
+export interface Cluster extends ClusterBase {
+  storageRoot: string;
+  bridge: string;
+  serverUuid: string;
+  agent: RunningAgent;
+  /** The name the agent's host is registered under (`host-<runId>`), also its certificate's CN. */
+  serverName: string;
+}
+
+/**
+ * A running multi-host test cluster (`startCluster({ hosts: n })`): the manager listens on `network.gateway`
+ * (198.18.<n>.1 on the run's management bridge; `admin`, `plugin` and `pluginUrl` use that address), and each of
+ * `hosts` is an agent process in its own namespace, registered with its own IPv4 and MAC ranges.
+ */
+export interface MultiHostCluster extends ClusterBase {
+  hosts: ClusterHost[];
+  network: ClusterNetwork;
 }
 
 /** Builds (or takes from cache) the test template and installs it into `catalogue`. */
@@ -66,35 +99,49 @@ export async function installTestTemplate(catalogue: string): Promise<void> {
 
 /**
  * Starts a cluster as described at the top of this file: the manager and the agent run in this process, the server
- * is registered with a per-run IPv4 and MAC range subscribed. On failure everything made so far is removed.
+ * is registered with a per-run IPv4 and MAC range subscribed. With `hosts: n`, n agent processes in network
+ * namespaces instead (see {@link MultiHostCluster}). On failure everything made so far is removed.
  */
-export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
+export async function startCluster(options?: ClusterOptions & { hosts?: undefined }): Promise<Cluster>;
+export async function startCluster(options: ClusterOptions & { hosts: number }): Promise<MultiHostCluster>;
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster | MultiHostCluster> {
+  if (options.hosts !== undefined && options.ipv4) throw new Error('startCluster: ipv4 is for the single-host cluster; with hosts each host gets its own range');
   const runId = randomBytes(3).toString('hex');
   const domainPrefix = `kvmcrm-t${runId}-`;
   const bridge = `kcbr${runId}`;
   const dir = await mkdtemp(path.join(os.tmpdir(), `kvmcrm-test-${runId}-`));
   await chmod(dir, 0o755); // qemu runs as libvirt-qemu and must reach the disks below
   const storageRoot = path.join(dir, 'storage');
+  // Several hosts: the management network (bridge, namespaces, veths, guest bridges) replaces the one bridge.
+  const network = options.hosts === undefined ? undefined : await planClusterNetwork(runId, options.hosts);
   const cleanups: Array<() => Promise<unknown>> = [];
   const cleanup = async () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
     await removeDomains(domainPrefix);
-    await execa('ip', ['link', 'del', bridge], { reject: false });
+    if (network) await removeClusterNetwork(network);
+    else await execa('ip', ['link', 'del', bridge], { reject: false });
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    await execa('ip', ['link', 'add', bridge, 'type', 'bridge']);
-    await execa('ip', ['link', 'set', bridge, 'up']);
-    if (options.withTemplate ?? true) {
+    if (network) {
+      await createClusterNetwork(network);
+    } else {
+      await execa('ip', ['link', 'add', bridge, 'type', 'bridge']);
+      await execa('ip', ['link', 'set', bridge, 'up']);
+    }
+    if (!network && (options.withTemplate ?? true)) {
       await mkdir(path.join(storageRoot, 'templates'), { recursive: true, mode: 0o755 });
       await installTestTemplate(path.join(storageRoot, 'templates'));
     }
 
     // As `vtctl certs init` does: a CA with its CRL, the manager (role manager), the agent (role agent, CN = the
     // server name it is registered under), each key 0600; the clearinghouse's server certificate from the same CA.
+    // Several hosts: the manager's certificate also names the bridge address, and each host has `agent-h<i>`.
     const serverName = `host-${runId}`;
     const certs = path.join(dir, 'certs');
-    const issued = issueTestCertificates(certs, { agentName: serverName });
+    const issued = issueTestCertificates(certs, network
+      ? { managerIpAddresses: [network.gateway], agents: network.hosts.map((h) => ({ file: `agent-h${h.index}`, name: `host-${runId}-${h.index}`, ipAddresses: [h.address] })) }
+      : { agentName: serverName });
     const { certStore, ca, clearinghouseTls: chTls } = issued;
     const tlsFiles = (name: string) => ({ ...issued.tlsFiles(name), reloadIntervalSeconds: 0.5 });
 
@@ -107,10 +154,16 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     const adminPassword = randomBytes(12).toString('hex');
     const agentCallbackPassword = randomBytes(16).toString('hex');
     const chPassword = randomBytes(12).toString('hex');
+    // Several hosts: the manager listens on the management bridge, where the agents in their namespaces reach it.
+    const managerHost = network?.gateway ?? '127.0.0.1';
+    const monitoring = {
+      ...(options.monitoring?.intervalSeconds !== undefined ? { monitoringIntervalSeconds: options.monitoring.intervalSeconds } : {}),
+      ...(options.monitoring?.failureThreshold !== undefined ? { monitoringFailureThreshold: options.monitoring.failureThreshold } : {}),
+    };
     const manager = await startManager(
       managerOptionsSchema.parse({
-        listen: { host: '127.0.0.1', port: 0 },
-        publicUrl: 'https://127.0.0.1:1', // replaced below once the port is known
+        listen: { host: managerHost, port: 0 },
+        publicUrl: `https://${managerHost}:1`, // replaced below once the port is known
         tls: tlsFiles('manager'),
         database: { type: 'sqlite', path: path.join(dir, 'manager.sqlite') },
         secretsKeyFile: path.join(dir, 'secrets.key'),
@@ -120,6 +173,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         ],
         agentCallback: { user: 'oxad', password: agentCallbackPassword },
         actionTimeoutSeconds: options.actionTimeoutSeconds ?? 300,
+        ...monitoring,
       }),
       logger.child({ component: 'vt-manager' }),
       {},
@@ -127,7 +181,38 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     );
     cleanups.push(() => manager.stop());
     // As the manager makes it from `publicUrl` (port taken from the listener) and `agentCallback`.
-    const agentCallbackUrl = `https://oxad:${agentCallbackPassword}@127.0.0.1:${manager.port}/xmlrpc/agent`;
+    const agentCallbackUrl = `https://oxad:${agentCallbackPassword}@${managerHost}:${manager.port}/xmlrpc/agent`;
+    const admin = new XmlRpcClient({ url: `https://admin:${adminPassword}@${managerHost}:${manager.port}/xmlrpc/admin`, tls: { ca: ca.certPem } });
+    const pluginUrl = `https://expedient:${chPassword}@${managerHost}:${manager.port}/xmlrpc/plugin`;
+    const plugin = new XmlRpcClient({ url: pluginUrl, tls: { ca: ca.certPem } });
+    const base: ClusterBase = { runId, dir, domainPrefix, ca, manager, clearinghouse, admin, plugin, pluginUrl, certsDir: certs, certStore, agentCallbackUrl, cleanup };
+
+    if (network) {
+      const hosts: ClusterHost[] = [];
+      // Registered before the first await that can fail, so that a failed start still stops what did start.
+      cleanups.push(() => Promise.all(hosts.map((h) => h.stop())));
+      // The template is installed once (the script serialises on a lock and checks apt each time), then copied.
+      const templateDir = path.join(dir, 'template');
+      let installed: Promise<void> | undefined;
+      const installTemplate = async (catalogue: string) => {
+        if (!(options.withTemplate ?? true)) return;
+        installed ??= mkdir(templateDir, { mode: 0o755 }).then(() => installTestTemplate(templateDir));
+        await installed;
+        await execa('cp', ['-a', path.join(templateDir, 'kvm-crm-test'), catalogue]);
+      };
+      const setupOf = (index: number) => ({
+        runId, dir, tls: tlsFiles(`agent-h${index}`), eventsUrl: agentCallbackUrl,
+        managerClientTls: (name: string) => manager.tls.clientTls({ expectPeer: { name, role: 'agent' } }),
+        installTemplate,
+      });
+      // The agents start side by side; those that started are stopped by the cleanup above when another fails.
+      const started = await Promise.allSettled(network.hosts.map((h) => startHostAgent(h, setupOf(h.index))));
+      for (const r of started) if (r.status === 'fulfilled') hosts.push(r.value);
+      const failed = started.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      for (const h of hosts) await registerHost(admin, runId, h);
+      return { ...base, hosts, network };
+    }
 
     const agentPassword = randomBytes(12).toString('hex');
     const agent = await startAgent(
@@ -141,10 +226,6 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     );
     cleanups.push(() => agent.stop());
 
-    const admin = new XmlRpcClient({ url: `https://admin:${adminPassword}@127.0.0.1:${manager.port}/xmlrpc/admin`, tls: { ca: ca.certPem } });
-    const pluginUrl = `https://expedient:${chPassword}@127.0.0.1:${manager.port}/xmlrpc/plugin`;
-    const plugin = new XmlRpcClient({ url: pluginUrl, tls: { ca: ca.certPem } });
-
     const n = parseInt(runId.slice(0, 2), 16);
     const ip = options.ipv4 ?? { start: `10.254.${n}.10`, end: `10.254.${n}.59`, netmask: '255.255.255.0', gateway: `10.254.${n}.1`, dns: [`10.254.${n}.2`] };
     const server = await admin.call<{ uuid: string }>('server.register', [
@@ -155,7 +236,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     await admin.call('range.subscribe', [{ server: serverName, kind: 'ipv4', range: `net-${runId}` }]);
     await admin.call('range.subscribe', [{ server: serverName, kind: 'mac', range: `mac-${runId}` }]);
 
-    return { runId, dir, storageRoot, bridge, domainPrefix, serverUuid: server.uuid, ca, manager, agent, clearinghouse, admin, plugin, pluginUrl, certsDir: certs, certStore, serverName, agentCallbackUrl, cleanup };
+    return { ...base, storageRoot, bridge, serverUuid: server.uuid, agent, serverName };
   } catch (err) {
     await cleanup();
     throw err;

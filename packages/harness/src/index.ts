@@ -5,9 +5,11 @@
 export { REPO_ROOT } from './repo-root.js';
 export { LIBVIRT_URI, virsh, domainsWithPrefix, removeDomains } from './libvirt.js';
 export { freePort } from './free-port.js';
-export { issueTestCertificates, type TestCertificates, type TlsFiles } from './certificates.js';
+export { issueTestCertificates, type TestCertificateOptions, type TestCertificates, type TlsFiles } from './certificates.js';
 export { TestClearinghouse, type ReceivedStatus } from './clearinghouse.js';
-export { installTestTemplate, startCluster, type Cluster, type ClusterOptions } from './cluster.js';
+export { installTestTemplate, startCluster, type Cluster, type ClusterBase, type ClusterOptions, type MultiHostCluster } from './cluster.js';
+export { HOST_AGENT_PORT, registerHost, startHostAgent, type ClusterHost, type HostAgentSetup } from './cluster-hosts.js';
+export { MAX_HOSTS, createClusterNetwork, networkLeftovers, planClusterNetwork, removeClusterNetwork, type ClusterNetwork, type HostNetwork } from './netns.js';
 export { mysqlSettings, connectMysql, createTestDatabase, type MysqlSettings, type TestDatabase } from './mariadb.js';
 export {
   startManagerProcesses,
