@@ -552,11 +552,12 @@ describe('hostile input: a clear error, and nothing changes', () => {
   // Another clearinghouse
 
   for (const type of ['hardStop', 'delete'] as const) {
-    test(`another clearinghouse's ${type} of the VM FAILS with "belongs to another clearinghouse"`, async () => {
+    test(`another clearinghouse's ${type} of the VM FAILS as if the VM did not exist`, async () => {
       const q = lifecycleQuery(type, { serverUuid: c.serverUuid, vmUuid: vm.uuid, name: vm.name });
       await unchanged(`rival ${type}`, async () => {
         const reason = await sendExpectingRefusal(q.xml, q.actionId, rival);
-        assert.equal(reason, `project ${PROJECT_ID} belongs to another clearinghouse`);
+        // Issue 9 item 12: the same text as for an unknown VM (refusals do not leak).
+        assert.equal(reason, `no VM with uuid ${vm.uuid}`);
       });
     });
   }
@@ -578,7 +579,7 @@ describe('hostile input: a clear error, and nothing changes', () => {
         assert.doesNotMatch(theirs, new RegExp(vm.uuid), `project filter ${project}`);
         assert.doesNotMatch(theirs, new RegExp(vm.name));
       }
-      assert.equal(await fault(rival.call('force_update_exp_vms', ['None', vm.uuid])), `NotAllowedError: VM ${vm.uuid} belongs to another clearinghouse`);
+      assert.equal(await fault(rival.call('force_update_exp_vms', ['None', vm.uuid])), `NotFoundError: no VM with uuid ${vm.uuid}`);
     });
   });
 

@@ -36,6 +36,7 @@ import { InventoryService } from './services/inventory-service.js';
 import { IpamService } from './services/ipam-service.js';
 import { BasicAuthenticator } from './services/basic-authenticator.js';
 import { PrincipalService } from './services/principal-service.js';
+import { QuotaService } from './services/quota-service.js';
 import { ProvisioningService } from './services/provisioning-service.js';
 import type { AgentGateway, ClientNotifier } from './services/ports.js';
 
@@ -114,12 +115,15 @@ export async function startManager(
     agentCallbackUrl: cb.toString(),
     actionTimeoutSeconds: options.actionTimeoutSeconds,
     leaseSeconds: options.actionLeaseSeconds,
+    maxActionsPerMessage: options.maxActionsPerMessage,
+    maxPendingStatusesPerPrincipal: options.maxPendingStatusesPerPrincipal,
     logger: logger.child({ part: 'provisioning' }),
   });
 
   const information = new InformationService(dataSource);
   const monitoring = new MonitoringService(tx, agents, notifier, { agentCallbackUrl: cb.toString(), logger: logger.child({ part: 'monitoring' }), failureThreshold: options.monitoringFailureThreshold });
-  const principals = new PrincipalService(tx, options.users);
+  const quotas = new QuotaService(tx, options.defaultClearinghouseQuota);
+  const principals = new PrincipalService(tx, options.users, (em, name, roles) => quotas.applyDefault(em, name, roles));
   const authenticator = new BasicAuthenticator((name) => principals.find(name));
   /**
    * Northbound login: HTTP Basic when the request carries it; otherwise (optional certificate login) a verified,
@@ -138,7 +142,7 @@ export async function startManager(
 
   const plugin = createXmlRpcHandler({ methods: pluginApi({ provisioning, information, monitoring, amVersion: options.amVersion, sendSyncTimeoutSeconds: options.sendSyncTimeoutSeconds }), help: PLUGIN_API_HELP, logger: logger.child({ endpoint: 'plugin' }), authenticate: basicAuth('clearinghouse') });
   const agent = createXmlRpcHandler({ methods: agentApi({ provisioning, monitoring }), logger: logger.child({ endpoint: 'agent' }), authenticate: agentAuth });
-  const admin = createXmlRpcHandler({ methods: adminApi({ inventory, dataSource, principals, provisioning, onPrincipalRemoved: (n) => authenticator.forget(n) }), logger: logger.child({ endpoint: 'admin' }), authenticate: basicAuth('admin') });
+  const admin = createXmlRpcHandler({ methods: adminApi({ inventory, dataSource, principals, provisioning, quotas, onPrincipalRemoved: (n) => authenticator.forget(n) }), logger: logger.child({ endpoint: 'admin' }), authenticate: basicAuth('admin') });
   // rpc4django accepts the paths with and without a trailing slash (docs/ocf-protocol.md §2.1).
   app.all(['/xmlrpc/plugin', '/xmlrpc/plugin/'], plugin);
   app.all(['/xmlrpc/agent', '/xmlrpc/agent/'], agent);

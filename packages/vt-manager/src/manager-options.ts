@@ -45,6 +45,25 @@ export const managerOptionsSchema = z.object({
    * (options built in code), a random key per process is used and encrypted rows do not survive a restart.
    */
   secretsKeyFile: z.string().optional(),
+  /**
+   * Most `<action>`s one `send`/`send_sync` message may hold (docs/security.md "Input limits"); a message with more
+   * is refused whole with a fault, nothing stored. Default 64.
+   */
+  maxActionsPerMessage: z.number().int().min(1).max(10_000).default(64),
+  /**
+   * Most status documents for one principal's actions that its callback has not yet accepted (the outbox backlog);
+   * past it, that principal's new `send`s are refused with a fault saying its callback backlog is full. Default 1000.
+   */
+  maxPendingStatusesPerPrincipal: z.number().int().min(1).default(1000),
+  /**
+   * The quota a clearinghouse principal gets when an admin adds it (`vtctl user add --role clearinghouse`; change it
+   * with `vtctl user set-quota`): VMs, vCPUs, guest memory in MiB and IPv4 addresses, counted over the VMs of the
+   * projects it owns. Admin principals and the config file's `users` have no quota. Default 50 VMs, 200 vCPUs,
+   * 262144 MiB (256 GiB), 50 addresses.
+   */
+  defaultClearinghouseQuota: z
+    .object({ vms: z.number().int().min(0), vcpus: z.number().int().min(0), memoryMib: z.number().int().min(0), addresses: z.number().int().min(0) })
+    .default({ vms: 50, vcpus: 200, memoryMib: 262_144, addresses: 50 }),
   /** Monitoring (docs/ocf-protocol.md §4.3): seconds between ping + listActiveVMs rounds per server. Default 45; 0 disables. */
   monitoringIntervalSeconds: z.number().int().min(0).default(45),
   /** Consecutive failed pings before a server is marked unavailable (it is marked available at the next answer). Default 3. */
@@ -69,6 +88,9 @@ export const OPTION_DEFAULTS = {
   actionTimeoutSeconds: managerOptionsSchema.shape.actionTimeoutSeconds.parse(undefined),
   actionLeaseSeconds: managerOptionsSchema.shape.actionLeaseSeconds.parse(undefined),
   monitoringFailureThreshold: managerOptionsSchema.shape.monitoringFailureThreshold.parse(undefined),
+  maxActionsPerMessage: managerOptionsSchema.shape.maxActionsPerMessage.parse(undefined),
+  maxPendingStatusesPerPrincipal: managerOptionsSchema.shape.maxPendingStatusesPerPrincipal.parse(undefined),
+  defaultClearinghouseQuota: managerOptionsSchema.shape.defaultClearinghouseQuota.parse(undefined),
 } as const;
 
 /** Loads and validates the config file; relative paths are resolved against its folder. @throws InputError. */

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { describeError, hashPassword, XmlRpcClient } from '@kvm-crm/shared';
 import { certsCommand } from './certs-command.js';
+import { addQuotaCommands } from './quota-command.js';
 
 const program = new Command('vtctl').description('kvm-crm admin CLI').option('--json', 'print JSON');
 const collect = (v: string, acc: string[]) => [...acc, v];
@@ -86,6 +87,7 @@ user.command('remove <name>').action(async function (this: Command, name: string
 user.command('list').action(async function (this: Command) {
   print(await adminClient(this).call('user.list', []));
 });
+addQuotaCommands(user, adminClient, print);
 
 const server = program.command('server').description('KVM hosts');
 server

@@ -5,7 +5,8 @@
  * once the callback acknowledged them. Of several managers on one database only one delivers a row at a time:
  * a manager claims a due row by moving its `nextAttemptAt` forward with a conditional UPDATE.
  *
- * Exactly once, from our side: one row per status, deleted on acknowledgement. A manager killed after the
+ * Exactly once, from our side: one row per status (or per message's refusals, coalesced: one row, one retry
+ * schedule, its documents sent in order and dropped from the row as they are acknowledged), deleted on acknowledgement. A manager killed after the
  * callback answered and before the DELETE committed delivers that row once more after its claim lapses (the
  * network offers no better); clearinghouses ignore a repeated terminal status for a finished action.
  */
@@ -13,7 +14,7 @@ import { describeError, redactCredentials, type Logger } from '@kvm-crm/shared';
 import type { EntityManager } from 'typeorm';
 import type { NotificationRecord } from '../db/entities/notification.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
-import { NotificationRepository } from '../repositories/notification-repository.js';
+import { documentsOf, NotificationRepository } from '../repositories/notification-repository.js';
 import type { ClientNotifier } from '../services/ports.js';
 
 /** Options of {@link DbClientNotifier}. */
@@ -29,6 +30,13 @@ export interface DbNotifierOptions {
   maxRetryDelaySeconds?: number;
   /** Attempts after which a row is dropped (logged as an error). Default 100 (≈ 8 h with the defaults). */
   maxAttempts?: number;
+  /**
+   * Rows delivered per callback URL per pass (docs/security.md "Input limits"): each pass serves every destination
+   * with a due row, at most this many rows each, so one principal's backlog cannot starve another's. Default 20.
+   */
+  rowsPerCallbackPerPass?: number;
+  /** Destinations served per pass (those waiting longest first). Default 500. */
+  callbacksPerPass?: number;
 }
 
 /** Delivers one document to one callback (`sendAsync(xml)` over XML-RPC in production). @throws on failure. */
@@ -61,9 +69,11 @@ export class DbClientNotifier implements ClientNotifier {
     this.timer = undefined;
   }
 
-  async enqueue(em: EntityManager, callbackUrl: string, rspecXml: string): Promise<void> {
+  /** One row in `em`'s transaction; several documents (a message's refusals) are one row, delivered in order. */
+  async enqueue(em: EntityManager, callbackUrl: string, rspecXml: string | readonly string[], meta: { principal?: string } = {}): Promise<void> {
     // One second in the past: MySQL DATETIME keeps whole seconds, the row must be due at once.
-    await new NotificationRepository(em).insert(callbackUrl, rspecXml, new Date(Date.now() - 1000));
+    const documents = typeof rspecXml === 'string' ? [rspecXml] : rspecXml;
+    await new NotificationRepository(em).insert({ callbackUrl, documents, dueAt: new Date(Date.now() - 1000), principal: meta.principal });
   }
 
   /** Outside a transaction (monitoring forwards): stores the row, then delivers. */
@@ -104,24 +114,26 @@ export class DbClientNotifier implements ClientNotifier {
   }
 
   /**
-   * One pass: every row that is due, oldest first, per callback URL in order (a URL whose oldest row is waiting
-   * for a retry or is claimed by another manager waits); URLs are served in parallel.
+   * One pass, fair across callback URLs: every destination (URL key) with a due row, the one waiting longest first,
+   * gets up to `rowsPerCallbackPerPass` of its oldest rows, in order (a URL whose oldest row is waiting for a retry
+   * or is claimed by another manager waits); destinations are served in parallel.
    */
   async deliverDue(now = new Date()): Promise<number> {
-    const rows = await new NotificationRepository(this.tx.manager).listOldest(1000);
-    const byUrl = new Map<string, NotificationRecord[]>();
-    for (const r of rows) {
-      const list = byUrl.get(r.callbackUrl) ?? [];
-      list.push(r);
-      byUrl.set(r.callbackUrl, list);
-    }
+    const repo = new NotificationRepository(this.tx.manager);
+    const perUrl = this.options.rowsPerCallbackPerPass ?? 20;
+    const keys = await repo.dueUrlKeys(now, this.options.callbacksPerPass ?? 500);
     let delivered = 0;
     await Promise.all(
-      [...byUrl.entries()].map(async ([url, list]) => {
-        for (const row of list) {
-          if (row.nextAttemptAt.getTime() > now.getTime()) return; // waits for a retry, or another manager has it
-          if (!(await this.deliverOne(row, url))) return;
-          delivered++;
+      keys.map(async (key) => {
+        // Rows stored before urlKey existed share the key '': they are told apart by their (decrypted) URL.
+        const byUrl = new Map<string, NotificationRecord[]>();
+        for (const r of await repo.oldestOf(key, perUrl)) byUrl.set(r.callbackUrl, [...(byUrl.get(r.callbackUrl) ?? []), r]);
+        for (const [url, list] of byUrl) {
+          for (const row of list) {
+            if (row.nextAttemptAt.getTime() > now.getTime()) break; // waits for a retry, or another manager has it
+            if (!(await this.deliverOne(row, url))) break;
+            delivered++;
+          }
         }
       }),
     );
@@ -134,9 +146,16 @@ export class DbClientNotifier implements ClientNotifier {
     const now = new Date();
     if (!(await repo.claim(row.id, now, new Date(now.getTime() + (this.options.claimSeconds ?? 60) * 1000)))) return false;
     const attempt = row.attempts + 1;
+    const documents = documentsOf(row);
+    let sent = 0;
     try {
-      await this.deliver(url, row.rspec);
+      // A coalesced row: its documents in order, one call each (the plugin reads one action per status, §3.3).
+      for (const doc of documents) {
+        await this.deliver(url, doc);
+        sent++;
+      }
     } catch (err) {
+      if (sent > 0) await repo.keepDocuments(row.id, documents.slice(sent));
       const error = describeError(err);
       const max = this.options.maxAttempts ?? 100;
       if (attempt >= max) {

@@ -9,6 +9,8 @@ import { ActionRepository } from '../repositories/action-repository.js';
 import { VmRepository } from '../repositories/vm-repository.js';
 import type { InventoryService } from '../services/inventory-service.js';
 import type { PrincipalService } from '../services/principal-service.js';
+import type { QuotaService } from '../services/quota-service.js';
+import { adminQuotaApi } from './admin-quota-api.js';
 import type { ProvisioningService } from '../services/provisioning-service.js';
 
 /**
@@ -64,6 +66,8 @@ export function adminApi(deps: {
   provisioning?: ProvisioningService;
   /** Called after a principal was removed (drops cached logins). */
   onPrincipalRemoved?: (name: string) => void;
+  /** Quotas (`user.setQuota`, `user.show`, quotas in `user.list`); absent: not offered. */
+  quotas?: QuotaService;
 }): Record<string, XmlRpcMethod> {
   const em = deps.dataSource.manager;
   const provisioning = deps.provisioning;
@@ -133,11 +137,13 @@ export function adminApi(deps: {
     'user.remove': async (p) => {
       const name = requireString(structParam(p, 0, 'user'), 'name');
       await deps.principals.remove(name);
+      await deps.quotas?.clear(name);
       deps.onPrincipalRemoved?.(name);
       return true;
     },
-    /** `user.list()` → names, roles, login kind, source (database or config); never hashes. */
+    /** `user.list()` → names, roles, login kind, source (database or config), quota (with `quotas`); never hashes. */
     'user.list': async () => deps.principals.list(),
+    ...(deps.quotas ? adminQuotaApi({ principals: deps.principals, quotas: deps.quotas }) : {}),
     /** `server.register({name, agentUrl, agentPassword, bridges: [name…] | [{name,isMgmt}…], legacy?, uuid?})`. */
     'server.register': async (p) => {
       const o = structParam(p, 0, 'server');

@@ -31,6 +31,19 @@ export type ValidatedAction = Action & ActionHeader;
 export const MEMORY_MIB_LIMITS = { min: 64, max: 1024 * 1024 } as const;
 /** vCPU limits (inclusive). */
 export const VCPU_LIMITS = { min: 1, max: 64 } as const;
+/** hd-size-mb limits, in MiB (inclusive): a positive integer up to 16 TiB. */
+export const HD_SIZE_MIB_LIMITS = { min: 1, max: 16 * 1024 * 1024 } as const;
+/** hd-setup-type values (the XSD's enumeration, docs/ocf-protocol.md §6.3). */
+export const HD_SETUP_TYPES = ['file-image', 'logical-volume-image', 'full-file-image'] as const;
+/** virtualization-setup-type values (the XSD's enumeration, docs/ocf-protocol.md §6.3). */
+export const VIRTUALIZATION_SETUP_TYPES = ['paravirtualization', 'hvm'] as const;
+/**
+ * Longest stored free-text field of a create, in characters (docs/security.md "Input limits"): the project and slice
+ * names, and the operating system's type, version and distribution. Each must be printable ASCII (the OCF wire is
+ * ASCII-only, docs/ocf-protocol.md §6.1 rule 9, so a stored non-ASCII value could never be served again).
+ */
+export const FREE_TEXT_MAX = { 'project-name': 255, 'slice-name': 255, 'operating-system-type': 64, 'operating-system-version': 64, 'operating-system-distribution': 64 } as const;
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 const TEMPLATE = TEMPLATE_NAME_PATTERN.source.slice(1, -1);
 /** hd-origin-path: `<template>` or `<template>/<file>` (validated before it reaches the agent). */
@@ -42,11 +55,14 @@ export function isActionType(type: string | undefined): type is ActionType {
 }
 
 /**
- * Checks every action's header: a valid, unique id and a supported type.
- * @throws InputError when there is no action, an id is invalid or repeated, or a type is unsupported.
+ * Checks every action's header: a valid, unique id and a supported type; at most `maxActions` actions (the
+ * manager's `maxActionsPerMessage`, docs/security.md "Input limits").
+ * @throws InputError when there is no action or more than `maxActions`, an id is invalid or repeated, or a type is
+ *   unsupported.
  */
-export function validateActions(actions: readonly Action[] | undefined): ValidatedAction[] {
+export function validateActions(actions: readonly Action[] | undefined, maxActions = Number.POSITIVE_INFINITY): ValidatedAction[] {
   if (!actions || actions.length === 0) throw new InputError('the document holds no provisioning query with actions');
+  if (actions.length > maxActions) throw new InputError(`the message holds ${actions.length} actions; at most ${maxActions} per message`);
   const ids = new Set<string>();
   return actions.map((a) => {
     const id = assertPattern(a.id, ACTION_ID_PATTERN, 'action id');
@@ -71,6 +87,33 @@ export function checkVcpus(vcpus: number): number {
   return vcpus;
 }
 
+/**
+ * A stored free-text field (absent: null): printable ASCII, at most {@link FREE_TEXT_MAX}[field] characters.
+ * @throws InputError naming the field.
+ */
+export function checkFreeText(value: string | undefined | null, field: keyof typeof FREE_TEXT_MAX): string | null {
+  if (value === undefined || value === null) return null;
+  const max = FREE_TEXT_MAX[field];
+  if (value.length > max || !PRINTABLE_ASCII.test(value)) throw new InputError(`${field} must be printable ASCII of at most ${max} characters`);
+  return value;
+}
+
+/** hd-size-mb (absent: null). @throws InputError unless an integer within {@link HD_SIZE_MIB_LIMITS}. */
+export function checkHdSizeMiB(value: number | undefined | null): number | null {
+  if (value === undefined || value === null) return null;
+  if (!Number.isSafeInteger(value) || value < HD_SIZE_MIB_LIMITS.min || value > HD_SIZE_MIB_LIMITS.max) {
+    throw new InputError(`hd-size-mb must be an integer from ${HD_SIZE_MIB_LIMITS.min} to ${HD_SIZE_MIB_LIMITS.max}`);
+  }
+  return value;
+}
+
+/** One of `allowed` (absent: `fallback`). @throws InputError naming the field and the allowed values. */
+function checkEnum<T extends string>(value: string | undefined | null, allowed: readonly T[], field: string, fallback: T): T {
+  if (value === undefined || value === null) return fallback;
+  if (!(allowed as readonly string[]).includes(value)) throw new InputError(`${field} must be one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
 /** A create's VM, validated; uuids lower case, sizes in MiB. */
 export interface CreateRequest {
   vmUuid: string;
@@ -92,7 +135,8 @@ export interface CreateRequest {
 }
 
 /**
- * Checks a create action: one VM, its uuid, name, project, slice, template, memory, vCPUs (default 1) and server.
+ * Checks a create action: one VM, its uuid, name, project, slice, template, memory, vCPUs (default 1), server, the
+ * stored free-text fields ({@link checkFreeText}), hd-size-mb, hd-setup-type and virtualization-setup-type.
  * @throws InputError naming the first invalid field.
  */
 export function validateCreate(action: Action): CreateRequest {
@@ -110,10 +154,14 @@ export function validateCreate(action: Action): CreateRequest {
   const vcpus = checkVcpus(cfg?.vcpus ?? 1);
   const serverUuid = assertPattern(server.uuid ?? rvm.serverId, UUID_PATTERN, 'server uuid').toLowerCase();
   return {
-    vmUuid, serverUuid, name, projectId, projectName: rvm.projectName ?? null, sliceId, sliceName: rvm.sliceName ?? null,
-    operatingSystemType: rvm.operatingSystemType ?? null, operatingSystemVersion: rvm.operatingSystemVersion ?? null,
-    operatingSystemDistribution: rvm.operatingSystemDistribution ?? null, memoryMb, vcpus, hdSizeMb: cfg?.hdSizeMb ?? null, hdOriginPath,
-    hdSetupType: cfg?.hdSetupType ?? 'file-image', virtualizationSetupType: cfg?.virtualizationSetupType ?? 'hvm',
+    vmUuid, serverUuid, name, projectId, projectName: checkFreeText(rvm.projectName, 'project-name'), sliceId,
+    sliceName: checkFreeText(rvm.sliceName, 'slice-name'),
+    operatingSystemType: checkFreeText(rvm.operatingSystemType, 'operating-system-type'),
+    operatingSystemVersion: checkFreeText(rvm.operatingSystemVersion, 'operating-system-version'),
+    operatingSystemDistribution: checkFreeText(rvm.operatingSystemDistribution, 'operating-system-distribution'),
+    memoryMb, vcpus, hdSizeMb: checkHdSizeMiB(cfg?.hdSizeMb), hdOriginPath,
+    hdSetupType: checkEnum(cfg?.hdSetupType, HD_SETUP_TYPES, 'hd-setup-type', 'file-image'),
+    virtualizationSetupType: checkEnum(cfg?.virtualizationSetupType, VIRTUALIZATION_SETUP_TYPES, 'virtualization-setup-type', 'hvm'),
   };
 }
 

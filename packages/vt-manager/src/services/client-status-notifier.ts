@@ -15,6 +15,8 @@ export interface StatusMessage {
   type: string;
   status: ActionState;
   description: string;
+  /** The principal whose action it is (counts against its callback backlog); undefined: not attributed. */
+  principal?: string;
 }
 
 /** The status document sent to the client (manager dialect, ASCII only). */
@@ -42,8 +44,28 @@ export class ClientStatusNotifier {
    */
   async enqueue(em: EntityManager, m: StatusMessage): Promise<boolean> {
     if (!m.callbackUrl || !this.notifier.enqueue) return false;
-    await this.notifier.enqueue(em, m.callbackUrl, statusXml(m));
+    await this.notifier.enqueue(em, m.callbackUrl, statusXml(m), { principal: m.principal });
     return true;
+  }
+
+  /**
+   * The FAILED statuses of the actions of one message refused before they were stored, to one callback: one outbox
+   * row (its documents delivered in order, one retry schedule) instead of one row each; without an outbox, sent one
+   * by one. The wire carries one action per status document (the plugin reads only the first, docs/ocf-protocol.md
+   * §3.3), so the coalescing is of rows and delivery attempts, not of documents.
+   */
+  async notifyRefusals(callbackUrl: string, principal: string | undefined, messages: readonly Omit<StatusMessage, 'callbackUrl'>[]): Promise<void> {
+    if (!callbackUrl || messages.length === 0) return;
+    const all = messages.map((m) => ({ ...m, callbackUrl, principal }));
+    const enqueue = this.notifier.enqueue?.bind(this.notifier);
+    if (!enqueue) return void all.forEach((m) => this.send(m));
+    try {
+      await this.tx.run((em) => enqueue(em, callbackUrl, all.map((m) => statusXml(m)), { principal }));
+      this.notifier.wake?.();
+    } catch (err) {
+      this.log.error('storing refusals for the client failed; sending them directly', { actions: all.length, error: describeError(err) });
+      all.forEach((m) => this.send(m));
+    }
   }
 
   /** After the status change committed: wakes the outbox (`outboxed`), or sends the status now. */

@@ -221,8 +221,8 @@ export class MonitoringService {
    * `force_update_exp_vms(client_id, vm_id)` (§2.2.5): asks the agent(s) which VMs run, updates the states, and
    * returns the agents' `{vm uuid: name}`. `client_id` is a server UUID, `vm_id` a VM UUID, either `"None"`
    * (both `"None"`: every server; the original faulted). An unreachable agent contributes `{}`.
-   * @throws NotFoundError for an unknown server or VM (Expedient then drops its copy of that VM, §3.2);
-   *   InputError for a malformed UUID.
+   * @throws NotFoundError for an unknown server or VM (Expedient then drops its copy of that VM, §3.2), and for
+   *   another clearinghouse's VM (the same text as an unknown one); InputError for a malformed UUID.
    */
   async forceUpdate(serverUuid: string, vmUuid: string, principal?: string): Promise<Record<string, string>> {
     const none = (v: string) => v === 'None' || v === '';
@@ -233,8 +233,8 @@ export class MonitoringService {
     if (!none(vmUuid)) {
       if (!UUID_PATTERN.test(vmUuid)) throw new InputError('vm_id must be a VM UUID or None');
       const vm = await vms.findByUuid(vmUuid.toLowerCase());
-      if (!vm) throw new NotFoundError(`no VM with uuid ${vmUuid}`);
-      if (principal !== undefined && !(await ownsProject(this.em, principal, vm.projectId))) throw new NotAllowedError(`VM ${vmUuid} belongs to another clearinghouse`);
+      // Another clearinghouse's VM reads exactly as an unknown one (docs/security.md: refusals do not leak).
+      if (!vm || (principal !== undefined && !(await ownsProject(this.em, principal, vm.projectId)))) throw new NotFoundError(`no VM with uuid ${vmUuid}`);
       onlyVm = vm.uuid;
       servers = [await repo.getById(vm.serverId)];
     } else if (!none(serverUuid)) {

@@ -57,9 +57,11 @@ export interface ClientNotifier {
   drain(): Promise<void>;
   /**
    * Transactional outbox (optional): stores the delivery in `em`'s transaction, so a status change and its
-   * notification are committed together (a manager crash loses neither). Call {@link wake} after the commit.
+   * notification are committed together (a manager crash loses neither). Several documents are stored as one
+   * delivery (sent in order); `meta.principal` counts it against that principal's callback backlog. Call
+   * {@link wake} after the commit.
    */
-  enqueue?(em: EntityManager, callbackUrl: string, rspecXml: string): Promise<void>;
+  enqueue?(em: EntityManager, callbackUrl: string, rspecXml: string | readonly string[], meta?: { principal?: string }): Promise<void>;
   /** Starts delivering what {@link enqueue} stored (after its transaction committed). */
   wake?(): void;
 }

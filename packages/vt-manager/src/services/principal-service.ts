@@ -4,6 +4,7 @@
  * bootstrap principals (for the first admin); a principal in the database with the same name wins.
  */
 import { assertPattern, ConflictError, hashPassword, InputError, NotFoundError } from '@kvm-crm/shared';
+import type { EntityManager } from 'typeorm';
 import type { PrincipalRole } from '../db/entities/principal.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
 import { PrincipalRepository } from '../repositories/principal-repository.js';
@@ -26,6 +27,8 @@ export class PrincipalService {
   constructor(
     private readonly tx: TransactionRunner,
     private readonly bootstrap: readonly PrincipalEntry[] = [],
+    /** Runs in the transaction that adds a principal (the default quota of a new clearinghouse). */
+    private readonly onAdd?: (em: EntityManager, name: string, roles: readonly string[]) => Promise<void>,
   ) {}
 
   /**
@@ -47,6 +50,7 @@ export class PrincipalService {
       await principals.insert({
         name: input.name, roles: roles.join(','), passwordScrypt: input.password === undefined ? null : hashPassword(input.password),
       });
+      await this.onAdd?.(em, input.name, roles);
       return { name: input.name, roles };
     });
   }

@@ -53,6 +53,10 @@ export interface ProvisioningOptions {
    * a restart) takes it over. Default: the config's `actionLeaseSeconds` (60).
    */
   leaseSeconds?: number;
+  /** Most actions per `send` message. Default: the config's `maxActionsPerMessage` (64). */
+  maxActionsPerMessage?: number;
+  /** Most undelivered statuses per principal. Default: the config's `maxPendingStatusesPerPrincipal` (1000). */
+  maxPendingStatusesPerPrincipal?: number;
   logger: Logger;
 }
 
@@ -79,13 +83,15 @@ export class ProvisioningService {
       actionTimeoutSeconds: options.actionTimeoutSeconds ?? OPTION_DEFAULTS.actionTimeoutSeconds,
       leaseSeconds: options.leaseSeconds ?? OPTION_DEFAULTS.actionLeaseSeconds,
       instanceId: options.instanceId ?? `mgr-${randomUUID()}`,
+      maxActionsPerMessage: options.maxActionsPerMessage ?? OPTION_DEFAULTS.maxActionsPerMessage,
+      maxPendingStatusesPerPrincipal: options.maxPendingStatusesPerPrincipal ?? OPTION_DEFAULTS.maxPendingStatusesPerPrincipal,
     };
     this.instanceId = settings.instanceId;
     const log = options.logger;
     const statuses = new ClientStatusNotifier(tx, notifier, log);
     this.completion = new ActionCompletion(tx, ipam, statuses, log);
     this.dispatcher = new ActionDispatcher(tx, agents, this.completion, settings, log);
-    this.intake = new ActionIntake(tx, new ActionStore(tx, ipam, settings), this.dispatcher, statuses, log);
+    this.intake = new ActionIntake(tx, new ActionStore(tx, ipam, settings), this.dispatcher, statuses, log, settings);
     this.operator = new OperatorActionsService(tx, this.completion, this.dispatcher, settings);
     this.expiry = new ExpiryService(tx, this.intake, log);
   }

@@ -4,7 +4,7 @@
  * DB-stored principals, and secrets encrypted at rest.
  */
 import assert from 'node:assert/strict';
-import { hashPassword, NotAllowedError, parseRspec } from '@kvm-crm/shared';
+import { hashPassword, NotFoundError, parseRspec } from '@kvm-crm/shared';
 import { forEachEngine, type Engine } from '../../dist/testing/test-databases.js';
 import { TransactionRunner } from '../../dist/db/transaction-runner.js';
 import { PrincipalService } from '../../dist/services/principal-service.js';
@@ -36,7 +36,8 @@ forEachEngine('a clearinghouse cannot act on, see or query the VMs of a project 
   await w.provisioning.submit(CLIENT_CB, query(stop), { principal: 'mallory' });
   const refused = await waitFor('the FAILED', () => lastStatus(w, stop.id));
   assert.equal(refused.status, 'FAILED');
-  assert.match(refused.description ?? '', /belongs to another clearinghouse/);
+  // Issue 9 item 12: another clearinghouse's VM reads exactly as an unknown one.
+  assert.equal(refused.description, `no VM with uuid ${vm.vmUuid}`);
   const intruder = createAction({ name: 'intruder' });
   await w.provisioning.submit(CLIENT_CB, query(intruder), { principal: 'mallory' });
   assert.match((await waitFor('the FAILED', () => lastStatus(w, intruder.id))).description ?? '', /belongs to another clearinghouse/);
@@ -47,7 +48,7 @@ forEachEngine('a clearinghouse cannot act on, see or query the VMs of a project 
   assert.doesNotMatch(malloryView, /alice-vm/);
   const [, aliceView] = await w.information.listResources('0', 'None', 'None', 'alice');
   assert.match(aliceView, /alice-vm/);
-  await assert.rejects(w.monitoring.forceUpdate('None', vm.vmUuid, 'mallory'), NotAllowedError);
+  await assert.rejects(w.monitoring.forceUpdate('None', vm.vmUuid, 'mallory'), NotFoundError);
   w.agent.activeVms.set('host1', { [vm.vmUuid]: 'whatever' });
   assert.deepEqual(await w.monitoring.forceUpdate('None', 'None', 'mallory'), {});
   assert.deepEqual(await w.monitoring.forceUpdate('None', 'None', 'alice'), { [vm.vmUuid]: 'alice-vm' });

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createLogger, InputError, serialiseRspec, UpstreamError, type Action } from '@kvm-crm/shared';
 import { ActionRecord } from '../../dist/db/entities/action.js';
+import { AGENT_UNREACHABLE_REASON } from '../../dist/domain/client-reason.js';
 import { Ipv4Slot } from '../../dist/db/entities/ipv4-slot.js';
 import { MacSlot } from '../../dist/db/entities/mac-slot.js';
 import { VirtualMachine } from '../../dist/db/entities/virtual-machine.js';
@@ -242,12 +243,13 @@ forEachEngine('agent unreachable: one FAILED with the reason to the client, VM r
   await waitFor('the FAILED status', () => env.notifier.sent.length > 0);
   await settle(env);
   assert.deepEqual(env.notifier.statuses(), [
-    { url: CLIENT_CB, type: 'create', id: a.id, status: 'FAILED', description: 'agent host1 unreachable: connect ECONNREFUSED 192.0.2.1:9229' },
+    // Issue 9 item 12: the client gets a reason it can act on, not the agent's address (kept in the history).
+    { url: CLIENT_CB, type: 'create', id: a.id, status: 'FAILED', description: AGENT_UNREACHABLE_REASON },
   ]);
   assert.equal(await vmRow(env, a.vmUuid), null);
   const row = await actionRow(env, a.id);
   assert.equal(row?.status, 'FAILED');
-  assert.equal(row?.description, 'agent host1 unreachable: connect ECONNREFUSED 192.0.2.1:9229');
+  assert.equal(row?.description, AGENT_UNREACHABLE_REASON);
   assert.deepEqual(await counts(env), { vms: 0, nics: 0, actions: 1, ipv4Taken: 0, ipv4Excluded: 1, macs: 0 });
 
   // The agent coming back later with a status for it changes nothing.
@@ -527,6 +529,6 @@ forEachEngine('a lifecycle action the agent never got leaves the VM state as it 
   env.agent.failWith = new UpstreamError('agent host1 unreachable');
   const stop = lifecycleAction('hardStop', c.vmUuid);
   const f = await submitAndWaitForFailure(env, stop);
-  assert.equal(f.description, 'agent host1 unreachable');
+  assert.equal(f.description, AGENT_UNREACHABLE_REASON);
   assert.equal((await vmRow(env, c.vmUuid))?.state, before, 'not turned into "running" by the failure table');
 });

@@ -7,8 +7,10 @@ import { isPlaceholder, NotAllowedError, parseRspec, type Logger, type Rspec } f
 import type { TransactionRunner } from '../../db/transaction-runner.js';
 import { ActionEventRepository, DESCRIPTION_MAX } from '../../repositories/action-event-repository.js';
 import { ActionRepository } from '../../repositories/action-repository.js';
+import { ProjectOwnerRepository } from '../../repositories/project-owner-repository.js';
 import { ServerRepository } from '../../repositories/server-repository.js';
 import { VmRepository } from '../../repositories/vm-repository.js';
+import { scrubReason } from '../../domain/client-reason.js';
 import type { ClientStatusNotifier } from '../client-status-notifier.js';
 import type { IpamService } from '../ipam-service.js';
 import { vmStateAfter } from '../vm-states.js';
@@ -63,8 +65,9 @@ export class ActionCompletion {
         continue;
       }
       const description = isPlaceholder(a.description) ? '' : (a.description ?? '');
-      if (status === 'ONGOING') await this.progress(a.id, description);
-      else await this.finish(a.id, status, description);
+      if (status === 'ONGOING') await this.progress(a.id, scrubReason(description));
+      // The agent's own words stay in the history and the log; the client gets them without host paths or URLs.
+      else await this.finish(a.id, status, scrubReason(description), { why: description });
     }
   }
 
@@ -85,6 +88,7 @@ export class ActionCompletion {
       const vms = new VmRepository(em);
       const vm = await vms.findByUuid(action.vmUuid);
       const callbackUrl = vm?.callbackUrl || action.callbackUrl;
+      const principal = vm ? await new ProjectOwnerRepository(em).ownerOf(vm.projectId) : undefined;
       if (vm) {
         const removes = (action.type === 'create' && status === 'FAILED') || (action.type === 'delete' && status === 'SUCCESS');
         if (removes) {
@@ -97,7 +101,7 @@ export class ActionCompletion {
           if (state) await vms.setState(vm.id, state);
         }
       }
-      const message = { callbackUrl, actionId, type: action.type, status, description };
+      const message = { callbackUrl, actionId, type: action.type, status, description, principal };
       return { message, outboxed: await this.statuses.enqueue(em, message) };
     });
     if (!result) {
@@ -121,7 +125,8 @@ export class ActionCompletion {
       const state = vmStateAfter(action.type, 'ONGOING');
       if (vm && state) await vms.setState(vm.id, state);
       await new ActionEventRepository(em).record(actionId, 'QUEUED', 'ONGOING', 'agent', description);
-      const message = { callbackUrl: vm?.callbackUrl || action.callbackUrl, actionId, type: action.type, status: 'ONGOING' as const, description };
+      const principal = vm ? await new ProjectOwnerRepository(em).ownerOf(vm.projectId) : undefined;
+      const message = { callbackUrl: vm?.callbackUrl || action.callbackUrl, actionId, type: action.type, status: 'ONGOING' as const, description, principal };
       return { message, outboxed: await this.statuses.enqueue(em, message) };
     });
     if (!result) {

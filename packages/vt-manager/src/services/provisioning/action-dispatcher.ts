@@ -8,6 +8,7 @@ import type { ActionRecord } from '../../db/entities/action.js';
 import type { Server } from '../../db/entities/server.js';
 import type { TransactionRunner } from '../../db/transaction-runner.js';
 import type { ActionHeader } from '../../domain/action-validation.js';
+import { clientReason } from '../../domain/client-reason.js';
 import { ActionEventRepository } from '../../repositories/action-event-repository.js';
 import { ActionRepository } from '../../repositories/action-repository.js';
 import { ServerRepository } from '../../repositories/server-repository.js';
@@ -33,15 +34,19 @@ export class ActionDispatcher {
     return `manager:${this.settings.instanceId}`;
   }
 
-  /** Hands a stored action to its agent; a failure there ends it FAILED (the VM's state unchanged, a create undone). */
+  /**
+   * Hands a stored action to its agent; a failure there ends it FAILED (the VM's state unchanged, a create undone).
+   * The client's reason is {@link clientReason}'s (no agent endpoint, no host path); the full error is logged and
+   * kept in the action's history.
+   */
   async send(action: ActionHeader, prepared: Prepared): Promise<void> {
     try {
       await this.handOver(action.id, prepared.server, prepared.agentXml);
     } catch (err) {
-      const reason = describeError(err);
-      this.log.warn('action failed before the agent reported', { actionId: action.id, actionType: action.type, reason });
+      const error = describeError(err);
+      this.log.warn('action failed before the agent reported', { actionId: action.id, actionType: action.type, error });
       // The agent never got the action: the VM's state is unknown to it, so only a create is undone.
-      await this.completion.finish(action.id, 'FAILED', reason, { vmState: 'unchanged', who: this.me });
+      await this.completion.finish(action.id, 'FAILED', clientReason(err), { vmState: 'unchanged', who: this.me, why: error });
     }
   }
 
@@ -108,9 +113,9 @@ export class ActionDispatcher {
         log.info('re-sending a QUEUED action whose lease expired');
         if (await this.handOver(a.uuid, server, xml)) resent++;
       } catch (err) {
-        const reason = describeError(err);
-        log.warn('re-sending a recovered action failed', { reason });
-        await this.completion.finish(a.uuid, 'FAILED', reason, { vmState: 'unchanged', who: this.me });
+        const error = describeError(err);
+        log.warn('re-sending a recovered action failed', { error });
+        await this.completion.finish(a.uuid, 'FAILED', clientReason(err), { vmState: 'unchanged', who: this.me, why: error });
       }
     }
     return resent;

@@ -4,13 +4,16 @@
  * manager crash; the hand-overs to the agents follow in the background, in message order (docs/ocf-behaviour.md §9
  * items 8, 9, 21).
  */
-import { describeError, parsePeerUrl, parseRspec, type Logger } from '@kvm-crm/shared';
+import { ConflictError, describeError, parsePeerUrl, parseRspec, type Logger } from '@kvm-crm/shared';
 import type { TransactionRunner } from '../../db/transaction-runner.js';
 import { validateActions, type ValidatedAction } from '../../domain/action-validation.js';
+import { clientReason } from '../../domain/client-reason.js';
 import { ActionRepository } from '../../repositories/action-repository.js';
+import { NotificationRepository } from '../../repositories/notification-repository.js';
 import type { ClientStatusNotifier } from '../client-status-notifier.js';
 import type { ActionDispatcher } from './action-dispatcher.js';
 import type { ActionStore, Prepared } from './action-store.js';
+import type { ProvisioningSettings } from './provisioning-settings.js';
 
 /** What {@link ActionIntake.submit} accepted. */
 export interface Submitted {
@@ -33,6 +36,7 @@ export class ActionIntake {
     private readonly dispatcher: ActionDispatcher,
     private readonly statuses: ClientStatusNotifier,
     private readonly log: Logger,
+    private readonly limits: Pick<ProvisioningSettings, 'maxActionsPerMessage' | 'maxPendingStatusesPerPrincipal'>,
   ) {}
 
   /**
@@ -40,20 +44,28 @@ export class ActionIntake {
    * action (or refuses it, its FAILED status stored for the client), hands them to the agents in order in the
    * background, and returns (`nil` on the wire). `callbackUrl` must be an http(s) URL; with `allowNoCallback`, `""`
    * or `"None"` mean "no callback" (send_sync).
-   * @throws InputError when the callback URL or the document is invalid, there is no provisioning query, or an
-   *   action lacks a valid id or type: nothing is processed then (a status could not be routed to anyone).
+   * The FAILED statuses of the refused actions of one message travel as one outbox row (see
+   * {@link ClientStatusNotifier.notifyRefusals}).
+   * @throws InputError when the callback URL or the document is invalid, there is no provisioning query, an
+   *   action lacks a valid id or type, or the message holds more than `maxActionsPerMessage` actions; ConflictError
+   *   when the principal's callback backlog is full (`maxPendingStatusesPerPrincipal`): nothing is processed then.
    */
   async submit(callbackUrl: string, xml: string, options: { allowNoCallback?: boolean; principal?: string } = {}): Promise<Submitted> {
     if (options.allowNoCallback && (callbackUrl === '' || callbackUrl === 'None')) callbackUrl = '';
     else parsePeerUrl(callbackUrl);
-    const actions = validateActions(parseRspec(xml).query?.provisioning?.actions);
+    const actions = validateActions(parseRspec(xml).query?.provisioning?.actions, this.limits.maxActionsPerMessage);
+    if (options.principal !== undefined) await this.assertBacklogRoom(options.principal);
     const refused = new Map<string, string>();
+    const refusals: Array<{ actionId: string; type: string; status: 'FAILED'; description: string }> = [];
     const stored: Array<{ action: ValidatedAction; prepared: Prepared }> = [];
     for (const a of actions) {
       const r = await this.storeOrRefuse(a, callbackUrl, options.principal);
-      if (typeof r === 'string') refused.set(a.id, r);
-      else stored.push({ action: a, prepared: r });
+      if (typeof r === 'string') {
+        refused.set(a.id, r);
+        refusals.push({ actionId: a.id, type: a.type, status: 'FAILED', description: r });
+      } else stored.push({ action: a, prepared: r });
     }
+    await this.statuses.notifyRefusals(callbackUrl, options.principal, refusals);
     const handedOver = (async () => {
       for (const { action, prepared } of stored) await this.dispatcher.send(action, prepared);
       return refused;
@@ -101,14 +113,17 @@ export class ActionIntake {
    */
   async process(action: ValidatedAction, callbackUrl: string, principal?: string): Promise<string | undefined> {
     const r = await this.storeOrRefuse(action, callbackUrl, principal);
-    if (typeof r === 'string') return r;
+    if (typeof r === 'string') {
+      await this.statuses.notifyDurably({ callbackUrl, actionId: action.id, type: action.type, status: 'FAILED', description: r, principal });
+      return r;
+    }
     await this.dispatcher.send(action, r);
     return undefined;
   }
 
   /**
-   * Stores one action. Returns what the hand-over needs, or the reason it was refused: its FAILED status is then on
-   * its way to the client (through the outbox when there is one).
+   * Stores one action. Returns what the hand-over needs, or the client's reason it was refused (nothing stored; the
+   * caller sends the FAILED status). Unexpected errors are logged in full and told to the client as an internal error.
    */
   private async storeOrRefuse(action: ValidatedAction, callbackUrl: string, principal?: string): Promise<Prepared | string> {
     try {
@@ -116,10 +131,21 @@ export class ActionIntake {
       this.log.info('action queued', { actionId: action.id, actionType: action.type, vmUuid: prepared.vm.uuid, server: prepared.server.name });
       return prepared;
     } catch (err) {
-      const reason = describeError(err);
-      this.log.warn('action refused', { actionId: action.id, actionType: action.type, reason });
-      await this.statuses.notifyDurably({ callbackUrl, actionId: action.id, type: action.type, status: 'FAILED', description: reason });
+      const reason = clientReason(err);
+      this.log.warn('action refused', { actionId: action.id, actionType: action.type, reason, error: describeError(err) });
       return reason;
+    }
+  }
+
+  /**
+   * @throws ConflictError when `principal` has `maxPendingStatusesPerPrincipal` or more statuses its callback has not
+   *   yet accepted (docs/security.md "Input limits"): new work would only grow a backlog nobody reads.
+   */
+  private async assertBacklogRoom(principal: string): Promise<void> {
+    const max = this.limits.maxPendingStatusesPerPrincipal;
+    const pending = await new NotificationRepository(this.tx.manager).pendingDocumentsOf(principal);
+    if (pending >= max) {
+      throw new ConflictError(`callback backlog full: ${pending} statuses for your actions are not yet accepted by your callback (at most ${max}); fix the callback, then send again`);
     }
   }
 }

@@ -3,7 +3,7 @@
  * its server, project ownership, slice expiry, a busy VM) and stored QUEUED under this manager's lease, with the VM
  * and its addresses for a create, in one transaction: rows are committed before the agent is called (§7.1).
  */
-import { ConflictError, NotFoundError } from '@kvm-crm/shared';
+import { ConflictError, NotAllowedError, NotFoundError } from '@kvm-crm/shared';
 import type { EntityManager } from 'typeorm';
 import type { Server } from '../../db/entities/server.js';
 import type { VirtualMachine } from '../../db/entities/virtual-machine.js';
@@ -17,6 +17,7 @@ import { SliceExpiryRepository } from '../../repositories/slice-expiry-repositor
 import { VmRepository } from '../../repositories/vm-repository.js';
 import type { IpamService } from '../ipam-service.js';
 import { claimOrCheckProject } from '../project-ownership.js';
+import { checkQuota } from '../quota-service.js';
 import { agentQueryWithRequest } from './agent-query.js';
 import type { ProvisioningSettings } from './provisioning-settings.js';
 
@@ -38,8 +39,9 @@ export class ActionStore {
   /**
    * Validates and stores one action (QUEUED, under this manager's lease).
    * @throws InputError for invalid fields; ConflictError for a used action id or VM uuid, a disabled server, an
-   *   expired slice, a busy VM or an exhausted pool; NotFoundError for an unknown VM or server; NotAllowedError for
-   *   another clearinghouse's project.
+   *   expired slice, a busy VM, an exhausted pool or an exceeded quota (`quota exceeded: …`); NotFoundError for an unknown VM or server, and for another
+   *   clearinghouse's VM (the same text as an unknown one); NotAllowedError for a create in another clearinghouse's
+   *   project. Nothing is stored when it throws (the agent query is built inside the transaction).
    */
   save(action: ValidatedAction, callbackUrl: string, principal?: string): Promise<Prepared> {
     return action.type === 'create' ? this.saveCreate(action, callbackUrl, principal) : this.saveLifecycle(action, callbackUrl, principal);
@@ -56,6 +58,8 @@ export class ActionStore {
       if (!srv) throw new NotFoundError(`no server with uuid ${req.serverUuid}`);
       if (!srv.enabled) throw new ConflictError(`server ${srv.name} is disabled`);
       await claimOrCheckProject(em, req.projectId, principal);
+      const addresses = srv.bridges.filter((b) => b.isMgmt).length;
+      await checkQuota(em, principal, { vms: 1, vcpus: req.vcpus, memoryMib: req.memoryMb, addresses });
       const sliceExpiry = await new SliceExpiryRepository(em).find(req.sliceId);
       if (sliceExpiry?.expiresAt && sliceExpiry.expiresAt.getTime() <= Date.now()) throw new ConflictError(`slice ${req.sliceId} has expired`);
       const bridges = [...srv.bridges].sort((a, b) => Number(b.isMgmt) - Number(a.isMgmt) || a.id - b.id);
@@ -71,9 +75,10 @@ export class ActionStore {
       const { serverUuid: _serverUuid, vmUuid, ...vmFields } = req;
       const vm = await vms.createWithInterfaces({ ...vmFields, uuid: vmUuid, serverId: srv.id, state: 'on queue', callbackUrl, interfaces });
       await this.insertAction(em, action, req.vmUuid, callbackUrl, {}, principal);
-      return { vm, server: srv };
+      // Built before the commit: a VM the agent query cannot describe is never stored (one action, one status).
+      return { vm, server: srv, agentXml: agentQueryWithRequest(action.id, 'create', srv, vm, {}) };
     });
-    return { ...saved, agentXml: agentQueryWithRequest(action.id, 'create', saved.server, saved.vm, {}) };
+    return saved;
   }
 
   /** start/stop/hardStop/reboot/delete/modify: looks the VM up and stores the action. */
@@ -84,15 +89,23 @@ export class ActionStore {
       if (await actions.exists(action.id)) throw new ConflictError(`action id ${action.id} is already used`);
       const vm = await new VmRepository(em).findWithInterfaces(vmUuid);
       if (!vm) throw new NotFoundError(`no VM with uuid ${vmUuid}`);
-      await claimOrCheckProject(em, vm.projectId, principal);
+      // Another clearinghouse's VM reads exactly as an unknown one: the refusal tells nothing about other projects.
+      await claimOrCheckProject(em, vm.projectId, principal).catch((err: unknown) => {
+        throw err instanceof NotAllowedError ? new NotFoundError(`no VM with uuid ${vmUuid}`) : err;
+      });
       const busy = await actions.openActionOfVm(vmUuid);
       if (busy) throw new ConflictError(`VM ${vm.name} is busy with action ${busy.uuid} (${busy.type})`);
+      if (action.type === 'modify') {
+        const grow = (want: number | undefined, has: number) => Math.max(0, (want ?? has) - has);
+        await checkQuota(em, principal, { vms: 0, vcpus: grow(requested.vcpus, vm.vcpus), memoryMib: grow(requested.memoryMb, vm.memoryMb), addresses: 0 });
+      }
       const server = await new ServerRepository(em).getById(vm.serverId);
       await this.insertAction(em, action, vmUuid, callbackUrl, requested, principal);
-      return { vm, server };
+      // The agent gets the VM as it should become: modify carries the requested memory and vCPUs. Built before the
+      // commit, so a failure here stores nothing.
+      return { vm, server, agentXml: agentQueryWithRequest(action.id, action.type, server, vm, requested) };
     });
-    // The agent gets the VM as it should become: modify carries the requested memory and vCPUs.
-    return { ...saved, agentXml: agentQueryWithRequest(action.id, action.type, saved.server, saved.vm, requested) };
+    return saved;
   }
 
   /** Stores the action QUEUED under this manager's lease, with its first history event. */

@@ -15,4 +15,8 @@ export interface ProvisioningSettings {
   leaseSeconds: number;
   /** This manager's lease owner id. */
   instanceId: string;
+  /** Most actions one `send` message may hold (more: the whole message is refused). */
+  maxActionsPerMessage: number;
+  /** Most undelivered statuses a principal may have in the outbox before its `send`s are refused. */
+  maxPendingStatusesPerPrincipal: number;
 }
