@@ -120,14 +120,15 @@ export async function startManager(
   const information = new InformationService(dataSource);
   const monitoring = new MonitoringService(tx, agents, notifier, { agentCallbackUrl: cb.toString(), logger: logger.child({ part: 'monitoring' }), failureThreshold: options.monitoringFailureThreshold });
   const principals = new PrincipalService(tx, options.users);
-  const authenticator = new BasicAuthenticator((name) => principals.find(name));
+  const authenticator = new BasicAuthenticator((name) => principals.find(name), undefined, undefined, options.login);
   /**
-   * Northbound login: HTTP Basic when the request carries it; otherwise (optional certificate login) a verified,
+   * Northbound login: HTTP Basic when the request carries it (throttled per source address and user: HTTP 429, see
+   * BasicAuthenticator); otherwise (optional certificate login) a verified,
    * unrevoked client certificate of the endpoint's role whose CN names a principal that has that role.
    */
   const basicAuth = (role: 'clearinghouse' | 'admin') => async (req: Request): Promise<Principal | undefined> => {
     const c = readBasicCredentials(req);
-    if (c) return authenticator.authenticate(c.user, c.pass, role);
+    if (c) return authenticator.authenticate(c.user, c.pass, role, req.socket.remoteAddress ?? 'unknown');
     const peer = verifiedClientCertificate(req.socket as TLSSocket, { isRevoked: (s) => tls.isRevoked(s), role });
     if (isPeerRefusal(peer)) return undefined;
     const principal = await principals.find(peer.commonName);
