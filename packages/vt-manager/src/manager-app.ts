@@ -20,6 +20,7 @@ import {
 } from '@kvm-crm/shared';
 import type { DataSource } from 'typeorm';
 import { adminApi } from './api/admin-api.js';
+import { auditAdminCalls } from './api/admin-audit.js';
 import { agentApi } from './api/agent-api.js';
 import { PLUGIN_API_HELP, pluginApi } from './api/plugin-api.js';
 import { InformationService } from './services/information-service.js';
@@ -139,7 +140,10 @@ export async function startManager(
 
   const plugin = createXmlRpcHandler({ methods: pluginApi({ provisioning, information, monitoring, amVersion: options.amVersion, sendSyncTimeoutSeconds: options.sendSyncTimeoutSeconds }), help: PLUGIN_API_HELP, logger: logger.child({ endpoint: 'plugin' }), authenticate: basicAuth('clearinghouse') });
   const agent = createXmlRpcHandler({ methods: agentApi({ provisioning, monitoring }), logger: logger.child({ endpoint: 'agent' }), authenticate: agentAuth });
-  const admin = createXmlRpcHandler({ methods: adminApi({ inventory, dataSource, principals, provisioning, onPrincipalRemoved: (n) => authenticator.forget(n) }), logger: logger.child({ endpoint: 'admin' }), authenticate: basicAuth('admin') });
+  // Every successful admin call is logged (info, secrets masked): the audit trail docs/security.md promises.
+  const adminLog = logger.child({ endpoint: 'admin' });
+  const adminMethods = auditAdminCalls(adminApi({ inventory, dataSource, principals, provisioning, onPrincipalRemoved: (n) => authenticator.forget(n) }), adminLog);
+  const admin = createXmlRpcHandler({ methods: adminMethods, logger: adminLog, authenticate: basicAuth('admin') });
   // rpc4django accepts the paths with and without a trailing slash (docs/ocf-protocol.md §2.1).
   app.all(['/xmlrpc/plugin', '/xmlrpc/plugin/'], plugin);
   app.all(['/xmlrpc/agent', '/xmlrpc/agent/'], agent);
