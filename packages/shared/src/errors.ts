@@ -40,6 +40,20 @@ export class NotAllowedError extends KvmCrmError {
   override readonly httpStatus = 403;
 }
 
+/**
+ * Too many failed logins (or password checks queued): the caller must wait `retryAfterSeconds` before trying again.
+ * Answered before the body is read, as HTTP 429 with a `Retry-After` header (createXmlRpcHandler). HTTP 429.
+ */
+export class RateLimitedError extends KvmCrmError {
+  override readonly httpStatus = 429;
+  /** Whole seconds (≥ 1) until a new attempt may be checked. */
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number) {
+    super(message);
+    this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  }
+}
+
 /** A peer (agent, callback endpoint, libvirt, qemu-img) failed or did not answer in time. HTTP 502. */
 export class UpstreamError extends KvmCrmError {
   override readonly httpStatus = 502;

@@ -7,6 +7,8 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { InputError } from './errors.js';
 
 const PREFIX = 'enc:v1:';
+/** GCM tag length in bytes, fixed on both sides so that a truncated tag is refused (Node accepts 4–16 otherwise). */
+const TAG_BYTES = 16;
 
 /** Encrypts and decrypts stored secrets with one key (see the module comment); built from its key file. */
 export class SecretBox {
@@ -34,7 +36,7 @@ export class SecretBox {
   /** Encrypts `clear` (a fresh 12-byte IV each time). */
   seal(clear: string): string {
     const iv = randomBytes(12);
-    const c = createCipheriv('aes-256-gcm', this.key, iv);
+    const c = createCipheriv('aes-256-gcm', this.key, iv, { authTagLength: TAG_BYTES });
     const ct = Buffer.concat([c.update(clear, 'utf8'), c.final()]);
     return `${PREFIX}${iv.toString('base64url')}:${c.getAuthTag().toString('base64url')}:${ct.toString('base64url')}`;
   }
@@ -47,7 +49,7 @@ export class SecretBox {
     if (!stored.startsWith(PREFIX)) return stored;
     const [iv, tag, ct] = stored.slice(PREFIX.length).split(':');
     try {
-      const d = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv ?? '', 'base64url'));
+      const d = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv ?? '', 'base64url'), { authTagLength: TAG_BYTES });
       d.setAuthTag(Buffer.from(tag ?? '', 'base64url'));
       return Buffer.concat([d.update(Buffer.from(ct ?? '', 'base64url')), d.final()]).toString('utf8');
     } catch {

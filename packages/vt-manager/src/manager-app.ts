@@ -20,6 +20,7 @@ import {
 } from '@kvm-crm/shared';
 import type { DataSource } from 'typeorm';
 import { adminApi } from './api/admin-api.js';
+import { auditAdminCalls } from './api/admin-audit.js';
 import { agentApi } from './api/agent-api.js';
 import { PLUGIN_API_HELP, pluginApi } from './api/plugin-api.js';
 import { InformationService } from './services/information-service.js';
@@ -124,14 +125,15 @@ export async function startManager(
   const monitoring = new MonitoringService(tx, agents, notifier, { agentCallbackUrl: cb.toString(), logger: logger.child({ part: 'monitoring' }), failureThreshold: options.monitoringFailureThreshold });
   const quotas = new QuotaService(tx, options.defaultClearinghouseQuota);
   const principals = new PrincipalService(tx, options.users, (em, name, roles) => quotas.applyDefault(em, name, roles));
-  const authenticator = new BasicAuthenticator((name) => principals.find(name));
+  const authenticator = new BasicAuthenticator((name) => principals.find(name), undefined, undefined, options.login);
   /**
-   * Northbound login: HTTP Basic when the request carries it; otherwise (optional certificate login) a verified,
+   * Northbound login: HTTP Basic when the request carries it (throttled per source address and user: HTTP 429, see
+   * BasicAuthenticator); otherwise (optional certificate login) a verified,
    * unrevoked client certificate of the endpoint's role whose CN names a principal that has that role.
    */
   const basicAuth = (role: 'clearinghouse' | 'admin') => async (req: Request): Promise<Principal | undefined> => {
     const c = readBasicCredentials(req);
-    if (c) return authenticator.authenticate(c.user, c.pass, role);
+    if (c) return authenticator.authenticate(c.user, c.pass, role, req.socket.remoteAddress ?? 'unknown');
     const peer = verifiedClientCertificate(req.socket as TLSSocket, { isRevoked: (s) => tls.isRevoked(s), role });
     if (isPeerRefusal(peer)) return undefined;
     const principal = await principals.find(peer.commonName);
@@ -142,7 +144,10 @@ export async function startManager(
 
   const plugin = createXmlRpcHandler({ methods: pluginApi({ provisioning, information, monitoring, amVersion: options.amVersion, sendSyncTimeoutSeconds: options.sendSyncTimeoutSeconds }), help: PLUGIN_API_HELP, logger: logger.child({ endpoint: 'plugin' }), authenticate: basicAuth('clearinghouse') });
   const agent = createXmlRpcHandler({ methods: agentApi({ provisioning, monitoring }), logger: logger.child({ endpoint: 'agent' }), authenticate: agentAuth });
-  const admin = createXmlRpcHandler({ methods: adminApi({ inventory, dataSource, principals, provisioning, quotas, onPrincipalRemoved: (n) => authenticator.forget(n) }), logger: logger.child({ endpoint: 'admin' }), authenticate: basicAuth('admin') });
+  // Every successful admin call is logged (info, secrets masked): the audit trail docs/security.md promises.
+  const adminLog = logger.child({ endpoint: 'admin' });
+  const adminMethods = auditAdminCalls(adminApi({ inventory, dataSource, principals, provisioning, quotas, onPrincipalRemoved: (n) => authenticator.forget(n) }), adminLog);
+  const admin = createXmlRpcHandler({ methods: adminMethods, logger: adminLog, authenticate: basicAuth('admin') });
   // rpc4django accepts the paths with and without a trailing slash (docs/ocf-protocol.md §2.1).
   app.all(['/xmlrpc/plugin', '/xmlrpc/plugin/'], plugin);
   app.all(['/xmlrpc/agent', '/xmlrpc/agent/'], agent);

@@ -2,6 +2,7 @@
  * vt-manager configuration: a JSON file validated at start (defaults are given where each option is declared).
  */
 import { loadConfigFile, resolveFromConfig, tlsOptionsSchema, z, httpServerOptionsSchema, DEFAULT_HTTP_SERVER_OPTIONS } from '@kvm-crm/shared';
+import { DEFAULT_LOGIN_THROTTLE, loginThrottleOptionsSchema } from './services/login-throttle.js';
 
 /** The config file's schema; each option's default is declared with it. */
 export const managerOptionsSchema = z.object({
@@ -30,6 +31,13 @@ export const managerOptionsSchema = z.object({
     .default({ type: 'sqlite', path: 'manager.sqlite' }),
   /** Northbound principals (HTTP Basic). Roles: `clearinghouse` (/xmlrpc/plugin), `admin` (/xmlrpc/admin). */
   users: z.array(z.object({ name: z.string().regex(/^[^:\s]{1,100}$/), passwordScrypt: z.string().startsWith('scrypt$'), roles: z.array(z.enum(['clearinghouse', 'admin'])).min(1) })).default([]),
+  /**
+   * Password logins (docs/security.md "Input limits", decision 016): `maxConcurrentChecks` (default 2 scrypt checks
+   * at once), `maxQueuedChecks` (64), `userFailures` (5 per source and user) and `sourceFailures` (20 per source)
+   * within `windowSeconds` (60) before a lock of `firstLockSeconds` (1) doubling up to `maxLockSeconds` (300),
+   * answered HTTP 429 with `Retry-After`; `maxTrackedKeys` (10000). Declared in services/login-throttle.ts.
+   */
+  login: loginThrottleOptionsSchema.default({ ...DEFAULT_LOGIN_THROTTLE }),
   /** Credentials agents use on /xmlrpc/agent; they travel in the callback URL given to agents (§4.3). */
   agentCallback: z.object({ user: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/), password: z.string().regex(/^[A-Za-z0-9._~-]{16,128}$/) }),
   /** Seconds an action may stay QUEUED/ONGOING before it is failed for silence. Default 600. */

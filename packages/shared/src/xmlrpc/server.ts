@@ -8,7 +8,7 @@
 import type { TLSSocket, PeerCertificate } from 'node:tls';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import * as Serializer from 'xmlrpc/lib/serializer.js';
-import { AuthenticationError, InputError, KvmCrmError, NotAllowedError, toFault } from '../errors.js';
+import { AuthenticationError, InputError, KvmCrmError, NotAllowedError, RateLimitedError, toFault } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { clipForMessage } from './clip.js';
 import { toWireValue } from './wire-values.js';
@@ -43,7 +43,8 @@ export interface XmlRpcEndpointOptions {
    * Authenticates the request before the body is parsed. Resolve to a principal, or to `undefined` to answer
    * HTTP 401 with `WWW-Authenticate: Basic` (docs/ocf-protocol.md §1.3). Throw a NotAllowedError to answer HTTP 403
    * (e.g. no acceptable client certificate) or an AuthenticationError to answer 401, both with the error's message
-   * as the reason (body and {@link REFUSAL_HEADER} header, which our client shows). Omit for endpoints without
+   * as the reason (body and {@link REFUSAL_HEADER} header, which our client shows), or a RateLimitedError to answer
+   * HTTP 429 with `Retry-After: <retryAfterSeconds>` (too many failed logins). Omit for endpoints without
    * HTTP-level auth (the OCF agent checks a password argument instead, §4.2).
    */
   authenticate?: (req: Request) => Promise<Principal | undefined>;
@@ -103,7 +104,7 @@ export function serialiseFault(err: unknown): string {
 /**
  * Builds an express handler (mount it with `app.post(path, handler)` or `app.use(path, handler)`) that serves
  * the XML-RPC methods. Faults travel with HTTP 200 and fault code 1 (docs/ocf-protocol.md §1.2); a non-POST gets 405;
- * a body over `maxBodyBytes` gets 413; failed authentication gets 401.
+ * a body over `maxBodyBytes` gets 413; failed authentication gets 401; throttled logins get 429 with `Retry-After`.
  */
 export function createXmlRpcHandler(options: XmlRpcEndpointOptions): RequestHandler {
   const realm = options.realm ?? 'kvm-crm';
@@ -128,10 +129,12 @@ export function createXmlRpcHandler(options: XmlRpcEndpointOptions): RequestHand
         try {
           principal = await options.authenticate(req);
         } catch (err) {
-          if (!(err instanceof NotAllowedError || err instanceof AuthenticationError)) throw err;
+          if (!(err instanceof NotAllowedError || err instanceof AuthenticationError || err instanceof RateLimitedError)) throw err;
           const status = (err as KvmCrmError).httpStatus;
-          options.logger.warn(status === 403 ? 'request refused' : 'authentication failed', { path: req.path, remote: req.socket.remoteAddress, reason: err.message });
+          const what = status === 403 ? 'request refused' : status === 429 ? 'login throttled' : 'authentication failed';
+          options.logger.warn(what, { path: req.path, remote: req.socket.remoteAddress, reason: err.message });
           if (status === 401) res.set('WWW-Authenticate', `Basic realm="${realm}"`);
+          if (err instanceof RateLimitedError) res.set('Retry-After', String(err.retryAfterSeconds));
           res.status(status).set(REFUSAL_HEADER, headerValue(err.message)).type('text/plain').send(`${err.message}\n`);
           return;
         }

@@ -31,6 +31,7 @@ export interface AgentCallerAuthOptions {
   logger: Logger;
 }
 
+/** Constant-time equality of two secrets of any lengths (SHA-256 digests compared with timingSafeEqual). */
 function sameSecret(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(expected).digest();
@@ -67,7 +68,11 @@ export function createAgentCallerAuth(options: AgentCallerAuthOptions): (req: Re
   const servers = () => options.dataSource.getRepository(Server);
   return async (req) => {
     const c = readBasicCredentials(req);
-    if (!c || !(sameSecret(c.user, options.callback.user) && sameSecret(c.pass, options.callback.password))) return undefined;
+    if (!c) return undefined;
+    // Both compared every time (no `&&` short cut), so the time does not tell whether the user name was right.
+    const userOk = sameSecret(c.user, options.callback.user);
+    const passOk = sameSecret(c.pass, options.callback.password);
+    if (!(userOk && passOk)) return undefined;
 
     const socket = req.socket as TLSSocket;
     const remote = plainAddress(socket.remoteAddress ?? '');

@@ -7,6 +7,7 @@
  * that empty on both engines).
  */
 import 'reflect-metadata';
+import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { DataSource } from 'typeorm';
 import { ActionRecord } from './entities/action.js';
@@ -80,10 +81,24 @@ export function createDataSource(options: DatabaseOptions, flavour: MysqlFlavour
 }
 
 /**
- * Opens the database and applies the pending migrations (unless `open.migrate === false`).
+ * Makes sure the SQLite file at `file` exists with mode 0600 before the driver opens it: created 0600 when missing,
+ * narrowed to 0600 when group or others may read it (it holds password hashes and sealed secrets; SQLite gives its
+ * `-wal` and `-shm` files the database file's mode). `:memory:` is left alone.
+ * @throws the file system's error when the file cannot be created or changed.
+ */
+export function secureSqliteFile(file: string): void {
+  if (file === ':memory:') return;
+  closeSync(openSync(file, 'a', 0o600));
+  if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+}
+
+/**
+ * Opens the database and applies the pending migrations (unless `open.migrate === false`). A SQLite file is made
+ * 0600 first ({@link secureSqliteFile}).
  * @throws the driver's error when the database cannot be opened, or a migration's error (the DataSource is closed).
  */
 export async function openDatabase(options: DatabaseOptions, open: OpenDatabaseOptions = {}): Promise<DataSource> {
+  if (options.type === 'sqlite') secureSqliteFile(options.path);
   const ds = createDataSource(options, options.type === 'mysql' ? await detectMysqlFlavour(options) : undefined);
   await ds.initialize();
   if (open.migrate !== false) {

@@ -1,42 +1,84 @@
 /**
- * Northbound HTTP Basic authentication against the principals (scrypt hashes).
+ * Northbound HTTP Basic authentication against the principals (scrypt hashes; docs/ocf-protocol.md §1.3).
  *
- * A scrypt check costs ~65 ms of CPU on our machines (measured), paid on every OCF call otherwise. Successful
- * checks are cached for `cacheSeconds` under a SHA-256 of user and password, the way web servers cache Basic
- * credentials; failures are never cached. A removed principal can thus keep working for up to `cacheSeconds` on
- * managers other than the one that removed it ({@link forget} clears it on this one).
+ * A scrypt check costs ~65 ms of CPU on our machines (measured). It runs on libuv's thread pool
+ * ({@link verifyPasswordAsync}), at most `maxConcurrentChecks` at once ({@link CheckSlots}), behind a failure
+ * backoff per (source, user) and per source ({@link LoginThrottle}: HTTP 429 with `Retry-After`). An unknown user,
+ * or one with certificate login only, is checked against a dummy hash with the same parameters, so the answer
+ * takes as long as for a known user and timing does not tell which names exist (decision 016).
+ *
+ * Successful checks are cached for `cacheSeconds` under a SHA-256 of user and password, the way web servers cache
+ * Basic credentials; failures are never cached. A cached success is served without a check and without the
+ * throttle (it proves the password was right), so a clearinghouse keeps working while someone guesses from its
+ * address. A removed principal can thus keep working for up to `cacheSeconds` on managers other than the one that
+ * removed it ({@link forget} clears it on this one).
  */
 import { createHash } from 'node:crypto';
-import { verifyPassword, type Principal } from '@kvm-crm/shared';
+import { dummyPasswordHash, verifyPasswordAsync, type Principal } from '@kvm-crm/shared';
+import { CheckSlots } from './check-slots.js';
+import { DEFAULT_LOGIN_THROTTLE, LoginThrottle, type LoginThrottleOptions } from './login-throttle.js';
 import type { PrincipalEntry } from './principal-service.js';
 
 /** Checks HTTP Basic credentials against the principals, caching successes (see the file comment). */
 export class BasicAuthenticator {
   private readonly cache = new Map<string, { principal: Principal; expires: number }>();
+  private readonly throttle: LoginThrottle;
+  private readonly slots: CheckSlots;
 
   constructor(
     /** Looks a principal up by name. */
     private readonly lookup: (name: string) => Promise<PrincipalEntry | undefined>,
     /** Seconds a successful check is remembered. Default 60; 0 disables the cache. */
     private readonly cacheSeconds = 60,
-    /** The password check; replaceable so tests can count calls. Default scrypt {@link verifyPassword}. */
-    private readonly verify: (password: string, encoded: string) => boolean = verifyPassword,
-  ) {}
+    /** The password check; replaceable so tests can count calls. Default scrypt on the thread pool. */
+    private readonly verify: (password: string, encoded: string) => boolean | Promise<boolean> = verifyPasswordAsync,
+    /** Concurrency cap and failure backoff (the manager's `login` options). */
+    throttle: LoginThrottleOptions = DEFAULT_LOGIN_THROTTLE,
+    /** Clock in ms (tests). */
+    now: () => number = Date.now,
+  ) {
+    this.throttle = new LoginThrottle(throttle, now);
+    this.slots = new CheckSlots(throttle.maxConcurrentChecks, throttle.maxQueuedChecks);
+    void dummyPasswordHash(); // made now, off the event loop, so that the first unknown user waits no longer
+  }
 
-  /** The principal when `user`/`pass` match a principal that has `role`, else undefined. */
-  async authenticate(user: string, pass: string, role: string): Promise<Principal | undefined> {
+  /** Password checks running now and waiting (tests, diagnostics). */
+  get checks(): { active: number; queued: number } {
+    return { active: this.slots.active, queued: this.slots.queued };
+  }
+
+  /**
+   * The principal when `user`/`pass` match a principal that has `role`, else undefined. `source` is the caller's
+   * address (the throttle's key; default `unknown`).
+   * @throws RateLimitedError when the (source, user) or the source is locked after failed logins, or too many checks
+   *   are queued.
+   */
+  async authenticate(user: string, pass: string, role: string, source = 'unknown'): Promise<Principal | undefined> {
     const key = createHash('sha256').update(user).update('\0').update(pass).digest('base64');
-    const now = Date.now();
     let hit = this.cache.get(key);
-    if (!hit || hit.expires < now) {
+    if (!hit || hit.expires < Date.now()) {
       this.cache.delete(key);
-      const record = await this.lookup(user);
-      if (!record?.passwordScrypt || !this.verify(pass, record.passwordScrypt)) return undefined;
-      hit = { principal: { name: record.name, roles: [...record.roles] }, expires: now + this.cacheSeconds * 1000 };
-      if (this.cacheSeconds > 0) {
-        if (this.cache.size > 1000) this.cache.clear();
-        this.cache.set(key, hit);
+      const attempt = this.throttle.begin(source, user);
+      let outcome: 'ok' | 'bad' | undefined;
+      try {
+        const record = await this.lookup(user);
+        const stored = record?.passwordScrypt ?? undefined;
+        const encoded = stored ?? (await dummyPasswordHash());
+        const matches = await this.slots.run(() => this.verify(pass, encoded));
+        outcome = matches && stored !== undefined && record ? 'ok' : 'bad';
+        if (outcome === 'ok' && record) {
+          hit = { principal: { name: record.name, roles: [...record.roles] }, expires: Date.now() + this.cacheSeconds * 1000 };
+          if (this.cacheSeconds > 0) {
+            if (this.cache.size > 1000) this.cache.clear();
+            this.cache.set(key, hit);
+          }
+        }
+      } finally {
+        if (outcome === 'ok') attempt.succeeded();
+        else if (outcome === 'bad') attempt.failed();
+        else attempt.release();
       }
+      if (!hit) return undefined;
     }
     return hit.principal.roles.includes(role) ? hit.principal : undefined;
   }

@@ -3,7 +3,7 @@
  * stored in the database and managed through the admin RPC (`vtctl user`). The config file's `users` are
  * bootstrap principals (for the first admin); a principal in the database with the same name wins.
  */
-import { assertPattern, ConflictError, hashPassword, InputError, NotFoundError } from '@kvm-crm/shared';
+import { assertPattern, ConflictError, hashPasswordAsync, InputError, NotFoundError } from '@kvm-crm/shared';
 import type { EntityManager } from 'typeorm';
 import type { PrincipalRole } from '../db/entities/principal.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
@@ -44,11 +44,12 @@ export class PrincipalService {
     if (input.password !== undefined && input.password.length < MIN_PASSWORD_LENGTH) {
       throw new InputError(`password too short: at least ${MIN_PASSWORD_LENGTH} characters`);
     }
+    const passwordScrypt = input.password === undefined ? null : await hashPasswordAsync(input.password);
     return this.tx.run(async (em) => {
       const principals = new PrincipalRepository(em);
       if (await principals.exists(input.name)) throw new ConflictError(`a user named ${input.name} exists`);
       await principals.insert({
-        name: input.name, roles: roles.join(','), passwordScrypt: input.password === undefined ? null : hashPassword(input.password),
+        name: input.name, roles: roles.join(','), passwordScrypt,
       });
       await this.onAdd?.(em, input.name, roles);
       return { name: input.name, roles };
