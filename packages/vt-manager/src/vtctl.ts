@@ -43,13 +43,16 @@ function expiryArgument(o: { at?: string; never?: boolean }): string {
   return o.never ? '' : (o.at ?? '');
 }
 
+/** Largest admin answer read (listings of VMs, actions, callbacks): 64 MiB. */
+const ADMIN_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
 function adminClient(cmd: Command): XmlRpcClient {
   const o = cmd.optsWithGlobals<{ url?: string; user?: string; passwordFile?: string; ca?: string }>();
   const url = new URL(o.url ?? process.env.KVMCRM_ADMIN_URL ?? 'https://127.0.0.1:8445/xmlrpc/admin');
   url.username = encodeURIComponent(o.user ?? process.env.KVMCRM_ADMIN_USER ?? 'admin');
   url.password = encodeURIComponent(readSecret(o.passwordFile, 'KVMCRM_ADMIN_PASSWORD', 'admin password'));
   const caFile = o.ca ?? process.env.KVMCRM_CA_FILE ?? 'certs/ca.crt';
-  return new XmlRpcClient({ url: url.toString(), tls: { ca: readFileSync(caFile, 'utf8') } });
+  return new XmlRpcClient({ url: url.toString(), tls: { ca: readFileSync(caFile, 'utf8') }, maxResponseBytes: ADMIN_MAX_RESPONSE_BYTES });
 }
 
 program
