@@ -12,6 +12,7 @@ import { execa } from 'execa';
 import { createLogger, hashPassword, XmlRpcClient, type CertificateStore, type PemPair } from '@kvm-crm/shared';
 import { managerOptionsSchema, startManager, type RunningManager } from '@kvm-crm/vt-manager';
 import { agentOptionsSchema, startAgent, type RunningAgent } from '@kvm-crm/oxad-agent';
+import { allowLoopbackCallbacks, TEST_CLIENT_MAX_RESPONSE_BYTES } from './callback-policy.js';
 import { issueTestCertificates } from './certificates.js';
 import { TestClearinghouse } from './clearinghouse.js';
 import { LIBVIRT_URI, removeDomains } from './libvirt.js';
@@ -141,9 +142,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     );
     cleanups.push(() => agent.stop());
 
-    const admin = new XmlRpcClient({ url: `https://admin:${adminPassword}@127.0.0.1:${manager.port}/xmlrpc/admin`, tls: { ca: ca.certPem } });
+    const admin = new XmlRpcClient({ url: `https://admin:${adminPassword}@127.0.0.1:${manager.port}/xmlrpc/admin`, tls: { ca: ca.certPem }, maxResponseBytes: TEST_CLIENT_MAX_RESPONSE_BYTES });
     const pluginUrl = `https://expedient:${chPassword}@127.0.0.1:${manager.port}/xmlrpc/plugin`;
-    const plugin = new XmlRpcClient({ url: pluginUrl, tls: { ca: ca.certPem } });
+    const plugin = new XmlRpcClient({ url: pluginUrl, tls: { ca: ca.certPem }, maxResponseBytes: TEST_CLIENT_MAX_RESPONSE_BYTES });
+    // The test clearinghouses listen on 127.0.0.1, which the callback policy refuses unless an admin allows it.
+    await allowLoopbackCallbacks(admin, 'expedient');
 
     const n = parseInt(runId.slice(0, 2), 16);
     const ip = options.ipv4 ?? { start: `10.254.${n}.10`, end: `10.254.${n}.59`, netmask: '255.255.255.0', gateway: `10.254.${n}.1`, dns: [`10.254.${n}.2`] };

@@ -8,6 +8,7 @@ export { freePort } from './free-port.js';
 export { issueTestCertificates, type TestCertificates, type TlsFiles } from './certificates.js';
 export { TestClearinghouse, type ReceivedStatus } from './clearinghouse.js';
 export { installTestTemplate, startCluster, type Cluster, type ClusterOptions } from './cluster.js';
+export { allowLoopbackCallbacks, TEST_CLIENT_MAX_RESPONSE_BYTES } from './callback-policy.js';
 export { mysqlSettings, connectMysql, createTestDatabase, type MysqlSettings, type TestDatabase } from './mariadb.js';
 export {
   startManagerProcesses,

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { describeError, hashPassword, XmlRpcClient } from '@kvm-crm/shared';
+import { addCallbackCommands } from './callback-commands.js';
 import { certsCommand } from './certs-command.js';
 
 const program = new Command('vtctl').description('kvm-crm admin CLI').option('--json', 'print JSON');
@@ -89,6 +90,7 @@ user.command('remove <name>').action(async function (this: Command, name: string
 user.command('list').action(async function (this: Command) {
   print(await adminClient(this).call('user.list', []));
 });
+addCallbackCommands(program, user, adminClient, () => program.opts().json === true);
 
 const server = program.command('server').description('KVM hosts');
 server

@@ -11,6 +11,7 @@
  * plain http for that origin).
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import type { LookupFunction } from 'node:net';
 import { promisify } from 'node:util';
 import { InputError, NotAllowedError } from '../errors.js';
 import { redactCredentials } from '../redact.js';
@@ -150,10 +151,9 @@ function isLiteral(host: string): boolean {
  * A `lookup` for http(s).request options that answers `target`'s pinned address whatever the name, so the
  * connection goes where the policy was checked (TLS still verifies the certificate against the URL's host name).
  */
-export function pinnedLookup(target: { address: string; family: 4 | 6 }) {
-  return (_hostname: string, options: { all?: boolean } | number | undefined, callback: (...args: unknown[]) => void): void => {
-    const all = typeof options === 'object' && options?.all;
-    if (all) callback(null, [{ address: target.address, family: target.family }]);
+export function pinnedLookup(target: { address: string; family: 4 | 6 }): LookupFunction {
+  return (_hostname, options, callback) => {
+    if (options?.all) callback(null, [{ address: target.address, family: target.family }]);
     else callback(null, target.address, target.family);
   };
 }

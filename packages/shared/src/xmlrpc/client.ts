@@ -9,6 +9,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 import { checkServerIdentity } from 'node:tls';
 import { AuthenticationError, InputError, NotAllowedError, UpstreamError } from '../errors.js';
 import { redactCredentials } from '../redact.js';
@@ -43,7 +44,7 @@ export interface XmlRpcClientOptions {
    * Name resolution for the connection (`lookup` of http(s).request), e.g. {@link pinnedLookup} so that the call
    * goes to an address checked beforehand. Default: the system's.
    */
-  lookup?: NonNullable<http.RequestOptions['lookup']>;
+  lookup?: LookupFunction;
 }
 
 const IDLE_SOCKET_MS = 4000;

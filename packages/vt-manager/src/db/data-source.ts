@@ -24,10 +24,11 @@ import { ProjectOwner } from './entities/project-owner.js';
 import { ActionEvent } from './entities/action-event.js';
 import { NotificationRecord } from './entities/notification.js';
 import { SliceExpiry } from './entities/slice-expiry.js';
+import { CallbackPolicyRecord } from './entities/callback-policy.js';
 import { MYSQL_MIGRATIONS, SQLITE_MIGRATIONS } from './migrations/index.js';
 
 /** Every entity the manager stores. */
-export const ENTITIES = [Server, ServerBridge, Ipv4Range, Ipv4Slot, MacRange, MacSlot, RangeSubscription, VirtualMachine, VmInterface, ActionRecord, PrincipalRecord, ProjectOwner, ActionEvent, NotificationRecord, SliceExpiry];
+export const ENTITIES = [Server, ServerBridge, Ipv4Range, Ipv4Slot, MacRange, MacSlot, RangeSubscription, VirtualMachine, VmInterface, ActionRecord, PrincipalRecord, ProjectOwner, ActionEvent, NotificationRecord, SliceExpiry, CallbackPolicyRecord];
 
 /** The table typeorm records applied migrations in. */
 export const MIGRATIONS_TABLE = 'migrations';
