@@ -63,3 +63,11 @@ test('answers are decoded strictly: loose integers and __proto__ members fail th
   const fault = await peer(t, () => '<?xml version="1.0"?><methodResponse><fault><value><struct><member><name>faultCode</name><value><int>1</int></value></member><member><name>faultString</name><value><string>see https://u:pw@h/x</string></value></member></struct></value></fault></methodResponse>');
   await assert.rejects(new XmlRpcClient({ url: fault }).call('f', []), (e: unknown) => e instanceof XmlRpcFaultError && e.faultString === 'see https://***@h/x');
 });
+
+test('an answer quoting <!DOCTYPE inside CDATA (a fault reflecting a refused rspec) is read; a real DOCTYPE is refused', async (t) => {
+  const quoted = await peer(t, () => '<?xml version="1.0"?><methodResponse><fault><value><struct><member><name>faultCode</name><value><int>1</int></value></member><member><name>faultString</name><value><string><![CDATA[InputError: <!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]> refused]]></string></value></member></struct></value></fault></methodResponse>');
+  await assert.rejects(new XmlRpcClient({ url: quoted }).call('send', []), (e: unknown) =>
+    e instanceof XmlRpcFaultError && e.faultString === 'InputError: <!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]> refused');
+  const dtd = await peer(t, () => '<?xml version="1.0"?><!DOCTYPE m [<!ENTITY e "x">]><methodResponse><params><param><value><string>&e;</string></value></param></params></methodResponse>');
+  await assert.rejects(new XmlRpcClient({ url: dtd }).call('send', []), /XML-RPC response rejected: DTDs and entity declarations are not allowed/);
+});
