@@ -154,6 +154,8 @@ async function main(): Promise<void> {
     await vtctl(['range', 'add-ipv4', 'demo-net', '--start', '192.0.2.10', '--end', '192.0.2.99', '--netmask', '255.255.255.0', '--gateway', '192.0.2.1', '--dns', '192.0.2.2', '--exclude', '192.0.2.53'], env);
     await vtctl(['range', 'add-mac', 'demo-macs', '--start', '02:00:c0:00:02:00', '--end', '02:00:c0:00:02:ff'], env);
     await vtctl(['range', 'subscribe', SERVER_NAME, '--ipv4', 'demo-net', '--mac', 'demo-macs'], env);
+    // The demo clearinghouse's callback listens on loopback, which the callback policy refuses unless allowed.
+    await vtctl(['user', 'set-callback-policy', 'expedient', '--allow', '127.0.0.1/32'], env);
     const servers = JSON.parse(await vtctl(['--json', 'server', 'list'], env)) as Array<{ uuid: string }>;
     const serverUuid = servers[0]!.uuid;
     done(`server uuid ${serverUuid}`);

@@ -23,6 +23,7 @@ import { execa } from 'execa';
 import { createLogger, hashPassword, XmlRpcClient } from '@kvm-crm/shared';
 import { managerOptionsSchema, startManager, type RunningManager } from '@kvm-crm/vt-manager';
 import {
+  allowLoopbackCallbacks,
   createQuery,
   domainsWithPrefix,
   freePort,
@@ -198,6 +199,7 @@ describe(`[${engine}] agent durability: kill -9 during a create, manager unreach
     );
     admin = new XmlRpcClient({ url: `https://admin:${adminPassword}@127.0.0.1:${manager.port}/xmlrpc/admin`, tls: { ca: ca.certPem } });
     plugin = new XmlRpcClient({ url: `https://expedient:${chPassword}@127.0.0.1:${manager.port}/xmlrpc/plugin`, tls: { ca: ca.certPem } });
+    await allowLoopbackCallbacks(admin, 'expedient'); // the test clearinghouse's callback is on 127.0.0.1
 
     const agentPort = await freePort();
     const agentPassword = randomBytes(12).toString('hex');

@@ -25,6 +25,7 @@ import {
   XmlRpcFaultError,
 } from '@kvm-crm/shared';
 import {
+  allowLoopbackCallbacks,
   assertUnchanged,
   type Change,
   type Cluster,
@@ -95,6 +96,7 @@ describe('hostile input: a clear error, and nothing changes', () => {
     const rivalPassword = randomBytes(12).toString('hex');
     await c.admin.call('user.add', [{ name: rivalName, password: rivalPassword, roles: ['clearinghouse'] }]);
     rival = new XmlRpcClient({ url: `https://${rivalName}:${rivalPassword}@127.0.0.1:${c.manager.port}/xmlrpc/plugin`, tls: { ca: c.ca.certPem } });
+    await allowLoopbackCallbacks(c.admin, rivalName); // the test clearinghouse's callback is on 127.0.0.1
 
     const server = (await c.manager.dataSource.getRepository('Server').findOneByOrFail({ uuid: c.serverUuid })) as { agentPassword: string };
     agentPassword = server.agentPassword;

@@ -16,6 +16,7 @@ import { execa } from 'execa';
 import { createLogger, hashPassword, XmlRpcClient, type CertificateStore, type PemPair } from '@kvm-crm/shared';
 import { managerOptionsSchema, startManager, type RunningManager } from '@kvm-crm/vt-manager';
 import { agentOptionsSchema, startAgent, type RunningAgent } from '@kvm-crm/oxad-agent';
+import { allowLoopbackCallbacks, TEST_CLIENT_MAX_RESPONSE_BYTES } from './callback-policy.js';
 import { issueTestCertificates } from './certificates.js';
 import { TestClearinghouse } from './clearinghouse.js';
 import { registerHost, startHostAgent, type ClusterHost } from './cluster-hosts.js';
@@ -182,9 +183,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     cleanups.push(() => manager.stop());
     // As the manager makes it from `publicUrl` (port taken from the listener) and `agentCallback`.
     const agentCallbackUrl = `https://oxad:${agentCallbackPassword}@${managerHost}:${manager.port}/xmlrpc/agent`;
-    const admin = new XmlRpcClient({ url: `https://admin:${adminPassword}@${managerHost}:${manager.port}/xmlrpc/admin`, tls: { ca: ca.certPem } });
+    const admin = new XmlRpcClient({ url: `https://admin:${adminPassword}@${managerHost}:${manager.port}/xmlrpc/admin`, tls: { ca: ca.certPem }, maxResponseBytes: TEST_CLIENT_MAX_RESPONSE_BYTES });
     const pluginUrl = `https://expedient:${chPassword}@${managerHost}:${manager.port}/xmlrpc/plugin`;
-    const plugin = new XmlRpcClient({ url: pluginUrl, tls: { ca: ca.certPem } });
+    const plugin = new XmlRpcClient({ url: pluginUrl, tls: { ca: ca.certPem }, maxResponseBytes: TEST_CLIENT_MAX_RESPONSE_BYTES });
+    // The test clearinghouses listen on 127.0.0.1, which the callback policy refuses unless an admin allows it.
+    await allowLoopbackCallbacks(admin, 'expedient');
     const base: ClusterBase = { runId, dir, domainPrefix, ca, manager, clearinghouse, admin, plugin, pluginUrl, certsDir: certs, certStore, agentCallbackUrl, cleanup };
 
     if (network) {

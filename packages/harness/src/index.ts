@@ -10,6 +10,7 @@ export { TestClearinghouse, type ReceivedStatus } from './clearinghouse.js';
 export { installTestTemplate, startCluster, type Cluster, type ClusterBase, type ClusterOptions, type MultiHostCluster } from './cluster.js';
 export { HOST_AGENT_PORT, registerHost, startHostAgent, type ClusterHost, type HostAgentSetup } from './cluster-hosts.js';
 export { MAX_HOSTS, createClusterNetwork, networkLeftovers, planClusterNetwork, removeClusterNetwork, type ClusterNetwork, type HostNetwork } from './netns.js';
+export { allowLoopbackCallbacks, TEST_CLIENT_MAX_RESPONSE_BYTES } from './callback-policy.js';
 export { mysqlSettings, connectMysql, createTestDatabase, type MysqlSettings, type TestDatabase } from './mariadb.js';
 export {
   startManagerProcesses,

@@ -9,6 +9,8 @@ export * from './xmlrpc/server.js';
 export * from './xmlrpc/client.js';
 export * from './xmlrpc/params.js';
 export * from './xmlrpc/callback-url.js';
+export * from './net/ip-address.js';
+export * from './net/callback-target.js';
 export * from './xmlrpc/https-server.js';
 export * from './tls/index.js';
 export * from './atomic-file.js';

@@ -28,6 +28,10 @@ import { MonitoringService } from './services/monitoring-service.js';
 import { createAgentCallerAuth } from './adapters/agent-caller-auth.js';
 import { XmlRpcAgentGateway } from './adapters/xmlrpc-agent-gateway.js';
 import { xmlRpcDeliver } from './adapters/xmlrpc-client-notifier.js';
+import { tlsCertificateProbe } from './adapters/callback-certificate-probe.js';
+import { callbackAdminApi } from './api/callback-admin-api.js';
+import { CallbackOutboxService } from './services/callback-outbox-service.js';
+import { CallbackPolicyService } from './services/callback-policy-service.js';
 import { DbClientNotifier } from './adapters/db-client-notifier.js';
 import { openDatabase } from './db/data-source.js';
 import { useSecretBox } from './db/secret-columns.js';
@@ -100,12 +104,21 @@ export async function startManager(
   // CRL. Clearinghouse callbacks: system roots + our CA + callbackCaFile, no client certificate, no CRL (public CAs
   // publish none that we load, and OpenSSL would then refuse them).
   const agents = overrides.agents ?? new XmlRpcAgentGateway(tls.clientTls(), logger.child({ part: 'agent-gateway' }));
+  const callbackTls = tls.clientTls({ systemRoots: true, extraCa, useCrl: false, presentCertificate: false });
+  const quotas = new QuotaService(tx, options.defaultClearinghouseQuota);
+  const principals = new PrincipalService(tx, options.users, (em, name, roles) => quotas.applyDefault(em, name, roles));
+  // Callback URL policy (decision 014): checked at send/send_sync intake (with a certificate check) and per delivery.
+  const callbackPolicies = new CallbackPolicyService(tx, {
+    principalExists: async (name) => !!(await principals.find(name)),
+    probe: tlsCertificateProbe(callbackTls),
+    logger: logger.child({ part: 'callback-policy' }),
+  });
   // Client callbacks: a transactional outbox (the notification table), so statuses survive a manager crash.
   let outbox: DbClientNotifier | undefined;
   let notifier: ClientNotifier;
   if (overrides.notifier) notifier = overrides.notifier;
   else {
-    const deliver = xmlRpcDeliver(tls.clientTls({ systemRoots: true, extraCa, useCrl: false, presentCertificate: false }));
+    const deliver = xmlRpcDeliver(callbackTls, () => callbackPolicies.deliveryPolicy());
     notifier = outbox = new DbClientNotifier(tx, deliver, { logger: logger.child({ part: 'notifier' }) });
   }
 
@@ -123,8 +136,6 @@ export async function startManager(
 
   const information = new InformationService(dataSource);
   const monitoring = new MonitoringService(tx, agents, notifier, { agentCallbackUrl: cb.toString(), logger: logger.child({ part: 'monitoring' }), failureThreshold: options.monitoringFailureThreshold });
-  const quotas = new QuotaService(tx, options.defaultClearinghouseQuota);
-  const principals = new PrincipalService(tx, options.users, (em, name, roles) => quotas.applyDefault(em, name, roles));
   const authenticator = new BasicAuthenticator((name) => principals.find(name), undefined, undefined, options.login);
   /**
    * Northbound login: HTTP Basic when the request carries it (throttled per source address and user: HTTP 429, see
@@ -142,11 +153,12 @@ export async function startManager(
   // Agents: callback credentials + the certificate of a registered server (or, legacy servers only, its address).
   const agentAuth = createAgentCallerAuth({ callback: options.agentCallback, tls, dataSource, logger: logger.child({ endpoint: 'agent' }) });
 
-  const plugin = createXmlRpcHandler({ methods: pluginApi({ provisioning, information, monitoring, amVersion: options.amVersion, sendSyncTimeoutSeconds: options.sendSyncTimeoutSeconds }), help: PLUGIN_API_HELP, logger: logger.child({ endpoint: 'plugin' }), authenticate: basicAuth('clearinghouse') });
+  const plugin = createXmlRpcHandler({ methods: pluginApi({ provisioning, information, monitoring, amVersion: options.amVersion, sendSyncTimeoutSeconds: options.sendSyncTimeoutSeconds, callbacks: callbackPolicies }), help: PLUGIN_API_HELP, logger: logger.child({ endpoint: 'plugin' }), authenticate: basicAuth('clearinghouse') });
   const agent = createXmlRpcHandler({ methods: agentApi({ provisioning, monitoring }), logger: logger.child({ endpoint: 'agent' }), authenticate: agentAuth });
   // Every successful admin call is logged (info, secrets masked): the audit trail docs/security.md promises.
   const adminLog = logger.child({ endpoint: 'admin' });
-  const adminMethods = auditAdminCalls(adminApi({ inventory, dataSource, principals, provisioning, quotas, onPrincipalRemoved: (n) => authenticator.forget(n) }), adminLog);
+  const callbackAdmin = callbackAdminApi({ policies: callbackPolicies, outbox: new CallbackOutboxService(tx, logger.child({ part: 'callback-outbox' })) });
+  const adminMethods = auditAdminCalls({ ...adminApi({ inventory, dataSource, principals, provisioning, quotas, onPrincipalRemoved: (n) => authenticator.forget(n) }), ...callbackAdmin }, adminLog);
   const admin = createXmlRpcHandler({ methods: adminMethods, logger: adminLog, authenticate: basicAuth('admin') });
   // rpc4django accepts the paths with and without a trailing slash (docs/ocf-protocol.md §2.1).
   app.all(['/xmlrpc/plugin', '/xmlrpc/plugin/'], plugin);

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { describeError, hashPassword, XmlRpcClient } from '@kvm-crm/shared';
+import { addCallbackCommands } from './callback-commands.js';
 import { certsCommand } from './certs-command.js';
 import { addQuotaCommands } from './quota-command.js';
 
@@ -44,13 +45,16 @@ function expiryArgument(o: { at?: string; never?: boolean }): string {
   return o.never ? '' : (o.at ?? '');
 }
 
+/** Largest admin answer read (listings of VMs, actions, callbacks): 64 MiB. */
+const ADMIN_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
 function adminClient(cmd: Command): XmlRpcClient {
   const o = cmd.optsWithGlobals<{ url?: string; user?: string; passwordFile?: string; ca?: string }>();
   const url = new URL(o.url ?? process.env.KVMCRM_ADMIN_URL ?? 'https://127.0.0.1:8445/xmlrpc/admin');
   url.username = encodeURIComponent(o.user ?? process.env.KVMCRM_ADMIN_USER ?? 'admin');
   url.password = encodeURIComponent(readSecret(o.passwordFile, 'KVMCRM_ADMIN_PASSWORD', 'admin password'));
   const caFile = o.ca ?? process.env.KVMCRM_CA_FILE ?? 'certs/ca.crt';
-  return new XmlRpcClient({ url: url.toString(), tls: { ca: readFileSync(caFile, 'utf8') } });
+  return new XmlRpcClient({ url: url.toString(), tls: { ca: readFileSync(caFile, 'utf8') }, maxResponseBytes: ADMIN_MAX_RESPONSE_BYTES });
 }
 
 program
@@ -88,6 +92,7 @@ user.command('list').action(async function (this: Command) {
   print(await adminClient(this).call('user.list', []));
 });
 addQuotaCommands(user, adminClient, print);
+addCallbackCommands(program, user, adminClient, () => program.opts().json === true);
 
 const server = program.command('server').description('KVM hosts');
 server

@@ -1,18 +1,25 @@
 /**
  * XML-RPC client over HTTP(S) with Basic auth from the URL userinfo, our CA (and CRL), optional client certificate,
- * an optional identity the server certificate must carry, and a timeout (the OCF Python clients had none,
- * docs/ocf-protocol.md §1.4; we never block forever).
+ * an optional identity the server certificate must carry, a timeout (the OCF Python clients had none,
+ * docs/ocf-protocol.md §1.4; we never block forever), a cap on the answer's size, and optionally a pinned address.
+ *
+ * Transport: Node's http(s).request; the call is serialised as the `xmlrpc` package does (strings as escaped
+ * `<string>`, wire-values.ts) and the answer is read up to {@link XmlRpcClientOptions.maxResponseBytes} and decoded
+ * by our strict streaming decoder (xmlrpc-decoder.ts, decision 013), as requests are.
  */
 import http from 'node:http';
 import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 import { checkServerIdentity } from 'node:tls';
-import xmlrpc from 'xmlrpc';
-import { AuthenticationError, NotAllowedError, UpstreamError } from '../errors.js';
+import { AuthenticationError, InputError, NotAllowedError, UpstreamError } from '../errors.js';
 import { redactCredentials } from '../redact.js';
-import { serverIdentityChecker, type ClientTls, type ExpectedPeer } from '../tls/index.js';
+import { serverIdentityChecker, type ClientTls } from '../tls/index.js';
 import { parsePeerUrl } from './callback-url.js';
-import { REFUSAL_HEADER } from './server.js';
-import { toWireValue } from './wire-values.js';
+import { REFUSAL_HEADER, serialiseMethodCall } from './server.js';
+import { decodeMethodResponse } from './xmlrpc-decoder.js';
+
+/** Default {@link XmlRpcClientOptions.maxResponseBytes}: 64 KiB, ample for a status or an acknowledgement. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024;
 
 /** Options of {@link XmlRpcClient}. */
 export interface XmlRpcClientOptions {
@@ -28,6 +35,16 @@ export interface XmlRpcClientOptions {
    * False: a new connection (and full TLS handshake) for every call.
    */
   keepAlive?: boolean;
+  /**
+   * Largest answer body read, in bytes; a longer answer fails the call with an UpstreamError (the rest is not
+   * read). Default {@link DEFAULT_MAX_RESPONSE_BYTES} (64 KiB); callers expecting listings pass more.
+   */
+  maxResponseBytes?: number;
+  /**
+   * Name resolution for the connection (`lookup` of http(s).request), e.g. {@link pinnedLookup} so that the call
+   * goes to an address checked beforehand. Default: the system's.
+   */
+  lookup?: LookupFunction;
 }
 
 const IDLE_SOCKET_MS = 4000;
@@ -57,30 +74,48 @@ export class XmlRpcFaultError extends UpstreamError {
   }
 }
 
+/** The HTTP answer of one call, before decoding. */
+interface RawAnswer {
+  status: number;
+  refusal: string;
+  body: string;
+}
+
 /**
  * A client for one endpoint. `call` resolves with the decoded result or rejects with
  * {@link XmlRpcFaultError} (peer fault), {@link AuthenticationError} (HTTP 401), NotAllowedError (HTTP 403: the
  * peer refused our certificate or role; the message carries its reason) or UpstreamError (network, TLS
- * verification, timeout, HTTP error, malformed response). Error messages show the URL with credentials redacted.
+ * verification, timeout, HTTP error, an answer over the size cap, malformed response). Error messages show the URL
+ * with credentials redacted.
  */
 export class XmlRpcClient {
-  private readonly client: xmlrpc.Client;
   /** The endpoint with credentials removed, for messages and logs. */
   readonly endpoint: string;
   private readonly timeoutMs: number;
+  private readonly maxResponseBytes: number;
+  private readonly secure: boolean;
+  private readonly requestOptions: https.RequestOptions & { kvmCrmExpectPeer?: string };
 
   constructor(options: XmlRpcClientOptions) {
     const { url, basicAuth } = parsePeerUrl(options.url);
     this.endpoint = url.toString();
     this.timeoutMs = (options.timeoutSeconds ?? 30) * 1000;
-    const secure = url.protocol === 'https:';
-    const clientOptions = {
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    const secure = (this.secure = url.protocol === 'https:');
+    this.requestOptions = {
       host: url.hostname.replace(/^\[|\]$/g, ''),
       port: url.port ? Number(url.port) : secure ? 443 : 80,
       path: url.pathname + url.search,
-      basic_auth: basicAuth,
+      method: 'POST',
+      headers: {
+        'User-Agent': 'NodeJS XML-RPC Client',
+        'Content-Type': 'text/xml',
+        Accept: 'text/xml',
+        ...(basicAuth ? { Authorization: `Basic ${Buffer.from(`${basicAuth.user}:${basicAuth.pass}`).toString('base64')}` } : {}),
+      },
       // keepAlive false: a fresh connection per call (agent false), not Node's global agent, which keeps alive too.
       agent: options.keepAlive === false ? false : secure ? pooledHttps : pooledHttp,
+      ...(options.lookup ? { lookup: options.lookup } : {}),
       ...(secure
         ? {
             ca: options.tls?.ca,
@@ -97,34 +132,74 @@ export class XmlRpcClient {
           }
         : {}),
     };
-    this.client = secure ? xmlrpc.createSecureClient(clientOptions) : xmlrpc.createClient(clientOptions);
   }
 
   /** Calls `method` with positional `params` (strings are sent as `<string>`, undefined as `<nil/>`). */
-  call<T = unknown>(method: string, params: unknown[]): Promise<T> {
+  async call<T = unknown>(method: string, params: unknown[]): Promise<T> {
+    const body = Buffer.from(serialiseMethodCall(method, params), 'utf8');
     const signal = AbortSignal.timeout(this.timeoutMs);
-    // The xmlrpc package passes its options object to http(s).request, so the abort signal reaches the socket.
-    (this.client as unknown as { options: { signal?: AbortSignal } }).options.signal = signal;
-    return new Promise<T>((resolve, reject) => {
-      this.client.methodCall(method, params.map((p) => toWireValue(p)), (err: unknown, value: unknown) => {
-        if (!err) return resolve(value as T);
-        reject(this.translateError(method, err, signal));
+    let answer: RawAnswer;
+    try {
+      answer = await this.post(body, signal);
+    } catch (err) {
+      throw this.transportError(method, err, signal);
+    }
+    const reason = answer.refusal ? `: ${redactCredentials(answer.refusal)}` : '';
+    if (answer.status === 401) throw new AuthenticationError(`${this.endpoint} rejected our credentials (HTTP 401) for ${method}${reason}`);
+    if (answer.status === 403) throw new NotAllowedError(`${this.endpoint} refused ${method} (HTTP 403)${reason}`);
+    if (answer.status !== 200) throw new UpstreamError(`${this.endpoint} ${method} failed: HTTP ${answer.status}`);
+    let decoded;
+    try {
+      decoded = await decodeMethodResponse(answer.body);
+    } catch (err) {
+      const detail = err instanceof InputError ? err.message : String(err);
+      throw new UpstreamError(`${this.endpoint} ${method} failed: ${redactCredentials(detail)}`, { cause: err });
+    }
+    if ('fault' in decoded) throw new XmlRpcFaultError(decoded.fault.faultCode, redactCredentials(decoded.fault.faultString), `${this.endpoint} ${method}`);
+    return decoded.value as T;
+  }
+
+  /** POSTs `body`; resolves with the status, the refusal header and the body (at most maxResponseBytes). */
+  private post(body: Buffer, signal: AbortSignal): Promise<RawAnswer> {
+    return new Promise<RawAnswer>((resolve, reject) => {
+      const options = { ...this.requestOptions, headers: { ...this.requestOptions.headers, 'Content-Length': String(body.length) }, signal };
+      const req = (this.secure ? https : http).request(options, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > this.maxResponseBytes) {
+            reject(new ResponseTooLarge(this.maxResponseBytes)); // first: destroying emits 'aborted'
+            res.destroy();
+            req.destroy();
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('error', reject);
+        res.on('aborted', () => reject(new Error('connection closed before the answer was complete')));
+        res.on('end', () => {
+          const refusal = res.headers[REFUSAL_HEADER];
+          resolve({ status: res.statusCode ?? 0, refusal: typeof refusal === 'string' ? refusal : '', body: Buffer.concat(chunks).toString('utf8') });
+        });
       });
+      req.on('error', reject);
+      req.end(body);
     });
   }
 
-  private translateError(method: string, err: unknown, signal: AbortSignal): Error {
-    const e = err as Error & { faultCode?: number; faultString?: string; res?: { statusCode?: number; headers?: Record<string, unknown> }; code?: string };
-    const status = e.res?.statusCode;
-    const refusal = e.res?.headers?.[REFUSAL_HEADER];
-    const reason = typeof refusal === 'string' && refusal ? `: ${redactCredentials(refusal)}` : '';
-    if (status === 401) return new AuthenticationError(`${this.endpoint} rejected our credentials (HTTP 401) for ${method}${reason}`);
-    if (status === 403) return new NotAllowedError(`${this.endpoint} refused ${method} (HTTP 403)${reason}`);
-    if (typeof e.faultCode === 'number' && (status === undefined || status === 200)) {
-      return new XmlRpcFaultError(e.faultCode, redactCredentials(e.faultString ?? ''), `${this.endpoint} ${method}`);
-    }
+  private transportError(method: string, err: unknown, signal: AbortSignal): Error {
+    if (err instanceof ResponseTooLarge) return new UpstreamError(`${this.endpoint} ${method}: answer larger than ${err.limit} bytes: refused`);
     if (signal.aborted) return new UpstreamError(`${this.endpoint} ${method}: no answer within ${this.timeoutMs / 1000} s`);
-    const detail = status && status !== 200 ? `HTTP ${status}` : e.code && e.message && !e.message.includes(e.code) ? `${e.code} (${e.message})` : (e.code ?? e.message);
+    const e = err as Error & { code?: string };
+    const detail = e.code && e.message && !e.message.includes(e.code) ? `${e.code} (${e.message})` : (e.code ?? e.message);
     return new UpstreamError(`${this.endpoint} ${method} failed: ${redactCredentials(String(detail))}`, { cause: err });
+  }
+}
+
+/** The answer passed maxResponseBytes. */
+class ResponseTooLarge extends Error {
+  constructor(readonly limit: number) {
+    super(`answer larger than ${limit} bytes`);
   }
 }

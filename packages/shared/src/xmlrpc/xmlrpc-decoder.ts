@@ -216,9 +216,15 @@ class MessageDecoder {
 
 /** Runs saxes over `body` in chunks, yielding between them; returns the decoder's final state. */
 async function decode(body: string, what: 'request' | 'response', limits: XmlRpcMessageLimits): Promise<MessageDecoder> {
-  if (/<!DOCTYPE|<!ENTITY/i.test(body)) throw new InputError(`XML-RPC ${what} rejected: DTDs and entity declarations are not allowed`);
+  const dtdRefused = `XML-RPC ${what} rejected: DTDs and entity declarations are not allowed`;
+  // Requests: refused before parsing. Answers: only a real DOCTYPE (below), since a peer's fault string may quote
+  // `<!DOCTYPE` inside CDATA (the xmlrpc package writes strings holding `<` as CDATA; ours reflects refused rspecs).
+  if (what === 'request' && /<!DOCTYPE|<!ENTITY/i.test(body)) throw new InputError(dtdRefused);
   const decoder = new MessageDecoder(what, limits);
   const parser = new SaxesParser({ position: false });
+  parser.on('doctype', () => {
+    throw new InputError(dtdRefused);
+  });
   parser.on('opentagstart', (tag) => decoder.open(tag.name));
   parser.on('text', (t) => decoder.text(t));
   parser.on('cdata', (t) => decoder.text(t));

@@ -3,9 +3,16 @@
  * not be in our CRL, have role `agent` and name the registered server in its CN or a SAN), plain HTTP only to
  * servers registered as legacy (with a warning each time).
  */
-import { UpstreamError, XmlRpcClient, XmlRpcFaultError, type ClientTls, type Logger } from '@kvm-crm/shared';
+import { DEFAULT_MAX_RESPONSE_BYTES, UpstreamError, XmlRpcClient, XmlRpcFaultError, type ClientTls, type Logger } from '@kvm-crm/shared';
 import type { Server } from '../db/entities/server.js';
 import type { AgentGateway, TemplateInfo } from '../services/ports.js';
+
+/**
+ * Largest answer read from an agent's listing (`force_list_active_vms`: `{uuid: name}` of every domain, about
+ * 100 bytes a VM; `list_vm_templates_detailed`: a few hundred bytes a template): 4 MiB, tens of thousands of
+ * entries. Other agent answers are capped at the client's default, 64 KiB.
+ */
+export const AGENT_LISTING_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 /** {@link AgentGateway} over XML-RPC (HTTPS with our client certificate; plain HTTP for legacy servers). */
 export class XmlRpcAgentGateway implements AgentGateway {
@@ -18,19 +25,20 @@ export class XmlRpcAgentGateway implements AgentGateway {
   ) {}
 
   /**
-   * A client for `server`'s agent. Over https the agent certificate must name `server.name` (CN or SAN) and have
+   * A client for `server`'s agent, reading answers of at most `maxResponseBytes` (default 64 KiB: `send` and
+   * `ping` answer a few bytes; the listings pass {@link AGENT_LISTING_MAX_RESPONSE_BYTES}). Over https the agent certificate must name `server.name` (CN or SAN) and have
    * role `agent`, whatever host the URL uses (a mismatch fails the call with an UpstreamError naming both).
    * @throws UpstreamError for a plain http URL of a server not registered as legacy.
    */
-  client(server: Server): XmlRpcClient {
+  client(server: Server, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES): XmlRpcClient {
     if (server.agentUrl.startsWith('http:')) {
       if (!server.legacy) throw new UpstreamError(`server ${server.name} has a plain http agent URL but is not registered as legacy`);
       this.logger.warn('talking to a legacy plain-HTTP agent', { server: server.name });
-      return new XmlRpcClient({ url: server.agentUrl, timeoutSeconds: this.timeoutSeconds });
+      return new XmlRpcClient({ url: server.agentUrl, timeoutSeconds: this.timeoutSeconds, maxResponseBytes });
     }
     // Spreading evaluates the getters of a live TLS object: this call uses the material in force now.
     const tls: ClientTls = { ...this.tls, expectPeer: { name: server.name, role: 'agent' } };
-    return new XmlRpcClient({ url: server.agentUrl, tls, timeoutSeconds: this.timeoutSeconds });
+    return new XmlRpcClient({ url: server.agentUrl, tls, timeoutSeconds: this.timeoutSeconds, maxResponseBytes });
   }
 
   async send(server: Server, callbackUrl: string, rspecXml: string): Promise<void> {
@@ -46,13 +54,13 @@ export class XmlRpcAgentGateway implements AgentGateway {
   }
 
   async forceListActiveVms(server: Server, vmUuid: string): Promise<Record<string, string>> {
-    const r = await this.client(server).call<unknown>('force_list_active_vms', [server.agentPassword, vmUuid]);
+    const r = await this.client(server, AGENT_LISTING_MAX_RESPONSE_BYTES).call<unknown>('force_list_active_vms', [server.agentPassword, vmUuid]);
     if (r === null || typeof r !== 'object' || Array.isArray(r)) throw new UpstreamError(`agent of ${server.name}: force_list_active_vms did not answer a struct`);
     return Object.fromEntries(Object.entries(r as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
   }
 
   async listTemplates(server: Server): Promise<TemplateInfo[]> {
-    const client = this.client(server);
+    const client = this.client(server, AGENT_LISTING_MAX_RESPONSE_BYTES);
     try {
       const detailed = await client.call<unknown>('list_vm_templates_detailed', [server.agentPassword]);
       if (Array.isArray(detailed)) return detailed.filter((t): t is TemplateInfo => typeof (t as TemplateInfo)?.name === 'string');

@@ -15,6 +15,8 @@ export interface PluginApiDeps {
   amVersion: string;
   /** Seconds `send_sync` waits before answering "TIMEOUT" (the original: 600). */
   sendSyncTimeoutSeconds: number;
+  /** The callback URL policy, checked before anything is stored (decision 014); absent: no check (unit tests). */
+  callbacks?: { checkIntake(principal: string | undefined, callbackUrl: string): Promise<void> };
 }
 
 /** One-line help per method, for `system.methodHelp`. */
@@ -31,19 +33,26 @@ export const PLUGIN_API_HELP: Record<string, string> = {
 
 /**
  * The `/xmlrpc/plugin` methods (role `clearinghouse`): parameter checks (at most the documented count, strings),
- * then the services; the caller's principal scopes provisioning and listings to its projects. Errors are the
+ * then the callback URL policy (`send`, `send_sync`), then the services; the caller's principal scopes provisioning and
+ * listings to its projects. Errors are the
  * services' (InputError, NotFoundError, NotAllowedError…), mapped to faults by the XML-RPC handler.
  */
 export function pluginApi(deps: PluginApiDeps): Record<string, XmlRpcMethod> {
   return {
     send: async (p, ctx) => {
       maxParams(p, 2);
-      await deps.provisioning.submit(stringParam(p, 0, 'callBackUrl'), stringParam(p, 1, 'xml'), { principal: ctx.principal?.name });
+      const callbackUrl = stringParam(p, 0, 'callBackUrl');
+      const xml = stringParam(p, 1, 'xml');
+      await deps.callbacks?.checkIntake(ctx.principal?.name, callbackUrl);
+      await deps.provisioning.submit(callbackUrl, xml, { principal: ctx.principal?.name });
       return null;
     },
     send_sync: async (p, ctx) => {
       maxParams(p, 2);
-      return deps.provisioning.submitAndWait(stringParam(p, 0, 'callBackUrl', 'None'), stringParam(p, 1, 'xml'), deps.sendSyncTimeoutSeconds, ctx.principal?.name);
+      const callbackUrl = stringParam(p, 0, 'callBackUrl', 'None');
+      const xml = stringParam(p, 1, 'xml');
+      if (callbackUrl !== '' && callbackUrl !== 'None') await deps.callbacks?.checkIntake(ctx.principal?.name, callbackUrl);
+      return deps.provisioning.submitAndWait(callbackUrl, xml, deps.sendSyncTimeoutSeconds, ctx.principal?.name);
     },
     listResources: async (p, ctx) => {
       maxParams(p, 3);

@@ -2,7 +2,7 @@
  * The `notification` table (transactional outbox of client status documents).
  */
 import { createHash } from 'node:crypto';
-import { LessThanOrEqual, type EntityManager } from 'typeorm';
+import { In, LessThanOrEqual, type EntityManager } from 'typeorm';
 import { NotificationRecord } from '../db/entities/notification.js';
 
 /**
@@ -108,5 +108,21 @@ export class NotificationRepository {
   /** Deletes a delivered (or abandoned) row. */
   async delete(id: number): Promise<void> {
     await this.em.delete(NotificationRecord, { id });
+  }
+
+  /** Up to `take` rows for `vtctl callback list`, oldest first, without their documents. */
+  listForAdmin(take: number): Promise<Array<Pick<NotificationRecord, 'id' | 'callbackUrl' | 'attempts' | 'nextAttemptAt' | 'lastError' | 'createdAt'>>> {
+    return this.em.find(NotificationRecord, { select: { id: true, callbackUrl: true, attempts: true, nextAttemptAt: true, lastError: true, createdAt: true }, order: { id: 'ASC' }, take });
+  }
+
+  /** Ids and callback URLs of every row (URLs are sealed at rest: matching a URL happens in memory). */
+  listUrls(): Promise<Array<Pick<NotificationRecord, 'id' | 'callbackUrl'>>> {
+    return this.em.find(NotificationRecord, { select: { id: true, callbackUrl: true }, order: { id: 'ASC' } });
+  }
+
+  /** Deletes the rows with these ids; returns how many existed. */
+  async deleteMany(ids: number[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    return (await this.em.delete(NotificationRecord, { id: In(ids) })).affected ?? 0;
   }
 }
