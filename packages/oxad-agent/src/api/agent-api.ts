@@ -10,6 +10,7 @@ import {
   InputError,
   parsePeerUrl,
   parseRspec,
+  pingChallenge,
   stringParam,
   UUID_PATTERN,
   type XmlRpcMethod,
@@ -75,11 +76,11 @@ export function agentApi(deps: AgentApiDeps): Record<string, XmlRpcMethod> {
       return '';
     },
     /** `ping(challenge)` → challenge, unauthenticated (§4.2). */
-    ping: (p) => (p.length ? p[0] : ''),
+    ping: (p) => pingChallenge(p),
     /** `pingAuth(challenge, password)` → challenge. */
     pingAuth: (p) => {
       checkPassword(p, 1);
-      return p[0];
+      return pingChallenge(p);
     },
     /** `list_vm_templates(password)` → names of the catalogue's templates (§4.2). */
     list_vm_templates: async (p) => {

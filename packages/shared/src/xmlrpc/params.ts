@@ -38,3 +38,24 @@ export function structParam(params: unknown[], index: number, name: string): Rec
 export function maxParams(params: unknown[], max: number): void {
   if (params.length > max) throw new InputError(`too many parameters: ${params.length}, at most ${max}`);
 }
+
+/** Longest `ping` challenge echoed back, in characters (docs/security.md "Input limits"). */
+export const MAX_PING_CHALLENGE_LENGTH = 1024;
+
+/**
+ * The challenge of `ping(challenge)` / `pingAuth(challenge, …)` (docs/ocf-protocol.md §2.2, §4.2): the value to echo,
+ * `''` when absent. Only a string of at most {@link MAX_PING_CHALLENGE_LENGTH} characters, a number or a boolean is
+ * echoed: a ping must not make the daemon serialise megabytes a caller sent (an 8 MiB echo stalled the event loop
+ * ~170 ms, bench/HOSTILE-RESULTS.md).
+ * @throws InputError for a longer string or any other type.
+ */
+export function pingChallenge(params: unknown[]): unknown {
+  const v = params[0];
+  if (v === undefined) return '';
+  if (typeof v === 'string') {
+    if (v.length > MAX_PING_CHALLENGE_LENGTH) throw new InputError(`ping challenge of ${v.length} characters: at most ${MAX_PING_CHALLENGE_LENGTH}`);
+    return v;
+  }
+  if (typeof v === 'number' || typeof v === 'boolean') return v;
+  throw new InputError('ping challenge must be a string, a number or a boolean');
+}

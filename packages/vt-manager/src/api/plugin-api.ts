@@ -2,7 +2,7 @@
  * Northbound `/xmlrpc/plugin` methods for clearinghouses (docs/ocf-protocol.md §2.2). Thin: parameter checks, then
  * the services.
  */
-import { maxParams, stringParam, type XmlRpcMethod } from '@kvm-crm/shared';
+import { maxParams, pingChallenge, stringParam, type XmlRpcMethod } from '@kvm-crm/shared';
 import type { InformationService } from '../services/information-service.js';
 import type { MonitoringService } from '../services/monitoring-service.js';
 import type { ProvisioningService } from '../services/provisioning-service.js';
@@ -66,7 +66,7 @@ export function pluginApi(deps: PluginApiDeps): Record<string, XmlRpcMethod> {
       maxParams(p, 2);
       return deps.monitoring.forceUpdate(stringParam(p, 0, 'client_id', 'None'), stringParam(p, 1, 'vm_id', 'None'), ctx.principal?.name);
     },
-    ping: (p) => (p.length ? p[0] : ''),
+    ping: (p) => pingChallenge(p),
     get_am_info: () => ({ version: deps.amVersion }),
     get_ocf_am_version: () => deps.amVersion,
   };
