@@ -118,7 +118,7 @@ export async function startManager(
   let notifier: ClientNotifier;
   if (overrides.notifier) notifier = overrides.notifier;
   else {
-    const deliver = xmlRpcDeliver(callbackTls, () => callbackPolicies.deliveryPolicy());
+    const deliver = xmlRpcDeliver(callbackTls, (principal) => (principal ? callbackPolicies.policyOf(principal) : callbackPolicies.deliveryPolicy()));
     notifier = outbox = new DbClientNotifier(tx, deliver, { logger: logger.child({ part: 'notifier' }) });
   }
 

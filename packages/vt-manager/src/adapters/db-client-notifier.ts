@@ -40,7 +40,8 @@ export interface DbNotifierOptions {
 }
 
 /** Delivers one document to one callback (`sendAsync(xml)` over XML-RPC in production). @throws on failure. */
-export type Deliver = (callbackUrl: string, rspecXml: string) => Promise<void>;
+/** One delivery; `principal` is the owner recorded on the outbox row (its callback policy applies), null when none. */
+export type Deliver = (callbackUrl: string, rspecXml: string, principal: string | null) => Promise<void>;
 
 /** The outbox notifier: stores status documents with their status change, delivers them from the table. */
 export class DbClientNotifier implements ClientNotifier {
@@ -151,7 +152,7 @@ export class DbClientNotifier implements ClientNotifier {
     try {
       // A coalesced row: its documents in order, one call each (the plugin reads one action per status, §3.3).
       for (const doc of documents) {
-        await this.deliver(url, doc);
+        await this.deliver(url, doc, row.principal);
         sent++;
       }
     } catch (err) {

@@ -9,17 +9,18 @@ import { pinCallbackTarget, pinnedLookup, XmlRpcClient, type CallbackPolicy, typ
 /**
  * One `sendAsync(xml)` call to a clearinghouse callback, no retries (DbClientNotifier retries from its table);
  * the answer is read up to the client's default cap (64 KiB: a callback answers `""`).
- * `policy` gives the allowances deliveries may use (CallbackPolicyService.deliveryPolicy).
+ * `policy(principal)` gives the allowances a delivery may use: the policy of the principal recorded on the outbox row,
+ * or (a row with no principal) the union of all principals' allowances (CallbackPolicyService).
  * @throws NotAllowedError / InputError when the URL or an address it resolves to is not allowed now; the client's
  *   error when the callback is unreachable, answers with a fault or answers too much.
  */
 export function xmlRpcDeliver(
   tls: ClientTls,
-  policy: () => Promise<CallbackPolicy>,
+  policy: (principal: string | null) => Promise<CallbackPolicy>,
   options: { timeoutSeconds?: number; resolve?: ResolveAll } = {},
-): (callbackUrl: string, rspecXml: string) => Promise<void> {
-  return async (callbackUrl, rspecXml) => {
-    const target = await pinCallbackTarget(callbackUrl, await policy(), { resolve: options.resolve });
+): (callbackUrl: string, rspecXml: string, principal: string | null) => Promise<void> {
+  return async (callbackUrl, rspecXml, principal) => {
+    const target = await pinCallbackTarget(callbackUrl, await policy(principal), { resolve: options.resolve });
     const client = new XmlRpcClient({ url: callbackUrl, tls, timeoutSeconds: options.timeoutSeconds ?? 30, lookup: pinnedLookup(target) });
     await client.call('sendAsync', [rspecXml]);
   };

@@ -87,8 +87,8 @@ export class CallbackPolicyService {
   }
 
   /**
-   * What a delivery may target: the union of every principal's allowances (an outbox row does not record its
-   * principal; decision 014 says what that means).
+   * What a delivery of an outbox row without a principal (a monitoring forward) may target: the union of every
+   * principal's allowances. Rows that record their principal are checked against that principal's own policy.
    */
   async deliveryPolicy(): Promise<CallbackPolicy> {
     const rows = await new CallbackPolicyRepository(this.tx.manager).list();

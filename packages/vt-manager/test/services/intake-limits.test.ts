@@ -20,7 +20,7 @@ const count = async (w: World, table: string) => Number(((await w.tx.dataSource.
 const idOf = (xml: string) => parseRspec(xml).response?.provisioning?.actions[0]?.id;
 
 /** A provisioning service whose statuses go through a DbClientNotifier (the outbox) that never wakes by itself. */
-function withOutbox(w: World, deliver: (url: string, xml: string) => Promise<void>, options: { maxPendingStatusesPerPrincipal?: number } = {}) {
+function withOutbox(w: World, deliver: (url: string, xml: string, principal: string | null) => Promise<void>, options: { maxPendingStatusesPerPrincipal?: number } = {}) {
   const outbox = new (class extends DbClientNotifier {
     override wake(): void {}
   })(w.tx, deliver, { logger: silentLogger(), retryDelaySeconds: 1 });
@@ -107,4 +107,14 @@ forEachEngine("one callback's backlog of 1,001 rows does not starve another call
   await w.tx.run((em) => outbox.enqueue(em, CLIENT_CB, doc('quiet-1')));
   await outbox.deliverDue();
   assert.deepEqual(delivered, ['quiet-1'], 'the other callback is served in the same pass');
+});
+
+forEachEngine('each delivery is checked under the principal recorded on its outbox row (its own callback policy)', async (t, engine) => {
+  const w = await openWorld(t, { engine });
+  await addHost(w, 'host1', SERVER_UUID, 20);
+  const principals: Array<string | null> = [];
+  const { outbox, provisioning } = withOutbox(w, async (_url, _xml, principal) => void principals.push(principal));
+  await (await provisioning.submit(CLIENT_CB, query(lifecycleAction('start', randomUUID())), { principal: 'alice' })).handedOver;
+  assert.equal(await outbox.deliverDue(), 1);
+  assert.deepEqual(principals, ['alice']);
 });
