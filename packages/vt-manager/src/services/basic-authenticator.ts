@@ -10,7 +10,8 @@
  * Successful checks are cached for `cacheSeconds` under a SHA-256 of user and password, the way web servers cache
  * Basic credentials; failures are never cached. A cached success is served without a check and without the
  * throttle (it proves the password was right), so a clearinghouse keeps working while someone guesses from its
- * address. A removed principal can thus keep working for up to `cacheSeconds` on managers other than the one that
+ * address. Concurrent requests with the same credentials share one check (single flight): a clearinghouse that opens
+ * 200 connections at once costs one scrypt, not 200 throttled ones. A removed principal can thus keep working for up to `cacheSeconds` on managers other than the one that
  * removed it ({@link forget} clears it on this one).
  */
 import { createHash } from 'node:crypto';
@@ -22,6 +23,8 @@ import type { PrincipalEntry } from './principal-service.js';
 /** Checks HTTP Basic credentials against the principals, caching successes (see the file comment). */
 export class BasicAuthenticator {
   private readonly cache = new Map<string, { principal: Principal; expires: number }>();
+  /** Checks running now, by credential digest: later requests with the same credentials wait for the same answer. */
+  private readonly inFlight = new Map<string, Promise<Principal | undefined>>();
   private readonly throttle: LoginThrottle;
   private readonly slots: CheckSlots;
 
@@ -55,32 +58,44 @@ export class BasicAuthenticator {
    */
   async authenticate(user: string, pass: string, role: string, source = 'unknown'): Promise<Principal | undefined> {
     const key = createHash('sha256').update(user).update('\0').update(pass).digest('base64');
-    let hit = this.cache.get(key);
-    if (!hit || hit.expires < Date.now()) {
+    const hit = this.cache.get(key);
+    let principal: Principal | undefined;
+    if (hit && hit.expires >= Date.now()) {
+      principal = hit.principal;
+    } else {
       this.cache.delete(key);
-      const attempt = this.throttle.begin(source, user);
-      let outcome: 'ok' | 'bad' | undefined;
-      try {
-        const record = await this.lookup(user);
-        const stored = record?.passwordScrypt ?? undefined;
-        const encoded = stored ?? (await dummyPasswordHash());
-        const matches = await this.slots.run(() => this.verify(pass, encoded));
-        outcome = matches && stored !== undefined && record ? 'ok' : 'bad';
-        if (outcome === 'ok' && record) {
-          hit = { principal: { name: record.name, roles: [...record.roles] }, expires: Date.now() + this.cacheSeconds * 1000 };
-          if (this.cacheSeconds > 0) {
-            if (this.cache.size > 1000) this.cache.clear();
-            this.cache.set(key, hit);
-          }
-        }
-      } finally {
-        if (outcome === 'ok') attempt.succeeded();
-        else if (outcome === 'bad') attempt.failed();
-        else attempt.release();
+      let pending = this.inFlight.get(key);
+      if (!pending) {
+        pending = this.check(key, user, pass, source).finally(() => this.inFlight.delete(key));
+        this.inFlight.set(key, pending);
       }
-      if (!hit) return undefined;
+      principal = await pending;
     }
-    return hit.principal.roles.includes(role) ? hit.principal : undefined;
+    return principal?.roles.includes(role) ? principal : undefined;
+  }
+
+  /** One password check under the throttle and the check slots; caches a success. @throws RateLimitedError. */
+  private async check(key: string, user: string, pass: string, source: string): Promise<Principal | undefined> {
+    const attempt = this.throttle.begin(source, user);
+    let outcome: 'ok' | 'bad' | undefined;
+    try {
+      const record = await this.lookup(user);
+      const stored = record?.passwordScrypt ?? undefined;
+      const encoded = stored ?? (await dummyPasswordHash());
+      const matches = await this.slots.run(() => this.verify(pass, encoded));
+      outcome = matches && stored !== undefined && record ? 'ok' : 'bad';
+      if (outcome !== 'ok' || !record) return undefined;
+      const principal: Principal = { name: record.name, roles: [...record.roles] };
+      if (this.cacheSeconds > 0) {
+        if (this.cache.size > 1000) this.cache.clear();
+        this.cache.set(key, { principal, expires: Date.now() + this.cacheSeconds * 1000 });
+      }
+      return principal;
+    } finally {
+      if (outcome === 'ok') attempt.succeeded();
+      else if (outcome === 'bad') attempt.failed();
+      else attempt.release();
+    }
   }
 
   /** Drops every cached success of `name` (after it was removed or its roles changed). */

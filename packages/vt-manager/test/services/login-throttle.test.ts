@@ -141,3 +141,11 @@ test('the throttle remembers at most maxTrackedKeys keys', () => {
   throttle.begin('10.200.0.1', 'u').release();
   assert.ok(throttle.size <= 100);
 });
+
+test('200 concurrent logins with the same right credentials share one check: none is throttled', async () => {
+  const v = countingVerifier();
+  const auth = new BasicAuthenticator(lookup, 60, v.verify);
+  const results = await Promise.all(Array.from({ length: 200 }, () => auth.authenticate('alice', 'right-password', 'clearinghouse', '10.0.3.1')));
+  assert.equal(results.filter((r) => r?.name === 'alice').length, 200);
+  assert.equal(v.calls.length, 1, 'one password check for the whole burst');
+});
