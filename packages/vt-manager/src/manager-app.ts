@@ -33,6 +33,8 @@ import { useSecretBox } from './db/secret-columns.js';
 import { TransactionRunner } from './db/transaction-runner.js';
 import type { ManagerOptions } from './manager-options.js';
 import { InventoryService } from './services/inventory-service.js';
+import { CapacityService } from './services/capacity-service.js';
+import { HostFactsService } from './services/host-facts-service.js';
 import { IpamService } from './services/ipam-service.js';
 import { BasicAuthenticator } from './services/basic-authenticator.js';
 import { PrincipalService } from './services/principal-service.js';
@@ -114,11 +116,14 @@ export async function startManager(
     agentCallbackUrl: cb.toString(),
     actionTimeoutSeconds: options.actionTimeoutSeconds,
     leaseSeconds: options.actionLeaseSeconds,
+    capacity: options.capacity,
+    placementPolicy: options.placement.policy,
     logger: logger.child({ part: 'provisioning' }),
   });
 
   const information = new InformationService(dataSource);
-  const monitoring = new MonitoringService(tx, agents, notifier, { agentCallbackUrl: cb.toString(), logger: logger.child({ part: 'monitoring' }), failureThreshold: options.monitoringFailureThreshold });
+  const hostFacts = new HostFactsService(tx, agents, logger.child({ part: 'host-facts' }));
+  const monitoring = new MonitoringService(tx, agents, notifier, { agentCallbackUrl: cb.toString(), logger: logger.child({ part: 'monitoring' }), failureThreshold: options.monitoringFailureThreshold, hostFacts });
   const principals = new PrincipalService(tx, options.users);
   const authenticator = new BasicAuthenticator((name) => principals.find(name));
   /**
@@ -138,7 +143,7 @@ export async function startManager(
 
   const plugin = createXmlRpcHandler({ methods: pluginApi({ provisioning, information, monitoring, amVersion: options.amVersion, sendSyncTimeoutSeconds: options.sendSyncTimeoutSeconds }), help: PLUGIN_API_HELP, logger: logger.child({ endpoint: 'plugin' }), authenticate: basicAuth('clearinghouse') });
   const agent = createXmlRpcHandler({ methods: agentApi({ provisioning, monitoring }), logger: logger.child({ endpoint: 'agent' }), authenticate: agentAuth });
-  const admin = createXmlRpcHandler({ methods: adminApi({ inventory, dataSource, principals, provisioning, onPrincipalRemoved: (n) => authenticator.forget(n) }), logger: logger.child({ endpoint: 'admin' }), authenticate: basicAuth('admin') });
+  const admin = createXmlRpcHandler({ methods: adminApi({ inventory, dataSource, principals, provisioning, onPrincipalRemoved: (n) => authenticator.forget(n), hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts } }), logger: logger.child({ endpoint: 'admin' }), authenticate: basicAuth('admin') });
   // rpc4django accepts the paths with and without a trailing slash (docs/ocf-protocol.md §2.1).
   app.all(['/xmlrpc/plugin', '/xmlrpc/plugin/'], plugin);
   app.all(['/xmlrpc/agent', '/xmlrpc/agent/'], agent);

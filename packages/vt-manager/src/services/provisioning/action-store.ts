@@ -15,7 +15,9 @@ import { ActionRepository } from '../../repositories/action-repository.js';
 import { ServerRepository } from '../../repositories/server-repository.js';
 import { SliceExpiryRepository } from '../../repositories/slice-expiry-repository.js';
 import { VmRepository } from '../../repositories/vm-repository.js';
+import { resourcesAsked } from '../../domain/capacity.js';
 import type { IpamService } from '../ipam-service.js';
+import type { PlacementService } from '../placement/placement-service.js';
 import { claimOrCheckProject } from '../project-ownership.js';
 import { agentQueryWithRequest } from './agent-query.js';
 import type { ProvisioningSettings } from './provisioning-settings.js';
@@ -33,12 +35,14 @@ export class ActionStore {
     private readonly tx: TransactionRunner,
     private readonly ipam: IpamService,
     private readonly settings: ProvisioningSettings,
+    private readonly placement: PlacementService,
   ) {}
 
   /**
    * Validates and stores one action (QUEUED, under this manager's lease).
    * @throws InputError for invalid fields; ConflictError for a used action id or VM uuid, a disabled server, an
-   *   expired slice, a busy VM or an exhausted pool; NotFoundError for an unknown VM or server; NotAllowedError for
+   *   expired slice, a busy VM, a VM that fits no host (decision record 019) or an exhausted pool; NotFoundError for
+   *   an unknown VM or server; NotAllowedError for
    *   another clearinghouse's project.
    */
   save(action: ValidatedAction, callbackUrl: string, principal?: string): Promise<Prepared> {
@@ -52,9 +56,8 @@ export class ActionStore {
       if (await new ActionRepository(em).exists(action.id)) throw new ConflictError(`action id ${action.id} is already used`);
       const vms = new VmRepository(em);
       if (await vms.exists(req.vmUuid)) throw new ConflictError(`a VM with uuid ${req.vmUuid} exists`);
-      const srv = await new ServerRepository(em).findByUuid(req.serverUuid, true);
-      if (!srv) throw new NotFoundError(`no server with uuid ${req.serverUuid}`);
-      if (!srv.enabled) throw new ConflictError(`server ${srv.name} is disabled`);
+      // Placement and the capacity check, before any address is allocated (the server rows stay locked on MySQL).
+      const { server: srv, decision } = await this.placement.place(em, req.serverUuid, resourcesAsked(action, req));
       await claimOrCheckProject(em, req.projectId, principal);
       const sliceExpiry = await new SliceExpiryRepository(em).find(req.sliceId);
       if (sliceExpiry?.expiresAt && sliceExpiry.expiresAt.getTime() <= Date.now()) throw new ConflictError(`slice ${req.sliceId} has expired`);
@@ -71,6 +74,7 @@ export class ActionStore {
       const { serverUuid: _serverUuid, vmUuid, ...vmFields } = req;
       const vm = await vms.createWithInterfaces({ ...vmFields, uuid: vmUuid, serverId: srv.id, state: 'on queue', callbackUrl, interfaces });
       await this.insertAction(em, action, req.vmUuid, callbackUrl, {}, principal);
+      await this.placement.record(em, action.id, decision);
       return { vm, server: srv };
     });
     return { ...saved, agentXml: agentQueryWithRequest(action.id, 'create', saved.server, saved.vm, {}) };
