@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { describeError, hashPassword, XmlRpcClient } from '@kvm-crm/shared';
 import { certsCommand } from './certs-command.js';
+import { registerHostCommands } from './cli/host-commands.js';
 
 const program = new Command('vtctl').description('kvm-crm admin CLI').option('--json', 'print JSON');
 const collect = (v: string, acc: string[]) => [...acc, v];
@@ -200,6 +201,8 @@ for (const [verb, help] of [
       print(await adminClient(this).call(`action.${verb}`, [{ id, why: o.why }]));
     });
 }
+
+registerHostCommands(program, { adminClient, print });
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`vtctl: ${describeError(err)}\n`);

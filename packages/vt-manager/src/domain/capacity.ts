@@ -67,9 +67,12 @@ export function hostCapacity(size: HostSize, used: Usage, ratios: Overcommit): H
   return { total, used, free: { vcpus: total.vcpus - used.vcpus, memoryMiB: total.memoryMiB - used.memoryMiB, diskMiB: total.diskMiB - used.diskMiB } };
 }
 
-/** MiB as GiB for messages: one decimal at most (`1.5`, `20`). */
-export function gib(mib: number): string {
-  return String(Math.round((mib / 1024) * 10) / 10);
+/**
+ * MiB as GiB for messages, one decimal at most (`1.5`, `20`): rounded down (`floor`, for what is free) or up (`ceil`,
+ * for what is asked), so a refusal never reads "8 GiB free, 8 GiB asked".
+ */
+export function gib(mib: number, round: 'floor' | 'ceil' = 'floor'): string {
+  return String(Math[round]((mib / 1024) * 10 - 1e-9 * (round === 'ceil' ? 1 : -1)) / 10);
 }
 
 /**
@@ -81,7 +84,7 @@ export function shortfall(name: string, free: Resources | null, asked: Resources
   const left = (n: number) => Math.max(0, n);
   if (asked.memoryMiB > free.memoryMiB) return `host ${name} has ${left(free.memoryMiB)} MiB free for VMs, ${asked.memoryMiB} MiB asked`;
   if (asked.vcpus > free.vcpus) return `host ${name} has ${left(free.vcpus)} vCPUs free for VMs, ${asked.vcpus} asked`;
-  if (asked.diskMiB > free.diskMiB) return `host ${name} has ${gib(left(free.diskMiB))} GiB free for VMs, ${gib(asked.diskMiB)} GiB asked`;
+  if (asked.diskMiB > free.diskMiB) return `host ${name} has ${gib(left(free.diskMiB))} GiB free for VMs, ${gib(asked.diskMiB, 'ceil')} GiB asked`;
   return undefined;
 }
 

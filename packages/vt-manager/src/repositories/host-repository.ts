@@ -17,7 +17,7 @@ export class HostRepository {
       cpuThreadsPerCore: facts.cpuThreadsPerCore, cpuFrequencyMHz: facts.cpuFrequencyMHz, memoryTotalMiB: facts.memoryTotalMiB,
       memoryFreeMiB: facts.memoryFreeMiB, storageTotalGiB: facts.storageTotalGiB, storageFreeGiB: facts.storageFreeGiB,
       hypervisor: facts.hypervisor.slice(0, 8), libvirtVersion: facts.libvirtVersion.slice(0, 32), qemuVersion: facts.qemuVersion.slice(0, 32),
-      bridgesPresent: facts.bridges.join(',').slice(0, 1024), inventoryRefreshedAt: at,
+      bridgesPresent: [...facts.bridges].sort().join(',').slice(0, 1024), inventoryRefreshedAt: at,
     });
   }
 

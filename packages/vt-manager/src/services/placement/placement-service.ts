@@ -86,7 +86,8 @@ export class PlacementService {
     // Lock the hosts that may take the VM (in id order), then read them and their usage as committed now.
     const locked = await new HostRepository(em).lockForPlacement(servers.filter(eligible).map((s) => s.id));
     const fresh = new Map(locked.map((s) => [s.id, s]));
-    const usage = await new AllocationRepository(em).usageByServer(locked.map((s) => s.id));
+    // Every host's usage (the excluded ones for the record); only the locked hosts' figures decide.
+    const usage = await new AllocationRepository(em).usageByServer();
     const candidates: Candidate[] = servers.map((s0) => {
       const s = fresh.get(s0.id) ?? s0;
       const used = usage.get(s.id) ?? NO_USAGE;
