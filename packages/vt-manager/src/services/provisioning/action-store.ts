@@ -41,8 +41,7 @@ export class ActionStore {
   /**
    * Validates and stores one action (QUEUED, under this manager's lease).
    * @throws InputError for invalid fields; ConflictError for a used action id or VM uuid, a disabled server, an
-   *   expired slice, a busy VM, a VM that fits no host (decision record 019) or an exhausted pool; NotFoundError for
-   *   an unknown VM or server; NotAllowedError for
+   *   expired slice, a busy VM or an exhausted pool; NotFoundError for an unknown VM or server; NotAllowedError for
    *   another clearinghouse's project.
    */
   save(action: ValidatedAction, callbackUrl: string, principal?: string): Promise<Prepared> {
