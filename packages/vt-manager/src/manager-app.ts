@@ -38,6 +38,8 @@ import { useSecretBox } from './db/secret-columns.js';
 import { TransactionRunner } from './db/transaction-runner.js';
 import type { ManagerOptions } from './manager-options.js';
 import { InventoryService } from './services/inventory-service.js';
+import { CapacityService } from './services/capacity-service.js';
+import { HostFactsService } from './services/host-facts-service.js';
 import { IpamService } from './services/ipam-service.js';
 import { BasicAuthenticator } from './services/basic-authenticator.js';
 import { PrincipalService } from './services/principal-service.js';
@@ -131,11 +133,14 @@ export async function startManager(
     leaseSeconds: options.actionLeaseSeconds,
     maxActionsPerMessage: options.maxActionsPerMessage,
     maxPendingStatusesPerPrincipal: options.maxPendingStatusesPerPrincipal,
+    capacity: options.capacity,
+    placementPolicy: options.placement.policy,
     logger: logger.child({ part: 'provisioning' }),
   });
 
   const information = new InformationService(dataSource);
-  const monitoring = new MonitoringService(tx, agents, notifier, { agentCallbackUrl: cb.toString(), logger: logger.child({ part: 'monitoring' }), failureThreshold: options.monitoringFailureThreshold });
+  const hostFacts = new HostFactsService(tx, agents, logger.child({ part: 'host-facts' }));
+  const monitoring = new MonitoringService(tx, agents, notifier, { agentCallbackUrl: cb.toString(), logger: logger.child({ part: 'monitoring' }), failureThreshold: options.monitoringFailureThreshold, hostFacts });
   const authenticator = new BasicAuthenticator((name) => principals.find(name), undefined, undefined, options.login);
   /**
    * Northbound login: HTTP Basic when the request carries it (throttled per source address and user: HTTP 429, see
@@ -158,7 +163,7 @@ export async function startManager(
   // Every successful admin call is logged (info, secrets masked): the audit trail docs/security.md promises.
   const adminLog = logger.child({ endpoint: 'admin' });
   const callbackAdmin = callbackAdminApi({ policies: callbackPolicies, outbox: new CallbackOutboxService(tx, logger.child({ part: 'callback-outbox' })) });
-  const adminMethods = auditAdminCalls({ ...adminApi({ inventory, dataSource, principals, provisioning, quotas, onPrincipalRemoved: (n) => authenticator.forget(n) }), ...callbackAdmin }, adminLog);
+  const adminMethods = auditAdminCalls({ ...adminApi({ inventory, dataSource, principals, provisioning, quotas, onPrincipalRemoved: (n) => authenticator.forget(n), hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts } }), ...callbackAdmin }, adminLog);
   const admin = createXmlRpcHandler({ methods: adminMethods, logger: adminLog, authenticate: basicAuth('admin') });
   // rpc4django accepts the paths with and without a trailing slash (docs/ocf-protocol.md §2.1).
   app.all(['/xmlrpc/plugin', '/xmlrpc/plugin/'], plugin);

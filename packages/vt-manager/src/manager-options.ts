@@ -76,6 +76,24 @@ export const managerOptionsSchema = z.object({
   monitoringIntervalSeconds: z.number().int().min(0).default(45),
   /** Consecutive failed pings before a server is marked unavailable (it is marked available at the next answer). Default 3. */
   monitoringFailureThreshold: z.number().int().min(1).default(3),
+  /**
+   * Capacity accounting (decision record 019): how much of a host's CPUs, memory and storage may be promised to
+   * VMs, as ratios of what the agent reports. `cpuOvercommit` default 4.0 (vCPUs per logical CPU),
+   * `memoryOvercommit` 1.0, `diskOvercommit` 1.0 (of the virtual sizes asked).
+   */
+  capacity: z
+    .object({
+      cpuOvercommit: z.number().positive().default(4.0),
+      memoryOvercommit: z.number().positive().default(1.0),
+      diskOvercommit: z.number().positive().default(1.0),
+    })
+    .prefault({}),
+  /**
+   * Placement of a create that names no server (decision record 019): `policy` `spread` (most free memory for
+   * VMs first; default), `pack` (the fullest host that fits) or `round-robin` (the next host by name after the
+   * last one chosen).
+   */
+  placement: z.object({ policy: z.enum(['spread', 'pack', 'round-robin']).default('spread') }).prefault({}),
   /** Seconds `send_sync` waits before answering "TIMEOUT". Default 600 (as the original). */
   sendSyncTimeoutSeconds: z.number().int().positive().default(600),
   /** Extra CA file (PEM) trusted for clearinghouse callback URLs, on top of the system roots and our CA. */
@@ -99,6 +117,8 @@ export const OPTION_DEFAULTS = {
   maxActionsPerMessage: managerOptionsSchema.shape.maxActionsPerMessage.parse(undefined),
   maxPendingStatusesPerPrincipal: managerOptionsSchema.shape.maxPendingStatusesPerPrincipal.parse(undefined),
   defaultClearinghouseQuota: managerOptionsSchema.shape.defaultClearinghouseQuota.parse(undefined),
+  capacity: managerOptionsSchema.shape.capacity.parse(undefined),
+  placement: managerOptionsSchema.shape.placement.parse(undefined),
 } as const;
 
 /** Loads and validates the config file; relative paths are resolved against its folder. @throws InputError. */

@@ -12,6 +12,7 @@ import { describeError, hashPassword, XmlRpcClient } from '@kvm-crm/shared';
 import { addCallbackCommands } from './callback-commands.js';
 import { certsCommand } from './certs-command.js';
 import { addQuotaCommands } from './quota-command.js';
+import { registerHostCommands } from './cli/host-commands.js';
 
 const program = new Command('vtctl').description('kvm-crm admin CLI').option('--json', 'print JSON');
 const collect = (v: string, acc: string[]) => [...acc, v];
@@ -207,6 +208,8 @@ for (const [verb, help] of [
       print(await adminClient(this).call(`action.${verb}`, [{ id, why: o.why }]));
     });
 }
+
+registerHostCommands(program, { adminClient, print });
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`vtctl: ${describeError(err)}\n`);

@@ -5,7 +5,7 @@
  */
 import { DEFAULT_MAX_RESPONSE_BYTES, UpstreamError, XmlRpcClient, XmlRpcFaultError, type ClientTls, type Logger } from '@kvm-crm/shared';
 import type { Server } from '../db/entities/server.js';
-import type { AgentGateway, TemplateInfo } from '../services/ports.js';
+import type { AgentGateway, HostFacts, TemplateInfo } from '../services/ports.js';
 
 /**
  * Largest answer read from an agent's listing (`force_list_active_vms`: `{uuid: name}` of every domain, about
@@ -59,6 +59,18 @@ export class XmlRpcAgentGateway implements AgentGateway {
     return Object.fromEntries(Object.entries(r as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
   }
 
+  async getHostInfo(server: Server): Promise<HostFacts | null> {
+    let r: unknown;
+    try {
+      r = await this.client(server).call<unknown>('get_host_info', [server.agentPassword]);
+    } catch (err) {
+      // A legacy OCF agent answers an unknown method with a fault: it has no host facts to give.
+      if (err instanceof XmlRpcFaultError && /not supported|not found|no such method|unknown method/i.test(err.faultString)) return null;
+      throw err;
+    }
+    return hostFactsFrom(r, server.name);
+  }
+
   async listTemplates(server: Server): Promise<TemplateInfo[]> {
     const client = this.client(server, AGENT_LISTING_MAX_RESPONSE_BYTES);
     try {
@@ -71,4 +83,32 @@ export class XmlRpcAgentGateway implements AgentGateway {
     // An OCF agent answers {} when its catalogue cannot be read (§4.2).
     return Array.isArray(names) ? names.filter((n): n is string => typeof n === 'string').map((name) => ({ name })) : [];
   }
+}
+
+const FACT_NUMBERS = ['cpus', 'cpuSockets', 'cpuCoresPerSocket', 'cpuThreadsPerCore', 'cpuFrequencyMHz', 'memoryTotalMiB', 'memoryFreeMiB', 'storageTotalGiB', 'storageFreeGiB'] as const;
+const FACT_STRINGS = ['hypervisor', 'cpuModel', 'libvirtVersion', 'qemuVersion'] as const;
+
+/**
+ * The {@link HostFacts} of a `get_host_info` answer: every count a non-negative integer, every text a string.
+ * @throws UpstreamError naming the first field that is missing or mistyped.
+ */
+export function hostFactsFrom(r: unknown, serverName: string): HostFacts {
+  if (r === null || typeof r !== 'object' || Array.isArray(r)) throw new UpstreamError(`agent of ${serverName}: get_host_info did not answer a struct`);
+  const o = r as Record<string, unknown>;
+  const bad = (k: string) => new UpstreamError(`agent of ${serverName}: get_host_info field ${k} is missing or mistyped`);
+  const facts: Record<string, unknown> = {};
+  for (const k of FACT_NUMBERS) {
+    const v = o[k];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw bad(k);
+    facts[k] = v;
+  }
+  for (const k of FACT_STRINGS) {
+    const v = o[k];
+    if (typeof v !== 'string') throw bad(k);
+    facts[k] = v;
+  }
+  const bridges = o['bridges'];
+  if (!Array.isArray(bridges) || !bridges.every((b) => typeof b === 'string')) throw bad('bridges');
+  facts['bridges'] = [...(bridges as string[])].sort();
+  return facts as unknown as HostFacts;
 }

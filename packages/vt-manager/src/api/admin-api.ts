@@ -12,6 +12,7 @@ import type { PrincipalService } from '../services/principal-service.js';
 import type { QuotaService } from '../services/quota-service.js';
 import { adminQuotaApi } from './admin-quota-api.js';
 import type { ProvisioningService } from '../services/provisioning-service.js';
+import { adminHostApi, placementView, type AdminHostDeps } from './admin-host-api.js';
 
 /**
  * The string field `key` of a request struct.
@@ -68,6 +69,8 @@ export function adminApi(deps: {
   onPrincipalRemoved?: (name: string) => void;
   /** Quotas (`user.setQuota`, `user.show`, quotas in `user.list`); absent: not offered. */
   quotas?: QuotaService;
+  /** Host capacity, facts and placement flags (admin-host-api.ts); absent: those methods are not offered. */
+  hosts?: AdminHostDeps;
 }): Record<string, XmlRpcMethod> {
   const em = deps.dataSource.manager;
   const provisioning = deps.provisioning;
@@ -80,6 +83,7 @@ export function adminApi(deps: {
           return {
             id: a.uuid, type: a.type, status: a.status, description: a.description, vm: a.vmUuid, deadline: a.deadline.toISOString(),
             leaseOwner: a.leaseOwner ?? '', leaseExpiresAt: a.leaseExpiresAt ? a.leaseExpiresAt.toISOString() : '', sendAttempts: a.sendAttempts,
+            placement: placementView(a.placement),
             created: a.createdAt.toISOString(), updated: a.updatedAt.toISOString(),
             history: events.map((e) => ({ at: e.at.toISOString(), from: e.fromStatus ?? '', to: e.toStatus, who: e.who, why: e.why })),
           };
@@ -128,6 +132,7 @@ export function adminApi(deps: {
     : {};
   return {
     ...actionVerbs,
+    ...(deps.hosts ? adminHostApi(deps.hosts) : {}),
     /** `user.add({name, password?, roles: ['clearinghouse'|'admin'…]})`; no password: certificate login only. */
     'user.add': async (p) => {
       const o = structParam(p, 0, 'user');
@@ -154,6 +159,7 @@ export function adminApi(deps: {
         name: requireString(o, 'name'), agentUrl: requireString(o, 'agentUrl'), agentPassword: requireString(o, 'agentPassword'), bridges,
         legacy: o.legacy === true, uuid: optionalString(o, 'uuid'),
       });
+      await deps.hosts?.hostFacts.refresh(s);
       return { uuid: s.uuid, name: s.name };
     },
     /** `server.list()` → servers with bridges (no passwords). */

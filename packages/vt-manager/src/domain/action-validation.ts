@@ -49,6 +49,9 @@ const TEMPLATE = TEMPLATE_NAME_PATTERN.source.slice(1, -1);
 /** hd-origin-path: `<template>` or `<template>/<file>` (validated before it reaches the agent). */
 export const HD_ORIGIN_PATTERN = new RegExp(`^${TEMPLATE}(?:/${TEMPLATE})?$`);
 
+/** A server reference that lets the manager place the VM: empty, `NONE` or `auto` (decision record 019). */
+export const PLACE_ANYWHERE = /^(?:|NONE|auto)$/i;
+
 /** Whether `type` is a provisioning action type. */
 export function isActionType(type: string | undefined): type is ActionType {
   return (PROVISIONING_ACTION_TYPES as readonly string[]).includes(type ?? '');
@@ -117,7 +120,8 @@ function checkEnum<T extends string>(value: string | undefined | null, allowed: 
 /** A create's VM, validated; uuids lower case, sizes in MiB. */
 export interface CreateRequest {
   vmUuid: string;
-  serverUuid: string;
+  /** Null: no server named (absent, `NONE` or `auto`), the manager places the VM (decision record 019). */
+  serverUuid: string | null;
   name: string;
   projectId: string;
   projectName: string | null;
@@ -135,8 +139,9 @@ export interface CreateRequest {
 }
 
 /**
- * Checks a create action: one VM, its uuid, name, project, slice, template, memory, vCPUs (default 1), server, the
- * stored free-text fields ({@link checkFreeText}), hd-size-mb, hd-setup-type and virtualization-setup-type.
+ * Checks a create action: one VM, its uuid, name, project, slice, template, memory, vCPUs (default 1), server
+ * (`server/uuid`, else the VM's `server-id`; none of them a UUID: placed by the manager), the stored free-text fields
+ * ({@link checkFreeText}), hd-size-mb, hd-setup-type and virtualization-setup-type.
  * @throws InputError naming the first invalid field.
  */
 export function validateCreate(action: Action): CreateRequest {
@@ -152,7 +157,8 @@ export function validateCreate(action: Action): CreateRequest {
   const hdOriginPath = assertPattern(cfg?.hdOriginPath, HD_ORIGIN_PATTERN, 'hd-origin-path (template)');
   const memoryMb = checkMemoryMiB(cfg?.memoryMb);
   const vcpus = checkVcpus(cfg?.vcpus ?? 1);
-  const serverUuid = assertPattern(server.uuid ?? rvm.serverId, UUID_PATTERN, 'server uuid').toLowerCase();
+  const serverRef = [server.uuid, rvm.serverId].find((v) => v !== undefined && !PLACE_ANYWHERE.test(v));
+  const serverUuid = serverRef === undefined ? null : assertPattern(serverRef, UUID_PATTERN, 'server uuid').toLowerCase();
   return {
     vmUuid, serverUuid, name, projectId, projectName: checkFreeText(rvm.projectName, 'project-name'), sliceId,
     sliceName: checkFreeText(rvm.sliceName, 'slice-name'),

@@ -43,6 +43,8 @@ export interface MonitoringOptions {
   logger: Logger;
   /** Consecutive failed pings before a server is marked unavailable. Default: the config's (3); 1 marks it at the first failure. */
   failureThreshold?: number;
+  /** Refreshes a server's host facts after each successful ping (never throws); absent: not refreshed. */
+  hostFacts?: { refresh(server: Server): Promise<unknown> };
 }
 
 const EVENT_STATES: Record<string, VmState | undefined> = { Started: 'running', Resumed: 'running', Stopped: 'stopped', Suspended: 'unknown' };
@@ -89,6 +91,7 @@ export class MonitoringService {
         this.failures.delete(server.id);
         if (!server.available) this.log.info('server available again', { server: server.name });
         await new ServerRepository(this.em).setAvailable(server.id, true);
+        await this.options.hostFacts?.refresh(server);
         const id = randomUUID();
         this.pendingQueries.set(id, { serverId: server.id, sentAt: now });
         const xml = serialiseRspec(listActiveVmsQuery({ actionId: id, virtualizationType: server.virtualizationType }), { dialect: 'manager' });

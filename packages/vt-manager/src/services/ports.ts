@@ -31,6 +31,33 @@ export interface AgentGateway {
   sendMonitoring(server: Server, callbackUrl: string, rspecXml: string): Promise<void>;
   /** `ping(challenge)` → challenge (§4.2). @throws as {@link send}. */
   ping(server: Server, challenge: string): Promise<unknown>;
+  /**
+   * The kvm-crm extension `get_host_info(password)`: the host's CPUs, memory, storage, hypervisor and bridges.
+   * Resolves `null` when the agent does not offer the method (a legacy OCF agent).
+   * @throws as {@link send}; UpstreamError when the answer is not a host-info struct.
+   */
+  getHostInfo(server: Server): Promise<HostFacts | null>;
+}
+
+/**
+ * What an agent reports about its host (`get_host_info`, docs/compatibility.md); memory in MiB, storage in GiB
+ * (the file system of the agent's storage root), frequency in MHz.
+ */
+export interface HostFacts {
+  hypervisor: string;
+  cpuModel: string;
+  cpus: number;
+  cpuSockets: number;
+  cpuCoresPerSocket: number;
+  cpuThreadsPerCore: number;
+  cpuFrequencyMHz: number;
+  memoryTotalMiB: number;
+  memoryFreeMiB: number;
+  storageTotalGiB: number;
+  storageFreeGiB: number;
+  libvirtVersion: string;
+  qemuVersion: string;
+  bridges: string[];
 }
 
 /** A template as listed by an agent. Sizes in bytes. */

@@ -36,6 +36,8 @@ import { ActionDispatcher } from './provisioning/action-dispatcher.js';
 import { ActionIntake, type Submitted } from './provisioning/action-intake.js';
 import { ActionStore } from './provisioning/action-store.js';
 import { agentQuery } from './provisioning/agent-query.js';
+import { PlacementService } from './placement/placement-service.js';
+import type { Overcommit, PlacementPolicy } from '../domain/capacity.js';
 import type { EventActor, ProvisioningSettings } from './provisioning/provisioning-settings.js';
 
 export type { EventActor };
@@ -58,6 +60,10 @@ export interface ProvisioningOptions {
   /** Most undelivered statuses per principal. Default: the config's `maxPendingStatusesPerPrincipal` (1000). */
   maxPendingStatusesPerPrincipal?: number;
   logger: Logger;
+  /** Overcommit ratios of the capacity accounting. Default: the config's `capacity` (CPU 4.0, memory 1.0, disk 1.0). */
+  capacity?: Overcommit;
+  /** Placement of creates that name no server. Default: the config's `placement.policy` (`spread`). */
+  placementPolicy?: PlacementPolicy;
 }
 
 /** The provisioning services behind one object (the API layer, the sweeps and the tests use it). */
@@ -91,7 +97,8 @@ export class ProvisioningService {
     const statuses = new ClientStatusNotifier(tx, notifier, log);
     this.completion = new ActionCompletion(tx, ipam, statuses, log);
     this.dispatcher = new ActionDispatcher(tx, agents, this.completion, settings, log);
-    this.intake = new ActionIntake(tx, new ActionStore(tx, ipam, settings), this.dispatcher, statuses, log, settings);
+    const placement = new PlacementService({ capacity: options.capacity ?? OPTION_DEFAULTS.capacity, policy: options.placementPolicy ?? OPTION_DEFAULTS.placement.policy });
+    this.intake = new ActionIntake(tx, new ActionStore(tx, ipam, settings, placement), this.dispatcher, statuses, log, settings);
     this.operator = new OperatorActionsService(tx, this.completion, this.dispatcher, settings);
     this.expiry = new ExpiryService(tx, this.intake, log);
   }

@@ -26,7 +26,7 @@ import { InformationService } from '../services/information-service.js';
 import { InventoryService } from '../services/inventory-service.js';
 import { IpamService } from '../services/ipam-service.js';
 import { MonitoringService } from '../services/monitoring-service.js';
-import type { AgentGateway, ClientNotifier, TemplateInfo } from '../services/ports.js';
+import type { AgentGateway, ClientNotifier, HostFacts, TemplateInfo } from '../services/ports.js';
 import { ProvisioningService } from '../services/provisioning-service.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -82,6 +82,17 @@ export class FakeAgentGateway implements AgentGateway {
     const answer = this.activeVms.get(server.name) ?? {};
     if (answer instanceof Error) throw answer;
     return { ...answer };
+  }
+
+  /** `getHostInfo` answers, per server name: facts, `null` (a legacy agent) or an Error; absent: `null`. */
+  readonly hostInfo = new Map<string, HostFacts | null | Error>();
+  readonly hostInfoCalls: string[] = [];
+
+  async getHostInfo(server: Server): Promise<HostFacts | null> {
+    this.hostInfoCalls.push(server.name);
+    const answer = this.hostInfo.get(server.name) ?? null;
+    if (answer instanceof Error) throw answer;
+    return answer && { ...answer, bridges: [...answer.bridges] };
   }
 
   async listTemplates(server: Server): Promise<TemplateInfo[]> {

@@ -5,3 +5,4 @@
  */
 export * from './test-databases.js';
 export * from './fakes.js';
+export * from './capacity-fakes.js';

@@ -42,6 +42,17 @@ export class ActionRecord {
   @Column({ type: 'integer', nullable: true })
   requestedVcpus: number | null;
 
+  /** create: the disk asked for, in MiB (hd-size-mb plus data disks), counted by the capacity accounting. */
+  @Column({ type: 'integer', nullable: true })
+  requestedDiskMb: number | null;
+
+  /**
+   * create: the placement decision as JSON (services/placement/placement-service.ts `PlacementDecision`): the
+   * host chosen, the policy (or `pinned`), and each candidate's free memory for VMs. Null for other actions.
+   */
+  @Column({ type: 'varchar', length: 2048, nullable: true })
+  placement: string | null;
+
   /** When a non-terminal action is failed for silence. */
   @Column({ type: 'datetime' })
   deadline: Date;

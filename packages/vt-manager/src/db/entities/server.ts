@@ -48,6 +48,66 @@ export class Server {
   @Column({ type: 'boolean', default: true })
   available: boolean;
 
+  /** Whether the host is being emptied: running VMs stay, no new VM is placed here (decision record 019). */
+  @Column({ type: 'boolean', default: false })
+  draining: boolean;
+
+  // Host facts reported by the agent's `get_host_info` at registration and in each monitoring round (decision
+  // record 019); null until an agent reported them (a legacy OCF agent never does).
+
+  /** CPU model name. */
+  @Column({ type: 'varchar', length: 128, nullable: true })
+  cpuModel: string | null;
+
+  /** Logical CPUs (the OCF `numberOfCPUs`). */
+  @Column({ type: 'integer', nullable: true })
+  cpus: number | null;
+
+  @Column({ type: 'integer', nullable: true })
+  cpuSockets: number | null;
+
+  @Column({ type: 'integer', nullable: true })
+  cpuCoresPerSocket: number | null;
+
+  @Column({ type: 'integer', nullable: true })
+  cpuThreadsPerCore: number | null;
+
+  /** Nominal CPU frequency in MHz (the OCF `CPUFrequency`). */
+  @Column({ type: 'integer', nullable: true })
+  cpuFrequencyMHz: number | null;
+
+  /** Host memory in MiB (the OCF `memory`): total, and available when last reported. */
+  @Column({ type: 'integer', nullable: true })
+  memoryTotalMiB: number | null;
+
+  @Column({ type: 'integer', nullable: true })
+  memoryFreeMiB: number | null;
+
+  /** The agent's storage root file system in GiB (the OCF `discSpaceGB`): total, and free when last reported. */
+  @Column({ type: 'integer', nullable: true })
+  storageTotalGiB: number | null;
+
+  @Column({ type: 'integer', nullable: true })
+  storageFreeGiB: number | null;
+
+  /** `kvm` or `qemu` (TCG), as the agent's probe decided. */
+  @Column({ type: 'varchar', length: 8, nullable: true })
+  hypervisor: string | null;
+
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  libvirtVersion: string | null;
+
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  qemuVersion: string | null;
+
+  /** Linux bridges present on the host, comma-separated, sorted (bridge names hold no comma). */
+  @Column({ type: 'varchar', length: 1024, nullable: true })
+  bridgesPresent: string | null;
+
+  /** When the host facts were last reported. */
+  @Column({ type: 'datetime', nullable: true })
+  inventoryRefreshedAt: Date | null;
+
   @OneToMany(() => ServerBridge, (b) => b.server, { cascade: true })
   bridges: Relation<ServerBridge[]>;
 

@@ -15,7 +15,9 @@ import { ActionRepository } from '../../repositories/action-repository.js';
 import { ServerRepository } from '../../repositories/server-repository.js';
 import { SliceExpiryRepository } from '../../repositories/slice-expiry-repository.js';
 import { VmRepository } from '../../repositories/vm-repository.js';
+import { resourcesAsked } from '../../domain/capacity.js';
 import type { IpamService } from '../ipam-service.js';
+import type { PlacementService } from '../placement/placement-service.js';
 import { claimOrCheckProject } from '../project-ownership.js';
 import { checkQuota } from '../quota-service.js';
 import { agentQueryWithRequest } from './agent-query.js';
@@ -34,6 +36,7 @@ export class ActionStore {
     private readonly tx: TransactionRunner,
     private readonly ipam: IpamService,
     private readonly settings: ProvisioningSettings,
+    private readonly placement: PlacementService,
   ) {}
 
   /**
@@ -54,9 +57,8 @@ export class ActionStore {
       if (await new ActionRepository(em).exists(action.id)) throw new ConflictError(`action id ${action.id} is already used`);
       const vms = new VmRepository(em);
       if (await vms.exists(req.vmUuid)) throw new ConflictError(`a VM with uuid ${req.vmUuid} exists`);
-      const srv = await new ServerRepository(em).findByUuid(req.serverUuid, true);
-      if (!srv) throw new NotFoundError(`no server with uuid ${req.serverUuid}`);
-      if (!srv.enabled) throw new ConflictError(`server ${srv.name} is disabled`);
+      // Placement and the capacity check, before any address is allocated (the server rows stay locked on MySQL).
+      const { server: srv, decision } = await this.placement.place(em, req.serverUuid, resourcesAsked(action, req));
       await claimOrCheckProject(em, req.projectId, principal);
       const addresses = srv.bridges.filter((b) => b.isMgmt).length;
       await checkQuota(em, principal, { vms: 1, vcpus: req.vcpus, memoryMib: req.memoryMb, addresses });
@@ -75,6 +77,7 @@ export class ActionStore {
       const { serverUuid: _serverUuid, vmUuid, ...vmFields } = req;
       const vm = await vms.createWithInterfaces({ ...vmFields, uuid: vmUuid, serverId: srv.id, state: 'on queue', callbackUrl, interfaces });
       await this.insertAction(em, action, req.vmUuid, callbackUrl, {}, principal);
+      await this.placement.record(em, action.id, decision);
       // Built before the commit: a VM the agent query cannot describe is never stored (one action, one status).
       return { vm, server: srv, agentXml: agentQueryWithRequest(action.id, 'create', srv, vm, {}) };
     });

@@ -1,0 +1,60 @@
+/**
+ * What the VMs of each host were promised (decision record 019): a sum over `virtual_machine` (not `failed`; a
+ * deleted VM has no row), with each VM's disk taken from its create action's `requestedDiskMb` (hd-size-mb plus data
+ * disks), else the VM's `hdSizeMb`; and the last placement decisions, for round-robin.
+ */
+import type { EntityManager } from 'typeorm';
+import { ActionRecord } from '../db/entities/action.js';
+import { VirtualMachine } from '../db/entities/virtual-machine.js';
+import type { Usage } from '../domain/capacity.js';
+
+/** VM states that hold no resources. */
+const RELEASED_STATES = ['failed'];
+
+/** Allocation sums and placement history in the transaction (or plain manager) `em`. */
+export class AllocationRepository {
+  constructor(private readonly em: EntityManager) {}
+
+  /** Usage per server id (servers without VMs are absent), for `serverIds` only when given. */
+  async usageByServer(serverIds?: number[]): Promise<Map<number, Usage>> {
+    if (serverIds && serverIds.length === 0) return new Map();
+    const disk = this.em
+      .createQueryBuilder()
+      .subQuery()
+      .select('a.requestedDiskMb')
+      .from(ActionRecord, 'a')
+      .where("a.vmUuid = vm.uuid AND a.type = 'create'")
+      .orderBy('a.id', 'DESC')
+      .limit(1)
+      .getQuery();
+    const q = this.em
+      .createQueryBuilder(VirtualMachine, 'vm')
+      .select('vm.serverId', 'serverId')
+      .addSelect('COUNT(*)', 'vms')
+      .addSelect('SUM(vm.vcpus)', 'vcpus')
+      .addSelect('SUM(vm.memoryMb)', 'memoryMiB')
+      .addSelect(`SUM(COALESCE(${disk}, vm.hdSizeMb, 0))`, 'diskMiB')
+      .where('vm.state NOT IN (:...released)', { released: RELEASED_STATES })
+      .groupBy('vm.serverId');
+    if (serverIds) q.andWhere('vm.serverId IN (:...serverIds)', { serverIds });
+    const rows = await q.getRawMany<{ serverId: number | string; vms: number | string; vcpus: number | string; memoryMiB: number | string; diskMiB: number | string | null }>();
+    return new Map(rows.map((r) => [Number(r.serverId), { vms: Number(r.vms), vcpus: Number(r.vcpus), memoryMiB: Number(r.memoryMiB), diskMiB: Number(r.diskMiB ?? 0) }]));
+  }
+
+  /** The placement JSON of the newest create actions that have one, newest first (at most `take`). */
+  async recentPlacements(take: number): Promise<string[]> {
+    const rows = await this.em
+      .createQueryBuilder(ActionRecord, 'a')
+      .select(['a.id', 'a.placement'])
+      .where('a.placement IS NOT NULL')
+      .orderBy('a.id', 'DESC')
+      .limit(take)
+      .getMany();
+    return rows.map((r) => r.placement ?? '');
+  }
+
+  /** Records a create's disk asked (MiB) and its placement decision (JSON) on its action row. */
+  async recordPlacement(actionId: string, diskMiB: number, placementJson: string): Promise<void> {
+    await this.em.update(ActionRecord, { uuid: actionId }, { requestedDiskMb: diskMiB, placement: placementJson });
+  }
+}

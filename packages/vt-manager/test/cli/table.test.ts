@@ -1,0 +1,27 @@
+/**
+ * vtctl's table printer (src/cli/table.ts) and the `host capacity` table (src/cli/host-commands.ts).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { capacityTable } from '../../dist/cli/host-commands.js';
+import { formatTable } from '../../dist/cli/table.js';
+
+test('tables: aligned columns, numbers right-aligned, empty cells as -, (none) without rows', () => {
+  assert.equal(formatTable(['NAME', 'SIZE', 'NOTE'], [['a', 1, 'x'], ['long-name', 1234, null]]), 'NAME       SIZE  NOTE\na             1  x\nlong-name  1234  -\n');
+  assert.equal(formatTable(['A'], []), '(none)\n');
+});
+
+test('host capacity table: one line per host and a TOTAL line; an unknown total shows -', () => {
+  const t = (total: number | null, used: number, available: number | null) => ({ total, used, available });
+  const text = capacityTable([
+    { host: 'kvm1', state: 'up', vms: 2, cpus: t(8, 2, 6), memoryMiB: t(4096, 512, 3584), diskGiB: t(100, 16, 84) },
+    { host: 'kvm2', state: 'disabled', vms: 1, cpus: t(8, 1, 7), memoryMiB: t(4096, 256, 3840), diskGiB: t(100, 8, 92) },
+  ]);
+  const lines = text.trimEnd().split('\n');
+  assert.equal(lines.length, 4);
+  assert.match(lines[0] ?? '', /^HOST\s+STATE\s+VMS\s+VCPUS\s+USED\s+AVAIL\s+MEM MiB\s+USED\s+AVAIL\s+DISK GiB\s+USED\s+AVAIL$/);
+  assert.deepEqual(lines[3]?.split(/\s+/), ['TOTAL', '-', '3', '16', '3', '13', '8192', '768', '7424', '200', '24', '176']);
+  assert.equal(new Set(lines.map((l) => l.length)).size <= 2, true, 'aligned');
+  const unknown = capacityTable([{ host: 'old', state: 'up', vms: 0, cpus: t(null, 0, null), memoryMiB: t(null, 0, null), diskGiB: t(null, 0, null) }]);
+  assert.deepEqual(unknown.trimEnd().split('\n')[1]?.split(/\s+/), ['old', 'up', '0', '-', '0', '-', '-', '0', '-', '-', '0', '-']);
+});
