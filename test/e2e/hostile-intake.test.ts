@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { XmlRpcClient, XmlRpcFaultError } from '@kvm-crm/shared';
-import { assertUnchanged, type Cluster, createQuery, snapshot, startCluster, xmlEscape } from '@kvm-crm/harness';
+import { allowLoopbackCallbacks, assertUnchanged, type Cluster, createQuery, snapshot, startCluster, xmlEscape } from '@kvm-crm/harness';
 
 const TEMPLATE = 'kvm-crm-test/kvm-crm-test.qcow2';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -24,6 +24,7 @@ describe('hostile intake: a clear error, and nothing changes', () => {
     rivalName = `rival-${c.runId}`;
     const rivalPassword = randomBytes(12).toString('hex');
     await c.admin.call('user.add', [{ name: rivalName, password: rivalPassword, roles: ['clearinghouse'] }]);
+    await allowLoopbackCallbacks(c.admin, rivalName); // its callbacks go to the test clearinghouse on 127.0.0.1 (decision 014)
     rival = new XmlRpcClient({ url: `https://${rivalName}:${rivalPassword}@127.0.0.1:${c.manager.port}/xmlrpc/plugin`, tls: { ca: c.ca.certPem } });
   });
 
