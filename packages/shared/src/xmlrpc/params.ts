@@ -39,23 +39,39 @@ export function maxParams(params: unknown[], max: number): void {
   if (params.length > max) throw new InputError(`too many parameters: ${params.length}, at most ${max}`);
 }
 
-/** Longest `ping` challenge echoed back, in characters (docs/security.md "Input limits"). */
+/** Largest `ping` challenge echoed back: characters of text plus one per value (docs/security.md "Input limits"). */
 export const MAX_PING_CHALLENGE_LENGTH = 1024;
 
 /**
  * The challenge of `ping(challenge)` / `pingAuth(challenge, …)` (docs/ocf-protocol.md §2.2, §4.2): the value to echo,
- * `''` when absent. Only a string of at most {@link MAX_PING_CHALLENGE_LENGTH} characters, a number or a boolean is
- * echoed: a ping must not make the daemon serialise megabytes a caller sent (an 8 MiB echo stalled the event loop
- * ~170 ms, bench/HOSTILE-RESULTS.md).
- * @throws InputError for a longer string or any other type.
+ * `''` when absent. Any XML-RPC value is echoed as before, as long as it is small: its text (strings, struct member
+ * names) plus one per value counts at most {@link MAX_PING_CHALLENGE_LENGTH}, so a ping cannot make the daemon
+ * serialise megabytes a caller sent (an 8 MiB echo stalled the event loop ~170 ms, bench/HOSTILE-RESULTS.md).
+ * @throws InputError for a larger challenge.
  */
 export function pingChallenge(params: unknown[]): unknown {
   const v = params[0];
   if (v === undefined) return '';
-  if (typeof v === 'string') {
-    if (v.length > MAX_PING_CHALLENGE_LENGTH) throw new InputError(`ping challenge of ${v.length} characters: at most ${MAX_PING_CHALLENGE_LENGTH}`);
-    return v;
+  const size = challengeSize(v, MAX_PING_CHALLENGE_LENGTH);
+  if (size > MAX_PING_CHALLENGE_LENGTH) {
+    throw new InputError(typeof v === 'string' ? `ping challenge of ${v.length} characters: at most ${MAX_PING_CHALLENGE_LENGTH}` : `ping challenge larger than ${MAX_PING_CHALLENGE_LENGTH} characters`);
   }
-  if (typeof v === 'number' || typeof v === 'boolean') return v;
-  throw new InputError('ping challenge must be a string, a number or a boolean');
+  return v;
+}
+
+/** Text length plus one per value of `v`, counted until it exceeds `limit` (then any larger number). */
+function challengeSize(v: unknown, limit: number): number {
+  if (typeof v === 'string') return v.length;
+  if (Buffer.isBuffer(v)) return v.length;
+  if (Array.isArray(v)) {
+    let n = 1;
+    for (const x of v) if ((n += challengeSize(x, limit - n)) > limit) break;
+    return n;
+  }
+  if (v !== null && typeof v === 'object' && !(v instanceof Date)) {
+    let n = 1;
+    for (const [k, x] of Object.entries(v)) if ((n += k.length + challengeSize(x, limit - n)) > limit) break;
+    return n;
+  }
+  return 1;
 }
