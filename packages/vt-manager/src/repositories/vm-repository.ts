@@ -89,6 +89,11 @@ export class VmRepository {
     return this.em.save(this.em.create(VirtualMachine, { ...vm, interfaces: vm.interfaces as VmInterface[] }));
   }
 
+  /** Records whether the VM's next delete keeps its disk images. */
+  async setKeepDisksOnDelete(id: number, keep: boolean): Promise<void> {
+    await this.em.update(VirtualMachine, { id }, { keepDisksOnDelete: keep });
+  }
+
   /** Deletes a VM's NICs and the VM (its addresses are released by the IPAM). */
   async deleteWithInterfaces(id: number): Promise<void> {
     await this.em.delete(VmInterface, { vmId: id });
