@@ -6,11 +6,12 @@ import { InputError, structParam, type XmlRpcMethod } from '@kvm-crm/shared';
 import type { DataSource } from 'typeorm';
 import type { ActionRecord } from '../db/entities/action.js';
 import { ActionRepository } from '../repositories/action-repository.js';
-import { VmRepository } from '../repositories/vm-repository.js';
 import type { InventoryService } from '../services/inventory-service.js';
 import type { PrincipalService } from '../services/principal-service.js';
 import type { QuotaService } from '../services/quota-service.js';
 import { adminQuotaApi } from './admin-quota-api.js';
+import { adminVmApi } from './admin-vm-api.js';
+import type { VmLifecycleService } from '../services/vm-lifecycle-service.js';
 import type { ProvisioningService } from '../services/provisioning-service.js';
 
 /**
@@ -68,6 +69,8 @@ export function adminApi(deps: {
   onPrincipalRemoved?: (name: string) => void;
   /** Quotas (`user.setQuota`, `user.show`, quotas in `user.list`); absent: not offered. */
   quotas?: QuotaService;
+  /** VM lifecycle (`vm.create|action|show|list|consoleLog`); absent: not offered. */
+  vms?: VmLifecycleService;
 }): Record<string, XmlRpcMethod> {
   const em = deps.dataSource.manager;
   const provisioning = deps.provisioning;
@@ -144,6 +147,7 @@ export function adminApi(deps: {
     /** `user.list()` → names, roles, login kind, source (database or config), quota (with `quotas`); never hashes. */
     'user.list': async () => deps.principals.list(),
     ...(deps.quotas ? adminQuotaApi({ principals: deps.principals, quotas: deps.quotas }) : {}),
+    ...adminVmApi({ em, vms: deps.vms }),
     /** `server.register({name, agentUrl, agentPassword, bridges: [name…] | [{name,isMgmt}…], legacy?, uuid?})`. */
     'server.register': async (p) => {
       const o = structParam(p, 0, 'server');
@@ -188,16 +192,6 @@ export function adminApi(deps: {
     },
     /** `range.list()` → ranges with usage. */
     'range.list': async () => deps.inventory.listRanges(em),
-    /** `vm.list({project?})` → VMs with their NICs. */
-    'vm.list': async (p) => {
-      const o = p.length ? structParam(p, 0, 'filter') : {};
-      const project = optionalString(o, 'project');
-      const vms = await new VmRepository(em).listWithInterfaces({ projectId: project }, 'createdAt');
-      return vms.map((v) => ({
-        uuid: v.uuid, name: v.name, state: v.state, stateNote: v.stateNote, expiresAt: v.expiresAt ? v.expiresAt.toISOString() : '', projectId: v.projectId, sliceId: v.sliceId, memoryMb: v.memoryMb, template: v.hdOriginPath,
-        interfaces: v.interfaces.sort((a, b) => a.position - b.position).map((i) => ({ name: i.name, mac: i.mac, ip: i.ip ?? '', bridge: i.bridge })),
-      }));
-    },
     /** `action.list({status?, vm?, type?})` → actions, newest first (at most 500). */
     'action.list': async (p) => {
       const o = p.length ? structParam(p, 0, 'filter') : {};

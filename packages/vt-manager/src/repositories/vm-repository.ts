@@ -24,6 +24,11 @@ export class VmRepository {
     return this.em.findOne(VirtualMachine, { where: { uuid }, relations: { interfaces: true } });
   }
 
+  /** The VMs named `name` (names are unique only per project), with their NICs, oldest first. */
+  findByName(name: string): Promise<VirtualMachine[]> {
+    return this.em.find(VirtualMachine, { where: { name }, relations: { interfaces: true }, order: { id: 'ASC' } });
+  }
+
   /** Whether a VM has this uuid. */
   exists(uuid: string): Promise<boolean> {
     return this.em.existsBy(VirtualMachine, { uuid });
