@@ -11,6 +11,8 @@ import type { PrincipalService } from '../services/principal-service.js';
 import type { QuotaService } from '../services/quota-service.js';
 import { adminQuotaApi } from './admin-quota-api.js';
 import { adminVmApi } from './admin-vm-api.js';
+import { adminInventoryApi } from './admin-inventory-api.js';
+import type { InventoryChangesService } from '../services/inventory-changes-service.js';
 import type { VmLifecycleService } from '../services/vm-lifecycle-service.js';
 import type { ProvisioningService } from '../services/provisioning-service.js';
 
@@ -69,8 +71,10 @@ export function adminApi(deps: {
   onPrincipalRemoved?: (name: string) => void;
   /** Quotas (`user.setQuota`, `user.show`, quotas in `user.list`); absent: not offered. */
   quotas?: QuotaService;
-  /** VM lifecycle (`vm.create|action|show|list|consoleLog`); absent: not offered. */
+  /** VM lifecycle (`vm.create|action|show|consoleLog`); absent: not offered (`vm.list` always is). */
   vms?: VmLifecycleService;
+  /** Inventory changes (`server.remove|set|addBridge|removeBridge`, `range.remove|unsubscribe|exclude|include`); absent: not offered. */
+  inventoryChanges?: InventoryChangesService;
 }): Record<string, XmlRpcMethod> {
   const em = deps.dataSource.manager;
   const provisioning = deps.provisioning;
@@ -148,6 +152,7 @@ export function adminApi(deps: {
     'user.list': async () => deps.principals.list(),
     ...(deps.quotas ? adminQuotaApi({ principals: deps.principals, quotas: deps.quotas }) : {}),
     ...adminVmApi({ em, vms: deps.vms }),
+    ...(deps.inventoryChanges ? adminInventoryApi({ changes: deps.inventoryChanges }) : {}),
     /** `server.register({name, agentUrl, agentPassword, bridges: [name…] | [{name,isMgmt}…], legacy?, uuid?})`. */
     'server.register': async (p) => {
       const o = structParam(p, 0, 'server');
