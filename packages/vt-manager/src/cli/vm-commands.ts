@@ -95,16 +95,16 @@ export function addVmCommands(program: Command, client: (cmd: Command) => XmlRpc
     .option('--disk <size>', "system disk size (grown from the template's, thin; never smaller than the template)")
     .option('--data-disk <size>', 'an extra empty disk, vdb, vdc, … (repeatable)', collect, [])
     .option('--ssh-key <file>', 'OpenSSH public key file for the guest (repeatable)', collect, [])
-    .option('--user <name>', 'guest user that gets the keys (repeatable; default: the image user)', collect, [])
+    .option('--guest-user <name>', "guest user that gets the keys (repeatable; default: the image's user). Not --user: that is vtctl's admin login", collect, [])
     .option('--ip <address>', 'management address to reserve (in a range the host subscribes to)')
     .option('--bridge <name>', "host bridge to attach a NIC to (repeatable; default: every bridge of the host)", collect, [])
     .option('--wait', 'wait until the create has finished, showing its progress')
-    .action(async function (this: Command, name: string, o: { template: string; host?: string; memory: string; maxMemory?: string; vcpus: string; disk?: string; dataDisk: string[]; sshKey: string[]; user: string[]; ip?: string; bridge: string[]; wait?: boolean }) {
+    .action(async function (this: Command, name: string, o: { template: string; host?: string; memory: string; maxMemory?: string; vcpus: string; disk?: string; dataDisk: string[]; sshKey: string[]; guestUser: string[]; ip?: string; bridge: string[]; wait?: boolean }) {
       if (!/^[0-9]+$/.test(o.vcpus)) throw new Error(`--vcpus: ${JSON.stringify(o.vcpus)} is not a whole number`);
       const request = {
         name, template: o.template, ...(o.host ? { host: o.host } : {}), memoryMiB: parseSizeMiB(o.memory, '--memory'), vcpus: Number(o.vcpus),
         ...(o.disk ? { diskMiB: parseSizeMiB(o.disk, '--disk') } : {}), ...(o.maxMemory ? { maxMemoryMiB: parseSizeMiB(o.maxMemory, '--max-memory') } : {}),
-        dataDisksMiB: o.dataDisk.map((d) => parseSizeMiB(d, '--data-disk')), sshKeys: o.sshKey.flatMap(readKeys), users: o.user,
+        dataDisksMiB: o.dataDisk.map((d) => parseSizeMiB(d, '--data-disk')), sshKeys: o.sshKey.flatMap(readKeys), users: o.guestUser,
         ...(o.ip ? { ip: o.ip } : {}), bridges: o.bridge,
       };
       if (!o.host) throw new Error('placement is not available yet: give --host');
