@@ -27,6 +27,8 @@ import { InformationService } from './services/information-service.js';
 import { MonitoringService } from './services/monitoring-service.js';
 import { createAgentCallerAuth } from './adapters/agent-caller-auth.js';
 import { XmlRpcAgentGateway } from './adapters/xmlrpc-agent-gateway.js';
+import { VmLifecycleService } from './services/vm-lifecycle-service.js';
+import { InventoryChangesService } from './services/inventory-changes-service.js';
 import { xmlRpcDeliver } from './adapters/xmlrpc-client-notifier.js';
 import { tlsCertificateProbe } from './adapters/callback-certificate-probe.js';
 import { callbackAdminApi } from './api/callback-admin-api.js';
@@ -163,7 +165,7 @@ export async function startManager(
   // Every successful admin call is logged (info, secrets masked): the audit trail docs/security.md promises.
   const adminLog = logger.child({ endpoint: 'admin' });
   const callbackAdmin = callbackAdminApi({ policies: callbackPolicies, outbox: new CallbackOutboxService(tx, logger.child({ part: 'callback-outbox' })) });
-  const adminMethods = auditAdminCalls({ ...adminApi({ inventory, dataSource, principals, provisioning, quotas, onPrincipalRemoved: (n) => authenticator.forget(n), hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts } }), ...callbackAdmin }, adminLog);
+  const adminMethods = auditAdminCalls({ ...adminApi({ inventory, dataSource, principals, provisioning, quotas, vms: new VmLifecycleService(tx, provisioning.intake, agents), inventoryChanges: new InventoryChangesService(tx), onPrincipalRemoved: (n) => authenticator.forget(n), hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts } }), ...callbackAdmin }, adminLog);
   const admin = createXmlRpcHandler({ methods: adminMethods, logger: adminLog, authenticate: basicAuth('admin') });
   // rpc4django accepts the paths with and without a trailing slash (docs/ocf-protocol.md §2.1).
   app.all(['/xmlrpc/plugin', '/xmlrpc/plugin/'], plugin);

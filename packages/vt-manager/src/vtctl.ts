@@ -13,6 +13,8 @@ import { addCallbackCommands } from './callback-commands.js';
 import { certsCommand } from './certs-command.js';
 import { addQuotaCommands } from './quota-command.js';
 import { registerHostCommands } from './cli/host-commands.js';
+import { addVmCommands } from './cli/vm-commands.js';
+import { addInventoryCommands } from './cli/inventory-commands.js';
 
 const program = new Command('vtctl').description('kvm-crm admin CLI').option('--json', 'print JSON');
 const collect = (v: string, acc: string[]) => [...acc, v];
@@ -149,21 +151,8 @@ range.command('list').action(async function (this: Command) {
   print(await adminClient(this).call('range.list', []));
 });
 
-const vmCommand = program.command('vm').description('VMs');
-vmCommand
-  .command('list')
-  .option('--project <uuid>')
-  .action(async function (this: Command, o: { project?: string }) {
-    print(await adminClient(this).call('vm.list', [{ ...(o.project ? { project: o.project } : {}) }]));
-  });
-vmCommand
-  .command('expire <uuid>')
-  .description('set when the manager deletes the VM (a normal delete action; the client is told)')
-  .option('--at <time>', 'ISO 8601 time, e.g. 2026-12-31T23:00:00Z')
-  .option('--never', 'clear the expiry')
-  .action(async function (this: Command, uuid: string, o: { at?: string; never?: boolean }) {
-    print(await adminClient(this).call('vm.setExpiry', [{ uuid, expiresAt: expiryArgument(o) }]));
-  });
+addVmCommands(program, adminClient, () => program.opts().json === true);
+addInventoryCommands(server, range, adminClient, () => program.opts().json === true);
 const sliceCommand = program.command('slice').description('slices: expiry');
 sliceCommand
   .command('list')

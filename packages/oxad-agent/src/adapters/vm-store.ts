@@ -4,9 +4,9 @@
  * code that builds these paths or creates, writes, lists and removes VM folders; the uuid is checked here
  * (a UUID, so it can never climb out of `vms/`) and every path it hands out passes {@link assertAbsolutePath}.
  */
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { assertPattern, InputError, UUID_PATTERN } from '@kvm-crm/shared';
+import { assertPattern, InputError, NotFoundError, UUID_PATTERN } from '@kvm-crm/shared';
 import type { VmFile, VmFiles, VmPaths } from '../services/ports.js';
 import { assertAbsolutePath } from './safe-path.js';
 
@@ -64,6 +64,33 @@ export class VmStore implements VmFiles {
       serialLog: path.join(dir, FILES.serialLog),
       domainXml: path.join(dir, FILES.domainXml),
     };
+  }
+
+  /**
+   * Up to `maxBytes` bytes of the VM's serial console log from byte `offset` on, and the file's size now. A log
+   * that does not exist yet reads as empty (size 0); an offset past the end (the log was truncated by a new
+   * domain start) reads nothing.
+   * @throws InputError for a bad uuid or offset; NotFoundError when the VM has no folder; other file-system errors.
+   */
+  async readSerialLog(vmUuid: string, offset: number, maxBytes: number): Promise<{ data: Buffer; size: number }> {
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new InputError('offset must be a non-negative integer');
+    if (!(await this.exists(vmUuid))) throw new NotFoundError(`no VM ${vmUuid} on this host`);
+    let handle;
+    try {
+      handle = await open(this.paths(vmUuid).serialLog, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { data: Buffer.alloc(0), size: 0 };
+      throw err;
+    }
+    try {
+      const { size } = await handle.stat();
+      const length = Math.max(0, Math.min(maxBytes, size - offset));
+      const data = Buffer.alloc(length);
+      const { bytesRead } = length ? await handle.read(data, 0, length, offset) : { bytesRead: 0 };
+      return { data: data.subarray(0, bytesRead), size };
+    } finally {
+      await handle.close();
+    }
   }
 
   /** True when the folder of VM `vmUuid` exists (false on any stat error). @throws InputError for a bad uuid. */

@@ -19,6 +19,7 @@ import type { TemplateCatalogue } from '../templates/template-catalogue.js';
 import type { MonitoringService } from '../services/monitoring-service.js';
 import type { AgentProvisioningService } from '../services/provisioning-service.js';
 import type { HostInventory } from '../services/host-inventory.js';
+import type { VmStore } from '../adapters/vm-store.js';
 
 /** What the API needs to list running domains. */
 export interface DomainLister {
@@ -42,7 +43,12 @@ export interface AgentApiDeps {
   domainPrefix: string;
   /** The host inventory behind `get_host_info`. */
   host: Pick<HostInventory, 'get'>;
+  /** The VM folders behind `get_console_log`; absent: the method is not offered. */
+  vmFiles?: Pick<VmStore, 'readSerialLog'>;
 }
+
+/** Most bytes of serial log one `get_console_log` call returns: 64 KiB. */
+export const CONSOLE_LOG_CHUNK_BYTES = 64 * 1024;
 
 /**
  * The agent's XML-RPC methods, keyed by name (docs/ocf-protocol.md §4.2). Authenticated methods throw an
@@ -52,6 +58,7 @@ export function agentApi(deps: AgentApiDeps): Record<string, XmlRpcMethod> {
   const checkPassword = (p: unknown[], index: number) => {
     if (!samePassword(stringParam(p, index, 'password'), deps.password)) throw new AuthenticationError('Password mismatch');
   };
+  const vmFiles = deps.vmFiles;
   return {
     /**
      * `send(callBackUrl, amId, password, xml)` → `""` before any work (§4.2). The actions of `query/provisioning`
@@ -127,6 +134,25 @@ export function agentApi(deps: AgentApiDeps): Record<string, XmlRpcMethod> {
       checkPassword(p, 0);
       return { ...(await deps.host.get()) };
     },
+    /**
+     * kvm-crm extension `get_console_log(password, vmUuid, offset)` → `{data, offset, nextOffset, size}`: the VM's
+     * serial console log from byte `offset` (an `<int>`) on, at most {@link CONSOLE_LOG_CHUNK_BYTES} bytes, as base64
+     * in `data`; `nextOffset` is where the next call goes on, `size` the log's size now (a size below `offset`
+     * means the log was started again). Read-only; for `vtctl vm console-log`.
+     * @throws fault `Password mismatch`; InputError for a bad uuid or offset; NotFoundError for a VM with no folder here.
+     */
+    ...(vmFiles
+      ? {
+          get_console_log: async (p: unknown[]) => {
+            checkPassword(p, 0);
+            const vmUuid = assertPattern(stringParam(p, 1, 'vmUuid'), UUID_PATTERN, 'VM uuid').toLowerCase();
+            const offset = p[2];
+            if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw new InputError('offset must be a non-negative integer');
+            const { data, size } = await vmFiles.readSerialLog(vmUuid, offset, CONSOLE_LOG_CHUNK_BYTES);
+            return { data: data.toString('base64'), offset, nextOffset: offset + data.length, size };
+          },
+        }
+      : {}),
     /** `force_list_active_vms(password, vm_uuid | 'None')` → `{uuid: domain name}` of running domains (§4.2). */
     force_list_active_vms: async (p) => {
       checkPassword(p, 0);

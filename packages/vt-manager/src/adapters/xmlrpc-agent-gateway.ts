@@ -5,7 +5,7 @@
  */
 import { DEFAULT_MAX_RESPONSE_BYTES, UpstreamError, XmlRpcClient, XmlRpcFaultError, type ClientTls, type Logger } from '@kvm-crm/shared';
 import type { Server } from '../db/entities/server.js';
-import type { AgentGateway, HostFacts, TemplateInfo } from '../services/ports.js';
+import type { AgentGateway, ConsoleLogChunk, HostFacts, TemplateInfo } from '../services/ports.js';
 
 /**
  * Largest answer read from an agent's listing (`force_list_active_vms`: `{uuid: name}` of every domain, about
@@ -69,6 +69,17 @@ export class XmlRpcAgentGateway implements AgentGateway {
       throw err;
     }
     return hostFactsFrom(r, server.name);
+  }
+
+  async consoleLog(server: Server, vmUuid: string, offset: number): Promise<ConsoleLogChunk> {
+    if (server.legacy) throw new UpstreamError(`server ${server.name} runs a legacy OCF agent, which has no console log method`);
+    // 64 KiB of log is ~88 KiB of base64: the listing cap covers it.
+    const r = await this.client(server, AGENT_LISTING_MAX_RESPONSE_BYTES).call<unknown>('get_console_log', [server.agentPassword, vmUuid, offset]);
+    const o = r as Record<string, unknown> | null;
+    if (!o || typeof o !== 'object' || typeof o.data !== 'string' || typeof o.nextOffset !== 'number' || typeof o.size !== 'number') {
+      throw new UpstreamError(`agent of ${server.name}: get_console_log did not answer {data, nextOffset, size}`);
+    }
+    return { data: Buffer.from(o.data, 'base64'), offset, nextOffset: o.nextOffset, size: o.size };
   }
 
   async listTemplates(server: Server): Promise<TemplateInfo[]> {

@@ -6,11 +6,14 @@ import { InputError, structParam, type XmlRpcMethod } from '@kvm-crm/shared';
 import type { DataSource } from 'typeorm';
 import type { ActionRecord } from '../db/entities/action.js';
 import { ActionRepository } from '../repositories/action-repository.js';
-import { VmRepository } from '../repositories/vm-repository.js';
 import type { InventoryService } from '../services/inventory-service.js';
 import type { PrincipalService } from '../services/principal-service.js';
 import type { QuotaService } from '../services/quota-service.js';
 import { adminQuotaApi } from './admin-quota-api.js';
+import { adminVmApi } from './admin-vm-api.js';
+import { adminInventoryApi } from './admin-inventory-api.js';
+import type { InventoryChangesService } from '../services/inventory-changes-service.js';
+import type { VmLifecycleService } from '../services/vm-lifecycle-service.js';
 import type { ProvisioningService } from '../services/provisioning-service.js';
 import { adminHostApi, placementView, type AdminHostDeps } from './admin-host-api.js';
 
@@ -71,6 +74,10 @@ export function adminApi(deps: {
   quotas?: QuotaService;
   /** Host capacity, facts and placement flags (admin-host-api.ts); absent: those methods are not offered. */
   hosts?: AdminHostDeps;
+  /** VM lifecycle (`vm.create|action|show|consoleLog`); absent: not offered (`vm.list` always is). */
+  vms?: VmLifecycleService;
+  /** Inventory changes (`server.remove|set|addBridge|removeBridge`, `range.remove|unsubscribe|exclude|include`); absent: not offered. */
+  inventoryChanges?: InventoryChangesService;
 }): Record<string, XmlRpcMethod> {
   const em = deps.dataSource.manager;
   const provisioning = deps.provisioning;
@@ -149,6 +156,8 @@ export function adminApi(deps: {
     /** `user.list()` → names, roles, login kind, source (database or config), quota (with `quotas`); never hashes. */
     'user.list': async () => deps.principals.list(),
     ...(deps.quotas ? adminQuotaApi({ principals: deps.principals, quotas: deps.quotas }) : {}),
+    ...adminVmApi({ em, vms: deps.vms }),
+    ...(deps.inventoryChanges ? adminInventoryApi({ changes: deps.inventoryChanges }) : {}),
     /** `server.register({name, agentUrl, agentPassword, bridges: [name…] | [{name,isMgmt}…], legacy?, uuid?})`. */
     'server.register': async (p) => {
       const o = structParam(p, 0, 'server');
@@ -194,16 +203,6 @@ export function adminApi(deps: {
     },
     /** `range.list()` → ranges with usage. */
     'range.list': async () => deps.inventory.listRanges(em),
-    /** `vm.list({project?})` → VMs with their NICs. */
-    'vm.list': async (p) => {
-      const o = p.length ? structParam(p, 0, 'filter') : {};
-      const project = optionalString(o, 'project');
-      const vms = await new VmRepository(em).listWithInterfaces({ projectId: project }, 'createdAt');
-      return vms.map((v) => ({
-        uuid: v.uuid, name: v.name, state: v.state, stateNote: v.stateNote, expiresAt: v.expiresAt ? v.expiresAt.toISOString() : '', projectId: v.projectId, sliceId: v.sliceId, memoryMb: v.memoryMb, template: v.hdOriginPath,
-        interfaces: v.interfaces.sort((a, b) => a.position - b.position).map((i) => ({ name: i.name, mac: i.mac, ip: i.ip ?? '', bridge: i.bridge })),
-      }));
-    },
     /** `action.list({status?, vm?, type?})` → actions, newest first (at most 500). */
     'action.list': async (p) => {
       const o = p.length ? structParam(p, 0, 'filter') : {};

@@ -13,6 +13,7 @@ import {
   VM_NAME_PATTERN,
   type Action,
   type ProvisioningActionType,
+  type XenConfiguration,
 } from '@kvm-crm/shared';
 
 /** create, start, stop, hardStop, reboot, delete, modify. */
@@ -110,6 +111,63 @@ export function checkHdSizeMiB(value: number | undefined | null): number | null 
   return value;
 }
 
+/** Most data disks of one VM (vdb … vdq; the agent's limit). */
+export const MAX_DATA_DISKS = 16;
+/** Most SSH keys of one VM, and the longest key, in characters. */
+export const SSH_KEY_LIMITS = { count: 16, length: 8192 } as const;
+/** Most guest users of one VM. */
+export const MAX_GUEST_USERS = 16;
+/** A guest login name (the agent's cloud-init check, repeated here so a bad name is refused before anything is stored). */
+export const GUEST_USER_PATTERN = /^[a-z_][a-z0-9_-]{0,31}$/;
+/** An OpenSSH public key line: type, base64 blob, optional printable comment (the agent checks the blob strictly). */
+const SSH_KEY_LINE = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,2}( [\x20-\x7e]*)?$/;
+
+/** The guest options of a create that the agent gets besides the OCF fields (kvm-crm extensions and OCF users). */
+export interface GuestOptions {
+  /** `max-memory-mb`, at least the boot memory; null: none. */
+  maxMemoryMb: number | null;
+  /** Sizes in MiB of the data disks, in order (vdb, vdc, …). */
+  dataDisksMb: number[];
+  /** OpenSSH public key lines. */
+  sshKeys: string[];
+  /** Guest login names (OCF `<users>`; passwords are dropped, never stored). */
+  guestUsers: string[];
+}
+
+/**
+ * Checks the guest options of a create's `xen-configuration`: `max-memory-mb` (within the memory limits, at least
+ * `memoryMb`), data disks (at most {@link MAX_DATA_DISKS}, sizes as hd-size-mb), SSH keys (at most
+ * {@link SSH_KEY_LIMITS}.count OpenSSH lines of printable ASCII) and OCF user names ({@link GUEST_USER_PATTERN}).
+ * @throws InputError naming the first invalid field.
+ */
+export function checkGuestOptions(cfg: XenConfiguration | undefined, memoryMb: number): GuestOptions {
+  let maxMemoryMb: number | null = null;
+  if (cfg?.maxMemoryMb !== undefined) {
+    maxMemoryMb = checkMemoryMiB(cfg.maxMemoryMb);
+    if (maxMemoryMb < memoryMb) throw new InputError(`max-memory-mb ${maxMemoryMb} is below memory-mb ${memoryMb}`);
+  }
+  const disks = cfg?.dataDisks ?? [];
+  if (disks.length > MAX_DATA_DISKS) throw new InputError(`${disks.length} data disks asked, at most ${MAX_DATA_DISKS}`);
+  const dataDisksMb = disks.map((d, i) => {
+    const size = d.sizeMb;
+    if (size === undefined || !Number.isSafeInteger(size) || size < HD_SIZE_MIB_LIMITS.min || size > HD_SIZE_MIB_LIMITS.max) {
+      throw new InputError(`data disk ${i + 1}: size-mb must be an integer from ${HD_SIZE_MIB_LIMITS.min} to ${HD_SIZE_MIB_LIMITS.max}`);
+    }
+    return size;
+  });
+  const keys = cfg?.sshKeys ?? [];
+  if (keys.length > SSH_KEY_LIMITS.count) throw new InputError(`${keys.length} SSH keys given, at most ${SSH_KEY_LIMITS.count}`);
+  const sshKeys = keys.map((k, i) => {
+    const line = k.trim();
+    if (line.length > SSH_KEY_LIMITS.length || !SSH_KEY_LINE.test(line)) throw new InputError(`SSH key ${i + 1} is not an OpenSSH public key line (type, base64 blob, comment)`);
+    return line;
+  });
+  const users = cfg?.users ?? [];
+  if (users.length > MAX_GUEST_USERS) throw new InputError(`${users.length} users given, at most ${MAX_GUEST_USERS}`);
+  const guestUsers = users.map((u, i) => assertPattern(u.name, GUEST_USER_PATTERN, `user name ${i + 1}`));
+  return { maxMemoryMb, dataDisksMb, sshKeys, guestUsers };
+}
+
 /** One of `allowed` (absent: `fallback`). @throws InputError naming the field and the allowed values. */
 function checkEnum<T extends string>(value: string | undefined | null, allowed: readonly T[], field: string, fallback: T): T {
   if (value === undefined || value === null) return fallback;
@@ -118,7 +176,7 @@ function checkEnum<T extends string>(value: string | undefined | null, allowed: 
 }
 
 /** A create's VM, validated; uuids lower case, sizes in MiB. */
-export interface CreateRequest {
+export interface CreateRequest extends GuestOptions {
   vmUuid: string;
   /** Null: no server named (absent, `NONE` or `auto`), the manager places the VM (decision record 019). */
   serverUuid: string | null;
@@ -141,7 +199,8 @@ export interface CreateRequest {
 /**
  * Checks a create action: one VM, its uuid, name, project, slice, template, memory, vCPUs (default 1), server
  * (`server/uuid`, else the VM's `server-id`; none of them a UUID: placed by the manager), the stored free-text fields
- * ({@link checkFreeText}), hd-size-mb, hd-setup-type and virtualization-setup-type.
+ * ({@link checkFreeText}), hd-size-mb, hd-setup-type, virtualization-setup-type and the guest options
+ * ({@link checkGuestOptions}).
  * @throws InputError naming the first invalid field.
  */
 export function validateCreate(action: Action): CreateRequest {
@@ -165,7 +224,7 @@ export function validateCreate(action: Action): CreateRequest {
     operatingSystemType: checkFreeText(rvm.operatingSystemType, 'operating-system-type'),
     operatingSystemVersion: checkFreeText(rvm.operatingSystemVersion, 'operating-system-version'),
     operatingSystemDistribution: checkFreeText(rvm.operatingSystemDistribution, 'operating-system-distribution'),
-    memoryMb, vcpus, hdSizeMb: checkHdSizeMiB(cfg?.hdSizeMb), hdOriginPath,
+    memoryMb, vcpus, hdSizeMb: checkHdSizeMiB(cfg?.hdSizeMb), hdOriginPath, ...checkGuestOptions(cfg, memoryMb),
     hdSetupType: checkEnum(cfg?.hdSetupType, HD_SETUP_TYPES, 'hd-setup-type', 'file-image'),
     virtualizationSetupType: checkEnum(cfg?.virtualizationSetupType, VIRTUALIZATION_SETUP_TYPES, 'virtualization-setup-type', 'hvm'),
   };
@@ -178,18 +237,19 @@ export interface RequestedResources {
 }
 
 /**
- * Checks a start/stop/hardStop/reboot/delete/modify action: the VM uuid (lower-cased), and for modify the requested
- * memory and/or vCPUs (at least one).
+ * Checks a start/stop/hardStop/reboot/delete/modify action: the VM uuid (lower-cased), for modify the requested
+ * memory and/or vCPUs (at least one), for delete whether the disk images are kept (kvm-crm `keep-disks`).
  * @throws InputError naming the first invalid field.
  */
-export function validateLifecycle(action: ValidatedAction): { vmUuid: string; requested: RequestedResources } {
+export function validateLifecycle(action: ValidatedAction): { vmUuid: string; requested: RequestedResources; keepDisks: boolean } {
   const rvm = action.server?.virtualMachines[0];
   const vmUuid = assertPattern(rvm?.uuid, UUID_PATTERN, 'VM uuid').toLowerCase();
-  if (action.type !== 'modify') return { vmUuid, requested: {} };
+  const keepDisks = action.type === 'delete' && rvm?.xenConfiguration?.keepDisks === true;
+  if (action.type !== 'modify') return { vmUuid, requested: {}, keepDisks };
   const cfg = rvm?.xenConfiguration;
   const requested: RequestedResources = { memoryMb: cfg?.memoryMb, vcpus: cfg?.vcpus };
   if (requested.memoryMb === undefined && requested.vcpus === undefined) throw new InputError('modify needs xen-configuration/memory-mb and/or vcpus');
   if (requested.memoryMb !== undefined) checkMemoryMiB(requested.memoryMb);
   if (requested.vcpus !== undefined) checkVcpus(requested.vcpus);
-  return { vmUuid, requested };
+  return { vmUuid, requested, keepDisks };
 }

@@ -6,6 +6,9 @@ import type { EntityManager, FindOptionsWhere } from 'typeorm';
 import { Ipv4Range } from '../db/entities/ipv4-range.js';
 import { MacRange } from '../db/entities/mac-range.js';
 import { RangeSubscription } from '../db/entities/range-subscription.js';
+import { InventoryLock } from '../db/entities/inventory-lock.js';
+import { Ipv4Slot } from '../db/entities/ipv4-slot.js';
+import { MacSlot } from '../db/entities/mac-slot.js';
 
 /** The two kinds of address pool. */
 export type RangeKind = 'ipv4' | 'mac';
@@ -57,6 +60,36 @@ export class RangeRepository {
     const range = await this.em.findOne(ENTITY[kind] as new () => RangeOf<K>, { where: { id } as FindOptionsWhere<RangeOf<K>>, ...(lock ? { lock } : {}) });
     if (!range) throw new Error(`range ${id} vanished during allocation`);
     return range;
+  }
+
+  /**
+   * Locks the inventory lock row of `kind`'s ranges until the transaction ends (`SELECT … FOR UPDATE` on
+   * MySQL/MariaDB; SQLite transactions are serialised already): adds of ranges of one kind take turns, so an
+   * overlap check and its insert are never interleaved with another add's.
+   * @throws Error when the lock row is missing (a database not migrated).
+   */
+  async lockAdds(kind: RangeKind): Promise<void> {
+    const engine = this.em.connection.options.type;
+    const lock = engine === 'mysql' || engine === 'mariadb' ? { mode: 'pessimistic_write' as const } : undefined;
+    const row = await this.em.findOne(InventoryLock, { where: { name: `${kind}_range` }, ...(lock ? { lock } : {}) });
+    if (!row) throw new Error(`inventory lock row ${kind}_range is missing: run the migrations`);
+  }
+
+  /** Deletes a range (`kind`) with its excluded addresses and subscriptions (the caller checked nothing is allocated). */
+  async deleteRange(kind: RangeKind, id: number): Promise<void> {
+    await this.em.delete(RangeSubscription, { kind, rangeId: id });
+    await this.em.delete(kind === 'ipv4' ? Ipv4Slot : MacSlot, { rangeId: id });
+    await this.em.delete(ENTITY[kind], { id });
+  }
+
+  /** The servers (ids) subscribed to a range. */
+  async subscribers(kind: RangeKind, rangeId: number): Promise<number[]> {
+    return (await this.em.findBy(RangeSubscription, { kind, rangeId })).map((s) => s.serverId);
+  }
+
+  /** Removes a server's subscription to a range. */
+  async unsubscribe(serverId: number, kind: RangeKind, rangeId: number): Promise<void> {
+    await this.em.delete(RangeSubscription, { serverId, kind, rangeId });
   }
 
   /** A server's subscriptions of `kind`, lowest priority first (then oldest). */

@@ -3,7 +3,8 @@
  */
 import type { EntityManager } from 'typeorm';
 import { Server } from '../db/entities/server.js';
-import type { ServerBridge } from '../db/entities/server-bridge.js';
+import { RangeSubscription } from '../db/entities/range-subscription.js';
+import { ServerBridge } from '../db/entities/server-bridge.js';
 
 /** A new server with its bridges, as {@link ServerRepository.createWithBridges} stores it. */
 export type NewServer = Pick<Server, 'uuid' | 'name' | 'agentUrl' | 'agentPassword' | 'legacy' | 'operatingSystemType' | 'operatingSystemDistribution' | 'operatingSystemVersion'> & {
@@ -32,6 +33,22 @@ export class ServerRepository {
   /** The server with this name or uuid, with its bridges (in stored order), or null. */
   findByNameOrUuid(nameOrUuid: string): Promise<Server | null> {
     return this.em.findOne(Server, { where: [{ name: nameOrUuid }, { uuid: nameOrUuid }], relations: { bridges: true } });
+  }
+
+  /** Changes a server's agent URL and/or password (undefined: unchanged). */
+  async updateAgent(id: number, change: { agentUrl?: string; agentPassword?: string }): Promise<void> {
+    // save (not update): the password column's transformer seals the value.
+    const s = await this.em.findOneByOrFail(Server, { id });
+    if (change.agentUrl !== undefined) s.agentUrl = change.agentUrl;
+    if (change.agentPassword !== undefined) s.agentPassword = change.agentPassword;
+    await this.em.save(s);
+  }
+
+  /** Deletes a server with its bridges and range subscriptions (the caller checked that no VM remains). */
+  async deleteWithBridges(id: number): Promise<void> {
+    await this.em.delete(RangeSubscription, { serverId: id });
+    await this.em.delete(ServerBridge, { serverId: id });
+    await this.em.delete(Server, { id });
   }
 
   /** Every server, without bridges, in no particular order. */

@@ -2,7 +2,7 @@
  * Taken addresses: `ipv4_slot` and `mac_slot` rows (an allocated or excluded address each; free addresses have no
  * row). The unique index on the address makes a double allocation fail (docs/architecture.md decision 7).
  */
-import type { EntityManager } from 'typeorm';
+import { In, type EntityManager } from 'typeorm';
 import { Ipv4Slot } from '../db/entities/ipv4-slot.js';
 import { MacSlot } from '../db/entities/mac-slot.js';
 import type { RangeKind } from './range-repository.js';
@@ -36,6 +36,29 @@ export class SlotRepository {
   async exclude(kind: RangeKind, rangeId: number, address: number): Promise<void> {
     if (kind === 'ipv4') await this.em.insert(Ipv4Slot, { rangeId, address, vmUuid: null, excluded: true, comment: 'excluded by admin' });
     else await this.em.insert(MacSlot, { rangeId, address, vmUuid: null, excluded: true });
+  }
+
+  /** The slot of `address` (allocated or excluded), or null when the address is free. */
+  find(kind: RangeKind, address: number): Promise<{ rangeId: number; vmUuid: string | null; excluded: boolean } | null> {
+    return this.em.findOneBy(ENTITY[kind], { address });
+  }
+
+  /** Frees an excluded address of range `rangeId` (allocated ones are left alone). Returns whether it was excluded. */
+  async include(kind: RangeKind, rangeId: number, address: number): Promise<boolean> {
+    return !!(await this.em.delete(ENTITY[kind], { rangeId, address, excluded: true })).affected;
+  }
+
+  /** The VMs (uuids) holding allocated addresses of range `rangeId`, at most `take`. */
+  async holders(kind: RangeKind, rangeId: number, take = 10): Promise<string[]> {
+    const rows = await this.em.find(ENTITY[kind], { where: { rangeId, excluded: false }, order: { address: 'ASC' }, take });
+    return [...new Set(rows.map((r) => r.vmUuid ?? '?'))];
+  }
+
+  /** Which of `vmUuids` hold allocated addresses of range `rangeId`. */
+  async heldBy(kind: RangeKind, rangeId: number, vmUuids: string[]): Promise<string[]> {
+    if (vmUuids.length === 0) return [];
+    const rows = await this.em.findBy(ENTITY[kind], { rangeId, excluded: false, vmUuid: In(vmUuids) });
+    return [...new Set(rows.map((r) => r.vmUuid ?? '?'))];
   }
 
   /** How many addresses of the range are allocated (`excluded` false) or excluded (`excluded` true). */

@@ -24,6 +24,11 @@ export class VmRepository {
     return this.em.findOne(VirtualMachine, { where: { uuid }, relations: { interfaces: true } });
   }
 
+  /** The VMs named `name` (names are unique only per project), with their NICs, oldest first. */
+  findByName(name: string): Promise<VirtualMachine[]> {
+    return this.em.find(VirtualMachine, { where: { name }, relations: { interfaces: true }, order: { id: 'ASC' } });
+  }
+
   /** Whether a VM has this uuid. */
   exists(uuid: string): Promise<boolean> {
     return this.em.existsBy(VirtualMachine, { uuid });
@@ -87,6 +92,11 @@ export class VmRepository {
   /** Stores a VM and its NICs; returns it as saved (with ids). */
   createWithInterfaces(vm: NewVm): Promise<VirtualMachine> {
     return this.em.save(this.em.create(VirtualMachine, { ...vm, interfaces: vm.interfaces as VmInterface[] }));
+  }
+
+  /** Records whether the VM's next delete keeps its disk images. */
+  async setKeepDisksOnDelete(id: number, keep: boolean): Promise<void> {
+    await this.em.update(VirtualMachine, { id }, { keepDisksOnDelete: keep });
   }
 
   /** Deletes a VM's NICs and the VM (its addresses are released by the IPAM). */

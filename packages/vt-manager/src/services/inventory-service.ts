@@ -119,7 +119,8 @@ export class InventoryService {
   /**
    * Creates an IPv4 range with its excluded addresses.
    * @throws InputError for bad addresses, start > end, a range over 65536 addresses, excluded addresses outside
-   *   the range; ConflictError for a duplicate name or an overlap with another range.
+   *   the range; ConflictError for a duplicate name or an overlap with another range, also with a range added
+   *   concurrently (adds of one kind take turns on an inventory lock row).
    */
   async addIpv4Range(input: Ipv4RangeInput): Promise<Ipv4Range> {
     assertPattern(input.name, RANGE_NAME, 'range name');
@@ -138,6 +139,7 @@ export class InventoryService {
     });
     return this.tx.run(async (em) => {
       const ranges = new RangeRepository(em);
+      await ranges.lockAdds('ipv4'); // the overlap check and the insert are one step for concurrent adds
       const overlap = await ranges.findOverlapping('ipv4', start, end);
       if (overlap) throw new ConflictError(`range overlaps ${overlap.name}`);
       if (await ranges.findByName('ipv4', input.name)) throw new ConflictError(`an IPv4 range named ${input.name} exists`);
@@ -165,6 +167,7 @@ export class InventoryService {
     const excluded = (input.excluded ?? []).map(macToInt);
     return this.tx.run(async (em) => {
       const ranges = new RangeRepository(em);
+      await ranges.lockAdds('mac'); // the overlap check and the insert are one step for concurrent adds
       const overlap = await ranges.findOverlapping('mac', start, end);
       if (overlap) throw new ConflictError(`range overlaps ${overlap.name}`);
       if (await ranges.findByName('mac', input.name)) throw new ConflictError(`a MAC range named ${input.name} exists`);

@@ -11,12 +11,12 @@
  * slots the previous one committed, so no allocation collides or fails while the range has free addresses
  * (docs/decisions/008). SQLite transactions are serialised already.
  */
-import { ConflictError } from '@kvm-crm/shared';
+import { ConflictError, InputError } from '@kvm-crm/shared';
 import type { EntityManager } from 'typeorm';
 import { isUniqueViolation } from '../db/driver-errors.js';
 import { RangeRepository, type RangeKind } from '../repositories/range-repository.js';
 import { SlotRepository } from '../repositories/slot-repository.js';
-import { intToIpv4, intToMac } from './addresses.js';
+import { intToIpv4, intToMac, ipv4ToInt } from './addresses.js';
 
 /** An allocated IPv4 address with its range's network settings. */
 export interface Ipv4Lease {
@@ -58,6 +58,33 @@ export class IpamService {
       }
     }
     throw new ConflictError(`IPv4 pool exhausted: no free address in ${subs.length} subscribed range(s)`);
+  }
+
+  /**
+   * Reserves the IPv4 address `address` for `vmUuid` (an admin's `vtctl vm create --ip`): it must lie in one of the
+   * IPv4 ranges `server` subscribes to, and be neither allocated nor excluded. The range row is locked first, as for
+   * {@link allocateIpv4}.
+   * @throws InputError when `address` is not an IPv4 address or lies in no subscribed range (the message names the
+   *   server's ranges); ConflictError when it is allocated or excluded.
+   */
+  async reserveIpv4(em: EntityManager, server: { id: number; name: string }, vmUuid: string, address: string): Promise<Ipv4Lease> {
+    const n = ipv4ToInt(address);
+    const ranges = new RangeRepository(em);
+    const subs = await ranges.subscriptions(server.id, 'ipv4');
+    const described: string[] = [];
+    for (const sub of subs) {
+      const range = await ranges.lock('ipv4', sub.rangeId);
+      described.push(`${range.name} ${intToIpv4(range.startAddress)}-${intToIpv4(range.endAddress)}`);
+      if (n < range.startAddress || n > range.endAddress) continue;
+      try {
+        await new SlotRepository(em).allocate('ipv4', range.id, n, vmUuid);
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
+        throw new ConflictError(`address ${address} of range ${range.name} is already allocated or excluded`);
+      }
+      return { address: intToIpv4(n), netmask: range.netmask, gateway: range.gateway, dns1: range.dns1, dns2: range.dns2 };
+    }
+    throw new InputError(`address ${address} lies in no IPv4 range of server ${server.name} (${described.length ? described.join(', ') : 'it subscribes to none'})`);
   }
 
   /**

@@ -37,6 +37,12 @@ export interface AgentGateway {
    * @throws as {@link send}; UpstreamError when the answer is not a host-info struct.
    */
   getHostInfo(server: Server): Promise<HostFacts | null>;
+  /**
+   * kvm-crm extension `get_console_log(password, vmUuid, offset)`: at most 64 KiB of the VM's serial log from byte
+   * `offset`, with where to go on and the log's size now. Optional: fakes and legacy agents may lack it.
+   * @throws as {@link send}; UpstreamError when the answer is malformed.
+   */
+  consoleLog?(server: Server, vmUuid: string, offset: number): Promise<ConsoleLogChunk>;
 }
 
 /**
@@ -58,6 +64,15 @@ export interface HostFacts {
   libvirtVersion: string;
   qemuVersion: string;
   bridges: string[];
+}
+
+/** A piece of a VM's serial console log (see {@link AgentGateway.consoleLog}). */
+export interface ConsoleLogChunk {
+  data: Buffer;
+  offset: number;
+  nextOffset: number;
+  /** The log's size in bytes when it was read. */
+  size: number;
 }
 
 /** A template as listed by an agent. Sizes in bytes. */

@@ -1,7 +1,7 @@
 /**
  * Mapping of stored VMs and servers to rspec elements (docs/ocf-protocol.md §6.5, §6.7).
  */
-import type { Interface, ServerInformation, VirtualMachine as RspecVm } from '@kvm-crm/shared';
+import type { Interface, ServerInformation, VirtualMachine as RspecVm, XenConfiguration } from '@kvm-crm/shared';
 import type { Server } from '../db/entities/server.js';
 import type { VirtualMachine } from '../db/entities/virtual-machine.js';
 import type { VmInterface } from '../db/entities/vm-interface.js';
@@ -19,9 +19,19 @@ export function vmInterfacesToRspec(nics: readonly VmInterface[]): Interface[] {
     }));
 }
 
+/** A JSON array column of the VM (null: none). @throws Error when the stored text is not a JSON array. */
+function jsonList<T>(text: string | null): T[] {
+  if (text === null || text === '') return [];
+  const v: unknown = JSON.parse(text);
+  if (!Array.isArray(v)) throw new Error(`stored list is not a JSON array: ${text.slice(0, 40)}`);
+  return v as T[];
+}
+
 /**
  * A stored VM as a `virtual-machine-type` element. `forAgent` adds what the agent needs and the information
- * document omits (§6.7: no hd-size-mb, configurator or users): the status, `hd-size-mb` and an empty configurator.
+ * document omits (§6.7: no hd-size-mb, configurator or users): the status, `hd-size-mb`, an empty configurator,
+ * and the guest options: `max-memory-mb`, OCF `<users>` (names only: passwords are never stored), `data-disks`,
+ * `ssh-keys`, and `keep-disks` when the VM's delete keeps its disks.
  */
 export function vmToRspec(vm: VirtualMachine, server: Server, forAgent: boolean): RspecVm {
   return {
@@ -37,7 +47,9 @@ export function vmToRspec(vm: VirtualMachine, server: Server, forAgent: boolean)
       virtualizationSetupType: vm.virtualizationSetupType,
       memoryMb: vm.memoryMb,
       ...(forAgent ? { vcpus: vm.vcpus } : {}),
+      ...(forAgent && vm.maxMemoryMb !== null && vm.maxMemoryMb !== undefined ? { maxMemoryMb: vm.maxMemoryMb } : {}),
       interfaces: vmInterfacesToRspec(vm.interfaces ?? []),
+      ...(forAgent ? guestOptionsForAgent(vm) : {}),
     },
   };
 }
@@ -53,5 +65,18 @@ export function serverToInformation(server: Server, vms: readonly VirtualMachine
       ? bridges.map((b) => ({ ismgmt: b.isMgmt, name: b.name, switchId: b.name, switchPort: b.switchPort ?? undefined }))
       : [{ name: 'NONE', switchId: 'NONE', switchPort: 'NONE' }],
     virtualMachines: vms.map((vm) => vmToRspec(vm, server, false)),
+  };
+}
+
+/** The kvm-crm guest options of a stored VM, as `xen-configuration` fields for the agent (absent when unset). */
+function guestOptionsForAgent(vm: VirtualMachine): Pick<XenConfiguration, 'users' | 'dataDisks' | 'sshKeys' | 'keepDisks'> {
+  const users = jsonList<string>(vm.guestUsers ?? null);
+  const disks = jsonList<number>(vm.dataDisksMb ?? null);
+  const keys = jsonList<string>(vm.sshKeys ?? null);
+  return {
+    ...(users.length ? { users: users.map((name) => ({ name })) } : {}),
+    ...(disks.length ? { dataDisks: disks.map((sizeMb) => ({ sizeMb })) } : {}),
+    ...(keys.length ? { sshKeys: keys } : {}),
+    ...(vm.keepDisksOnDelete ? { keepDisks: true } : {}),
   };
 }

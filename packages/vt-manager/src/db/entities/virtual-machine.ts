@@ -63,9 +63,32 @@ export class VirtualMachine {
   @Column({ type: 'integer', default: 1 })
   vcpus: number;
 
-  /** Disk size in MiB as requested (informational; the overlay has the template's size). */
+  /**
+   * System disk size in MiB as requested (OCF `hd-size-mb`, `vtctl vm create --disk`): the agent grows the overlay
+   * to it (thin; never shrunk; a template bigger than this fails the create). Null: the template's size.
+   */
   @Column({ type: 'integer', nullable: true })
   hdSizeMb: number | null;
+
+  /** The memory in MiB the guest may grow to while it runs (kvm-crm `max-memory-mb`); null: the boot memory. */
+  @Column({ type: 'integer', nullable: true })
+  maxMemoryMb: number | null;
+
+  /** Sizes in MiB of the extra empty data disks (vdb, vdc, …), as a JSON array; null: none. */
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  dataDisksMb: string | null;
+
+  /** OpenSSH public keys for the guest's cloud-init (kvm-crm `ssh-keys`), as a JSON array; null: none. */
+  @Column({ type: 'text', nullable: true })
+  sshKeys: string | null;
+
+  /** Guest login names (OCF `<users>`, `vtctl vm create --user`), as a JSON array; null: none. Passwords are never stored. */
+  @Column({ type: 'varchar', length: 1024, nullable: true })
+  guestUsers: string | null;
+
+  /** Set when a delete that keeps the disk images is stored (`vtctl vm delete --keep-disks`); sent with that delete. */
+  @Column({ type: 'boolean', default: false })
+  keepDisksOnDelete: boolean;
 
   /** Template reference, e.g. `kvm-crm-test/kvm-crm-test.qcow2`. */
   @Column({ type: 'varchar', length: 255 })

@@ -4,7 +4,7 @@
  * manager crash; the hand-overs to the agents follow in the background, in message order (docs/ocf-behaviour.md §9
  * items 8, 9, 21).
  */
-import { ConflictError, describeError, parsePeerUrl, parseRspec, type Logger } from '@kvm-crm/shared';
+import { ConflictError, describeError, InputError, parsePeerUrl, parseRspec, type Action, type Logger } from '@kvm-crm/shared';
 import type { TransactionRunner } from '../../db/transaction-runner.js';
 import { validateActions, type ValidatedAction } from '../../domain/action-validation.js';
 import { clientReason } from '../../domain/client-reason.js';
@@ -12,7 +12,7 @@ import { ActionRepository } from '../../repositories/action-repository.js';
 import { NotificationRepository } from '../../repositories/notification-repository.js';
 import type { ClientStatusNotifier } from '../client-status-notifier.js';
 import type { ActionDispatcher } from './action-dispatcher.js';
-import type { ActionStore, Prepared } from './action-store.js';
+import type { ActionStore, Prepared, SaveOptions } from './action-store.js';
 import type { ProvisioningSettings } from './provisioning-settings.js';
 
 /** What {@link ActionIntake.submit} accepted. */
@@ -26,6 +26,14 @@ export interface Submitted {
    * (duplicate id, invalid input…) to their reason.
    */
   handedOver: Promise<Map<string, string>>;
+}
+
+/** Who submits, and how (see {@link ActionIntake.submit}). */
+export interface SubmitOptions extends SaveOptions {
+  /** `""` (or `"None"` on the wire) means "no callback": send_sync and admin submissions, which poll the action. */
+  allowNoCallback?: boolean;
+  /** The authenticated principal (project ownership, quotas, backlog); undefined: the manager itself. */
+  principal?: string;
 }
 
 /** Accepts clients' actions: stores them, then hands them to the dispatcher. */
@@ -50,16 +58,27 @@ export class ActionIntake {
    *   action lacks a valid id or type, or the message holds more than `maxActionsPerMessage` actions; ConflictError
    *   when the principal's callback backlog is full (`maxPendingStatusesPerPrincipal`): nothing is processed then.
    */
-  async submit(callbackUrl: string, xml: string, options: { allowNoCallback?: boolean; principal?: string } = {}): Promise<Submitted> {
+  async submit(callbackUrl: string, xml: string, options: SubmitOptions = {}): Promise<Submitted> {
     if (options.allowNoCallback && (callbackUrl === '' || callbackUrl === 'None')) callbackUrl = '';
     else parsePeerUrl(callbackUrl);
-    const actions = validateActions(parseRspec(xml).query?.provisioning?.actions, this.limits.maxActionsPerMessage);
+    return this.submitActions(callbackUrl, parseRspec(xml).query?.provisioning?.actions, options);
+  }
+
+  /**
+   * {@link submit} for actions already in rspec form (built by the manager's own front doors, e.g. the admin API for
+   * `vtctl vm …`): the same validation, storage and hand-over. `callbackUrl` `""` means no callback (the caller
+   * polls the action), and must then be allowed by `options.allowNoCallback`.
+   * @throws as {@link submit}.
+   */
+  async submitActions(callbackUrl: string, rspecActions: readonly Action[] | undefined, options: SubmitOptions = {}): Promise<Submitted> {
+    if (callbackUrl === '' && !options.allowNoCallback) throw new InputError('a callback URL is required');
+    const actions = validateActions(rspecActions, this.limits.maxActionsPerMessage);
     if (options.principal !== undefined) await this.assertBacklogRoom(options.principal);
     const refused = new Map<string, string>();
     const refusals: Array<{ actionId: string; type: string; status: 'FAILED'; description: string }> = [];
     const stored: Array<{ action: ValidatedAction; prepared: Prepared }> = [];
     for (const a of actions) {
-      const r = await this.storeOrRefuse(a, callbackUrl, options.principal);
+      const r = await this.storeOrRefuse(a, callbackUrl, options.principal, options);
       if (typeof r === 'string') {
         refused.set(a.id, r);
         refusals.push({ actionId: a.id, type: a.type, status: 'FAILED', description: r });
@@ -125,9 +144,9 @@ export class ActionIntake {
    * Stores one action. Returns what the hand-over needs, or the client's reason it was refused (nothing stored; the
    * caller sends the FAILED status). Unexpected errors are logged in full and told to the client as an internal error.
    */
-  private async storeOrRefuse(action: ValidatedAction, callbackUrl: string, principal?: string): Promise<Prepared | string> {
+  private async storeOrRefuse(action: ValidatedAction, callbackUrl: string, principal?: string, options: SaveOptions = {}): Promise<Prepared | string> {
     try {
-      const prepared = await this.store.save(action, callbackUrl, principal);
+      const prepared = await this.store.save(action, callbackUrl, principal, options);
       this.log.info('action queued', { actionId: action.id, actionType: action.type, vmUuid: prepared.vm.uuid, server: prepared.server.name });
       return prepared;
     } catch (err) {

@@ -3,7 +3,7 @@
  * its server, project ownership, slice expiry, a busy VM) and stored QUEUED under this manager's lease, with the VM
  * and its addresses for a create, in one transaction: rows are committed before the agent is called (§7.1).
  */
-import { ConflictError, NotAllowedError, NotFoundError } from '@kvm-crm/shared';
+import { ConflictError, InputError, NotAllowedError, NotFoundError, valueOrUndefined } from '@kvm-crm/shared';
 import type { EntityManager } from 'typeorm';
 import type { Server } from '../../db/entities/server.js';
 import type { VirtualMachine } from '../../db/entities/virtual-machine.js';
@@ -30,6 +30,31 @@ export interface Prepared {
   agentXml: string;
 }
 
+/** How the submitter's request is read beyond the OCF fields. */
+export interface SaveOptions {
+  /**
+   * Honour the NICs a create asks for (admin submissions, `vtctl vm create --bridge/--ip`): interfaces with a
+   * `switch-id` choose the VM's bridges among the server's (management bridge first), and an `ip` on the
+   * management interface reserves that address. Otherwise (OCF clients) the incoming interfaces are only a
+   * prototype and ignored, as in the original (docs/ocf-protocol.md §6.5.2).
+   */
+  honourNicRequests?: boolean;
+}
+
+/** The bridges and management address a create asked for (see {@link SaveOptions.honourNicRequests}). */
+interface NicRequest {
+  bridges: string[];
+  ip: string | undefined;
+}
+
+/** The NIC request of a create's interfaces. */
+function nicRequestOf(action: ValidatedAction): NicRequest {
+  const nics = action.server?.virtualMachines[0]?.xenConfiguration?.interfaces ?? [];
+  const bridges = nics.map((n) => valueOrUndefined(n.switchId)).filter((b): b is string => b !== undefined);
+  const ip = nics.map((n) => (n.ismgmt ? valueOrUndefined(n.ip) : undefined)).find((a) => a !== undefined);
+  return { bridges, ip };
+}
+
 /** Validates and stores actions (one transaction each). */
 export class ActionStore {
   constructor(
@@ -46,13 +71,14 @@ export class ActionStore {
    *   clearinghouse's VM (the same text as an unknown one); NotAllowedError for a create in another clearinghouse's
    *   project. Nothing is stored when it throws (the agent query is built inside the transaction).
    */
-  save(action: ValidatedAction, callbackUrl: string, principal?: string): Promise<Prepared> {
-    return action.type === 'create' ? this.saveCreate(action, callbackUrl, principal) : this.saveLifecycle(action, callbackUrl, principal);
+  save(action: ValidatedAction, callbackUrl: string, principal?: string, options: SaveOptions = {}): Promise<Prepared> {
+    return action.type === 'create' ? this.saveCreate(action, callbackUrl, principal, options) : this.saveLifecycle(action, callbackUrl, principal);
   }
 
   /** Create: validates, checks for duplicates, stores VM + NICs + action, allocates addresses (one transaction). */
-  private async saveCreate(action: ValidatedAction, callbackUrl: string, principal?: string): Promise<Prepared> {
+  private async saveCreate(action: ValidatedAction, callbackUrl: string, principal: string | undefined, options: SaveOptions): Promise<Prepared> {
     const req = validateCreate(action);
+    const nicRequest: NicRequest = options.honourNicRequests ? nicRequestOf(action) : { bridges: [], ip: undefined };
     const saved = await this.tx.run(async (em) => {
       if (await new ActionRepository(em).exists(action.id)) throw new ConflictError(`action id ${action.id} is already used`);
       const vms = new VmRepository(em);
@@ -60,22 +86,31 @@ export class ActionStore {
       // Placement and the capacity check, before any address is allocated (the server rows stay locked on MySQL).
       const { server: srv, decision } = await this.placement.place(em, req.serverUuid, resourcesAsked(action, req));
       await claimOrCheckProject(em, req.projectId, principal);
-      const addresses = srv.bridges.filter((b) => b.isMgmt).length;
+      const bridges = chooseBridges(srv, nicRequest);
+      const addresses = bridges.filter((b) => b.isMgmt).length;
+      if (nicRequest.ip !== undefined && addresses === 0) throw new InputError(`--ip ${nicRequest.ip}: the VM has no NIC on the management bridge of server ${srv.name}`);
       await checkQuota(em, principal, { vms: 1, vcpus: req.vcpus, memoryMib: req.memoryMb, addresses });
       const sliceExpiry = await new SliceExpiryRepository(em).find(req.sliceId);
       if (sliceExpiry?.expiresAt && sliceExpiry.expiresAt.getTime() <= Date.now()) throw new ConflictError(`slice ${req.sliceId} has expired`);
-      const bridges = [...srv.bridges].sort((a, b) => Number(b.isMgmt) - Number(a.isMgmt) || a.id - b.id);
       const interfaces: Array<Omit<VmInterface, 'id' | 'vmId' | 'vm'>> = [];
       for (const [i, bridge] of bridges.entries()) {
         const mac = await this.ipam.allocateMac(em, srv.id, req.vmUuid);
-        const lease = bridge.isMgmt ? await this.ipam.allocateIpv4(em, srv.id, req.vmUuid) : undefined;
+        const lease = !bridge.isMgmt
+          ? undefined
+          : nicRequest.ip !== undefined
+            ? await this.ipam.reserveIpv4(em, srv, req.vmUuid, nicRequest.ip)
+            : await this.ipam.allocateIpv4(em, srv.id, req.vmUuid);
         interfaces.push({
           name: `eth${i}`, position: i, isMgmt: bridge.isMgmt, mac, bridge: bridge.name,
           ip: lease?.address ?? null, netmask: lease?.netmask ?? null, gateway: lease?.gateway ?? null, dns1: lease?.dns1 ?? null, dns2: lease?.dns2 ?? null,
         });
       }
-      const { serverUuid: _serverUuid, vmUuid, ...vmFields } = req;
-      const vm = await vms.createWithInterfaces({ ...vmFields, uuid: vmUuid, serverId: srv.id, state: 'on queue', callbackUrl, interfaces });
+      const { serverUuid: _serverUuid, vmUuid, dataDisksMb, sshKeys, guestUsers, ...vmFields } = req;
+      const vm = await vms.createWithInterfaces({
+        ...vmFields, uuid: vmUuid, serverId: srv.id, state: 'on queue', callbackUrl, interfaces,
+        dataDisksMb: dataDisksMb.length ? JSON.stringify(dataDisksMb) : null, sshKeys: sshKeys.length ? JSON.stringify(sshKeys) : null,
+        guestUsers: guestUsers.length ? JSON.stringify(guestUsers) : null, keepDisksOnDelete: false,
+      });
       await this.insertAction(em, action, req.vmUuid, callbackUrl, {}, principal);
       await this.placement.record(em, action.id, decision);
       // Built before the commit: a VM the agent query cannot describe is never stored (one action, one status).
@@ -86,7 +121,7 @@ export class ActionStore {
 
   /** start/stop/hardStop/reboot/delete/modify: looks the VM up and stores the action. */
   private async saveLifecycle(action: ValidatedAction, callbackUrl: string, principal?: string): Promise<Prepared> {
-    const { vmUuid, requested } = validateLifecycle(action);
+    const { vmUuid, requested, keepDisks } = validateLifecycle(action);
     const saved = await this.tx.run(async (em) => {
       const actions = new ActionRepository(em);
       if (await actions.exists(action.id)) throw new ConflictError(`action id ${action.id} is already used`);
@@ -103,6 +138,11 @@ export class ActionStore {
         await checkQuota(em, principal, { vms: 0, vcpus: grow(requested.vcpus, vm.vcpus), memoryMib: grow(requested.memoryMb, vm.memoryMb), addresses: 0 });
       }
       const server = await new ServerRepository(em).getById(vm.serverId);
+      if (action.type === 'delete' && keepDisks !== vm.keepDisksOnDelete) {
+        // Kept on the VM row (the action table has no column for it), so a re-sent delete carries it too.
+        await new VmRepository(em).setKeepDisksOnDelete(vm.id, keepDisks);
+        vm.keepDisksOnDelete = keepDisks;
+      }
       await this.insertAction(em, action, vmUuid, callbackUrl, requested, principal);
       // The agent gets the VM as it should become: modify carries the requested memory and vCPUs. Built before the
       // commit, so a failure here stores nothing.
@@ -121,4 +161,21 @@ export class ActionStore {
     });
     await new ActionEventRepository(em).record(action.id, null, 'QUEUED', principal !== undefined ? `principal:${principal}` : 'system', `${action.type} requested`);
   }
+}
+
+/**
+ * The server's bridges a new VM gets a NIC on: every registered bridge, or those `request.bridges` names; the
+ * management bridge first, then in registration order.
+ * @throws InputError naming a requested bridge the server does not have (with the ones it has), or a bridge named twice.
+ */
+function chooseBridges(srv: Server, request: NicRequest): Server['bridges'] {
+  const all = [...srv.bridges].sort((a, b) => Number(b.isMgmt) - Number(a.isMgmt) || a.id - b.id);
+  if (request.bridges.length === 0) return all;
+  const wanted = new Set<string>();
+  for (const name of request.bridges) {
+    if (wanted.has(name)) throw new InputError(`bridge ${name} named twice`);
+    if (!all.some((b) => b.name === name)) throw new InputError(`server ${srv.name} has no bridge ${name} (it has ${all.map((b) => b.name).join(', ')})`);
+    wanted.add(name);
+  }
+  return all.filter((b) => wanted.has(b.name));
 }

@@ -9,8 +9,16 @@ import { vmToRspec } from '../rspec-mapping.js';
 
 /** The query for action `actionId` of `type` about `vm` on `server`: the VM as stored, NICs rewritten as in §6.5.2. */
 export function agentQuery(actionId: string, type: string, server: Server, vm: VirtualMachine): string {
+  const rvm = vmToRspec(vm, server, true);
+  const cfg = rvm.xenConfiguration;
+  if (cfg) {
+    // The guest options belong to the action that uses them: a modify that carried the stored ceiling would set it
+    // again (and refuse memory above it), so only a create gets them, and keep-disks only a delete.
+    if (type !== 'create') for (const key of ['maxMemoryMb', 'users', 'dataDisks', 'sshKeys'] as const) delete cfg[key];
+    if (type !== 'delete') delete cfg.keepDisks;
+  }
   const doc: Rspec = {
-    query: { provisioning: { actions: [{ type, id: actionId, server: { uuid: server.uuid, virtualizationType: server.virtualizationType, virtualMachines: [vmToRspec(vm, server, true)] } }] } },
+    query: { provisioning: { actions: [{ type, id: actionId, server: { uuid: server.uuid, virtualizationType: server.virtualizationType, virtualMachines: [rvm] } }] } },
   };
   return serialiseRspec(doc, { dialect: 'manager' });
 }
