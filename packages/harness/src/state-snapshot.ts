@@ -4,7 +4,8 @@
  * - `db`: every row of every table of the manager's database (SQLite internal tables such as `sqlite_sequence`
  *   included; the transient client-status outbox `notification` left out), read with raw SQL, so sealed columns are compared as stored (ciphertext) and nothing goes through
  *   the entities' transformers; rows sorted by `id` (or by their JSON when a table has no `id`). No column is left
- *   out: timestamps such as `updatedAt` only move when a row really is written.
+ *   out but the host telemetry every monitoring round rewrites ({@link TELEMETRY_COLUMNS}): timestamps such as
+ *   `updatedAt` only move when a row really is written.
  * - `domains`: the libvirt domains of the run (name prefix), with `domstate` and a SHA-256 of the persistent
  *   definition (`dumpxml --inactive`).
  * - `files`: the agent's storage tree (templates and VMs): relative path, type, size, permission bits, symlink
@@ -84,7 +85,10 @@ async function dbSnapshot(ds: DataSource): Promise<Record<string, DbRow[]>> {
   const out: Record<string, DbRow[]> = {};
   for (const table of tables) {
     const quoted = type === 'mysql' || type === 'mariadb' ? `\`${table.replace(/`/g, '``')}\`` : quoteIdent(table);
-    const rows = ((await ds.query(`SELECT * FROM ${quoted}`)) as DbRow[]).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, plain(v)])));
+    const skip = TELEMETRY_COLUMNS[table] ?? [];
+    const rows = ((await ds.query(`SELECT * FROM ${quoted}`)) as DbRow[]).map((r) =>
+      Object.fromEntries(Object.entries(r).filter(([k]) => !skip.includes(k)).map(([k, v]) => [k, plain(v)])),
+    );
     rows.sort((a, b) => {
       if (typeof a.id === 'number' && typeof b.id === 'number') return a.id - b.id;
       const ja = JSON.stringify(a);
@@ -154,6 +158,14 @@ async function fileSnapshot(root: string): Promise<FileEntry[]> {
   await walk('');
   return out;
 }
+
+/**
+ * Columns left out of the snapshot: host telemetry that each monitoring round refreshes from the agent
+ * (`get_host_info`), whatever any request did.
+ */
+export const TELEMETRY_COLUMNS: Readonly<Record<string, readonly string[]>> = Object.freeze({
+  server: ['memoryFreeMiB', 'storageFreeGiB', 'inventoryRefreshedAt'],
+});
 
 /** Takes a snapshot of the manager's database, the run's libvirt domains and the agent's storage tree. */
 export async function snapshot(cluster: SnapshotTarget): Promise<StateSnapshot> {
