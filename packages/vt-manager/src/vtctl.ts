@@ -11,6 +11,7 @@ import { Command } from 'commander';
 import { describeError, hashPassword, XmlRpcClient } from '@kvm-crm/shared';
 import { addCallbackCommands } from './callback-commands.js';
 import { certsCommand } from './certs-command.js';
+import { formatTable } from './cli/vm-table.js';
 import { addQuotaCommands } from './quota-command.js';
 import { registerHostCommands } from './cli/host-commands.js';
 import { addVmCommands } from './cli/vm-commands.js';
@@ -25,8 +26,10 @@ function print(value: unknown): void {
     return;
   }
   if (Array.isArray(value)) {
-    if (value.length === 0) return void process.stdout.write('(none)\n');
-    for (const row of value) process.stdout.write(Object.entries(row as object).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('  ') + '\n');
+    // Lists as aligned tables (like `virsh list`), one column per field in order of first appearance; --json for scripts.
+    const rows = value.map((r) => (r !== null && typeof r === 'object' ? (r as Record<string, unknown>) : { value: r }));
+    const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+    process.stdout.write(formatTable(rows, columns));
     return;
   }
   process.stdout.write((typeof value === 'object' ? JSON.stringify(value) : String(value)) + '\n');

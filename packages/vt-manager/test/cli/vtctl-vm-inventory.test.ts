@@ -206,5 +206,10 @@ describe('vtctl vm and inventory commands, as a process', () => {
     assert.equal(await vtctlOk(['server', 'list']), '(none)\n');
     const ranges = JSON.parse(await vtctlOk(['--json', 'range', 'list'])) as Array<{ name: string }>;
     assert.deepEqual(ranges.map((r) => r.name), ['macs']);
+    // Without --json every list is an aligned table with a header line (as `virsh list`), not key=value lines.
+    const [header, row] = (await vtctlOk(['range', 'list'])).trimEnd().split('\n');
+    assert.match(header ?? '', /^KIND +NAME +START +END +SIZE +ALLOCATED$/);
+    assert.match(row ?? '', /^mac +macs +/);
+    assert.equal((row ?? '').indexOf('='), -1, 'no key=value cells');
   });
 });
