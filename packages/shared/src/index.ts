@@ -8,6 +8,7 @@ export * from './rspec/model.js';
 export * from './xmlrpc/server.js';
 export * from './xmlrpc/client.js';
 export * from './xmlrpc/params.js';
+export * from './xmlrpc/clip.js';
 export * from './xmlrpc/callback-url.js';
 export * from './net/ip-address.js';
 export * from './net/callback-target.js';

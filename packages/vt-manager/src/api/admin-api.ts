@@ -12,50 +12,11 @@ import type { QuotaService } from '../services/quota-service.js';
 import { adminQuotaApi } from './admin-quota-api.js';
 import { adminVmApi } from './admin-vm-api.js';
 import { adminInventoryApi } from './admin-inventory-api.js';
+import { optionalString, optionalTime, requireString, strList } from './request-fields.js';
 import type { InventoryChangesService } from '../services/inventory-changes-service.js';
 import type { VmLifecycleService } from '../services/vm-lifecycle-service.js';
 import type { ProvisioningService } from '../services/provisioning-service.js';
 import { adminHostApi, placementView, type AdminHostDeps } from './admin-host-api.js';
-
-/**
- * The string field `key` of a request struct.
- * @throws InputError when it is absent, null, empty or not a string.
- */
-function requireString(o: Record<string, unknown>, key: string): string {
-  const v = optionalString(o, key);
-  if (v === undefined) throw new InputError(`missing field ${key}`);
-  return v;
-}
-
-/**
- * The optional string field `key` of a request struct: undefined when absent, null or empty.
- * @throws InputError when it is present and not a string.
- */
-function optionalString(o: Record<string, unknown>, key: string): string | undefined {
-  const v = o[key];
-  if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string') throw new InputError(`field ${key} must be a string`);
-  return v;
-}
-
-/**
- * An optional ISO 8601 time field: null when absent or `""` (clears the expiry).
- * @throws InputError when it is not a string or not a time.
- */
-function optionalTime(o: Record<string, unknown>, key: string): Date | null {
-  const at = optionalString(o, key);
-  const when = at === undefined ? null : new Date(at);
-  if (when && Number.isNaN(when.getTime())) throw new InputError(`${key} must be an ISO 8601 time or ""`);
-  return when;
-}
-
-/** The optional list-of-strings field `key` (absent: `[]`). @throws InputError when it is not a list of strings. */
-function strList(o: Record<string, unknown>, key: string): string[] {
-  const v = o[key];
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new InputError(`field ${key} must be a list of strings`);
-  return v as string[];
-}
 
 /**
  * The admin endpoint's methods (role `admin`): users, servers, ranges and subscriptions, VMs and actions, and, with

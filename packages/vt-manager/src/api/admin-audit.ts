@@ -4,13 +4,7 @@
  * principal, the caller's address and the parameters sanitised by {@link sanitiseForAudit} (secrets never logged).
  * Failed calls are logged by the XML-RPC handler as `xmlrpc fault`.
  */
-import { redactCredentials, type Logger, type XmlRpcMethod } from '@kvm-crm/shared';
-
-/** `text` on one line, cut to `max` characters (with the original length when cut). */
-function clipForMessage(text: string, max: number): string {
-  const oneLine = text.replace(/[\u0000-\u001f\u007f]/g, '?');
-  return oneLine.length <= max ? oneLine : `${oneLine.slice(0, max)}…(${text.length} chars)`;
-}
+import { clipForMessage, redactCredentials, type Logger, type XmlRpcMethod } from '@kvm-crm/shared';
 
 /** Struct members whose values are secrets (passwords, hashes, keys, tokens): logged as `***`. */
 const SECRET_MEMBER = /pass(word|wd)?|secret|scrypt|key|token|credential|pem/i;

@@ -4,28 +4,14 @@
  * struct and answers `true`; refusals are the service's ConflictError/NotFoundError with the reason.
  */
 import { InputError, structParam, type XmlRpcMethod } from '@kvm-crm/shared';
+import { optionalString, requireString } from './request-fields.js';
 import type { InventoryChangesService } from '../services/inventory-changes-service.js';
 
 type Struct = Record<string, unknown>;
 
-/** A string field; absent or `""`: undefined. @throws InputError when not a string. */
-function str(o: Struct, key: string): string | undefined {
-  const v = o[key];
-  if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string') throw new InputError(`field ${key} must be a string`);
-  return v;
-}
-
-/** A required string field. @throws InputError when absent. */
-function need(o: Struct, key: string): string {
-  const v = str(o, key);
-  if (v === undefined) throw new InputError(`missing field ${key}`);
-  return v;
-}
-
 /** The `kind` field: `ipv4` or `mac`. @throws InputError otherwise. */
 function kind(o: Struct): 'ipv4' | 'mac' {
-  const k = need(o, 'kind');
+  const k = requireString(o, 'kind');
   if (k !== 'ipv4' && k !== 'mac') throw new InputError('kind must be ipv4 or mac');
   return k;
 }
@@ -36,49 +22,49 @@ export function adminInventoryApi(deps: { changes: InventoryChangesService }): R
   return {
     /** `server.remove({name})`: refused while VMs remain on it. */
     'server.remove': async (p) => {
-      await c.removeServer(need(structParam(p, 0, 'server'), 'name'));
+      await c.removeServer(requireString(structParam(p, 0, 'server'), 'name'));
       return true;
     },
     /** `server.set({name, agentUrl?, agentPassword?})`. */
     'server.set': async (p) => {
       const o = structParam(p, 0, 'server');
-      await c.setAgent(need(o, 'name'), { agentUrl: str(o, 'agentUrl'), agentPassword: str(o, 'agentPassword') });
+      await c.setAgent(requireString(o, 'name'), { agentUrl: optionalString(o, 'agentUrl'), agentPassword: optionalString(o, 'agentPassword') });
       return true;
     },
     /** `server.addBridge({name, bridge})`. */
     'server.addBridge': async (p) => {
       const o = structParam(p, 0, 'bridge');
-      await c.addBridge(need(o, 'name'), need(o, 'bridge'));
+      await c.addBridge(requireString(o, 'name'), requireString(o, 'bridge'));
       return true;
     },
     /** `server.removeBridge({name, bridge})`: refused for the management bridge and while VM NICs use it. */
     'server.removeBridge': async (p) => {
       const o = structParam(p, 0, 'bridge');
-      await c.removeBridge(need(o, 'name'), need(o, 'bridge'));
+      await c.removeBridge(requireString(o, 'name'), requireString(o, 'bridge'));
       return true;
     },
     /** `range.remove({kind, name})`: refused while addresses of it are allocated. */
     'range.remove': async (p) => {
       const o = structParam(p, 0, 'range');
-      await c.removeRange(kind(o), need(o, 'name'));
+      await c.removeRange(kind(o), requireString(o, 'name'));
       return true;
     },
     /** `range.unsubscribe({server, kind, range})`: refused while the server's VMs hold addresses of it. */
     'range.unsubscribe': async (p) => {
       const o = structParam(p, 0, 'subscription');
-      await c.unsubscribe(need(o, 'server'), kind(o), need(o, 'range'));
+      await c.unsubscribe(requireString(o, 'server'), kind(o), requireString(o, 'range'));
       return true;
     },
     /** `range.exclude({kind, range, address})`: refused for an allocated address. */
     'range.exclude': async (p) => {
       const o = structParam(p, 0, 'address');
-      await c.exclude(kind(o), need(o, 'range'), need(o, 'address'));
+      await c.exclude(kind(o), requireString(o, 'range'), requireString(o, 'address'));
       return true;
     },
     /** `range.include({kind, range, address})`: an excluded address becomes allocatable again. */
     'range.include': async (p) => {
       const o = structParam(p, 0, 'address');
-      await c.include(kind(o), need(o, 'range'), need(o, 'address'));
+      await c.include(kind(o), requireString(o, 'range'), requireString(o, 'address'));
       return true;
     },
   };

@@ -4,26 +4,12 @@
  * (services/vm-lifecycle-service.ts); they answer the action id at once, and the caller polls `action.show`.
  */
 import { InputError, structParam, type XmlRpcMethod } from '@kvm-crm/shared';
+import { optionalString, requireString } from './request-fields.js';
 import type { VirtualMachine } from '../db/entities/virtual-machine.js';
 import type { EntityManager } from 'typeorm';
 import { LIFECYCLE_TYPES, listVmsWithServers, type LifecycleType, type VmLifecycleService } from '../services/vm-lifecycle-service.js';
 
 type Struct = Record<string, unknown>;
-
-/** A string field; absent or `""`: undefined. @throws InputError when it is not a string. */
-function str(o: Struct, key: string): string | undefined {
-  const v = o[key];
-  if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string') throw new InputError(`field ${key} must be a string`);
-  return v;
-}
-
-/** A required string field. @throws InputError when absent or not a string. */
-function need(o: Struct, key: string): string {
-  const v = str(o, key);
-  if (v === undefined) throw new InputError(`missing field ${key}`);
-  return v;
-}
 
 /** An integer field; absent: undefined. @throws InputError when it is not an integer. */
 function int(o: Struct, key: string): number | undefined {
@@ -62,7 +48,7 @@ export function adminVmApi(deps: { em: EntityManager; vms?: VmLifecycleService }
     /** `vm.list({project?})` → VMs with their server, project, addresses and NICs, oldest first. */
     'vm.list': async (p) => {
       const o = p.length ? structParam(p, 0, 'filter') : {};
-      return (await listVmsWithServers(deps.em, str(o, 'project'))).map(({ vm, server }) => vmRow(vm, server));
+      return (await listVmsWithServers(deps.em, optionalString(o, 'project'))).map(({ vm, server }) => vmRow(vm, server));
     },
   };
   const vms = deps.vms;
@@ -83,21 +69,21 @@ export function adminVmApi(deps: { em: EntityManager; vms?: VmLifecycleService }
       const memoryMiB = int(o, 'memoryMiB');
       if (memoryMiB === undefined) throw new InputError('missing field memoryMiB');
       return vms.create(who(ctx), {
-        name: need(o, 'name'), template: need(o, 'template'), host: str(o, 'host'), memoryMiB, vcpus: int(o, 'vcpus') ?? 1,
+        name: requireString(o, 'name'), template: requireString(o, 'template'), host: optionalString(o, 'host'), memoryMiB, vcpus: int(o, 'vcpus') ?? 1,
         diskMiB: int(o, 'diskMiB'), maxMemoryMiB: int(o, 'maxMemoryMiB'), dataDisksMiB: list(o, 'dataDisksMiB', 'number'),
-        sshKeys: list(o, 'sshKeys', 'string'), users: list(o, 'users', 'string'), ip: str(o, 'ip'), bridges: list(o, 'bridges', 'string'),
+        sshKeys: list(o, 'sshKeys', 'string'), users: list(o, 'users', 'string'), ip: optionalString(o, 'ip'), bridges: list(o, 'bridges', 'string'),
       });
     },
     /** `vm.action({vm: name|uuid, type: start|stop|hardStop|reboot|delete, keepDisks?})` → the action ticket. */
     'vm.action': async (p, ctx) => {
       const o = structParam(p, 0, 'action');
-      const type = need(o, 'type');
+      const type = requireString(o, 'type');
       if (!(LIFECYCLE_TYPES as readonly string[]).includes(type)) throw new InputError(`type must be one of ${LIFECYCLE_TYPES.join(', ')}`);
-      return vms.act(who(ctx), need(o, 'vm'), type as LifecycleType, { keepDisks: o.keepDisks === true });
+      return vms.act(who(ctx), requireString(o, 'vm'), type as LifecycleType, { keepDisks: o.keepDisks === true });
     },
     /** `vm.show({vm: name|uuid})` → the VM (as in `vm.list`) with its last 10 actions. */
     'vm.show': async (p) => {
-      const { vm, server, actions } = await vms.show(need(structParam(p, 0, 'vm'), 'vm'));
+      const { vm, server, actions } = await vms.show(requireString(structParam(p, 0, 'vm'), 'vm'));
       return {
         ...vmRow(vm, server.name),
         actions: actions.map((a) => ({ id: a.uuid, type: a.type, status: a.status, description: a.description, created: a.createdAt.toISOString(), updated: a.updatedAt.toISOString() })),
@@ -106,7 +92,7 @@ export function adminVmApi(deps: { em: EntityManager; vms?: VmLifecycleService }
     /** `vm.consoleLog({vm: name|uuid, offset?})` → `{vm, data (base64), offset, nextOffset, size}`, at most 64 KiB. */
     'vm.consoleLog': async (p) => {
       const o = structParam(p, 0, 'vm');
-      const r = await vms.consoleLog(need(o, 'vm'), int(o, 'offset') ?? 0);
+      const r = await vms.consoleLog(requireString(o, 'vm'), int(o, 'offset') ?? 0);
       return { vm: r.vm, data: r.data.toString('base64'), offset: r.offset, nextOffset: r.nextOffset, size: r.size };
     },
   };
