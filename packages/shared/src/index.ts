@@ -21,3 +21,4 @@ export * from './rspec/serialise.js';
 export * from './rspec/builders.js';
 export * from './daemon-runner.js';
 export * from './secret-box.js';
+export * from './geni/index.js';

@@ -1,0 +1,3 @@
+/** GENI AM API v3 wire helpers shared by the manager and tools (docs/geni-v3.md). */
+export * from './urn.js';
+export * from './geni-time.js';
