@@ -6,3 +6,4 @@ export * from './rspec/namespaces.js';
 export * from './rspec/request.js';
 export * from './rspec/advertisement.js';
 export * from './rspec/manifest.js';
+export * from './compress.js';
