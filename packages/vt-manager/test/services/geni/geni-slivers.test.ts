@@ -241,3 +241,18 @@ forEachEngine('GENI and OCF never see each other\'s VMs', async (t, engine) => {
   const st = await struct(g, () => g.am.status([TEST_SLICE], ['slice-cred'], {}));
   assert.deepEqual(st.value.geni_slivers.map((s: { geni_sliver_urn: string }) => s.geni_sliver_urn), [row!.sliverUrn]);
 });
+
+forEachEngine('GENI without trusted roots: every credentialed call is FORBIDDEN with the reason; GetVersion still answers', async (t, engine) => {
+  const w = await openWorld(t, { engine });
+  const { GeniAggregateService } = await import('../../../dist/services/geni/geni-aggregate-service.js');
+  const { CapacityService } = await import('../../../dist/services/capacity-service.js');
+  const g = geniOnWorld(w);
+  const am = new GeniAggregateService({
+    tx: w.tx, slivers: g.slivers, credentials: undefined, codec: (await import('../../../dist/testing/geni-fakes.js')).testCodec(),
+    capacity: new CapacityService({ cpuOvercommit: 4, memoryOvercommit: 1, diskOvercommit: 1 }), agents: w.agent, settings: g.settings, publicUrl: 'https://am.test/xmlrpc/geni/3/', log: silentLogger(),
+  });
+  assert.equal(am.getVersion().geni_api, 3);
+  const r = await geniCall('ListResources', '1.0', silentLogger(), () => am.listResources([], RSPEC_V3));
+  assert.equal((r as any).code.geni_code, 3);
+  assert.match((r as any).output, /no trusted roots are configured/);
+});
