@@ -131,6 +131,11 @@ describe('GENI AM API v3 endpoint over HTTPS', () => {
     assert.equal(p.value.geni_slivers[0].geni_allocation_status, 'geni_provisioned');
     assert.equal(agent.sent.length, 1);
     assert.match(agent.sent[0]!.xml, /<name>alice<\/name>/);
+    // The manifest: schema location, sliver_type VM with the template, one ssh-keys login for alice at the reserved address.
+    assert.match(p.value.geni_rspec, /manifest\.xsd/);
+    assert.match(p.value.geni_rspec, /<sliver_type name="VM">/);
+    assert.match(p.value.geni_rspec, /<disk_image name="tiny"\/>/);
+    assert.match(p.value.geni_rspec, /<login authentication="ssh-keys" hostname="10\.77\.0\.2" port="22" username="alice"\/>/);
 
     const st = await call('Status', [[slice], cred(minted.sliceCred), RSPEC_V3]);
     assertSuccess(st);

@@ -256,3 +256,22 @@ forEachEngine('GENI without trusted roots: every credentialed call is FORBIDDEN 
   assert.equal((r as any).code.geni_code, 3);
   assert.match((r as any).output, /no trusted roots are configured/);
 });
+
+forEachEngine('GENI: a failed create shows geni_failed (no geni_error), refuses geni_start, and Delete clears it', async (t, engine) => {
+  const { w, g } = await setUp(t, engine);
+  assert.equal((await struct(g, () => g.am.allocate(TEST_SLICE, ['slice-cred'], requestRspec([{ clientId: 'vm1', server: 'kvm1' }]), {}))).code.geni_code, 0);
+  assert.equal((await struct(g, () => g.am.provision([TEST_SLICE], ['slice-cred'], RSPEC_V3))).code.geni_code, 0);
+  await waitFor('the create at the agent', () => w.agent.sent.length > 0);
+  await w.provisioning.handleAgentStatus(agentStatus(w.agent.action(0).id!, 'FAILED', 'qemu-img: template tiny is broken'));
+  const st = await struct(g, () => g.am.status([TEST_SLICE], ['slice-cred'], {}));
+  assert.equal(st.code.geni_code, 0);
+  assert.equal(st.value.geni_slivers[0].geni_operational_status, 'geni_failed');
+  assert.equal('geni_error' in st.value.geni_slivers[0], false);
+  assert.match((await sliverRows(w))[0]!.failure, /template tiny is broken/);
+  assert.equal((await struct(g, () => g.am.performOperationalAction([TEST_SLICE], ['slice-cred'], 'geni_start', {}))).code.geni_code, 7);
+  assert.equal(w.agent.sent.length, 1, 'no start was sent for the failed sliver');
+  assert.equal((await struct(g, () => g.am.delete([TEST_SLICE], ['slice-cred'], {}))).code.geni_code, 0);
+  await g.slivers.sweep();
+  assert.equal((await sliverRows(w)).length, 0);
+  assert.equal(w.agent.sent.length, 1, 'nothing to delete on the host');
+});
