@@ -152,3 +152,45 @@ describe('GENI AM API v3 endpoint over HTTPS', () => {
     assert.match(del.value[0].geni_expires, /Z$/);
   });
 });
+
+describe('GENI endpoint with geni.requireCallerMatch (§9.6)', () => {
+  let dir: string;
+  let manager: RunningManager;
+  let minted: MintedCredentials;
+  let ca: string;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'kvmcrm-geni-caller-'));
+    minted = await mintGeniCredentials(path.join(dir, 'creds'));
+    const certs = new CertificateStore(path.join(dir, 'certs'));
+    certs.initCa();
+    certs.issue('manager', { role: 'manager', commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+    ca = readFileSync(certs.caFile, 'utf8');
+    manager = await startManager(
+      managerOptionsSchema.parse({
+        listen: { host: '127.0.0.1', port: 0 }, publicUrl: 'https://127.0.0.1:1',
+        tls: { caFile: certs.caFile, certFile: path.join(dir, 'certs/manager.crt'), keyFile: path.join(dir, 'certs/manager.key'), crlFile: certs.crlFile },
+        database: { type: 'sqlite', path: path.join(dir, 'manager.sqlite') }, secretsKeyFile: path.join(dir, 'secrets.key'),
+        agentCallback: { user: 'oxad', password: randomBytes(12).toString('hex') }, monitoringIntervalSeconds: 0,
+        geni: { enabled: true, authorityHrn: AUTH, trustedRootsDir: minted.trustedRootsDir, requireCallerMatch: true },
+      }),
+      silentLogger(), { agents: new FakeAgentGateway() }, { publicPortFromListen: true },
+    );
+  });
+
+  after(async () => {
+    await manager?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('no client certificate → FORBIDDEN; the owner\'s certificate from a CA the TLS layer does not know → accepted', async () => {
+    const params = [[{ geni_type: 'geni_sfa', geni_value: readFileSync(minted.userCred, 'utf8') }], RSPEC_V3];
+    const url = `https://127.0.0.1:${manager.port}/xmlrpc/geni/3/`;
+    const anonymous = (await new XmlRpcClient({ url, tls: { ca }, keepAlive: false, maxResponseBytes: 1 << 20 }).call('ListResources', params)) as Record<string, any>;
+    assert.equal(anonymous.code.geni_code, 3);
+    assert.match(anonymous.output, /no client certificate/);
+    const owner = new XmlRpcClient({ url, keepAlive: false, maxResponseBytes: 1 << 20, tls: { ca, cert: readFileSync(minted.userCertOnly, 'utf8'), key: readFileSync(minted.userKey, 'utf8') } });
+    const r = (await owner.call('ListResources', params)) as Record<string, any>;
+    assert.equal(r.code.geni_code, 0, r.output);
+  });
+});
