@@ -36,6 +36,8 @@ export interface Xmlsec1Options {
   xmlsec1Path?: string;
   /** Seconds before one run is killed. Default 10. */
   timeoutSeconds?: number;
+  /** xmlsec1 runs at once, across all calls; further verifications wait their turn. Default 4. */
+  maxConcurrent?: number;
 }
 
 /** `YYYY-MM-DD HH:MM:SS` in UTC, for `--verification-time` (the process runs with TZ=UTC). */
@@ -64,10 +66,30 @@ function xmlsecReason(stderr: string): string {
 export class Xmlsec1SignatureVerifier implements XmlSignatureVerifier {
   private readonly program: string;
   private readonly timeoutMs: number;
+  private readonly maxConcurrent: number;
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(options: Xmlsec1Options = {}) {
     this.program = options.xmlsec1Path ?? 'xmlsec1';
     this.timeoutMs = Math.round((options.timeoutSeconds ?? 10) * 1000);
+    this.maxConcurrent = Math.max(1, options.maxConcurrent ?? 4);
+  }
+
+  /** Waits for a free run slot (FIFO). */
+  private async acquire(): Promise<void> {
+    if (this.running < this.maxConcurrent) {
+      this.running++;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Hands the slot to the next waiter, or frees it. */
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.running--;
   }
 
   async verify(xml: string, ids: readonly string[], trustedRootFiles: readonly string[], verificationTime?: Date): Promise<SignatureCheck> {
@@ -80,7 +102,13 @@ export class Xmlsec1SignatureVerifier implements XmlSignatureVerifier {
       const file = path.join(dir, 'credential.xml');
       await writeFile(file, xml, { mode: 0o600, flag: 'wx' });
       for (const id of ids) {
-        const result = await this.runOnce(file, id, trustedRootFiles, verificationTime);
+        await this.acquire();
+        let result: SignatureCheck;
+        try {
+          result = await this.runOnce(file, id, trustedRootFiles, verificationTime);
+        } finally {
+          this.release();
+        }
         if (!result.ok) return result;
       }
       return { ok: true };
