@@ -2,8 +2,8 @@
  * XML-DSig signature checks of GENI credentials with the Debian `xmlsec1` program (docs/geni-v3.md §9.4 Option A,
  * decision 023): what the original AM ran, with its two traps closed.
  *
- * For each signature id: `xmlsec1 --verify --enabled-key-data x509 [--verification-time T] --node-id <id>
- * --trusted-pem <root file> … <temp file>`, through execa with an argv array (no shell), C locale, a timeout.
+ * For each signature id: `xmlsec1 --verify --enabled-key-data x509 --enabled-reference-uris same-doc
+ * --enabled-retrieval-method-uris empty [--verification-time T] --node-id <id> --trusted-pem <root file> … <temp file>`, through execa with an argv array (no shell), C locale, a timeout.
  * Accepted only when the exit status is 0 AND standard error starts with `OK`:
  * - without `--enabled-key-data x509`, xmlsec1 1.2.37 falls back to the `<KeyValue>` key when the X.509 chain does
  *   not verify, prints the errors, then `OK`, and exits 0 (pitfall 1); with it, the exit status is reliable, and the
@@ -119,7 +119,9 @@ export class Xmlsec1SignatureVerifier implements XmlSignatureVerifier {
 
   /** One run for one signature id. */
   async runOnce(file: string, id: string, trustedRootFiles: readonly string[], verificationTime?: Date): Promise<SignatureCheck> {
-    const args = ['--verify', '--enabled-key-data', 'x509'];
+    // x509 keys only (no KeyValue fallback); References to this document only and no RetrievalMethod URIs, so
+    // xmlsec1 never reads another file or the network whatever the credential says.
+    const args = ['--verify', '--enabled-key-data', 'x509', '--enabled-reference-uris', 'same-doc', '--enabled-retrieval-method-uris', 'empty'];
     if (verificationTime) args.push('--verification-time', verificationTimeArg(verificationTime));
     args.push('--node-id', id);
     for (const f of trustedRootFiles) args.push('--trusted-pem', f);
