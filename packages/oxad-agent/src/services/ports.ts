@@ -61,6 +61,21 @@ export interface ReconcilerDomains {
   undefine(name: string): Promise<void>;
 }
 
+/**
+ * The libvirt calls behind "VMs come back after a host reboot" and "a guest that powers itself off stays off"
+ * (decision record 021; implemented by `Virsh`).
+ */
+export interface AutostartDomains {
+  /** State and libvirt's reason (`virsh domstate --reason`); undefined when there is no such domain. */
+  domStateReason(name: string): Promise<{ state: string; reason: string } | undefined>;
+  /** True when the domain is marked autostart (`virsh dominfo`). */
+  autostart(name: string): Promise<boolean>;
+  /** Sets or clears the autostart mark (`virsh autostart [--disable]`). */
+  setAutostart(name: string, enabled: boolean): Promise<void>;
+  /** Starts a shut-off domain (`virsh start`). */
+  start(name: string): Promise<void>;
+}
+
 /** The libvirt listing the monitoring needs (implemented by `Virsh.listAll`). */
 export interface DomainInventory {
   /** Every domain on the connection with its libvirt UUID and `virsh domstate` text. */

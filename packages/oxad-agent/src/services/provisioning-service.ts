@@ -108,6 +108,15 @@ export class AgentProvisioningService {
     }
   }
 
+  /**
+   * Runs `task` under the lock of VM `vmUuid` that orders its actions: it waits for the actions accepted before it
+   * and the actions accepted after it wait for it (the guest power-off watcher, decision record 021).
+   * @returns what `task` returns; its error passes through.
+   */
+  exclusive<T>(vmUuid: string, task: () => Promise<T>): Promise<T> {
+    return this.vmLocks.run(vmUuid.toLowerCase(), task);
+  }
+
   /** Resolves when every accepted action has finished (tests, shutdown). */
   async idle(): Promise<void> {
     while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
