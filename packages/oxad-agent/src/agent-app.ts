@@ -34,6 +34,7 @@ import { EventForwarder } from './services/event-forwarder.js';
 import { GuestPoweroffWatcher } from './services/guest-poweroff-watcher.js';
 import { probeHypervisor, type HypervisorChoice } from './services/hypervisor-probe.js';
 import { HostInventory } from './services/host-inventory.js';
+import { KeptDisksService } from './services/kept-disks-service.js';
 import { MonitoringService } from './services/monitoring-service.js';
 import type { StatusReporter } from './services/ports.js';
 import { AgentProvisioningService } from './services/provisioning-service.js';
@@ -149,7 +150,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   // The OCF agent ignores the request path (docs/ocf-protocol.md §4.1): serve every path.
   app.use(
     createXmlRpcHandler({
-      methods: agentApi({ password: options.password, provisioning, monitoring, templates, domains: virsh, domainPrefix: options.domainPrefix, host: hostInventory, vmFiles: vms }),
+      methods: agentApi({ password: options.password, provisioning, monitoring, templates, domains: virsh, domainPrefix: options.domainPrefix, host: hostInventory, vmFiles: vms, keptDisks: new KeptDisksService(vms, qemuImg, logger.child({ part: 'kept-disks' })) }),
       logger,
       introspection: false,
       ...(options.requireClientCertificate ? { authenticate: managerCertificateAuth(tls) } : {}),
