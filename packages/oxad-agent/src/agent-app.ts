@@ -182,7 +182,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   }
   // Decision 021: our shut-off domains still marked autostart are started again (host reboot, power loss).
   const autostartRecovery = new AutostartRecovery(virsh, (url, xml, label) => outbox.enqueue(url, xml, label), {
-    domainPrefix: options.domainPrefix, logger: logger.child({ part: 'autostart-recovery' }), ...(options.eventsUrl ? { eventsUrl: options.eventsUrl } : {}),
+    domainPrefix: options.domainPrefix, logger: logger.child({ part: 'autostart-recovery' }), lock: provisioning, ...(options.eventsUrl ? { eventsUrl: options.eventsUrl } : {}),
   }).run(reconciled.domains);
   return {
     port,

@@ -17,9 +17,12 @@
  * The `Started` event goes through the durable outbox to the events URL (docs/ocf-protocol.md §6.8, the same
  * document the event forwarder sends), so the manager sets the VM running even if the event stream had not yet
  * subscribed when the domain started; a second `Started` from the stream is applied idempotently by the manager.
- * Domains are started one after the other; one failing to start is logged and reported, the others go on.
+ * Domains are started one after the other, each under the provisioning's lock of its VM (an action the manager
+ * sends meanwhile, e.g. a stop, runs before or after it, never in between the check and the start); one failing to
+ * start is logged and reported, the others go on.
  */
 import { describeError, libvirtEventResponse, serialiseRspec, type Logger } from '@kvm-crm/shared';
+import type { VmActionLock } from './guest-poweroff-watcher.js';
 import type { AutostartDomains, StatusQueue } from './ports.js';
 
 /** A domain of ours as the start-up reconciliation read it (a `KnownDomain`). */
@@ -57,6 +60,8 @@ export interface AutostartRecoveryOptions {
   /** The manager's `/xmlrpc/agent` URL for events; without it no event is queued (only logged). */
   eventsUrl?: string;
   logger: Logger;
+  /** The provisioning's per-VM lock (`AgentProvisioningService`); absent in unit tests that do not need it. */
+  lock?: VmActionLock;
 }
 
 /** Starts this agent's shut-off domains that are marked autostart (see the module comment). */
@@ -82,7 +87,7 @@ export class AutostartRecovery {
     const outcomes: RecoveryOutcome[] = [];
     for (const d of candidates) {
       if (!d.name.startsWith(this.options.domainPrefix) || d.state !== 'shut off') continue;
-      const outcome = await this.recover(d);
+      const outcome = this.options.lock ? await this.options.lock.exclusive(d.uuid, () => this.recover(d)) : await this.recover(d);
       if (outcome) outcomes.push(outcome);
     }
     if (outcomes.length) {

@@ -96,3 +96,26 @@ test('a domain gone or started by someone else between the reconciliation and th
   assert.deepEqual(await new AutostartRecovery(fake, async () => undefined, { domainPrefix: PREFIX, logger }).run(list), []);
   assert.deepEqual(fake.started, []);
 });
+
+test('recovery runs under the VM lock: a stop accepted first clears the mark and the domain is not started', async () => {
+  const { KeyedMutex } = await import('../../dist/services/concurrency.js');
+  const fake = new FakeDomains();
+  const name = `${PREFIX}${uuid(1)}`;
+  fake.add(name, 'shut off', 'unknown', true);
+  const locks = new KeyedMutex();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const stop = locks.run(uuid(1), async () => {
+    await gate;
+    await fake.setAutostart(name, false); // what the provisioning's stop does first
+  });
+  const keys: string[] = [];
+  const run = new AutostartRecovery(fake, async () => undefined, {
+    domainPrefix: PREFIX, logger, lock: { exclusive: (k, task) => (keys.push(k), locks.run(k, task)) },
+  }).run(candidates(fake, {}));
+  release();
+  await stop;
+  assert.deepEqual(await run, []);
+  assert.deepEqual(fake.started, []);
+  assert.deepEqual(keys, [uuid(1)]);
+});
