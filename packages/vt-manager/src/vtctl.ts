@@ -14,6 +14,7 @@ import { certsCommand } from './cli/certs-command.js';
 import { formatRecords } from './cli/table.js';
 import { addQuotaCommands } from './cli/quota-command.js';
 import { registerHostCommands } from './cli/host-commands.js';
+import { addKeptDisksCommands } from './cli/kept-disks-commands.js';
 import { addVmCommands } from './cli/vm-commands.js';
 import { addInventoryCommands } from './cli/inventory-commands.js';
 
@@ -202,6 +203,7 @@ for (const [verb, help] of [
 }
 
 registerHostCommands(program, { adminClient, print });
+addKeptDisksCommands(program, { adminClient, print });
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`vtctl: ${describeError(err)}\n`);
