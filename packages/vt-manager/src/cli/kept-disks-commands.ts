@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import type { XmlRpcClient } from '@kvm-crm/shared';
-import { formatTable } from './vm-table.js';
+import { formatRecords } from './table.js';
 
 /** What the kept-disks commands need from vtctl. */
 export interface KeptDisksCommandDeps {
@@ -30,7 +30,7 @@ interface KeptDisksRow {
  * whose size could not be read), VIRTUAL MiB (sum of the images' virtual sizes), ACTUAL MiB (space they take).
  */
 export function keptDisksTable(rows: KeptDisksRow[]): string {
-  return formatTable(
+  return formatRecords(
     rows.map((r) => ({
       id: r.id, vm: r.vmUuid, name: r.vmName || '-', keptAt: r.keptAt,
       files: r.files.map((f) => (f.error ? `${f.name}?` : f.name)).join(','),
