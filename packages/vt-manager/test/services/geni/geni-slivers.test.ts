@@ -275,3 +275,18 @@ forEachEngine('GENI: a failed create shows geni_failed (no geni_error), refuses 
   assert.equal((await sliverRows(w)).length, 0);
   assert.equal(w.agent.sent.length, 1, 'nothing to delete on the host');
 });
+
+forEachEngine('GENI: an unbound node is placed by the policy; two concurrent Provisions of one allocation create one VM', async (t, engine) => {
+  const { w, g } = await setUp(t, engine);
+  const a = await struct(g, () => g.am.allocate(TEST_SLICE, ['slice-cred'], requestRspec([{ clientId: 'free1' }]), {}));
+  assert.equal(a.code.geni_code, 0, a.output);
+  assert.match(a.value.geni_slivers[0].geni_sliver_urn, /:vtam:kvm1:myslice\+sliver\+free1$/);
+  assert.match(a.value.geni_rspec, /component_id="urn:publicid:IDN\+ocf:test:vtam\+node\+kvm1"/, 'the manifest names the advertised node');
+  const [p1, p2] = await Promise.all([0, 1].map(() => struct(g, () => g.am.provision([TEST_SLICE], ['slice-cred'], RSPEC_V3))));
+  const codes = [p1!.code.geni_code, p2!.code.geni_code].sort();
+  assert.equal(codes[0], 0, JSON.stringify([p1!.output, p2!.output]));
+  assert.ok(codes[1] === 7 || codes[1] === 15, `the loser is REFUSED or EXPIRED, got ${codes[1]}`);
+  await waitFor('the create at the agent', () => w.agent.sent.length > 0);
+  assert.equal(await w.tx.dataSource.getRepository(VirtualMachine).count(), 1);
+  assert.deepEqual(w.agent.sent.map((_, i) => w.agent.action(i).type), ['create'], 'one create reached the agent');
+});
