@@ -75,6 +75,7 @@ export class GeniSliverService {
     }
     // Template catalogues (agent calls, outside the transaction): the bound servers', or every eligible one's.
     const wanted = nodes.some((n) => n.serverName === undefined) ? servers.filter((s) => s.enabled && s.available && !s.draining) : [...new Set(nodes.map((n) => byName.get(n.serverName!)!))];
+    if (wanted.length === 0) throw new GeniFault(GENI_CODE.REFUSED, 'no node of this aggregate is available (up, enabled, not draining) to place the unbound slivers on');
     const catalogues = new Map<number, string[]>();
     await Promise.all(wanted.map(async (s) => catalogues.set(s.id, await this.templatesOf(s))));
     const plans = nodes.map((n) => {
