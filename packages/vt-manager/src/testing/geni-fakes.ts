@@ -1,7 +1,8 @@
 /**
  * Test support for the GENI endpoint (test-only; never imported by shipped code): a credential checker that
- * accepts the credentials a test hands it (the real checks are the credentials helper's, tested there), an RSpec
- * codec that uses shared's real identifiers and request parser, and the aggregate wired onto a {@link World}.
+ * accepts the credentials a test hands it (the real checks are the credentials helper's, tested there; slice binding
+ * is the real `bindToSlice`), the real RSpec codec with replaceable members, a request RSpec builder in the RO's
+ * shape, and the aggregate wired onto a {@link World}.
  */
 import { componentManagerUrn, nodeUrn } from '@kvm-crm/shared';
 import { bindToSlice, GeniCredentialError, type VerifiedCredential } from '../services/geni/credential-verifier.js';

@@ -224,7 +224,7 @@ export class GeniSliverService {
     }
   }
 
-  /** Renew (§6.5): sets each sliver's expiry (and its VM's) to `at`, capped per state; returns the new expiries. */
+  /** Renew (§6.5): sets each sliver's expiry (and its VM's) to `at`, capped at now + maxAllocationHours (allocated) or maxSliverDays (provisioned); updates the given rows. */
   async renew(slivers: GeniSliver[], at: Date, now = new Date()): Promise<void> {
     for (const s of slivers) {
       const cap = new Date(now.getTime() + (s.allocationState === 'allocated' ? this.settings.maxAllocationHours * HOUR_MS : this.settings.maxSliverDays * DAY_MS));
