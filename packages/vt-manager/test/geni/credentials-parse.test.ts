@@ -61,6 +61,7 @@ describe('parseSignedCredential', () => {
     refusedWith(doc().replace('http://www.w3.org/2000/09/xmldsig#sha1', 'http://www.w3.org/2001/04/xmldsig-more#md5'), /digest algorithm .* not accepted/);
     refusedWith(doc().replace('xmldsig#enveloped-signature', 'http://www.w3.org/TR/1999/REC-xslt-19991116'), /transform .* not accepted/);
     refusedWith(doc().replace(/<X509Data>[\s\S]*?<\/X509Data>/, ''), /carries no X509 certificate/);
+    refusedWith(doc().replace('<X509Certificate>AAAA</X509Certificate>', '<X509Certificate>AAAA</X509Certificate>'.repeat(11)), /carries more than 10 certificates/);
     refusedWith(doc().replace('xmlns="http://www.w3.org/2000/09/xmldsig#"', 'xmlns="urn:fake"'), /not in the XML-DSig namespace/);
     const extraSig = doc().replace('</signatures>', `${/<Signature[\s\S]*<\/Signature>/.exec(doc())?.[0].replace('Sig_ref0', 'Sig_extra')}</signatures>`);
     refusedWith(extraSig, /there are 2 signatures for 1 credentials/);

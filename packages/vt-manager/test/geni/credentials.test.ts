@@ -90,6 +90,7 @@ describe('GENI credentials minted by make-geni-credential.sh', () => {
   let roots: TrustedRootsStore;
   let verifier: SfaCredentialVerifier;
   const read = (f: string) => readFileSync(f, 'utf8');
+  const roots_ = () => roots;
 
   before(async () => {
     work = mkdtempSync(path.join(tmpdir(), 'kvmcrm-gcred-test-'));
@@ -214,6 +215,26 @@ describe('GENI credentials minted by make-geni-credential.sh', () => {
     assert.deepEqual(adapterAlone.ok, false);
     assert.equal((await adapter.verify(read(m.untrustedCred), ['Sig_ref0'], [path.join(m.trustedRootsDir, 'kvmcrm-test.gid')])).ok, false);
     assert.equal((await adapter.verify(read(m.sliceCred), ['Sig_ref0'], [path.join(m.trustedRootsDir, 'kvmcrm-test.gid')])).ok, true);
+  });
+
+  it('the xmlsec1 adapter: a missing program is an error (never a pass), a hanging one is killed and refused', async () => {
+    const xml = read(m.sliceCred);
+    const roots = [path.join(m.trustedRootsDir, 'kvmcrm-test.gid')];
+    await assert.rejects(new Xmlsec1SignatureVerifier({ xmlsec1Path: path.join(work, 'no-such-xmlsec1') }).verify(xml, ['Sig_ref0'], roots), /cannot run/);
+    const missing = new SfaCredentialVerifier({ roots: roots_(), logger: silentLogger(), xmlsec1Path: path.join(work, 'no-such-xmlsec1') });
+    await assert.rejects(missing.verify('Allocate', [xml]), (e: unknown) => !(e instanceof GeniCredentialError) && /cannot run/.test(String(e)));
+    const hang = path.join(work, 'hanging-xmlsec1');
+    writeFileSync(hang, '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
+    const t = Date.now();
+    const r = await new Xmlsec1SignatureVerifier({ xmlsec1Path: hang, timeoutSeconds: 0.5 }).verify(xml, ['Sig_ref0'], roots);
+    assert.deepEqual(r, { ok: false, reason: 'signature Sig_ref0: xmlsec1 timed out after 0.5 s' });
+    assert.ok(Date.now() - t < 5000);
+    const lies = path.join(work, 'lying-xmlsec1');
+    writeFileSync(lies, '#!/bin/sh\necho "error: chain" >&2; echo OK >&2; exit 1\n', { mode: 0o755 });
+    assert.equal((await new Xmlsec1SignatureVerifier({ xmlsec1Path: lies }).verify(xml, ['Sig_ref0'], roots)).ok, false, 'exit status 1 refuses');
+    const okLast = path.join(work, 'ok-last-xmlsec1');
+    writeFileSync(okLast, '#!/bin/sh\necho "func=x:error=1:certificate verification failed" >&2; echo OK >&2; exit 0\n', { mode: 0o755 });
+    assert.equal((await new Xmlsec1SignatureVerifier({ xmlsec1Path: okLast }).verify(xml, ['Sig_ref0'], roots)).ok, false, 'OK not first refuses');
   });
 
   describe('delegation', () => {

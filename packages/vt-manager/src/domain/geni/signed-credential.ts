@@ -21,6 +21,8 @@ export const MAX_DELEGATION_DEPTH = 8;
 /** Element nesting and count limits of one credential document. */
 const MAX_ELEMENT_DEPTH = 64;
 const MAX_ELEMENTS = 4000;
+/** Most certificates in one signature's KeyInfo (the signer and its chain; finding the signer is quadratic). */
+export const MAX_SIGNATURE_CERTIFICATES = 10;
 
 const XML_NS = 'http://www.w3.org/XML/1998/namespace';
 const DSIG_NS = 'http://www.w3.org/2000/09/xmldsig#';
@@ -219,6 +221,7 @@ function readSignature(sig: Node, sigId: string, refId: string): CredentialSigna
     .map((c) => c.text.replace(/\s+/g, ''))
     .filter((b64) => b64 !== '');
   if (x509Certificates.length === 0) fail(`${where} carries no X509 certificate (a bare KeyValue key is never trusted)`);
+  if (x509Certificates.length > MAX_SIGNATURE_CERTIFICATES) fail(`${where} carries more than ${MAX_SIGNATURE_CERTIFICATES} certificates`);
   return { id: sigId, c14nAlgorithm, signatureAlgorithm, digestAlgorithm, x509Certificates };
 }
 
