@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gzip
 import json
 import os
 import re
@@ -80,6 +81,8 @@ class RecordingTransport(xmlrpc.client.SafeTransport):
 
     def parse_response(self, response):  # type: ignore[override]
         body = response.read()
+        if response.getheader("Content-Encoding", "") == "gzip":  # xmlrpclib accepts gzip replies, so do we
+            body = gzip.decompress(body)
         self.last_body = body
         p, u = self.getparser()
         p.feed(body)
