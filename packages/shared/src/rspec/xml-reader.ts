@@ -37,8 +37,13 @@ export interface XmlReaderLimits {
 
 /** One element of the tree built by {@link readXml}. */
 export interface XmlElement {
-  /** Local name: any namespace prefix is stripped, the namespace itself is ignored (§6.1 rule 10). */
+  /** Local name: any namespace prefix is stripped (the namespace URI is in {@link XmlElement.namespace}). */
   readonly name: string;
+  /**
+   * Namespace URI of the element (`''` when it has none). The OCF rspec parser ignores it (§6.1 rule 10); the GENI
+   * RSpec parser (geni/rspec/request.ts) uses it to be namespace-aware.
+   */
+  readonly namespace: string;
   /** Unprefixed attributes (namespace declarations excluded), after attribute-value normalisation. */
   readonly attributes: ReadonlyMap<string, string>;
   /** Child elements in document order. */
@@ -81,7 +86,7 @@ const SAXES_OPTIONS = { xmlns: true, position: false, defaultXMLVersion: '1.0', 
  *
  * Line ends are normalised (`\r\n` and `\r` become `\n`) as XML 1.0 §2.11 requires. A leading byte-order mark is
  * skipped. The document is read as XML 1.0 whatever its declaration says. Namespace prefixes must be declared (as
- * with expat in namespace mode), but the namespace itself is not recorded.
+ * with expat in namespace mode), and each element records its namespace URI.
  *
  * @throws {InputError} for oversized input, DTDs, exceeded limits and any not-well-formed input; the message says
  *   what was wrong and where (line and column).
@@ -231,7 +236,7 @@ class TreeBuilder {
     for (const a of Object.values(tag.attributes)) {
       if (a.prefix === '' && a.name !== 'xmlns') attributes.set(a.name, a.value);
     }
-    const element: XmlElement = { name: tag.local, attributes, children: [], text: '', line: this.lineAt(lt) };
+    const element: XmlElement = { name: tag.local, namespace: tag.uri, attributes, children: [], text: '', line: this.lineAt(lt) };
     const parent = this.stack[this.stack.length - 1];
     if (parent) {
       parent.element.children.push(element);
