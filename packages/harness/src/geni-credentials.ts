@@ -38,7 +38,7 @@ export interface GeniTestCredentials {
 
 /**
  * Mints a test authority `authority` (URN authority part, e.g. `kvmcrm-t1a2b3c`), user `user` and slice `slice`
- * with credentials valid for `days` days into `dir` (created; must not exist yet). When `trustedRootsDir` is given
+ * with credentials valid for `days` days (signed with `digest`) into `dir` (created; must not exist yet). When `trustedRootsDir` is given
  * the authority GID is copied there. @throws when the tool is missing or its self-checks fail.
  */
 export async function mintGeniCredentials(options: {
@@ -48,10 +48,12 @@ export async function mintGeniCredentials(options: {
   slice: string;
   days?: number;
   trustedRootsDir?: string;
+  /** Signature and digest algorithm: `sha1` (RSA-SHA1, the tool's default, like GCF/SFA/C-BAS) or `sha256`. */
+  digest?: 'sha1' | 'sha256';
 }): Promise<GeniTestCredentials> {
   const tool = path.join(GENI_TOOLS_DIR, 'make-geni-credential.sh');
   await access(tool);
-  const r = await execa('bash', [tool, '-o', options.dir, '-a', options.authority, '-u', options.user, '-s', options.slice, '-d', String(options.days ?? 2)], {
+  const r = await execa('bash', [tool, '-o', options.dir, '-a', options.authority, '-u', options.user, '-s', options.slice, '-d', String(options.days ?? 2), '--digest', options.digest ?? 'sha1'], {
     timeout: 120_000,
   });
   const field = (label: string): string => {
