@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { access, mkdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import {
   type Cluster,
   createQuery,
@@ -76,10 +77,12 @@ describe('the FELIX RO (Python stdlib) against /xmlrpc/geni/3/ on real libvirt',
   /** Milliseconds from the Allocate call, by event (the Allocate-to-geni_ready breakdown). */
   const timeline: Record<string, number> = {};
   let allocateAt = 0;
+  let hasXmllint = false;
   let ocfVmUuid = '';
 
   before(
     async () => {
+      hasXmllint = (await execa('xmllint', ['--version'], { reject: false })).exitCode === 0;
       c = await startCluster({
         managerOptions: async (dir) => {
           const trustedRootsDir = path.join(dir, 'geni-roots');
@@ -136,7 +139,8 @@ describe('the FELIX RO (Python stdlib) against /xmlrpc/geni/3/ on real libvirt',
   test('Allocate (RO request RSpec shape, geni_end_time +00:00): one allocated sliver with the §4.3 URN, no VM yet', async () => {
     allocateAt = Date.now();
     const r = await step(['allocate', '--client-id', clientId, '--component-id', nodeUrn, '--component-manager-id', cmUrn, '--ram', '128', '--cores', '1', '--end-in-seconds', '3600']);
-    assert.equal((r.request_schema as { checked: string }).checked, 'xsd', 'the request RSpec we send validates against request.xsd (xmllint)');
+    // With xmllint (Debian libxml2-utils) the client validates the request it sends against request.xsd.
+    if (hasXmllint) assert.equal((r.request_schema as { checked: string }).checked, 'xsd', 'the request RSpec we send validates against request.xsd');
     const [s] = slivers(r);
     assert.equal(slivers(r).length, 1);
     assert.equal(s!.geni_sliver_urn, sliverUrn);
