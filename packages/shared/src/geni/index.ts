@@ -4,3 +4,6 @@ export * from './geni-time.js';
 export * from './identifiers.js';
 export * from './rspec/namespaces.js';
 export * from './rspec/request.js';
+export * from './rspec/advertisement.js';
+export * from './rspec/manifest.js';
+export * from './compress.js';

@@ -13,9 +13,9 @@
  */
 import { EventEmitter } from 'node:events';
 import { X509Certificate } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { describeError, InputError, type Logger } from '@kvm-crm/shared';
+import { describeError, InputError, writeFileAtomic, type Logger } from '@kvm-crm/shared';
 import { urnOfCertificate, type TrustAnchor } from '../domain/geni/gid-chain.js';
 
 /** File names read from the folder: a safe name with one of the PEM suffixes. */
@@ -166,6 +166,37 @@ export class TrustedRootsStore extends EventEmitter {
     this.logger.info('GENI trusted roots reloaded', { trigger, roots: next.roots.map((r) => r.file) });
     this.emit('reload', this.snapshot);
     return true;
+  }
+
+  /** True when `name` (a checked file name, no path) is a regular file in the folder. */
+  hasFile(name: string): boolean {
+    this.assertName(name);
+    try {
+      return lstatSync(path.join(this.dir, name)).isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Writes `pem` as `name` in the folder atomically (mode 0644: certificates are public) and reloads.
+   * @throws InputError for a bad name; the fs error when the folder is not writable.
+   */
+  writeRootFile(name: string, pem: string): void {
+    this.assertName(name);
+    writeFileAtomic(path.join(this.dir, name), pem, 0o644);
+    this.reload('trust add');
+  }
+
+  /** Deletes `name` from the folder and reloads. @throws InputError for a bad name; the fs error otherwise. */
+  removeRootFile(name: string): void {
+    this.assertName(name);
+    rmSync(path.join(this.dir, name));
+    this.reload('trust remove');
+  }
+
+  private assertName(name: string): void {
+    if (!TRUSTED_ROOT_FILE_RE.test(name) || SKIPPED_FILES.has(name)) throw new InputError(`not a trusted-root file name: ${JSON.stringify(name.slice(0, 130))}`);
   }
 
   /** Starts polling the folder and reloading on SIGHUP. Idempotent. */

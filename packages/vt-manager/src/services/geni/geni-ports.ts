@@ -4,18 +4,9 @@
  * credential verifier (credentials helper). manager-app.ts passes the real ones; unit tests pass fakes.
  */
 
-/** GENI methods that take credentials (§9.2 privilege mapping is the verifier's). */
-export type GeniMethod = 'ListResources' | 'Describe' | 'Allocate' | 'Renew' | 'Provision' | 'Status' | 'PerformOperationalAction' | 'Delete' | 'Shutdown';
+import type { GeniMethod, VerifiedCredential } from './credential-verifier.js';
 
-/** A credential that passed §9.3 items 1–7. */
-export interface VerifiedCredential {
-  ownerUrn: string;
-  targetUrn: string;
-  /** `slice`, `user`, `authority+sa`, … */
-  targetType: string;
-  expires: Date;
-  privileges: string[];
-}
+export type { GeniMethod, VerifiedCredential };
 
 /**
  * The credential checks: `verify` (§9.3 items 1–7 over the raw XML-RPC credentials parameter) and `bindToSlice`

@@ -80,7 +80,7 @@ export class GeniSliverService {
     const plans = nodes.map((n) => {
       const template = this.codec.templateNameOfDiskImage(n.diskImage) ?? this.settings.defaultTemplate;
       const bound = n.serverName === undefined ? undefined : byName.get(n.serverName);
-      const known = bound ? (catalogues.get(bound.id) ?? []) : [...new Set([...catalogues.values()].flat())].sort();
+      const known = [...new Set(bound ? (catalogues.get(bound.id) ?? []) : [...catalogues.values()].flat())].sort();
       if (!known.includes(template)) {
         throw new GeniFault(GENI_CODE.BADARGS, `disk image ${JSON.stringify((n.diskImage ?? 'default').slice(0, 200))} (template ${template}) is not available${bound ? ` on node ${bound.name}` : ''}; images: ${known.join(', ') || 'none'}`);
       }
