@@ -48,6 +48,8 @@ import { PrincipalService } from './services/principal-service.js';
 import { QuotaService } from './services/quota-service.js';
 import { ProvisioningService } from './services/provisioning-service.js';
 import type { AgentGateway, ClientNotifier } from './services/ports.js';
+import { adminGeniSliverApi } from './api/admin-geni-sliver-api.js';
+import { adminGeniTrustApiIfConfigured, startGeniEndpoint } from './geni-endpoint.js';
 
 /** A running manager. */
 export interface RunningManager {
@@ -165,7 +167,11 @@ export async function startManager(
   // Every successful admin call is logged (info, secrets masked): the audit trail docs/security.md promises.
   const adminLog = logger.child({ endpoint: 'admin' });
   const callbackAdmin = callbackAdminApi({ policies: callbackPolicies, outbox: new CallbackOutboxService(tx, logger.child({ part: 'callback-outbox' })) });
-  const adminMethods = auditAdminCalls({ ...adminApi({ inventory, dataSource, principals, provisioning, quotas, vms: new VmLifecycleService(tx, provisioning.intake, agents), inventoryChanges: new InventoryChangesService(tx), onPrincipalRemoved: (n) => authenticator.forget(n), hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts } }), ...callbackAdmin }, adminLog);
+  // GENI AM API v3 (docs/geni-v3.md, decision 022): /xmlrpc/geni/3 with no HTTP auth; credentials decide.
+  const geni = options.geni.enabled ? startGeniEndpoint({ options, publicUrl, tx, provisioning, agents, logger }) : undefined;
+  if (geni) app.all(['/xmlrpc/geni/3', '/xmlrpc/geni/3/'], geni.handler);
+  const geniAdmin = { ...adminGeniSliverApi({ dataSource }), ...adminGeniTrustApiIfConfigured(geni?.roots) };
+  const adminMethods = auditAdminCalls({ ...geniAdmin, ...adminApi({ inventory, dataSource, principals, provisioning, quotas, vms: new VmLifecycleService(tx, provisioning.intake, agents), inventoryChanges: new InventoryChangesService(tx), onPrincipalRemoved: (n) => authenticator.forget(n), hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts } }), ...callbackAdmin }, adminLog);
   const admin = createXmlRpcHandler({ methods: adminMethods, logger: adminLog, authenticate: basicAuth('admin') });
   // rpc4django accepts the paths with and without a trailing slash (docs/ocf-protocol.md §2.1).
   app.all(['/xmlrpc/plugin', '/xmlrpc/plugin/'], plugin);
@@ -188,6 +194,8 @@ export async function startManager(
       .catch((err: unknown) => logger.error('action recovery failed', { error: String(err) }))
       .then(() => provisioning.failOverdueActions())
       .catch((err: unknown) => logger.error('deadline sweep failed', { error: String(err) }))
+      .then(() => geni?.slivers.sweep())
+      .catch((err: unknown) => logger.error('GENI sliver sweep failed', { error: String(err) }))
       .then(() => provisioning.deleteExpiredVms())
       .catch((err: unknown) => logger.error('expiry sweep failed', { error: String(err) }));
   void sweepOnce();
@@ -215,6 +223,7 @@ export async function startManager(
       clearInterval(sweep);
       if (monitor) clearInterval(monitor);
       outbox?.stop();
+      geni?.roots?.close();
       tls.close();
       await closeServer(server);
       await notifier.drain();

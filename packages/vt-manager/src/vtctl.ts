@@ -17,6 +17,7 @@ import { registerHostCommands } from './cli/host-commands.js';
 import { addVmCommands } from './cli/vm-commands.js';
 import { addInventoryCommands } from './cli/inventory-commands.js';
 import { addGeniTrustCommands } from './cli/geni-trust-commands.js';
+import { addGeniSliverCommands } from './cli/geni-sliver-commands.js';
 
 const program = new Command('vtctl').description('kvm-crm admin CLI').option('--json', 'print JSON');
 const collect = (v: string, acc: string[]) => [...acc, v];
@@ -205,6 +206,7 @@ for (const [verb, help] of [
 registerHostCommands(program, { adminClient, print });
 const geni = program.command('geni').description('GENI AM API v3 (/xmlrpc/geni/3/)');
 addGeniTrustCommands(geni, adminClient, () => program.opts().json === true);
+addGeniSliverCommands(geni, adminClient, () => program.opts().json === true);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`vtctl: ${describeError(err)}\n`);

@@ -3,19 +3,11 @@
  * accepts the credentials a test hands it (the real checks are the credentials helper's, tested there), an RSpec
  * codec that uses shared's real identifiers and request parser, and the aggregate wired onto a {@link World}.
  */
-import {
-  componentManagerUrn,
-  nodeUrn,
-  parseRequestRspec,
-  parseSliverUrn,
-  sliverUrn,
-  templateNameOfDiskImage,
-} from '@kvm-crm/shared';
-import { deflateSync } from 'node:zlib';
+import { componentManagerUrn, nodeUrn } from '@kvm-crm/shared';
 import { bindToSlice, GeniCredentialError, type VerifiedCredential } from '../services/geni/credential-verifier.js';
 import { CapacityService } from '../services/capacity-service.js';
 import { GeniAggregateService } from '../services/geni/geni-aggregate-service.js';
-import type { GeniCredentials, GeniMethod, GeniRspecCodec } from '../services/geni/geni-ports.js';
+import { SHARED_GENI_CODEC, type GeniCredentials, type GeniMethod, type GeniRspecCodec } from '../services/geni/geni-ports.js';
 import type { GeniSettings } from '../services/geni/geni-settings.js';
 import { GeniSliverService } from '../services/geni/geni-sliver-service.js';
 import { IpamService } from '../services/ipam-service.js';
@@ -52,17 +44,9 @@ export class FakeGeniCredentials implements GeniCredentials {
   }
 }
 
-/**
- * A codec with shared's real URN functions and request parser, and JSON stand-ins for the advertisement and
- * manifest writers (test-only: the tests here read the sliver structs; the RSpec writers are tested in shared).
- */
-export function testCodec(): GeniRspecCodec {
-  return {
-    componentManagerUrn, nodeUrn, sliverUrn, parseSliverUrn, parseRequestRspec, templateNameOfDiskImage,
-    buildAdvertisement: (auth, nodes) => JSON.stringify({ kind: 'advertisement', cm: componentManagerUrn(auth), nodes }),
-    buildManifest: (auth, slivers) => JSON.stringify({ kind: 'manifest', cm: componentManagerUrn(auth), slivers }),
-    compressRspec: (xml) => deflateSync(Buffer.from(xml, 'utf8')).toString('base64'),
-  };
+/** The real codec (shared's RSpec and URN functions); a test may replace members. */
+export function testCodec(over: Partial<GeniRspecCodec> = {}): GeniRspecCodec {
+  return { ...SHARED_GENI_CODEC, ...over };
 }
 
 /** GENI settings for tests (`over` replaces fields). */

@@ -4,6 +4,17 @@
  * credential verifier (credentials helper). manager-app.ts passes the real ones; unit tests pass fakes.
  */
 
+import {
+  buildAdvertisement,
+  buildManifest,
+  componentManagerUrn,
+  compressRspec,
+  nodeUrn,
+  parseRequestRspec,
+  parseSliverUrn,
+  sliverUrn,
+  templateNameOfDiskImage,
+} from '@kvm-crm/shared';
 import type { GeniMethod, VerifiedCredential } from './credential-verifier.js';
 
 export type { GeniMethod, VerifiedCredential };
@@ -63,3 +74,8 @@ export interface GeniRspecCodec {
   buildManifest(authorityHrn: string, slivers: ManifestSliver[]): string;
   compressRspec(xml: string): string;
 }
+
+/** The real codec: `@kvm-crm/shared`'s GENI identifiers, request parser, RSpec builders and compression. */
+export const SHARED_GENI_CODEC: GeniRspecCodec = {
+  componentManagerUrn, nodeUrn, sliverUrn, parseSliverUrn, parseRequestRspec, templateNameOfDiskImage, buildAdvertisement, buildManifest, compressRspec,
+};
