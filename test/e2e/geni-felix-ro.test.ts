@@ -81,6 +81,9 @@ describe('the FELIX RO (Python stdlib) against /xmlrpc/geni/3/ on real libvirt',
   const callSeconds: Record<string, number> = {};
   let allocateAt = 0;
   let hasXmllint = false;
+  /** Seconds from Allocate to geni_ready / to the Provision reply in the one-process scenario (no process start-ups). */
+  let scenarioReady: number | undefined;
+  let scenarioProvisionReply: number | undefined;
 
   before(
     async () => {
@@ -297,11 +300,26 @@ describe('the FELIX RO (Python stdlib) against /xmlrpc/geni/3/ on real libvirt',
     assert.deepEqual(await domainsWithPrefix(c.domainPrefix), [], 'no domain of the run is left');
   });
 
+  test('the client\'s whole-scenario mode (one process, the RO call order) passes on a third sliver', { timeout: RUN_TIMEOUT_MS }, async () => {
+    const { records, exitCode } = await runFelixRo(ro, ['scenario', '--poll-seconds', '0.5', '--client-id', `vs-${tag}`, '--user-urn', creds.userUrn, '--ssh-pubkey', creds.sshPublicKey!, '--end-in-seconds', '3600'], RUN_TIMEOUT_MS);
+    const failed = records.filter((r) => !r.ok);
+    assert.deepEqual(failed.map((r) => `${r.step}: ${r.errors.join(' | ')}`), []);
+    assert.equal(exitCode, 0);
+    assert.deepEqual(records.map((r) => r.step), [
+      'GetVersion', 'ListResources', 'Allocate', 'Describe', 'Provision', 'PerformOperationalAction:geni_start', 'Status-until-ready',
+      'PerformOperationalAction:geni_stop', 'Status-until-stopped', 'Delete', 'Status-until-gone', 'ListResources-after-delete',
+    ]);
+    assert.deepEqual(await domainsWithPrefix(c.domainPrefix), []);
+    const at = (step: string, k: 't_start' | 't_end') => records.find((r) => r.step === step)![k] as number;
+    scenarioReady = at('Status-until-ready', 't_end') - at('Allocate', 't_start');
+    scenarioProvisionReply = at('Provision', 't_end') - at('Allocate', 't_start');
+  });
+
   test('timings: Allocate to geni_ready and its parts', (t) => {
     const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
     const s = (k: string) => (timeline[k] === undefined ? 'n/a' : `${(timeline[k]! / 1000).toFixed(1)} s`);
     const calls = ['Allocate', 'Describe', 'Provision', 'PerformOperationalAction:geni_start'].map((k) => `${k} ${callSeconds[k] ?? 'n/a'} s`).join(', ');
-    const line = `GENI Allocate→geni_ready ${s('geniReady')}: Provision reply ${s('provisionReply')}, create done ${s('createDone')}, geni_start reply ${s('startReply')}, start done ${s('startDone')}, guest ready line ${s('readyLine')}; round trips ${calls}; the rest is one Python process per step (load average ${load}, ${os.cpus().length} CPUs)`;
+    const line = `GENI Allocate→geni_ready ${s('geniReady')}: Provision reply ${s('provisionReply')}, create done ${s('createDone')}, geni_start reply ${s('startReply')}, start done ${s('startDone')}, guest ready line ${s('readyLine')}; round trips ${calls}; the rest is one Python process per step. One-process scenario (as the RO runs): Provision reply ${scenarioProvisionReply?.toFixed(1) ?? 'n/a'} s, geni_ready ${scenarioReady?.toFixed(1) ?? 'n/a'} s after Allocate (load average ${load}, ${os.cpus().length} CPUs)`;
     t.diagnostic(line);
     process.stdout.write(`# ${line}\n`);
     assert.ok(timeline.geniReady !== undefined);

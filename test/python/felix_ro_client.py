@@ -25,7 +25,7 @@ CLI: `felix_ro_client.py --am-url URL [common options] STEP [step options]`, one
 `scenario` for the whole RO call order (GetVersion -> ListResources -> Allocate -> Describe -> Provision ->
 PerformOperationalAction geni_start -> Status until geni_ready -> geni_stop -> Delete -> gone from Status and
 ListResources). Each call prints one JSON line on stdout:
-  {"step", "method", "ok", "errors": [...], "code", "output", "seconds", ...step fields}
+  {"step", "method", "ok", "errors": [...], "code", "output", "seconds", "t_start", "t_end" (epoch s), ...step fields}
 Exit status: 0 when every printed step is ok, 1 when one is not, 2 on a usage or set-up error.
 """
 
@@ -252,6 +252,7 @@ class FelixRo:
 
     def emit(self, rec: Dict[str, Any]) -> Dict[str, Any]:
         rec["ok"] = not rec["errors"]
+        rec["t_end"] = round(time.time(), 3)  # wall clock (epoch seconds), for timelines across steps
         if not rec["ok"]:
             self.failed = True
         print(json.dumps(rec, sort_keys=True, default=str), flush=True)
@@ -259,7 +260,8 @@ class FelixRo:
 
     def call(self, step: str, method: str, params: List[Any], expect_code: int = 0) -> Tuple[Dict[str, Any], Any]:
         """Calls `method`, checks the common reply struct (§3) and the RO's __check_errors. Returns (record, value)."""
-        rec: Dict[str, Any] = {"step": step, "method": method, "errors": [], "code": None, "output": None}
+        rec: Dict[str, Any] = {"step": step, "method": method, "errors": [], "code": None, "output": None,
+                               "t_start": round(time.time(), 3)}
         t0 = time.monotonic()
         try:
             result = getattr(self.proxy, method)(*params)
@@ -438,6 +440,7 @@ class FelixRo:
         """Polls Status until every sliver named by --sliver (or all) has operational status `target`, or, with
         target "absent", until none of them is listed. geni_failed ends the wait with an error."""
         t0 = time.monotonic()
+        t_start = round(time.time(), 3)
         seen: List[str] = []
         polls = 0
         while True:
@@ -463,6 +466,7 @@ class FelixRo:
                 break
             time.sleep(self.args.poll_seconds)
         rec["seconds"] = round(time.monotonic() - t0, 3)
+        rec["t_start"] = t_start
         rec["states_seen"] = seen
         rec["polls"] = polls
         rec["target"] = target
