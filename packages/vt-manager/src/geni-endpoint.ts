@@ -4,7 +4,10 @@
  * the XML-RPC handler for `/xmlrpc/geni/3` — with no HTTP authentication (an Authorization header is ignored, never
  * a 401) and no client-certificate requirement (§2).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { X509Certificate } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import type { TLSSocket } from 'node:tls';
 import { createXmlRpcHandler, type Logger, type XmlRpcMethod } from '@kvm-crm/shared';
 import type { RequestHandler } from 'express';
 import { TrustedRootsStore } from './adapters/trusted-roots-store.js';
@@ -58,7 +61,11 @@ export function startGeniEndpoint(deps: {
     roots = TrustedRootsStore.load(g.trustedRootsDir, log.child({ part: 'trusted-roots' }));
     roots.watch();
     const verifier = new SfaCredentialVerifier({ roots, logger: log.child({ part: 'credentials' }), requireCallerMatch: g.requireCallerMatch });
-    credentials = { verify: (method, creds) => verifier.verify(method, creds), bindToSlice: (v, slice) => bindToSlice(v, slice) };
+    // §9.6: the caller's TLS certificate (any CA: omni's comes from its clearinghouse) for geni.requireCallerMatch.
+    credentials = {
+      verify: (method, creds) => verifier.verify(method, creds, g.requireCallerMatch ? { peerCertificate: peerCertificateOf(callerSocket.getStore()) } : {}),
+      bindToSlice: (v, slice) => bindToSlice(v, slice),
+    };
   } else {
     log.warn('geni.trustedRootsDir is not set: GetVersion answers, every credentialed GENI call is FORBIDDEN');
   }
@@ -69,9 +76,25 @@ export function startGeniEndpoint(deps: {
     tx: deps.tx, slivers, credentials, codec: SHARED_GENI_CODEC, capacity: new CapacityService(options.capacity), agents: deps.agents, settings,
     publicUrl: g.publicUrl ?? new URL('/xmlrpc/geni/3/', deps.publicUrl).toString(), log,
   });
-  const handler = createXmlRpcHandler({ methods: geniApi({ aggregate, amCode: options.amVersion, logger: log }), help: GENI_API_HELP, logger: log, maxBodyBytes: GENI_MAX_BODY_BYTES });
+  const xmlrpc = createXmlRpcHandler({ methods: geniApi({ aggregate, amCode: options.amVersion, logger: log }), help: GENI_API_HELP, logger: log, maxBodyBytes: GENI_MAX_BODY_BYTES });
+  // The request's socket travels with the call (AsyncLocalStorage), so the verifier can read the caller's certificate.
+  const handler: RequestHandler = (req, res, next) => callerSocket.run(req.socket as TLSSocket, () => xmlrpc(req, res, next));
   log.info('GENI AM API v3 endpoint enabled', { authorityHrn, trustedRootsDir: g.trustedRootsDir ?? null, autoStartAfterProvision: g.autoStartAfterProvision });
   return { handler, slivers, roots };
+}
+
+/** The socket of the GENI call being served (see the handler in {@link startGeniEndpoint}). */
+const callerSocket = new AsyncLocalStorage<TLSSocket>();
+
+/** The TLS client certificate the caller presented (whoever issued it: not verified here), or undefined. */
+function peerCertificateOf(socket: TLSSocket | undefined): X509Certificate | undefined {
+  const raw = typeof socket?.getPeerCertificate === 'function' ? socket.getPeerCertificate().raw : undefined;
+  if (!raw) return undefined;
+  try {
+    return new X509Certificate(raw);
+  } catch {
+    return undefined;
+  }
 }
 
 /** `geni.trust.*` admin methods when a trusted-roots folder is configured; none otherwise. */

@@ -3,6 +3,7 @@
  */
 import { LessThanOrEqual, type EntityManager } from 'typeorm';
 import { GeniSliver, type GeniAllocationState } from '../db/entities/geni-sliver.js';
+import { VirtualMachine } from '../db/entities/virtual-machine.js';
 
 /** A sliver row to insert. */
 export type NewGeniSliver = Omit<GeniSliver, 'id' | 'createdAt' | 'updatedAt'>;
@@ -38,11 +39,15 @@ export class GeniSliverRepository {
     return this.em.find(GeniSliver, { where: { expiresAt: LessThanOrEqual(now) }, order: { id: 'ASC' }, take });
   }
 
-  /** Slivers that still want something done by the sweep: a start or a delete, or a VM whose end is not yet seen. */
+  /**
+   * Slivers the sweep has something to do for: a start or a delete wanted, being deleted, or provisioned with no VM
+   * row any more (a failed create not yet recorded, or a VM deleted by another path), oldest first, at most `take`.
+   */
   listPending(take: number): Promise<GeniSliver[]> {
+    const vmGone = this.em.createQueryBuilder().subQuery().select('1').from(VirtualMachine, 'vm').where('vm.uuid = s.vmUuid').getQuery();
     return this.em
       .createQueryBuilder(GeniSliver, 's')
-      .where("s.startWanted = :t OR s.deleteWanted = :t OR s.allocationState = 'unallocated' OR s.allocationState = 'provisioned'", { t: true })
+      .where(`s.startWanted = :t OR s.deleteWanted = :t OR s.allocationState = 'unallocated' OR (s.allocationState = 'provisioned' AND s.failure = '' AND NOT EXISTS ${vmGone})`, { t: true })
       .orderBy('s.id', 'ASC')
       .take(take)
       .getMany();

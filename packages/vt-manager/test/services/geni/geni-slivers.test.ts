@@ -241,3 +241,37 @@ forEachEngine('GENI and OCF never see each other\'s VMs', async (t, engine) => {
   const st = await struct(g, () => g.am.status([TEST_SLICE], ['slice-cred'], {}));
   assert.deepEqual(st.value.geni_slivers.map((s: { geni_sliver_urn: string }) => s.geni_sliver_urn), [row!.sliverUrn]);
 });
+
+forEachEngine('GENI without trusted roots: every credentialed call is FORBIDDEN with the reason; GetVersion still answers', async (t, engine) => {
+  const w = await openWorld(t, { engine });
+  const { GeniAggregateService } = await import('../../../dist/services/geni/geni-aggregate-service.js');
+  const { CapacityService } = await import('../../../dist/services/capacity-service.js');
+  const g = geniOnWorld(w);
+  const am = new GeniAggregateService({
+    tx: w.tx, slivers: g.slivers, credentials: undefined, codec: (await import('../../../dist/testing/geni-fakes.js')).testCodec(),
+    capacity: new CapacityService({ cpuOvercommit: 4, memoryOvercommit: 1, diskOvercommit: 1 }), agents: w.agent, settings: g.settings, publicUrl: 'https://am.test/xmlrpc/geni/3/', log: silentLogger(),
+  });
+  assert.equal(am.getVersion().geni_api, 3);
+  const r = await geniCall('ListResources', '1.0', silentLogger(), () => am.listResources([], RSPEC_V3));
+  assert.equal((r as any).code.geni_code, 3);
+  assert.match((r as any).output, /no trusted roots are configured/);
+});
+
+forEachEngine('GENI: a failed create shows geni_failed (no geni_error), refuses geni_start, and Delete clears it', async (t, engine) => {
+  const { w, g } = await setUp(t, engine);
+  assert.equal((await struct(g, () => g.am.allocate(TEST_SLICE, ['slice-cred'], requestRspec([{ clientId: 'vm1', server: 'kvm1' }]), {}))).code.geni_code, 0);
+  assert.equal((await struct(g, () => g.am.provision([TEST_SLICE], ['slice-cred'], RSPEC_V3))).code.geni_code, 0);
+  await waitFor('the create at the agent', () => w.agent.sent.length > 0);
+  await w.provisioning.handleAgentStatus(agentStatus(w.agent.action(0).id!, 'FAILED', 'qemu-img: template tiny is broken'));
+  const st = await struct(g, () => g.am.status([TEST_SLICE], ['slice-cred'], {}));
+  assert.equal(st.code.geni_code, 0);
+  assert.equal(st.value.geni_slivers[0].geni_operational_status, 'geni_failed');
+  assert.equal('geni_error' in st.value.geni_slivers[0], false);
+  assert.match((await sliverRows(w))[0]!.failure, /template tiny is broken/);
+  assert.equal((await struct(g, () => g.am.performOperationalAction([TEST_SLICE], ['slice-cred'], 'geni_start', {}))).code.geni_code, 7);
+  assert.equal(w.agent.sent.length, 1, 'no start was sent for the failed sliver');
+  assert.equal((await struct(g, () => g.am.delete([TEST_SLICE], ['slice-cred'], {}))).code.geni_code, 0);
+  await g.slivers.sweep();
+  assert.equal((await sliverRows(w)).length, 0);
+  assert.equal(w.agent.sent.length, 1, 'nothing to delete on the host');
+});
