@@ -114,8 +114,9 @@ def check_utc(value: str) -> Optional[str]:
 
 
 def ro_isoformat(t: dt.datetime) -> str:
-    """What the RO sends as geni_end_time / Renew expiration: datetime.isoformat() with +00:00."""
-    return t.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat()
+    """What the RO sends as geni_end_time (core/dates.py datetime_to_rfc3339): the datetime with a UTC tzinfo,
+    isoformat() -- "+00:00", and ".ffffff" when the time has microseconds (a time computed from now has)."""
+    return t.astimezone(dt.timezone.utc).isoformat()
 
 
 # ---------------------------------------------------------------------------------------------------------
