@@ -1,45 +1,36 @@
 /**
- * Fresh GENI/SFA test credentials for end-to-end tests, minted with the shared tool
- * `<repo>/../shared/tools/make-geni-credential.sh` (openssl + xmlsec1; its doc `make-geni-credential.md` beside it):
- * a self-signed test authority (put its GID into the manager's `geni.trustedRootsDir`), a user and a slice GID, a user
- * credential (ListResources only), a slice credential (every sliver operation), negative variants, and an ed25519
- * SSH key pair for `geni_users` when ssh-keygen exists.
+ * Fresh GENI/SFA test credentials for end-to-end tests: vt-manager's test support `mintGeniCredentials` (the shared
+ * `make-geni-credential.sh`, openssl + xmlsec1) plus what an e2e run needs on top: the authority GID copied into the
+ * manager's trusted-roots folder, the credentials' expiry, and the ed25519 key for `geni_users` with its
+ * fingerprint (as the test template's guest prints it).
  */
-import { access, copyFile, mkdir } from 'node:fs/promises';
+import { access, copyFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
+import { mintGeniCredentials as mint, type MintedCredentials } from '@kvm-crm/vt-manager/testing';
 import { REPO_ROOT } from './repo-root.js';
 
-/** Where the shared GENI tools live: `$GENI_TOOLS_DIR`, else `<repo>/../shared/tools`. */
-export const GENI_TOOLS_DIR = process.env.GENI_TOOLS_DIR ?? path.resolve(REPO_ROOT, '../shared/tools');
-/** Where the GENI fixtures (RSpecs, credentials, schemas) live: `$GENI_FIXTURES_DIR`, else `<repo>/../shared/geni-fixtures`. */
+/**
+ * Where the GENI fixtures (RSpecs, credentials, schemas) live: `$GENI_FIXTURES_DIR`, else `<repo>/../shared/geni-fixtures`
+ * (not checked here: importing the harness must not fail where the fixtures are missing).
+ */
 export const GENI_FIXTURES_DIR = process.env.GENI_FIXTURES_DIR ?? path.resolve(REPO_ROOT, '../shared/geni-fixtures');
 
-/** What {@link mintGeniCredentials} made (absolute paths; URNs as the tool prints them). */
-export interface GeniTestCredentials {
-  dir: string;
-  authorityUrn: string;
-  userUrn: string;
-  sliceUrn: string;
+/** What {@link mintGeniCredentials} made: the minted files, plus the e2e extras. */
+export interface GeniTestCredentials extends MintedCredentials {
   /** The authority GID, the file to trust. */
   rootGid: string;
-  userCred: string;
-  sliceCred: string;
-  sliceCredExpired: string;
-  sliceCredTampered: string;
-  sliceCredUntrusted: string;
-  sliceCredInfoOnly: string;
-  /** The ed25519 public key file for geni_users, and its `SHA256:…` fingerprint as ssh-keygen prints it; absent without ssh-keygen. */
+  /** The ed25519 public key file for geni_users and its `SHA256:…` fingerprint as ssh-keygen prints it; absent without ssh-keygen. */
   sshPublicKey?: string;
   sshFingerprint?: string;
-  /** The credentials' `<expires>` (UTC), from the tool's README.txt. */
+  /** The credentials' `<expires>` (UTC), read from the slice credential. */
   expires: Date;
 }
 
 /**
  * Mints a test authority `authority` (URN authority part, e.g. `kvmcrm-t1a2b3c`), user `user` and slice `slice`
- * with credentials valid for `days` days (signed with `digest`) into `dir` (created; must not exist yet). When `trustedRootsDir` is given
- * the authority GID is copied there. @throws when the tool is missing or its self-checks fail.
+ * with credentials valid for `days` days (signed with `digest`) into `dir` (must not exist yet). When
+ * `trustedRootsDir` is given the authority GID is copied there. @throws when the tool is missing or fails.
  */
 export async function mintGeniCredentials(options: {
   dir: string;
@@ -48,45 +39,18 @@ export async function mintGeniCredentials(options: {
   slice: string;
   days?: number;
   trustedRootsDir?: string;
-  /** Signature and digest algorithm: `sha1` (RSA-SHA1, the tool's default, like GCF/SFA/C-BAS) or `sha256`. */
   digest?: 'sha1' | 'sha256';
 }): Promise<GeniTestCredentials> {
-  const tool = path.join(GENI_TOOLS_DIR, 'make-geni-credential.sh');
-  await access(tool);
-  const r = await execa('bash', [tool, '-o', options.dir, '-a', options.authority, '-u', options.user, '-s', options.slice, '-d', String(options.days ?? 2), '--digest', options.digest ?? 'sha1'], {
-    timeout: 120_000,
-  });
-  const field = (label: string): string => {
-    const m = new RegExp(`^${label}\\s*:\\s*(\\S+)`, 'm').exec(r.stdout);
-    if (!m) throw new Error(`make-geni-credential.sh printed no "${label}": ${r.stdout}`);
-    return m[1]!;
-  };
-  const exp = /credentials expire (\S+)\)/.exec(r.stdout)?.[1];
-  if (!exp) throw new Error(`make-geni-credential.sh printed no expiry: ${r.stdout}`);
-  const authFile = options.authority.replace(/[:.]/g, '_');
-  const d = options.dir;
-  const rootGid = path.join(d, 'trusted_roots', `${authFile}.gid`);
+  const m = await mint(options.dir, { authority: options.authority, user: options.user, slice: options.slice, days: options.days ?? 2, digest: options.digest ?? 'sha1' });
+  const rootGid = path.join(m.trustedRootsDir, `${options.authority.replace(/[:.]/g, '_')}.gid`);
   if (options.trustedRootsDir) {
     await mkdir(options.trustedRootsDir, { recursive: true });
-    await copyFile(rootGid, path.join(options.trustedRootsDir, `${authFile}.gid`));
+    await copyFile(rootGid, path.join(options.trustedRootsDir, path.basename(rootGid)));
   }
-  const sshPublicKey = path.join(d, `${options.user}-ssh.pub`);
+  const exp = /<expires>([^<]+)<\/expires>/.exec(await readFile(m.sliceCred, 'utf8'))?.[1];
+  if (!exp) throw new Error(`no <expires> in ${m.sliceCred}`);
+  const sshPublicKey = path.join(options.dir, `${options.user}-ssh.pub`);
   const hasKey = await access(sshPublicKey).then(() => true, () => false);
   const sshFingerprint = hasKey ? (await execa('ssh-keygen', ['-lf', sshPublicKey])).stdout.split(' ')[1] : undefined;
-  const s = (suffix: string) => path.join(d, `${options.slice}-slice${suffix}.cred`);
-  return {
-    dir: d,
-    authorityUrn: field('authority URN'),
-    userUrn: field('user URN'),
-    sliceUrn: field('slice URN'),
-    rootGid,
-    userCred: path.join(d, `${options.user}-user.cred`),
-    sliceCred: s(''),
-    sliceCredExpired: s('-expired'),
-    sliceCredTampered: s('-tampered'),
-    sliceCredUntrusted: s('-untrusted'),
-    sliceCredInfoOnly: s('-userprivs'),
-    ...(hasKey ? { sshPublicKey, sshFingerprint } : {}),
-    expires: new Date(exp),
-  };
+  return { ...m, rootGid, expires: new Date(exp), ...(hasKey ? { sshPublicKey, sshFingerprint } : {}) };
 }

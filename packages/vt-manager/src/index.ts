@@ -4,5 +4,9 @@ export { loadManagerOptions, managerOptionsSchema, type ManagerOptions } from '.
 export { ProvisioningService } from './services/provisioning-service.js';
 export { InventoryService } from './services/inventory-service.js';
 export type { AgentGateway, ClientNotifier } from './services/ports.js';
-export { SfaCredentialVerifier, GeniCredentialError, type GeniCredentialVerifier, type VerifiedCredential } from './services/geni/credential-verifier.js';
+export {
+  SfaCredentialVerifier, bindToSlice, GeniCredentialError,
+  type GeniCredentialVerifier, type GeniMethod, type VerifiedCredential,
+} from './services/geni/credential-verifier.js';
 export { TrustedRootsStore } from './adapters/trusted-roots-store.js';
+export { Xmlsec1SignatureVerifier } from './adapters/xmlsec1-signature-verifier.js';

@@ -91,6 +91,23 @@ test('manifest: the form of geni-v3.md §7.3, with and without logins', () => {
   assert.match(buildManifest(AUTH, []), /type="manifest">\n<\/rspec>\n$/);
 });
 
+test("our manifest has the structure the RO's manifest parser was tested with (crm-manifest-ro-example.xml)", () => {
+  // The fixture is the older OCF VTAM form (sliver_type None, sliver URN …+sliver+1525); compare shapes, not values:
+  // the same node attributes (we add exclusive), sliver_type, services/login with the same login attributes.
+  const limits = { maxBytes: 1 << 20, maxDepth: 10, maxElements: 100 };
+  type El = ReturnType<typeof readXml>['root'];
+  const shape = (el: El): unknown => ({ name: el.name, ns: el.namespace, attributes: [...el.attributes.keys()].sort(), children: el.children.filter((c) => c.name !== 'disk_image').map(shape) });
+  const theirs = readXml(fixture('crm-manifest-ro-example.xml'), limits).root;
+  const ours = readXml(buildManifest(AUTH, [
+    sliver('vm1', 'Verdaguer', { logins: [{ hostname: '10.216.12.55', username: 'root' }] }),
+    sliver('vm2', 'Verdaguer', { template: 'debian12', logins: [{ hostname: '10.216.12.56', username: 'jdoe' }] }),
+  ]), limits).root;
+  const withoutExclusive = (x: unknown) => JSON.parse(JSON.stringify(x).replaceAll('"exclusive",', ''));
+  assert.deepEqual(withoutExclusive(shape(ours)), shape(theirs));
+  const login = ours.children[1]?.children[1]?.children[0];
+  assert.deepEqual(Object.fromEntries(login?.attributes ?? []), { authentication: 'ssh-keys', hostname: '10.216.12.56', port: '22', username: 'jdoe' });
+});
+
 test('manifest refuses values it must not write', () => {
   assert.throws(() => buildManifest(AUTH, [{ ...sliver('vm1'), clientId: 'vm.1' }]), /client_id "vm.1" is not a VM name/);
   assert.throws(() => buildManifest(AUTH, [{ ...sliver('vm1'), sliverUrn: 'urn:publicid:IDN+x+slice+y' }]), /expected a sliver URN/);

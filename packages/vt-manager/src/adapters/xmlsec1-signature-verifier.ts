@@ -2,8 +2,8 @@
  * XML-DSig signature checks of GENI credentials with the Debian `xmlsec1` program (docs/geni-v3.md §9.4 Option A,
  * decision 023): what the original AM ran, with its two traps closed.
  *
- * For each signature id: `xmlsec1 --verify --enabled-key-data x509 [--verification-time T] --node-id <id>
- * --trusted-pem <root file> … <temp file>`, through execa with an argv array (no shell), C locale, a timeout.
+ * For each signature id: `xmlsec1 --verify --enabled-key-data x509 --enabled-reference-uris same-doc
+ * --enabled-retrieval-method-uris empty [--verification-time T] --node-id <id> --trusted-pem <root file> … <temp file>`, through execa with an argv array (no shell), C locale, a timeout.
  * Accepted only when the exit status is 0 AND standard error starts with `OK`:
  * - without `--enabled-key-data x509`, xmlsec1 1.2.37 falls back to the `<KeyValue>` key when the X.509 chain does
  *   not verify, prints the errors, then `OK`, and exits 0 (pitfall 1); with it, the exit status is reliable, and the
@@ -36,6 +36,8 @@ export interface Xmlsec1Options {
   xmlsec1Path?: string;
   /** Seconds before one run is killed. Default 10. */
   timeoutSeconds?: number;
+  /** xmlsec1 runs at once, across all calls; further verifications wait their turn. Default 4. */
+  maxConcurrent?: number;
 }
 
 /** `YYYY-MM-DD HH:MM:SS` in UTC, for `--verification-time` (the process runs with TZ=UTC). */
@@ -64,10 +66,30 @@ function xmlsecReason(stderr: string): string {
 export class Xmlsec1SignatureVerifier implements XmlSignatureVerifier {
   private readonly program: string;
   private readonly timeoutMs: number;
+  private readonly maxConcurrent: number;
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(options: Xmlsec1Options = {}) {
     this.program = options.xmlsec1Path ?? 'xmlsec1';
     this.timeoutMs = Math.round((options.timeoutSeconds ?? 10) * 1000);
+    this.maxConcurrent = Math.max(1, options.maxConcurrent ?? 4);
+  }
+
+  /** Waits for a free run slot (FIFO). */
+  private async acquire(): Promise<void> {
+    if (this.running < this.maxConcurrent) {
+      this.running++;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Hands the slot to the next waiter, or frees it. */
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.running--;
   }
 
   async verify(xml: string, ids: readonly string[], trustedRootFiles: readonly string[], verificationTime?: Date): Promise<SignatureCheck> {
@@ -80,7 +102,13 @@ export class Xmlsec1SignatureVerifier implements XmlSignatureVerifier {
       const file = path.join(dir, 'credential.xml');
       await writeFile(file, xml, { mode: 0o600, flag: 'wx' });
       for (const id of ids) {
-        const result = await this.runOnce(file, id, trustedRootFiles, verificationTime);
+        await this.acquire();
+        let result: SignatureCheck;
+        try {
+          result = await this.runOnce(file, id, trustedRootFiles, verificationTime);
+        } finally {
+          this.release();
+        }
         if (!result.ok) return result;
       }
       return { ok: true };
@@ -91,7 +119,9 @@ export class Xmlsec1SignatureVerifier implements XmlSignatureVerifier {
 
   /** One run for one signature id. */
   async runOnce(file: string, id: string, trustedRootFiles: readonly string[], verificationTime?: Date): Promise<SignatureCheck> {
-    const args = ['--verify', '--enabled-key-data', 'x509'];
+    // x509 keys only (no KeyValue fallback); References to this document only and no RetrievalMethod URIs, so
+    // xmlsec1 never reads another file or the network whatever the credential says.
+    const args = ['--verify', '--enabled-key-data', 'x509', '--enabled-reference-uris', 'same-doc', '--enabled-retrieval-method-uris', 'empty'];
     if (verificationTime) args.push('--verification-time', verificationTimeArg(verificationTime));
     args.push('--node-id', id);
     for (const f of trustedRootFiles) args.push('--trusted-pem', f);

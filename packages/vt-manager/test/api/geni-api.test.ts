@@ -11,7 +11,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CertificateStore, decompressRspec, XmlRpcClient, XmlRpcFaultError } from '@kvm-crm/shared';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { writeFileSync } from 'node:fs';
+import { CertificateStore, decompressRspec, hashPassword, XmlRpcClient, XmlRpcFaultError } from '@kvm-crm/shared';
 import { FakeAgentGateway, silentLogger } from '../../dist/testing/index.js';
 import { mintGeniCredentials, type MintedCredentials } from '../../dist/testing/geni-credentials.js';
 import { requestRspec } from '../../dist/testing/geni-fakes.js';
@@ -20,6 +24,8 @@ import { managerOptionsSchema } from '../../dist/manager-options.js';
 import { GeniSliver } from '../../dist/db/entities/geni-sliver.js';
 
 const AUTH = 'ocf.apitest';
+const VTCTL = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../dist/vtctl.js');
+const ADMIN_PW = randomBytes(12).toString('hex');
 const RSPEC_V3 = { geni_rspec_version: { type: 'geni', version: 3 } };
 
 describe('GENI AM API v3 endpoint over HTTPS', () => {
@@ -47,6 +53,7 @@ describe('GENI AM API v3 endpoint over HTTPS', () => {
         database: { type: 'sqlite', path: path.join(dir, 'manager.sqlite') }, secretsKeyFile: path.join(dir, 'secrets.key'),
         agentCallback: { user: 'oxad', password: randomBytes(12).toString('hex') }, monitoringIntervalSeconds: 0,
         geni: { enabled: true, authorityHrn: AUTH, trustedRootsDir: minted.trustedRootsDir, defaultTemplate: 'tiny' },
+        users: [{ name: 'ops', passwordScrypt: hashPassword(ADMIN_PW), roles: ['admin'] }],
       }),
       silentLogger(), { agents: agent }, { publicPortFromListen: true },
     );
@@ -150,6 +157,16 @@ describe('GENI AM API v3 endpoint over HTTPS', () => {
     assertSuccess(del);
     assert.deepEqual(del.value.map((x: any) => [x.geni_sliver_urn, x.geni_allocation_status]), [[sliverUrn, 'geni_unallocated']]);
     assert.match(del.value[0].geni_expires, /Z$/);
+
+    // vtctl geni slivers (admin API geni.sliver.list), as a process: the sliver is being deleted (the fake agent
+    // never finishes the delete).
+    writeFileSync(path.join(dir, 'admin-pw'), ADMIN_PW + '\n');
+    const base = ['--url', `https://127.0.0.1:${manager.port}/xmlrpc/admin`, '--user', 'ops', '--password-file', path.join(dir, 'admin-pw'), '--ca', path.join(dir, 'certs/ca.crt')];
+    const json = JSON.parse((await promisify(execFile)(process.execPath, [VTCTL, ...base, '--json', 'geni', 'slivers'], { timeout: 60_000 })).stdout) as Array<Record<string, unknown>>;
+    assert.deepEqual(json.map((r) => [r.urn, r.slice, r.allocation, r.operational, r.server]), [[sliverUrn, slice, 'geni_unallocated', 'geni_pending_allocation', 'kvm1']]);
+    assert.match(String(json[0]!.expires), /Z$/);
+    const table = (await promisify(execFile)(process.execPath, [VTCTL, ...base, 'geni', 'slivers'], { timeout: 60_000 })).stdout;
+    assert.match(table, /^URN +SLICE +ALLOCATION +OPERATIONAL +EXPIRES +VM/);
   });
 });
 

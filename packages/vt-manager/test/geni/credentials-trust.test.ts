@@ -106,6 +106,7 @@ describe('GENI trusted roots', () => {
     const cred = [readFileSync(m.sliceCred, 'utf8')];
     const alice = new X509Certificate(readFileSync(m.userCertOnly));
     assert.equal((await verifier.verify('Allocate', cred, { peerCertificate: alice })).length, 1);
+    assert.equal((await verifier.verify('Allocate', cred, { peerCertificate: { raw: alice.raw } })).length, 1); // node:tls PeerCertificate
     await assert.rejects(verifier.verify('Allocate', cred), /presented no client certificate/);
     await assert.rejects(verifier.verify('Allocate', cred, { peerCertificate: new X509Certificate(readFileSync(m.caGid)) }), /the caller is not the credential owner/);
     const stranger = new X509Certificate(readFileSync(path.join(fixtureRoots, 'geni-ch.gid')));

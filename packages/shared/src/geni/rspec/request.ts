@@ -29,11 +29,11 @@ export interface RequestedNode {
   sliverType?: string;
   /** `disk_image@name` as sent (resolve with {@link templateNameOfDiskImage}); `undefined` without a `disk_image`. */
   diskImage?: string;
-  /** `emulab:xen@ram`, MiB (the emulab extension says MB), 1–{@link MAX_RAM_MB}. */
+  /** `emulab:xen@ram`, MiB (the emulab extension says MB), 1–{@link MAX_REQUESTED_RAM_MB}. */
   ramMb?: number;
-  /** `emulab:xen@cores`, virtual CPUs, 1–{@link MAX_CORES}. */
+  /** `emulab:xen@cores`, virtual CPUs, 1–{@link MAX_REQUESTED_CORES}. */
   cores?: number;
-  /** `emulab:xen@disk`, GiB (the emulab extension says GB), 1–{@link MAX_DISK_GB}. */
+  /** `emulab:xen@disk`, GiB (the emulab extension says GB), 1–{@link MAX_REQUESTED_DISK_GB}. */
   diskGb?: number;
 }
 
@@ -48,10 +48,12 @@ export const REQUEST_RSPEC_LIMITS = Object.freeze({
 });
 /** Most nodes of this CM one request may name. */
 export const MAX_REQUESTED_NODES = 256;
-/** Upper bounds of the `emulab:xen` figures (sanity only; policy limits are the caller's). */
-export const MAX_CORES = 1024;
-export const MAX_RAM_MB = 16 * 1024 * 1024;
-export const MAX_DISK_GB = 64 * 1024;
+/** Upper bound of `emulab:xen@cores` (sanity only; policy limits are the caller's). */
+export const MAX_REQUESTED_CORES = 1024;
+/** Upper bound of `emulab:xen@ram`, MiB (16 TiB; sanity only). */
+export const MAX_REQUESTED_RAM_MB = 16 * 1024 * 1024;
+/** Upper bound of `emulab:xen@disk`, GiB (64 TiB; sanity only). */
+export const MAX_REQUESTED_DISK_GB = 64 * 1024;
 /** Longest `disk_image@name` / `sliver_type@name` accepted (characters). */
 const MAX_NAME_LENGTH = 512;
 /** Printable ASCII, no blanks: what a sliver type or image name may hold (it reaches messages and the DB). */
@@ -153,9 +155,9 @@ function nodeOfThisCm(el: XmlElement, authorityHrn: string, cmUrn: string): Requ
     if (image) node.diskImage = nameAttribute(image, `${what}: disk_image`);
     const xen = single(sliverType.children, EMULAB_EXTENSION_NAMESPACE, 'xen', what);
     if (xen) {
-      const cores = wholeNumber(xen, 'cores', MAX_CORES, what);
-      const ramMb = wholeNumber(xen, 'ram', MAX_RAM_MB, what);
-      const diskGb = wholeNumber(xen, 'disk', MAX_DISK_GB, what);
+      const cores = wholeNumber(xen, 'cores', MAX_REQUESTED_CORES, what);
+      const ramMb = wholeNumber(xen, 'ram', MAX_REQUESTED_RAM_MB, what);
+      const diskGb = wholeNumber(xen, 'disk', MAX_REQUESTED_DISK_GB, what);
       if (cores !== undefined) node.cores = cores;
       if (ramMb !== undefined) node.ramMb = ramMb;
       if (diskGb !== undefined) node.diskGb = diskGb;

@@ -4,7 +4,7 @@
  * XML-DSig signature values by the {@link XmlSignatureVerifier} port (the xmlsec1 adapter, decision 023), run last
  * so that a hostile caller cannot make the manager start programs with credentials that fail a cheap check.
  */
-import type { X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { isAuthorityPrefix, parseUrn, parseUrnOfType, sameUrn, urnToHrn, type Logger } from '@kvm-crm/shared';
 import { GeniCredentialError } from '../../domain/geni/geni-credential-error.js';
 import {
@@ -37,8 +37,12 @@ export interface VerifiedCredential {
 
 /** What the verifier knows of the call besides the credentials (§9.6). */
 export interface CredentialCallContext {
-  /** The TLS client certificate of the caller, if it presented one. */
-  peerCertificate?: X509Certificate;
+  /**
+   * The TLS client certificate of the caller, if it presented one: an `X509Certificate`, or node:tls's
+   * `PeerCertificate` (its `raw` DER is read). It is checked against the GENI trusted roots here, so the endpoint
+   * should pass what the socket got even when the manager's own CA did not authorise it (`socket.authorized` false).
+   */
+  peerCertificate?: X509Certificate | { raw: Buffer };
 }
 
 /** The credential checks the GENI API calls. */
@@ -208,8 +212,16 @@ export class SfaCredentialVerifier implements GeniCredentialVerifier {
 
     // §9.6 caller match (option)
     if (this.options.requireCallerMatch) {
-      const peer = context.peerCertificate;
-      if (!peer) throw new GeniCredentialError('the caller presented no client certificate (geni.requireCallerMatch)');
+      const given = context.peerCertificate;
+      if (!given || (!(given instanceof X509Certificate) && !Buffer.isBuffer(given.raw))) {
+        throw new GeniCredentialError('the caller presented no client certificate (geni.requireCallerMatch)');
+      }
+      let peer: X509Certificate;
+      try {
+        peer = given instanceof X509Certificate ? given : new X509Certificate(given.raw);
+      } catch {
+        throw new GeniCredentialError('the caller\'s client certificate cannot be read');
+      }
       verifyChain(peer, roots.intermediates, anchors, now, 'caller');
       if (!sameUrnSafe(urnOfCertificate(peer), top.ownerUrn)) throw new GeniCredentialError(`the caller is not the credential owner ${top.ownerUrn}`);
     }
