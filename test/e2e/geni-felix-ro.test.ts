@@ -24,10 +24,12 @@ import {
   type FelixRoRecord,
   type FelixRoTarget,
   findReadyLine,
+  GENI_FIXTURES_DIR,
   type GeniTestCredentials,
   mintGeniCredentials,
   runFelixRo,
   startCluster,
+  startPython,
   virsh,
 } from '@kvm-crm/harness';
 
@@ -60,6 +62,21 @@ interface VmRow {
 async function exists(p: string): Promise<boolean> {
   return access(p).then(() => true, () => false);
 }
+
+describe('the FELIX-RO client\'s own checks', () => {
+  test('refuse what the RO refuses (output "", geni_error, non-UTC expiry, no schemaLocation …) and build the RO request', async (t) => {
+    if (!(await exists(GENI_FIXTURES_DIR))) return t.skip(`no GENI fixtures at ${GENI_FIXTURES_DIR}`);
+    const p = startPython('felix_ro_selftest.py', [GENI_FIXTURES_DIR]);
+    const chunks: Buffer[] = [];
+    p.process.stdout?.on('data', (b: Buffer) => chunks.push(b));
+    const r = await p.process;
+    const out = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { ok: boolean; xmllint: boolean; checks: Array<{ check: string; ok: boolean }> };
+    assert.deepEqual(out.checks.filter((c) => !c.ok), []);
+    assert.equal(r.exitCode, 0);
+    assert.ok(out.checks.length >= 20, 'every check ran');
+    if (!out.xmllint) t.diagnostic('xmllint missing (Debian libxml2-utils): RSpecs checked for well-formedness and schemaLocation only');
+  });
+});
 
 describe('the FELIX RO (Python stdlib) against /xmlrpc/geni/3/ on real libvirt', () => {
   const tag = randomBytes(3).toString('hex');
