@@ -6,12 +6,16 @@
  * capacity reason and leaves nothing behind; a host disabled with `vtctl server disable` gets no new VM; and
  * `vtctl host capacity --json`, run as a process, matches the sum of the VMs.
  *
- * The VMs are created (overlay, seed, `virsh define`), not started: placement does not need them to boot, and nine
- * TCG guests on this 2-CPU machine would only slow the test down.
+ * Then one VM made by an operator with `vtctl vm create --disk 1G --data-disk 1G --ssh-key --wait`, naming no host,
+ * is placed on an enabled host, started, and its serial log (read with `vtctl vm console-log`) shows the system disk
+ * grown to 1 GiB, the 1 GiB data disk and the key's fingerprint; the capacity report counts it with its own sizes.
+ *
+ * The nine placement VMs are created (overlay, seed, `virsh define`), not started: placement does not need them to
+ * boot, and nine TCG guests on this 2-CPU machine would only slow the test down. Only the disk/key VM boots.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { createQuery, domainsWithPrefix, type MultiHostCluster, REPO_ROOT, startCluster } from '@kvm-crm/harness';
@@ -20,6 +24,16 @@ const TEMPLATE = 'kvm-crm-test/kvm-crm-test.qcow2';
 const VM_MEMORY_MIB = 128;
 /** hd-size-mb of every create the harness builds (Expedient's leaked 8200). */
 const HD_SIZE_MIB = 8200;
+/** Used when ssh-keygen is missing: a valid Ed25519 public key (fingerprint computed by the guest). */
+const FIXED_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGcZ3Bv9v2sCtq2mBEX8d6x4l0bqNcQm3Fmb8z9iT8Y1 placement-e2e';
+
+/** What a VM was promised: memory and disk in MiB (disk: hd-size-mb plus data disks), vCPUs. */
+interface Promised {
+  memoryMiB: number;
+  diskMiB: number;
+  vcpus: number;
+}
+const OCF_VM: Promised = { memoryMiB: VM_MEMORY_MIB, diskMiB: HD_SIZE_MIB, vcpus: 1 };
 
 interface CapacityRow {
   host: string;
@@ -33,8 +47,8 @@ interface CapacityRow {
 describe('placement on three hosts (spread)', () => {
   let c: MultiHostCluster;
   let vtctlArgs: string[];
-  /** Creates that succeeded: vm uuid → memory MiB. */
-  const created = new Map<string, number>();
+  /** Creates that succeeded: vm uuid → what it was promised. */
+  const created = new Map<string, Promised>();
 
   before(async () => {
     c = await startCluster({ hosts: 3, monitoring: { intervalSeconds: 0 } });
@@ -80,9 +94,10 @@ describe('placement on three hosts (spread)', () => {
     const t0 = Date.now();
     const results = await createUnplaced(Array.from({ length: 9 }, (_, i) => `spread${i}-${c.runId}`));
     const seconds = ((Date.now() - t0) / 1000).toFixed(1);
+    process.stdout.write(`# placement e2e: 9 VMs placed and created (not started) on 3 hosts in ${seconds} s: ${JSON.stringify(await vmsPerServer())}\n`);
     for (const r of results) {
       assert.deepEqual(r.statuses.map((s) => s.status), ['ONGOING', 'SUCCESS'], `${r.name}: ${JSON.stringify(r.statuses)}`);
-      created.set(r.vmUuid, VM_MEMORY_MIB);
+      created.set(r.vmUuid, OCF_VM);
     }
     t.diagnostic(`9 VMs placed and created (not started) on 3 hosts in ${seconds} s`);
     assert.deepEqual(Object.values(await vmsPerServer()), [3, 3, 3]);
@@ -114,26 +129,67 @@ describe('placement on three hosts (spread)', () => {
     const results = await createUnplaced(Array.from({ length: 4 }, (_, i) => `after${i}-${c.runId}`));
     for (const r of results) {
       assert.deepEqual(r.statuses.map((s) => s.status), ['ONGOING', 'SUCCESS'], `${r.name}: ${JSON.stringify(r.statuses)}`);
-      created.set(r.vmUuid, VM_MEMORY_MIB);
+      created.set(r.vmUuid, OCF_VM);
     }
     assert.deepEqual(await domainsPerHost(), [3, 5, 5]);
     const table = (await vtctl('host', 'capacity')).stdout;
     assert.match(table, new RegExp(`^${h1.name}\\s+disabled\\s+3\\s`, 'm'));
   });
 
+  test('a VM made with vtctl vm create --disk 1G --data-disk 1G --ssh-key and no host boots on an enabled host with the grown disk, the data disk and the key', { timeout: 600_000 }, async () => {
+    const work = path.join(c.dir, 'key');
+    const keygen = await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'placement-e2e', '-f', work], { reject: false });
+    const keyFile = `${work}.pub`;
+    const fingerprint = keygen.exitCode === 0 ? (await execa('ssh-keygen', ['-lf', keyFile])).stdout.split(' ')[1] : undefined;
+    if (keygen.exitCode !== 0) await writeFile(keyFile, `${FIXED_KEY}\n`);
+    const name = `disky-${c.runId}`;
+    const t0 = Date.now();
+    const made = await vtctl('vm', 'create', name, '--template', TEMPLATE, '--memory', '128M', '--disk', '1G', '--data-disk', '1G', '--ssh-key', keyFile, '--wait');
+    assert.match(made.stderr, /create disky-\S+: SUCCESS after \d+s$/m);
+    const [vm] = (JSON.parse((await vtctl('--json', 'vm', 'list')).stdout) as Array<{ uuid: string; name: string; server: string; ip: string }>).filter((v) => v.name === name);
+    assert.ok(vm, 'listed');
+    const [h1] = c.hosts;
+    assert.notEqual(vm.server, h1?.name, 'never on the disabled host');
+    const host = c.hosts.find((h) => h.name === vm.server);
+    assert.ok(host, `placed on one of the cluster's hosts (${vm.server})`);
+    created.set(vm.uuid, { memoryMiB: 128, diskMiB: 1024 + 1024, vcpus: 1 });
+    const t1 = Date.now();
+    await vtctl('vm', 'start', name, '--wait');
+    let log = '';
+    const deadline = Date.now() + 240_000;
+    while (!/kvm-crm-guest (ready|error)/.test(log) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 1000));
+      log = (await vtctl('vm', 'console-log', name)).stdout;
+    }
+    const bootSeconds = ((Date.now() - t1) / 1000).toFixed(1);
+    assert.match(log, new RegExp(`kvm-crm-guest ready hostname=${name} ip=${vm.ip.replace(/\./g, '\\.')}`), log.slice(-1500));
+    assert.match(log, /kvm-crm-guest disks vda=1024 vdb=1024\b/, 'the system disk grown to 1 GiB and a 1 GiB data disk');
+    if (fingerprint) assert.match(log, new RegExp(`kvm-crm-guest key ${fingerprint.replace(/[+/]/g, '\\$&')} ssh-ed25519 placement-e2e`));
+    else assert.match(log, /kvm-crm-guest key SHA256:\S+ ssh-ed25519 placement-e2e/);
+    const onDisk = await readFile(path.join(host.storageRoot, 'vms', vm.uuid, 'console.log'), 'utf8');
+    assert.ok(onDisk.startsWith(log.slice(0, 200)), 'console-log shows the file the agent of its host keeps');
+    await vtctl('vm', 'hard-stop', name, '--wait');
+    process.stdout.write(`# placement e2e: disk/key VM on ${host.name}: create --wait ${((t1 - t0) / 1000).toFixed(1)} s, start to ready line ${bootSeconds} s\n`);
+  });
+
   test('vtctl host capacity --json (a process) matches the sum of the VMs', async () => {
     const rows = JSON.parse((await vtctl('host', 'capacity', '--json')).stdout) as CapacityRow[];
-    const perServer = await vmsPerServer();
+    const placed = (await c.manager.dataSource.query('SELECT v.uuid AS uuid, s.name AS host FROM virtual_machine v JOIN server s ON s.id = v.serverId')) as Array<{ uuid: string; host: string }>;
+    assert.deepEqual(placed.map((p) => p.uuid).sort(), [...created.keys()].sort(), 'the manager holds exactly the VMs created');
     assert.equal(rows.length, 3);
     for (const row of rows) {
-      const n = perServer[row.host] ?? -1;
-      assert.equal(row.vms, n, `${row.host}: VM count`);
-      assert.equal(row.memoryMiB.used, n * VM_MEMORY_MIB, `${row.host}: memory promised`);
-      assert.equal(row.cpus.used, n, `${row.host}: vCPUs promised`);
-      assert.equal(row.diskGiB.used, Math.round(((n * HD_SIZE_MIB) / 1024) * 10) / 10, `${row.host}: disk promised`);
+      const mine = placed.filter((p) => p.host === row.host).map((p) => created.get(p.uuid)!);
+      const sum = (k: keyof Promised) => mine.reduce((a, v) => a + v[k], 0);
+      assert.equal(row.vms, mine.length, `${row.host}: VM count`);
+      assert.equal(row.memoryMiB.used, sum('memoryMiB'), `${row.host}: memory promised`);
+      assert.equal(row.cpus.used, sum('vcpus'), `${row.host}: vCPUs promised`);
+      assert.equal(row.diskGiB.used, Math.round((sum('diskMiB') / 1024) * 10) / 10, `${row.host}: disk promised`);
       assert.equal(row.memoryMiB.available, (row.memoryMiB.total ?? 0) - row.memoryMiB.used);
+      assert.equal(row.cpus.available, (row.cpus.total ?? 0) - row.cpus.used);
     }
     assert.equal(rows.reduce((s, r) => s + r.vms, 0), created.size);
-    assert.equal(rows.reduce((s, r) => s + r.memoryMiB.used, 0), [...created.values()].reduce((a, b) => a + b, 0));
+    assert.equal(rows.reduce((s, r) => s + r.memoryMiB.used, 0), [...created.values()].reduce((a, v) => a + v.memoryMiB, 0));
+    const table = (await vtctl('host', 'capacity')).stdout;
+    for (const row of rows) assert.match(table, new RegExp(`^${row.host}\\s+${row.state}\\s+${row.vms}\\s`, 'm'), 'the table says the same');
   });
 });

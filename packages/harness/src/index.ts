@@ -3,7 +3,7 @@
  * starts is real (TLS, XML-RPC, libvirt, processes); nothing here is a fake of a kvm-crm part.
  */
 export { REPO_ROOT } from './repo-root.js';
-export { LIBVIRT_URI, virsh, domainsWithPrefix, removeDomains } from './libvirt.js';
+export { LIBVIRT_URI, virsh, domainsWithPrefix, removeDomains, restartLibvirtd } from './libvirt.js';
 export { freePort } from './free-port.js';
 export { issueTestCertificates, type TestCertificateOptions, type TestCertificates, type TlsFiles } from './certificates.js';
 export { TestClearinghouse, type ReceivedStatus } from './clearinghouse.js';

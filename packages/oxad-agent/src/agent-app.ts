@@ -29,9 +29,12 @@ import { Virsh } from './adapters/virsh.js';
 import { VmStore } from './adapters/vm-store.js';
 import type { AgentOptions } from './agent-options.js';
 import { ActionJournal } from './services/action-journal.js';
+import { AutostartRecovery, type RecoveryOutcome } from './services/autostart-recovery.js';
 import { EventForwarder } from './services/event-forwarder.js';
+import { GuestPoweroffWatcher } from './services/guest-poweroff-watcher.js';
 import { probeHypervisor, type HypervisorChoice } from './services/hypervisor-probe.js';
 import { HostInventory } from './services/host-inventory.js';
+import { KeptDisksService } from './services/kept-disks-service.js';
 import { MonitoringService } from './services/monitoring-service.js';
 import type { StatusReporter } from './services/ports.js';
 import { AgentProvisioningService } from './services/provisioning-service.js';
@@ -54,6 +57,13 @@ export interface RunningAgent {
   outbox: StatusOutbox;
   /** What the start-up reconciliation with libvirt found and did (our domains, half-done actions, debris). */
   reconciled: ReconcileReport;
+  /**
+   * The domains marked autostart that were shut off at start and what the agent did (decision record 021); runs
+   * in the background once the agent listens and resolves when every one was handled. Never rejects.
+   */
+  autostartRecovery: Promise<RecoveryOutcome[]>;
+  /** Clears the autostart mark of guests that power themselves off (runs on the event stream, with `eventsUrl`). */
+  poweroffWatcher: GuestPoweroffWatcher;
   /**
    * Stops listening, stops the event stream (its `virsh` child is killed), waits for running actions and
    * monitoring answers to finish, and for the event being delivered (queued events are dropped).
@@ -140,7 +150,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   // The OCF agent ignores the request path (docs/ocf-protocol.md §4.1): serve every path.
   app.use(
     createXmlRpcHandler({
-      methods: agentApi({ password: options.password, provisioning, monitoring, templates, domains: virsh, domainPrefix: options.domainPrefix, host: hostInventory, vmFiles: vms }),
+      methods: agentApi({ password: options.password, provisioning, monitoring, templates, domains: virsh, domainPrefix: options.domainPrefix, host: hostInventory, vmFiles: vms, keptDisks: new KeptDisksService(vms, qemuImg, logger.child({ part: 'kept-disks' })) }),
       logger,
       introspection: false,
       ...(options.requireClientCertificate ? { authenticate: managerCertificateAuth(tls) } : {}),
@@ -160,12 +170,20 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   });
 
   let events: RunningAgent['events'];
+  const poweroffWatcher = new GuestPoweroffWatcher(virsh, provisioning, { domainPrefix: options.domainPrefix, logger: logger.child({ part: 'poweroff-watcher' }) });
   if (options.eventsUrl) {
     const forwarder = new EventForwarder(identities, outbox.asReporter(), { eventsUrl: options.eventsUrl, domainPrefix: options.domainPrefix, logger: logger.child({ part: 'events' }) });
-    const stream = new LibvirtEventStream({ uri: options.libvirtUri, logger: logger.child({ part: 'event-stream' }) }, (e) => forwarder.handle(e));
+    const stream = new LibvirtEventStream({ uri: options.libvirtUri, logger: logger.child({ part: 'event-stream' }) }, (e) => {
+      forwarder.handle(e);
+      void poweroffWatcher.handle(e);
+    });
     stream.start();
     events = { stream, forwarder };
   }
+  // Decision 021: our shut-off domains still marked autostart are started again (host reboot, power loss).
+  const autostartRecovery = new AutostartRecovery(virsh, (url, xml, label) => outbox.enqueue(url, xml, label), {
+    domainPrefix: options.domainPrefix, logger: logger.child({ part: 'autostart-recovery' }), lock: provisioning, ...(options.eventsUrl ? { eventsUrl: options.eventsUrl } : {}),
+  }).run(reconciled.domains);
   return {
     port,
     hypervisor,
@@ -175,11 +193,14 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
     tls,
     outbox,
     reconciled,
+    autostartRecovery,
+    poweroffWatcher,
     async stop() {
+      await autostartRecovery;
       await events?.stream.stop();
       tls.close();
       await closeServer(server);
-      await Promise.all([provisioning.idle(), monitoring.idle(), events?.forwarder.close()]);
+      await Promise.all([provisioning.idle(), monitoring.idle(), events?.forwarder.close(), poweroffWatcher.idle()]);
       await outbox.close(); // undelivered statuses stay on disk for the next start
     },
   };

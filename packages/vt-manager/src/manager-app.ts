@@ -20,6 +20,7 @@ import {
 } from '@kvm-crm/shared';
 import type { DataSource } from 'typeorm';
 import { adminApi } from './api/admin-api.js';
+import { KeptDisksService } from './services/kept-disks-service.js';
 import { auditAdminCalls } from './api/admin-audit.js';
 import { agentApi } from './api/agent-api.js';
 import { PLUGIN_API_HELP, pluginApi } from './api/plugin-api.js';
@@ -171,7 +172,7 @@ export async function startManager(
   const geni = options.geni.enabled ? startGeniEndpoint({ options, publicUrl, tx, provisioning, agents, logger }) : undefined;
   if (geni) app.all(['/xmlrpc/geni/3', '/xmlrpc/geni/3/'], geni.handler);
   const geniAdmin = { ...adminGeniSliverApi({ dataSource }), ...adminGeniTrustApiIfConfigured(geni?.roots) };
-  const adminMethods = auditAdminCalls({ ...geniAdmin, ...adminApi({ inventory, dataSource, principals, provisioning, quotas, vms: new VmLifecycleService(tx, provisioning.intake, agents), inventoryChanges: new InventoryChangesService(tx), onPrincipalRemoved: (n) => authenticator.forget(n), hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts } }), ...callbackAdmin }, adminLog);
+  const adminMethods = auditAdminCalls({ ...geniAdmin, ...adminApi({ inventory, dataSource, principals, provisioning, quotas, vms: new VmLifecycleService(tx, provisioning.intake, agents), inventoryChanges: new InventoryChangesService(tx), onPrincipalRemoved: (n) => authenticator.forget(n), hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts }, keptDisks: new KeptDisksService(tx, inventory, agents) }), ...callbackAdmin }, adminLog);
   const admin = createXmlRpcHandler({ methods: adminMethods, logger: adminLog, authenticate: basicAuth('admin') });
   // rpc4django accepts the paths with and without a trailing slash (docs/ocf-protocol.md §2.1).
   app.all(['/xmlrpc/plugin', '/xmlrpc/plugin/'], plugin);

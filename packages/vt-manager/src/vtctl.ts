@@ -9,11 +9,12 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { describeError, hashPassword, XmlRpcClient } from '@kvm-crm/shared';
-import { addCallbackCommands } from './callback-commands.js';
-import { certsCommand } from './certs-command.js';
-import { formatTable } from './cli/vm-table.js';
-import { addQuotaCommands } from './quota-command.js';
+import { addCallbackCommands } from './cli/callback-commands.js';
+import { certsCommand } from './cli/certs-command.js';
+import { formatRecords } from './cli/table.js';
+import { addQuotaCommands } from './cli/quota-command.js';
 import { registerHostCommands } from './cli/host-commands.js';
+import { addKeptDisksCommands } from './cli/kept-disks-commands.js';
 import { addVmCommands } from './cli/vm-commands.js';
 import { addInventoryCommands } from './cli/inventory-commands.js';
 import { addGeniTrustCommands } from './cli/geni-trust-commands.js';
@@ -31,7 +32,7 @@ function print(value: unknown): void {
     // Lists as aligned tables (like `virsh list`), one column per field in order of first appearance; --json for scripts.
     const rows = value.map((r) => (r !== null && typeof r === 'object' ? (r as Record<string, unknown>) : { value: r }));
     const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-    process.stdout.write(formatTable(rows, columns));
+    process.stdout.write(formatRecords(rows, columns));
     return;
   }
   process.stdout.write((typeof value === 'object' ? JSON.stringify(value) : String(value)) + '\n');
@@ -204,6 +205,7 @@ for (const [verb, help] of [
 }
 
 registerHostCommands(program, { adminClient, print });
+addKeptDisksCommands(program, { adminClient, print });
 const geni = program.command('geni').description('GENI AM API v3 (/xmlrpc/geni/3/)');
 addGeniTrustCommands(geni, adminClient, () => program.opts().json === true);
 addGeniSliverCommands(geni, adminClient, () => program.opts().json === true);

@@ -244,6 +244,23 @@ export class Virsh implements DomainControl, ReconcilerDomains, DomainXmlReader 
     }
   }
 
+  /**
+   * The domain's state and the reason libvirt gives for it (`virsh domstate --reason`, printed as
+   * `shut off (destroyed)`): e.g. `{state: 'shut off', reason: 'shutdown'}`; undefined when no such domain exists.
+   * Reasons seen with libvirt 9.0 for a shut-off domain (decision record 021): `shutdown` after the guest powered
+   * off (also through an ACPI `virsh shutdown`), `destroyed` after `virsh destroy`, `unknown` for every inactive
+   * domain after a libvirtd restart. `reason` is `''` when virsh prints none.
+   * @throws VirshError for any failure other than a missing domain.
+   */
+  async domStateReason(name: string): Promise<DomainStateWithReason | undefined> {
+    try {
+      return parseDomStateReason((await this.runOn(name, ['domstate', '--domain', name, '--reason'])).stdout);
+    } catch (err) {
+      if (err instanceof DomainNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
   /** True when a domain with this name (or UUID) is defined or running. */
   async exists(name: string): Promise<boolean> {
     return (await this.domState(name)) !== undefined;
@@ -310,6 +327,20 @@ const STATE_BY_CODE: Record<string, DomainState> = {
   '6': 'crashed',
   '7': 'pmsuspended',
 };
+
+/** A domain state with libvirt's reason for it (see {@link Virsh.domStateReason}). */
+export interface DomainStateWithReason {
+  state: DomainState;
+  /** libvirt's reason as virsh prints it (`shutdown`, `destroyed`, `unknown`, `booted`, …); `''` when none. */
+  reason: string;
+}
+
+/** Parses `virsh domstate --reason` output (`shut off (destroyed)`; `running` without a reason). @throws nothing. */
+export function parseDomStateReason(stdout: string): DomainStateWithReason {
+  const text = stdout.trim();
+  const m = /^(.*?)\s*\(([^()]*)\)$/.exec(text);
+  return m ? { state: m[1]!, reason: m[2]! } : { state: text, reason: '' };
+}
 
 /** Parses `virsh list --uuid --name` output (`<uuid> <name>` per line) into rows with a lower-case UUID. */
 export function parseUuidNameList(stdout: string): Array<{ uuid: string; name: string }> {

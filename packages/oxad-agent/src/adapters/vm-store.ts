@@ -4,10 +4,10 @@
  * code that builds these paths or creates, writes, lists and removes VM folders; the uuid is checked here
  * (a UUID, so it can never climb out of `vms/`) and every path it hands out passes {@link assertAbsolutePath}.
  */
-import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { assertPattern, InputError, NotFoundError, UUID_PATTERN } from '@kvm-crm/shared';
-import type { VmFile, VmFiles, VmPaths } from '../services/ports.js';
+import type { KeptDiskFolder, KeptDiskFolders, VmFile, VmFiles, VmPaths } from '../services/ports.js';
 import { assertAbsolutePath } from './safe-path.js';
 
 /** File names inside a VM folder. */
@@ -25,8 +25,17 @@ export function dataDiskDevice(index: number): string {
 /** Disk images in a VM folder: the system disk and `data-vdX.qcow2`; what {@link VmStore.keepDisks} keeps. */
 const DISK_FILE_PATTERN = /^(disk|data-vd[b-z])\.qcow2$/;
 
+/**
+ * The id of a kept-disks folder: its name, `<vm uuid>` or `<vm uuid>-<n>` (n from 1), lower case. Nothing else can
+ * name one, so an id can never climb out of `kept-disks/` or name a file in it.
+ */
+export const KEPT_DISKS_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?:-[1-9][0-9]{0,5})?$/;
+
+/** The record {@link VmStore.keepDisks} writes beside the kept disks: `kept.json`. */
+const KEPT_RECORD = 'kept.json';
+
 /** The folders of the agent's VMs, `<root>/<vm uuid>/` with `root` = `<storageRoot>/vms`. */
-export class VmStore implements VmFiles {
+export class VmStore implements VmFiles, KeptDiskFolders {
   /** Absolute path of the folder holding every VM folder. */
   readonly root: string;
   /** Absolute path of `<storageRoot>/kept-disks`, where {@link keepDisks} moves the disks of deleted VMs. */
@@ -152,11 +161,13 @@ export class VmStore implements VmFiles {
   /**
    * Moves the folder of VM `vmUuid` out of `vms/` to `<storageRoot>/kept-disks/<vm uuid>[-<n>]/` (one rename, so
    * neither the start-up reconciler's debris sweep nor a later create of the same uuid can touch it), then removes
-   * every entry in it but the disk images (`disk.qcow2`, `data-vd?.qcow2`). Returns the new folder, or undefined
-   * when the VM has no folder.
+   * every entry in it but the disk images (`disk.qcow2`, `data-vd?.qcow2`), and writes `kept.json` there
+   * (`{vmUuid, vmName?, keptAt}`, read back by {@link listKept}). Returns the new folder, or undefined when the VM
+   * has no folder.
+   * @param info.vmName the VM's name, when the caller knows it (kept for `list_kept_disks`).
    * @throws InputError for a bad uuid; the file-system error otherwise.
    */
-  async keepDisks(vmUuid: string): Promise<string | undefined> {
+  async keepDisks(vmUuid: string, info: { vmName?: string } = {}): Promise<string | undefined> {
     const dir = this.pathOf(vmUuid);
     if (!(await this.exists(vmUuid))) return undefined;
     await mkdir(this.keptRoot, { recursive: true, mode: 0o755 });
@@ -164,6 +175,61 @@ export class VmStore implements VmFiles {
     for (let n = 1; await stat(target).then(() => true, () => false); n++) target = path.join(this.keptRoot, `${vmUuid}-${n}`);
     await rename(dir, target);
     for (const e of await readdir(target)) if (!DISK_FILE_PATTERN.test(e)) await rm(path.join(target, e), { recursive: true, force: true });
+    const record = { vmUuid, ...(info.vmName ? { vmName: info.vmName } : {}), keptAt: new Date().toISOString() };
+    await writeFile(path.join(target, KEPT_RECORD), JSON.stringify(record) + '\n', { mode: 0o644 });
     return target;
+  }
+
+  /**
+   * The folders in `<storageRoot>/kept-disks/` (oldest first), each with its disk images (absolute paths, sorted) and
+   * what `kept.json` says. A folder without a readable `kept.json` (kept before it existed) takes its VM uuid from
+   * its name and its time from the folder's modification time. Entries whose name is not a kept-disks id are
+   * skipped. No `kept-disks/` yet: `[]`.
+   * @throws the file-system error.
+   */
+  async listKept(): Promise<KeptDiskFolder[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.keptRoot);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const out: KeptDiskFolder[] = [];
+    for (const id of names.filter((n) => KEPT_DISKS_ID_PATTERN.test(n)).sort()) {
+      const dir = path.join(this.keptRoot, id);
+      let st;
+      try {
+        st = await stat(dir);
+      } catch {
+        continue; // purged meanwhile
+      }
+      if (!st.isDirectory()) continue;
+      const record = await readFile(path.join(dir, KEPT_RECORD), 'utf8').then((t) => JSON.parse(t) as Record<string, unknown>, () => ({} as Record<string, unknown>));
+      const keptAt = typeof record.keptAt === 'string' && !Number.isNaN(Date.parse(record.keptAt)) ? new Date(record.keptAt) : st.mtime;
+      const files = (await readdir(dir)).filter((e) => DISK_FILE_PATTERN.test(e)).sort().map((e) => path.join(dir, e));
+      out.push({
+        id, dir, vmUuid: id.slice(0, 36), keptAt, files,
+        ...(typeof record.vmName === 'string' && record.vmName ? { vmName: record.vmName } : {}),
+      });
+    }
+    return out.sort((a, b) => a.keptAt.getTime() - b.keptAt.getTime() || a.id.localeCompare(b.id));
+  }
+
+  /**
+   * Removes the kept-disks folder `id` (see {@link KEPT_DISKS_ID_PATTERN}) and everything in it; returns its path.
+   * @throws InputError for an id that is not a kept-disks id (checked before any path is built); NotFoundError
+   *   when there is no such folder; the file-system error otherwise.
+   */
+  async purgeKept(id: string): Promise<string> {
+    if (typeof id !== 'string' || !KEPT_DISKS_ID_PATTERN.test(id)) {
+      throw new InputError(`invalid kept-disks id ${JSON.stringify(String(id).slice(0, 80))}: expected <vm uuid> or <vm uuid>-<n>, lower case`);
+    }
+    const dir = assertAbsolutePath(path.join(this.keptRoot, id), 'kept-disks folder');
+    if (path.dirname(dir) !== this.keptRoot) throw new InputError('kept-disks id outside kept-disks/');
+    const st = await stat(dir).catch(() => undefined);
+    if (!st?.isDirectory()) throw new NotFoundError(`no kept disks ${id} on this host`);
+    await rm(dir, { recursive: true, force: true });
+    return dir;
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The OCF agent methods (docs/ocf-protocol.md §4.2): `send`, `ping`, `pingAuth`, `list_vm_templates`,
- * `force_list_active_vms`, and the kvm-crm extensions `list_vm_templates_detailed` and `get_host_info`. The shared agent password is a method argument, compared in constant time.
+ * `force_list_active_vms`, and the kvm-crm extensions `list_vm_templates_detailed`, `get_host_info`, `get_console_log`,
+ * `list_kept_disks` and `purge_kept_disks`. The shared agent password is a method argument, compared in constant time.
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
 import {
@@ -20,6 +21,7 @@ import type { MonitoringService } from '../services/monitoring-service.js';
 import type { AgentProvisioningService } from '../services/provisioning-service.js';
 import type { HostInventory } from '../services/host-inventory.js';
 import type { VmStore } from '../adapters/vm-store.js';
+import type { KeptDisksService } from '../services/kept-disks-service.js';
 
 /** What the API needs to list running domains. */
 export interface DomainLister {
@@ -45,6 +47,8 @@ export interface AgentApiDeps {
   host: Pick<HostInventory, 'get'>;
   /** The VM folders behind `get_console_log`; absent: the method is not offered. */
   vmFiles?: Pick<VmStore, 'readSerialLog'>;
+  /** The kept disks behind `list_kept_disks` and `purge_kept_disks`; absent: the methods are not offered. */
+  keptDisks?: Pick<KeptDisksService, 'list' | 'purge'>;
 }
 
 /** Most bytes of serial log one `get_console_log` call returns: 64 KiB. */
@@ -59,6 +63,7 @@ export function agentApi(deps: AgentApiDeps): Record<string, XmlRpcMethod> {
     if (!samePassword(stringParam(p, index, 'password'), deps.password)) throw new AuthenticationError('Password mismatch');
   };
   const vmFiles = deps.vmFiles;
+  const keptDisks = deps.keptDisks;
   return {
     /**
      * `send(callBackUrl, amId, password, xml)` → `""` before any work (§4.2). The actions of `query/provisioning`
@@ -150,6 +155,31 @@ export function agentApi(deps: AgentApiDeps): Record<string, XmlRpcMethod> {
             if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw new InputError('offset must be a non-negative integer');
             const { data, size } = await vmFiles.readSerialLog(vmUuid, offset, CONSOLE_LOG_CHUNK_BYTES);
             return { data: data.toString('base64'), offset, nextOffset: offset + data.length, size };
+          },
+        }
+      : {}),
+    ...(keptDisks
+      ? {
+          /**
+           * kvm-crm extension `list_kept_disks(password)` → `[{id, vmUuid, vmName, keptAt, actualSizeMiB, files: [{name,
+           * virtualSizeMiB, actualSizeMiB} | {name, error}]}]`: the folders of `<storageRoot>/kept-disks/` (disks of VMs
+           * deleted with keep-disks), oldest first; sizes in MiB rounded up, `keptAt` ISO 8601, `vmName` `""` when
+           * unknown (decision record 021).
+           * @throws fault `Password mismatch`.
+           */
+          list_kept_disks: async (p: unknown[]) => {
+            checkPassword(p, 0);
+            return (await keptDisks.list()).map((e) => ({ ...e, files: e.files.map((f) => ({ ...f })) }));
+          },
+          /**
+           * kvm-crm extension `purge_kept_disks(password, id)` → `{id, files: [name…]}`: removes the kept-disks folder
+           * `id` (`<vm uuid>` or `<vm uuid>-<n>`, as `list_kept_disks` names it) and its images.
+           * @throws fault `Password mismatch`; InputError for any other id (no path can be named); NotFoundError when
+           *   there is no such folder.
+           */
+          purge_kept_disks: async (p: unknown[]) => {
+            checkPassword(p, 0);
+            return keptDisks.purge(stringParam(p, 1, 'id'));
           },
         }
       : {}),

@@ -61,6 +61,21 @@ export interface ReconcilerDomains {
   undefine(name: string): Promise<void>;
 }
 
+/**
+ * The libvirt calls behind "VMs come back after a host reboot" and "a guest that powers itself off stays off"
+ * (decision record 021; implemented by `Virsh`).
+ */
+export interface AutostartDomains {
+  /** State and libvirt's reason (`virsh domstate --reason`); undefined when there is no such domain. */
+  domStateReason(name: string): Promise<{ state: string; reason: string } | undefined>;
+  /** True when the domain is marked autostart (`virsh dominfo`). */
+  autostart(name: string): Promise<boolean>;
+  /** Sets or clears the autostart mark (`virsh autostart [--disable]`). */
+  setAutostart(name: string, enabled: boolean): Promise<void>;
+  /** Starts a shut-off domain (`virsh start`). */
+  start(name: string): Promise<void>;
+}
+
 /** The libvirt listing the monitoring needs (implemented by `Virsh.listAll`). */
 export interface DomainInventory {
   /** Every domain on the connection with its libvirt UUID and `virsh domstate` text. */
@@ -92,6 +107,12 @@ export interface DiskImages {
   createVolume(path: string, sizeMiB: number): Promise<void>;
   /** Grows a qcow2 image to `sizeMiB` (never shrinks). */
   resize(path: string, sizeMiB: number): Promise<void>;
+}
+
+/** Reads an image's header (implemented by `QemuImg.info`); sizes in bytes. */
+export interface ImageSizeReader {
+  /** @throws when the image cannot be read (`qemu-img info` fails). */
+  info(path: string, format?: string): Promise<{ virtualSizeBytes: number; actualSizeBytes: number }>;
 }
 
 /** Host side effects of the provisioning besides the VM folders. */
@@ -142,7 +163,30 @@ export interface VmFiles {
    * Moves the VM's folder out of `vms/` (to `<storageRoot>/kept-disks/`) keeping only its disk images; returns the
    * new folder, undefined when the VM has no folder.
    */
-  keepDisks(vmUuid: string): Promise<string | undefined>;
+  keepDisks(vmUuid: string, info?: { vmName?: string }): Promise<string | undefined>;
+}
+
+/** One folder of `<storageRoot>/kept-disks/`: the disks of a VM deleted with keep-disks. */
+export interface KeptDiskFolder {
+  /** The folder name, `<vm uuid>` or `<vm uuid>-<n>`: what `purge_kept_disks` takes. */
+  id: string;
+  /** Absolute path of the folder. */
+  dir: string;
+  vmUuid: string;
+  /** The VM's name when it was known at the delete. */
+  vmName?: string;
+  /** When the disks were kept (the delete). */
+  keptAt: Date;
+  /** Absolute paths of the disk images in the folder, sorted. */
+  files: string[];
+}
+
+/** The kept-disks folders (implemented by `VmStore`). */
+export interface KeptDiskFolders {
+  /** Every kept-disks folder, oldest first. */
+  listKept(): Promise<KeptDiskFolder[]>;
+  /** Removes one folder by id; returns its path. @throws InputError for a bad id, NotFoundError when absent. */
+  purgeKept(id: string): Promise<string>;
 }
 
 /** Where statuses go; implemented over XML-RPC by `XmlRpcStatusReporter`, by the StatusOutbox, and in memory in unit tests. */

@@ -108,6 +108,15 @@ export class AgentProvisioningService {
     }
   }
 
+  /**
+   * Runs `task` under the lock of VM `vmUuid` that orders its actions: it waits for the actions accepted before it
+   * and the actions accepted after it wait for it (the guest power-off watcher, decision record 021).
+   * @returns what `task` returns; its error passes through.
+   */
+  exclusive<T>(vmUuid: string, task: () => Promise<T>): Promise<T> {
+    return this.vmLocks.run(vmUuid.toLowerCase(), task);
+  }
+
   /** Resolves when every accepted action has finished (tests, shutdown). */
   async idle(): Promise<void> {
     while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
@@ -175,7 +184,7 @@ export class AgentProvisioningService {
       case 'reboot':
         return this.reboot(name, log);
       case 'delete':
-        return this.delete(name, vmUuid, vm.xenConfiguration?.keepDisks === true);
+        return this.delete(name, vmUuid, vm.xenConfiguration?.keepDisks === true, vm.name && VM_NAME_PATTERN.test(vm.name) ? vm.name : undefined);
       case 'modify':
         return this.modify(name, vm);
       default:
@@ -386,12 +395,12 @@ export class AgentProvisioningService {
    * (xen-configuration `keep-disks`), the folder is first moved to `<storageRoot>/kept-disks/` with only its disk
    * images; the SUCCESS description says where.
    */
-  private async delete(name: string, vmUuid: string, keepDisks: boolean): Promise<string | undefined> {
+  private async delete(name: string, vmUuid: string, keepDisks: boolean, vmName?: string): Promise<string | undefined> {
     const s = await this.host.domains.domState(name);
     if (s === undefined && !(await this.vms.exists(vmUuid))) return 'already gone';
     if (s !== undefined && RUNNING_STATES.has(s)) await this.host.domains.destroy(name);
     // Disks move out before the undefine: an agent that dies in between leaves the domain, never lost disks.
-    const kept = keepDisks ? await this.vms.keepDisks(vmUuid) : undefined;
+    const kept = keepDisks ? await this.vms.keepDisks(vmUuid, vmName ? { vmName } : {}) : undefined;
     if (s !== undefined) await this.host.domains.undefine(name);
     if (!keepDisks) await this.vms.remove(vmUuid);
     return kept ? `disks kept on the host in kept-disks/${kept.split('/').at(-1)}` : undefined;

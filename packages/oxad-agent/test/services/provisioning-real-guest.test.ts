@@ -123,6 +123,6 @@ test('a real guest sees the grown disk, the data disk and the key; autostart fol
   assert.deepEqual(await act('delete', vmUuid, { keepDisks: true }), ['SUCCESS', `disks kept on the host in kept-disks/${vmUuid}`]);
   assert.equal(await virsh.domState(name), undefined);
   const kept = path.join(run.root, 'kept-disks', vmUuid);
-  assert.deepEqual((await readdir(kept)).sort(), ['data-vdb.qcow2', 'disk.qcow2']);
+  assert.deepEqual((await readdir(kept)).sort(), ['data-vdb.qcow2', 'disk.qcow2', 'kept.json']);
   assert.equal((await qemuImg.info(path.join(kept, 'data-vdb.qcow2'), 'qcow2')).virtualSizeBytes, 48 * 1048576);
 });

@@ -804,7 +804,11 @@ test('delete with keep-disks: the disks move to kept-disks/<uuid> (nothing else)
   assert.equal(env.host.domains.domains.has(name), false);
   assert.equal(await exists(env.svc.vmPaths(vmUuid).dir), false);
   const kept = path.join(env.storageRoot, 'kept-disks', vmUuid);
-  assert.deepEqual((await readdir(kept)).sort(), ['data-vdb.qcow2', 'disk.qcow2']);
+  assert.deepEqual((await readdir(kept)).sort(), ['data-vdb.qcow2', 'disk.qcow2', 'kept.json']);
+  const record = JSON.parse(await readFile(path.join(kept, 'kept.json'), 'utf8')) as { vmUuid: string; vmName?: string; keptAt: string };
+  assert.equal(record.vmUuid, vmUuid);
+  assert.ok(record.vmName, 'the VM name of the delete action is kept');
+  assert.ok(Math.abs(Date.parse(record.keptAt) - Date.now()) < 60_000);
   assert.deepEqual(env.host.domains.verbs(), ['start', 'destroy', 'undefine']);
 
   // The same uuid can be created again, and a second keep does not overwrite the first.

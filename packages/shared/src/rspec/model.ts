@@ -64,6 +64,17 @@ export interface ServerFields {
   operatingSystemVersion?: string;
   operatingSystemDistribution?: string;
   virtualizationType?: string;
+  /**
+   * kvm-crm extension (issue 10): the host's size as its agent reported it, under the names of the original's
+   * `VTServer` model fields (docs/ocf-behaviour.md B1) in this document's spelling, each after `virtualization-type`:
+   * `<number-of-cpus>` logical CPUs (`numberOfCPUs`), `<cpu-frequency>` MHz (`CPUFrequency`), `<memory>` MiB
+   * (`memory`, the original's MB), `<disc-space-gb>` GiB of the agent's storage root (`discSpaceGB`). Integers;
+   * absent when unknown. OCF peers ignore unknown elements (as they do `vcpus`).
+   */
+  numberOfCpus?: number;
+  cpuFrequency?: number;
+  memory?: number;
+  discSpaceGb?: number;
   interfaces?: Interface[];
   /** Empty complex type in the schema; kept only as presence. */
   status?: string;

@@ -199,6 +199,10 @@ function serverLike(el: XmlElement, vmElement: 'virtual-machines' | 'virtual-mac
   for (const c of el.children) {
     const field = lookup(SERVER_TEXT_FIELDS, c.name);
     if (field) setOrDelete(s, field, leaf(c));
+    else if (c.name === 'number-of-cpus') s.numberOfCpus = integer(c);
+    else if (c.name === 'cpu-frequency') s.cpuFrequency = integer(c);
+    else if (c.name === 'memory') s.memory = integer(c);
+    else if (c.name === 'disc-space-gb') s.discSpaceGb = integer(c);
     else if (c.name === 'interfaces') s.interfaces = interfacesFrom(c);
     else if (c.name === vmElement) s.virtualMachines.push(virtualMachineFrom(c));
     else if (c.name === 'status') s.status = ''; // empty complex type: presence only

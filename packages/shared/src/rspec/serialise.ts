@@ -202,6 +202,10 @@ function writeServer(
     w.text(l, 'operating-system-version', s.operatingSystemVersion);
     w.text(l, 'operating-system-distribution', s.operatingSystemDistribution);
     w.text(l, 'virtualization-type', s.virtualizationType);
+    w.integer(l, 'number-of-cpus', s.numberOfCpus);
+    w.integer(l, 'cpu-frequency', s.cpuFrequency);
+    w.integer(l, 'memory', s.memory);
+    w.integer(l, 'disc-space-gb', s.discSpaceGb);
     if (s.interfaces !== undefined) writeInterfaces(w, l, s.interfaces);
     for (const vm of s.virtualMachines) writeVirtualMachine(w, l, vmElement, vm);
     if (s.status !== undefined) w.element(l, 'status', '', () => {}); // empty complex type

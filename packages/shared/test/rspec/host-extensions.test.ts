@@ -50,3 +50,12 @@ test('bad values are refused with the field named; empty keys and unknown childr
   assert.deepEqual(xenOf(loose).dataDisks, [{}, { sizeMb: 7 }]);
   assert.deepEqual(xenOf(loose).sshKeys, ['k1']);
 });
+
+test('the host facts of a listResources server (number-of-cpus, cpu-frequency, memory, disc-space-gb) round-trip after virtualization-type; absent unless set', () => {
+  const server = { name: 'kvm1', uuid: 'u1', virtualizationType: 'kvm', numberOfCpus: 16, cpuFrequency: 2400, memory: 64000, discSpaceGb: 900, interfaces: [], virtualMachines: [] };
+  const xml = serialiseRspec({ response: { information: { resources: [server] } } }, { dialect: 'manager' });
+  assert.match(xml, /<virtualization-type>kvm<\/virtualization-type>\n\s+<number-of-cpus>16<\/number-of-cpus>\n\s+<cpu-frequency>2400<\/cpu-frequency>\n\s+<memory>64000<\/memory>\n\s+<disc-space-gb>900<\/disc-space-gb>\n\s+<interfaces/);
+  assert.deepEqual(parseRspec(xml).response?.information?.resources, [server]);
+  const bare = serialiseRspec({ response: { information: { resources: [{ name: 'old', virtualMachines: [] }] } } }, { dialect: 'manager' });
+  assert.doesNotMatch(bare, /number-of-cpus|cpu-frequency|<memory>|disc-space-gb/);
+});

@@ -5,7 +5,7 @@
  */
 import { DEFAULT_MAX_RESPONSE_BYTES, UpstreamError, XmlRpcClient, XmlRpcFaultError, type ClientTls, type Logger } from '@kvm-crm/shared';
 import type { Server } from '../db/entities/server.js';
-import type { AgentGateway, ConsoleLogChunk, HostFacts, TemplateInfo } from '../services/ports.js';
+import type { AgentGateway, ConsoleLogChunk, HostFacts, KeptDisks, TemplateInfo } from '../services/ports.js';
 
 /**
  * Largest answer read from an agent's listing (`force_list_active_vms`: `{uuid: name}` of every domain, about
@@ -82,6 +82,21 @@ export class XmlRpcAgentGateway implements AgentGateway {
     return { data: Buffer.from(o.data, 'base64'), offset, nextOffset: o.nextOffset, size: o.size };
   }
 
+  async listKeptDisks(server: Server): Promise<KeptDisks[]> {
+    if (server.legacy) throw new UpstreamError(`server ${server.name} runs a legacy OCF agent, which keeps no disks`);
+    const r = await this.client(server, AGENT_LISTING_MAX_RESPONSE_BYTES).call<unknown>('list_kept_disks', [server.agentPassword]);
+    return keptDisksFrom(r, server.name);
+  }
+
+  async purgeKeptDisks(server: Server, id: string): Promise<string[]> {
+    if (server.legacy) throw new UpstreamError(`server ${server.name} runs a legacy OCF agent, which keeps no disks`);
+    const r = (await this.client(server).call<unknown>('purge_kept_disks', [server.agentPassword, id])) as Record<string, unknown> | null;
+    if (!r || typeof r !== 'object' || !Array.isArray(r.files) || !r.files.every((f) => typeof f === 'string')) {
+      throw new UpstreamError(`agent of ${server.name}: purge_kept_disks did not answer {id, files}`);
+    }
+    return r.files as string[];
+  }
+
   async listTemplates(server: Server): Promise<TemplateInfo[]> {
     const client = this.client(server, AGENT_LISTING_MAX_RESPONSE_BYTES);
     try {
@@ -122,4 +137,30 @@ export function hostFactsFrom(r: unknown, serverName: string): HostFacts {
   if (!Array.isArray(bridges) || !bridges.every((b) => typeof b === 'string')) throw bad('bridges');
   facts['bridges'] = [...(bridges as string[])].sort();
   return facts as unknown as HostFacts;
+}
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/**
+ * The {@link KeptDisks} of a `list_kept_disks` answer: strings where strings are due, sizes non-negative integers.
+ * @throws UpstreamError naming the first entry or field that is malformed.
+ */
+export function keptDisksFrom(r: unknown, serverName: string): KeptDisks[] {
+  const bad = (what: string) => new UpstreamError(`agent of ${serverName}: list_kept_disks answer malformed (${what})`);
+  if (!Array.isArray(r)) throw bad('not a list');
+  return r.map((e: unknown, i) => {
+    const o = e as Record<string, unknown> | null;
+    if (!o || typeof o !== 'object') throw bad(`entry ${i}`);
+    for (const k of ['id', 'vmUuid', 'vmName', 'keptAt']) if (typeof o[k] !== 'string') throw bad(`entry ${i} field ${k}`);
+    if (!isCount(o.actualSizeMiB)) throw bad(`entry ${i} field actualSizeMiB`);
+    if (!Array.isArray(o.files)) throw bad(`entry ${i} field files`);
+    const files = o.files.map((f: unknown, j) => {
+      const x = f as Record<string, unknown> | null;
+      if (!x || typeof x !== 'object' || typeof x.name !== 'string') throw bad(`entry ${i} file ${j}`);
+      if (typeof x.error === 'string') return { name: x.name, error: x.error };
+      if (!isCount(x.virtualSizeMiB) || !isCount(x.actualSizeMiB)) throw bad(`entry ${i} file ${j} sizes`);
+      return { name: x.name, virtualSizeMiB: x.virtualSizeMiB, actualSizeMiB: x.actualSizeMiB };
+    });
+    return { id: o.id as string, vmUuid: o.vmUuid as string, vmName: o.vmName as string, keptAt: o.keptAt as string, actualSizeMiB: o.actualSizeMiB, files };
+  });
 }

@@ -17,6 +17,8 @@ import type { InventoryChangesService } from '../services/inventory-changes-serv
 import type { VmLifecycleService } from '../services/vm-lifecycle-service.js';
 import type { ProvisioningService } from '../services/provisioning-service.js';
 import { adminHostApi, placementView, type AdminHostDeps } from './admin-host-api.js';
+import { adminKeptDisksApi } from './admin-kept-disks-api.js';
+import type { KeptDisksService } from '../services/kept-disks-service.js';
 
 /**
  * The admin endpoint's methods (role `admin`): users, servers, ranges and subscriptions, VMs and actions, and, with
@@ -39,6 +41,8 @@ export function adminApi(deps: {
   vms?: VmLifecycleService;
   /** Inventory changes (`server.remove|set|addBridge|removeBridge`, `range.remove|unsubscribe|exclude|include`); absent: not offered. */
   inventoryChanges?: InventoryChangesService;
+  /** Kept disks on the hosts (`host.keptDisks|purgeKeptDisks`); absent: not offered. */
+  keptDisks?: KeptDisksService;
 }): Record<string, XmlRpcMethod> {
   const em = deps.dataSource.manager;
   const provisioning = deps.provisioning;
@@ -101,6 +105,7 @@ export function adminApi(deps: {
   return {
     ...actionVerbs,
     ...(deps.hosts ? adminHostApi(deps.hosts) : {}),
+    ...(deps.keptDisks ? adminKeptDisksApi({ keptDisks: deps.keptDisks }) : {}),
     /** `user.add({name, password?, roles: ['clearinghouse'|'admin'…]})`; no password: certificate login only. */
     'user.add': async (p) => {
       const o = structParam(p, 0, 'user');

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { XmlRpcClient } from '@kvm-crm/shared';
-import { formatTable } from './vm-table.js';
+import { formatRecords } from './table.js';
 
 /** Adds `slivers` to the `geni` command group. `json()` tells whether the global `--json` was given. */
 export function addGeniSliverCommands(geni: Command, client: (cmd: Command) => XmlRpcClient, json: () => boolean): void {
@@ -17,7 +17,7 @@ export function addGeniSliverCommands(geni: Command, client: (cmd: Command) => X
       process.stdout.write(
         json() || o.json
           ? JSON.stringify(rows) + '\n'
-          : formatTable(rows, ['urn', 'slice', 'allocation', 'operational', 'expires', 'vm', { key: 'vmState', header: 'VM STATE' }, 'failure']),
+          : formatRecords(rows, ['urn', 'slice', 'allocation', 'operational', 'expires', 'vm', { key: 'vmState', header: 'VM STATE' }, 'failure']),
       );
     });
 }

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { XmlRpcClient } from '@kvm-crm/shared';
-import { formatTable } from './vm-table.js';
+import { formatRecords } from './table.js';
 
 /** Largest file `add` reads (a GID with its chain is a few KiB). */
 const MAX_FILE_BYTES = 64 * 1024;
@@ -30,7 +30,7 @@ export function addGeniTrustCommands(geni: Command, client: (cmd: Command) => Xm
     .option('--json', 'print JSON')
     .action(async function (this: Command, o: { json?: boolean }) {
       const rows = (await client(this).call('geni.trust.list', [])) as Record<string, unknown>[];
-      process.stdout.write(json() || o.json ? JSON.stringify(rows) + '\n' : formatTable(rows, ['file', 'urn', 'subject', { key: 'notAfter', header: 'NOT AFTER' }]));
+      process.stdout.write(json() || o.json ? JSON.stringify(rows) + '\n' : formatRecords(rows, ['file', 'urn', 'subject', { key: 'notAfter', header: 'NOT AFTER' }]));
     });
   trust.command('remove <name>')
     .description('stop trusting a root: its file name as `list` shows it')

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { XmlRpcClient } from '@kvm-crm/shared';
-import { formatTable } from './vm-table.js';
+import { formatRecords } from './table.js';
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -81,7 +81,7 @@ export function addVmCommands(program: Command, client: (cmd: Command) => XmlRpc
     if (a.status === 'FAILED') throw new Error(`${ticket.type} ${ticket.name} FAILED: ${a.description}`);
     if (ticket.type === 'delete') return out({ ...ticket, status: a.status }, () => `${ticket.name} deleted\n`);
     const vm = await c.call<Record<string, unknown>>('vm.show', [{ vm: ticket.vm }]);
-    out({ ...ticket, status: a.status, vm }, () => formatTable([vm], ['name', 'uuid', 'state', 'server', 'ip']));
+    out({ ...ticket, status: a.status, vm }, () => formatRecords([vm], ['name', 'uuid', 'state', 'server', 'ip']));
   }
 
   const vm = program.command('vm').description('VMs: create, lifecycle verbs, show, list, console log, expiry');
@@ -142,7 +142,7 @@ export function addVmCommands(program: Command, client: (cmd: Command) => XmlRpc
         const fields = ['name', 'uuid', 'state', 'stateNote', 'server', 'projectId', 'projectName', 'sliceId', 'template', 'memoryMb', 'maxMemoryMiB', 'vcpus', 'diskMiB', 'dataDisksMiB', 'expiresAt', 'created'];
         const width = Math.max(...fields.map((f) => f.length));
         const head = fields.map((f) => `${f.padEnd(width)}  ${Array.isArray(v[f]) ? (v[f] as unknown[]).join(',') : String(v[f] ?? '')}`.trimEnd()).join('\n');
-        return `${head}\n\n${formatTable(v.interfaces, ['name', 'bridge', 'mac', 'ip'])}\n${formatTable(v.actions, ['id', 'type', 'status', 'updated', 'description'])}`;
+        return `${head}\n\n${formatRecords(v.interfaces, ['name', 'bridge', 'mac', 'ip'])}\n${formatRecords(v.actions, ['id', 'type', 'status', 'updated', 'description'])}`;
       });
     });
 
@@ -151,7 +151,7 @@ export function addVmCommands(program: Command, client: (cmd: Command) => XmlRpc
     .option('--project <uuid>', 'only this project')
     .action(async function (this: Command, o: { project?: string }) {
       const rows = await client(this).call<Array<Record<string, unknown>>>('vm.list', [{ ...(o.project ? { project: o.project } : {}) }]);
-      out(rows, () => formatTable(rows, ['name', 'uuid', 'state', 'server', 'ip', { key: 'memoryMb', header: 'MEMORY(MIB)' }, 'vcpus', 'projectId']));
+      out(rows, () => formatRecords(rows, ['name', 'uuid', 'state', 'server', 'ip', { key: 'memoryMb', header: 'MEMORY(MIB)' }, 'vcpus', 'projectId']));
     });
 
   vm.command('console-log <vm>')

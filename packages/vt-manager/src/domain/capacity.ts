@@ -56,6 +56,16 @@ export function resourcesAsked(action: Action, req: { vcpus: number; memoryMb: n
   return { vcpus: req.vcpus, memoryMiB: req.memoryMb, diskMiB: (req.hdSizeMb ?? 0) + dataMiB };
 }
 
+/**
+ * What a `modify` adds to its host's promises: the growth of vCPUs and memory (MiB) from what the VM has (`has`) to
+ * what is asked (`want`; absent: unchanged). A shrink or an unchanged value adds 0. A modify never changes a disk,
+ * so `diskMiB` is 0. All zero: nothing to check.
+ */
+export function growthAsked(has: { vcpus: number; memoryMb: number }, want: { vcpus?: number; memoryMb?: number }): Resources {
+  const grow = (w: number | undefined, h: number) => Math.max(0, (w ?? h) - h);
+  return { vcpus: grow(want.vcpus, has.vcpus), memoryMiB: grow(want.memoryMb, has.memoryMb), diskMiB: 0 };
+}
+
 /** A host's capacity from its reported size, the ratios and its usage. */
 export function hostCapacity(size: HostSize, used: Usage, ratios: Overcommit): HostCapacity {
   if (size.cpus === null || size.memoryTotalMiB === null || size.storageTotalGiB === null) return { total: null, used, free: null };

@@ -1,9 +1,10 @@
 /**
  * What the VMs of each host were promised (decision record 019): a sum over `virtual_machine` (not `failed`; a
  * deleted VM has no row), with each VM's disk taken from its create action's `requestedDiskMb` (hd-size-mb plus data
- * disks), else the VM's `hdSizeMb`; plus the GENI slivers that are allocated but not yet provisioned (decision
- * record 022: an Allocate reserves capacity; Provision flips the sliver to `provisioned` in the transaction that
- * inserts its VM row, so it is never counted twice); and the last placement decisions, for round-robin.
+ * disks), else the VM's `hdSizeMb`, and its vCPUs and memory as the larger of its own and those of its open `modify`;
+ * plus the GENI slivers that are allocated but not yet provisioned (decision record 022: an Allocate reserves
+ * capacity; Provision flips the sliver to `provisioned` in the transaction that inserts its VM row, so it is never
+ * counted twice); and the last placement decisions, for round-robin.
  */
 import type { EntityManager } from 'typeorm';
 import { ActionRecord } from '../db/entities/action.js';
@@ -30,12 +31,26 @@ export class AllocationRepository {
       .orderBy('a.id', 'DESC')
       .limit(1)
       .getQuery();
+    // An open modify (QUEUED or ONGOING; a VM has at most one open action) holds the larger of what the VM has and
+    // what it asked, so two grows of different VMs queued at once are counted together (decision record 019).
+    const pending = (column: 'requestedMemoryMb' | 'requestedVcpus') =>
+      this.em
+        .createQueryBuilder()
+        .subQuery()
+        .select(`p.${column}`)
+        .from(ActionRecord, 'p')
+        .where("p.vmUuid = vm.uuid AND p.type = 'modify' AND p.status IN ('QUEUED', 'ONGOING')")
+        .orderBy('p.id', 'DESC')
+        .limit(1)
+        .getQuery();
+    const held = (column: 'requestedMemoryMb' | 'requestedVcpus', own: string) =>
+      `CASE WHEN COALESCE(${pending(column)}, 0) > ${own} THEN ${pending(column)} ELSE ${own} END`;
     const q = this.em
       .createQueryBuilder(VirtualMachine, 'vm')
       .select('vm.serverId', 'serverId')
       .addSelect('COUNT(*)', 'vms')
-      .addSelect('SUM(vm.vcpus)', 'vcpus')
-      .addSelect('SUM(vm.memoryMb)', 'memoryMiB')
+      .addSelect(`SUM(${held('requestedVcpus', 'vm.vcpus')})`, 'vcpus')
+      .addSelect(`SUM(${held('requestedMemoryMb', 'vm.memoryMb')})`, 'memoryMiB')
       .addSelect(`SUM(COALESCE(${disk}, vm.hdSizeMb, 0))`, 'diskMiB')
       .where('vm.state NOT IN (:...released)', { released: RELEASED_STATES })
       .groupBy('vm.serverId');

@@ -43,6 +43,32 @@ export interface AgentGateway {
    * @throws as {@link send}; UpstreamError when the answer is malformed.
    */
   consoleLog?(server: Server, vmUuid: string, offset: number): Promise<ConsoleLogChunk>;
+  /**
+   * kvm-crm extension `list_kept_disks(password)`: the disks the agent keeps of VMs deleted with keep-disks
+   * (decision record 021). Optional: fakes and legacy agents may lack it.
+   * @throws as {@link send}; UpstreamError when the answer is malformed.
+   */
+  listKeptDisks?(server: Server): Promise<KeptDisks[]>;
+  /**
+   * kvm-crm extension `purge_kept_disks(password, id)`: removes one kept-disks folder; resolves with the file names
+   * removed. @throws as {@link send} (the agent's NotFound/Input faults pass through as XmlRpcFaultError).
+   */
+  purgeKeptDisks?(server: Server, id: string): Promise<string[]>;
+}
+
+/** One kept-disks folder of an agent (`list_kept_disks`); sizes in MiB, rounded up by the agent. */
+export interface KeptDisks {
+  /** `<vm uuid>` or `<vm uuid>-<n>`: what a purge takes. */
+  id: string;
+  vmUuid: string;
+  /** `''` when the agent did not know it. */
+  vmName: string;
+  /** ISO 8601. */
+  keptAt: string;
+  /** Sum of the images' allocated sizes. */
+  actualSizeMiB: number;
+  /** The images; sizes absent (and `error` set) when the agent could not read an image. */
+  files: Array<{ name: string; virtualSizeMiB?: number; actualSizeMiB?: number; error?: string }>;
 }
 
 /**

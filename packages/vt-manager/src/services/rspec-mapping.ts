@@ -54,13 +54,22 @@ export function vmToRspec(vm: VirtualMachine, server: Server, forAgent: boolean)
   };
 }
 
-/** A server and the given VMs as a `server-information-type` element (§6.7). */
+/**
+ * A server and the given VMs as a `server-information-type` element (§6.7), with the host's size as its agent last
+ * reported it (`get_host_info`, decision record 019) in the kvm-crm elements `number-of-cpus`, `cpu-frequency` (MHz),
+ * `memory` (MiB) and `disc-space-gb` (GiB): the original's `VTServer` fields (docs/ocf-behaviour.md B1). A host that
+ * never reported (a legacy agent) gets none of them: the document is the original's.
+ */
 export function serverToInformation(server: Server, vms: readonly VirtualMachine[]): ServerInformation {
   const bridges = [...(server.bridges ?? [])].sort((a, b) => Number(b.isMgmt) - Number(a.isMgmt) || a.id - b.id);
+  const reported = server.inventoryRefreshedAt !== null && server.inventoryRefreshedAt !== undefined;
+  const fact = (n: number | null | undefined) => (reported && n !== null && n !== undefined ? n : undefined);
   return {
     name: server.name, id: String(server.id), uuid: server.uuid, operatingSystemType: server.operatingSystemType,
     operatingSystemVersion: server.operatingSystemVersion, operatingSystemDistribution: server.operatingSystemDistribution,
     virtualizationType: server.virtualizationType,
+    numberOfCpus: fact(server.cpus), cpuFrequency: fact(server.cpuFrequencyMHz), memory: fact(server.memoryTotalMiB),
+    discSpaceGb: fact(server.storageTotalGiB),
     interfaces: bridges.length
       ? bridges.map((b) => ({ ismgmt: b.isMgmt, name: b.name, switchId: b.name, switchPort: b.switchPort ?? undefined }))
       : [{ name: 'NONE', switchId: 'NONE', switchPort: 'NONE' }],

@@ -16,3 +16,18 @@ test('get_host_info: the struct is read field by field (extra fields ignored, br
   assert.throws(() => hostFactsFrom({ ...answer, bridges: 'br0' }, 'kvm1'), /field bridges/);
   assert.throws(() => hostFactsFrom([], 'kvm1'), /did not answer a struct/);
 });
+
+test('list_kept_disks: entries are read field by field; a malformed entry or size is an UpstreamError naming it', async () => {
+  const { keptDisksFrom } = await import('../../dist/adapters/xmlrpc-agent-gateway.js');
+  const entry = {
+    id: 'c0ffee00-1234-4abc-8def-0123456789ab-1', vmUuid: 'c0ffee00-1234-4abc-8def-0123456789ab', vmName: 'web01', keptAt: '2026-12-05T00:00:00.000Z',
+    actualSizeMiB: 3, files: [{ name: 'disk.qcow2', virtualSizeMiB: 1024, actualSizeMiB: 3 }, { name: 'data-vdb.qcow2', error: 'qemu-img failed' }], extra: 1,
+  };
+  const { extra: _ignored, ...expected } = entry;
+  assert.deepEqual(keptDisksFrom([entry], 'kvm1'), [expected], 'extra fields are dropped');
+  assert.deepEqual(keptDisksFrom([], 'kvm1'), []);
+  assert.throws(() => keptDisksFrom({}, 'kvm1'), /agent of kvm1: list_kept_disks answer malformed \(not a list\)/);
+  assert.throws(() => keptDisksFrom([{ ...entry, vmName: 5 }], 'kvm1'), /entry 0 field vmName/);
+  assert.throws(() => keptDisksFrom([{ ...entry, actualSizeMiB: -1 }], 'kvm1'), /field actualSizeMiB/);
+  assert.throws(() => keptDisksFrom([{ ...entry, files: [{ name: 'disk.qcow2', virtualSizeMiB: 1.5, actualSizeMiB: 1 }] }], 'kvm1'), /entry 0 file 0 sizes/);
+});

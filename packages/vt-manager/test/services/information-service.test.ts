@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { parseRspec, type ServerInformation } from '@kvm-crm/shared';
 import { forEachEngine } from '../../dist/testing/test-databases.js';
+import { addHostWithFacts, fakeHostFacts } from '../../dist/testing/capacity-fakes.js';
+import { HostFactsService } from '../../dist/services/host-facts-service.js';
 import {
   addHost,
   agentStatus,
@@ -19,6 +21,7 @@ import {
   query,
   readFixture,
   SERVER_UUID,
+  silentLogger,
   waitFor,
   type World,
 } from '../../dist/testing/fakes.js';
@@ -216,4 +219,23 @@ forEachEngine('hash: the SHA-256 of the document, equal for equal content, chang
   assert.notEqual(newHash, first.hash);
   assert.equal(newXml, first.xml.replace('<status>running</status>', '<status>stopped</status>'));
   assert.deepEqual(await w.information.listResources(newHash), [newHash, '']);
+});
+
+forEachEngine('listResources carries a reported host\'s facts (number-of-cpus, cpu-frequency MHz, memory MiB, disc-space-gb GiB); a host that never reported has none', async (t, engine) => {
+  const w = await openWorld(t, { engine });
+  const facts0 = { cpus: 16, cpuFrequencyMHz: 2400, memoryTotalMiB: 64000, memoryFreeMiB: 1000, storageTotalGiB: 900 };
+  const kvm1 = await addHostWithFacts(w, 'kvm1', SERVER_UUID, 30, facts0);
+  await addHost(w, 'legacy1', 'cccccccc-0000-4000-8000-0000000000aa', 31);
+  const [, xml] = await w.information.listResources('0');
+  const byName = Object.fromEntries(servers(xml).map((s) => [s.name, s]));
+  const facts = (s: ServerInformation | undefined) => [s?.numberOfCpus, s?.cpuFrequency, s?.memory, s?.discSpaceGb];
+  assert.deepEqual(facts(byName['kvm1']), [16, 2400, 64000, 900]);
+  assert.deepEqual(facts(byName['legacy1']), [undefined, undefined, undefined, undefined]);
+  assert.match(xml, /<name>kvm1<\/name>[\s\S]*<virtualization-type>kvm<\/virtualization-type>\n\s+<number-of-cpus>16<\/number-of-cpus>\n\s+<cpu-frequency>2400<\/cpu-frequency>\n\s+<memory>64000<\/memory>\n\s+<disc-space-gb>900<\/disc-space-gb>\n\s+<interfaces>/);
+  // Free memory changes at every monitoring round; only the totals are in the document, so its hash stays.
+  const before = await w.information.information();
+  w.agent.hostInfo.set('kvm1', fakeHostFacts({ ...facts0, memoryFreeMiB: 5, storageFreeGiB: 1 }));
+  assert.equal(await new HostFactsService(w.tx, w.agent, silentLogger()).refresh(kvm1), true);
+  const after = await w.information.information();
+  assert.equal(after.hash, before.hash);
 });

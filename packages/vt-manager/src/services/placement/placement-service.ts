@@ -61,6 +61,24 @@ export class PlacementService {
     return serverUuid === null ? this.placeAnywhere(em, asked) : this.placePinned(em, serverUuid, asked);
   }
 
+  /**
+   * The capacity check of a `modify` that grows a VM on server `serverId` by `growth` (vCPUs, memory MiB; see
+   * `growthAsked` in domain/capacity.ts), with the same ratios, row lock and message as a create's: the server row is
+   * locked until `em`'s transaction ends (MySQL), then its usage (which counts the open modifies of its other VMs at
+   * their asked size, repositories/allocation-repository.ts) is read. A growth of nothing (a shrink, or unchanged)
+   * is not checked and locks nothing; neither is a host whose capacity is unknown.
+   * @throws ConflictError when the growth does not fit ("host kvm2 has 512 MiB free for VMs, 2048 MiB asked", the
+   *   asked amount being the growth); NotFoundError when the server row is gone.
+   */
+  async checkGrowth(em: EntityManager, serverId: number, growth: Resources): Promise<void> {
+    if (growth.vcpus <= 0 && growth.memoryMiB <= 0 && growth.diskMiB <= 0) return;
+    const [srv] = await new HostRepository(em).lockForPlacement([serverId]);
+    if (!srv) throw new NotFoundError(`no server with id ${serverId}`);
+    const usage = (await new AllocationRepository(em).usageByServer([serverId])).get(serverId) ?? NO_USAGE;
+    const why = shortfall(srv.name, hostCapacity(srv, usage, this.settings.capacity).free, growth);
+    if (why) throw new ConflictError(why);
+  }
+
   /** Records the decision (JSON, cut to the column) and the disk asked on the create action `actionId`. */
   async record(em: EntityManager, actionId: string, decision: PlacementDecision): Promise<void> {
     await new AllocationRepository(em).recordPlacement(actionId, decision.asked.diskMiB, placementJson(decision));

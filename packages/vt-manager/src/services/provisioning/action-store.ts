@@ -15,7 +15,7 @@ import { ActionRepository } from '../../repositories/action-repository.js';
 import { ServerRepository } from '../../repositories/server-repository.js';
 import { SliceExpiryRepository } from '../../repositories/slice-expiry-repository.js';
 import { VmRepository } from '../../repositories/vm-repository.js';
-import { resourcesAsked } from '../../domain/capacity.js';
+import { growthAsked, resourcesAsked } from '../../domain/capacity.js';
 import type { IpamService } from '../ipam-service.js';
 import type { PlacementService } from '../placement/placement-service.js';
 import { claimOrCheckProject } from '../project-ownership.js';
@@ -73,7 +73,8 @@ export class ActionStore {
   /**
    * Validates and stores one action (QUEUED, under this manager's lease).
    * @throws InputError for invalid fields; ConflictError for a used action id or VM uuid, a disabled server, an
-   *   expired slice, a busy VM, an exhausted pool or an exceeded quota (`quota exceeded: …`); NotFoundError for an unknown VM or server, and for another
+   *   expired slice, a busy VM, an exhausted pool, a create or a modify's growth that does not fit its host's capacity
+   *   ("host kvm2 has 512 MiB free for VMs, 2048 MiB asked") or an exceeded quota (`quota exceeded: …`); NotFoundError for an unknown VM or server, and for another
    *   clearinghouse's VM (the same text as an unknown one); NotAllowedError for a create in another clearinghouse's
    *   project. Nothing is stored when it throws (the agent query is built inside the transaction).
    */
@@ -141,8 +142,10 @@ export class ActionStore {
       const busy = await actions.openActionOfVm(vmUuid);
       if (busy) throw new ConflictError(`VM ${vm.name} is busy with action ${busy.uuid} (${busy.type})`);
       if (action.type === 'modify') {
-        const grow = (want: number | undefined, has: number) => Math.max(0, (want ?? has) - has);
-        await checkQuota(em, principal, { vms: 0, vcpus: grow(requested.vcpus, vm.vcpus), memoryMib: grow(requested.memoryMb, vm.memoryMb), addresses: 0 });
+        // A grow is checked like a create: its host's capacity (row-locked on MySQL), then the quota; before any row changes.
+        const growth = growthAsked(vm, requested);
+        await this.placement.checkGrowth(em, vm.serverId, growth);
+        await checkQuota(em, principal, { vms: 0, vcpus: growth.vcpus, memoryMib: growth.memoryMiB, addresses: 0 });
       }
       const server = await new ServerRepository(em).getById(vm.serverId);
       if (action.type === 'delete' && keepDisks !== vm.keepDisksOnDelete) {

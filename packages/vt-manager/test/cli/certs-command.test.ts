@@ -12,9 +12,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { AuthenticationError, createLogger, describeCertificate, parseCrl } from '@kvm-crm/shared';
-import { agentApi } from '../dist/api/agent-api.js';
+import { agentApi } from '../../dist/api/agent-api.js';
 
-const VTCTL = path.join(path.dirname(fileURLToPath(import.meta.url)), '../dist/vtctl.js');
+const VTCTL = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../dist/vtctl.js');
 const run = promisify(execFile);
 
 async function vtctl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
