@@ -5,8 +5,7 @@
  * - `xmlsec1 process alone`: the same `xmlsec1 --verify …` command run on a file already written;
  * - `TypeScript checks only`: the verifier with a signature port that answers OK at once.
  * The runs alternate between the three so that machine noise spreads evenly. Prints a Markdown table with the load
- * average; `--runs N` (default 100), `--out FILE` also writes it there. (bench/src/geni-credential-verify.ts, from
- * the e2e work, measures accepted/refused verifications with both digests; this one the split.)
+ * average; `--runs N` (default 100), `--out FILE` also writes it there.
  *
  * Usage: node bench/dist/geni-credential-baseline.js [--runs 100] [--out bench/GENI-CREDENTIAL-RESULTS.md]
  */
