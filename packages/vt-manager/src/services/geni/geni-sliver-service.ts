@@ -188,6 +188,12 @@ export class GeniSliverService {
         else throw new GeniFault(GENI_CODE.REFUSED, `sliver ${s.sliverUrn} is being created (geni_configuring); try geni_restart later`);
         continue;
       }
+      // The same operation already under way (e.g. the RO's geni_start right after the auto-start was issued): nothing
+      // to do, not a refusal — the RO fails its whole call on any error.
+      if (open && ((poa === 'geni_start' && open.type === 'start') || (poa === 'geni_stop' && (open.type === 'hardStop' || open.type === 'stop')))) {
+        plan.push({ s });
+        continue;
+      }
       if (open || vm.state.endsWith('...')) throw new GeniFault(GENI_CODE.REFUSED, `sliver ${s.sliverUrn} is busy (${open ? open.type : vm.state}); try again when it is ready or stopped`);
       const running = vm.state === 'running';
       if (poa === 'geni_start') plan.push(running ? { s } : { s, type: 'start' });

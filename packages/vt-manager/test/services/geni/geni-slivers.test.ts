@@ -104,6 +104,11 @@ forEachEngine('GENI: Allocate → Provision → geni_start during the create →
   assert.equal(await agentFinishesLast(w, 0), 'create');
   const st1 = await struct(g, () => g.am.status([TEST_SLICE], ['slice-cred'], {}));
   assert.equal(st1.value.geni_slivers[0].geni_operational_status, 'geni_configuring');
+  // A geni_start while that start is under way is a success with nothing to do (not REFUSED "busy").
+  const sentBefore = w.agent.sent.length;
+  const again = await struct(g, () => g.am.performOperationalAction([TEST_SLICE], ['slice-cred'], 'geni_start', RSPEC_V3));
+  assert.equal(again.code.geni_code, 0, again.output);
+  assert.equal(w.agent.sent.length, sentBefore, 'no second start submitted');
   assert.equal(await agentFinishesLast(w, 1), 'start');
   const st2 = await struct(g, () => g.am.status([TEST_SLICE], ['slice-cred'], {}));
   assert.equal(st2.value.geni_urn, TEST_SLICE);
