@@ -20,6 +20,9 @@ import {
   type Principal,
 } from '@kvm-crm/shared';
 import { agentApi } from './api/agent-api.js';
+import { attachConsoleEndpoint } from './api/console-endpoint.js';
+import { SerialConsoleSockets } from './adapters/serial-console-socket.js';
+import { ConsoleSessions } from './services/console-sessions.js';
 import { LibvirtEventStream } from './adapters/libvirt-event-stream.js';
 import { XmlRpcStatusReporter } from './adapters/manager-status-client.js';
 import { LocalHostFacts } from './adapters/host-facts.js';
@@ -64,6 +67,8 @@ export interface RunningAgent {
   autostartRecovery: Promise<RecoveryOutcome[]>;
   /** Clears the autostart mark of guests that power themselves off (runs on the event stream, with `eventsUrl`). */
   poweroffWatcher: GuestPoweroffWatcher;
+  /** The interactive serial console sessions (`/console/<vm uuid>`, decision record 027). */
+  consoles: ConsoleSessions;
   /**
    * Stops listening, stops the event stream (its `virsh` child is killed), waits for running actions and
    * monitoring answers to finish, and for the event being delivered (queued events are dropped).
@@ -158,6 +163,12 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   );
   const server = createHttpsServer(app, tls.serverTls(), options.http);
   tls.attach(server);
+  // Decision record 027: interactive serial consoles, a WebSocket upgrade guarded like the XML-RPC methods.
+  const consoles = new ConsoleSessions(new SerialConsoleSockets(vms, virsh, options.domainPrefix), { ...options.console, logger: logger.child({ part: 'console' }) });
+  const stopConsoleUpgrades = attachConsoleEndpoint(server, {
+    sessions: consoles, password: options.password, logger: logger.child({ part: 'console' }),
+    ...(options.requireClientCertificate ? { authenticate: managerCertificateAuth(tls) as unknown as (req: import('node:http').IncomingMessage) => Promise<Principal> } : {}),
+  });
   const port = await listen(server, options.listen.port, options.listen.host).catch(async (err: unknown) => {
     tls.close();
     await outbox.close();
@@ -195,9 +206,12 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
     reconciled,
     autostartRecovery,
     poweroffWatcher,
+    consoles,
     async stop() {
       await autostartRecovery;
       await events?.stream.stop();
+      stopConsoleUpgrades();
+      await consoles.closeAll();
       tls.close();
       await closeServer(server);
       await Promise.all([provisioning.idle(), monitoring.idle(), events?.forwarder.close(), poweroffWatcher.idle()]);

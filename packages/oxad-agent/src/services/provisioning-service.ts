@@ -268,7 +268,7 @@ export class AgentProvisioningService {
         name, uuid: vmUuid, title: hostname, domainType: this.options.domainType, memoryMiB, vcpus: cfg.vcpus ?? this.options.vcpus,
         ...(maxMemoryMiB !== undefined ? { maxMemoryMiB } : {}), ...(dataDiskPaths.length ? { dataDisks: dataDiskPaths } : {}),
         diskPath: paths.disk, ...(full ? {} : { backing: { path: template.diskPath, format: template.metadata.format } }),
-        seedIsoPath: paths.seed, serialLogPath: paths.serialLog, nics: domainNics,
+        seedIsoPath: paths.seed, serialLogPath: paths.serialLog, serialSocketPath: paths.serialSocket, nics: domainNics,
         metadata: {
           vmUuid, vmName: hostname, projectId, sliceId, projectName: vm.projectName, sliceName: vm.sliceName,
           serverUuid: vm.serverId, actionId: action.id!, template: template.metadata.name,
