@@ -20,6 +20,9 @@ import {
 } from '@kvm-crm/shared';
 import type { DataSource } from 'typeorm';
 import { adminApi } from './api/admin-api.js';
+import { attachAdminConsoleEndpoint } from './api/admin-console-endpoint.js';
+import { WsAgentConsoles } from './adapters/ws-agent-console.js';
+import { ConsoleRelayService } from './services/console-relay-service.js';
 import { KeptDisksService } from './services/kept-disks-service.js';
 import { auditAdminCalls } from './api/admin-audit.js';
 import { agentApi } from './api/agent-api.js';
@@ -61,6 +64,8 @@ export interface RunningManager {
   notifier: ClientNotifier;
   /** The TLS material in force (reloaded when its files change or on SIGHUP). */
   tls: ReloadableTls;
+  /** The interactive consoles relayed to the agents (`/console`, decision record 027). */
+  consoles: ConsoleRelayService;
   /** Stops listening, the sweeps, and closes the database. */
   stop(): Promise<void>;
 }
@@ -166,12 +171,16 @@ export async function startManager(
   // Every successful admin call is logged (info, secrets masked): the audit trail docs/security.md promises.
   const adminLog = logger.child({ endpoint: 'admin' });
   const callbackAdmin = callbackAdminApi({ policies: callbackPolicies, outbox: new CallbackOutboxService(tx, logger.child({ part: 'callback-outbox' })) });
-  const adminMethods = auditAdminCalls({ ...adminApi({ inventory, dataSource, principals, provisioning, quotas, vms: new VmLifecycleService(tx, provisioning.intake, agents), inventoryChanges: new InventoryChangesService(tx), onPrincipalRemoved: (n) => authenticator.forget(n), hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts }, keptDisks: new KeptDisksService(tx, inventory, agents) }), ...callbackAdmin }, adminLog);
+  const vmLifecycle = new VmLifecycleService(tx, provisioning.intake, agents);
+  const adminMethods = auditAdminCalls({ ...adminApi({ inventory, dataSource, principals, provisioning, quotas, vms: vmLifecycle, inventoryChanges: new InventoryChangesService(tx), onPrincipalRemoved: (n) => authenticator.forget(n), hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts }, keptDisks: new KeptDisksService(tx, inventory, agents) }), ...callbackAdmin }, adminLog);
   const admin = createXmlRpcHandler({ methods: adminMethods, logger: adminLog, authenticate: basicAuth('admin') });
   // rpc4django accepts the paths with and without a trailing slash (docs/ocf-protocol.md §2.1).
   app.all(['/xmlrpc/plugin', '/xmlrpc/plugin/'], plugin);
   app.all(['/xmlrpc/agent', '/xmlrpc/agent/'], agent);
   app.all(['/xmlrpc/admin', '/xmlrpc/admin/'], admin);
+  // Decision record 027: `vtctl vm console`, a WebSocket upgrade with the admin login, relayed to the VM's agent.
+  const consoles = new ConsoleRelayService(tx, vmLifecycle, new WsAgentConsoles(tls.clientTls()), { ...options.console, logger: adminLog.child({ part: 'console' }) });
+  const stopConsoleUpgrades = attachAdminConsoleEndpoint(server, { consoles, authenticate: basicAuth('admin') as unknown as (req: import('node:http').IncomingMessage) => Promise<Principal | undefined>, logger: adminLog.child({ part: 'console' }) });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -212,10 +221,13 @@ export async function startManager(
     information,
     notifier,
     tls,
+    consoles,
     async stop() {
       clearInterval(sweep);
       if (monitor) clearInterval(monitor);
       outbox?.stop();
+      stopConsoleUpgrades();
+      await consoles.closeAll();
       tls.close();
       await closeServer(server);
       await notifier.drain();
