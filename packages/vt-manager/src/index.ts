@@ -4,3 +4,4 @@ export { loadManagerOptions, managerOptionsSchema, type ManagerOptions } from '.
 export { ProvisioningService } from './services/provisioning-service.js';
 export { InventoryService } from './services/inventory-service.js';
 export type { AgentGateway, ClientNotifier } from './services/ports.js';
+export { WsAgentConsoles } from './adapters/ws-agent-console.js';
