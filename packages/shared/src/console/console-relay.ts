@@ -131,7 +131,6 @@ export function relayConsole(client: ConsoleEndpoint, guest: ConsoleEndpoint, li
       () => finish(CONSOLE_CLOSE.idle, `console idle for ${limits.idleTimeoutSeconds} s: session closed`, 'relay', [client, guest]),
       limits.idleTimeoutSeconds * 1000,
     );
-    idleTimer.unref?.();
   };
 
   /** Forwards `from` → `to` under a token bucket of bytesPerSecond (capacity one second). */
