@@ -42,7 +42,7 @@ export class SerialConsoleSockets implements SerialConsolePort {
     const socketPath = this.vms.paths(vmUuid).serialSocket;
     const info = await lstat(socketPath).catch(() => undefined);
     if (!info?.isSocket()) {
-      throw new ConflictError(`VM ${vmUuid} has no console socket: its domain was defined before interactive consoles (decision 027) and its serial console is a log file only; vtctl vm console-log reads it`);
+      throw new ConflictError(`VM ${vmUuid} has no console socket: its serial console is a log file only (domain defined before decision 027, or a storage root too long for a socket path); vtctl vm console-log reads it`);
     }
     const socket = await new Promise<Socket>((resolve, reject) => {
       const s = connect(socketPath);

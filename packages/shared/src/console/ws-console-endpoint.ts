@@ -33,7 +33,7 @@ export function wsConsoleEndpoint(ws: WebSocket): ConsoleEndpoint {
       });
     },
     onClose: (listener) => {
-      ws.once('close', (code, reason) => listener(code, reason.toString('utf8')));
+      ws.once('close', (code, reason) => listener(code, reason.toString('utf8') || (code === 1006 ? 'connection lost' : '')));
       ws.on('error', () => undefined); // 'close' follows every error
     },
   };
