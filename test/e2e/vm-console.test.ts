@@ -130,7 +130,7 @@ describe('vm console: agent, manager relay and vtctl on a real guest', () => {
       ws.once('error', reject);
     });
 
-  test('manager relay: admin only, one session per VM, --force takes over', { timeout: 120_000 }, async () => {
+  test('manager relay: admin only, one session per VM, --force takes over', { timeout: 120_000 }, async (t) => {
     const chUrl = new URL(c.pluginUrl);
     const chAuth = `Basic ${Buffer.from(`${decodeURIComponent(chUrl.username)}:${decodeURIComponent(chUrl.password)}`).toString('base64')}`;
     const refusedCh = await connect(`vm=${vmName}`, chAuth);
@@ -140,9 +140,13 @@ describe('vm console: agent, manager relay and vtctl on a real guest', () => {
     const unknown = await connect('vm=no-such-vm');
     assert.ok('status' in unknown && unknown.status === 404, JSON.stringify(unknown));
 
+    const t0 = Date.now();
     const first = await connect(`vm=${vmName}`);
+    const openMs = Date.now() - t0;
     assert.ok('ws' in first, JSON.stringify(first));
+    const t1 = Date.now();
     await typeUntil((b) => first.ws.send(b), first.got, 'echo relay-$((5*5))', /relay-25/);
+    t.diagnostic(`console open through the manager: ${openMs} ms; typed line to the guest's answer (TCG guest): ${Date.now() - t1} ms`);
 
     const second = await connect(`vm=${vmUuid}`);
     assert.ok('status' in second && second.status === 409, JSON.stringify(second));
