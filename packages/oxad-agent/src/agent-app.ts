@@ -5,7 +5,8 @@
 import { access, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import express, { type Request } from 'express';
+import type { IncomingMessage } from 'node:http';
+import express from 'express';
 import {
   BRIDGE_NAME_PATTERN,
   closeServer,
@@ -91,7 +92,7 @@ export async function linuxBridgeExists(name: string): Promise<boolean> {
  * The agent's HTTP-level authentication: a verified client certificate (our CA, not revoked) of role `manager`.
  * @throws NotAllowedError (HTTP 403) naming what is wrong.
  */
-export function managerCertificateAuth(tls: ReloadableTls): (req: Request) => Promise<Principal> {
+export function managerCertificateAuth(tls: ReloadableTls): (req: IncomingMessage) => Promise<Principal> {
   return async (req) => {
     const peer = verifiedClientCertificate(req.socket as TLSSocket, { isRevoked: (s) => tls.isRevoked(s), role: 'manager' });
     if (isPeerRefusal(peer)) throw new NotAllowedError(`this agent accepts calls only from the manager's certificate: ${peer.refusal}`);
@@ -167,7 +168,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   const consoles = new ConsoleSessions(new SerialConsoleSockets(vms, virsh, options.domainPrefix), { ...options.console, logger: logger.child({ part: 'console' }) });
   const stopConsoleUpgrades = attachConsoleEndpoint(server, {
     sessions: consoles, password: options.password, logger: logger.child({ part: 'console' }),
-    ...(options.requireClientCertificate ? { authenticate: managerCertificateAuth(tls) as unknown as (req: import('node:http').IncomingMessage) => Promise<Principal> } : {}),
+    ...(options.requireClientCertificate ? { authenticate: managerCertificateAuth(tls) } : {}),
   });
   const port = await listen(server, options.listen.port, options.listen.host).catch(async (err: unknown) => {
     tls.close();

@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
-import express, { type Request } from 'express';
+import type { IncomingMessage } from 'node:http';
+import express from 'express';
 import {
   closeServer,
   ReloadableTls,
@@ -155,7 +156,7 @@ export async function startManager(
    * BasicAuthenticator); otherwise (optional certificate login) a verified,
    * unrevoked client certificate of the endpoint's role whose CN names a principal that has that role.
    */
-  const basicAuth = (role: 'clearinghouse' | 'admin') => async (req: Request): Promise<Principal | undefined> => {
+  const basicAuth = (role: 'clearinghouse' | 'admin') => async (req: IncomingMessage): Promise<Principal | undefined> => {
     const c = readBasicCredentials(req);
     if (c) return authenticator.authenticate(c.user, c.pass, role, req.socket.remoteAddress ?? 'unknown');
     const peer = verifiedClientCertificate(req.socket as TLSSocket, { isRevoked: (s) => tls.isRevoked(s), role });
@@ -180,7 +181,7 @@ export async function startManager(
   app.all(['/xmlrpc/admin', '/xmlrpc/admin/'], admin);
   // Decision record 027: `vtctl vm console`, a WebSocket upgrade with the admin login, relayed to the VM's agent.
   const consoles = new ConsoleRelayService(tx, vmLifecycle, new WsAgentConsoles(tls.clientTls()), { ...options.console, logger: adminLog.child({ part: 'console' }) });
-  const stopConsoleUpgrades = attachAdminConsoleEndpoint(server, { consoles, authenticate: basicAuth('admin') as unknown as (req: import('node:http').IncomingMessage) => Promise<Principal | undefined>, logger: adminLog.child({ part: 'console' }) });
+  const stopConsoleUpgrades = attachAdminConsoleEndpoint(server, { consoles, authenticate: basicAuth('admin'), logger: adminLog.child({ part: 'console' }) });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
