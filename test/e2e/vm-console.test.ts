@@ -8,7 +8,8 @@
  *   a second session is refused while one is open; `force=1` takes it over and the first gets code 4001;
  * - vtctl as a process: in a pseudo-terminal (test/python/pty_console.py) the terminal is raw during the session,
  *   Ctrl-] detaches with exit 0 and the terminal modes are restored; with --json and piped input, the status
- *   events are JSON and a refusal exits 1 with the reason.
+ *   events are JSON and a refusal exits 1 with the reason;
+ * - the VM stopping ends an open session with code 4003 and the reason; a stopped VM's console is refused (409).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -200,5 +201,21 @@ describe('vm console: agent, manager relay and vtctl on a real guest', () => {
     assert.equal(events[0]!.vm, vmUuid);
     assert.equal(events[1]!.detached, true);
     assert.ok((events[1]!.bytesIn as number) > 0 && (events[1]!.bytesOut as number) > 0);
+  });
+  test('the VM stopping ends an open session with 4003 and the reason; a stopped VM\'s console is refused', { timeout: 120_000 }, async () => {
+    const open = await connect(`vm=${vmName}`);
+    assert.ok('ws' in open, JSON.stringify(open));
+    const stop = await c.admin.call<{ actionId: string }>('vm.action', [{ vm: vmUuid, type: 'hardStop' }]);
+    const end = await open.closed;
+    assert.equal(end.code, CONSOLE_CLOSE.serialClosed);
+    assert.match(end.reason, /the serial console closed: the VM stopped/);
+    for (;;) {
+      const a = await c.admin.call<{ status: string }>('action.show', [{ id: stop.actionId }]);
+      if (a.status === 'SUCCESS' || a.status === 'FAILED') break;
+      await sleep(250);
+    }
+    const refused = await connect(`vm=${vmName}`);
+    assert.ok('status' in refused && refused.status === 409, JSON.stringify(refused));
+    assert.match((refused as { body: string }).body, /is shut off: its serial console can be opened only while it runs/);
   });
 });
