@@ -22,3 +22,5 @@ export * from './rspec/builders.js';
 export * from './daemon-runner.js';
 export * from './secret-box.js';
 export * from './geni/index.js';
+export * from './console/console-relay.js';
+export * from './console/ws-console-endpoint.js';

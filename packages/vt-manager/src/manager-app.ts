@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
-import express, { type Request } from 'express';
+import type { IncomingMessage } from 'node:http';
+import express from 'express';
 import {
   closeServer,
   ReloadableTls,
@@ -20,6 +21,9 @@ import {
 } from '@kvm-crm/shared';
 import type { DataSource } from 'typeorm';
 import { adminApi } from './api/admin-api.js';
+import { attachAdminConsoleEndpoint } from './api/admin-console-endpoint.js';
+import { WsAgentConsoles } from './adapters/ws-agent-console.js';
+import { ConsoleRelayService } from './services/console-relay-service.js';
 import { KeptDisksService } from './services/kept-disks-service.js';
 import { auditAdminCalls } from './api/admin-audit.js';
 import { agentApi } from './api/agent-api.js';
@@ -63,6 +67,8 @@ export interface RunningManager {
   notifier: ClientNotifier;
   /** The TLS material in force (reloaded when its files change or on SIGHUP). */
   tls: ReloadableTls;
+  /** The interactive consoles relayed to the agents (`/console`, decision record 027). */
+  consoles: ConsoleRelayService;
   /** Stops listening, the sweeps, and closes the database. */
   stop(): Promise<void>;
 }
@@ -152,7 +158,7 @@ export async function startManager(
    * BasicAuthenticator); otherwise (optional certificate login) a verified,
    * unrevoked client certificate of the endpoint's role whose CN names a principal that has that role.
    */
-  const basicAuth = (role: 'clearinghouse' | 'admin') => async (req: Request): Promise<Principal | undefined> => {
+  const basicAuth = (role: 'clearinghouse' | 'admin') => async (req: IncomingMessage): Promise<Principal | undefined> => {
     const c = readBasicCredentials(req);
     if (c) return authenticator.authenticate(c.user, c.pass, role, req.socket.remoteAddress ?? 'unknown');
     const peer = verifiedClientCertificate(req.socket as TLSSocket, { isRevoked: (s) => tls.isRevoked(s), role });
@@ -172,12 +178,16 @@ export async function startManager(
   const geni = options.geni.enabled ? startGeniEndpoint({ options, publicUrl, tx, provisioning, agents, logger }) : undefined;
   if (geni) app.all(['/xmlrpc/geni/3', '/xmlrpc/geni/3/'], geni.handler);
   const geniAdmin = { ...adminGeniSliverApi({ dataSource }), ...adminGeniTrustApiIfConfigured(geni?.roots) };
-  const adminMethods = auditAdminCalls({ ...geniAdmin, ...adminApi({ inventory, dataSource, principals, provisioning, quotas, vms: new VmLifecycleService(tx, provisioning.intake, agents), inventoryChanges: new InventoryChangesService(tx), onPrincipalRemoved: (n) => authenticator.forget(n), hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts }, keptDisks: new KeptDisksService(tx, inventory, agents) }), ...callbackAdmin }, adminLog);
+  const vmLifecycle = new VmLifecycleService(tx, provisioning.intake, agents);
+  const adminMethods = auditAdminCalls({ ...geniAdmin, ...adminApi({ inventory, dataSource, principals, provisioning, quotas, vms: vmLifecycle, inventoryChanges: new InventoryChangesService(tx), onPrincipalRemoved: (n) => authenticator.forget(n), hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts }, keptDisks: new KeptDisksService(tx, inventory, agents) }), ...callbackAdmin }, adminLog);
   const admin = createXmlRpcHandler({ methods: adminMethods, logger: adminLog, authenticate: basicAuth('admin') });
   // rpc4django accepts the paths with and without a trailing slash (docs/ocf-protocol.md §2.1).
   app.all(['/xmlrpc/plugin', '/xmlrpc/plugin/'], plugin);
   app.all(['/xmlrpc/agent', '/xmlrpc/agent/'], agent);
   app.all(['/xmlrpc/admin', '/xmlrpc/admin/'], admin);
+  // Decision record 027: `vtctl vm console`, a WebSocket upgrade with the admin login, relayed to the VM's agent.
+  const consoles = new ConsoleRelayService(tx, vmLifecycle, new WsAgentConsoles(tls.clientTls()), { ...options.console, logger: adminLog.child({ part: 'console' }) });
+  const stopConsoleUpgrades = attachAdminConsoleEndpoint(server, { consoles, authenticate: basicAuth('admin'), logger: adminLog.child({ part: 'console' }) });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -220,11 +230,14 @@ export async function startManager(
     information,
     notifier,
     tls,
+    consoles,
     async stop() {
       clearInterval(sweep);
       if (monitor) clearInterval(monitor);
       outbox?.stop();
       geni?.roots?.close();
+      stopConsoleUpgrades();
+      await consoles.closeAll();
       tls.close();
       await closeServer(server);
       await notifier.drain();

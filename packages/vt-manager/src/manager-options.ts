@@ -143,6 +143,18 @@ export const managerOptionsSchema = z.object({
   amVersion: z.string().default('0.8.3'),
   /** Log format. Default `json`. */
   logFormat: z.enum(['json', 'pretty']).default('json'),
+  /**
+   * Interactive serial consoles relayed to the agents (`/console`, decision record 027): most sessions at once on
+   * this manager (default 64), seconds without a byte either way before a session ends (default 1800), most bytes
+   * a second each way (default 65536; more pauses the sender, nothing is dropped).
+   */
+  console: z
+    .object({
+      maxSessions: z.number().int().min(1).max(4096).default(64),
+      idleTimeoutSeconds: z.number().int().min(1).max(86400).default(1800),
+      bytesPerSecond: z.number().int().min(1024).max(64 * 1024 * 1024).default(65536),
+    })
+    .prefault({}),
 });
 /** Validated options, defaults applied. */
 export type ManagerOptions = z.infer<typeof managerOptionsSchema>;

@@ -16,6 +16,7 @@ import { addQuotaCommands } from './cli/quota-command.js';
 import { registerHostCommands } from './cli/host-commands.js';
 import { addKeptDisksCommands } from './cli/kept-disks-commands.js';
 import { addVmCommands } from './cli/vm-commands.js';
+import { addVmConsoleCommand } from './cli/vm-console-command.js';
 import { addInventoryCommands } from './cli/inventory-commands.js';
 import { addGeniTrustCommands } from './cli/geni-trust-commands.js';
 import { addGeniSliverCommands } from './cli/geni-sliver-commands.js';
@@ -158,6 +159,7 @@ range.command('list').action(async function (this: Command) {
 });
 
 addVmCommands(program, adminClient, () => program.opts().json === true);
+addVmConsoleCommand(program, () => program.opts().json === true);
 addInventoryCommands(server, range, adminClient, () => program.opts().json === true);
 const sliceCommand = program.command('slice').description('slices: expiry');
 sliceCommand

@@ -56,6 +56,16 @@ export interface AgentGateway {
   purgeKeptDisks?(server: Server, id: string): Promise<string[]>;
 }
 
+/** Opens interactive serial consoles on agents (decision record 027; `adapters/ws-agent-console.ts`). */
+export interface AgentConsoles {
+  /**
+   * Opens VM `vmUuid`'s serial console on `server`'s agent; with `force`, a session open there is taken over.
+   * @throws ConflictError (in use, not running, too many sessions), NotFoundError (no such VM on the agent),
+   *   UpstreamError (legacy agent, TLS refused, unreachable, other refusals).
+   */
+  open(server: Server, vmUuid: string, force: boolean): Promise<import('@kvm-crm/shared').ConsoleEndpoint>;
+}
+
 /** One kept-disks folder of an agent (`list_kept_disks`); sizes in MiB, rounded up by the agent. */
 export interface KeptDisks {
   /** `<vm uuid>` or `<vm uuid>-<n>`: what a purge takes. */
