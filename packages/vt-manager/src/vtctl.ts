@@ -17,6 +17,7 @@ import { registerHostCommands } from './cli/host-commands.js';
 import { addKeptDisksCommands } from './cli/kept-disks-commands.js';
 import { addVmCommands } from './cli/vm-commands.js';
 import { addInventoryCommands } from './cli/inventory-commands.js';
+import { addManifestCommands } from './cli/manifest-commands.js';
 
 const program = new Command('vtctl').description('kvm-crm admin CLI').option('--json', 'print JSON');
 const collect = (v: string, acc: string[]) => [...acc, v];
@@ -204,6 +205,7 @@ for (const [verb, help] of [
 
 registerHostCommands(program, { adminClient, print });
 addKeptDisksCommands(program, { adminClient, print });
+addManifestCommands(program, { adminClient, json: () => program.opts().json === true });
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`vtctl: ${describeError(err)}\n`);
