@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { writeFileAtomic, type XmlRpcClient } from '@kvm-crm/shared';
 import { mergeManifests, parseManifestFile, withTemplate } from '../services/manifest/manifest-file.js';
-import { ACTING_KINDS, stepsByHost, type ManifestVerb, type PlanStep } from '../services/manifest/manifest-plan.js';
+import { ACTING_KINDS, MANIFEST_VERBS, stepsByHost, type ManifestVerb, type PlanStep } from '../services/manifest/manifest-plan.js';
 import { formatTable, type Cell } from './table.js';
 import { capacityTable } from './host-commands.js';
 
@@ -113,9 +113,13 @@ export function addManifestCommands(program: Command, deps: ManifestCommandDeps)
   const manifest = program.command('manifest').description('declarative VMs from seed-004 manifest files (kvm-mgr.sh): plan, build, start, stop, delete, dumpxml, sethostnames');
   const fileArgs = (cmd: Command) => cmd.option('--template <name>', 'template for vmspecs without "template"');
 
-  fileArgs(manifest.command('plan <verb> <files...>'))
-    .description('print the steps a verb (build, start, stop, delete, dumpxml, sethostnames) would run, per host; changes nothing')
-    .action(async function (this: Command, verb: string, files: string[], o: { template?: string }) {
+  fileArgs(manifest.command('plan <verb-or-file> [files...]'))
+    .description('print the steps a verb (build, start, stop, delete, dumpxml, sethostnames; default build) would run, per host; changes nothing')
+    .action(async function (this: Command, first: string, rest: string[], o: { template?: string }) {
+      // `plan FILE…` plans a build; `plan VERB FILE…` that verb (a file named like a verb: give it as ./build).
+      const verb = (MANIFEST_VERBS as readonly string[]).includes(first) ? first : 'build';
+      const files = verb === first ? rest : [first, ...rest];
+      if (!files.length) throw new Error('plan: give the manifest file(s)');
       const vms = loadManifest(files, o.template);
       const steps = await deps.adminClient(this).call<PlanStep[]>('manifest.plan', [{ verb, vms }]);
       out({ verb, dryRun: true, steps }, () => planText(steps, true));

@@ -132,6 +132,7 @@ describe('vtctl manifest, as a process', () => {
     ].join('\n'));
     const dry = JSON.parse(await ok(['--json', 'manifest', 'build', file, '--template', 'tpl', '--dry-run'])) as { dryRun: boolean; steps: Array<{ kind: string; vm: string; host: string }> };
     assert.equal(dry.dryRun, true);
+    assert.equal(await ok(['manifest', 'plan', file, '--template', 'tpl']), text, 'plan FILE plans a build');
     assert.deepEqual(dry.steps.map((s) => [s.kind, s.vm, s.host]), [['create', 'web1', 'kvm1'], ['create', 'db1', '(placed)']]);
     for (const verb of ['start', 'stop', 'delete', 'sethostnames']) assert.match(await ok(['manifest', verb, file, '--template', 'tpl', '--dry-run']), /^host kvm1\n {2}missing {2}web1 {2}not built$|^host kvm1\n {2}unchanged {2}web1 {2}not there$/m);
     assert.equal(await state(), before, 'no VM, action or address slot changed');
