@@ -147,6 +147,20 @@ describe('vtctl manifest, as a process', () => {
     assert.match(r.stdout, /refused {2}web1 {2}address 10\.9\.1\.5 lies in no IPv4 range of server kvm1 \(mgmt 10\.9\.0\.10-10\.9\.0\.20\)/);
   });
 
+  test('creates that do not fit the named host, summed in manifest order, are refused in the plan', async () => {
+    const big = (name: string) => ({ name, vcpus: 1, memoryGb: 10, diskSize: 1 });
+    const r = await vtctl(['manifest', 'plan', write('big.json', [{ host: 'kvm1', vmspecs: [big('big1'), big('big2')] }]), '--template', 'tpl']);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /^ {2}create {3}big1 {2}1 vCPU, 10G, disk 1G, template tpl$/m);
+    assert.match(r.stdout, /^ {2}refused {2}big2 {2}host kvm1 has 6144 MiB free for VMs, 10240 MiB asked$/m);
+    await ok(['server', 'disable', 'kvm1']);
+    try {
+      assert.match((await vtctl(['manifest', 'plan', file, '--template', 'tpl'])).stdout, /refused {2}web1 {2}server kvm1 is disabled/);
+    } finally {
+      await ok(['server', 'enable', 'kvm1']);
+    }
+  });
+
   test('capacity --manifest: what the build adds per host, against what is free', async () => {
     const rows = JSON.parse(await ok(['--json', 'capacity', '--manifest', file, '--template', 'tpl'])) as Array<{ host: string; newVms: number; memoryMiB: { asked: number }; diskMiB: { asked: number }; fits: string }>;
     assert.deepEqual(rows.map((r) => [r.host, r.newVms, r.memoryMiB.asked, r.diskMiB.asked, r.fits]), [['kvm1', 1, 512, 4096, 'yes'], ['(placed)', 1, 256, 1024, 'yes']]);

@@ -14,6 +14,7 @@ import { ServerRepository } from '../../repositories/server-repository.js';
 import { SlotRepository } from '../../repositories/slot-repository.js';
 import { VmRepository } from '../../repositories/vm-repository.js';
 import type { CapacityService } from '../capacity-service.js';
+import { shortfall, type Resources } from '../../domain/capacity.js';
 import type { AgentGateway } from '../ports.js';
 import { adminProjectId, listVmsWithServers, type VmLifecycleService } from '../vm-lifecycle-service.js';
 import type { ManifestVm } from './manifest-file.js';
@@ -65,17 +66,29 @@ export class ManifestService {
   }
 
   /**
-   * The steps `verb` would run, reading only. A create is checked as far as reading allows: its host exists, an
-   * `ipaddress` lies in a range the host subscribes to and is free; a failed check makes the step `refused`.
+   * The steps `verb` would run, reading only. A create is checked as far as reading allows: its host exists, is
+   * enabled and not draining, the manifest's creates on it fit its free capacity (summed in manifest order; decision
+   * 019), an `ipaddress` lies in a range the host subscribes to and is free; a failed check makes the step `refused`.
+   * Placed VMs are left to placement at build time.
    * @throws InputError for a manifest VM with an `ipaddress` but no `host` (the address names a host's ranges).
    */
   async plan(principal: string, verb: ManifestVerb, want: ResolvedVm[]): Promise<PlanStep[]> {
     for (const vm of want) if (vm.ip && !vm.host) throw new InputError(`VM ${vm.name} (${vm.source}) has an ipaddress but no host: the address must lie in a range of its host`);
     const steps = planManifest(verb, want, await this.stored(principal));
     const byName = new Map(want.map((v) => [v.name, v]));
+    const free = steps.some((s) => s.kind === 'create')
+      ? new Map((await this.capacity.report(this.tx.manager)).map((r) => [r.host, r.memoryMiB.available === null || r.cpus.available === null || r.diskGiB.available === null ? null : { vcpus: r.cpus.available, memoryMiB: r.memoryMiB.available, diskMiB: Math.floor(r.diskGiB.available * 1024) }]))
+      : new Map<string, Resources | null>();
     for (const step of steps) {
       if (step.kind !== 'create') continue;
-      const why = await this.createRefusal(byName.get(step.vm)!);
+      const vm = byName.get(step.vm)!;
+      let why = await this.createRefusal(vm);
+      const left = vm.host ? free.get(vm.host) : undefined;
+      if (!why && left) {
+        const asked: Resources = { vcpus: vm.vcpus, memoryMiB: vm.memoryMiB, diskMiB: vm.diskMiB + vm.dataDisksMiB.reduce((a, b) => a + b, 0) };
+        why = shortfall(vm.host!, left, asked);
+        if (!why) free.set(vm.host!, { vcpus: left.vcpus - asked.vcpus, memoryMiB: left.memoryMiB - asked.memoryMiB, diskMiB: left.diskMiB - asked.diskMiB });
+      }
       if (why) Object.assign(step, { kind: 'refused', detail: why });
     }
     return steps;
@@ -190,6 +203,8 @@ export class ManifestService {
     if (!vm.host) return undefined;
     const server = await new ServerRepository(em).findByNameOrUuid(vm.host);
     if (!server) return `no server ${vm.host}`;
+    if (!server.enabled) return `server ${server.name} is disabled`;
+    if (server.draining) return `server ${server.name} is draining`;
     if (!vm.ip) return undefined;
     const ranges = new RangeRepository(em);
     const subscribed = new Set((await ranges.subscriptions(server.id, 'ipv4')).map((s) => s.rangeId));
