@@ -57,8 +57,9 @@ describe('vtctl manifest on three hosts', () => {
 
   const vtctl = (...args: string[]) => execa('node', [path.join(REPO_ROOT, 'packages/vt-manager/dist/vtctl.js'), ...vtctlArgs, ...args], { reject: false, stdin: 'ignore' });
   const snapAll = () => Promise.all(c.hosts.map((h) => snapshot({ manager: c.manager, domainPrefix: h.domainPrefix, storageRoot: h.storageRoot })));
+  /** Nothing changed on any host; a guest's serial log (console.log) may grow while it runs: that is the guest's, not ours. */
   const assertNothingChanged = (before: Awaited<ReturnType<typeof snapAll>>, after: Awaited<ReturnType<typeof snapAll>>, label: string) =>
-    before.forEach((b, i) => assertUnchanged(b, after[i]!, `${label} (${c.hosts[i]!.name})`));
+    before.forEach((b, i) => assertUnchanged(b, after[i]!, `${label} (${c.hosts[i]!.name})`, { allow: (ch) => ch.kind === 'file-changed' && /^vms\/[0-9a-f-]{36}\/console\.log$/.test(ch.path) }));
   const domainsPerHost = async () => Promise.all(c.hosts.map(async (h) => (await domainsWithPrefix(h.domainPrefix)).length));
 
   test('capacity --manifest reports per host what the build would add against what is free', async () => {
@@ -135,17 +136,20 @@ describe('vtctl manifest on three hosts', () => {
   });
 
   test('the manifest hostname reaches cloud-init: the booted guest prints it', { timeout: 600_000 }, async () => {
-    const started = await vtctl('vm', 'start', bootName, '--wait');
-    assert.equal(started.exitCode, 0, started.stderr);
-    let log = '';
-    const deadline = Date.now() + 240_000;
-    while (!/kvm-crm-guest (ready|error)/.test(log) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 1000));
-      log = (await vtctl('vm', 'console-log', bootName)).stdout;
+    try {
+      const started = await vtctl('vm', 'start', bootName, '--wait');
+      assert.equal(started.exitCode, 0, started.stderr);
+      let log = '';
+      const deadline = Date.now() + 240_000;
+      while (!/kvm-crm-guest (ready|error)/.test(log) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 1000));
+        log = (await vtctl('vm', 'console-log', bootName)).stdout;
+      }
+      assert.match(log, new RegExp(`kvm-crm-guest ready hostname=${fqdn.replace(/\./g, '\\.')} ip=10\\.254\\.`), log.slice(-1500));
+    } finally {
+      const stopped = await vtctl('vm', 'hard-stop', bootName, '--wait');
+      assert.equal(stopped.exitCode, 0, stopped.stderr);
     }
-    assert.match(log, new RegExp(`kvm-crm-guest ready hostname=${fqdn.replace(/\./g, '\\.')} ip=10\\.254\\.`), log.slice(-1500));
-    const stopped = await vtctl('vm', 'hard-stop', bootName, '--wait');
-    assert.equal(stopped.exitCode, 0, stopped.stderr);
   });
 
   test('dumpxml writes each VM\'s domain XML to the folder', async () => {
