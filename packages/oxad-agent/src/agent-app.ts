@@ -156,7 +156,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   // The OCF agent ignores the request path (docs/ocf-protocol.md §4.1): serve every path.
   app.use(
     createXmlRpcHandler({
-      methods: agentApi({ password: options.password, provisioning, monitoring, templates, domains: virsh, domainPrefix: options.domainPrefix, host: hostInventory, vmFiles: vms, keptDisks: new KeptDisksService(vms, qemuImg, logger.child({ part: 'kept-disks' })) }),
+      methods: agentApi({ password: options.password, provisioning, monitoring, templates, domains: virsh, domainPrefix: options.domainPrefix, host: hostInventory, vmFiles: vms, domainXml: virsh, keptDisks: new KeptDisksService(vms, qemuImg, logger.child({ part: 'kept-disks' })) }),
       logger,
       introspection: false,
       ...(options.requireClientCertificate ? { authenticate: managerCertificateAuth(tls) } : {}),

@@ -46,6 +46,7 @@ import { TransactionRunner } from './db/transaction-runner.js';
 import type { ManagerOptions } from './manager-options.js';
 import { InventoryService } from './services/inventory-service.js';
 import { CapacityService } from './services/capacity-service.js';
+import { ManifestService } from './services/manifest/manifest-service.js';
 import { HostFactsService } from './services/host-facts-service.js';
 import { IpamService } from './services/ipam-service.js';
 import { BasicAuthenticator } from './services/basic-authenticator.js';
@@ -179,7 +180,7 @@ export async function startManager(
   if (geni) app.all(['/xmlrpc/geni/3', '/xmlrpc/geni/3/'], geni.handler);
   const geniAdmin = { ...adminGeniSliverApi({ dataSource }), ...adminGeniTrustApiIfConfigured(geni?.roots) };
   const vmLifecycle = new VmLifecycleService(tx, provisioning.intake, agents);
-  const adminMethods = auditAdminCalls({ ...geniAdmin, ...adminApi({ inventory, dataSource, principals, provisioning, quotas, vms: vmLifecycle, inventoryChanges: new InventoryChangesService(tx), onPrincipalRemoved: (n) => authenticator.forget(n), hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts }, keptDisks: new KeptDisksService(tx, inventory, agents) }), ...callbackAdmin }, adminLog);
+  const adminMethods = auditAdminCalls({ ...geniAdmin, ...adminApi({ inventory, dataSource, principals, provisioning, quotas, vms: vmLifecycle, inventoryChanges: new InventoryChangesService(tx), onPrincipalRemoved: (n) => authenticator.forget(n), hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts }, keptDisks: new KeptDisksService(tx, inventory, agents), manifests: new ManifestService(tx, vmLifecycle, new CapacityService(options.capacity), agents) }), ...callbackAdmin }, adminLog);
   const admin = createXmlRpcHandler({ methods: adminMethods, logger: adminLog, authenticate: basicAuth('admin') });
   // rpc4django accepts the paths with and without a trailing slash (docs/ocf-protocol.md §2.1).
   app.all(['/xmlrpc/plugin', '/xmlrpc/plugin/'], plugin);

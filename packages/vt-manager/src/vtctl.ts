@@ -20,6 +20,7 @@ import { addVmConsoleCommand } from './cli/vm-console-command.js';
 import { addInventoryCommands } from './cli/inventory-commands.js';
 import { addGeniTrustCommands } from './cli/geni-trust-commands.js';
 import { addGeniSliverCommands } from './cli/geni-sliver-commands.js';
+import { addManifestCommands } from './cli/manifest-commands.js';
 
 const program = new Command('vtctl').description('kvm-crm admin CLI').option('--json', 'print JSON');
 const collect = (v: string, acc: string[]) => [...acc, v];
@@ -211,6 +212,7 @@ addKeptDisksCommands(program, { adminClient, print });
 const geni = program.command('geni').description('GENI AM API v3 (/xmlrpc/geni/3/)');
 addGeniTrustCommands(geni, adminClient, () => program.opts().json === true);
 addGeniSliverCommands(geni, adminClient, () => program.opts().json === true);
+addManifestCommands(program, { adminClient, json: () => program.opts().json === true });
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`vtctl: ${describeError(err)}\n`);

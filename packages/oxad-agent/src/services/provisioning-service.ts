@@ -250,7 +250,7 @@ export class AgentProvisioningService {
     try {
       // Render the seed first: a key or user it refuses fails the create before any disk is written.
       const seed = renderSeedFiles({
-        instanceId: vmUuid, hostname, nics: seedNics, ...(users.length ? { users } : {}), ...(defaultUserKeys.length ? { sshAuthorizedKeys: defaultUserKeys } : {}),
+        instanceId: vmUuid, hostname: cfg.hostname ?? hostname, nics: seedNics, ...(users.length ? { users } : {}), ...(defaultUserKeys.length ? { sshAuthorizedKeys: defaultUserKeys } : {}),
       });
       await this.vms.create(vmUuid);
       const full = template.metadata.clone === 'full';

@@ -44,6 +44,11 @@ export interface AgentGateway {
    */
   consoleLog?(server: Server, vmUuid: string, offset: number): Promise<ConsoleLogChunk>;
   /**
+   * kvm-crm extension `get_domain_xml(password, vmUuid)`: the libvirt domain XML of the VM (`virsh dumpxml`), for
+   * `vtctl manifest dumpxml` (decision 024). Absent: not offered.
+   */
+  domainXml?(server: Server, vmUuid: string): Promise<string>;
+  /**
    * kvm-crm extension `list_kept_disks(password)`: the disks the agent keeps of VMs deleted with keep-disks
    * (decision record 021). Optional: fakes and legacy agents may lack it.
    * @throws as {@link send}; UpstreamError when the answer is malformed.
