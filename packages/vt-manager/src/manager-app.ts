@@ -21,6 +21,7 @@ import {
 import type { DataSource } from 'typeorm';
 import { adminApi } from './api/admin-api.js';
 import { KeptDisksService } from './services/kept-disks-service.js';
+import { VmBackupService } from './services/vm-backup-service.js';
 import { auditAdminCalls } from './api/admin-audit.js';
 import { agentApi } from './api/agent-api.js';
 import { PLUGIN_API_HELP, pluginApi } from './api/plugin-api.js';
@@ -166,7 +167,7 @@ export async function startManager(
   // Every successful admin call is logged (info, secrets masked): the audit trail docs/security.md promises.
   const adminLog = logger.child({ endpoint: 'admin' });
   const callbackAdmin = callbackAdminApi({ policies: callbackPolicies, outbox: new CallbackOutboxService(tx, logger.child({ part: 'callback-outbox' })) });
-  const adminMethods = auditAdminCalls({ ...adminApi({ inventory, dataSource, principals, provisioning, quotas, vms: new VmLifecycleService(tx, provisioning.intake, agents), inventoryChanges: new InventoryChangesService(tx), onPrincipalRemoved: (n) => authenticator.forget(n), hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts }, keptDisks: new KeptDisksService(tx, inventory, agents) }), ...callbackAdmin }, adminLog);
+  const adminMethods = auditAdminCalls({ ...adminApi({ inventory, dataSource, principals, provisioning, quotas, vms: new VmLifecycleService(tx, provisioning.intake, agents), inventoryChanges: new InventoryChangesService(tx), onPrincipalRemoved: (n) => authenticator.forget(n), hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts }, keptDisks: new KeptDisksService(tx, inventory, agents), backups: new VmBackupService(tx, inventory, agents, logger.child({ part: 'backups' })) }), ...callbackAdmin }, adminLog);
   const admin = createXmlRpcHandler({ methods: adminMethods, logger: adminLog, authenticate: basicAuth('admin') });
   // rpc4django accepts the paths with and without a trailing slash (docs/ocf-protocol.md §2.1).
   app.all(['/xmlrpc/plugin', '/xmlrpc/plugin/'], plugin);

@@ -15,6 +15,7 @@ import { formatRecords } from './cli/table.js';
 import { addQuotaCommands } from './cli/quota-command.js';
 import { registerHostCommands } from './cli/host-commands.js';
 import { addKeptDisksCommands } from './cli/kept-disks-commands.js';
+import { addBackupCommands } from './cli/backup-commands.js';
 import { addVmCommands } from './cli/vm-commands.js';
 import { addInventoryCommands } from './cli/inventory-commands.js';
 
@@ -55,13 +56,13 @@ function expiryArgument(o: { at?: string; never?: boolean }): string {
 /** Largest admin answer read (listings of VMs, actions, callbacks): 64 MiB. */
 const ADMIN_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
-function adminClient(cmd: Command): XmlRpcClient {
+function adminClient(cmd: Command, timeoutSeconds?: number): XmlRpcClient {
   const o = cmd.optsWithGlobals<{ url?: string; user?: string; passwordFile?: string; ca?: string }>();
   const url = new URL(o.url ?? process.env.KVMCRM_ADMIN_URL ?? 'https://127.0.0.1:8445/xmlrpc/admin');
   url.username = encodeURIComponent(o.user ?? process.env.KVMCRM_ADMIN_USER ?? 'admin');
   url.password = encodeURIComponent(readSecret(o.passwordFile, 'KVMCRM_ADMIN_PASSWORD', 'admin password'));
   const caFile = o.ca ?? process.env.KVMCRM_CA_FILE ?? 'certs/ca.crt';
-  return new XmlRpcClient({ url: url.toString(), tls: { ca: readFileSync(caFile, 'utf8') }, maxResponseBytes: ADMIN_MAX_RESPONSE_BYTES });
+  return new XmlRpcClient({ url: url.toString(), tls: { ca: readFileSync(caFile, 'utf8') }, maxResponseBytes: ADMIN_MAX_RESPONSE_BYTES, ...(timeoutSeconds ? { timeoutSeconds } : {}) });
 }
 
 program
@@ -204,6 +205,7 @@ for (const [verb, help] of [
 
 registerHostCommands(program, { adminClient, print });
 addKeptDisksCommands(program, { adminClient, print });
+addBackupCommands(program, { adminClient, json: () => program.opts().json === true });
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`vtctl: ${describeError(err)}\n`);

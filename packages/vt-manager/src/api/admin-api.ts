@@ -18,6 +18,8 @@ import type { VmLifecycleService } from '../services/vm-lifecycle-service.js';
 import type { ProvisioningService } from '../services/provisioning-service.js';
 import { adminHostApi, placementView, type AdminHostDeps } from './admin-host-api.js';
 import { adminKeptDisksApi } from './admin-kept-disks-api.js';
+import { adminBackupApi } from './admin-backup-api.js';
+import type { VmBackupService } from '../services/vm-backup-service.js';
 import type { KeptDisksService } from '../services/kept-disks-service.js';
 
 /**
@@ -43,6 +45,8 @@ export function adminApi(deps: {
   inventoryChanges?: InventoryChangesService;
   /** Kept disks on the hosts (`host.keptDisks|purgeKeptDisks`); absent: not offered. */
   keptDisks?: KeptDisksService;
+  /** Snapshots and backups (`vm.snapshot|backup|restore`, `backup.list`; decision record 026); absent: not offered. */
+  backups?: VmBackupService;
 }): Record<string, XmlRpcMethod> {
   const em = deps.dataSource.manager;
   const provisioning = deps.provisioning;
@@ -106,6 +110,7 @@ export function adminApi(deps: {
     ...actionVerbs,
     ...(deps.hosts ? adminHostApi(deps.hosts) : {}),
     ...(deps.keptDisks ? adminKeptDisksApi({ keptDisks: deps.keptDisks }) : {}),
+    ...(deps.backups ? adminBackupApi({ backups: deps.backups }) : {}),
     /** `user.add({name, password?, roles: ['clearinghouse'|'admin'…]})`; no password: certificate login only. */
     'user.add': async (p) => {
       const o = structParam(p, 0, 'user');
