@@ -271,18 +271,22 @@ export class BackupService {
   }
 
   /**
-   * Reads the definition of backup `backupPath` after verifying its checksums (what the manager needs before a
-   * restore: the VM's identity and its record).
+   * Reads the definition of backup `backupPath` after verifying the checksum of `vm.json` only (what the manager
+   * needs before a restore: the VM's identity and its record; the restore verifies every file, so the disks are
+   * not hashed twice).
    * @throws as {@link restore}'s checks.
    */
   async inspect(backupPath: string): Promise<BackupDefinition & { path: string }> {
     const dir = await this.confine(backupPath);
-    await this.verify(dir);
+    if (!(await this.verify(dir, 'vm.json')).has('vm.json')) throw new InputError(`backup ${dir}: vm.json is not in SHA256SUMS`);
     return { ...(await readDefinition(dir)), path: dir };
   }
 
-  /** Checks every line of `SHA256SUMS`; returns the names it covers. @throws ConflictError on a mismatch. */
-  private async verify(dir: string): Promise<Set<string>> {
+  /**
+   * Checks every line of `SHA256SUMS` (with `only`, hashes just that file but still checks the format of every line);
+   * returns the names it covers. @throws ConflictError on a mismatch.
+   */
+  private async verify(dir: string, only?: string): Promise<Set<string>> {
     let text: string;
     try {
       text = await readFile(path.join(dir, 'SHA256SUMS'), 'utf8');
@@ -294,6 +298,10 @@ export class BackupService {
     for (const line of text.split('\n').filter(Boolean)) {
       const m = /^([0-9a-f]{64}) {2}([A-Za-z0-9._-]{1,64})$/.exec(line);
       if (!m || !(BACKUP_DISK_PATTERN.test(m[2]!) || ['seed.iso', 'domain.xml', 'vm.json'].includes(m[2]!))) throw new InputError(`backup ${dir}: malformed SHA256SUMS line ${JSON.stringify(line.slice(0, 100))}`);
+      if (only !== undefined && m[2] !== only) {
+        names.add(m[2]!);
+        continue;
+      }
       let actual: string;
       try {
         actual = await sha256File(path.join(dir, m[2]!));

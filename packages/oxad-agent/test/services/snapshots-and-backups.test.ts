@@ -225,6 +225,9 @@ test('a corrupted backup is refused before anything is written; paths outside th
   await store.remove(vmUuid);
   await appendFile(path.join(third.path, 'data-vdb.qcow2'), 'x');
   await assert.rejects(backups.restore(third.path), (e: unknown) => e instanceof ConflictError && /corrupted: the SHA-256 of data-vdb.qcow2/.test(e.message));
+  assert.equal((await backups.inspect(third.path)).vmUuid, vmUuid, 'inspect hashes only vm.json');
+  await appendFile(path.join(third.path, 'vm.json'), ' ');
+  await assert.rejects(backups.inspect(third.path), /corrupted: the SHA-256 of vm.json/);
   assert.equal(await store.exists(vmUuid), false, 'nothing was written');
   assert.deepEqual(defined, []);
   await rm(path.join(second.path, 'vm.json'));
