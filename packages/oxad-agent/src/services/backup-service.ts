@@ -439,6 +439,7 @@ async function exists(p: string): Promise<boolean> {
 
 async function folderBytes(dir: string, files: string[]): Promise<number> {
   let n = 0;
+  // A file missing from the sum (no seed.iso) counts 0: the size is informative, the checksums are the check.
   for (const f of files) n += (await stat(path.join(dir, f)).catch(() => ({ size: 0 }))).size;
   return n;
 }

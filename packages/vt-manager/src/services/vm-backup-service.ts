@@ -10,12 +10,8 @@ import type { EntityManager } from 'typeorm';
 import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { Server } from '../db/entities/server.js';
 import type { VirtualMachine } from '../db/entities/virtual-machine.js';
-import { RangeRepository } from '../repositories/range-repository.js';
 import { ServerRepository } from '../repositories/server-repository.js';
-import { SlotRepository } from '../repositories/slot-repository.js';
 import { VmRepository, type NewVm } from '../repositories/vm-repository.js';
-import { isUniqueViolation } from '../db/driver-errors.js';
-import { intToMac, macToInt } from './addresses.js';
 import type { InventoryService } from './inventory-service.js';
 import { IpamService } from './ipam-service.js';
 import type { AgentGateway } from './ports.js';
@@ -179,26 +175,11 @@ export class VmBackupService {
     return { vm, server: await new ServerRepository(this.tx.manager).getById(vm.serverId) };
   }
 
-  /** Reserves each NIC's MAC in a MAC range and the management IP in an IPv4 range that `server` subscribes to. */
+  /** Reserves each NIC's MAC in a MAC range and its IP in an IPv4 range that `server` subscribes to (IpamService). */
   private async reserveAddresses(em: EntityManager, server: Server, uuid: string, row: NewVm): Promise<void> {
-    const ranges = new RangeRepository(em);
     for (const nic of row.interfaces) {
       if (nic.ip) await this.ipam.reserveIpv4(em, server, uuid, nic.ip);
-      const n = macToInt(nic.mac);
-      let placed = false;
-      for (const sub of await ranges.subscriptions(server.id, 'mac')) {
-        const range = await ranges.lock('mac', sub.rangeId);
-        if (n < range.startAddress || n > range.endAddress) continue;
-        try {
-          await new SlotRepository(em).allocate('mac', range.id, n, uuid);
-        } catch (err) {
-          if (!isUniqueViolation(err)) throw err;
-          throw new ConflictError(`MAC ${intToMac(n)} of range ${range.name} is already allocated or excluded`);
-        }
-        placed = true;
-        break;
-      }
-      if (!placed) throw new InputError(`MAC ${nic.mac} lies in no MAC range of server ${server.name}: restore on a host that subscribes to its range`);
+      await this.ipam.reserveMac(em, server, uuid, nic.mac);
     }
   }
 }
