@@ -41,10 +41,10 @@ export function adminBackupApi(deps: { backups: VmBackupService }): Record<strin
       const vm = optionalString(o, 'vm');
       return deps.backups.list({ ...(host ? { host } : {}), ...(dir ? { dir } : {}), ...(vm ? { vm } : {}) });
     },
-    /** `vm.restore({path, host})` → `{host, path, vmUuid, vmName, domain, bytes, elapsedMs, notes}`: the VM, stopped, same identity. */
+    /** `vm.restore({path, host?})` (no host: the original host if it can read the backup, else the first that can) → `{host, path, vmUuid, vmName, domain, bytes, elapsedMs, notes}`: the VM, stopped, same identity. */
     'vm.restore': async (p) => {
       const o = structParam(p, 0, 'request');
-      return deps.backups.restore(requireString(o, 'path'), requireString(o, 'host'));
+      return deps.backups.restore(requireString(o, 'path'), optionalString(o, 'host'));
     },
   };
 }

@@ -1,6 +1,6 @@
 /**
  * `vtctl vm snapshot create|list|revert|delete VM [NAME]`, `vtctl vm backup VM --to DIR [--keep N]`,
- * `vtctl vm restore BACKUP --host HOST` and `vtctl backup list [VM]` (decision record 026). Each is one synchronous
+ * `vtctl vm restore BACKUP [--host HOST]` and `vtctl backup list [VM]` (decision record 026). Each is one synchronous
  * admin call: it prints the result, or exits 1 with the reason (`vtctl: …` on stderr). Long calls (backup,
  * restore) show one updating line with the elapsed seconds on a terminal, a start and an end line otherwise, on
  * stderr; stdout holds the result (an aligned table or text, `--json` for scripts).
@@ -135,10 +135,10 @@ export function addBackupCommands(program: Command, deps: BackupCommandDeps): vo
     });
 
   vm.command('restore <backup>')
-    .description('define the VM of BACKUP (its path as `backup list` shows it) again on HOST, stopped, with its uuid, MACs and IPs')
-    .requiredOption('--host <host>', 'host whose agent can read the backup (a shared backup root for another host than the original)')
-    .action(async function (this: Command, backup: string, o: { host: string }) {
-      const r = await withProgress(`restore ${backup}`, () => deps.adminClient(this, BACKUP_CLI_TIMEOUT_SECONDS).call<Record<string, unknown>>('vm.restore', [{ path: backup, host: o.host }]));
+    .description('define the VM of BACKUP (its path as `backup list` shows it) again, stopped, with its uuid, MACs and IPs')
+    .option('--host <host>', 'host to restore on, whose agent must read the backup (a shared backup root for another host than the original); default: the original host if it can, else the first that can')
+    .action(async function (this: Command, backup: string, o: { host?: string }) {
+      const r = await withProgress(`restore ${backup}`, () => deps.adminClient(this, BACKUP_CLI_TIMEOUT_SECONDS).call<Record<string, unknown>>('vm.restore', [{ path: backup, ...(o.host ? { host: o.host } : {}) }]));
       const notes = (r.notes as string[] | undefined) ?? [];
       out(r, () => `${String(r.vmName)} (${String(r.vmUuid)}) restored on ${String(r.host)}, stopped: start it with \`vtctl vm start ${String(r.vmUuid)}\`${notes.length ? `\nnote: ${notes.join('; ')}` : ''}\n`);
     });

@@ -117,18 +117,18 @@ export class VmBackupService {
   }
 
   /**
-   * Restores backup `path` (a folder as `backup.list` shows it, readable by `host`'s agent) on `host`: same uuid,
+   * Restores backup `path` (a folder as `backup.list` shows it, readable by `host`'s agent) on `host` (absent: the
+   * original host if its agent can read the backup, else the first host whose agent can): same uuid,
    * name, MACs and IPs. The manager rows come first (addresses reserved: the IP must lie in an IPv4 range and the
    * MAC in a MAC range `host` subscribes to), then the agent verifies the checksums and defines the VM (stopped).
    * @throws ConflictError when a VM with that uuid exists (delete it first) or an address is taken; InputError when
    *   an address lies in no range of `host` or the backup has no manager record; the agent's fault (corrupted
    *   backup: the rows are removed again).
    */
-  async restore(path: string, host: string): Promise<Record<string, unknown>> {
+  async restore(path: string, host?: string): Promise<Record<string, unknown>> {
     if (!path.startsWith('/')) throw new InputError('the backup must be given as its absolute path (as `vtctl backup list` shows it)');
     if (!this.agents.backups) throw new UpstreamError('this manager cannot restore backups');
-    const server = await this.inventory.getServer(this.tx.manager, host);
-    const def = (await this.agents.backups(server, 'inspect_backup', [path])) as { vmUuid?: string; record?: Record<string, unknown> };
+    const { server, def } = host !== undefined ? await this.inspectOn(await this.inventory.getServer(this.tx.manager, host), path) : await this.inspectAnywhere(path);
     const record = def.record;
     if (!record || typeof def.vmUuid !== 'string' || record.uuid !== def.vmUuid) throw new InputError(`backup ${path} holds no manager record of its VM (taken outside kvm-crm?): cannot restore it through the manager`);
     const uuid = def.vmUuid.toLowerCase();
@@ -160,6 +160,31 @@ export class VmBackupService {
     this.log.warn('VM restored from a backup', { vm: uuid, host: server.name, path, bytes: r.bytes, elapsedMs: r.elapsedMs });
     const { record: _ignored, ...rest } = r;
     return { host: server.name, path, ...rest };
+  }
+
+  private async inspectOn(server: Server, path: string): Promise<{ server: Server; def: { vmUuid?: string; record?: Record<string, unknown> } }> {
+    return { server, def: (await this.agents.backups!(server, 'inspect_backup', [path])) as { vmUuid?: string; record?: Record<string, unknown> } };
+  }
+
+  /**
+   * Without `--host`: the backup's original host when its agent can read the backup, else the first enabled,
+   * non-legacy host (in registration order) whose agent can.
+   * @throws NotFoundError naming each host's refusal when none can read it.
+   */
+  private async inspectAnywhere(path: string): Promise<{ server: Server; def: { vmUuid?: string; record?: Record<string, unknown> } }> {
+    const servers = (await new ServerRepository(this.tx.manager).list()).filter((s) => !s.legacy && s.enabled !== false);
+    const readers: Array<{ server: Server; def: { vmUuid?: string; record?: Record<string, unknown> } }> = [];
+    const refusals: string[] = [];
+    for (const s of servers) {
+      try {
+        readers.push(await this.inspectOn(s, path));
+      } catch (err) {
+        refusals.push(`${s.name}: ${describeError(err)}`);
+      }
+    }
+    const first = readers[0];
+    if (!first) throw new NotFoundError(`no host can read backup ${path} (${refusals.join('; ') || 'no hosts'})`);
+    return readers.find((r) => r.server.name === first.def.record?.server) ?? first;
   }
 
   private async vmAndServer(ref: string): Promise<{ vm: VirtualMachine; server: Server }> {

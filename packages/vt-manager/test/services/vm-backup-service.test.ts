@@ -1,7 +1,7 @@
 /**
  * VmBackupService (decision record 026) on both engines (`[sqlite]`, `[mysql]`), with the fake agent gateway
  * answering the backup methods from memory: the record a backup carries, a restore's rows (VM, NICs, IP and MAC
- * slots) on another host, the refusals (VM still exists, address in no range of the target, agent refusal: the rows
+ * slots) on another host or, without a host, the original one, the refusals (VM still exists, address in no range of the target, agent refusal: the rows
  * are removed again, the addresses freed).
  */
 import assert from 'node:assert/strict';
@@ -83,4 +83,14 @@ forEachEngine('backup records the VM (no callback URL); restore on another host 
   assert.equal(await w.tx.manager.countBy(Ipv4Slot, { vmUuid: a.vmUuid }), 1);
   assert.equal(await w.tx.manager.countBy(MacSlot, { vmUuid: a.vmUuid }), vm.interfaces.length);
   assert.deepEqual(calls.filter((c) => c.startsWith('restore_backup')), ['restore_backup@kvm2', 'restore_backup@kvm2']);
+
+  // Without a host: the original host (kvm1), whose agent can read the backup.
+  await w.tx.run(async (em) => {
+    await new VmRepository(em).deleteWithInterfaces(back.id);
+    await em.delete(Ipv4Slot, { vmUuid: a.vmUuid });
+    await em.delete(MacSlot, { vmUuid: a.vmUuid });
+  });
+  const home = await svc.restore(path);
+  assert.equal(home.host, 'kvm1');
+  assert.equal((await new VmRepository(w.tx.manager).findByUuid(a.vmUuid))?.serverId, (await w.inventory.getServer(w.tx.manager, 'kvm1')).id);
 });
