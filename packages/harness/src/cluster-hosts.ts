@@ -43,6 +43,11 @@ export interface ClusterHost {
   address: string;
   /** The host's storage root: `templates/` (the test template installed) and `vms/`. */
   storageRoot: string;
+  /**
+   * The run's backup folder `<run dir>/backups`, the agent's one backup root (decision record 026): the same folder
+   * for every host, as an NFS mount shared by the hosts would be.
+   */
+  backupRoot: string;
   /** The host's guest bridge (root namespace), registered as the server's bridge. */
   bridge: string;
   /** Prefix of this host's libvirt domains, `kvmcrm-t<runId>-h<i>-`: the agent sees only these. */
@@ -93,13 +98,15 @@ export async function startHostAgent(net: HostNetwork, setup: HostAgentSetup): P
   const agentPassword = randomBytes(12).toString('hex');
   const configFile = path.join(hostDir, 'agent.json');
   const logFile = path.join(hostDir, 'agent.log');
+  const backupRoot = path.join(setup.dir, 'backups');
+  await mkdir(backupRoot, { recursive: true, mode: 0o755 });
   await writeFile(
     configFile,
     JSON.stringify({
       listen: { host: net.address, port: HOST_AGENT_PORT },
       tls: { ...setup.tls, reloadIntervalSeconds: 0.5 },
       password: agentPassword, storageRoot, libvirtUri: LIBVIRT_URI, domainPrefix, stopGraceSeconds: 20,
-      eventsUrl: setup.eventsUrl, logFormat: 'json',
+      eventsUrl: setup.eventsUrl, logFormat: 'json', backupRoots: [backupRoot],
     }, null, 2),
     { mode: 0o600 },
   );
@@ -149,7 +156,7 @@ export async function startHostAgent(net: HostNetwork, setup: HostAgentSetup): P
   };
   await start();
   return {
-    index: net.index, name, serverUuid: '', agentUrl, agentPassword, netns: net.netns, address: net.address, storageRoot, bridge: net.guestBridge, domainPrefix, configFile, logFile,
+    index: net.index, name, serverUuid: '', agentUrl, agentPassword, netns: net.netns, address: net.address, storageRoot, backupRoot, bridge: net.guestBridge, domainPrefix, configFile, logFile,
     get pid() {
       return child && !exited(child) ? child.pid : undefined;
     },

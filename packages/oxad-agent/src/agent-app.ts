@@ -39,6 +39,8 @@ import { GuestPoweroffWatcher } from './services/guest-poweroff-watcher.js';
 import { probeHypervisor, type HypervisorChoice } from './services/hypervisor-probe.js';
 import { HostInventory } from './services/host-inventory.js';
 import { KeptDisksService } from './services/kept-disks-service.js';
+import { SnapshotService } from './services/snapshot-service.js';
+import { BackupService } from './services/backup-service.js';
 import { MonitoringService } from './services/monitoring-service.js';
 import type { StatusReporter } from './services/ports.js';
 import { AgentProvisioningService } from './services/provisioning-service.js';
@@ -156,7 +158,12 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   // The OCF agent ignores the request path (docs/ocf-protocol.md §4.1): serve every path.
   app.use(
     createXmlRpcHandler({
-      methods: agentApi({ password: options.password, provisioning, monitoring, templates, domains: virsh, domainPrefix: options.domainPrefix, host: hostInventory, vmFiles: vms, domainXml: virsh, keptDisks: new KeptDisksService(vms, qemuImg, logger.child({ part: 'kept-disks' })) }),
+      methods: agentApi({ password: options.password, provisioning, monitoring, templates, domains: virsh, domainPrefix: options.domainPrefix, host: hostInventory, vmFiles: vms, domainXml: virsh, keptDisks: new KeptDisksService(vms, qemuImg, logger.child({ part: 'kept-disks' })),
+        snapshots: new SnapshotService({ images: qemuImg, vms, domains: virsh, lock: provisioning, domainPrefix: options.domainPrefix, logger: logger.child({ part: 'snapshots' }) }),
+        backups: new BackupService({
+          images: qemuImg, vms, domains: virsh, bridgeExists: linuxBridgeExists, lock: provisioning, backupRoots: options.backupRoots, domainPrefix: options.domainPrefix,
+          domainType: hypervisor.domainType, fallbackNetwork: options.fallbackNetwork, logger: logger.child({ part: 'backups' }),
+        }) }),
       logger,
       introspection: false,
       ...(options.requireClientCertificate ? { authenticate: managerCertificateAuth(tls) } : {}),

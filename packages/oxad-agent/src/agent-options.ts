@@ -59,6 +59,12 @@ export const agentOptionsSchema = z.object({
    * `listActiveVMs`.
    */
   eventsUrl: z.string().max(2048).refine(isPeerUrl, 'must be an http(s) URL, e.g. https://user:pass@manager:8445/xmlrpc/agent').optional(),
+  /**
+   * Absolute folders under which `vtctl vm backup --to DIR` may write backups and from which restores read
+   * (decision record 026), e.g. `["/var/backups/kvm-crm", "/mnt/nfs-backups"]`; symlinks are resolved before the
+   * check. Default: none, and backups are refused. A restore on another host needs a root shared by both (NFS).
+   */
+  backupRoots: z.array(z.string().min(2).max(1024).regex(/^\//, 'must be an absolute path')).max(16).default([]),
   /** Log format. Default `json`. */
   logFormat: z.enum(['json', 'pretty']).default('json'),
   /**
@@ -82,5 +88,6 @@ export function loadAgentOptions(file: string): AgentOptions {
   const r = (p: string) => resolveFromConfig(file, p);
   o.tls = { ...o.tls, caFile: r(o.tls.caFile), certFile: r(o.tls.certFile), keyFile: r(o.tls.keyFile), ...(o.tls.crlFile ? { crlFile: r(o.tls.crlFile) } : {}) };
   o.storageRoot = r(o.storageRoot);
+  o.backupRoots = o.backupRoots.map((b) => r(b));
   return o;
 }

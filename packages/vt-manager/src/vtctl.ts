@@ -15,6 +15,7 @@ import { formatRecords } from './cli/table.js';
 import { addQuotaCommands } from './cli/quota-command.js';
 import { registerHostCommands } from './cli/host-commands.js';
 import { addKeptDisksCommands } from './cli/kept-disks-commands.js';
+import { addBackupCommands } from './cli/backup-commands.js';
 import { addVmCommands } from './cli/vm-commands.js';
 import { addVmConsoleCommand } from './cli/vm-console-command.js';
 import { addInventoryCommands } from './cli/inventory-commands.js';
@@ -59,13 +60,13 @@ function expiryArgument(o: { at?: string; never?: boolean }): string {
 /** Largest admin answer read (listings of VMs, actions, callbacks): 64 MiB. */
 const ADMIN_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
-function adminClient(cmd: Command): XmlRpcClient {
+function adminClient(cmd: Command, timeoutSeconds?: number): XmlRpcClient {
   const o = cmd.optsWithGlobals<{ url?: string; user?: string; passwordFile?: string; ca?: string }>();
   const url = new URL(o.url ?? process.env.KVMCRM_ADMIN_URL ?? 'https://127.0.0.1:8445/xmlrpc/admin');
   url.username = encodeURIComponent(o.user ?? process.env.KVMCRM_ADMIN_USER ?? 'admin');
   url.password = encodeURIComponent(readSecret(o.passwordFile, 'KVMCRM_ADMIN_PASSWORD', 'admin password'));
   const caFile = o.ca ?? process.env.KVMCRM_CA_FILE ?? 'certs/ca.crt';
-  return new XmlRpcClient({ url: url.toString(), tls: { ca: readFileSync(caFile, 'utf8') }, maxResponseBytes: ADMIN_MAX_RESPONSE_BYTES });
+  return new XmlRpcClient({ url: url.toString(), tls: { ca: readFileSync(caFile, 'utf8') }, maxResponseBytes: ADMIN_MAX_RESPONSE_BYTES, ...(timeoutSeconds ? { timeoutSeconds } : {}) });
 }
 
 program
@@ -213,6 +214,7 @@ const geni = program.command('geni').description('GENI AM API v3 (/xmlrpc/geni/3
 addGeniTrustCommands(geni, adminClient, () => program.opts().json === true);
 addGeniSliverCommands(geni, adminClient, () => program.opts().json === true);
 addManifestCommands(program, { adminClient, json: () => program.opts().json === true });
+addBackupCommands(program, { adminClient, json: () => program.opts().json === true });
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`vtctl: ${describeError(err)}\n`);

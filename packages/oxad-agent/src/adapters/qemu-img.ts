@@ -158,6 +158,36 @@ export class QemuImg {
     await this.runCreating(d, args, this.convertTimeoutSeconds);
   }
 
+  /**
+   * Internal qcow2 snapshots of one image (decision record 026): `qemu-img snapshot -c|-a|-d <name> <path>`. The
+   * image must not be in use by a running guest (qemu-img takes the image's write lock and fails otherwise).
+   *
+   * @param op `create` (`-c`), `apply` (`-a`: the image's content becomes the snapshot's), `delete` (`-d`).
+   * @param name a snapshot name of {@link SNAPSHOT_NAME_PATTERN} (starts with a letter, so it can never be taken for
+   *   a numeric snapshot id nor an option).
+   * @throws InputError for a bad path or name; QemuImgError when qemu-img fails (no such snapshot, image locked).
+   */
+  async snapshot(op: 'create' | 'apply' | 'delete', path: string, name: string): Promise<void> {
+    const p = assertAbsolutePath(path, 'image path');
+    const n = assertSnapshotName(name);
+    const flag = { create: '-c', apply: '-a', delete: '-d' }[op];
+    if (!flag) throw new InputError(`invalid snapshot operation ${JSON.stringify(String(op))}`);
+    // `qemu-img snapshot` has no -f: it probes the format. Safe here: the images are qcow2 files the agent created, and a
+    // guest writes only inside them, never their header (probing is unsafe only for raw images).
+    await runCommand(this.binary, ['snapshot', '-q', flag, n, p], { timeoutSeconds: this.timeoutSeconds }, makeError);
+  }
+
+  /**
+   * The internal snapshots of a qcow2 image, oldest first, from `qemu-img info --output=json --force-share`.
+   * @throws InputError for a bad path; QemuImgError when qemu-img fails.
+   */
+  async snapshots(path: string): Promise<ImageSnapshot[]> {
+    const p = assertAbsolutePath(path, 'image path');
+    const args = ['info', '--output=json', '--force-share', '-f', 'qcow2', p];
+    const out = await runCommand(this.binary, args, { timeoutSeconds: this.timeoutSeconds }, makeError);
+    return parseImageSnapshots(out.stdout);
+  }
+
   /** Runs a qemu-img command that creates `output`; removes `output` if the command fails. */
   private async runCreating(output: string, args: string[], timeoutSeconds: number): Promise<void> {
     try {
@@ -167,6 +197,49 @@ export class QemuImg {
       throw err;
     }
   }
+}
+
+/**
+ * Names of internal snapshots (decision record 026): a letter, then letters, digits, `.`, `_`, `-`; 1–64 characters.
+ * The leading letter keeps a name from being read as a snapshot id (qemu-img's `-a 1` matches id 1) or an option.
+ */
+export const SNAPSHOT_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
+
+/** Returns `name` when it matches {@link SNAPSHOT_NAME_PATTERN}; throws {@link InputError} otherwise. */
+export function assertSnapshotName(name: string): string {
+  if (typeof name !== 'string' || !SNAPSHOT_NAME_PATTERN.test(name)) {
+    throw new InputError(`invalid snapshot name ${JSON.stringify(String(name).slice(0, 80))}: need a letter, then letters, digits, '.', '_' or '-' (at most 64)`);
+  }
+  return name;
+}
+
+/** One internal snapshot of an image. */
+export interface ImageSnapshot {
+  /** qemu's numeric id (as text). */
+  id: string;
+  name: string;
+  /** When it was taken, ISO 8601. */
+  createdAt: string;
+  /** Bytes of saved guest memory (0 for our disk-only snapshots of stopped VMs). */
+  vmStateBytes: number;
+}
+
+/** The `snapshots` of a `qemu-img info --output=json` answer (none: `[]`). @throws QemuImgError when it is not JSON. */
+export function parseImageSnapshots(json: string): ImageSnapshot[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (cause) {
+    throw new QemuImgError('qemu-img info: output is not JSON', 'qemu-img', [], 0, '', false, { cause });
+  }
+  const list = (raw as { snapshots?: unknown } | null)?.snapshots;
+  if (!Array.isArray(list)) return [];
+  return list.map((x: Record<string, unknown>) => ({
+    id: String(x.id ?? ''),
+    name: String(x.name ?? ''),
+    createdAt: new Date(Number(x['date-sec'] ?? 0) * 1000 + Math.floor(Number(x['date-nsec'] ?? 0) / 1e6)).toISOString(),
+    vmStateBytes: Number(x['vm-state-size'] ?? 0),
+  }));
 }
 
 /** Largest disk the agent creates or grows to, in MiB (16 TiB). */

@@ -144,6 +144,24 @@ export class VmStore implements VmFiles, KeptDiskFolders {
   }
 
   /**
+   * The disk images in the folder of VM `vmUuid`, system disk first, then the data disks in device order
+   * (`disk.qcow2`, `data-vdb.qcow2`, …); the same files keep-disks keeps, snapshots cover and backups copy.
+   * @throws InputError for a bad uuid; NotFoundError when the VM has no folder; other file-system errors.
+   */
+  async diskImages(vmUuid: string): Promise<string[]> {
+    const dir = this.pathOf(vmUuid);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`no VM ${vmUuid} on this host`);
+      throw err;
+    }
+    const disks = names.filter((e) => DISK_FILE_PATTERN.test(e)).sort((a, b) => (a === 'disk.qcow2' ? -1 : b === 'disk.qcow2' ? 1 : a.localeCompare(b)));
+    return disks.map((e) => assertAbsolutePath(path.join(dir, e), 'disk image path'));
+  }
+
+  /**
    * The names of the entries in `<root>`, as read (VM uuids, and whatever else someone put there).
    * @throws the file-system error (ENOENT when `<root>` does not exist).
    */

@@ -1,7 +1,8 @@
 /**
  * The OCF agent methods (docs/ocf-protocol.md §4.2): `send`, `ping`, `pingAuth`, `list_vm_templates`,
  * `force_list_active_vms`, and the kvm-crm extensions `list_vm_templates_detailed`, `get_host_info`, `get_console_log`,
- * `list_kept_disks`, `purge_kept_disks` and `get_domain_xml`. The shared agent password is a method argument, compared in constant time.
+ * `list_kept_disks`, `purge_kept_disks`, `get_domain_xml`,
+ * `snapshot_create|list|revert|delete`, `backup_vm`, `list_backups`, `inspect_backup` and `restore_backup`. The shared agent password is a method argument, compared in constant time.
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
 import {
@@ -22,6 +23,8 @@ import type { AgentProvisioningService } from '../services/provisioning-service.
 import type { HostInventory } from '../services/host-inventory.js';
 import type { VmStore } from '../adapters/vm-store.js';
 import type { KeptDisksService } from '../services/kept-disks-service.js';
+import type { SnapshotService } from '../services/snapshot-service.js';
+import type { BackupService } from '../services/backup-service.js';
 
 /** What the API needs to list running domains. */
 export interface DomainLister {
@@ -51,6 +54,10 @@ export interface AgentApiDeps {
   keptDisks?: Pick<KeptDisksService, 'list' | 'purge'>;
   /** `virsh dumpxml` behind `get_domain_xml`; absent: the method is not offered. */
   domainXml?: { dumpXml(name: string): Promise<string> };
+  /** The disk snapshots behind `snapshot_*` (decision record 026); absent: not offered. */
+  snapshots?: Pick<SnapshotService, 'create' | 'list' | 'revert' | 'delete'>;
+  /** The backups behind `backup_vm`, `list_backups`, `inspect_backup`, `restore_backup`; absent: not offered. */
+  backups?: Pick<BackupService, 'backup' | 'list' | 'inspect' | 'restore'>;
 }
 
 /** Most bytes of serial log one `get_console_log` call returns: 64 KiB. */
@@ -67,6 +74,9 @@ export function agentApi(deps: AgentApiDeps): Record<string, XmlRpcMethod> {
   const vmFiles = deps.vmFiles;
   const keptDisks = deps.keptDisks;
   const domainXml = deps.domainXml;
+  const snapshots = deps.snapshots;
+  const backups = deps.backups;
+  const vmUuidParam = (p: unknown[], i: number) => assertPattern(stringParam(p, i, 'vmUuid'), UUID_PATTERN, 'VM uuid').toLowerCase();
   return {
     /**
      * `send(callBackUrl, amId, password, xml)` → `""` before any work (§4.2). The actions of `query/provisioning`
@@ -198,6 +208,79 @@ export function agentApi(deps: AgentApiDeps): Record<string, XmlRpcMethod> {
             checkPassword(p, 0);
             const vmUuid = assertPattern(stringParam(p, 1, 'vmUuid'), UUID_PATTERN, 'VM uuid').toLowerCase();
             return domainXml.dumpXml(`${deps.domainPrefix}${vmUuid}`);
+          },
+        }
+      : {}),
+    ...(snapshots
+      ? {
+          /**
+           * kvm-crm extension `snapshot_create(password, vmUuid, name)` → `{name, createdAt, disks: [name…], complete}`:
+           * a qcow2 internal snapshot of every disk of the stopped VM (decision record 026). Synchronous.
+           * @throws fault `Password mismatch`; InputError (uuid, name), NotFoundError (VM), ConflictError (running, name taken).
+           */
+          snapshot_create: async (p: unknown[]) => {
+            checkPassword(p, 0);
+            return { ...(await snapshots.create(vmUuidParam(p, 1), stringParam(p, 2, 'name'))) };
+          },
+          /** `snapshot_list(password, vmUuid)` → `[{name, createdAt, disks, complete}]`, oldest first. */
+          snapshot_list: async (p: unknown[]) => {
+            checkPassword(p, 0);
+            return (await snapshots.list(vmUuidParam(p, 1))).map((s) => ({ ...s }));
+          },
+          /** `snapshot_revert(password, vmUuid, name)` → the snapshot: every disk set back to it (VM stopped). */
+          snapshot_revert: async (p: unknown[]) => {
+            checkPassword(p, 0);
+            return { ...(await snapshots.revert(vmUuidParam(p, 1), stringParam(p, 2, 'name'))) };
+          },
+          /** `snapshot_delete(password, vmUuid, name)` → `{name, disks}`: removed from every disk holding it (VM stopped). */
+          snapshot_delete: async (p: unknown[]) => {
+            checkPassword(p, 0);
+            return snapshots.delete(vmUuidParam(p, 1), stringParam(p, 2, 'name'));
+          },
+        }
+      : {}),
+    ...(backups
+      ? {
+          /**
+           * kvm-crm extension `backup_vm(password, vmUuid, {dir, keep?, record?})` → `{path, vmUuid, vmName, backedUpAt,
+           * disks, sizeBytes, removed, elapsedMs}`: a full backup of the stopped VM into `<dir>/<uuid>/<stamp>/`
+           * (decision record 026); `dir` must lie under a backup root of the agent; `keep` prunes the oldest.
+           * Synchronous: answers when the copy and its checksums are written.
+           */
+          backup_vm: async (p: unknown[]) => {
+            checkPassword(p, 0);
+            const o = p[2];
+            if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new InputError('backup_vm: third parameter must be a struct {dir, keep?, record?}');
+            const req = o as Record<string, unknown>;
+            if (typeof req.dir !== 'string') throw new InputError('backup_vm: dir must be a string');
+            if (req.keep !== undefined && typeof req.keep !== 'number') throw new InputError('backup_vm: keep must be an integer');
+            if (req.record !== undefined && (req.record === null || typeof req.record !== 'object' || Array.isArray(req.record))) throw new InputError('backup_vm: record must be a struct');
+            const r = await backups.backup(vmUuidParam(p, 1), req.dir, {
+              ...(req.keep !== undefined ? { keep: req.keep as number } : {}), ...(req.record !== undefined ? { record: req.record as Record<string, unknown> } : {}),
+            });
+            return { ...r, disks: [...r.disks], removed: [...r.removed] };
+          },
+          /** `list_backups(password, {dir?, vmUuid?})` → `[{path, vmUuid, vmName, backedUpAt, disks, sizeBytes}]`. */
+          list_backups: async (p: unknown[]) => {
+            checkPassword(p, 0);
+            const req = (p[1] && typeof p[1] === 'object' && !Array.isArray(p[1]) ? p[1] : {}) as Record<string, unknown>;
+            const dir = typeof req.dir === 'string' && req.dir ? req.dir : undefined;
+            const vmUuid = typeof req.vmUuid === 'string' && req.vmUuid ? req.vmUuid : undefined;
+            return (await backups.list({ ...(dir ? { dir } : {}), ...(vmUuid ? { vmUuid } : {}) })).map((b) => ({ ...b, disks: [...b.disks] }));
+          },
+          /** `inspect_backup(password, path)` → `vm.json` of the backup, after its checksums were verified. */
+          inspect_backup: async (p: unknown[]) => {
+            checkPassword(p, 0);
+            return JSON.parse(JSON.stringify(await backups.inspect(stringParam(p, 1, 'path')))) as unknown;
+          },
+          /**
+           * `restore_backup(password, path)` → `{vmUuid, vmName, domain, bytes, elapsedMs, notes, record?}`: verifies the
+           * backup and defines the VM on this host, stopped, with its identity. ConflictError when it exists here or
+           * the backup is corrupted.
+           */
+          restore_backup: async (p: unknown[]) => {
+            checkPassword(p, 0);
+            return JSON.parse(JSON.stringify(await backups.restore(stringParam(p, 1, 'path')))) as unknown;
           },
         }
       : {}),

@@ -168,6 +168,8 @@ export interface VmFiles {
   dataDiskPath(vmUuid: string, index: number): string;
   /** Writes one of the VM's files (mode default 0644); returns its path. */
   writeFile(vmUuid: string, file: VmFile, content: string, mode?: number): Promise<string>;
+  /** The VM's disk images, system disk first (`disk.qcow2`, `data-vdb.qcow2`, …). @throws NotFoundError without a folder. */
+  diskImages(vmUuid: string): Promise<string[]>;
   /** Entry names in `vms/` (not only UUIDs). @throws ENOENT when `vms/` does not exist. */
   list(): Promise<string[]>;
   /** Removes the VM's folder and its content; no error when it is already gone. */

@@ -14,6 +14,12 @@ import type { AgentGateway, ConsoleLogChunk, HostFacts, KeptDisks, TemplateInfo 
  */
 export const AGENT_LISTING_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Seconds the manager waits for an agent's backup call (`backup_vm`, `inspect_backup`, `restore_backup` copy and
+ * hash whole disks while the caller waits; decision record 026): one hour.
+ */
+export const BACKUP_CALL_TIMEOUT_SECONDS = 3600;
+
 /** {@link AgentGateway} over XML-RPC (HTTPS with our client certificate; plain HTTP for legacy servers). */
 export class XmlRpcAgentGateway implements AgentGateway {
   constructor(
@@ -30,15 +36,15 @@ export class XmlRpcAgentGateway implements AgentGateway {
    * role `agent`, whatever host the URL uses (a mismatch fails the call with an UpstreamError naming both).
    * @throws UpstreamError for a plain http URL of a server not registered as legacy.
    */
-  client(server: Server, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES): XmlRpcClient {
+  client(server: Server, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES, timeoutSeconds = this.timeoutSeconds): XmlRpcClient {
     if (server.agentUrl.startsWith('http:')) {
       if (!server.legacy) throw new UpstreamError(`server ${server.name} has a plain http agent URL but is not registered as legacy`);
       this.logger.warn('talking to a legacy plain-HTTP agent', { server: server.name });
-      return new XmlRpcClient({ url: server.agentUrl, timeoutSeconds: this.timeoutSeconds, maxResponseBytes });
+      return new XmlRpcClient({ url: server.agentUrl, timeoutSeconds, maxResponseBytes });
     }
     // Spreading evaluates the getters of a live TLS object: this call uses the material in force now.
     const tls: ClientTls = { ...this.tls, expectPeer: { name: server.name, role: 'agent' } };
-    return new XmlRpcClient({ url: server.agentUrl, tls, timeoutSeconds: this.timeoutSeconds, maxResponseBytes });
+    return new XmlRpcClient({ url: server.agentUrl, tls, timeoutSeconds, maxResponseBytes });
   }
 
   async send(server: Server, callbackUrl: string, rspecXml: string): Promise<void> {
@@ -102,6 +108,16 @@ export class XmlRpcAgentGateway implements AgentGateway {
       throw new UpstreamError(`agent of ${server.name}: purge_kept_disks did not answer {id, files}`);
     }
     return r.files as string[];
+  }
+
+  async snapshot(server: Server, op: 'create' | 'list' | 'revert' | 'delete', vmUuid: string, name?: string): Promise<unknown> {
+    if (server.legacy) throw new UpstreamError(`server ${server.name} runs a legacy OCF agent, which takes no snapshots`);
+    return this.client(server, AGENT_LISTING_MAX_RESPONSE_BYTES).call<unknown>(`snapshot_${op}`, [server.agentPassword, vmUuid, ...(name !== undefined ? [name] : [])]);
+  }
+
+  async backups(server: Server, method: 'backup_vm' | 'list_backups' | 'inspect_backup' | 'restore_backup', params: unknown[]): Promise<unknown> {
+    if (server.legacy) throw new UpstreamError(`server ${server.name} runs a legacy OCF agent, which has no backups`);
+    return this.client(server, AGENT_LISTING_MAX_RESPONSE_BYTES, BACKUP_CALL_TIMEOUT_SECONDS).call<unknown>(method, [server.agentPassword, ...params]);
   }
 
   async listTemplates(server: Server): Promise<TemplateInfo[]> {

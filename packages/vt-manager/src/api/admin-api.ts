@@ -18,6 +18,8 @@ import type { VmLifecycleService } from '../services/vm-lifecycle-service.js';
 import type { ProvisioningService } from '../services/provisioning-service.js';
 import { adminHostApi, placementView, type AdminHostDeps } from './admin-host-api.js';
 import { adminKeptDisksApi } from './admin-kept-disks-api.js';
+import { adminBackupApi } from './admin-backup-api.js';
+import type { VmBackupService } from '../services/vm-backup-service.js';
 import type { KeptDisksService } from '../services/kept-disks-service.js';
 import { adminManifestApi } from './admin-manifest-api.js';
 import type { ManifestService } from '../services/manifest/manifest-service.js';
@@ -47,6 +49,8 @@ export function adminApi(deps: {
   keptDisks?: KeptDisksService;
   /** Manifests (`manifest.plan|run|domainXml|capacity`, decision 024); absent: not offered. */
   manifests?: ManifestService;
+  /** Snapshots and backups (`vm.snapshot|backup|restore`, `backup.list`; decision record 026); absent: not offered. */
+  backups?: VmBackupService;
 }): Record<string, XmlRpcMethod> {
   const em = deps.dataSource.manager;
   const provisioning = deps.provisioning;
@@ -111,6 +115,7 @@ export function adminApi(deps: {
     ...(deps.hosts ? adminHostApi(deps.hosts) : {}),
     ...(deps.keptDisks ? adminKeptDisksApi({ keptDisks: deps.keptDisks }) : {}),
     ...(deps.manifests ? adminManifestApi({ manifests: deps.manifests }) : {}),
+    ...(deps.backups ? adminBackupApi({ backups: deps.backups }) : {}),
     /** `user.add({name, password?, roles: ['clearinghouse'|'admin'…]})`; no password: certificate login only. */
     'user.add': async (p) => {
       const o = structParam(p, 0, 'user');

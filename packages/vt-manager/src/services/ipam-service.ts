@@ -16,7 +16,7 @@ import type { EntityManager } from 'typeorm';
 import { isUniqueViolation } from '../db/driver-errors.js';
 import { RangeRepository, type RangeKind } from '../repositories/range-repository.js';
 import { SlotRepository } from '../repositories/slot-repository.js';
-import { intToIpv4, intToMac, ipv4ToInt } from './addresses.js';
+import { intToIpv4, intToMac, ipv4ToInt, macToInt } from './addresses.js';
 
 /** An allocated IPv4 address with its range's network settings. */
 export interface Ipv4Lease {
@@ -101,6 +101,28 @@ export class IpamService {
       if (address !== undefined) return intToMac(address);
     }
     throw new ConflictError(`MAC pool exhausted: no free address in ${subs.length} subscribed range(s)`);
+  }
+
+  /**
+   * Reserves the MAC address `mac` for `vmUuid` (a restore keeping its identity, decision 026): it must lie in one of
+   * the MAC ranges `server` subscribes to and be neither allocated nor excluded. The range row is locked first.
+   * @throws InputError when it lies in no subscribed range; ConflictError when it is allocated or excluded.
+   */
+  async reserveMac(em: EntityManager, server: { id: number; name: string }, vmUuid: string, mac: string): Promise<string> {
+    const n = macToInt(mac);
+    const ranges = new RangeRepository(em);
+    for (const sub of await ranges.subscriptions(server.id, 'mac')) {
+      const range = await ranges.lock('mac', sub.rangeId);
+      if (n < range.startAddress || n > range.endAddress) continue;
+      try {
+        await new SlotRepository(em).allocate('mac', range.id, n, vmUuid);
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
+        throw new ConflictError(`MAC ${intToMac(n)} of range ${range.name} is already allocated or excluded`);
+      }
+      return intToMac(n);
+    }
+    throw new InputError(`MAC ${mac} lies in no MAC range of server ${server.name}`);
   }
 
   /** Releases every IPv4 and MAC address owned by `vmUuid` (idempotent). Returns how many were released. */

@@ -59,6 +59,19 @@ export interface AgentGateway {
    * removed. @throws as {@link send} (the agent's NotFound/Input faults pass through as XmlRpcFaultError).
    */
   purgeKeptDisks?(server: Server, id: string): Promise<string[]>;
+  /**
+   * kvm-crm extensions `snapshot_create|list|revert|delete(password, vmUuid[, name])` (decision record 026): the
+   * agent's answer as it gave it (a snapshot struct, a list of them, or `{name, disks}`). Optional (legacy agents).
+   * @throws as {@link send} (the agent's Input/NotFound/Conflict faults pass through as XmlRpcFaultError).
+   */
+  snapshot?(server: Server, op: 'create' | 'list' | 'revert' | 'delete', vmUuid: string, name?: string): Promise<unknown>;
+  /**
+   * kvm-crm extensions of backups (decision record 026): `backup_vm(password, vmUuid, {dir, keep?, record?})`,
+   * `list_backups(password, {dir?, vmUuid?})`, `inspect_backup(password, path)`, `restore_backup(password, path)`;
+   * the agent's answer as it gave it. Long calls (copies, checksums): a timeout of an hour. Optional (legacy agents).
+   * @throws as {@link send}.
+   */
+  backups?(server: Server, method: 'backup_vm' | 'list_backups' | 'inspect_backup' | 'restore_backup', params: unknown[]): Promise<unknown>;
 }
 
 /** Opens interactive serial consoles on agents (decision record 027; `adapters/ws-agent-console.ts`). */

@@ -1,0 +1,251 @@
+/**
+ * Snapshots, backups and restores of VMs for the operator (decision record 026), through the VM's host agent.
+ * Synchronous admin calls: each answers with the result or fails with the reason (the agent's fault), nothing is
+ * queued. A restore recreates the VM's rows (same uuid, name, project, sizes, guest options, NICs with the same MAC
+ * and IP, their address slots) in one transaction before the agent defines the VM, and removes them again when the
+ * agent fails; it refuses while a VM with that uuid exists (one identity, never two VMs with it).
+ */
+import { ConflictError, describeError, InputError, NotFoundError, UpstreamError, UUID_PATTERN, isIpv4, type Logger } from '@kvm-crm/shared';
+import type { EntityManager } from 'typeorm';
+import type { TransactionRunner } from '../db/transaction-runner.js';
+import type { Server } from '../db/entities/server.js';
+import type { VirtualMachine } from '../db/entities/virtual-machine.js';
+import { ServerRepository } from '../repositories/server-repository.js';
+import { VmRepository, type NewVm } from '../repositories/vm-repository.js';
+import type { InventoryService } from './inventory-service.js';
+import { IpamService } from './ipam-service.js';
+import type { AgentGateway } from './ports.js';
+
+/** Snapshot names (the agent checks them again): a letter, then letters, digits, `.`, `_`, `-`; at most 64. */
+export const SNAPSHOT_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
+
+/** The VM fields a backup records (`record` in its `vm.json`); never the callback URL (it may hold credentials). */
+const RECORD_FIELDS = [
+  'uuid', 'name', 'projectId', 'projectName', 'sliceId', 'sliceName', 'operatingSystemType', 'operatingSystemVersion', 'operatingSystemDistribution',
+  'memoryMb', 'vcpus', 'hdSizeMb', 'maxMemoryMb', 'dataDisksMb', 'sshKeys', 'guestUsers', 'guestHostname', 'hdOriginPath', 'hdSetupType', 'virtualizationSetupType',
+] as const;
+const NIC_FIELDS = ['name', 'position', 'isMgmt', 'mac', 'ip', 'netmask', 'gateway', 'dns1', 'dns2', 'bridge'] as const;
+
+/**
+ * The manager's record of `vm` as a backup stores it: the {@link RECORD_FIELDS}, the NICs and the server's name;
+ * null values left out (XML-RPC has no null).
+ */
+export function vmRecord(vm: VirtualMachine, serverName: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { server: serverName };
+  for (const k of RECORD_FIELDS) if (vm[k] !== null && vm[k] !== undefined) out[k] = vm[k];
+  out.interfaces = [...(vm.interfaces ?? [])]
+    .sort((a, b) => a.position - b.position)
+    .map((n) => Object.fromEntries(NIC_FIELDS.filter((k) => n[k] !== null && n[k] !== undefined).map((k) => [k, n[k]])));
+  return out;
+}
+
+/** A backup as `backup.list` shows it (sizes in bytes). */
+export interface BackupRow {
+  host: string;
+  path: string;
+  vmUuid: string;
+  vmName: string;
+  backedUpAt: string;
+  disks: string[];
+  sizeBytes: number;
+}
+
+/** Snapshots, backups and restores (see the module comment). */
+export class VmBackupService {
+  private readonly ipam = new IpamService();
+
+  constructor(
+    private readonly tx: TransactionRunner,
+    private readonly inventory: InventoryService,
+    private readonly agents: AgentGateway,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * A snapshot verb on VM `ref` (uuid or unique name) through its host's agent.
+   * @returns `{vm, host, ...the agent's answer}` (`snapshots: [...]` for `list`).
+   * @throws InputError for a bad name; NotFoundError/ConflictError for the VM reference; the agent's fault (VM
+   *   running, name taken, no such snapshot) as XmlRpcFaultError; UpstreamError when the agent cannot be reached.
+   */
+  async snapshot(op: 'create' | 'list' | 'revert' | 'delete', ref: string, name?: string): Promise<Record<string, unknown>> {
+    if (op !== 'list' && (name === undefined || !SNAPSHOT_NAME_PATTERN.test(name))) {
+      throw new InputError(`invalid snapshot name ${JSON.stringify(String(name ?? '').slice(0, 80))}: need a letter, then letters, digits, '.', '_' or '-' (at most 64)`);
+    }
+    const { vm, server } = await this.vmAndServer(ref);
+    if (!this.agents.snapshot) throw new UpstreamError('this manager cannot take snapshots');
+    const r = await this.agents.snapshot(server, op, vm.uuid, op === 'list' ? undefined : name);
+    return op === 'list' ? { vm: vm.uuid, name: vm.name, host: server.name, snapshots: r } : { vm: vm.uuid, vmName: vm.name, host: server.name, ...(r as object) };
+  }
+
+  /**
+   * Backs up stopped VM `ref` into `dir` on its host (under a backup root of its agent), keeping the newest `keep`.
+   * @returns the agent's answer (`path`, `sizeBytes`, `elapsedMs`, `removed`, …) with `host`.
+   * @throws as {@link snapshot}; InputError for a keep below 1.
+   */
+  async backup(ref: string, dir: string, keep?: number): Promise<Record<string, unknown>> {
+    if (keep !== undefined && (!Number.isSafeInteger(keep) || keep < 1 || keep > 1000)) throw new InputError('keep must be an integer from 1 to 1000');
+    if (!dir.startsWith('/')) throw new InputError(`backup directory ${JSON.stringify(dir.slice(0, 120))} must be an absolute path on the VM's host`);
+    const { vm, server } = await this.vmAndServer(ref);
+    if (!this.agents.backups) throw new UpstreamError('this manager cannot take backups');
+    const r = (await this.agents.backups(server, 'backup_vm', [vm.uuid, { dir, ...(keep !== undefined ? { keep } : {}), record: vmRecord(vm, server.name) }])) as Record<string, unknown>;
+    this.log.info('VM backed up', { vm: vm.uuid, host: server.name, path: r.path, sizeBytes: r.sizeBytes, elapsedMs: r.elapsedMs });
+    return { host: server.name, ...r };
+  }
+
+  /**
+   * The backups the agents see: of host `host` (default: every enabled non-legacy host, asked in turn; one that
+   * cannot be reached is reported in `errors`), in `dir` (default: each agent's backup roots), of VM `vm` (uuid;
+   * default all). A backup in a shared directory shows once per host that sees it.
+   */
+  async list(options: { host?: string; dir?: string; vm?: string } = {}): Promise<{ backups: BackupRow[]; errors: Array<{ host: string; error: string }> }> {
+    if (options.vm !== undefined && !UUID_PATTERN.test(options.vm)) throw new InputError('vm must be a VM uuid (the VM may no longer exist, so names are not resolved)');
+    if (!this.agents.backups) throw new UpstreamError('this manager cannot list backups');
+    const servers = options.host ? [await this.inventory.getServer(this.tx.manager, options.host)] : (await new ServerRepository(this.tx.manager).list()).filter((s) => !s.legacy);
+    const backups: BackupRow[] = [];
+    const errors: Array<{ host: string; error: string }> = [];
+    for (const s of servers) {
+      try {
+        const rows = (await this.agents.backups(s, 'list_backups', [{ ...(options.dir ? { dir: options.dir } : {}), ...(options.vm ? { vmUuid: options.vm.toLowerCase() } : {}) }])) as BackupRow[];
+        if (!Array.isArray(rows)) throw new UpstreamError(`agent of ${s.name}: list_backups did not answer a list`);
+        for (const b of rows) backups.push({ host: s.name, path: b.path, vmUuid: b.vmUuid, vmName: b.vmName, backedUpAt: b.backedUpAt, disks: b.disks, sizeBytes: b.sizeBytes });
+      } catch (err) {
+        if (options.host) throw err;
+        errors.push({ host: s.name, error: describeError(err) });
+      }
+    }
+    return { backups, errors };
+  }
+
+  /**
+   * Restores backup `path` (a folder as `backup.list` shows it, readable by `host`'s agent) on `host` (absent: the
+   * original host if its agent can read the backup, else the first host whose agent can): same uuid,
+   * name, MACs and IPs. The manager rows come first (addresses reserved: the IP must lie in an IPv4 range and the
+   * MAC in a MAC range `host` subscribes to), then the agent verifies the checksums and defines the VM (stopped).
+   * @throws ConflictError when a VM with that uuid exists (delete it first) or an address is taken; InputError when
+   *   an address lies in no range of `host` or the backup has no manager record; the agent's fault (corrupted
+   *   backup: the rows are removed again).
+   */
+  async restore(path: string, host?: string): Promise<Record<string, unknown>> {
+    if (!path.startsWith('/')) throw new InputError('the backup must be given as its absolute path (as `vtctl backup list` shows it)');
+    if (!this.agents.backups) throw new UpstreamError('this manager cannot restore backups');
+    const { server, def } = host !== undefined ? await this.inspectOn(await this.inventory.getServer(this.tx.manager, host), path) : await this.inspectAnywhere(path);
+    const record = def.record;
+    if (!record || typeof def.vmUuid !== 'string' || record.uuid !== def.vmUuid) throw new InputError(`backup ${path} holds no manager record of its VM (taken outside kvm-crm?): cannot restore it through the manager`);
+    const uuid = def.vmUuid.toLowerCase();
+    const row = newVmFromRecord(record, server);
+    await this.tx.run(async (em) => {
+      const existing = await new VmRepository(em).findByUuid(uuid);
+      if (existing) {
+        const on = await new ServerRepository(em).getById(existing.serverId);
+        throw new ConflictError(`VM ${uuid} (${existing.name}) still exists on host ${on.name}: delete it before restoring its backup (a restore keeps the identity, so there can be only one)`);
+      }
+      await this.reserveAddresses(em, server, uuid, row);
+      await new VmRepository(em).createWithInterfaces(row);
+    });
+    let r: Record<string, unknown>;
+    try {
+      r = (await this.agents.backups(server, 'restore_backup', [path])) as Record<string, unknown>;
+    } catch (err) {
+      await this.tx.run(async (em) => {
+        const vm = await new VmRepository(em).findByUuid(uuid);
+        if (vm) await new VmRepository(em).deleteWithInterfaces(vm.id);
+        await this.ipam.releaseAll(em, uuid);
+      });
+      throw err;
+    }
+    await this.tx.run(async (em) => {
+      const vm = await new VmRepository(em).findByUuid(uuid);
+      if (vm) await new VmRepository(em).setState(vm.id, 'created (stopped)', `restored from ${path}`.slice(0, 255));
+    });
+    this.log.warn('VM restored from a backup', { vm: uuid, host: server.name, path, bytes: r.bytes, elapsedMs: r.elapsedMs });
+    const { record: _ignored, ...rest } = r;
+    return { host: server.name, path, ...rest };
+  }
+
+  private async inspectOn(server: Server, path: string): Promise<{ server: Server; def: { vmUuid?: string; record?: Record<string, unknown> } }> {
+    return { server, def: (await this.agents.backups!(server, 'inspect_backup', [path])) as { vmUuid?: string; record?: Record<string, unknown> } };
+  }
+
+  /**
+   * Without `--host`: the backup's original host when its agent can read the backup, else the first enabled,
+   * non-legacy host (in registration order) whose agent can.
+   * @throws NotFoundError naming each host's refusal when none can read it.
+   */
+  private async inspectAnywhere(path: string): Promise<{ server: Server; def: { vmUuid?: string; record?: Record<string, unknown> } }> {
+    const servers = (await new ServerRepository(this.tx.manager).list()).filter((s) => !s.legacy && s.enabled !== false);
+    const readers: Array<{ server: Server; def: { vmUuid?: string; record?: Record<string, unknown> } }> = [];
+    const refusals: string[] = [];
+    for (const s of servers) {
+      try {
+        readers.push(await this.inspectOn(s, path));
+      } catch (err) {
+        refusals.push(`${s.name}: ${describeError(err)}`);
+      }
+    }
+    const first = readers[0];
+    if (!first) throw new NotFoundError(`no host can read backup ${path} (${refusals.join('; ') || 'no hosts'})`);
+    return readers.find((r) => r.server.name === first.def.record?.server) ?? first;
+  }
+
+  private async vmAndServer(ref: string): Promise<{ vm: VirtualMachine; server: Server }> {
+    const vms = new VmRepository(this.tx.manager);
+    let vm: VirtualMachine | null | undefined;
+    if (UUID_PATTERN.test(ref)) vm = await vms.findWithInterfaces(ref.toLowerCase());
+    else {
+      const named = await vms.findByName(ref);
+      if (named.length > 1) throw new ConflictError(`${named.length} VMs are named ${ref}: ${named.map((v) => v.uuid).join(', ')}; give the uuid`);
+      vm = named[0];
+    }
+    if (!vm) throw new NotFoundError(`no VM ${JSON.stringify(ref)}`);
+    return { vm, server: await new ServerRepository(this.tx.manager).getById(vm.serverId) };
+  }
+
+  /** Reserves each NIC's MAC in a MAC range and its IP in an IPv4 range that `server` subscribes to (IpamService). */
+  private async reserveAddresses(em: EntityManager, server: Server, uuid: string, row: NewVm): Promise<void> {
+    for (const nic of row.interfaces) {
+      if (nic.ip) await this.ipam.reserveIpv4(em, server, uuid, nic.ip);
+      await this.ipam.reserveMac(em, server, uuid, nic.mac);
+    }
+  }
+}
+
+/** The VM row a restore stores from a backup's record, on `server`, state `creating...`. @throws InputError for a malformed record. */
+function newVmFromRecord(r: Record<string, unknown>, server: Server): NewVm {
+  const str = (k: string, required = false): string | null => {
+    const v = r[k];
+    if (v === undefined || v === null || v === '') {
+      if (required) throw new InputError(`backup record lacks ${k}`);
+      return null;
+    }
+    if (typeof v !== 'string') throw new InputError(`backup record field ${k} is not a string`);
+    return v;
+  };
+  const num = (k: string, required = false): number | null => {
+    const v = r[k];
+    if (v === undefined || v === null) {
+      if (required) throw new InputError(`backup record lacks ${k}`);
+      return null;
+    }
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new InputError(`backup record field ${k} is not an integer`);
+    return v;
+  };
+  const nics = r.interfaces;
+  if (!Array.isArray(nics) || nics.length > 32) throw new InputError('backup record interfaces must be a list');
+  return {
+    uuid: str('uuid', true)!.toLowerCase(), name: str('name', true)!, serverId: server.id, projectId: str('projectId', true)!, projectName: str('projectName'),
+    sliceId: str('sliceId', true)!, sliceName: str('sliceName'), operatingSystemType: str('operatingSystemType'), operatingSystemVersion: str('operatingSystemVersion'),
+    operatingSystemDistribution: str('operatingSystemDistribution'), memoryMb: num('memoryMb', true)!, vcpus: num('vcpus') ?? 1, hdSizeMb: num('hdSizeMb'),
+    maxMemoryMb: num('maxMemoryMb'), dataDisksMb: str('dataDisksMb'), sshKeys: str('sshKeys'), guestUsers: str('guestUsers'), guestHostname: str('guestHostname'), keepDisksOnDelete: false,
+    hdOriginPath: str('hdOriginPath', true)!, hdSetupType: str('hdSetupType') ?? 'file-image', virtualizationSetupType: str('virtualizationSetupType') ?? 'hvm',
+    state: 'creating...', callbackUrl: '',
+    interfaces: nics.map((x: Record<string, unknown>, i) => {
+      if (!x || typeof x !== 'object' || typeof x.mac !== 'string' || typeof x.name !== 'string' || typeof x.bridge !== 'string') throw new InputError(`backup record interface ${i} is malformed`);
+      if (x.ip !== undefined && (typeof x.ip !== 'string' || !isIpv4(x.ip))) throw new InputError(`backup record interface ${i} has a bad IP`);
+      const opt = (k: string) => (typeof x[k] === 'string' ? (x[k] as string) : null);
+      return {
+        name: x.name, position: typeof x.position === 'number' ? x.position : i, isMgmt: x.isMgmt === true, mac: x.mac.toLowerCase(), ip: opt('ip'), netmask: opt('netmask'),
+        gateway: opt('gateway'), dns1: opt('dns1'), dns2: opt('dns2'), bridge: x.bridge,
+      };
+    }),
+  };
+}
