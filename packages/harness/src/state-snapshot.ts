@@ -161,10 +161,11 @@ async function fileSnapshot(root: string): Promise<FileEntry[]> {
 
 /**
  * Columns left out of the snapshot: host telemetry that each monitoring round refreshes from the agent
- * (`get_host_info`), whatever any request did.
+ * (`get_host_info`), whatever any request did — including the machine-wide list of bridges present, which other
+ * runs' bridges change.
  */
 export const TELEMETRY_COLUMNS: Readonly<Record<string, readonly string[]>> = Object.freeze({
-  server: ['memoryFreeMiB', 'storageFreeGiB', 'inventoryRefreshedAt'],
+  server: ['memoryFreeMiB', 'storageFreeGiB', 'bridgesPresent', 'inventoryRefreshedAt'],
 });
 
 /** Takes a snapshot of the manager's database, the run's libvirt domains and the agent's storage tree. */
