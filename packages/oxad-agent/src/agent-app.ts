@@ -20,6 +20,10 @@ import {
   type Principal,
 } from '@kvm-crm/shared';
 import { agentApi } from './api/agent-api.js';
+import { migrationApi, transferEndpoint } from './api/migration-api.js';
+import { TransferClient } from './adapters/transfer-client.js';
+import { TransferStore } from './adapters/transfer-store.js';
+import { MigrationAgentService } from './services/migration-service.js';
 import { LibvirtEventStream } from './adapters/libvirt-event-stream.js';
 import { XmlRpcStatusReporter } from './adapters/manager-status-client.js';
 import { LocalHostFacts } from './adapters/host-facts.js';
@@ -145,12 +149,29 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
 
   const hostInventory = new HostInventory(new LocalHostFacts(virsh), { storageRoot: options.storageRoot, hypervisor: hypervisor.domainType });
 
+  // Decision 025: offline migration. Transfers do not survive a restart: their folders go at start.
+  const transfers = new TransferStore(options.storageRoot);
+  const sweptTransfers = await transfers.sweep();
+  if (sweptTransfers.length) logger.info('removed unfinished transfers', { tickets: sweptTransfers.map((t) => t.slice(0, 8)) });
+  const transferClient = new TransferClient(tls.clientTls());
+  const migration = new MigrationAgentService({
+    domains: virsh, images: qemuImg, templates, vms, store: transfers,
+    push: (r, onBytes) => transferClient.push(r, onBytes),
+    exclusive: (vm, task) => provisioning.exclusive(vm, task),
+    ownName: () => tls.current.certificate.commonName,
+    domainPrefix: options.domainPrefix, domainType: hypervisor.domainType, logger: logger.child({ part: 'migration' }),
+  });
+
   const app = express();
   app.disable('x-powered-by');
+  app.put('/migration/transfer/:ticket/:file', transferEndpoint({ migration, isRevoked: (s) => tls.isRevoked(s), logger: logger.child({ part: 'transfer' }) }));
   // The OCF agent ignores the request path (docs/ocf-protocol.md §4.1): serve every path.
   app.use(
     createXmlRpcHandler({
-      methods: agentApi({ password: options.password, provisioning, monitoring, templates, domains: virsh, domainPrefix: options.domainPrefix, host: hostInventory, vmFiles: vms, keptDisks: new KeptDisksService(vms, qemuImg, logger.child({ part: 'kept-disks' })) }),
+      methods: {
+        ...agentApi({ password: options.password, provisioning, monitoring, templates, domains: virsh, domainPrefix: options.domainPrefix, host: hostInventory, vmFiles: vms, keptDisks: new KeptDisksService(vms, qemuImg, logger.child({ part: 'kept-disks' })) }),
+        ...migrationApi({ migration, password: options.password }),
+      },
       logger,
       introspection: false,
       ...(options.requireClientCertificate ? { authenticate: managerCertificateAuth(tls) } : {}),
@@ -200,7 +221,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
       await events?.stream.stop();
       tls.close();
       await closeServer(server);
-      await Promise.all([provisioning.idle(), monitoring.idle(), events?.forwarder.close(), poweroffWatcher.idle()]);
+      await Promise.all([provisioning.idle(), monitoring.idle(), events?.forwarder.close(), poweroffWatcher.idle(), migration.idle()]);
       await outbox.close(); // undelivered statuses stay on disk for the next start
     },
   };

@@ -22,3 +22,4 @@ export * from './rspec/builders.js';
 export * from './daemon-runner.js';
 export * from './secret-box.js';
 export * from './geni/index.js';
+export * from './transfer-ticket.js';

@@ -1,0 +1,118 @@
+/**
+ * The kvm-crm agent extensions of an offline migration (decision record 025, docs/compatibility.md): XML-RPC methods
+ * the manager calls (mutual TLS, role `manager`, plus the OCF agent password like every method), and the HTTPS
+ * endpoint `PUT /migration/transfer/<ticket id>/<file>` the source agent pushes files to (mutual TLS, role `agent`).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import type { Request, Response } from 'express';
+import {
+  AuthenticationError,
+  ConflictError,
+  InputError,
+  isPeerRefusal,
+  NotAllowedError,
+  NotFoundError,
+  parsePeerUrl,
+  stringParam,
+  describeError,
+  verifiedClientCertificate,
+  type Logger,
+  type XmlRpcMethod,
+} from '@kvm-crm/shared';
+import type { MigrationAgentService } from '../services/migration-service.js';
+
+/** Constant-time comparison of two passwords (through their SHA-256, so lengths do not leak). */
+function samePassword(given: string, expected: string): boolean {
+  return timingSafeEqual(createHash('sha256').update(given).digest(), createHash('sha256').update(expected).digest());
+}
+
+/** The migration methods, spread into the agent's method table; each takes the OCF agent password first. */
+export function migrationApi(deps: { migration: MigrationAgentService; password: string }): Record<string, XmlRpcMethod> {
+  const auth = (p: unknown[]) => {
+    if (!samePassword(stringParam(p, 0, 'password'), deps.password)) throw new AuthenticationError('Password mismatch');
+  };
+  const struct = (p: unknown[], i: number, what: string): Record<string, unknown> => {
+    const v = p[i];
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new InputError(`${what} must be a struct`);
+    return v as Record<string, unknown>;
+  };
+  const m = deps.migration;
+  return {
+    /** `migration_export(password, ticketId, vmUuid, flatten)` → `{files: [{name, sizeBytes, sha256}], domainXml, template, sourceDir}`. */
+    migration_export: async (p) => {
+      auth(p);
+      return m.exportVm(stringParam(p, 1, 'ticketId'), stringParam(p, 2, 'vmUuid'), p[3] === true);
+    },
+    /** `migration_accept(password, ticket)` → `{ticketId, totalBytes}`. */
+    migration_accept: async (p) => {
+      auth(p);
+      return m.accept(struct(p, 1, 'ticket'));
+    },
+    /** `migration_send(password, ticket, targetUrl)` → `{state, bytes, totalBytes, error}`; the push runs on in the background. */
+    migration_send: async (p) => {
+      auth(p);
+      const url = stringParam(p, 2, 'targetUrl');
+      parsePeerUrl(url);
+      return m.send(struct(p, 1, 'ticket'), url);
+    },
+    /** `migration_status(password, ticketId)` → `{state: sending|done|failed|unknown, bytes, totalBytes, error}`. */
+    migration_status: async (p) => {
+      auth(p);
+      return m.status(stringParam(p, 1, 'ticketId'));
+    },
+    /** `migration_import(password, ticketId, domainXml, sourceDir, bridges)` → `{domain}`. */
+    migration_import: async (p) => {
+      auth(p);
+      const bridges = Object.fromEntries(Object.entries(struct(p, 4, 'bridges')).map(([k, v]) => [k, String(v)]));
+      return m.importVm(stringParam(p, 1, 'ticketId'), stringParam(p, 2, 'domainXml'), stringParam(p, 3, 'sourceDir'), bridges);
+    },
+    /** `migration_release(password, ticketId, vmUuid)` → `{removed}`. */
+    migration_release: async (p) => {
+      auth(p);
+      return m.release(stringParam(p, 1, 'ticketId'), stringParam(p, 2, 'vmUuid'));
+    },
+    /** `migration_abort(password, ticketId)` → `{removed: [what…]}`. */
+    migration_abort: async (p) => {
+      auth(p);
+      return m.abort(stringParam(p, 1, 'ticketId'));
+    },
+  };
+}
+
+/** HTTP status of an error of the transfer endpoint. */
+function statusOf(err: unknown): number {
+  if (err instanceof NotFoundError) return 404;
+  if (err instanceof NotAllowedError) return 403;
+  if (err instanceof ConflictError) return 409;
+  if (err instanceof InputError) return 400;
+  return 500;
+}
+
+/**
+ * The express handler of `PUT /migration/transfer/:ticket/:file`: a verified, unrevoked client certificate of role
+ * `agent` is required (403 otherwise), then {@link MigrationAgentService.receive} runs on the request body.
+ * Answers 200 `{sha256, sizeBytes}` or an error status with the reason as text.
+ */
+export function transferEndpoint(deps: { migration: MigrationAgentService; isRevoked: (serial: string) => boolean; logger: Logger }) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const ticket = String(req.params['ticket'] ?? '');
+    const file = String(req.params['file'] ?? '');
+    const peer = verifiedClientCertificate(req.socket as TLSSocket, { isRevoked: deps.isRevoked, role: 'agent' });
+    if (isPeerRefusal(peer)) {
+      deps.logger.warn('transfer refused', { reason: peer.refusal });
+      req.resume();
+      res.status(403).type('text/plain').send(`transfers need an agent certificate: ${peer.refusal}`);
+      return;
+    }
+    try {
+      const r = await deps.migration.receive(ticket, file, peer.names, req);
+      res.status(200).json(r);
+    } catch (err) {
+      const status = statusOf(err);
+      deps.logger.warn('transfer refused', { from: peer.commonName, file: file.slice(0, 80), status, reason: describeError(err) });
+      req.resume();
+      if (!res.headersSent) res.status(status).type('text/plain').send(status === 500 ? 'transfer failed on the target' : describeError(err));
+    }
+  };
+}
