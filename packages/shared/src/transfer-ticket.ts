@@ -86,14 +86,31 @@ export function validateTransferTicket(value: unknown, now: Date = new Date()): 
     if (typeof x.name !== 'string' || !TRANSFER_FILE_PATTERN.test(x.name)) throw new InputError(`transfer ticket: file ${i} has an invalid name ${JSON.stringify(String(x.name).slice(0, 80))}`);
     if (seen.has(x.name)) throw new InputError(`transfer ticket: file ${x.name} named twice`);
     seen.add(x.name);
-    if (typeof x.sizeBytes !== 'number' || !Number.isSafeInteger(x.sizeBytes) || x.sizeBytes < 0 || x.sizeBytes > MAX_TRANSFER_FILE_BYTES) {
+    // XML-RPC's <int> holds 32 bits: on the wire sizes travel as decimal strings (see wireTicket).
+    const size = typeof x.sizeBytes === 'string' && /^[0-9]{1,16}$/.test(x.sizeBytes) ? Number(x.sizeBytes) : x.sizeBytes;
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0 || size > MAX_TRANSFER_FILE_BYTES) {
       throw new InputError(`transfer ticket: file ${x.name} has an invalid size`);
     }
     if (typeof x.sha256 !== 'string' || !SHA256_PATTERN.test(x.sha256)) throw new InputError(`transfer ticket: file ${x.name} has an invalid sha256`);
-    return { name: x.name, sizeBytes: x.sizeBytes, sha256: x.sha256 };
+    return { name: x.name, sizeBytes: size, sha256: x.sha256 };
   });
   if (!seen.has('disk.qcow2')) throw new InputError('transfer ticket: the system disk disk.qcow2 is missing');
   return { id, vmUuid, source, target, files, template, expiresAt: new Date(expiresAt).toISOString() };
+}
+
+/**
+ * The ticket as an XML-RPC struct: sizes as decimal strings, since XML-RPC's `<int>` holds only 32 bits (a disk
+ * file passes 2 GiB easily). {@link validateTransferTicket} reads both forms.
+ */
+export function wireTicket(t: TransferTicket): Record<string, unknown> {
+  return { ...t, files: t.files.map((f) => ({ name: f.name, sizeBytes: String(f.sizeBytes), sha256: f.sha256 })) };
+}
+
+/** A byte count that may arrive as a number or a decimal string (see {@link wireTicket}); NaN when neither. */
+export function wireBytes(v: unknown): number {
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
+  if (typeof v === 'string' && /^[0-9]{1,16}$/.test(v)) return Number(v);
+  return NaN;
 }
 
 /** Total bytes of a ticket's files. */

@@ -16,6 +16,7 @@ import { addQuotaCommands } from './cli/quota-command.js';
 import { registerHostCommands } from './cli/host-commands.js';
 import { addKeptDisksCommands } from './cli/kept-disks-commands.js';
 import { addVmCommands } from './cli/vm-commands.js';
+import { addMigrationCommands } from './cli/migration-commands.js';
 import { addInventoryCommands } from './cli/inventory-commands.js';
 
 const program = new Command('vtctl').description('kvm-crm admin CLI').option('--json', 'print JSON');
@@ -204,6 +205,7 @@ for (const [verb, help] of [
 
 registerHostCommands(program, { adminClient, print });
 addKeptDisksCommands(program, { adminClient, print });
+addMigrationCommands(program, { adminClient, json: () => program.opts().json === true });
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`vtctl: ${describeError(err)}\n`);

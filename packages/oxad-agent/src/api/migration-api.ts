@@ -20,7 +20,7 @@ import {
   type Logger,
   type XmlRpcMethod,
 } from '@kvm-crm/shared';
-import type { MigrationAgentService } from '../services/migration-service.js';
+import type { MigrationAgentService, SendProgress } from '../services/migration-service.js';
 
 /** Constant-time comparison of two passwords (through their SHA-256, so lengths do not leak). */
 function samePassword(given: string, expected: string): boolean {
@@ -39,27 +39,28 @@ export function migrationApi(deps: { migration: MigrationAgentService; password:
   };
   const m = deps.migration;
   return {
-    /** `migration_export(password, ticketId, vmUuid, flatten)` → `{files: [{name, sizeBytes, sha256}], domainXml, template, sourceDir}`. */
+    /** `migration_export(password, ticketId, vmUuid, flatten)` → `{files: [{name, sizeBytes (decimal string), sha256}], domainXml, template, sourceDir}`. */
     migration_export: async (p) => {
       auth(p);
-      return m.exportVm(stringParam(p, 1, 'ticketId'), stringParam(p, 2, 'vmUuid'), p[3] === true);
+      const r = await m.exportVm(stringParam(p, 1, 'ticketId'), stringParam(p, 2, 'vmUuid'), p[3] === true);
+      return { ...r, files: r.files.map((f) => ({ ...f, sizeBytes: String(f.sizeBytes) })) };
     },
     /** `migration_accept(password, ticket)` → `{ticketId, totalBytes}`. */
     migration_accept: async (p) => {
       auth(p);
       return m.accept(struct(p, 1, 'ticket'));
     },
-    /** `migration_send(password, ticket, targetUrl)` → `{state, bytes, totalBytes, error}`; the push runs on in the background. */
+    /** `migration_send(password, ticket, targetUrl)` → `{state, bytes, totalBytes, error}` (byte counts as decimal strings); the push runs on in the background. */
     migration_send: async (p) => {
       auth(p);
       const url = stringParam(p, 2, 'targetUrl');
       parsePeerUrl(url);
-      return m.send(struct(p, 1, 'ticket'), url);
+      return wireProgress(await m.send(struct(p, 1, 'ticket'), url));
     },
     /** `migration_status(password, ticketId)` → `{state: sending|done|failed|unknown, bytes, totalBytes, error}`. */
     migration_status: async (p) => {
       auth(p);
-      return m.status(stringParam(p, 1, 'ticketId'));
+      return wireProgress(m.status(stringParam(p, 1, 'ticketId')));
     },
     /** `migration_import(password, ticketId, domainXml, sourceDir, bridges)` → `{domain}`. */
     migration_import: async (p) => {
@@ -78,6 +79,11 @@ export function migrationApi(deps: { migration: MigrationAgentService; password:
       return m.abort(stringParam(p, 1, 'ticketId'));
     },
   };
+}
+
+/** Progress with its byte counts as decimal strings (XML-RPC's <int> holds 32 bits). */
+function wireProgress(p: SendProgress): Record<string, string> {
+  return { state: p.state, bytes: String(p.bytes), totalBytes: String(p.totalBytes), error: p.error };
 }
 
 /** HTTP status of an error of the transfer endpoint. */
