@@ -96,6 +96,27 @@ function statusOf(err: unknown): number {
 }
 
 /**
+ * Most bytes of a refused upload read and discarded before the refusal is sent: 64 MiB. The sender writes its body
+ * while we answer; answering first would close the connection under it (it sees EPIPE instead of our reason).
+ * Longer bodies are cut off (the sender sees a reset).
+ */
+const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/** Sends `status` with `text` after reading what is left of the request body (up to {@link DRAIN_LIMIT_BYTES}). */
+async function refuse(req: Request, res: Response, status: number, text: string): Promise<void> {
+  const length = Number(req.headers['content-length'] ?? 0);
+  if (!req.readableEnded && !req.destroyed && length <= DRAIN_LIMIT_BYTES) {
+    await new Promise<void>((resolve) => {
+      req.once('end', resolve);
+      req.once('error', () => resolve());
+      req.once('close', resolve);
+      req.resume();
+    });
+  }
+  if (!res.headersSent) res.status(status).type('text/plain').send(text);
+}
+
+/**
  * The express handler of `PUT /migration/transfer/:ticket/:file`: a verified, unrevoked client certificate of role
  * `agent` is required (403 otherwise), then {@link MigrationAgentService.receive} runs on the request body.
  * Answers 200 `{sha256, sizeBytes}` or an error status with the reason as text.
@@ -107,8 +128,7 @@ export function transferEndpoint(deps: { migration: MigrationAgentService; isRev
     const peer = verifiedClientCertificate(req.socket as TLSSocket, { isRevoked: deps.isRevoked, role: 'agent' });
     if (isPeerRefusal(peer)) {
       deps.logger.warn('transfer refused', { reason: peer.refusal });
-      req.resume();
-      res.status(403).type('text/plain').send(`transfers need an agent certificate: ${peer.refusal}`);
+      await refuse(req, res, 403, `transfers need an agent certificate: ${peer.refusal}`);
       return;
     }
     try {
@@ -117,8 +137,7 @@ export function transferEndpoint(deps: { migration: MigrationAgentService; isRev
     } catch (err) {
       const status = statusOf(err);
       deps.logger.warn('transfer refused', { from: peer.commonName, file: file.slice(0, 80), status, reason: describeError(err) });
-      req.resume();
-      if (!res.headersSent) res.status(status).type('text/plain').send(status === 500 ? 'transfer failed on the target' : describeError(err));
+      await refuse(req, res, status, status === 500 ? 'transfer failed on the target' : describeError(err));
     }
   };
 }
