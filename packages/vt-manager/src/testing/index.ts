@@ -6,3 +6,4 @@
 export * from './test-databases.js';
 export * from './fakes.js';
 export * from './capacity-fakes.js';
+export * from './migration-fakes.js';
