@@ -68,6 +68,16 @@ export function migrationApi(deps: { migration: MigrationAgentService; password:
       const bridges = Object.fromEntries(Object.entries(struct(p, 4, 'bridges')).map(([k, v]) => [k, String(v)]));
       return m.importVm(stringParam(p, 1, 'ticketId'), stringParam(p, 2, 'domainXml'), stringParam(p, 3, 'sourceDir'), bridges);
     },
+    /** `migration_detach(password, ticketId, vmUuid)` → `{detached}`: source undefines, keeps files and XML. */
+    migration_detach: async (p) => {
+      auth(p);
+      return m.detach(stringParam(p, 1, 'ticketId'), stringParam(p, 2, 'vmUuid'));
+    },
+    /** `migration_reattach(password, ticketId, vmUuid)` → `{reattached}`: source defines again (rollback). */
+    migration_reattach: async (p) => {
+      auth(p);
+      return m.reattach(stringParam(p, 1, 'ticketId'), stringParam(p, 2, 'vmUuid'));
+    },
     /** `migration_release(password, ticketId, vmUuid)` → `{removed}`. */
     migration_release: async (p) => {
       auth(p);

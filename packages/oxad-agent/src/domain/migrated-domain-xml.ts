@@ -8,6 +8,8 @@ import { xmlEscape } from './domain-xml.js';
 
 /** What changes between the two hosts. Paths absolute. */
 export interface HostRewrite {
+  /** The domain's name here (this agent's prefix + the VM uuid). */
+  name: string;
   /** The VM folder on the source; every path under it moves to `targetDir`. */
   sourceDir: string;
   targetDir: string;
@@ -30,6 +32,7 @@ export function rewriteDomainXmlForHost(xml: string, r: HostRewrite): string {
   if (!xml.includes(`${src}/disk.qcow2`)) throw new InputError('the domain XML has no system disk in the source VM folder');
   let out = xml.split(`${src}/`).join(`${xmlEscape(r.targetDir)}/`);
   out = out.replace(/<domain(\s+)type=(['"])(kvm|qemu)\2/, `<domain$1type='${r.domainType}'`);
+  out = out.replace(/<name>[^<]*<\/name>/, `<name>${xmlEscape(r.name)}</name>`);
   out = out.replace(/<source(\s+)bridge=(['"])([^'"]*)\2/g, (_m, sp: string, _q: string, name: string) => {
     const to = r.bridges[name];
     if (to === undefined) throw new InputError(`the VM is attached to bridge ${name}, which has no counterpart on this host`);

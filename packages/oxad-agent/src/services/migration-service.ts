@@ -16,7 +16,7 @@
  *
  * Every step is idempotent, so the manager may repeat it after a crash.
  */
-import { mkdir, rename, statfs, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -92,6 +92,12 @@ export interface SendProgress {
   totalBytes: number;
   error: string;
 }
+
+/**
+ * The persistent XML of a domain detached for its migration, in its VM folder. The start-up reconciler keeps a
+ * folder holding one even though no domain owns it (decision 025).
+ */
+export const DETACHED_XML = 'detached-domain.xml';
 
 /** Extra space a target keeps free beyond the files: 256 MiB. */
 const SPACE_MARGIN_BYTES = 256 * 1024 * 1024;
@@ -257,7 +263,7 @@ export class MigrationAgentService {
         for (const f of t.files) await this.d.store.moveOut(t.id, f.name, path.join(p.dir, f.name));
         if (template) await this.d.images.rebase(p.disk, template.diskPath, template.metadata.format);
         const xml = rewriteDomainXmlForHost(domainXml, {
-          sourceDir, targetDir: p.dir, domainType: this.d.domainType, bridges,
+          name, sourceDir, targetDir: p.dir, domainType: this.d.domainType, bridges,
           backing: template ? { path: template.diskPath, format: template.metadata.format } : undefined,
         });
         const file = path.join(p.dir, 'domain.xml');
@@ -276,6 +282,57 @@ export class MigrationAgentService {
       }
       this.d.logger.info('migrated VM defined', { vm: t.vmUuid, domain: name, source: t.source });
       return { domain: name };
+    });
+  }
+
+  /**
+   * Source: just before the target defines the VM, undefines our domain (only while shut off) and keeps its
+   * persistent XML as `<vm folder>/detached-domain.xml`, so the VM is defined on one host at a time (a libvirt UUID
+   * is unique per libvirtd, and a VM defined on two hosts could be started on both). The files stay until
+   * {@link release}; {@link reattach} undoes this. Idempotent.
+   * @throws ConflictError when the domain runs; NotFoundError when neither the domain nor a detached XML is here.
+   */
+  async detach(ticketId: string, vmUuidIn: string): Promise<{ detached: boolean }> {
+    const vmUuid = assertPattern(vmUuidIn, UUID_PATTERN, 'VM uuid').toLowerCase();
+    this.d.store.dirOf(ticketId);
+    return this.d.exclusive(vmUuid, async () => {
+      const name = this.domainName(vmUuid);
+      const saved = path.join(this.d.vms.paths(vmUuid).dir, DETACHED_XML);
+      if (!(await this.d.domains.exists(name))) {
+        if (await stat(saved).then(() => true, () => false)) return { detached: true };
+        throw new NotFoundError(`VM ${vmUuid} has neither a domain nor a detached definition here`);
+      }
+      const state = await this.d.domains.domState(name);
+      if (state !== 'shut off') throw new ConflictError(`VM ${vmUuid} is ${state ?? 'unknown'} here; refusing to detach it`);
+      const xml = await this.d.domains.dumpXml(name, { inactive: true });
+      await writeFile(`${saved}.tmp`, xml, { mode: 0o644 });
+      await rename(`${saved}.tmp`, saved);
+      await this.d.domains.undefine(name);
+      this.d.logger.info('VM detached for its migration', { vm: vmUuid, domain: name });
+      return { detached: true };
+    });
+  }
+
+  /**
+   * Source: the rollback of {@link detach}: defines the domain again from `detached-domain.xml` when it is not
+   * defined. Idempotent; nothing to do when the domain exists.
+   * @throws NotFoundError when there is neither; the libvirt error of the define.
+   */
+  async reattach(ticketId: string, vmUuidIn: string): Promise<{ reattached: boolean }> {
+    const vmUuid = assertPattern(vmUuidIn, UUID_PATTERN, 'VM uuid').toLowerCase();
+    this.d.store.dirOf(ticketId);
+    return this.d.exclusive(vmUuid, async () => {
+      const name = this.domainName(vmUuid);
+      const saved = path.join(this.d.vms.paths(vmUuid).dir, DETACHED_XML);
+      if (await this.d.domains.exists(name)) {
+        await rm(saved, { force: true });
+        return { reattached: false };
+      }
+      if (!(await stat(saved).then(() => true, () => false))) throw new NotFoundError(`VM ${vmUuid} has no detached definition here`);
+      await this.d.domains.define(saved);
+      await rm(saved, { force: true });
+      this.d.logger.info('VM re-attached after a failed migration', { vm: vmUuid, domain: name });
+      return { reattached: true };
     });
   }
 

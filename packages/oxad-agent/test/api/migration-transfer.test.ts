@@ -59,7 +59,7 @@ function makeHost(root: string, name: string, tls: { ca: string; cert: string; k
       define: async (file) => {
         const xml = await readFile(file, 'utf8');
         defined.push(xml);
-        domains.set(`${PREFIX}${VM}`, { state: 'shut off', xml });
+        domains.set(/<name>([^<]+)<\/name>/.exec(xml)![1]!, { state: 'shut off', xml });
       },
       undefine: async (n) => void domains.delete(n),
     },
@@ -235,6 +235,18 @@ describe('agent-to-agent transfer over mutual TLS', () => {
     assert.ok(r.removed.some((x) => x.startsWith('domain')));
     assert.equal(await target.vms.exists(VM), false);
     assert.deepEqual(await transferEntries(), []);
+  });
+
+  test('detach keeps the files and the XML (the reconciler keeps such a folder); reattach defines the VM again', async () => {
+    const id = randomBytes(32).toString('hex');
+    await source.service.detach(id, VM);
+    assert.equal(source.domains.has(`${PREFIX}${VM}`), false);
+    assert.equal(await source.vms.isDetached(VM), true);
+    await source.service.detach(id, VM); // idempotent
+    assert.deepEqual(await source.service.reattach(id, VM), { reattached: true });
+    assert.equal(source.domains.has(`${PREFIX}${VM}`), true);
+    assert.equal(await source.vms.isDetached(VM), false);
+    assert.deepEqual(await source.service.reattach(id, VM), { reattached: false });
   });
 
   test('release on the source removes its domain and folder, only while shut off', async () => {

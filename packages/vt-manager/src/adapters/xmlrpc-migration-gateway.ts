@@ -60,6 +60,14 @@ export class XmlRpcMigrationGateway implements MigrationAgents {
     await this.slow.client(target).call('migration_import', [target.agentPassword, ticketId, domainXml, sourceDir, bridges]);
   }
 
+  async detach(source: Server, ticketId: string, vmUuid: string): Promise<void> {
+    await this.quick.client(source).call('migration_detach', [source.agentPassword, ticketId, vmUuid]);
+  }
+
+  async reattach(source: Server, ticketId: string, vmUuid: string): Promise<void> {
+    await this.quick.client(source).call('migration_reattach', [source.agentPassword, ticketId, vmUuid]);
+  }
+
   async release(source: Server, ticketId: string, vmUuid: string): Promise<void> {
     await this.quick.client(source).call('migration_release', [source.agentPassword, ticketId, vmUuid]);
   }

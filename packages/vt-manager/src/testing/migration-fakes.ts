@@ -10,7 +10,7 @@ import type { ExportedVm, MigrationAgents, SendProgress } from '../services/migr
 /** See the file comment. Set `fail[step]` to make that call throw; `sendOutcome` to end the copy otherwise. */
 export class FakeMigrationAgents implements MigrationAgents {
   readonly calls: string[] = [];
-  readonly fail: Partial<Record<'export' | 'accept' | 'send' | 'import' | 'release' | 'abort', Error>> = {};
+  readonly fail: Partial<Record<'export' | 'accept' | 'send' | 'detach' | 'reattach' | 'import' | 'release' | 'abort', Error>> = {};
   /** What the copy ends with after `pollsUntilEnd` status calls. */
   sendOutcome: SendProgress['state'] = 'done';
   sendError = 'socket hang up';
@@ -62,6 +62,14 @@ export class FakeMigrationAgents implements MigrationAgents {
 
   async importVm(target: Server): Promise<void> {
     this.step('import', target);
+  }
+
+  async detach(source: Server): Promise<void> {
+    this.step('detach', source);
+  }
+
+  async reattach(source: Server): Promise<void> {
+    this.step('reattach', source);
   }
 
   async release(source: Server): Promise<void> {

@@ -51,7 +51,7 @@ forEachEngine('migrate: export, accept, copy, import, commit, release → SUCCES
   const a = await action(w, ticket.actionId);
   assert.equal(a.status, 'SUCCESS', a.description);
   assert.match(a.description, /^migrated to kvm2: 3354624 bytes copied in/);
-  assert.deepEqual(fake.calls.filter((c) => !c.startsWith('status')), ['export@kvm1', 'accept@kvm2', 'send@kvm1', 'import@kvm2', 'release@kvm1']);
+  assert.deepEqual(fake.calls.filter((c) => !c.startsWith('status')), ['export@kvm1', 'accept@kvm2', 'send@kvm1', 'detach@kvm1', 'import@kvm2', 'release@kvm1']);
   assert.equal(fake.ticket?.source, 'kvm1');
   assert.equal(fake.ticket?.target, 'kvm2');
   assert.equal(fake.ticket?.vmUuid, vmUuid);
@@ -94,6 +94,7 @@ test('migrate: an import failure rolls back; an unreachable target during the ro
   const a = await action(w, ticket.actionId);
   assert.equal(a.status, 'FAILED');
   assert.match(a.description, /^import failed: virsh define: bridge missing; the VM stays on kvm1; cleanup on kvm2 failed \(connect ECONNREFUSED\); its unfinished transfer files go when its agent starts/);
+  assert.deepEqual(fake.calls.slice(-4), ['import@kvm2', 'abort@kvm2', 'reattach@kvm1', 'abort@kvm1'], 'the source defines the VM again after the target cleaned up');
   assert.equal((await vmRow(w, vmUuid)).serverId, await serverIdOf(w, 'kvm1'));
 });
 

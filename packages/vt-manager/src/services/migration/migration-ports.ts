@@ -29,6 +29,10 @@ export interface MigrationAgents {
   send(source: Server, ticket: TransferTicket, targetUrl: string): Promise<SendProgress>;
   status(source: Server, ticketId: string): Promise<SendProgress>;
   importVm(target: Server, ticketId: string, domainXml: string, sourceDir: string, bridges: Record<string, string>): Promise<void>;
+  /** Source: undefine (files and XML kept) just before the target defines. */
+  detach(source: Server, ticketId: string, vmUuid: string): Promise<void>;
+  /** Source: define again from the kept XML (rollback of detach; a no-op when defined). */
+  reattach(source: Server, ticketId: string, vmUuid: string): Promise<void>;
   release(source: Server, ticketId: string, vmUuid: string): Promise<void>;
   abort(server: Server, ticketId: string): Promise<void>;
 }

@@ -174,6 +174,10 @@ export class MigrationRunner {
     await repo.update(actionUuid, { copyEndedAt: new Date() });
     await this.setStep(actionUuid, 'import');
     const bridges = bridgeMap(source, target);
+    // One definition at a time: the source undefines (keeping files and XML) just before the target defines.
+    await this.agents.detach(source, ticketId, vmUuid).catch((e: unknown) => {
+      throw new StepError('import', e);
+    });
     await this.agents.importVm(target, ticketId, exported.domainXml, exported.sourceDir, bridges).catch((e: unknown) => {
       throw new StepError('import', e);
     });
@@ -243,14 +247,25 @@ export class MigrationRunner {
     const m = await new VmMigrationRepository(this.tx.manager).findByAction(actionUuid);
     const notes: string[] = [];
     if (m?.ticketId) {
-      for (const host of [target, source]) {
+      let targetClean = true;
+      try {
+        await this.retry(() => this.agents.abort(target, m.ticketId));
+      } catch (e) {
+        targetClean = false;
+        notes.push(`cleanup on ${target.name} failed (${describeError(e)}); its unfinished transfer files go when its agent starts`);
+      }
+      if (m.step === 'import') {
+        // The source may have detached its domain: define it again (a no-op when it did not).
         try {
-          await this.retry(() => this.agents.abort(host, m.ticketId));
+          await this.retry(() => this.agents.reattach(source, m.ticketId, m.vmUuid));
         } catch (e) {
-          notes.push(host === target
-            ? `cleanup on ${host.name} failed (${describeError(e)}); its unfinished transfer files go when its agent starts`
-            : `cleanup on ${host.name} failed (${describeError(e)})`);
+          notes.push(`re-defining the VM on ${source.name} failed (${describeError(e)}): its files are whole in its folder there, with detached-domain.xml${targetClean ? '' : `; ${target.name} may still have it defined`}`);
         }
+      }
+      try {
+        await this.retry(() => this.agents.abort(source, m.ticketId));
+      } catch (e) {
+        notes.push(`cleanup on ${source.name} failed (${describeError(e)})`);
       }
     }
     const why = `${reason}; the VM stays on ${source.name}${notes.length ? `; ${notes.join('; ')}` : ''}`;
