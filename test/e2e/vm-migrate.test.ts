@@ -81,7 +81,8 @@ describe('offline migration on three hosts', () => {
     const name = `mig-${c.runId}`;
     const [h1, h2] = [host(1), host(2)];
     await create(name, h1.name, ['--data-disk', '1G']);
-    assert.equal((await vtctl('vm', 'start', name, '--wait')).exitCode, 0);
+    const first = await vtctl('vm', 'start', name, '--wait');
+    assert.equal(first.exitCode, 0, first.stderr);
     const before = await vmRow(name);
     const log1 = await waitForLog(name, /kvm-crm-guest (ready|error)/);
     const ready = new RegExp(`kvm-crm-guest ready hostname=${name} ip=${before.ip.replace(/\./g, '\\.')}`);
@@ -120,12 +121,14 @@ describe('offline migration on three hosts', () => {
     assert.ok(!xml.includes(h1.storageRoot), 'no path of host 1 in the domain');
 
     const t1 = Date.now();
-    assert.equal((await vtctl('vm', 'start', name, '--wait')).exitCode, 0);
+    const started = await vtctl('vm', 'start', name, '--wait');
+    assert.equal(started.exitCode, 0, started.stderr);
     const log2 = await waitForLog(name, /kvm-crm-guest (ready|error)/);
     assert.match(log2, ready, log2.slice(-1500));
     assert.match(log2, /kvm-crm-guest disks vda=\d+ vdb=1024\b/, 'the 1 GiB data disk came along');
     t.diagnostic(`boot on host 2 to ready line: ${((Date.now() - t1) / 1000).toFixed(1)} s`);
-    assert.equal((await vtctl('vm', 'hard-stop', name, '--wait')).exitCode, 0);
+    const stopped = await vtctl('vm', 'hard-stop', name, '--wait');
+    assert.equal(stopped.exitCode, 0, stopped.stderr);
   });
 
   test('kill -9 of the target agent mid-copy: FAILED with the reason, the VM whole on its source, no transfer files left on the target', { timeout: 600_000 }, async () => {

@@ -16,7 +16,7 @@
  *
  * Every step is idempotent, so the manager may repeat it after a crash.
  */
-import { mkdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -260,7 +260,11 @@ export class MigrationAgentService {
       let defined = false;
       try {
         await this.d.vms.create(t.vmUuid);
-        for (const f of t.files) await this.d.store.moveOut(t.id, f.name, path.join(p.dir, f.name));
+        for (const f of t.files) {
+          await this.d.store.moveOut(t.id, f.name, path.join(p.dir, f.name));
+          // Received as 0600; the qemu user must read the seed (never relabelled, see domain-xml.ts), like a create's files.
+          await chmod(path.join(p.dir, f.name), 0o644);
+        }
         if (template) await this.d.images.rebase(p.disk, template.diskPath, template.metadata.format);
         const xml = rewriteDomainXmlForHost(domainXml, {
           name, sourceDir, targetDir: p.dir, domainType: this.d.domainType, bridges,
