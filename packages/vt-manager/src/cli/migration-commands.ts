@@ -110,7 +110,8 @@ export function addMigrationCommands(program: Command, deps: MigrationCommandDep
     .action(async function (this: Command, host: string, o: { migrate?: boolean; stop?: boolean; flatten?: boolean }) {
       const c = deps.adminClient(this);
       const flagged = await c.call('server.setDraining', [{ server: host, draining: true }]);
-      if (!o.migrate) return out(flagged, `${JSON.stringify(flagged)}\n`);
+      // Without --migrate: what `server drain` always printed (vtctl's print of a non-list value).
+      if (!o.migrate) return out(flagged, `${typeof flagged === 'object' ? JSON.stringify(flagged) : String(flagged)}\n`);
       const vms = (await c.call<Array<{ uuid: string; name: string; server: string }>>('vm.list', [{}])).filter((v) => v.server === host);
       const rows: DrainRow[] = [];
       for (const v of vms) {
