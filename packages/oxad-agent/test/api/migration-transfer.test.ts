@@ -155,6 +155,14 @@ describe('agent-to-agent transfer over mutual TLS', () => {
     source.domains.get(`${PREFIX}${VM}`)!.state = 'shut off';
   });
 
+  test('--flatten: the system disk is copied standalone into the ticket folder and the ticket names no template', async () => {
+    const { ticket } = await ticketFor(600_000, true);
+    assert.equal(ticket.template, '');
+    assert.equal(ticket.files[0]!.sha256, sha(disk), 'the fake convert copies the bytes');
+    assert.deepEqual(await readdir(source.store.dirOf(ticket.id)), ['disk.qcow2']);
+    await source.service.abort(ticket.id);
+  });
+
   test('a forged ticket (never given to the target by the manager) is refused: 404, nothing written', async () => {
     const { ticket } = await ticketFor();
     await assert.rejects(pushWith(sourceTls, ticket.id, 'disk.qcow2', source.vms.paths(VM).disk, disk.length), /HTTP 404.*no transfer ticket/);
