@@ -40,6 +40,11 @@ export interface ClusterOptions {
   hosts?: number;
   /** The manager's monitoring: seconds between rounds (default 45, 0 = off) and failed pings before a server is marked unavailable (default 3). */
   monitoring?: { intervalSeconds?: number; failureThreshold?: number };
+  /**
+   * More manager options (e.g. the `geni` section), merged over the harness's before parsing; called with the run's
+   * folder once it exists, so files the options name (trusted roots…) can be made there and are removed by cleanup.
+   */
+  managerOptions?: (runDir: string) => Record<string, unknown> | Promise<Record<string, unknown>>;
 }
 
 /** What every test cluster has, with one host or several. */
@@ -175,6 +180,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         agentCallback: { user: 'oxad', password: agentCallbackPassword },
         actionTimeoutSeconds: options.actionTimeoutSeconds ?? 300,
         ...monitoring,
+        ...(options.managerOptions ? await options.managerOptions(dir) : {}),
       }),
       logger.child({ component: 'vt-manager' }),
       {},

@@ -36,3 +36,5 @@ export {
   type SnapshotTarget,
   type StateSnapshot,
 } from './state-snapshot.js';
+export { GENI_FIXTURES_DIR, mintGeniCredentials, type GeniTestCredentials } from './geni-credentials.js';
+export { runFelixRo, type FelixRoRecord, type FelixRoTarget } from './geni-felix-ro.js';

@@ -5,7 +5,8 @@
 import { access, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import express, { type Request } from 'express';
+import type { IncomingMessage } from 'node:http';
+import express from 'express';
 import {
   BRIDGE_NAME_PATTERN,
   closeServer,
@@ -20,6 +21,9 @@ import {
   type Principal,
 } from '@kvm-crm/shared';
 import { agentApi } from './api/agent-api.js';
+import { attachConsoleEndpoint } from './api/console-endpoint.js';
+import { SerialConsoleSockets } from './adapters/serial-console-socket.js';
+import { ConsoleSessions } from './services/console-sessions.js';
 import { migrationApi, transferEndpoint } from './api/migration-api.js';
 import { TransferClient } from './adapters/transfer-client.js';
 import { TransferStore } from './adapters/transfer-store.js';
@@ -68,6 +72,8 @@ export interface RunningAgent {
   autostartRecovery: Promise<RecoveryOutcome[]>;
   /** Clears the autostart mark of guests that power themselves off (runs on the event stream, with `eventsUrl`). */
   poweroffWatcher: GuestPoweroffWatcher;
+  /** The interactive serial console sessions (`/console/<vm uuid>`, decision record 027). */
+  consoles: ConsoleSessions;
   /**
    * Stops listening, stops the event stream (its `virsh` child is killed), waits for running actions and
    * monitoring answers to finish, and for the event being delivered (queued events are dropped).
@@ -90,7 +96,7 @@ export async function linuxBridgeExists(name: string): Promise<boolean> {
  * The agent's HTTP-level authentication: a verified client certificate (our CA, not revoked) of role `manager`.
  * @throws NotAllowedError (HTTP 403) naming what is wrong.
  */
-export function managerCertificateAuth(tls: ReloadableTls): (req: Request) => Promise<Principal> {
+export function managerCertificateAuth(tls: ReloadableTls): (req: IncomingMessage) => Promise<Principal> {
   return async (req) => {
     const peer = verifiedClientCertificate(req.socket as TLSSocket, { isRevoked: (s) => tls.isRevoked(s), role: 'manager' });
     if (isPeerRefusal(peer)) throw new NotAllowedError(`this agent accepts calls only from the manager's certificate: ${peer.refusal}`);
@@ -169,7 +175,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   app.use(
     createXmlRpcHandler({
       methods: {
-        ...agentApi({ password: options.password, provisioning, monitoring, templates, domains: virsh, domainPrefix: options.domainPrefix, host: hostInventory, vmFiles: vms, keptDisks: new KeptDisksService(vms, qemuImg, logger.child({ part: 'kept-disks' })) }),
+        ...agentApi({ password: options.password, provisioning, monitoring, templates, domains: virsh, domainPrefix: options.domainPrefix, host: hostInventory, vmFiles: vms, domainXml: virsh, keptDisks: new KeptDisksService(vms, qemuImg, logger.child({ part: 'kept-disks' })) }),
         ...migrationApi({ migration, password: options.password }),
       },
       logger,
@@ -179,6 +185,12 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   );
   const server = createHttpsServer(app, tls.serverTls(), options.http);
   tls.attach(server);
+  // Decision record 027: interactive serial consoles, a WebSocket upgrade guarded like the XML-RPC methods.
+  const consoles = new ConsoleSessions(new SerialConsoleSockets(vms, virsh, options.domainPrefix), { ...options.console, logger: logger.child({ part: 'console' }) });
+  const stopConsoleUpgrades = attachConsoleEndpoint(server, {
+    sessions: consoles, password: options.password, logger: logger.child({ part: 'console' }),
+    ...(options.requireClientCertificate ? { authenticate: managerCertificateAuth(tls) } : {}),
+  });
   const port = await listen(server, options.listen.port, options.listen.host).catch(async (err: unknown) => {
     tls.close();
     await outbox.close();
@@ -216,9 +228,12 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
     reconciled,
     autostartRecovery,
     poweroffWatcher,
+    consoles,
     async stop() {
       await autostartRecovery;
       await events?.stream.stop();
+      stopConsoleUpgrades();
+      await consoles.closeAll();
       tls.close();
       await closeServer(server);
       await Promise.all([provisioning.idle(), monitoring.idle(), events?.forwarder.close(), poweroffWatcher.idle(), migration.idle()]);

@@ -61,6 +61,18 @@ export const agentOptionsSchema = z.object({
   eventsUrl: z.string().max(2048).refine(isPeerUrl, 'must be an http(s) URL, e.g. https://user:pass@manager:8445/xmlrpc/agent').optional(),
   /** Log format. Default `json`. */
   logFormat: z.enum(['json', 'pretty']).default('json'),
+  /**
+   * Interactive serial consoles (`/console/<vm uuid>`, decision record 027): most sessions at once on this host
+   * (default 16; one per VM always), seconds without a byte either way before a session ends (default 1800), and
+   * most bytes a second each way (default 65536; more pauses the sender, nothing is dropped).
+   */
+  console: z
+    .object({
+      maxSessions: z.number().int().min(1).max(1024).default(16),
+      idleTimeoutSeconds: z.number().int().min(1).max(86400).default(1800),
+      bytesPerSecond: z.number().int().min(1024).max(64 * 1024 * 1024).default(65536),
+    })
+    .prefault({}),
 });
 export type AgentOptions = z.infer<typeof agentOptionsSchema>;
 

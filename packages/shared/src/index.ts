@@ -22,4 +22,6 @@ export * from './rspec/builders.js';
 export * from './daemon-runner.js';
 export * from './secret-box.js';
 export * from './geni/index.js';
+export * from './console/console-relay.js';
+export * from './console/ws-console-endpoint.js';
 export * from './transfer-ticket.js';

@@ -16,6 +16,11 @@ export const TEMPLATE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const BRIDGE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$/;
 /** Registered server names (also used in certificates): DNS-label-like, 1–63 characters. */
 export const SERVER_NAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+/**
+ * A guest host name (kvm-crm `<hostname>`, a manifest's `hostname`; decision 024): RFC 1123 dot-separated labels of
+ * letters, digits and inner dashes, 1–63 characters each, at most 253 in all, e.g. `tdh-m01.tdh.internal`.
+ */
+export const GUEST_HOSTNAME_PATTERN = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 /** Unicast MAC address, colon-separated, lower or upper case. */
 export const MAC_PATTERN = /^[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}$/;
 /** Dotted-quad IPv4 address (each octet 0–255 checked by {@link isIpv4}). */

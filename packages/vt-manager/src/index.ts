@@ -4,3 +4,6 @@ export { loadManagerOptions, managerOptionsSchema, type ManagerOptions } from '.
 export { ProvisioningService } from './services/provisioning-service.js';
 export { InventoryService } from './services/inventory-service.js';
 export type { AgentGateway, ClientNotifier } from './services/ports.js';
+export { SfaCredentialVerifier, GeniCredentialError, type GeniCredentialVerifier, type VerifiedCredential } from './services/geni/credential-verifier.js';
+export { TrustedRootsStore } from './adapters/trusted-roots-store.js';
+export { WsAgentConsoles } from './adapters/ws-agent-console.js';

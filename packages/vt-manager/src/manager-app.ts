@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
-import express, { type Request } from 'express';
+import type { IncomingMessage } from 'node:http';
+import express from 'express';
 import {
   closeServer,
   ReloadableTls,
@@ -20,6 +21,9 @@ import {
 } from '@kvm-crm/shared';
 import type { DataSource } from 'typeorm';
 import { adminApi } from './api/admin-api.js';
+import { attachAdminConsoleEndpoint } from './api/admin-console-endpoint.js';
+import { WsAgentConsoles } from './adapters/ws-agent-console.js';
+import { ConsoleRelayService } from './services/console-relay-service.js';
 import { KeptDisksService } from './services/kept-disks-service.js';
 import { auditAdminCalls } from './api/admin-audit.js';
 import { agentApi } from './api/agent-api.js';
@@ -48,6 +52,7 @@ import { TransactionRunner } from './db/transaction-runner.js';
 import type { ManagerOptions } from './manager-options.js';
 import { InventoryService } from './services/inventory-service.js';
 import { CapacityService } from './services/capacity-service.js';
+import { ManifestService } from './services/manifest/manifest-service.js';
 import { HostFactsService } from './services/host-facts-service.js';
 import { IpamService } from './services/ipam-service.js';
 import { BasicAuthenticator } from './services/basic-authenticator.js';
@@ -55,6 +60,8 @@ import { PrincipalService } from './services/principal-service.js';
 import { QuotaService } from './services/quota-service.js';
 import { ProvisioningService } from './services/provisioning-service.js';
 import type { AgentGateway, ClientNotifier } from './services/ports.js';
+import { adminGeniSliverApi } from './api/admin-geni-sliver-api.js';
+import { adminGeniTrustApiIfConfigured, startGeniEndpoint } from './geni-endpoint.js';
 
 /** A running manager. */
 export interface RunningManager {
@@ -67,6 +74,8 @@ export interface RunningManager {
   notifier: ClientNotifier;
   /** The TLS material in force (reloaded when its files change or on SIGHUP). */
   tls: ReloadableTls;
+  /** The interactive consoles relayed to the agents (`/console`, decision record 027). */
+  consoles: ConsoleRelayService;
   /** Stops listening, the sweeps, and closes the database. */
   stop(): Promise<void>;
 }
@@ -156,7 +165,7 @@ export async function startManager(
    * BasicAuthenticator); otherwise (optional certificate login) a verified,
    * unrevoked client certificate of the endpoint's role whose CN names a principal that has that role.
    */
-  const basicAuth = (role: 'clearinghouse' | 'admin') => async (req: Request): Promise<Principal | undefined> => {
+  const basicAuth = (role: 'clearinghouse' | 'admin') => async (req: IncomingMessage): Promise<Principal | undefined> => {
     const c = readBasicCredentials(req);
     if (c) return authenticator.authenticate(c.user, c.pass, role, req.socket.remoteAddress ?? 'unknown');
     const peer = verifiedClientCertificate(req.socket as TLSSocket, { isRevoked: (s) => tls.isRevoked(s), role });
@@ -172,20 +181,27 @@ export async function startManager(
   // Every successful admin call is logged (info, secrets masked): the audit trail docs/security.md promises.
   const adminLog = logger.child({ endpoint: 'admin' });
   const callbackAdmin = callbackAdminApi({ policies: callbackPolicies, outbox: new CallbackOutboxService(tx, logger.child({ part: 'callback-outbox' })) });
-  // Decision 025: offline migration, run by the manager under the migrate action's lease.
+  // GENI AM API v3 (docs/geni-v3.md, decision 022): /xmlrpc/geni/3 with no HTTP auth; credentials decide.
+  const geni = options.geni.enabled ? startGeniEndpoint({ options, publicUrl, tx, provisioning, agents, logger }) : undefined;
+  if (geni) app.all(['/xmlrpc/geni/3', '/xmlrpc/geni/3/'], geni.handler);
+  const geniAdmin = { ...adminGeniSliverApi({ dataSource }), ...adminGeniTrustApiIfConfigured(geni?.roots) };
   const vmLifecycle = new VmLifecycleService(tx, provisioning.intake, agents);
+  // Decision 025: offline migration, run by the manager under the migrate action's lease.
   const migrationRunner = new MigrationRunner(tx, overrides.migrationAgents ?? new XmlRpcMigrationGateway(tls.clientTls(), logger.child({ part: 'migration-gateway' })), {
     instanceId: provisioning.instanceId, leaseSeconds: options.actionLeaseSeconds, logger: logger.child({ part: 'migration' }),
   });
   const migrations = new MigrationService(tx, vmLifecycle, agents, new PlacementService({ capacity: options.capacity, policy: options.placement.policy }), migrationRunner, {
     instanceId: provisioning.instanceId, leaseSeconds: options.actionLeaseSeconds, logger: logger.child({ part: 'migration' }),
   });
-  const adminMethods = auditAdminCalls({ ...adminMigrationApi({ migrations }), ...adminApi({ inventory, dataSource, principals, provisioning, quotas, vms: vmLifecycle, inventoryChanges: new InventoryChangesService(tx), onPrincipalRemoved: (n) => authenticator.forget(n), hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts }, keptDisks: new KeptDisksService(tx, inventory, agents) }), ...callbackAdmin }, adminLog);
+  const adminMethods = auditAdminCalls({ ...geniAdmin, ...adminMigrationApi({ migrations }), ...adminApi({ inventory, dataSource, principals, provisioning, quotas, vms: vmLifecycle, inventoryChanges: new InventoryChangesService(tx), onPrincipalRemoved: (n) => authenticator.forget(n), hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts }, keptDisks: new KeptDisksService(tx, inventory, agents), manifests: new ManifestService(tx, vmLifecycle, new CapacityService(options.capacity), agents) }), ...callbackAdmin }, adminLog);
   const admin = createXmlRpcHandler({ methods: adminMethods, logger: adminLog, authenticate: basicAuth('admin') });
   // rpc4django accepts the paths with and without a trailing slash (docs/ocf-protocol.md §2.1).
   app.all(['/xmlrpc/plugin', '/xmlrpc/plugin/'], plugin);
   app.all(['/xmlrpc/agent', '/xmlrpc/agent/'], agent);
   app.all(['/xmlrpc/admin', '/xmlrpc/admin/'], admin);
+  // Decision record 027: `vtctl vm console`, a WebSocket upgrade with the admin login, relayed to the VM's agent.
+  const consoles = new ConsoleRelayService(tx, vmLifecycle, new WsAgentConsoles(tls.clientTls()), { ...options.console, logger: adminLog.child({ part: 'console' }) });
+  const stopConsoleUpgrades = attachAdminConsoleEndpoint(server, { consoles, authenticate: basicAuth('admin'), logger: adminLog.child({ part: 'console' }) });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -203,6 +219,8 @@ export async function startManager(
       .catch((err: unknown) => logger.error('action recovery failed', { error: String(err) }))
       .then(() => provisioning.failOverdueActions())
       .catch((err: unknown) => logger.error('deadline sweep failed', { error: String(err) }))
+      .then(() => geni?.slivers.sweep())
+      .catch((err: unknown) => logger.error('GENI sliver sweep failed', { error: String(err) }))
       .then(() => provisioning.deleteExpiredVms())
       .catch((err: unknown) => logger.error('expiry sweep failed', { error: String(err) }))
       .then(() => migrationRunner.recoverStale())
@@ -228,10 +246,14 @@ export async function startManager(
     information,
     notifier,
     tls,
+    consoles,
     async stop() {
       clearInterval(sweep);
       if (monitor) clearInterval(monitor);
       outbox?.stop();
+      geni?.roots?.close();
+      stopConsoleUpgrades();
+      await consoles.closeAll();
       tls.close();
       await closeServer(server);
       await notifier.drain();

@@ -94,6 +94,47 @@ export const managerOptionsSchema = z.object({
    * last one chosen).
    */
   placement: z.object({ policy: z.enum(['spread', 'pack', 'round-robin']).default('spread') }).prefault({}),
+  /**
+   * The GENI AM API v3 endpoint `/xmlrpc/geni/3/` (docs/geni-v3.md, decision record 022). Off unless `enabled`.
+   * - `authorityHrn` (required when enabled): our authority, e.g. `ocf.i2cat`; the component manager is
+   *   `<authorityHrn>.vtam` (§4.1), so node URNs read `urn:publicid:IDN+ocf:i2cat:vtam+node+<server>`.
+   * - `publicUrl`: the URL GetVersion advertises; default `<publicUrl>/xmlrpc/geni/3/`.
+   * - `trustedRootsDir`: folder of PEM trust anchors (`.gid`, `.pem`, `.crt`) for credentials (§9.4). Without it
+   *   GetVersion still answers, and every credentialed call is FORBIDDEN (3) "no trusted roots are configured".
+   * - `defaultTemplate`: the template for `disk_image` absent or `default` (§7.2); default `default`. An unknown
+   *   image is refused with BADARGS naming the templates the host has (issue #11 overrides §7.2's fallback).
+   * - `maxAllocationHours` (default 2): longest life of an allocation before Provision (§5.4).
+   * - `maxSliverDays` (default 30): longest life of a provisioned sliver from now (Provision, Renew; §5.4).
+   * - `autoStartAfterProvision` (default true, decision 022): start the VM once its create succeeded.
+   * - `requireCallerMatch` (default false, §9.6): reserved; bearer credentials as the original.
+   * - `vm`: the size of a VM whose request has no `emulab:xen` values: `memoryMiB` (default 512), `vcpus` (1),
+   *   `diskGiB` (null: the template's own size); and the clamps applied to `emulab:xen` `ram`/`cores`/`disk`:
+   *   `maxMemoryMiB` (16384), `maxVcpus` (8), `maxDiskGiB` (200). A value above a clamp is lowered to it.
+   */
+  geni: z
+    .object({
+      enabled: z.boolean().default(false),
+      authorityHrn: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/).max(200).optional(),
+      publicUrl: z.url().optional(),
+      trustedRootsDir: z.string().min(1).optional(),
+      defaultTemplate: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/).default('default'),
+      maxAllocationHours: z.number().positive().max(24 * 14).default(2),
+      maxSliverDays: z.number().positive().max(3650).default(30),
+      autoStartAfterProvision: z.boolean().default(true),
+      requireCallerMatch: z.boolean().default(false),
+      vm: z
+        .object({
+          memoryMiB: z.number().int().min(64).default(512),
+          vcpus: z.number().int().min(1).max(64).default(1),
+          diskGiB: z.number().int().min(1).nullable().default(null),
+          maxMemoryMiB: z.number().int().min(64).default(16_384),
+          maxVcpus: z.number().int().min(1).max(64).default(8),
+          maxDiskGiB: z.number().int().min(1).default(200),
+        })
+        .prefault({}),
+    })
+    .prefault({})
+    .refine((g) => !g.enabled || g.authorityHrn !== undefined, { message: 'geni.authorityHrn is required when geni.enabled is true' }),
   /** Seconds `send_sync` waits before answering "TIMEOUT". Default 600 (as the original). */
   sendSyncTimeoutSeconds: z.number().int().positive().default(600),
   /** Extra CA file (PEM) trusted for clearinghouse callback URLs, on top of the system roots and our CA. */
@@ -102,6 +143,18 @@ export const managerOptionsSchema = z.object({
   amVersion: z.string().default('0.8.3'),
   /** Log format. Default `json`. */
   logFormat: z.enum(['json', 'pretty']).default('json'),
+  /**
+   * Interactive serial consoles relayed to the agents (`/console`, decision record 027): most sessions at once on
+   * this manager (default 64), seconds without a byte either way before a session ends (default 1800), most bytes
+   * a second each way (default 65536; more pauses the sender, nothing is dropped).
+   */
+  console: z
+    .object({
+      maxSessions: z.number().int().min(1).max(4096).default(64),
+      idleTimeoutSeconds: z.number().int().min(1).max(86400).default(1800),
+      bytesPerSecond: z.number().int().min(1024).max(64 * 1024 * 1024).default(65536),
+    })
+    .prefault({}),
 });
 /** Validated options, defaults applied. */
 export type ManagerOptions = z.infer<typeof managerOptionsSchema>;
@@ -119,6 +172,7 @@ export const OPTION_DEFAULTS = {
   defaultClearinghouseQuota: managerOptionsSchema.shape.defaultClearinghouseQuota.parse(undefined),
   capacity: managerOptionsSchema.shape.capacity.parse(undefined),
   placement: managerOptionsSchema.shape.placement.parse(undefined),
+  geni: managerOptionsSchema.shape.geni.parse(undefined),
 } as const;
 
 /** Loads and validates the config file; relative paths are resolved against its folder. @throws InputError. */
@@ -128,6 +182,7 @@ export function loadManagerOptions(file: string): ManagerOptions {
   o.tls = { ...o.tls, caFile: r(o.tls.caFile), certFile: r(o.tls.certFile), keyFile: r(o.tls.keyFile), ...(o.tls.crlFile ? { crlFile: r(o.tls.crlFile) } : {}) };
   if (o.database.type === 'sqlite' && o.database.path !== ':memory:') o.database.path = r(o.database.path);
   if (o.callbackCaFile) o.callbackCaFile = r(o.callbackCaFile);
+  if (o.geni.trustedRootsDir) o.geni.trustedRootsDir = r(o.geni.trustedRootsDir);
   o.secretsKeyFile = r(o.secretsKeyFile ?? 'secrets.key');
   return o;
 }

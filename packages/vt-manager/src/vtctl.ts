@@ -16,8 +16,12 @@ import { addQuotaCommands } from './cli/quota-command.js';
 import { registerHostCommands } from './cli/host-commands.js';
 import { addKeptDisksCommands } from './cli/kept-disks-commands.js';
 import { addVmCommands } from './cli/vm-commands.js';
+import { addVmConsoleCommand } from './cli/vm-console-command.js';
 import { addMigrationCommands } from './cli/migration-commands.js';
 import { addInventoryCommands } from './cli/inventory-commands.js';
+import { addGeniTrustCommands } from './cli/geni-trust-commands.js';
+import { addGeniSliverCommands } from './cli/geni-sliver-commands.js';
+import { addManifestCommands } from './cli/manifest-commands.js';
 
 const program = new Command('vtctl').description('kvm-crm admin CLI').option('--json', 'print JSON');
 const collect = (v: string, acc: string[]) => [...acc, v];
@@ -157,6 +161,7 @@ range.command('list').action(async function (this: Command) {
 });
 
 addVmCommands(program, adminClient, () => program.opts().json === true);
+addVmConsoleCommand(program, () => program.opts().json === true);
 addInventoryCommands(server, range, adminClient, () => program.opts().json === true);
 const sliceCommand = program.command('slice').description('slices: expiry');
 sliceCommand
@@ -205,6 +210,10 @@ for (const [verb, help] of [
 
 registerHostCommands(program, { adminClient, print });
 addKeptDisksCommands(program, { adminClient, print });
+const geni = program.command('geni').description('GENI AM API v3 (/xmlrpc/geni/3/)');
+addGeniTrustCommands(geni, adminClient, () => program.opts().json === true);
+addGeniSliverCommands(geni, adminClient, () => program.opts().json === true);
+addManifestCommands(program, { adminClient, json: () => program.opts().json === true });
 addMigrationCommands(program, { adminClient, json: () => program.opts().json === true });
 
 program.parseAsync().catch((err: unknown) => {

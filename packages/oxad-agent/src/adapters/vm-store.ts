@@ -11,7 +11,7 @@ import type { KeptDiskFolder, KeptDiskFolders, VmFile, VmFiles, VmPaths } from '
 import { assertAbsolutePath } from './safe-path.js';
 
 /** File names inside a VM folder. */
-const FILES: Readonly<Record<VmFile, string>> = { disk: 'disk.qcow2', seed: 'seed.iso', serialLog: 'console.log', domainXml: 'domain.xml' };
+const FILES: Readonly<Record<VmFile, string>> = { disk: 'disk.qcow2', seed: 'seed.iso', serialLog: 'console.log', domainXml: 'domain.xml', serialSocket: 'console.sock' };
 
 /** Most data disks per VM (vdb … vdq). */
 export const MAX_DATA_DISKS = 16;
@@ -72,6 +72,7 @@ export class VmStore implements VmFiles, KeptDiskFolders {
       seed: path.join(dir, FILES.seed),
       serialLog: path.join(dir, FILES.serialLog),
       domainXml: path.join(dir, FILES.domainXml),
+      serialSocket: path.join(dir, FILES.serialSocket),
     };
   }
 

@@ -1,7 +1,7 @@
 /**
  * The OCF agent methods (docs/ocf-protocol.md §4.2): `send`, `ping`, `pingAuth`, `list_vm_templates`,
  * `force_list_active_vms`, and the kvm-crm extensions `list_vm_templates_detailed`, `get_host_info`, `get_console_log`,
- * `list_kept_disks` and `purge_kept_disks`. The shared agent password is a method argument, compared in constant time.
+ * `list_kept_disks`, `purge_kept_disks` and `get_domain_xml`. The shared agent password is a method argument, compared in constant time.
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
 import {
@@ -49,6 +49,8 @@ export interface AgentApiDeps {
   vmFiles?: Pick<VmStore, 'readSerialLog'>;
   /** The kept disks behind `list_kept_disks` and `purge_kept_disks`; absent: the methods are not offered. */
   keptDisks?: Pick<KeptDisksService, 'list' | 'purge'>;
+  /** `virsh dumpxml` behind `get_domain_xml`; absent: the method is not offered. */
+  domainXml?: { dumpXml(name: string): Promise<string> };
 }
 
 /** Most bytes of serial log one `get_console_log` call returns: 64 KiB. */
@@ -64,6 +66,7 @@ export function agentApi(deps: AgentApiDeps): Record<string, XmlRpcMethod> {
   };
   const vmFiles = deps.vmFiles;
   const keptDisks = deps.keptDisks;
+  const domainXml = deps.domainXml;
   return {
     /**
      * `send(callBackUrl, amId, password, xml)` → `""` before any work (§4.2). The actions of `query/provisioning`
@@ -180,6 +183,21 @@ export function agentApi(deps: AgentApiDeps): Record<string, XmlRpcMethod> {
           purge_kept_disks: async (p: unknown[]) => {
             checkPassword(p, 0);
             return keptDisks.purge(stringParam(p, 1, 'id'));
+          },
+        }
+      : {}),
+    ...(domainXml
+      ? {
+          /**
+           * kvm-crm extension `get_domain_xml(password, vmUuid)` → the libvirt domain XML of the VM's domain
+           * (`virsh dumpxml`: the live definition when it runs, else the persistent one), as a string. Read-only; for
+           * `vtctl manifest dumpxml` (decision 024).
+           * @throws fault `Password mismatch`; InputError for a bad uuid; a not-found error when the host has no such domain.
+           */
+          get_domain_xml: async (p: unknown[]) => {
+            checkPassword(p, 0);
+            const vmUuid = assertPattern(stringParam(p, 1, 'vmUuid'), UUID_PATTERN, 'VM uuid').toLowerCase();
+            return domainXml.dumpXml(`${deps.domainPrefix}${vmUuid}`);
           },
         }
       : {}),

@@ -8,10 +8,13 @@
  * Pure functions, no I/O.
  */
 import { createHash } from 'node:crypto';
-import { InputError, MAC_PATTERN, UUID_PATTERN, assertPattern, isIpv4 } from '@kvm-crm/shared';
+import { GUEST_HOSTNAME_PATTERN, InputError, MAC_PATTERN, UUID_PATTERN, assertPattern, isIpv4 } from '@kvm-crm/shared';
 
-/** Host names we write: letters, digits, dash, 1–64 characters (the VM name pattern of Expedient). */
-export const HOSTNAME_PATTERN = /^[0-9a-zA-Z-]{1,64}$/;
+/**
+ * Host names we write: a VM name (letters, digits, dash, 1–64 characters, the VM name pattern of Expedient) or a
+ * kvm-crm `<hostname>`, RFC 1123 dot-separated labels (decision 024), e.g. `tdh-m01.tdh.internal`.
+ */
+export const HOSTNAME_PATTERN = new RegExp(`(?:^[0-9a-zA-Z-]{1,64}$)|(?:${GUEST_HOSTNAME_PATTERN.source})`);
 /** Guest interface names (`eth0`, `ens3`): a letter, then letters, digits or `_`; 1–15 characters. */
 export const GUEST_IFNAME_PATTERN = /^[a-zA-Z][a-zA-Z0-9_]{0,14}$/;
 /** Guest user names (useradd's default rule, no trailing `$`): 1–32 characters. */
@@ -131,7 +134,8 @@ export function renderNetworkConfig(spec: Pick<CloudInitSpec, 'nics'>): string {
 }
 
 /**
- * `user-data`: `#cloud-config`, `hostname: <hostname>`, then the default user's keys as a top-level
+ * `user-data`: `#cloud-config`, `hostname: <hostname>` (for a dotted name: `hostname: <first label>` and
+ * `fqdn: <name>`, cloud-init's set_hostname keys), then the default user's keys as a top-level
  * `ssh_authorized_keys:` list when given, and, when users are given, a `users:` list with `name` and
  * `ssh_authorized_keys` per user. Every key is double-quoted, one per `- "…"` line (the test template's init
  * greps these lines).
@@ -141,7 +145,8 @@ export function renderUserData(spec: Pick<CloudInitSpec, 'hostname' | 'users' | 
   const host = assertPattern(spec.hostname, HOSTNAME_PATTERN, 'host name');
   validateUsers(spec.users);
   validateKeys(spec.sshAuthorizedKeys, 'the default user');
-  const lines = ['#cloud-config', `hostname: ${yamlWord(host)}`];
+  const dot = host.indexOf('.');
+  const lines = dot < 0 ? ['#cloud-config', `hostname: ${yamlWord(host)}`] : ['#cloud-config', `hostname: ${yamlWord(host.slice(0, dot))}`, `fqdn: ${yamlWord(host)}`];
   const defaultKeys = spec.sshAuthorizedKeys ?? [];
   if (defaultKeys.length > 0) lines.push('ssh_authorized_keys:', ...defaultKeys.map((k) => `  - "${k}"`));
   if (spec.users !== undefined && spec.users.length > 0) {

@@ -3,7 +3,8 @@
  *
  * Every value is validated and XML-escaped; the layout is fixed: i440fx machine `pc`, qcow2 overlay on virtio
  * `vda` (template as an explicit, never relabelled backing store), NoCloud seed as a read-only IDE CD-ROM `hdc`, virtio NICs on a bridge or a libvirt network, serial
- * console to a file, no graphics, ACPI on, data disks on virtio `vdb`, `vdc`, …, `<memory>` = the live-growth ceiling and
+ * console to a file (with `serialSocketPath`: on a unix socket for the interactive console, logged to the same file;
+ * decision record 027), no graphics, ACPI on, data disks on virtio `vdb`, `vdc`, …, `<memory>` = the live-growth ceiling and
  * `<currentMemory>` = the boot size (virtio balloon), power-off and crash destroy the guest. Pure functions, no I/O.
  */
 import {
@@ -99,11 +100,21 @@ export interface DomainSpec {
   dataDisks?: string[];
   /** Absolute path of the file the serial console is written to. */
   serialLogPath: string;
+  /**
+   * Absolute path of the unix socket (at most {@link MAX_UNIX_SOCKET_PATH_BYTES} bytes) QEMU listens on for the
+   * serial console (`<serial type='unix'>` in bind mode, with `<log file=serialLogPath append='on'/>`): the agent
+   * connects to it for `vtctl vm console` (decision record 027). Omitted: the serial console goes only to the log
+   * file (`<serial type='file'>`, domains defined before decision 027).
+   */
+  serialSocketPath?: string;
   /** Virtual NICs, in guest order. */
   nics: DomainNic[];
   /** Our metadata element's content. */
   metadata: DomainMetadata;
 }
+
+/** Longest unix socket path Linux accepts (`sun_path` is 108 bytes with the terminating NUL). */
+export const MAX_UNIX_SOCKET_PATH_BYTES = 107;
 
 /** Most data disks a domain gets (vdb … vdq). */
 const MAX_DATA_DISKS = 16;
@@ -188,6 +199,13 @@ export function validateDomainSpec(spec: DomainSpec): void {
   }
   assertPattern(spec.seedIsoPath, PATH_PATTERN, 'seed ISO path');
   assertPattern(spec.serialLogPath, PATH_PATTERN, 'serial log path');
+  if (spec.serialSocketPath !== undefined) {
+    assertPattern(spec.serialSocketPath, PATH_PATTERN, 'serial socket path');
+    const bytes = Buffer.byteLength(spec.serialSocketPath);
+    if (bytes > MAX_UNIX_SOCKET_PATH_BYTES) {
+      throw new InputError(`serial socket path is ${bytes} bytes, longer than a unix socket path may be (${MAX_UNIX_SOCKET_PATH_BYTES}): use a shorter storage root`);
+    }
+  }
   if (!Array.isArray(spec.nics) || spec.nics.length > 32) throw new InputError('invalid nics: need a list of at most 32');
   const macs = new Set<string>();
   for (const nic of spec.nics) {
@@ -288,14 +306,30 @@ export function renderDomainXml(spec: DomainSpec): string {
       "      <model type='virtio'/>",
       '    </interface>',
     ]),
-    "    <serial type='file'>",
-    `      <source path='${e(spec.serialLogPath)}' append='on'/>`,
-    "      <target port='0'/>",
-    '    </serial>',
-    "    <console type='file'>",
-    `      <source path='${e(spec.serialLogPath)}' append='on'/>`,
-    "      <target type='serial' port='0'/>",
-    '    </console>',
+    ...(spec.serialSocketPath !== undefined
+      ? [
+          // Decision record 027: QEMU listens on the socket (one client at a time) and logs what the guest writes.
+          "    <serial type='unix'>",
+          `      <source mode='bind' path='${e(spec.serialSocketPath)}'/>`,
+          `      <log file='${e(spec.serialLogPath)}' append='on'/>`,
+          "      <target port='0'/>",
+          '    </serial>',
+          "    <console type='unix'>",
+          `      <source mode='bind' path='${e(spec.serialSocketPath)}'/>`,
+          `      <log file='${e(spec.serialLogPath)}' append='on'/>`,
+          "      <target type='serial' port='0'/>",
+          '    </console>',
+        ]
+      : [
+          "    <serial type='file'>",
+          `      <source path='${e(spec.serialLogPath)}' append='on'/>`,
+          "      <target port='0'/>",
+          '    </serial>',
+          "    <console type='file'>",
+          `      <source path='${e(spec.serialLogPath)}' append='on'/>`,
+          "      <target type='serial' port='0'/>",
+          '    </console>',
+        ]),
     "    <memballoon model='virtio'/>",
     '  </devices>',
     '</domain>',

@@ -133,6 +133,19 @@ export interface VmPaths {
   seed: string;
   serialLog: string;
   domainXml: string;
+  /** The unix socket QEMU listens on for the serial console (decision record 027). */
+  serialSocket: string;
+}
+
+/**
+ * The guest's serial console as a byte stream (decision record 027; implemented by `SerialConsoleSockets`).
+ */
+export interface SerialConsolePort {
+  /**
+   * Connects to the running VM's serial console.
+   * @throws NotFoundError (no such VM here), ConflictError (not running, no console socket, not listening).
+   */
+  connect(vmUuid: string): Promise<import('@kvm-crm/shared').ConsoleEndpoint>;
 }
 
 /** The files of a VM folder, by role (the keys of {@link VmPaths} besides `dir`). */

@@ -37,7 +37,7 @@ import {
 import { MAX_DISK_MIB } from '../adapters/qemu-img.js';
 import { MAX_DATA_DISKS, VmStore } from '../adapters/vm-store.js';
 import { renderSeedFiles, type SeedNic } from '../domain/cloud-init-seed.js';
-import { renderDomainXml, type DomainNic } from '../domain/domain-xml.js';
+import { MAX_UNIX_SOCKET_PATH_BYTES, renderDomainXml, type DomainNic } from '../domain/domain-xml.js';
 import { diskGrowth, seedUsers } from './create-guest-options.js';
 import type { ActionJournal } from './action-journal.js';
 import type { TemplateCatalogue } from '../templates/template-catalogue.js';
@@ -250,7 +250,7 @@ export class AgentProvisioningService {
     try {
       // Render the seed first: a key or user it refuses fails the create before any disk is written.
       const seed = renderSeedFiles({
-        instanceId: vmUuid, hostname, nics: seedNics, ...(users.length ? { users } : {}), ...(defaultUserKeys.length ? { sshAuthorizedKeys: defaultUserKeys } : {}),
+        instanceId: vmUuid, hostname: cfg.hostname ?? hostname, nics: seedNics, ...(users.length ? { users } : {}), ...(defaultUserKeys.length ? { sshAuthorizedKeys: defaultUserKeys } : {}),
       });
       await this.vms.create(vmUuid);
       const full = template.metadata.clone === 'full';
@@ -264,11 +264,15 @@ export class AgentProvisioningService {
         dataDiskPaths.push(p);
       }
       await this.host.writeSeedIso({ ...seed }, paths.seed);
+      // Decision record 027: the serial console on a unix socket in the VM folder, unless the storage root is too
+      // long for a socket path; then the serial log only, and a note says why there is no interactive console.
+      const withSocket = Buffer.byteLength(paths.serialSocket) <= MAX_UNIX_SOCKET_PATH_BYTES;
+      if (!withSocket) notes.push(`no interactive console: the socket path would be longer than ${MAX_UNIX_SOCKET_PATH_BYTES} bytes (shorten the agent's storage root); the serial log is kept`);
       const xml = renderDomainXml({
         name, uuid: vmUuid, title: hostname, domainType: this.options.domainType, memoryMiB, vcpus: cfg.vcpus ?? this.options.vcpus,
         ...(maxMemoryMiB !== undefined ? { maxMemoryMiB } : {}), ...(dataDiskPaths.length ? { dataDisks: dataDiskPaths } : {}),
         diskPath: paths.disk, ...(full ? {} : { backing: { path: template.diskPath, format: template.metadata.format } }),
-        seedIsoPath: paths.seed, serialLogPath: paths.serialLog, nics: domainNics,
+        seedIsoPath: paths.seed, serialLogPath: paths.serialLog, ...(withSocket ? { serialSocketPath: paths.serialSocket } : {}), nics: domainNics,
         metadata: {
           vmUuid, vmName: hostname, projectId, sliceId, projectName: vm.projectName, sliceName: vm.sliceName,
           serverUuid: vm.serverId, actionId: action.id!, template: template.metadata.name,

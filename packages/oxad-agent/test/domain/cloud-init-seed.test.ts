@@ -152,3 +152,11 @@ test('SSH keys: newlines, a wrong type, truncated or padded data and quotes are 
   assert.throws(() => renderUserData({ hostname: 'h', sshAuthorizedKeys: [`${ed}\n- evil`] }), /SSH public key of the default user/);
   assert.equal(renderUserData({ hostname: 'h', sshAuthorizedKeys: [ed] }), `#cloud-config\nhostname: h\nssh_authorized_keys:\n  - "${ed}"\n`);
 });
+
+test('a dotted host name (a manifest hostname, decision 024): local-hostname is the whole name, user-data gives hostname and fqdn', () => {
+  assert.equal(renderMetaData({ instanceId: spec.instanceId, hostname: 'tdh-m01.tdh.internal' }).split('\n')[1], 'local-hostname: tdh-m01.tdh.internal');
+  assert.equal(renderUserData({ hostname: 'tdh-m01.tdh.internal' }), '#cloud-config\nhostname: tdh-m01\nfqdn: tdh-m01.tdh.internal\n');
+  for (const bad of ['a..b', '.a', 'a.', '-a.b', 'a.-b', 'a b', 'a.b\nc: d', `${'x'.repeat(64)}.y`]) {
+    assert.throws(() => renderUserData({ hostname: bad }), /invalid host name/, bad);
+  }
+});

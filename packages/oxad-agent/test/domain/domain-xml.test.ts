@@ -162,3 +162,20 @@ test('data disks on virtio vdb, vdc; maxMemoryMiB is <memory>, memoryMiB <curren
   assert.throws(() => renderDomainXml({ ...spec, dataDisks: ['relative.qcow2'] }), InputError);
   assert.throws(() => renderDomainXml({ ...spec, dataDisks: Array.from({ length: 17 }, (_, i) => `/d/${i}.qcow2`) }), /at most 16/);
 });
+
+test('with a serial socket: QEMU listens on it in bind mode and logs to the same serial log file (decision 027)', () => {
+  const sock = '/var/lib/kvm-crm/vms/c0ffee00-1234-4abc-8def-0123456789ab/console.sock';
+  const xml = renderDomainXml({ ...spec, serialSocketPath: sock });
+  for (const part of [
+    "<serial type='unix'>",
+    `<source mode='bind' path='${sock}'/>`,
+    `<log file='${spec.serialLogPath}' append='on'/>`,
+    "<console type='unix'>",
+    "<target type='serial' port='0'/>",
+  ]) {
+    assert.ok(xml.includes(part), `missing ${part}`);
+  }
+  assert.ok(!xml.includes("<serial type='file'>"));
+  assert.throws(() => renderDomainXml({ ...spec, serialSocketPath: `/${'s'.repeat(107)}` }), /serial socket path is 108 bytes, longer than a unix socket path may be \(107\)/);
+  assert.throws(() => renderDomainXml({ ...spec, serialSocketPath: 'relative/console.sock' }), InputError);
+});

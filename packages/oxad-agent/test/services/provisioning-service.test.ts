@@ -214,10 +214,10 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-function setup(opts: { stopGraceSeconds?: number; journal?: ActionJournal } = {}) {
+function setup(opts: { stopGraceSeconds?: number; journal?: ActionJournal; storageRootName?: string } = {}) {
   const host = new FakeHost();
   const reporter = new FakeReporter();
-  const storageRoot = path.join(root, `s-${randomUUID().slice(0, 8)}`);
+  const storageRoot = path.join(root, opts.storageRootName ?? `s-${randomUUID().slice(0, 8)}`);
   const svc = new AgentProvisioningService(host, new TemplateCatalogue(templatesDir, new FakeInspector()), reporter, {
     storageRoot, domainPrefix: PREFIX, domainType: 'qemu', vcpus: 1, maxConcurrentActions: 4, stopGraceSeconds: opts.stopGraceSeconds ?? 1,
     fallbackNetwork: 'default', logger: createLogger({ component: 'test', silent: true }), ...(opts.journal ? { journal: opts.journal } : {}),
@@ -350,6 +350,19 @@ test('create: ONGOING then SUCCESS; overlay, seed and domain XML written; domain
   assert.match(xml, /<kvmcrm:action-id>[^<]+<\/kvmcrm:action-id>/);
   assert.ok(xml.includes(`<kvmcrm:action-id>${a.id}</kvmcrm:action-id>`));
   assert.ok(xml.includes('<kvmcrm:template>debian12</kvmcrm:template>'));
+  assert.ok(xml.includes(`<source mode='bind' path='${paths.serialSocket}'/>\n      <log file='${paths.serialLog}' append='on'/>`), 'serial console on a socket, logged to the file (decision 027)');
+});
+
+test('create: a storage root too long for a socket path keeps the file-only serial log, and SUCCESS says so', async () => {
+  const env = setup({ storageRootName: `long-${'x'.repeat(60)}` });
+  const vmUuid = randomUUID();
+  const a = action('create', { vmUuid });
+  await run(env.svc, a);
+  const [, success] = env.reporter.of(a.id);
+  assert.equal(success![0], 'SUCCESS');
+  assert.match(success![1] ?? '', /no interactive console: the socket path would be longer than 107 bytes/);
+  const xml = await readFile(env.svc.vmPaths(vmUuid).domainXml, 'utf8');
+  assert.ok(xml.includes("<serial type='file'>") && !xml.includes('console.sock'));
 });
 
 test('create: a missing bridge falls back to the libvirt network "default", and SUCCESS says so', async () => {

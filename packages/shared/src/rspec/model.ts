@@ -151,6 +151,12 @@ export interface XenConfiguration {
    */
   sshKeys?: string[];
   /**
+   * kvm-crm extension `<hostname>tdh-m01.tdh.internal</hostname>` (create): the guest's host name for cloud-init
+   * (`local-hostname`, `hostname`/`fqdn`); absent: the VM name. From a manifest's `hostname` (decision 024).
+   * Emitted after `ssh-keys`, only when set.
+   */
+  hostname?: string;
+  /**
    * kvm-crm extension `<keep-disks>true</keep-disks>` (delete only): the VM's disk images stay in its folder on
    * the host; the domain, seed and other files go. Emitted last, only when set.
    */

@@ -252,6 +252,7 @@ const XEN_TEXT_FIELDS = {
   'hd-origin-path': 'hdOriginPath',
   configurator: 'configurator',
   'virtualization-setup-type': 'virtualizationSetupType',
+  hostname: 'hostname',
 } as const satisfies Record<string, keyof XenConfiguration>;
 
 function xenConfigurationFrom(el: XmlElement): XenConfiguration {

@@ -245,6 +245,7 @@ function writeXenConfiguration(w: Writer, level: number, x: XenConfiguration): v
     // kvm-crm extensions (absent unless set; OCF peers ignore unknown elements, §6.1 rule 10)
     if (x.dataDisks !== undefined) writeDataDisks(w, l, x.dataDisks);
     if (x.sshKeys !== undefined) w.element(l, 'ssh-keys', '', (ll) => x.sshKeys!.forEach((k) => w.text(ll, 'key', k)));
+    w.text(l, 'hostname', x.hostname);
     if (x.keepDisks !== undefined) w.text(l, 'keep-disks', x.keepDisks ? 'true' : 'false');
   });
 }

@@ -6,6 +6,7 @@
  * (xmlrpc-decoder.ts, decision 013) and serialise with the package's Serializer.
  */
 import type { TLSSocket, PeerCertificate } from 'node:tls';
+import type { IncomingMessage } from 'node:http';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import * as Serializer from 'xmlrpc/lib/serializer.js';
 import { AuthenticationError, InputError, KvmCrmError, NotAllowedError, RateLimitedError, toFault } from '../errors.js';
@@ -189,7 +190,7 @@ export function createXmlRpcHandler(options: XmlRpcEndpointOptions): RequestHand
  * Reads HTTP Basic credentials from a request (`Authorization: Basic base64(user:pass)`); the user ends at the
  * first `:` (docs/ocf-protocol.md §1.3). Returns undefined when absent or malformed.
  */
-export function readBasicCredentials(req: Request): { user: string; pass: string } | undefined {
+export function readBasicCredentials(req: Pick<Request, 'headers'> | IncomingMessage): { user: string; pass: string } | undefined {
   const header = req.headers.authorization;
   if (!header || !/^Basic\s+/i.test(header)) return undefined;
   const decoded = Buffer.from(header.replace(/^Basic\s+/i, ''), 'base64').toString('utf8');

@@ -82,6 +82,13 @@ export class XmlRpcAgentGateway implements AgentGateway {
     return { data: Buffer.from(o.data, 'base64'), offset, nextOffset: o.nextOffset, size: o.size };
   }
 
+  async domainXml(server: Server, vmUuid: string): Promise<string> {
+    if (server.legacy) throw new UpstreamError(`server ${server.name} runs a legacy OCF agent, which has no get_domain_xml method`);
+    const r = await this.client(server, AGENT_LISTING_MAX_RESPONSE_BYTES).call<unknown>('get_domain_xml', [server.agentPassword, vmUuid]);
+    if (typeof r !== 'string' || !r.trimStart().startsWith('<domain')) throw new UpstreamError(`agent of ${server.name}: get_domain_xml did not answer a <domain> document`);
+    return r;
+  }
+
   async listKeptDisks(server: Server): Promise<KeptDisks[]> {
     if (server.legacy) throw new UpstreamError(`server ${server.name} runs a legacy OCF agent, which keeps no disks`);
     const r = await this.client(server, AGENT_LISTING_MAX_RESPONSE_BYTES).call<unknown>('list_kept_disks', [server.agentPassword]);

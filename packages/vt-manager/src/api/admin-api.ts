@@ -19,6 +19,8 @@ import type { ProvisioningService } from '../services/provisioning-service.js';
 import { adminHostApi, placementView, type AdminHostDeps } from './admin-host-api.js';
 import { adminKeptDisksApi } from './admin-kept-disks-api.js';
 import type { KeptDisksService } from '../services/kept-disks-service.js';
+import { adminManifestApi } from './admin-manifest-api.js';
+import type { ManifestService } from '../services/manifest/manifest-service.js';
 
 /**
  * The admin endpoint's methods (role `admin`): users, servers, ranges and subscriptions, VMs and actions, and, with
@@ -43,6 +45,8 @@ export function adminApi(deps: {
   inventoryChanges?: InventoryChangesService;
   /** Kept disks on the hosts (`host.keptDisks|purgeKeptDisks`); absent: not offered. */
   keptDisks?: KeptDisksService;
+  /** Manifests (`manifest.plan|run|domainXml|capacity`, decision 024); absent: not offered. */
+  manifests?: ManifestService;
 }): Record<string, XmlRpcMethod> {
   const em = deps.dataSource.manager;
   const provisioning = deps.provisioning;
@@ -106,6 +110,7 @@ export function adminApi(deps: {
     ...actionVerbs,
     ...(deps.hosts ? adminHostApi(deps.hosts) : {}),
     ...(deps.keptDisks ? adminKeptDisksApi({ keptDisks: deps.keptDisks }) : {}),
+    ...(deps.manifests ? adminManifestApi({ manifests: deps.manifests }) : {}),
     /** `user.add({name, password?, roles: ['clearinghouse'|'admin'…]})`; no password: certificate login only. */
     'user.add': async (p) => {
       const o = structParam(p, 0, 'user');

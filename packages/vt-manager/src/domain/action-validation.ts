@@ -6,6 +6,7 @@
 import {
   ACTION_ID_PATTERN,
   assertPattern,
+  GUEST_HOSTNAME_PATTERN,
   InputError,
   PROVISIONING_ACTION_TYPES,
   TEMPLATE_NAME_PATTERN,
@@ -132,6 +133,8 @@ export interface GuestOptions {
   sshKeys: string[];
   /** Guest login names (OCF `<users>`; passwords are dropped, never stored). */
   guestUsers: string[];
+  /** Guest host name (kvm-crm `<hostname>`, {@link GUEST_HOSTNAME_PATTERN}); null: the VM name. */
+  guestHostname: string | null;
 }
 
 /**
@@ -165,7 +168,8 @@ export function checkGuestOptions(cfg: XenConfiguration | undefined, memoryMb: n
   const users = cfg?.users ?? [];
   if (users.length > MAX_GUEST_USERS) throw new InputError(`${users.length} users given, at most ${MAX_GUEST_USERS}`);
   const guestUsers = users.map((u, i) => assertPattern(u.name, GUEST_USER_PATTERN, `user name ${i + 1}`));
-  return { maxMemoryMb, dataDisksMb, sshKeys, guestUsers };
+  const guestHostname = cfg?.hostname === undefined ? null : assertPattern(cfg.hostname, GUEST_HOSTNAME_PATTERN, 'hostname');
+  return { maxMemoryMb, dataDisksMb, sshKeys, guestUsers, guestHostname };
 }
 
 /** One of `allowed` (absent: `fallback`). @throws InputError naming the field and the allowed values. */

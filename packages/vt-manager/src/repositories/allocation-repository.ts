@@ -2,10 +2,13 @@
  * What the VMs of each host were promised (decision record 019): a sum over `virtual_machine` (not `failed`; a
  * deleted VM has no row), with each VM's disk taken from its create action's `requestedDiskMb` (hd-size-mb plus data
  * disks), else the VM's `hdSizeMb`, and its vCPUs and memory as the larger of its own and those of its open `modify`;
- * and the last placement decisions, for round-robin.
+ * plus the GENI slivers that are allocated but not yet provisioned (decision record 022: an Allocate reserves
+ * capacity; Provision flips the sliver to `provisioned` in the transaction that inserts its VM row, so it is never
+ * counted twice); and the last placement decisions, for round-robin.
  */
 import type { EntityManager } from 'typeorm';
 import { ActionRecord } from '../db/entities/action.js';
+import { GeniSliver } from '../db/entities/geni-sliver.js';
 import { VirtualMachine } from '../db/entities/virtual-machine.js';
 import type { Usage } from '../domain/capacity.js';
 
@@ -52,8 +55,26 @@ export class AllocationRepository {
       .where('vm.state NOT IN (:...released)', { released: RELEASED_STATES })
       .groupBy('vm.serverId');
     if (serverIds) q.andWhere('vm.serverId IN (:...serverIds)', { serverIds });
-    const rows = await q.getRawMany<{ serverId: number | string; vms: number | string; vcpus: number | string; memoryMiB: number | string; diskMiB: number | string | null }>();
-    return new Map(rows.map((r) => [Number(r.serverId), { vms: Number(r.vms), vcpus: Number(r.vcpus), memoryMiB: Number(r.memoryMiB), diskMiB: Number(r.diskMiB ?? 0) }]));
+    type Row = { serverId: number | string; vms: number | string; vcpus: number | string; memoryMiB: number | string; diskMiB: number | string | null };
+    const rows = await q.getRawMany<Row>();
+    // GENI reservations (allocated, not provisioned): counted as VMs of their server until Provision or expiry.
+    const r = this.em
+      .createQueryBuilder(GeniSliver, 's')
+      .select('s.serverId', 'serverId')
+      .addSelect('COUNT(*)', 'vms')
+      .addSelect('SUM(s.vcpus)', 'vcpus')
+      .addSelect('SUM(s.memoryMb)', 'memoryMiB')
+      .addSelect('SUM(COALESCE(s.diskGb, 0) * 1024)', 'diskMiB')
+      .where("s.allocationState = 'allocated'")
+      .groupBy('s.serverId');
+    if (serverIds) r.andWhere('s.serverId IN (:...serverIds)', { serverIds });
+    const usage = new Map<number, Usage>();
+    for (const row of [...rows, ...(await r.getRawMany<Row>())]) {
+      const id = Number(row.serverId);
+      const u = usage.get(id) ?? { vms: 0, vcpus: 0, memoryMiB: 0, diskMiB: 0 };
+      usage.set(id, { vms: u.vms + Number(row.vms), vcpus: u.vcpus + Number(row.vcpus), memoryMiB: u.memoryMiB + Number(row.memoryMiB), diskMiB: u.diskMiB + Number(row.diskMiB ?? 0) });
+    }
+    return usage;
   }
 
   /** The placement JSON of the newest create actions that have one, newest first (at most `take`). */

@@ -94,6 +94,11 @@ export class VmRepository {
     return this.em.save(this.em.create(VirtualMachine, { ...vm, interfaces: vm.interfaces as VmInterface[] }));
   }
 
+  /** Sets the guest host name the VM's next seed gets (`vtctl manifest sethostnames`); null: the VM name. */
+  async setGuestHostname(uuid: string, hostname: string | null): Promise<void> {
+    await this.em.update(VirtualMachine, { uuid }, { guestHostname: hostname });
+  }
+
   /** Records whether the VM's next delete keeps its disk images. */
   async setKeepDisksOnDelete(id: number, keep: boolean): Promise<void> {
     await this.em.update(VirtualMachine, { id }, { keepDisksOnDelete: keep });

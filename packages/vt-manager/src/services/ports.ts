@@ -44,6 +44,11 @@ export interface AgentGateway {
    */
   consoleLog?(server: Server, vmUuid: string, offset: number): Promise<ConsoleLogChunk>;
   /**
+   * kvm-crm extension `get_domain_xml(password, vmUuid)`: the libvirt domain XML of the VM (`virsh dumpxml`), for
+   * `vtctl manifest dumpxml` (decision 024). Absent: not offered.
+   */
+  domainXml?(server: Server, vmUuid: string): Promise<string>;
+  /**
    * kvm-crm extension `list_kept_disks(password)`: the disks the agent keeps of VMs deleted with keep-disks
    * (decision record 021). Optional: fakes and legacy agents may lack it.
    * @throws as {@link send}; UpstreamError when the answer is malformed.
@@ -54,6 +59,16 @@ export interface AgentGateway {
    * removed. @throws as {@link send} (the agent's NotFound/Input faults pass through as XmlRpcFaultError).
    */
   purgeKeptDisks?(server: Server, id: string): Promise<string[]>;
+}
+
+/** Opens interactive serial consoles on agents (decision record 027; `adapters/ws-agent-console.ts`). */
+export interface AgentConsoles {
+  /**
+   * Opens VM `vmUuid`'s serial console on `server`'s agent; with `force`, a session open there is taken over.
+   * @throws ConflictError (in use, not running, too many sessions), NotFoundError (no such VM on the agent),
+   *   UpstreamError (legacy agent, TLS refused, unreachable, other refusals).
+   */
+  open(server: Server, vmUuid: string, force: boolean): Promise<import('@kvm-crm/shared').ConsoleEndpoint>;
 }
 
 /** One kept-disks folder of an agent (`list_kept_disks`); sizes in MiB, rounded up by the agent. */

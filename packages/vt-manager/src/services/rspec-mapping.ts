@@ -78,7 +78,7 @@ export function serverToInformation(server: Server, vms: readonly VirtualMachine
 }
 
 /** The kvm-crm guest options of a stored VM, as `xen-configuration` fields for the agent (absent when unset). */
-function guestOptionsForAgent(vm: VirtualMachine): Pick<XenConfiguration, 'users' | 'dataDisks' | 'sshKeys' | 'keepDisks'> {
+function guestOptionsForAgent(vm: VirtualMachine): Pick<XenConfiguration, 'users' | 'dataDisks' | 'sshKeys' | 'hostname' | 'keepDisks'> {
   const users = jsonList<string>(vm.guestUsers ?? null);
   const disks = jsonList<number>(vm.dataDisksMb ?? null);
   const keys = jsonList<string>(vm.sshKeys ?? null);
@@ -86,6 +86,7 @@ function guestOptionsForAgent(vm: VirtualMachine): Pick<XenConfiguration, 'users
     ...(users.length ? { users: users.map((name) => ({ name })) } : {}),
     ...(disks.length ? { dataDisks: disks.map((sizeMb) => ({ sizeMb })) } : {}),
     ...(keys.length ? { sshKeys: keys } : {}),
+    ...(vm.guestHostname ? { hostname: vm.guestHostname } : {}),
     ...(vm.keepDisksOnDelete ? { keepDisks: true } : {}),
   };
 }

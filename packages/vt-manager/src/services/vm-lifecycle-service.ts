@@ -38,6 +38,8 @@ export interface AdminCreate {
   ip?: string;
   /** The bridges the VM gets NICs on (default: every bridge of the host). */
   bridges: string[];
+  /** Guest host name for cloud-init (a manifest's `hostname`, decision 024); absent: the VM name. */
+  hostname?: string;
 }
 
 /** The lifecycle verbs, as action types. */
@@ -111,6 +113,7 @@ export class VmLifecycleService {
             ...(input.users.length ? { users: input.users.map((name) => ({ name })) } : {}),
             ...(input.dataDisksMiB.length ? { dataDisks: input.dataDisksMiB.map((sizeMb) => ({ sizeMb })) } : {}),
             ...(input.sshKeys.length ? { sshKeys: input.sshKeys } : {}),
+            ...(input.hostname ? { hostname: input.hostname } : {}),
           },
         }],
       },

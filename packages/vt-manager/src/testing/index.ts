@@ -6,4 +6,6 @@
 export * from './test-databases.js';
 export * from './fakes.js';
 export * from './capacity-fakes.js';
+export * from './geni-fakes.js';
+export * from './geni-credentials.js';
 export * from './migration-fakes.js';

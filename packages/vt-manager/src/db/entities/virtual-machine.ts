@@ -86,6 +86,10 @@ export class VirtualMachine {
   @Column({ type: 'varchar', length: 1024, nullable: true })
   guestUsers: string | null;
 
+  /** Guest host name for cloud-init (kvm-crm `<hostname>`, a manifest's `hostname`; decision 024); null: the VM name. */
+  @Column({ type: 'varchar', length: 253, nullable: true })
+  guestHostname: string | null;
+
   /** Set when a delete that keeps the disk images is stored (`vtctl vm delete --keep-disks`); sent with that delete. */
   @Column({ type: 'boolean', default: false })
   keepDisksOnDelete: boolean;

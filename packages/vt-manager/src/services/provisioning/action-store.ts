@@ -39,6 +39,12 @@ export interface SaveOptions {
    * prototype and ignored, as in the original (docs/ocf-protocol.md §6.5.2).
    */
   honourNicRequests?: boolean;
+  /**
+   * Runs first inside a create's transaction, before placement (the GENI Provision flips its sliver from
+   * `allocated` to `provisioned` and frees the address it reserved, so the VM row takes over the reservation in the
+   * same commit; decision record 022). Throwing refuses the create with nothing stored.
+   */
+  beforeCreate?: (em: EntityManager) => Promise<void>;
 }
 
 /** The bridges and management address a create asked for (see {@link SaveOptions.honourNicRequests}). */
@@ -82,6 +88,7 @@ export class ActionStore {
     const nicRequest: NicRequest = options.honourNicRequests ? nicRequestOf(action) : { bridges: [], ip: undefined };
     const saved = await this.tx.run(async (em) => {
       if (await new ActionRepository(em).exists(action.id)) throw new ConflictError(`action id ${action.id} is already used`);
+      if (options.beforeCreate) await options.beforeCreate(em);
       const vms = new VmRepository(em);
       if (await vms.exists(req.vmUuid)) throw new ConflictError(`a VM with uuid ${req.vmUuid} exists`);
       // Placement and the capacity check, before any address is allocated (the server rows stay locked on MySQL).

@@ -14,7 +14,7 @@ export function agentQuery(actionId: string, type: string, server: Server, vm: V
   if (cfg) {
     // The guest options belong to the action that uses them: a modify that carried the stored ceiling would set it
     // again (and refuse memory above it), so only a create gets them, and keep-disks only a delete.
-    if (type !== 'create') for (const key of ['maxMemoryMb', 'users', 'dataDisks', 'sshKeys'] as const) delete cfg[key];
+    if (type !== 'create') for (const key of ['maxMemoryMb', 'users', 'dataDisks', 'sshKeys', 'hostname'] as const) delete cfg[key];
     if (type !== 'delete') delete cfg.keepDisks;
   }
   const doc: Rspec = {

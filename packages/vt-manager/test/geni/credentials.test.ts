@@ -1,0 +1,277 @@
+/**
+ * The GENI credential verifier (docs/geni-v3.md §9) against real credentials: the verbatim FELIX fixtures, and fresh
+ * ones minted once per run with shared/tools/make-geni-credential.sh (openssl + xmlsec1), plus hostile variants
+ * built from them. Everything runs the real xmlsec1.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { TrustedRootsStore } from '../../dist/adapters/trusted-roots-store.js';
+import { Xmlsec1SignatureVerifier } from '../../dist/adapters/xmlsec1-signature-verifier.js';
+import { parseSignedCredential } from '../../dist/domain/geni/signed-credential.js';
+import {
+  bindToSlice, GeniCredentialError, SfaCredentialVerifier, type GeniMethod, type VerifiedCredential,
+} from '../../dist/services/geni/credential-verifier.js';
+import {
+  credentialXml, geniFixturesDir, makeSelfSignedAuthority, mintGeniCredentials, signCredential, silentLogger, type MintedCredentials,
+} from '../../dist/testing/index.js';
+
+const fixtures = geniFixturesDir();
+const fixture = (name: string) => readFileSync(path.join(fixtures, 'credentials', name), 'utf8');
+const sfa = (xml: string) => [{ geni_type: 'geni_sfa', geni_version: '3', geni_value: xml }];
+
+/** Expects a GeniCredentialError whose message matches `reason`. */
+async function refused(p: Promise<unknown>, reason: RegExp): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof GeniCredentialError, `expected GeniCredentialError, got ${String(err)}`);
+    assert.match(err.message, /^No credential was found with appropriate privileges\. Tried .*\. Last failure: /);
+    assert.match(err.message, reason);
+    return true;
+  });
+}
+
+describe('GENI credential fixtures (verbatim FELIX credentials)', () => {
+  it('parses every fixture credential with its fields and signature ids', () => {
+    const expected: Record<string, { owner: string; target: string; ids: string[]; privileges: string[] }> = {
+      'topdomain-authority-self.cred': { owner: 'urn:publicid:IDN+topdomain+authority+sa', target: 'urn:publicid:IDN+topdomain+authority+sa', ids: ['Sig_ref0'], privileges: ['authority'] },
+      'sfa-user-nitos-pi.cred': { owner: 'urn:publicid:IDN+topdomain:nitos+user+pi', target: 'urn:publicid:IDN+topdomain:nitos+user+pi', ids: ['Sig_ref0'], privileges: ['refresh', 'resolve', 'info'] },
+      'cbas-user-expedient.cred': { owner: 'urn:publicid:IDN+cbas.eict.de+user+expedient', target: 'urn:publicid:IDN+cbas.eict.de+user+expedient', ids: ['Sig_ref0'], privileges: ['GLOBAL_MEMBERS_VIEW'] },
+      'ocf-i2cat-delegated.cred': { owner: 'urn:publicid:IDN+ocf:i2cat+authority+sa', target: 'urn:publicid:IDN+ocf:i2cat+authority+sa', ids: ['Sig_ref1', 'Sig_ref0'], privileges: ['authority'] },
+    };
+    for (const [file, want] of Object.entries(expected)) {
+      const doc = parseSignedCredential(fixture(file));
+      assert.equal(doc.credential.ownerUrn, want.owner, file);
+      assert.equal(doc.credential.targetUrn, want.target, file);
+      assert.deepEqual(doc.signatureIds, want.ids, file);
+      assert.deepEqual(doc.credential.privileges.map((p) => p.name).slice(0, want.privileges.length), want.privileges, file);
+      assert.ok(doc.credential.signature.x509Certificates.length >= 1, file);
+    }
+  });
+
+  it('reads the delegated fixture as a child credential with its parent', () => {
+    const { credential } = parseSignedCredential(fixture('ocf-i2cat-delegated.cred'));
+    assert.equal(credential.refId, 'ref1');
+    assert.equal(credential.signature.id, 'Sig_ref1');
+    assert.deepEqual(credential.privileges, [{ name: 'authority', canDelegate: true }]);
+    assert.ok(credential.parent);
+    assert.equal(credential.parent.refId, 'ref0');
+    assert.equal(credential.parent.ownerUrn, 'urn:publicid:IDN+ocf+authority+sa');
+    assert.equal(credential.parent.signature.id, 'Sig_ref0');
+    assert.equal(credential.parent.parent, undefined);
+    assert.equal(credential.expires.toISOString(), '2013-07-12T09:44:00.000Z'); // no zone: UTC
+  });
+
+  it('refuses every fixture today with the expiry reason', async () => {
+    const roots = TrustedRootsStore.load(path.join(fixtures, 'trusted_roots'), silentLogger());
+    const verifier = new SfaCredentialVerifier({ roots, logger: silentLogger() });
+    for (const file of ['topdomain-authority-self.cred', 'sfa-user-nitos-pi.cred', 'cbas-user-expedient.cred', 'ocf-i2cat-delegated.cred']) {
+      await refused(verifier.verify('ListResources', sfa(fixture(file))), /credential ref\d expired at 20(13|15)-/);
+    }
+  });
+
+  it('accepts the topdomain authority credential at its own time (xmlsec1 --verification-time) and binds it to a slice of that authority', async () => {
+    const roots = TrustedRootsStore.load(path.join(fixtures, 'trusted_roots'), silentLogger());
+    const verifier = new SfaCredentialVerifier({ roots, logger: silentLogger(), now: () => new Date('2013-05-01T00:00:00Z') });
+    const [v] = await verifier.verify('Allocate', sfa(fixture('topdomain-authority-self.cred')));
+    assert.ok(v);
+    assert.equal(v.targetType, 'authority+sa');
+    assert.equal(bindToSlice([v], 'urn:publicid:IDN+topdomain:i2cat+slice+s1'), v);
+    assert.throws(() => bindToSlice([v], 'urn:publicid:IDN+otherdomain+slice+s1'), GeniCredentialError);
+  });
+});
+
+describe('GENI credentials minted by make-geni-credential.sh', () => {
+  let work: string;
+  let m: MintedCredentials;
+  let roots: TrustedRootsStore;
+  let verifier: SfaCredentialVerifier;
+  const read = (f: string) => readFileSync(f, 'utf8');
+  const roots_ = () => roots;
+
+  before(async () => {
+    work = mkdtempSync(path.join(tmpdir(), 'kvmcrm-gcred-test-'));
+    m = await mintGeniCredentials(path.join(work, 'creds'));
+    roots = TrustedRootsStore.load(m.trustedRootsDir, silentLogger());
+    verifier = new SfaCredentialVerifier({ roots, logger: silentLogger() });
+  });
+  after(() => {
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('accepts the slice credential for Allocate and every sliver method, and binds it to its slice', async () => {
+    const verified = await verifier.verify('Allocate', sfa(read(m.sliceCred)));
+    assert.equal(verified.length, 1);
+    const v = verified[0] as VerifiedCredential;
+    assert.equal(v.ownerUrn, m.userUrn);
+    assert.equal(v.targetUrn, m.sliceUrn);
+    assert.equal(v.targetType, 'slice');
+    assert.ok(v.expires.getTime() > Date.now());
+    assert.deepEqual(v.privileges, ['refresh', 'embed', 'bind', 'control', 'info']);
+    assert.equal(bindToSlice(verified, m.sliceUrn), v);
+    for (const method of ['ListResources', 'Describe', 'Renew', 'Provision', 'Status', 'PerformOperationalAction', 'Delete'] as GeniMethod[]) {
+      assert.equal((await verifier.verify(method, sfa(read(m.sliceCred)))).length, 1, method);
+    }
+  });
+
+  it('accepts bare strings and the RO form without geni_version; ignores non-SFA structs', async () => {
+    assert.equal((await verifier.verify('Allocate', [read(m.sliceCred)])).length, 1);
+    assert.equal((await verifier.verify('Allocate', [{ geni_type: 'geni_sfa', geni_value: read(m.sliceCred) }])).length, 1);
+    const mixed = [{ geni_type: 'geni_abac', geni_version: '1', geni_value: '<abac/>' }, { geni_type: 'geni_sfa', geni_value: read(m.sliceCred) }];
+    assert.equal((await verifier.verify('Allocate', mixed)).length, 1);
+    await refused(verifier.verify('Allocate', [{ geni_type: 'geni_abac', geni_value: '<abac/>' }]), /no SFA credential was given/);
+    await refused(verifier.verify('Allocate', []), /Tried no readable credential\. Last failure: no SFA credential was given/);
+  });
+
+  it('accepts the user credential for ListResources only', async () => {
+    const [v] = await verifier.verify('ListResources', sfa(read(m.userCred)));
+    assert.equal(v?.targetType, 'user');
+    for (const method of ['Allocate', 'Describe', 'Delete', 'Renew'] as GeniMethod[]) {
+      await refused(verifier.verify(method, sfa(read(m.userCred))), /privileges \(refresh resolve info\) on a user do not allow/);
+    }
+  });
+
+  it('refuses a credential for another slice at binding (§9.5)', async () => {
+    const verified = await verifier.verify('Allocate', sfa(read(m.sliceCred)));
+    assert.throws(() => bindToSlice(verified, 'urn:publicid:IDN+kvmcrm-test+slice+otherslice'), (err: unknown) =>
+      err instanceof GeniCredentialError && /no credential is for slice urn:publicid:IDN\+kvmcrm-test\+slice\+otherslice/.test(err.message));
+    // a user credential is never a slice binding, even of a slice named like the user
+    const user = await verifier.verify('ListResources', sfa(read(m.userCred)));
+    assert.throws(() => bindToSlice(user, 'urn:publicid:IDN+kvmcrm-test+slice+alice'), GeniCredentialError);
+  });
+
+  it('refuses the expired, tampered, untrusted and info-only credentials, each with its reason', async () => {
+    await refused(verifier.verify('Allocate', sfa(read(m.expiredCred))), /credential ref0 expired at /);
+    await refused(verifier.verify('Allocate', sfa(read(m.tamperedCred))), /signature Sig_ref0 does not verify .*data and digest do not match/);
+    await refused(verifier.verify('Allocate', sfa(read(m.untrustedCred))), /signer of credential ref0 certificate .* is not signed by a trusted root/);
+    await refused(verifier.verify('Allocate', sfa(read(m.userprivsCred))), /privileges \(info\) on a slice do not allow Allocate \(needs createsliver\)/);
+    assert.equal((await verifier.verify('ListResources', sfa(read(m.userprivsCred)))).length, 1);
+  });
+
+  it('passes when any one credential passes, and names every owner tried when none does', async () => {
+    assert.equal((await verifier.verify('Allocate', [read(m.expiredCred), read(m.sliceCred)])).length, 1);
+    await refused(verifier.verify('Allocate', [read(m.userCred), read(m.expiredCred)]), /Tried urn:publicid:IDN\+kvmcrm-test\+user\+alice, urn:publicid:IDN\+kvmcrm-test\+user\+alice\. Last failure: credential ref0 expired/);
+    // more than 10 is refused before any check
+    await assert.rejects(verifier.verify('Allocate', Array.from({ length: 11 }, () => read(m.sliceCred))), (err: unknown) =>
+      err instanceof GeniCredentialError && /more than 10 credentials were given/.test(err.message));
+  });
+
+  it('refuses truncated XML, a DTD with an entity, and oversized input', async () => {
+    const xml = read(m.sliceCred);
+    await refused(verifier.verify('Allocate', [xml.slice(0, Math.floor(xml.length / 2))]), /not well-formed XML/);
+    const withDtd = xml.replace('<?xml version="1.0" encoding="UTF-8"?>', '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE signed-credential [<!ENTITY x SYSTEM "file:///etc/passwd">]>');
+    await refused(verifier.verify('Allocate', [withDtd]), /DOCTYPE or ENTITY declaration/);
+    await refused(verifier.verify('Allocate', [xml + ' '.repeat(300 * 1024)]), /larger than 262144 bytes/);
+  });
+
+  it('refuses signature wrapping: a second unsigned credential first, or a duplicated xml:id', async () => {
+    const xml = read(m.sliceCred);
+    const signed = /<credential xml:id="ref0">[\s\S]*?<\/credential>/.exec(xml)?.[0];
+    assert.ok(signed);
+    const evil = signed.replace('xml:id="ref0"', 'xml:id="evil"').replace(m.sliceUrn, 'urn:publicid:IDN+kvmcrm-test+slice+victim');
+    // unsigned credential placed before the signed one: a naive reader takes the first <credential>
+    await refused(verifier.verify('Allocate', [xml.replace(signed, evil + signed)]), /has 2 <credential> children/);
+    // the signed one hidden one level down, the forged one on top with the signed id
+    const dup = evil.replace('xml:id="evil"', 'xml:id="ref0"');
+    await refused(verifier.verify('Allocate', [xml.replace(signed, dup.replace('</credential>', `<parent>${signed}</parent></credential>`))]), /the id "ref0" occurs 2 times/);
+    // the signed credential moved under an unknown element, a forged one in its place with a fresh id
+    const moved = xml.replace(signed, evil).replace('<signatures>', `<extra>${signed}</extra><signatures>`);
+    await refused(verifier.verify('Allocate', [moved]), /credential evil has no signature Sig_evil/);
+  });
+
+  it('refuses a KeyValue-only forged signature that plain `xmlsec1 --verify` reports as OK (§9.4 pitfall 1)', async () => {
+    const forger = await makeSelfSignedAuthority(work, 'forger', m.authorityUrn);
+    const spec = {
+      refId: 'ref0', ownerGidPem: read(m.userGid), ownerUrn: m.userUrn, targetGidPem: read(m.sliceGid), targetUrn: m.sliceUrn,
+      expires: new Date(Date.now() + 3600_000), privileges: [{ name: 'embed' }, { name: 'control' }],
+    };
+    // 1. X509Data removed, only the forger's KeyValue
+    const keyValueOnly = await signCredential(credentialXml(spec, '<KeyValue/>'), 'ref0', forger.key, [], work);
+    const file = path.join(work, 'keyvalue-only.cred');
+    writeFileSync(file, keyValueOnly);
+    const plain = execFileSync('xmlsec1', ['--verify', '--node-id', 'Sig_ref0', '--trusted-pem', path.join(m.trustedRootsDir, 'kvmcrm-test.gid'), file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    assert.ok(plain !== undefined); // exit status 0: plain xmlsec1 accepts the forged key
+    await refused(verifier.verify('Allocate', [keyValueOnly]), /Sig_ref0 carries no X509 certificate/);
+    // 2. X509Data replaced by the trusted authority's certificate, signature still by the forger's key
+    const caB64 = new X509Certificate(read(m.caGid)).raw.toString('base64');
+    const replaced = keyValueOnly.replace(/<KeyInfo>/, `<KeyInfo><X509Data><X509Certificate>${caB64}</X509Certificate></X509Data>`);
+    await refused(verifier.verify('Allocate', [replaced]), /signature Sig_ref0 does not verify against the trusted roots/);
+    // the adapter alone refuses it too: with --enabled-key-data x509 xmlsec1 never falls back to KeyValue
+    const adapter = new Xmlsec1SignatureVerifier();
+    const alone = await adapter.verify(replaced, ['Sig_ref0'], [path.join(m.trustedRootsDir, 'kvmcrm-test.gid')]);
+    assert.equal(alone.ok, false);
+    // 3. the forger's own certificate in X509Data: not trusted
+    const forgedCert = await signCredential(credentialXml(spec), 'ref0', forger.key, [forger.cert], work);
+    await refused(verifier.verify('Allocate', [forgedCert]), /signer of credential ref0 certificate .* is not signed by a trusted root/);
+    // ... which plain xmlsec1 accepts through the KeyValue fallback (exit 0, certificate errors, then OK), and the
+    // adapter alone refuses (--enabled-key-data x509; exit 0 and OK first)
+    const forgedFile = path.join(work, 'forged-cert.cred');
+    writeFileSync(forgedFile, forgedCert);
+    execFileSync('xmlsec1', ['--verify', '--node-id', 'Sig_ref0', '--trusted-pem', path.join(m.trustedRootsDir, 'kvmcrm-test.gid'), forgedFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const adapterAlone = await adapter.verify(forgedCert, ['Sig_ref0'], [path.join(m.trustedRootsDir, 'kvmcrm-test.gid')]);
+    assert.deepEqual(adapterAlone.ok, false);
+    assert.equal((await adapter.verify(read(m.untrustedCred), ['Sig_ref0'], [path.join(m.trustedRootsDir, 'kvmcrm-test.gid')])).ok, false);
+    assert.equal((await adapter.verify(read(m.sliceCred), ['Sig_ref0'], [path.join(m.trustedRootsDir, 'kvmcrm-test.gid')])).ok, true);
+  });
+
+  it('the xmlsec1 adapter: a missing program is an error (never a pass), a hanging one is killed and refused', async () => {
+    const xml = read(m.sliceCred);
+    const roots = [path.join(m.trustedRootsDir, 'kvmcrm-test.gid')];
+    await assert.rejects(new Xmlsec1SignatureVerifier({ xmlsec1Path: path.join(work, 'no-such-xmlsec1') }).verify(xml, ['Sig_ref0'], roots), /cannot run/);
+    const missing = new SfaCredentialVerifier({ roots: roots_(), logger: silentLogger(), xmlsec1Path: path.join(work, 'no-such-xmlsec1') });
+    await assert.rejects(missing.verify('Allocate', [xml]), (e: unknown) => !(e instanceof GeniCredentialError) && /cannot run/.test(String(e)));
+    const hang = path.join(work, 'hanging-xmlsec1');
+    writeFileSync(hang, '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
+    const t = Date.now();
+    const r = await new Xmlsec1SignatureVerifier({ xmlsec1Path: hang, timeoutSeconds: 0.5 }).verify(xml, ['Sig_ref0'], roots);
+    assert.deepEqual(r, { ok: false, reason: 'signature Sig_ref0: xmlsec1 timed out after 0.5 s' });
+    assert.ok(Date.now() - t < 5000);
+    const lies = path.join(work, 'lying-xmlsec1');
+    writeFileSync(lies, '#!/bin/sh\necho "error: chain" >&2; echo OK >&2; exit 1\n', { mode: 0o755 });
+    assert.equal((await new Xmlsec1SignatureVerifier({ xmlsec1Path: lies }).verify(xml, ['Sig_ref0'], roots)).ok, false, 'exit status 1 refuses');
+    const okLast = path.join(work, 'ok-last-xmlsec1');
+    writeFileSync(okLast, '#!/bin/sh\necho "func=x:error=1:certificate verification failed" >&2; echo OK >&2; exit 0\n', { mode: 0o755 });
+    assert.equal((await new Xmlsec1SignatureVerifier({ xmlsec1Path: okLast }).verify(xml, ['Sig_ref0'], roots)).ok, false, 'OK not first refuses');
+  });
+
+  describe('delegation', () => {
+    const spec = (childPrivs: { name: string; canDelegate?: boolean }[], parentPrivs: { name: string; canDelegate?: boolean }[], childExpiresMs = 3600_000) => ({
+      refId: 'ref1', ownerGidPem: read(m.userGid), ownerUrn: m.userUrn, targetGidPem: read(m.sliceGid), targetUrn: m.sliceUrn,
+      expires: new Date(Date.now() + childExpiresMs), privileges: childPrivs,
+      parent: {
+        refId: 'ref0', ownerGidPem: read(m.userGid), ownerUrn: m.userUrn, targetGidPem: read(m.sliceGid), targetUrn: m.sliceUrn,
+        expires: new Date(Date.now() + 7200_000), privileges: parentPrivs,
+      },
+    });
+    /** Parent signed by the authority (it issued the slice), child by the parent's owner (alice). */
+    const signDelegated = async (s: ReturnType<typeof spec>) => {
+      const parentSigned = await signCredential(credentialXml(s), 'ref0', m.caKey, [m.caGid], work);
+      return signCredential(parentSigned, 'ref1', m.userKey, [m.userCertOnly, m.caGid], work);
+    };
+
+    it('accepts a delegation within the parent\'s delegatable privileges (two xmlsec1 signatures)', async () => {
+      const xml = await signDelegated(spec([{ name: 'control' }], [{ name: 'control', canDelegate: true }, { name: 'info' }]));
+      const [v] = await verifier.verify('Allocate', [xml]);
+      assert.equal(v?.targetUrn, m.sliceUrn);
+      assert.deepEqual(v?.privileges, ['control']);
+    });
+
+    it('refuses a child privilege its parent cannot delegate', async () => {
+      const xml = await signDelegated(spec([{ name: 'control' }], [{ name: 'control', canDelegate: false }, { name: 'embed', canDelegate: true }]));
+      // embed allows createsliver too, but not every operation of control (e.g. startslice)
+      await refused(verifier.verify('Allocate', [xml]), /delegated credential ref1: privilege control is not delegatable by its parent ref0/);
+    });
+
+    it('refuses a child that outlives its parent, and a child not signed by its parent\'s owner', async () => {
+      const late = await signDelegated(spec([{ name: 'control' }], [{ name: 'control', canDelegate: true }], 10_000_000));
+      await refused(verifier.verify('Allocate', [late]), /delegated credential ref1: expires after its parent/);
+      const s = spec([{ name: 'control' }], [{ name: 'control', canDelegate: true }]);
+      const parentSigned = await signCredential(credentialXml(s), 'ref0', m.caKey, [m.caGid], work);
+      const byAuthority = await signCredential(parentSigned, 'ref1', m.caKey, [m.caGid], work);
+      await refused(verifier.verify('Allocate', [byAuthority]), /delegated credential ref1: not signed by its parent's owner/);
+    });
+  });
+});
