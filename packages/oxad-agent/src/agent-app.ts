@@ -24,6 +24,10 @@ import { agentApi } from './api/agent-api.js';
 import { attachConsoleEndpoint } from './api/console-endpoint.js';
 import { SerialConsoleSockets } from './adapters/serial-console-socket.js';
 import { ConsoleSessions } from './services/console-sessions.js';
+import { migrationApi, transferEndpoint } from './api/migration-api.js';
+import { TransferClient } from './adapters/transfer-client.js';
+import { TransferStore } from './adapters/transfer-store.js';
+import { MigrationAgentService } from './services/migration-service.js';
 import { LibvirtEventStream } from './adapters/libvirt-event-stream.js';
 import { XmlRpcStatusReporter } from './adapters/manager-status-client.js';
 import { LocalHostFacts } from './adapters/host-facts.js';
@@ -153,17 +157,34 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
 
   const hostInventory = new HostInventory(new LocalHostFacts(virsh), { storageRoot: options.storageRoot, hypervisor: hypervisor.domainType });
 
+  // Decision 025: offline migration. Transfers do not survive a restart: their folders go at start.
+  const transfers = new TransferStore(options.storageRoot);
+  const sweptTransfers = await transfers.sweep();
+  if (sweptTransfers.length) logger.info('removed unfinished transfers', { tickets: sweptTransfers.map((t) => t.slice(0, 8)) });
+  const transferClient = new TransferClient(tls.clientTls());
+  const migration = new MigrationAgentService({
+    domains: virsh, images: qemuImg, templates, vms, store: transfers,
+    push: (r, onBytes) => transferClient.push(r, onBytes),
+    exclusive: (vm, task) => provisioning.exclusive(vm, task),
+    ownName: () => tls.current.certificate.commonName,
+    domainPrefix: options.domainPrefix, domainType: hypervisor.domainType, logger: logger.child({ part: 'migration' }),
+  });
+
   const app = express();
   app.disable('x-powered-by');
+  app.put('/migration/transfer/:ticket/:file', transferEndpoint({ migration, isRevoked: (s) => tls.isRevoked(s), logger: logger.child({ part: 'transfer' }) }));
   // The OCF agent ignores the request path (docs/ocf-protocol.md §4.1): serve every path.
   app.use(
     createXmlRpcHandler({
-      methods: agentApi({ password: options.password, provisioning, monitoring, templates, domains: virsh, domainPrefix: options.domainPrefix, host: hostInventory, vmFiles: vms, domainXml: virsh, keptDisks: new KeptDisksService(vms, qemuImg, logger.child({ part: 'kept-disks' })),
+      methods: {
+        ...agentApi({ password: options.password, provisioning, monitoring, templates, domains: virsh, domainPrefix: options.domainPrefix, host: hostInventory, vmFiles: vms, domainXml: virsh, keptDisks: new KeptDisksService(vms, qemuImg, logger.child({ part: 'kept-disks' })),
         snapshots: new SnapshotService({ images: qemuImg, vms, domains: virsh, lock: provisioning, domainPrefix: options.domainPrefix, logger: logger.child({ part: 'snapshots' }) }),
         backups: new BackupService({
           images: qemuImg, vms, domains: virsh, bridgeExists: linuxBridgeExists, lock: provisioning, backupRoots: options.backupRoots, domainPrefix: options.domainPrefix,
           domainType: hypervisor.domainType, fallbackNetwork: options.fallbackNetwork, logger: logger.child({ part: 'backups' }),
         }) }),
+        ...migrationApi({ migration, password: options.password }),
+      },
       logger,
       introspection: false,
       ...(options.requireClientCertificate ? { authenticate: managerCertificateAuth(tls) } : {}),
@@ -222,7 +243,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
       await consoles.closeAll();
       tls.close();
       await closeServer(server);
-      await Promise.all([provisioning.idle(), monitoring.idle(), events?.forwarder.close(), poweroffWatcher.idle()]);
+      await Promise.all([provisioning.idle(), monitoring.idle(), events?.forwarder.close(), poweroffWatcher.idle(), migration.idle()]);
       await outbox.close(); // undelivered statuses stay on disk for the next start
     },
   };

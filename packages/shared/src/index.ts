@@ -24,3 +24,4 @@ export * from './secret-box.js';
 export * from './geni/index.js';
 export * from './console/console-relay.js';
 export * from './console/ws-console-endpoint.js';
+export * from './transfer-ticket.js';

@@ -34,6 +34,12 @@ import { MonitoringService } from './services/monitoring-service.js';
 import { createAgentCallerAuth } from './adapters/agent-caller-auth.js';
 import { XmlRpcAgentGateway } from './adapters/xmlrpc-agent-gateway.js';
 import { VmLifecycleService } from './services/vm-lifecycle-service.js';
+import { adminMigrationApi } from './api/admin-migration-api.js';
+import { XmlRpcMigrationGateway } from './adapters/xmlrpc-migration-gateway.js';
+import { MigrationRunner } from './services/migration/migration-runner.js';
+import type { MigrationAgents } from './services/migration/migration-ports.js';
+import { MigrationService } from './services/migration/migration-service.js';
+import { PlacementService } from './services/placement/placement-service.js';
 import { InventoryChangesService } from './services/inventory-changes-service.js';
 import { xmlRpcDeliver } from './adapters/xmlrpc-client-notifier.js';
 import { tlsCertificateProbe } from './adapters/callback-certificate-probe.js';
@@ -86,7 +92,7 @@ const SWEEP_INTERVAL_MS = 5000;
 export async function startManager(
   options: ManagerOptions,
   logger: Logger,
-  overrides: { agents?: AgentGateway; notifier?: ClientNotifier } = {},
+  overrides: { agents?: AgentGateway; notifier?: ClientNotifier; migrationAgents?: MigrationAgents } = {},
   /** `publicPortFromListen`: take the port of `publicUrl` from the bound port (tests listening on port 0). */
   startup: { publicPortFromListen?: boolean } = {},
 ): Promise<RunningManager> {
@@ -181,7 +187,14 @@ export async function startManager(
   if (geni) app.all(['/xmlrpc/geni/3', '/xmlrpc/geni/3/'], geni.handler);
   const geniAdmin = { ...adminGeniSliverApi({ dataSource }), ...adminGeniTrustApiIfConfigured(geni?.roots) };
   const vmLifecycle = new VmLifecycleService(tx, provisioning.intake, agents);
-  const adminMethods = auditAdminCalls({ ...geniAdmin, ...adminApi({ inventory, dataSource, principals, provisioning, quotas, vms: vmLifecycle, inventoryChanges: new InventoryChangesService(tx), onPrincipalRemoved: (n) => authenticator.forget(n), hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts }, keptDisks: new KeptDisksService(tx, inventory, agents), backups: new VmBackupService(tx, inventory, agents, logger.child({ part: 'backups' })), manifests: new ManifestService(tx, vmLifecycle, new CapacityService(options.capacity), agents) }), ...callbackAdmin }, adminLog);
+  // Decision 025: offline migration, run by the manager under the migrate action's lease.
+  const migrationRunner = new MigrationRunner(tx, overrides.migrationAgents ?? new XmlRpcMigrationGateway(tls.clientTls(), logger.child({ part: 'migration-gateway' })), {
+    instanceId: provisioning.instanceId, leaseSeconds: options.actionLeaseSeconds, logger: logger.child({ part: 'migration' }),
+  });
+  const migrations = new MigrationService(tx, vmLifecycle, agents, new PlacementService({ capacity: options.capacity, policy: options.placement.policy }), migrationRunner, {
+    instanceId: provisioning.instanceId, leaseSeconds: options.actionLeaseSeconds, logger: logger.child({ part: 'migration' }),
+  });
+  const adminMethods = auditAdminCalls({ ...geniAdmin, ...adminMigrationApi({ migrations }), ...adminApi({ inventory, dataSource, principals, provisioning, quotas, vms: vmLifecycle, inventoryChanges: new InventoryChangesService(tx), onPrincipalRemoved: (n) => authenticator.forget(n), hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts }, keptDisks: new KeptDisksService(tx, inventory, agents), backups: new VmBackupService(tx, inventory, agents, logger.child({ part: 'backups' })), manifests: new ManifestService(tx, vmLifecycle, new CapacityService(options.capacity), agents) }), ...callbackAdmin }, adminLog);
   const admin = createXmlRpcHandler({ methods: adminMethods, logger: adminLog, authenticate: basicAuth('admin') });
   // rpc4django accepts the paths with and without a trailing slash (docs/ocf-protocol.md §2.1).
   app.all(['/xmlrpc/plugin', '/xmlrpc/plugin/'], plugin);
@@ -210,7 +223,9 @@ export async function startManager(
       .then(() => geni?.slivers.sweep())
       .catch((err: unknown) => logger.error('GENI sliver sweep failed', { error: String(err) }))
       .then(() => provisioning.deleteExpiredVms())
-      .catch((err: unknown) => logger.error('expiry sweep failed', { error: String(err) }));
+      .catch((err: unknown) => logger.error('expiry sweep failed', { error: String(err) }))
+      .then(() => migrationRunner.recoverStale())
+      .catch((err: unknown) => logger.error('migration recovery failed', { error: String(err) }));
   void sweepOnce();
   outbox?.start();
   const sweep = setInterval(() => void sweepOnce(), SWEEP_INTERVAL_MS);
@@ -243,6 +258,7 @@ export async function startManager(
       tls.close();
       await closeServer(server);
       await notifier.drain();
+      await migrationRunner.abandon(); // their leases lapse; the next manager start takes them over
       await dataSource.destroy();
     },
   };

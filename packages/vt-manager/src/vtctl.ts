@@ -18,6 +18,7 @@ import { addKeptDisksCommands } from './cli/kept-disks-commands.js';
 import { addBackupCommands } from './cli/backup-commands.js';
 import { addVmCommands } from './cli/vm-commands.js';
 import { addVmConsoleCommand } from './cli/vm-console-command.js';
+import { addMigrationCommands } from './cli/migration-commands.js';
 import { addInventoryCommands } from './cli/inventory-commands.js';
 import { addGeniTrustCommands } from './cli/geni-trust-commands.js';
 import { addGeniSliverCommands } from './cli/geni-sliver-commands.js';
@@ -215,6 +216,7 @@ addGeniTrustCommands(geni, adminClient, () => program.opts().json === true);
 addGeniSliverCommands(geni, adminClient, () => program.opts().json === true);
 addManifestCommands(program, { adminClient, json: () => program.opts().json === true });
 addBackupCommands(program, { adminClient, json: () => program.opts().json === true });
+addMigrationCommands(program, { adminClient, json: () => program.opts().json === true });
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`vtctl: ${describeError(err)}\n`);

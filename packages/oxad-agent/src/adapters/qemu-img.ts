@@ -188,6 +188,20 @@ export class QemuImg {
     return parseImageSnapshots(out.stdout);
   }
 
+  /**
+   * Points a qcow2 overlay at another copy of its backing image without touching its data (an offline migration:
+   * the template has another path on this host): `qemu-img rebase -u -q -f qcow2 -b <backingPath> -F <format> <image>`.
+   * The caller guarantees the new backing file has the same content (same template).
+   *
+   * @throws InputError for bad paths or formats; QemuImgError when qemu-img fails.
+   */
+  async rebase(image: string, backingPath: string, backingFormat: string): Promise<void> {
+    const p = assertAbsolutePath(image, 'image path');
+    const b = assertAbsolutePath(backingPath, 'backing image path');
+    const fmt = assertImageFormat(backingFormat, 'backing image format');
+    await runCommand(this.binary, ['rebase', '-u', '-q', '-f', 'qcow2', '-b', b, '-F', fmt, p], { timeoutSeconds: this.timeoutSeconds }, makeError);
+  }
+
   /** Runs a qemu-img command that creates `output`; removes `output` if the command fails. */
   private async runCreating(output: string, args: string[], timeoutSeconds: number): Promise<void> {
     try {

@@ -103,6 +103,14 @@ export class VmStore implements VmFiles, KeptDiskFolders {
     }
   }
 
+  /**
+   * True when the folder of VM `vmUuid` holds `detached-domain.xml`: its domain was undefined for a migration that
+   * has not ended (decision 025); the folder must then be kept. @throws InputError for a bad uuid.
+   */
+  async isDetached(vmUuid: string): Promise<boolean> {
+    return stat(path.join(this.pathOf(vmUuid), 'detached-domain.xml')).then(() => true, () => false);
+  }
+
   /** True when the folder of VM `vmUuid` exists (false on any stat error). @throws InputError for a bad uuid. */
   async exists(vmUuid: string): Promise<boolean> {
     const dir = this.pathOf(vmUuid);

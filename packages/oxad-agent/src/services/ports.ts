@@ -179,6 +179,8 @@ export interface VmFiles {
    * new folder, undefined when the VM has no folder.
    */
   keepDisks(vmUuid: string, info?: { vmName?: string }): Promise<string | undefined>;
+  /** True when the VM's folder holds the XML of a domain detached for its migration (decision 025). Optional. */
+  isDetached?(vmUuid: string): Promise<boolean>;
 }
 
 /** One folder of `<storageRoot>/kept-disks/`: the disks of a VM deleted with keep-disks. */

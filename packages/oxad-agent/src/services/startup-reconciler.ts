@@ -194,6 +194,11 @@ export class StartupReconciler {
         this.log.warn('unexpected entry in the VM folder left alone', { name });
         continue;
       }
+      // Decision 025: a VM detached for a migration has no domain here until the manager re-attaches or releases it.
+      if (await this.vms.isDetached?.(name)) {
+        this.log.warn('kept the folder of a VM detached for its migration', { vm: name });
+        continue;
+      }
       const dir = this.vms.pathOf(name);
       try {
         await this.vms.remove(name);

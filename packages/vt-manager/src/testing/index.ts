@@ -8,3 +8,4 @@ export * from './fakes.js';
 export * from './capacity-fakes.js';
 export * from './geni-fakes.js';
 export * from './geni-credentials.js';
+export * from './migration-fakes.js';
