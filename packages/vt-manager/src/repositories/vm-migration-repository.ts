@@ -4,6 +4,7 @@
  */
 import { LessThan, type EntityManager } from 'typeorm';
 import { ActionRecord } from '../db/entities/action.js';
+import { GeniSliver } from '../db/entities/geni-sliver.js';
 import { VirtualMachine } from '../db/entities/virtual-machine.js';
 import { VmInterface } from '../db/entities/vm-interface.js';
 import { VmMigration, type MigrationStep } from '../db/entities/vm-migration.js';
@@ -48,11 +49,15 @@ export class VmMigrationRepository {
     return !!r.affected;
   }
 
-  /** The commit of a migration: the VM now lives on `serverId`, its NICs on the bridges `bridgeMap` names. */
+  /**
+   * The commit of a migration: the VM now lives on `serverId`, its NICs on the bridges `bridgeMap` names, and a GENI
+   * sliver provisioned as this VM names the new node (its sliver URN, an identifier, stays as it was).
+   */
   async moveVm(vmUuid: string, serverId: number, bridgeMap: Record<string, string>): Promise<void> {
     const vm = await this.em.findOne(VirtualMachine, { where: { uuid: vmUuid }, relations: { interfaces: true } });
     if (!vm) throw new Error(`VM ${vmUuid} vanished during its migration`);
     await this.em.update(VirtualMachine, { id: vm.id }, { serverId });
+    await this.em.update(GeniSliver, { vmUuid }, { serverId });
     for (const nic of vm.interfaces) {
       const to = bridgeMap[nic.bridge];
       if (to && to !== nic.bridge) await this.em.update(VmInterface, { id: nic.id }, { bridge: to });

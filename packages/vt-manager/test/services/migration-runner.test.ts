@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ActionEvent } from '../../dist/db/entities/action-event.js';
 import { ActionRecord } from '../../dist/db/entities/action.js';
+import { GeniSliver } from '../../dist/db/entities/geni-sliver.js';
 import { VirtualMachine } from '../../dist/db/entities/virtual-machine.js';
 import { VmMigration } from '../../dist/db/entities/vm-migration.js';
 import { bridgeMap, MigrationRunner } from '../../dist/services/migration/migration-runner.js';
@@ -44,6 +45,13 @@ const terminalEvents = async (w: World, uuid: string) => (await w.tx.dataSource.
 forEachEngine('migrate: export, accept, copy, import, commit, release → SUCCESS once; the VM row moves to the target', async (t, engine) => {
   const w = await openWorld(t, { engine });
   const { vmUuid, fake, runner, service } = await setUp(w);
+  // A GENI sliver provisioned as this VM follows it to the new node (its URN stays).
+  const sliverUrn = 'urn:publicid:IDN+ocf:test:vtam:kvm1:myslice+sliver+vm1';
+  await w.tx.dataSource.getRepository(GeniSliver).insert({
+    sliverUrn, sliceUrn: 'urn:publicid:IDN+test+slice+myslice', sliceHrn: 'test.myslice', clientId: 'vm1', serverId: await serverIdOf(w, 'kvm1'),
+    allocationState: 'provisioned', expiresAt: new Date(Date.now() + 3600_000), template: 'tiny', sliverType: null, memoryMb: 256, vcpus: 1, diskGb: null,
+    reservedIp: null, users: null, vmUuid, createActionId: null, startWanted: false, deleteWanted: false, ownerUrn: 'urn:publicid:IDN+test+user+alice', failure: '',
+  });
   const ticket = await service.request('admin', { vm: 'vm1', to: 'kvm2' });
   assert.equal(ticket.type, 'migrate');
   assert.equal(ticket.target, 'kvm2');
@@ -58,6 +66,9 @@ forEachEngine('migrate: export, accept, copy, import, commit, release → SUCCES
   assert.ok(Date.parse(fake.ticket!.expiresAt) > Date.now());
   const vm = await vmRow(w, vmUuid);
   assert.equal(vm.serverId, await serverIdOf(w, 'kvm2'));
+  const sliver = await w.tx.dataSource.getRepository(GeniSliver).findOneByOrFail({ vmUuid });
+  assert.equal(sliver.serverId, await serverIdOf(w, 'kvm2'));
+  assert.equal(sliver.sliverUrn, sliverUrn);
   assert.ok(vm.interfaces.every((i) => i.ip === null || i.ip.startsWith('10.1.')), 'addresses stay');
   const m = await w.tx.dataSource.getRepository(VmMigration).findOneByOrFail({ actionUuid: ticket.actionId });
   assert.equal(m.step, 'done');
