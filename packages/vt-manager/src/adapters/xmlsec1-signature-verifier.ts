@@ -10,12 +10,19 @@
  *   `OK`-first test stays as a second guard;
  * - xmlsec1 loads only the first certificate of each `--trusted-pem` file, which is exactly the trusted-roots rule
  *   (first certificate = anchor), so the root files are passed as they are.
- * The credential is written to a private temporary folder (0700) as a 0600 file and removed afterwards.
+ * - libxml2 honours the XML declaration's `encoding`, our reader does not: the text is checked to be UTF-8 and its
+ *   declaration replaced by `<?xml version="1.0" encoding="UTF-8"?>` (`normaliseCredentialEncoding`, decision 023)
+ *   before it is written, so xmlsec1 decodes the same characters our reader read; a text declaring another
+ *   encoding is refused without running xmlsec1. The declaration is outside every signed element, so signatures
+ *   stay valid.
+ * The credential is written (UTF-8) to a private temporary folder (0700) as a 0600 file and removed afterwards.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
+import { GeniCredentialError } from '../domain/geni/geni-credential-error.js';
+import { normaliseCredentialEncoding } from '../domain/geni/credential-encoding.js';
 
 /** Why a signature was refused, or that it passed. */
 export type SignatureCheck = { ok: true } | { ok: false; reason: string };
@@ -25,7 +32,8 @@ export interface XmlSignatureVerifier {
   /**
    * Verifies each signature `ids` of `xml` against the trust anchors in `trustedRootFiles`, at `verificationTime`
    * (default: now). Resolves `{ok: false, reason}` for the first signature refused; never rejects for a bad
-   * signature. @throws Error when the program cannot be run at all (missing binary, temp folder unwritable).
+   * signature; `{ok: false}` too when `xml` is not a UTF-8 credential text (another declared encoding, NUL …).
+   * @throws Error when the program cannot be run at all (missing binary, temp folder unwritable).
    */
   verify(xml: string, ids: readonly string[], trustedRootFiles: readonly string[], verificationTime?: Date): Promise<SignatureCheck>;
 }
@@ -97,10 +105,17 @@ export class Xmlsec1SignatureVerifier implements XmlSignatureVerifier {
     for (const id of ids) {
       if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,67}$/.test(id)) return { ok: false, reason: `signature id ${JSON.stringify(id.slice(0, 68))} refused` };
     }
+    let text: string;
+    try {
+      text = normaliseCredentialEncoding(xml);
+    } catch (err) {
+      if (err instanceof GeniCredentialError) return { ok: false, reason: err.message };
+      throw err;
+    }
     const dir = await mkdtemp(path.join(tmpdir(), 'kvmcrm-cred-'));
     try {
       const file = path.join(dir, 'credential.xml');
-      await writeFile(file, xml, { mode: 0o600, flag: 'wx' });
+      await writeFile(file, text, { encoding: 'utf8', mode: 0o600, flag: 'wx' });
       for (const id of ids) {
         await this.acquire();
         let result: SignatureCheck;

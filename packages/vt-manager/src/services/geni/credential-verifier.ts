@@ -227,7 +227,7 @@ export class SfaCredentialVerifier implements GeniCredentialVerifier {
     }
 
     // 2, 3. the signature values, last (xmlsec1)
-    const check = await this.signatures.verify(xml, doc.signatureIds, anchors.map((r) => r.path), now);
+    const check = await this.signatures.verify(doc.text, doc.signatureIds, anchors.map((r) => r.path), now);
     if (!check.ok) throw new GeniCredentialError(check.reason);
 
     return { ownerUrn: top.ownerUrn, targetUrn: top.targetUrn, targetType, expires: top.expires, privileges: top.privileges.map((p) => p.name) };
