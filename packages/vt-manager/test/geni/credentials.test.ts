@@ -6,12 +6,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TrustedRootsStore } from '../../dist/adapters/trusted-roots-store.js';
-import { Xmlsec1SignatureVerifier } from '../../dist/adapters/xmlsec1-signature-verifier.js';
+import { SignatureCheckBusyError, Xmlsec1SignatureVerifier } from '../../dist/adapters/xmlsec1-signature-verifier.js';
+import { geniCodeOf } from '../../dist/services/geni/geni-result.js';
 import { parseSignedCredential } from '../../dist/domain/geni/signed-credential.js';
 import {
   bindToSlice, GeniCredentialError, SfaCredentialVerifier, type GeniMethod, type VerifiedCredential,
@@ -249,6 +250,67 @@ describe('GENI credentials minted by make-geni-credential.sh', () => {
     // the DOCTYPE test runs on the UTF-8 text only: spelled in another encoding, the declaration is refused first
     assert.throws(() => parseSignedCredential(xml.replace('<?xml version="1.0" encoding="UTF-8"?>', '<?xml version="1.0" encoding="UTF-7"?>+ADw-!DOCTYPE x+AD4-')), reason(/declares encoding "UTF-7"/));
     assert.throws(() => parseSignedCredential(xml.replace(rootOpen, `<!doctype signed-credential>${rootOpen}`)), reason(/DOCTYPE or ENTITY/));
+  });
+
+  it('caches accepted verifications (a hit runs no xmlsec1), stops at the first pass when it can, and clears on a roots reload (review #11 finding 2)', async () => {
+    const runs: string[][] = [];
+    const real = new Xmlsec1SignatureVerifier();
+    const spy = { verify: (xml: string, ids: readonly string[], files: readonly string[], t?: Date) => { runs.push([...ids]); return real.verify(xml, ids, files, t); } };
+    const source = { current: roots.current };
+    const v = new SfaCredentialVerifier({ roots: source, logger: silentLogger(), signatures: spy });
+    const slice = read(m.sliceCred);
+    assert.equal((await v.verify('Allocate', sfa(slice))).length, 1);
+    assert.equal(runs.length, 1);
+    // the same text for a method needing the same privilege (createsliver): a cache hit
+    const [again] = await v.verify('Provision', sfa(slice));
+    assert.equal(runs.length, 1, 'cache hit: no xmlsec1 run');
+    assert.equal(again?.targetUrn, m.sliceUrn);
+    // another privilege need is another entry; refusals are never cached
+    await v.verify('Delete', sfa(slice));
+    assert.equal(runs.length, 2);
+    await refused(v.verify('Allocate', sfa(read(m.tamperedCred))), /data and digest do not match/);
+    await refused(v.verify('Allocate', sfa(read(m.tamperedCred))), /data and digest do not match/);
+    assert.equal(runs.length, 4);
+    // need any: the second credential is never looked at; need slices: the matching credential first, then stop
+    runs.length = 0;
+    const user = read(m.userCred);
+    assert.equal((await v.verify('ListResources', [user, slice], {}, { kind: 'any' })).length, 1);
+    assert.equal(runs.length, 1);
+    const bound = await v.verify('Allocate', [read(m.expiredCred), user, slice], {}, { kind: 'slices', sliceUrns: [m.sliceUrn] });
+    assert.deepEqual(bound.map((b) => b.targetUrn), [m.sliceUrn]);
+    // default (every credential): both verified; the slice credential is new for ListResources' need (listnodes)
+    runs.length = 0;
+    assert.equal((await v.verify('ListResources', [user, slice])).length, 2);
+    assert.equal(runs.length, 1);
+    assert.equal((await v.verify('ListResources', [user, slice])).length, 2);
+    assert.equal(runs.length, 1, 'both from the cache');
+    runs.length = 0;
+    // a trusted-roots reload (a new snapshot) empties the cache
+    source.current = { ...roots.current };
+    await v.verify('Allocate', sfa(slice));
+    assert.equal(runs.length, 1);
+  });
+
+  it('the xmlsec1 adapter refuses beyond its wait list at once with SERVERERROR (5) "busy, retry later", writing no file (review #11 finding 2)', async () => {
+    const hang = path.join(work, 'slow-xmlsec1');
+    writeFileSync(hang, '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
+    const adapter = new Xmlsec1SignatureVerifier({ xmlsec1Path: hang, timeoutSeconds: 1, maxConcurrent: 1, maxWaiting: 1 });
+    const rootsFiles = [path.join(m.trustedRootsDir, 'kvmcrm-test.gid')];
+    const xml = read(m.sliceCred);
+    const tempsBefore = readdirSync(tmpdir()).filter((f) => f.startsWith('kvmcrm-cred-')).length;
+    const first = adapter.verify(xml, ['Sig_ref0'], rootsFiles);
+    const second = adapter.verify(xml, ['Sig_ref0'], rootsFiles);
+    const t = Date.now();
+    const busy = await adapter.verify(xml, ['Sig_ref0'], rootsFiles).then(() => undefined, (e: unknown) => e);
+    assert.ok(busy instanceof SignatureCheckBusyError, String(busy));
+    assert.ok(Date.now() - t < 500, 'refused at once');
+    assert.deepEqual(geniCodeOf(busy), { code: 5, message: 'busy, retry later: 1 credential signature checks are already waiting', unexpected: false });
+    assert.ok(readdirSync(tmpdir()).filter((f) => f.startsWith('kvmcrm-cred-')).length <= tempsBefore + 1, 'only the running check has a temp folder');
+    assert.equal((await first).ok, false);
+    assert.equal((await second).ok, false);
+    // through the verifier the busy error is not a credential refusal
+    const v = new SfaCredentialVerifier({ roots: roots_(), logger: silentLogger(), signatures: { verify: () => Promise.reject(new SignatureCheckBusyError('busy, retry later')) } });
+    await assert.rejects(v.verify('Allocate', sfa(xml)), (e: unknown) => e instanceof SignatureCheckBusyError && geniCodeOf(e).code === 5);
   });
 
   it('refuses signature wrapping: a second unsigned credential first, or a duplicated xml:id', async () => {

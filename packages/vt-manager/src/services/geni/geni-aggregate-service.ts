@@ -12,7 +12,7 @@ import { ServerRepository } from '../../repositories/server-repository.js';
 import type { CapacityService } from '../capacity-service.js';
 import type { AgentGateway } from '../ports.js';
 import { checkRspecVersion, endTimeOf, flag, geniUsersOf, optionsOf, timeArg, wantsCompressed } from './geni-options.js';
-import type { GeniCredentials, GeniMethod, GeniRspecCodec, VerifiedCredential } from './geni-ports.js';
+import type { CredentialNeed, GeniCredentials, GeniMethod, GeniRspecCodec, VerifiedCredential } from './geni-ports.js';
 import { GENI_CODE, GeniFault } from './geni-result.js';
 import type { GeniSettings } from './geni-settings.js';
 import { POA_ACTIONS, type GeniSliverService, type PoaAction } from './geni-sliver-service.js';
@@ -73,7 +73,7 @@ export class GeniAggregateService {
 
   /** ListResources (§6.2): the advertisement of our servers (§7.1), compressed when asked. */
   async listResources(credentials: unknown, rawOptions: unknown): Promise<string> {
-    await this.verify('ListResources', credentials);
+    await this.verify('ListResources', credentials, { kind: 'any' });
     const options = optionsOf(rawOptions);
     checkRspecVersion(options, true);
     const report = await this.d.capacity.report(this.d.tx.manager);
@@ -100,7 +100,7 @@ export class GeniAggregateService {
 
   /** Allocate (§6.4). */
   async allocate(sliceUrn: unknown, credentials: unknown, rspec: unknown, rawOptions: unknown): Promise<Record<string, unknown>> {
-    const verified = await this.verify('Allocate', credentials);
+    const verified = await this.verify('Allocate', credentials, typeof sliceUrn === 'string' ? { kind: 'slices', sliceUrns: [sliceUrn] } : { kind: 'all' });
     const options = optionsOf(rawOptions);
     checkRspecVersion(options, false);
     const slice = this.sliceUrnArg(sliceUrn);
@@ -119,7 +119,7 @@ export class GeniAggregateService {
 
   /** Describe (§6.3). */
   async describe(urns: unknown, credentials: unknown, rawOptions: unknown): Promise<Record<string, unknown>> {
-    const verified = await this.verify('Describe', credentials);
+    const verified = await this.verify('Describe', credentials, await this.needOf(urns));
     const options = optionsOf(rawOptions);
     checkRspecVersion(options, true);
     const a = await this.addressed(urns, verified);
@@ -130,7 +130,7 @@ export class GeniAggregateService {
 
   /** Status (§6.7): `geni_rspec_version` not required (omni sends `{}`). */
   async status(urns: unknown, credentials: unknown, rawOptions: unknown): Promise<Record<string, unknown>> {
-    const verified = await this.verify('Status', credentials);
+    const verified = await this.verify('Status', credentials, await this.needOf(urns));
     checkRspecVersion(optionsOf(rawOptions), false);
     const a = await this.addressed(urns, verified);
     for (const s of a.slivers) await this.d.slivers.advance(s).catch((err: unknown) => this.d.log.warn('GENI sliver step failed', { sliverUrn: s.sliverUrn, error: String(err) }));
@@ -140,7 +140,7 @@ export class GeniAggregateService {
 
   /** Provision (§6.6). */
   async provision(urns: unknown, credentials: unknown, rawOptions: unknown): Promise<Record<string, unknown>> {
-    const verified = await this.verify('Provision', credentials);
+    const verified = await this.verify('Provision', credentials, await this.needOf(urns));
     const options = optionsOf(rawOptions);
     checkRspecVersion(options, true);
     const users = geniUsersOf(options);
@@ -163,7 +163,7 @@ export class GeniAggregateService {
 
   /** PerformOperationalAction (§6.8). */
   async performOperationalAction(urns: unknown, credentials: unknown, action: unknown, rawOptions: unknown): Promise<unknown[]> {
-    const verified = await this.verify('PerformOperationalAction', credentials);
+    const verified = await this.verify('PerformOperationalAction', credentials, await this.needOf(urns));
     checkRspecVersion(optionsOf(rawOptions), false);
     if (typeof action !== 'string' || action === '') throw new GeniFault(GENI_CODE.BADARGS, 'action must be a string such as geni_start');
     const a = await this.addressed(urns, verified);
@@ -175,7 +175,7 @@ export class GeniAggregateService {
 
   /** Delete (§6.9): a list of `{geni_sliver_urn, geni_allocation_status: geni_unallocated, geni_expires}`. */
   async delete(urns: unknown, credentials: unknown, rawOptions: unknown): Promise<unknown[]> {
-    const verified = await this.verify('Delete', credentials);
+    const verified = await this.verify('Delete', credentials, await this.needOf(urns));
     checkRspecVersion(optionsOf(rawOptions), false);
     const a = await this.addressed(urns, verified);
     await this.d.slivers.delete(a.slivers);
@@ -184,7 +184,7 @@ export class GeniAggregateService {
 
   /** Renew (§6.5, §5.4). */
   async renew(urns: unknown, credentials: unknown, expirationTime: unknown, rawOptions: unknown): Promise<unknown[]> {
-    const verified = await this.verify('Renew', credentials);
+    const verified = await this.verify('Renew', credentials, await this.needOf(urns));
     const options = optionsOf(rawOptions);
     checkRspecVersion(options, false);
     const wanted = timeArg(expirationTime, 'expiration_time');
@@ -207,10 +207,41 @@ export class GeniAggregateService {
     throw new GeniFault(GENI_CODE.FORBIDDEN, 'Shutdown is only available to the aggregate administrators');
   }
 
-  /** §9.3: at least one credential with the method's privilege. @throws FORBIDDEN. */
-  private async verify(method: GeniMethod, credentials: unknown): Promise<VerifiedCredential[]> {
+  /**
+   * §9.3: at least one credential with the method's privilege; `need` lets the verifier stop early (issue #11: each
+   * credential may cost an xmlsec1 run). @throws FORBIDDEN.
+   */
+  private async verify(method: GeniMethod, credentials: unknown, need: CredentialNeed): Promise<VerifiedCredential[]> {
     if (!this.d.credentials) throw new GeniFault(GENI_CODE.FORBIDDEN, 'no trusted roots are configured on this aggregate (geni.trustedRootsDir): no credential can be accepted');
-    return this.d.credentials.verify(method, credentials);
+    return this.d.credentials.verify(method, credentials, need);
+  }
+
+  /**
+   * The slices `urns` will bind to (§9.5), read leniently before the credentials are checked so that the verifier
+   * can stop once they are covered: slice URNs as given, sliver URNs through their stored sliver. Anything it cannot
+   * tell (a bad argument, an unknown sliver) asks for every credential, as before, so the answers do not change.
+   */
+  private async needOf(urns: unknown): Promise<CredentialNeed> {
+    const all: CredentialNeed = { kind: 'all' };
+    if (!Array.isArray(urns) || urns.length === 0 || urns.length > MAX_URNS) return all;
+    const slices = new Set<string>();
+    const repo = new GeniSliverRepository(this.d.tx.manager);
+    for (const u of urns) {
+      if (typeof u !== 'string') return all;
+      let type: string;
+      try {
+        type = parseUrn(u).type;
+      } catch {
+        return all;
+      }
+      if (type === 'slice') slices.add(u);
+      else if (type === 'sliver') {
+        const s = await repo.findByUrn(u);
+        if (!s) return all;
+        slices.add(s.sliceUrn);
+      } else return all;
+    }
+    return { kind: 'slices', sliceUrns: [...slices] };
   }
 
   /** A slice URN argument. @throws BADARGS. */
