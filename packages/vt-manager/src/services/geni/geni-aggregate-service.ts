@@ -156,9 +156,16 @@ export class GeniAggregateService {
     const cred = this.d.credentials!.bindToSlice(verified, targets[0]!.sliceUrn);
     if (users.length === 0) this.d.log.info('GENI Provision without geni_users: the VMs get no login keys', { slice: a.geniUrn });
     const expiresAt = minDate(cred.expires, end, new Date(now.getTime() + this.d.settings.maxSliverDays * DAY_MS));
-    await this.d.slivers.provision(targets, users, expiresAt);
+    // §8: all-or-nothing unless geni_best_effort (opt-in; the RO never sets it and fails on any geni_error, §1.4).
+    const refusals = await this.d.slivers.provision(targets, users, expiresAt, flag(options, 'geni_best_effort'));
     const views = await viewSlivers(this.d.tx.manager, await this.reload(targets));
-    return { geni_rspec: this.d.codec.buildManifest(this.d.settings.authorityHrn, views.map(manifestSliver)), geni_slivers: views.map(sliverStruct) };
+    return {
+      geni_rspec: this.d.codec.buildManifest(this.d.settings.authorityHrn, views.map(manifestSliver)),
+      geni_slivers: views.map((v) => {
+        const reason = refusals.get(v.sliver.id);
+        return reason === undefined ? sliverStruct(v) : { ...sliverStruct(v), geni_error: reason };
+      }),
+    };
   }
 
   /** PerformOperationalAction (§6.8). */

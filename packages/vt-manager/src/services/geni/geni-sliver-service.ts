@@ -118,14 +118,52 @@ export class GeniSliverService {
   }
 
   /**
-   * Provision (§6.6): for each `allocated` sliver, a create action through the normal intake (principal
+   * Provision (§6.6, §8): for each `allocated` sliver, a create action through the normal intake (principal
    * {@link GENI_PRINCIPAL}, no callback), the sliver flipping to `provisioned` in the create's own transaction
-   * (its reservation and address pass to the VM row). Slivers are provisioned one by one; the first refusal stops
-   * and is reported (the slivers provisioned before it stay provisioned).
-   * @throws GeniFault REFUSED/ERROR with the intake's reason when a create is refused.
+   * (its reservation and address pass to the VM row).
+   *
+   * All-or-nothing unless `bestEffort` (§8 `geni_best_effort`; decision 022): every sliver's server is checked
+   * first (enabled, up, not draining: REFUSED with no change); a create refused afterwards (a race) undoes the
+   * creates this call already submitted through the normal Delete path (their VMs are deleted, the slivers go) and
+   * the call fails with the refusal. With `bestEffort` the other slivers go on and the refusals are returned by
+   * sliver id (the refused slivers stay allocated).
+   * @throws GeniFault REFUSED naming the sliver and the reason (not with `bestEffort`, except the server check).
    */
-  async provision(slivers: GeniSliver[], users: GeniUser[], expiresAt: Date): Promise<void> {
+  async provision(slivers: GeniSliver[], users: GeniUser[], expiresAt: Date, bestEffort = false): Promise<Map<number, string>> {
+    const servers = new ServerRepository(this.tx.manager);
+    const refusals = new Map<number, string>();
+    const todo: GeniSliver[] = [];
     for (const s of slivers) {
+      const server = await servers.getById(s.serverId);
+      if (!server.enabled || server.draining || !server.available) {
+        const reason = `sliver ${s.clientId} could not be provisioned: node ${server.name} is ${!server.enabled ? 'disabled' : server.draining ? 'draining' : 'down'}`;
+        if (!bestEffort) throw new GeniFault(GENI_CODE.REFUSED, `${reason} (nothing was provisioned)`);
+        refusals.set(s.id, reason);
+      } else todo.push(s);
+    }
+    const done: GeniSliver[] = [];
+    for (const s of todo) {
+      const refused = await this.provisionOne(s, users, expiresAt);
+      if (refused === undefined) {
+        done.push(s);
+        continue;
+      }
+      const reason = `sliver ${s.clientId} could not be provisioned: ${refused}`;
+      if (bestEffort) {
+        refusals.set(s.id, reason);
+        continue;
+      }
+      if (done.length > 0) {
+        this.log.warn('GENI Provision refused part-way: undoing the slivers provisioned in this call', { refused: s.sliverUrn, undone: done.map((d) => d.sliverUrn) });
+        await this.delete(done.map((d) => ({ ...d, allocationState: 'provisioned' as const })));
+      }
+      throw new GeniFault(GENI_CODE.REFUSED, `${reason}${done.length ? ` (the ${done.length} sliver(s) provisioned before it in this call were deleted)` : ''}`);
+    }
+    return refusals;
+  }
+
+  /** One sliver's create; returns the intake's refusal reason, or undefined when the create was handed over. */
+  private async provisionOne(s: GeniSliver, users: GeniUser[], expiresAt: Date): Promise<string | undefined> {
       const actionId = randomUUID();
       const projectId = sliceProjectId(s.sliceUrn);
       const hrn = s.sliceHrn.length <= 200 ? s.sliceHrn : s.sliceHrn.slice(-200);
@@ -159,10 +197,10 @@ export class GeniSliverService {
       };
       const { handedOver } = await this.intake.submitActions('', [action], { allowNoCallback: true, principal: GENI_PRINCIPAL, honourNicRequests: true, beforeCreate });
       const refused = (await handedOver).get(actionId);
-      if (refused !== undefined) throw new GeniFault(GENI_CODE.REFUSED, `sliver ${s.clientId} could not be provisioned: ${refused}`);
+      if (refused !== undefined) return refused;
       await this.tx.run((em) => new VmRepository(em).setExpiry(s.vmUuid, expiresAt));
       this.log.info('GENI sliver provisioned', { sliverUrn: s.sliverUrn, vmUuid: s.vmUuid, actionId });
-    }
+      return undefined;
   }
 
   /**

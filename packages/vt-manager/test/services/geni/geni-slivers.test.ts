@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { GeniSliver } from '../../../dist/db/entities/geni-sliver.js';
+import { Server } from '../../../dist/db/entities/server.js';
 import { Ipv4Slot } from '../../../dist/db/entities/ipv4-slot.js';
 import { ProjectOwner } from '../../../dist/db/entities/project-owner.js';
 import { VirtualMachine } from '../../../dist/db/entities/virtual-machine.js';
@@ -294,4 +295,58 @@ forEachEngine('GENI: an unbound node is placed by the policy; two concurrent Pro
   await waitFor('the create at the agent', () => w.agent.sent.length > 0);
   assert.equal(await w.tx.dataSource.getRepository(VirtualMachine).count(), 1);
   assert.deepEqual(w.agent.sent.map((_, i) => w.agent.action(i).type), ['create'], 'one create reached the agent');
+});
+
+/** Two slivers of TEST_SLICE, vm1 on kvm1 and vm2 on kvm2, allocated. */
+async function allocateTwo(w: World, g: G): Promise<void> {
+  await addHostWithFacts(w, 'kvm2', KVM2, 32);
+  const alloc = await struct(g, () => g.am.allocate(TEST_SLICE, ['slice-cred'], requestRspec([
+    { clientId: 'vm1', server: 'kvm1', image: 'tiny', ram: 256, cores: 1 },
+    { clientId: 'vm2', server: 'kvm2', image: 'tiny', ram: 256, cores: 1 },
+  ]), RSPEC_V3));
+  assert.equal(alloc.code.geni_code, 0, alloc.output);
+}
+
+forEachEngine('GENI Provision is all-or-nothing (§8): a host disabled after Allocate refuses the call, nothing is created, both stay allocated (review #11 finding 3)', async (t, engine) => {
+  const { w, g } = await setUp(t, engine);
+  await allocateTwo(w, g);
+  await w.tx.dataSource.getRepository(Server).update({ name: 'kvm2' }, { enabled: false });
+  const prov = await struct(g, () => g.am.provision([TEST_SLICE], ['slice-cred'], RSPEC_V3));
+  assert.equal(prov.code.geni_code, 7, prov.output);
+  assert.match(prov.output, /sliver vm2 could not be provisioned: node kvm2 is disabled \(nothing was provisioned\)/);
+  assert.deepEqual((await sliverRows(w)).map((r) => [r.clientId, r.allocationState]), [['vm1', 'allocated'], ['vm2', 'allocated']]);
+  assert.equal(await w.tx.dataSource.getRepository(VirtualMachine).count(), 0);
+  assert.equal(w.agent.sent.length, 0);
+  // geni_best_effort (opt-in): vm1 is provisioned, vm2 reports geni_error and stays allocated
+  const best = await struct(g, () => g.am.provision([TEST_SLICE], ['slice-cred'], { ...RSPEC_V3, geni_best_effort: true }));
+  assert.equal(best.code.geni_code, 0, best.output);
+  const byId = new Map(best.value.geni_slivers.map((x: any) => [x.geni_sliver_urn.replace(/.*\+/, ''), x]));
+  assert.equal((byId.get('vm1') as any).geni_allocation_status, 'geni_provisioned');
+  assert.equal('geni_error' in (byId.get('vm1') as any), false);
+  assert.equal((byId.get('vm2') as any).geni_allocation_status, 'geni_allocated');
+  assert.match((byId.get('vm2') as any).geni_error, /node kvm2 is disabled/);
+});
+
+forEachEngine('GENI Provision: a create refused part-way (host disabled during the call) undoes the creates already submitted (review #11 finding 3)', async (t, engine) => {
+  const { w, g } = await setUp(t, engine);
+  await allocateTwo(w, g);
+  const send = w.agent.send.bind(w.agent);
+  let disabled = false;
+  w.agent.send = async (server, cb, xml) => {
+    await send(server, cb, xml);
+    if (!disabled) {
+      disabled = true;
+      await w.tx.dataSource.getRepository(Server).update({ name: 'kvm2' }, { enabled: false });
+    }
+  };
+  const prov = await struct(g, () => g.am.provision([TEST_SLICE], ['slice-cred'], RSPEC_V3));
+  assert.equal(prov.code.geni_code, 7, prov.output);
+  assert.match(prov.output, /sliver vm2 could not be provisioned: .*\(the 1 sliver\(s\) provisioned before it in this call were deleted\)/);
+  // vm1's create finishes, then the sweep deletes it through the normal delete action; vm2 is still allocated
+  assert.equal(await agentFinishesLast(w, 0), 'create');
+  await g.slivers.sweep();
+  assert.equal(await agentFinishesLast(w, 1), 'delete');
+  await g.slivers.sweep();
+  assert.equal(await w.tx.dataSource.getRepository(VirtualMachine).count(), 0, 'no VM left');
+  assert.deepEqual((await sliverRows(w)).map((r) => [r.clientId, r.allocationState]), [['vm2', 'allocated']]);
 });
