@@ -199,6 +199,11 @@ export class GeniAggregateService {
     if (wanted.getTime() <= now.getTime()) throw new GeniFault(GENI_CODE.BADARGS, `expiration_time ${formatGeniTime(wanted)} is not in the future`);
     const a = await this.addressed(urns, verified);
     if (a.slivers.length === 0) throw new GeniFault(GENI_CODE.SEARCHFAILED, `nothing to renew in ${a.geniUrn}`);
+    // An expired sliver not yet swept, or one being deleted, cannot be brought back (issue #11 finding 7).
+    const deleting = a.slivers.find((s) => s.allocationState === 'unallocated');
+    if (deleting) throw new GeniFault(GENI_CODE.REFUSED, `sliver ${deleting.sliverUrn} is being deleted: it cannot be renewed`);
+    const expired = a.slivers.find((s) => s.expiresAt.getTime() <= now.getTime());
+    if (expired) throw new GeniFault(GENI_CODE.EXPIRED, `sliver ${expired.sliverUrn} expired at ${formatGeniTime(expired.expiresAt)}: it cannot be renewed`);
     const cred = this.d.credentials!.bindToSlice(verified, a.slivers[0]!.sliceUrn);
     let at = wanted;
     if (wanted.getTime() > cred.expires.getTime()) {

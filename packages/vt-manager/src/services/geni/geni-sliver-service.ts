@@ -247,18 +247,24 @@ export class GeniSliverService {
   /**
    * Delete (§6.9): allocations vanish at once (reservation and address released); provisioned slivers become
    * `unallocated` and get a normal delete action (now, or by the sweep once the VM is not busy); the row goes
-   * when the VM is gone. Works in any state.
+   * when the VM is gone. Works in any state; an allocation provisioned meanwhile (a racing Provision) is deleted as
+   * a provisioned sliver.
    */
   async delete(slivers: GeniSliver[]): Promise<void> {
-    for (const s of slivers) {
+    for (let s of slivers) {
       if (s.allocationState === 'allocated') {
-        await this.tx.run(async (em) => {
-          if (await new GeniSliverRepository(em).transition(s.id, 'allocated', 'unallocated')) {
-            await this.ipam.releaseAll(em, s.vmUuid);
-            await new GeniSliverRepository(em).remove(s.id);
-          }
+        const dropped = await this.tx.run(async (em) => {
+          if (!(await new GeniSliverRepository(em).transition(s.id, 'allocated', 'unallocated'))) return false;
+          await this.ipam.releaseAll(em, s.vmUuid);
+          await new GeniSliverRepository(em).remove(s.id);
+          return true;
         });
-        continue;
+        if (dropped) continue;
+        // A Provision won the race (issue #11 finding 4): re-read; provisioned → delete its VM like any provisioned
+        // sliver; gone or already being deleted → nothing to do.
+        const now = await new GeniSliverRepository(this.tx.manager).findByUrn(s.sliverUrn);
+        if (!now || now.id !== s.id || now.allocationState !== 'provisioned') continue;
+        s = now;
       }
       await this.tx.run((em) => new GeniSliverRepository(em).update(s.id, { allocationState: 'unallocated', deleteWanted: true, startWanted: false }));
       // Issued now when the VM is free; otherwise (or when refused) the sweep issues it later.
@@ -289,7 +295,6 @@ export class GeniSliverService {
   async sweep(now = new Date()): Promise<void> {
     const em = this.tx.manager;
     for (const s of await new GeniSliverRepository(em).listExpired(now, SWEEP_BATCH)) {
-      if (s.allocationState === 'unallocated') continue;
       this.log.info('GENI sliver expired', { sliverUrn: s.sliverUrn, state: s.allocationState, expiresAt: s.expiresAt.toISOString() });
       await this.delete([s]);
     }

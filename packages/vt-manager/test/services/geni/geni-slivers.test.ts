@@ -13,6 +13,7 @@ import { Ipv4Slot } from '../../../dist/db/entities/ipv4-slot.js';
 import { ProjectOwner } from '../../../dist/db/entities/project-owner.js';
 import { VirtualMachine } from '../../../dist/db/entities/virtual-machine.js';
 import { AllocationRepository } from '../../../dist/repositories/allocation-repository.js';
+import { GeniSliverRepository } from '../../../dist/repositories/geni-sliver-repository.js';
 import { GENI_PRINCIPAL } from '../../../dist/services/geni/geni-settings.js';
 import { geniCall } from '../../../dist/services/geni/geni-result.js';
 import { addHostWithFacts } from '../../../dist/testing/capacity-fakes.js';
@@ -349,4 +350,61 @@ forEachEngine('GENI Provision: a create refused part-way (host disabled during t
   await g.slivers.sweep();
   assert.equal(await w.tx.dataSource.getRepository(VirtualMachine).count(), 0, 'no VM left');
   assert.deepEqual((await sliverRows(w)).map((r) => [r.clientId, r.allocationState]), [['vm2', 'allocated']]);
+});
+
+forEachEngine('GENI Delete racing Provision: the allocation provisioned meanwhile is deleted as a provisioned sliver (review #11 finding 4)', async (t, engine) => {
+  const { w, g } = await setUp(t, engine);
+  assert.equal((await struct(g, () => g.am.allocate(TEST_SLICE, ['slice-cred'], requestRspec([{ clientId: 'vm1', server: 'kvm1', image: 'tiny' }]), RSPEC_V3))).code.geni_code, 0);
+  const [stale] = await sliverRows(w); // what Delete read: allocated
+  assert.equal(stale?.allocationState, 'allocated');
+  assert.equal((await struct(g, () => g.am.provision([TEST_SLICE], ['slice-cred'], RSPEC_V3))).code.geni_code, 0);
+  await g.slivers.delete([stale!]);
+  const [row] = await sliverRows(w);
+  assert.equal(row?.allocationState, 'unallocated', 'not left provisioned');
+  assert.equal(row?.deleteWanted, true);
+  assert.equal(await agentFinishesLast(w, 0), 'create');
+  await g.slivers.sweep();
+  assert.equal(await agentFinishesLast(w, 1), 'delete');
+  await g.slivers.sweep();
+  assert.equal((await sliverRows(w)).length, 0);
+  assert.equal(await w.tx.dataSource.getRepository(VirtualMachine).count(), 0);
+  // a sliver already gone: nothing to do, no error
+  await g.slivers.delete([stale!]);
+});
+
+forEachEngine('GENI expiry sweep: slivers being deleted do not starve newer expiries (review #11 finding 6)', async (t, engine) => {
+  const { w, g } = await setUp(t, engine);
+  assert.equal((await struct(g, () => g.am.allocate(TEST_SLICE, ['slice-cred'], requestRspec([{ clientId: 'a1', server: 'kvm1', image: 'tiny', ram: 64, cores: 1 }]), RSPEC_V3))).code.geni_code, 0);
+  const [a1] = await sliverRows(w);
+  // 250 stuck deletes (more than one sweep batch), older (lower ids) than the expired allocation
+  const repo = w.tx.dataSource.getRepository(GeniSliver);
+  const past = new Date(Date.now() - 3600_000);
+  await repo.update({ id: a1!.id }, { expiresAt: past });
+  const rows = Array.from({ length: 250 }, (_, i) => repo.create({ ...a1!, id: undefined, sliverUrn: `${a1!.sliverUrn}x${i}`, clientId: `stuck${i}`, allocationState: 'unallocated', deleteWanted: true, expiresAt: past, vmUuid: `5e4e0000-0000-4000-8000-${String(i).padStart(12, '0')}` } as never));
+  const saved = await repo.save(rows as never[]);
+  // the stuck rows must sort before a1 for the old query to starve it: give a1 the newest id by re-inserting it
+  await repo.delete({ id: a1!.id });
+  await repo.save(repo.create({ ...a1!, id: undefined, expiresAt: past } as never));
+  assert.equal((saved as unknown[]).length, 250);
+  const listed = await new GeniSliverRepository(w.tx.manager).listExpired(new Date(), 200);
+  assert.deepEqual(listed.map((r) => r.clientId), ['a1']);
+  await g.slivers.sweep();
+  assert.equal((await sliverRows(w)).some((r) => r.clientId === 'a1'), false, 'the expired allocation is dropped');
+});
+
+forEachEngine('GENI Renew of an expired (not yet swept) sliver is EXPIRED (15); of one being deleted REFUSED (review #11 finding 7)', async (t, engine) => {
+  const { w, g } = await setUp(t, engine);
+  assert.equal((await struct(g, () => g.am.allocate(TEST_SLICE, ['slice-cred'], requestRspec([{ clientId: 'vm1', server: 'kvm1', image: 'tiny' }]), RSPEC_V3))).code.geni_code, 0);
+  const [row] = await sliverRows(w);
+  const soon = new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, 'Z');
+  await w.tx.dataSource.getRepository(GeniSliver).update({ id: row!.id }, { expiresAt: new Date(Date.now() - 1000) });
+  const expired = await struct(g, () => g.am.renew([row!.sliverUrn], ['slice-cred'], soon, {}));
+  assert.equal(expired.code.geni_code, 15, expired.output);
+  assert.match(expired.output, /expired at .*cannot be renewed/);
+  await w.tx.dataSource.getRepository(GeniSliver).update({ id: row!.id }, { expiresAt: new Date(Date.now() + 600_000), allocationState: 'unallocated', deleteWanted: true });
+  const deleting = await struct(g, () => g.am.renew([row!.sliverUrn], ['slice-cred'], soon, {}));
+  assert.equal(deleting.code.geni_code, 7, deleting.output);
+  assert.match(deleting.output, /is being deleted/);
+  const kept = (await sliverRows(w))[0]!;
+  assert.ok(kept.expiresAt.getTime() <= Date.now() + 600_000 + 1000, 'expiry unchanged');
 });
