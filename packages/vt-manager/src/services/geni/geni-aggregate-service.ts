@@ -153,9 +153,12 @@ export class GeniAggregateService {
     if (targets.length === 0 || (this.namesSlivers(urns) && targets.length < a.slivers.length)) throw new GeniFault(GENI_CODE.EXPIRED, 'Re-provisioning not possible: the sliver is already provisioned');
     const gone = targets.find((s) => s.expiresAt.getTime() <= now.getTime());
     if (gone) throw new GeniFault(GENI_CODE.EXPIRED, `the allocation ${gone.sliverUrn} expired at ${formatGeniTime(gone.expiresAt)}`);
-    const cred = this.d.credentials!.bindToSlice(verified, targets[0]!.sliceUrn);
+    // Each slice's slivers expire no later than the credential bound to that slice (§5.4; issue #11 finding 5).
+    const cap = new Date(now.getTime() + this.d.settings.maxSliverDays * DAY_MS);
+    const limits = new Map<string, Date>();
+    for (const sliceUrn of new Set(targets.map((s) => s.sliceUrn))) limits.set(sliceUrn, minDate(this.d.credentials!.bindToSlice(verified, sliceUrn).expires, end, cap));
     if (users.length === 0) this.d.log.info('GENI Provision without geni_users: the VMs get no login keys', { slice: a.geniUrn });
-    const expiresAt = minDate(cred.expires, end, new Date(now.getTime() + this.d.settings.maxSliverDays * DAY_MS));
+    const expiresAt = (s: GeniSliver) => limits.get(s.sliceUrn)!;
     // §8: all-or-nothing unless geni_best_effort (opt-in; the RO never sets it and fails on any geni_error, §1.4).
     const refusals = await this.d.slivers.provision(targets, users, expiresAt, flag(options, 'geni_best_effort'));
     const views = await viewSlivers(this.d.tx.manager, await this.reload(targets));
@@ -204,13 +207,19 @@ export class GeniAggregateService {
     if (deleting) throw new GeniFault(GENI_CODE.REFUSED, `sliver ${deleting.sliverUrn} is being deleted: it cannot be renewed`);
     const expired = a.slivers.find((s) => s.expiresAt.getTime() <= now.getTime());
     if (expired) throw new GeniFault(GENI_CODE.EXPIRED, `sliver ${expired.sliverUrn} expired at ${formatGeniTime(expired.expiresAt)}: it cannot be renewed`);
-    const cred = this.d.credentials!.bindToSlice(verified, a.slivers[0]!.sliceUrn);
-    let at = wanted;
-    if (wanted.getTime() > cred.expires.getTime()) {
-      if (!flag(options, 'geni_extend_alap')) throw new GeniFault(GENI_CODE.EXPIRED, `expiration_time ${formatGeniTime(wanted)} is after the credential's expiry ${formatGeniTime(cred.expires)} (geni_extend_alap renews to the latest allowed)`);
-      at = cred.expires;
+    // Per slice: the credential bound to that slice limits its slivers; any slice whose credential is too short
+    // fails the whole call (EXPIRED) unless geni_extend_alap (issue #11 finding 5).
+    const plan: Array<{ slivers: GeniSliver[]; at: Date }> = [];
+    for (const sliceUrn of new Set(a.slivers.map((s) => s.sliceUrn))) {
+      const cred = this.d.credentials!.bindToSlice(verified, sliceUrn);
+      let at = wanted;
+      if (wanted.getTime() > cred.expires.getTime()) {
+        if (!flag(options, 'geni_extend_alap')) throw new GeniFault(GENI_CODE.EXPIRED, `expiration_time ${formatGeniTime(wanted)} is after the expiry ${formatGeniTime(cred.expires)} of the credential for ${sliceUrn} (geni_extend_alap renews to the latest allowed)`);
+        at = cred.expires;
+      }
+      plan.push({ slivers: a.slivers.filter((s) => s.sliceUrn === sliceUrn), at });
     }
-    await this.d.slivers.renew(a.slivers, at, now);
+    for (const p of plan) await this.d.slivers.renew(p.slivers, p.at, now);
     return (await viewSlivers(this.d.tx.manager, a.slivers)).map(sliverStruct);
   }
 

@@ -126,10 +126,11 @@ export class GeniSliverService {
    * first (enabled, up, not draining: REFUSED with no change); a create refused afterwards (a race) undoes the
    * creates this call already submitted through the normal Delete path (their VMs are deleted, the slivers go) and
    * the call fails with the refusal. With `bestEffort` the other slivers go on and the refusals are returned by
-   * sliver id (the refused slivers stay allocated).
+   * sliver id (the refused slivers stay allocated). `expiresAt`: one expiry for all, or one per sliver (per slice).
    * @throws GeniFault REFUSED naming the sliver and the reason (not with `bestEffort`, except the server check).
    */
-  async provision(slivers: GeniSliver[], users: GeniUser[], expiresAt: Date, bestEffort = false): Promise<Map<number, string>> {
+  async provision(slivers: GeniSliver[], users: GeniUser[], expiresAt: Date | ((s: GeniSliver) => Date), bestEffort = false): Promise<Map<number, string>> {
+    const expiryOf = typeof expiresAt === 'function' ? expiresAt : () => expiresAt;
     const servers = new ServerRepository(this.tx.manager);
     const refusals = new Map<number, string>();
     const todo: GeniSliver[] = [];
@@ -143,7 +144,7 @@ export class GeniSliverService {
     }
     const done: GeniSliver[] = [];
     for (const s of todo) {
-      const refused = await this.provisionOne(s, users, expiresAt);
+      const refused = await this.provisionOne(s, users, expiryOf(s));
       if (refused === undefined) {
         done.push(s);
         continue;

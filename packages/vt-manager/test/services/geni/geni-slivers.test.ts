@@ -408,3 +408,30 @@ forEachEngine('GENI Renew of an expired (not yet swept) sliver is EXPIRED (15); 
   const kept = (await sliverRows(w))[0]!;
   assert.ok(kept.expiresAt.getTime() <= Date.now() + 600_000 + 1000, 'expiry unchanged');
 });
+
+forEachEngine('GENI Provision and Renew bind each slice to its own credential and its expiry (review #11 finding 5)', async (t, engine) => {
+  const { w, g } = await setUp(t, engine);
+  await addHostWithFacts(w, 'kvm2', KVM2, 32);
+  const long = sliceCredential(TEST_SLICE, 24 * 10);
+  const short = sliceCredential(OTHER_SLICE, 5);
+  g.credentials.byToken.set('both', [long, short]);
+  assert.equal((await struct(g, () => g.am.allocate(TEST_SLICE, ['both'], requestRspec([{ clientId: 'm1', server: 'kvm1', image: 'tiny', ram: 128, cores: 1 }]), RSPEC_V3))).code.geni_code, 0);
+  assert.equal((await struct(g, () => g.am.allocate(OTHER_SLICE, ['both'], requestRspec([{ clientId: 'o1', server: 'kvm2', image: 'tiny', ram: 128, cores: 1 }]), RSPEC_V3))).code.geni_code, 0);
+  const prov = await struct(g, () => g.am.provision([TEST_SLICE, OTHER_SLICE], ['both'], RSPEC_V3));
+  assert.equal(prov.code.geni_code, 0, prov.output);
+  const rows = new Map((await sliverRows(w)).map((r) => [r.clientId, r]));
+  // each slice's slivers expire with its own credential (not the first slice's)
+  assert.ok(Math.abs(rows.get('o1')!.expiresAt.getTime() - short.expires.getTime()) < 1000, 'o1 limited by the short credential');
+  assert.ok(Math.abs(rows.get('m1')!.expiresAt.getTime() - long.expires.getTime()) < 1000, 'm1 limited by its own (long) credential');
+  // Renew past the short credential: EXPIRED for the whole call, nothing changed
+  const in2d = new Date(Date.now() + 48 * 3600_000).toISOString().replace(/\.\d+Z$/, 'Z');
+  const r = await struct(g, () => g.am.renew([TEST_SLICE, OTHER_SLICE], ['both'], in2d, {}));
+  assert.equal(r.code.geni_code, 15, r.output);
+  assert.match(r.output, /credential for urn:publicid:IDN\+ch\.test\+slice\+other/);
+  // with geni_extend_alap: each slice up to its own credential
+  const alap = await struct(g, () => g.am.renew([TEST_SLICE, OTHER_SLICE], ['both'], in2d, { geni_extend_alap: true }));
+  assert.equal(alap.code.geni_code, 0, alap.output);
+  const after = new Map((await sliverRows(w)).map((x) => [x.clientId, x]));
+  assert.ok(Math.abs(after.get('m1')!.expiresAt.getTime() - Date.parse(in2d)) < 1000, 'm1 renewed to the wanted time');
+  assert.ok(Math.abs(after.get('o1')!.expiresAt.getTime() - short.expires.getTime()) < 1000, 'o1 only to its credential');
+});
