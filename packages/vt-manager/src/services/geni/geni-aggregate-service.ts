@@ -273,6 +273,16 @@ export class GeniAggregateService {
     return v;
   }
 
+  /** Whether a verified credential binds `sliceUrn` (§9.5), without throwing. */
+  private binds(verified: VerifiedCredential[], sliceUrn: string): boolean {
+    try {
+      this.d.credentials!.bindToSlice(verified, sliceUrn);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Whether `urns` names slivers (not a slice). */
   private namesSlivers(urns: unknown): boolean {
     return Array.isArray(urns) && urns.some((u) => typeof u === 'string' && /\+sliver\+/.test(u));
@@ -280,8 +290,9 @@ export class GeniAggregateService {
 
   /**
    * The slivers `urns` addresses (§6.3, §9.5): each URN a slice URN (all its slivers) or a sliver URN. Checks the
-   * arguments first (BADARGS), then the binding (FORBIDDEN; an unknown sliver URN whose slice leaf matches a
-   * credential's slice target passes, to SEARCHFAILED), then existence (SEARCHFAILED).
+   * arguments first (BADARGS), then the binding (FORBIDDEN; an unknown sliver URN, or one of a slice the caller
+   * does not bind, passes to SEARCHFAILED when a slice credential has its slice leaf or an authority credential
+   * was given), then existence (SEARCHFAILED).
    */
   private async addressed(urns: unknown, verified: VerifiedCredential[]): Promise<Addressed> {
     if (!Array.isArray(urns) || urns.length === 0) throw new GeniFault(GENI_CODE.BADARGS, 'urns must be a non-empty array of slice or sliver URNs');
@@ -305,15 +316,17 @@ export class GeniAggregateService {
         continue;
       }
       const s = await repo.findByUrn(p.urn);
-      if (s) {
-        this.d.credentials!.bindToSlice(verified, s.sliceUrn);
+      if (s && this.binds(verified, s.sliceUrn)) {
         geniUrn ??= s.sliceUrn;
         found.push(s);
         continue;
       }
-      // Unknown sliver: SEARCHFAILED only for a caller whose credential covers the slice the URN names.
+      // An unknown sliver, or another slice's (issue #11 finding 8: both get the same answer, so existence is not
+      // leaked): SEARCHFAILED only for a caller whose credential could name it — the URN is of this component
+      // manager (parseSliverUrn checks the CM authority it encodes) and a slice credential has its slice leaf, or an
+      // authority (operator) credential; FORBIDDEN otherwise.
       const parts = this.d.codec.parseSliverUrn(this.d.settings.authorityHrn, p.urn);
-      const covers = parts !== undefined && verified.some((c) => c.targetType === 'slice' && safeLeaf(c.targetUrn) === parts.sliceLeaf);
+      const covers = parts !== undefined && verified.some((c) => (c.targetType === 'slice' && safeLeaf(c.targetUrn) === parts.sliceLeaf) || c.targetType.startsWith('authority'));
       if (!covers) throw new GeniFault(GENI_CODE.FORBIDDEN, `no credential covers the slice of ${p.urn}`);
       missing.push(p.urn);
     }

@@ -435,3 +435,28 @@ forEachEngine('GENI Provision and Renew bind each slice to its own credential an
   assert.ok(Math.abs(after.get('m1')!.expiresAt.getTime() - Date.parse(in2d)) < 1000, 'm1 renewed to the wanted time');
   assert.ok(Math.abs(after.get('o1')!.expiresAt.getTime() - short.expires.getTime()) < 1000, 'o1 only to its credential');
 });
+
+forEachEngine('GENI sliver URNs: another slice\'s sliver answers like an unknown one; an authority credential reaches SEARCHFAILED (review #11 finding 8)', async (t, engine) => {
+  const { w, g } = await setUp(t, engine);
+  assert.equal((await struct(g, () => g.am.allocate(TEST_SLICE, ['slice-cred'], requestRspec([{ clientId: 'vm1', server: 'kvm1', image: 'tiny' }]), RSPEC_V3))).code.geni_code, 0);
+  const [row] = await sliverRows(w);
+  const unknown = row!.sliverUrn.replace(/\+vm1$/, '+nosuch');
+  // a slice with the same leaf at another authority: the existing sliver and an unknown one look the same
+  g.credentials.byToken.set('same-leaf', [sliceCredential('urn:publicid:IDN+other.auth+slice+myslice')]);
+  const existing = await struct(g, () => g.am.describe([row!.sliverUrn], ['same-leaf'], RSPEC_V3));
+  const missing = await struct(g, () => g.am.describe([unknown], ['same-leaf'], RSPEC_V3));
+  assert.equal(existing.code.geni_code, 12, existing.output);
+  assert.equal(missing.code.geni_code, 12, missing.output);
+  assert.doesNotMatch(existing.output, /ch\.test/, 'the owning slice is not named');
+  // another leaf: FORBIDDEN for both, with the same text shape
+  const e2 = await struct(g, () => g.am.describe([row!.sliverUrn], ['other-cred'], RSPEC_V3));
+  const m2 = await struct(g, () => g.am.describe([unknown], ['other-cred'], RSPEC_V3));
+  assert.equal(e2.code.geni_code, 3);
+  assert.equal(m2.code.geni_code, 3);
+  assert.equal(e2.output.replace(row!.sliverUrn, 'X'), m2.output.replace(unknown, 'X'));
+  // an operator's authority credential: an unknown sliver is SEARCHFAILED (was FORBIDDEN)
+  g.credentials.byToken.set('authority', [{ ownerUrn: 'urn:publicid:IDN+ch.test+user+op', targetUrn: 'urn:publicid:IDN+ch.test+authority+sa', targetType: 'authority+sa', expires: new Date(Date.now() + 3600_000), privileges: ['*'] }]);
+  assert.equal((await struct(g, () => g.am.describe([unknown], ['authority'], RSPEC_V3))).code.geni_code, 12);
+  // the owner still sees its sliver
+  assert.equal((await struct(g, () => g.am.describe([row!.sliverUrn], ['slice-cred'], RSPEC_V3))).code.geni_code, 0);
+});
