@@ -48,6 +48,9 @@ interface Addressed {
 
 /** The GENI methods (see the file comment). */
 export class GeniAggregateService {
+  /** Template names per server id as ListResources last read them, and when (epoch ms). */
+  private readonly templateCache = new Map<number, { names: string[]; at: number }>();
+
   constructor(private readonly d: GeniAggregateDeps) {}
 
   private now(): Date {
@@ -85,7 +88,7 @@ export class GeniAggregateService {
         .map(async (r) => {
           const available = r.state === 'up';
           const srv = servers.get(r.host);
-          const templates = available && srv ? await this.d.agents.listTemplates(srv).then((ts) => ts.map((t) => t.name)).catch(() => []) : [];
+          const templates = available && srv ? await this.templatesFor(srv) : [];
           return {
             serverName: r.host, available, templates,
             ...(r.cpus.available !== null ? { cpus: Math.max(0, r.cpus.available) } : {}),
@@ -96,6 +99,24 @@ export class GeniAggregateService {
     );
     const xml = this.d.codec.buildAdvertisement(this.d.settings.authorityHrn, nodes);
     return wantsCompressed(options) ? this.d.codec.compressRspec(xml) : xml;
+  }
+
+  /**
+   * The template names of `server` for ListResources, cached {@link TEMPLATE_CACHE_MS} per server (issue #11
+   * finding 9: every call asked every up server's agent). An agent error is `[]` and not cached. Allocate still
+   * asks the agents (it must not place on a stale catalogue).
+   */
+  private async templatesFor(server: { id: number } & Parameters<GeniAggregateDeps['agents']['listTemplates']>[0]): Promise<string[]> {
+    const now = Date.now();
+    const hit = this.templateCache.get(server.id);
+    if (hit && now - hit.at < TEMPLATE_CACHE_MS) return hit.names;
+    try {
+      const names = (await this.d.agents.listTemplates(server)).map((t) => t.name);
+      this.templateCache.set(server.id, { names, at: now });
+      return names;
+    } catch {
+      return [];
+    }
   }
 
   /** Allocate (§6.4). */
@@ -366,6 +387,9 @@ function safeLeaf(urn: string): string {
 }
 
 /** The earliest of the dates given. */
+/** How long ListResources reuses a server's template list, in ms. */
+const TEMPLATE_CACHE_MS = 45_000;
+
 function minDate(...ds: Array<Date | undefined>): Date {
   return new Date(Math.min(...ds.filter((d): d is Date => d !== undefined).map((d) => d.getTime())));
 }

@@ -460,3 +460,16 @@ forEachEngine('GENI sliver URNs: another slice\'s sliver answers like an unknown
   // the owner still sees its sliver
   assert.equal((await struct(g, () => g.am.describe([row!.sliverUrn], ['slice-cred'], RSPEC_V3))).code.geni_code, 0);
 });
+
+forEachEngine('GENI ListResources reuses each server\'s template list for 45 s (review #11 finding 9)', async (t, engine) => {
+  const { w, g } = await setUp(t, engine);
+  const first = await struct(g, () => g.am.listResources(['slice-cred'], RSPEC_V3));
+  assert.equal(first.code.geni_code, 0, first.output);
+  assert.match(first.value, /tiny/);
+  const calls = w.agent.templateCalls.length;
+  assert.ok(calls >= 1);
+  const second = await struct(g, () => g.am.listResources(['slice-cred'], RSPEC_V3));
+  assert.equal(second.code.geni_code, 0, second.output);
+  assert.equal(second.value, first.value);
+  assert.equal(w.agent.templateCalls.length, calls, 'no agent call for the second ListResources');
+});
