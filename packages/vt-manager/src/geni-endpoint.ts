@@ -63,7 +63,7 @@ export function startGeniEndpoint(deps: {
     const verifier = new SfaCredentialVerifier({ roots, logger: log.child({ part: 'credentials' }), requireCallerMatch: g.requireCallerMatch });
     // §9.6: the caller's TLS certificate (any CA: omni's comes from its clearinghouse) for geni.requireCallerMatch.
     credentials = {
-      verify: (method, creds) => verifier.verify(method, creds, g.requireCallerMatch ? { peerCertificate: peerCertificateOf(callerSocket.getStore()) } : {}),
+      verify: (method, creds, need) => verifier.verify(method, creds, g.requireCallerMatch ? { peerCertificate: peerCertificateOf(callerSocket.getStore()) } : {}, need),
       bindToSlice: (v, slice) => bindToSlice(v, slice),
     };
   } else {

@@ -10,12 +10,20 @@
  *   `OK`-first test stays as a second guard;
  * - xmlsec1 loads only the first certificate of each `--trusted-pem` file, which is exactly the trusted-roots rule
  *   (first certificate = anchor), so the root files are passed as they are.
- * The credential is written to a private temporary folder (0700) as a 0600 file and removed afterwards.
+ * - libxml2 honours the XML declaration's `encoding`, our reader does not: the text is checked to be UTF-8 and its
+ *   declaration replaced by `<?xml version="1.0" encoding="UTF-8"?>` (`normaliseCredentialEncoding`, decision 023)
+ *   before it is written, so xmlsec1 decodes the same characters our reader read; a text declaring another
+ *   encoding is refused without running xmlsec1. The declaration is outside every signed element, so signatures
+ *   stay valid.
+ * The credential is written (UTF-8) to a private temporary folder (0700) as a 0600 file and removed afterwards.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
+import { UpstreamError } from '@kvm-crm/shared';
+import { GeniCredentialError } from '../domain/geni/geni-credential-error.js';
+import { normaliseCredentialEncoding } from '../domain/geni/credential-encoding.js';
 
 /** Why a signature was refused, or that it passed. */
 export type SignatureCheck = { ok: true } | { ok: false; reason: string };
@@ -25,10 +33,18 @@ export interface XmlSignatureVerifier {
   /**
    * Verifies each signature `ids` of `xml` against the trust anchors in `trustedRootFiles`, at `verificationTime`
    * (default: now). Resolves `{ok: false, reason}` for the first signature refused; never rejects for a bad
-   * signature. @throws Error when the program cannot be run at all (missing binary, temp folder unwritable).
+   * signature; `{ok: false}` too when `xml` is not a UTF-8 credential text (another declared encoding, NUL …).
+   * @throws Error when the program cannot be run at all (missing binary, temp folder unwritable);
+   *   SignatureCheckBusyError when too many checks already wait for a slot (the caller answers "busy, retry later").
    */
   verify(xml: string, ids: readonly string[], trustedRootFiles: readonly string[], verificationTime?: Date): Promise<SignatureCheck>;
 }
+
+/**
+ * Too many signature checks are already waiting for an xmlsec1 slot: refused at once, before any file is written.
+ * An UpstreamError, so the GENI endpoint answers SERVERERROR (5) "busy, retry later" (geni-result.ts).
+ */
+export class SignatureCheckBusyError extends UpstreamError {}
 
 /** Options of {@link Xmlsec1SignatureVerifier}. */
 export interface Xmlsec1Options {
@@ -38,6 +54,8 @@ export interface Xmlsec1Options {
   timeoutSeconds?: number;
   /** xmlsec1 runs at once, across all calls; further verifications wait their turn. Default 4. */
   maxConcurrent?: number;
+  /** Verifications that may wait for a slot; one more is refused with {@link SignatureCheckBusyError}. Default 64. */
+  maxWaiting?: number;
 }
 
 /** `YYYY-MM-DD HH:MM:SS` in UTC, for `--verification-time` (the process runs with TZ=UTC). */
@@ -67,6 +85,7 @@ export class Xmlsec1SignatureVerifier implements XmlSignatureVerifier {
   private readonly program: string;
   private readonly timeoutMs: number;
   private readonly maxConcurrent: number;
+  private readonly maxWaiting: number;
   private running = 0;
   private readonly waiting: (() => void)[] = [];
 
@@ -74,13 +93,17 @@ export class Xmlsec1SignatureVerifier implements XmlSignatureVerifier {
     this.program = options.xmlsec1Path ?? 'xmlsec1';
     this.timeoutMs = Math.round((options.timeoutSeconds ?? 10) * 1000);
     this.maxConcurrent = Math.max(1, options.maxConcurrent ?? 4);
+    this.maxWaiting = Math.max(0, options.maxWaiting ?? 64);
   }
 
-  /** Waits for a free run slot (FIFO). */
+  /** Waits for a free run slot (FIFO). @throws SignatureCheckBusyError when the wait list is full. */
   private async acquire(): Promise<void> {
     if (this.running < this.maxConcurrent) {
       this.running++;
       return;
+    }
+    if (this.waiting.length >= this.maxWaiting) {
+      throw new SignatureCheckBusyError(`busy, retry later: ${this.waiting.length} credential signature checks are already waiting`);
     }
     await new Promise<void>((resolve) => this.waiting.push(resolve));
   }
@@ -97,23 +120,31 @@ export class Xmlsec1SignatureVerifier implements XmlSignatureVerifier {
     for (const id of ids) {
       if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,67}$/.test(id)) return { ok: false, reason: `signature id ${JSON.stringify(id.slice(0, 68))} refused` };
     }
-    const dir = await mkdtemp(path.join(tmpdir(), 'kvmcrm-cred-'));
+    let text: string;
     try {
-      const file = path.join(dir, 'credential.xml');
-      await writeFile(file, xml, { mode: 0o600, flag: 'wx' });
-      for (const id of ids) {
-        await this.acquire();
-        let result: SignatureCheck;
-        try {
-          result = await this.runOnce(file, id, trustedRootFiles, verificationTime);
-        } finally {
-          this.release();
+      text = normaliseCredentialEncoding(xml);
+    } catch (err) {
+      if (err instanceof GeniCredentialError) return { ok: false, reason: err.message };
+      throw err;
+    }
+    // One slot for the whole credential, taken before the temporary file exists: a flood waits (bounded) without
+    // files, and beyond the wait list is refused at once.
+    await this.acquire();
+    try {
+      const dir = await mkdtemp(path.join(tmpdir(), 'kvmcrm-cred-'));
+      try {
+        const file = path.join(dir, 'credential.xml');
+        await writeFile(file, text, { encoding: 'utf8', mode: 0o600, flag: 'wx' });
+        for (const id of ids) {
+          const result = await this.runOnce(file, id, trustedRootFiles, verificationTime);
+          if (!result.ok) return result;
         }
-        if (!result.ok) return result;
+        return { ok: true };
+      } finally {
+        await rm(dir, { recursive: true, force: true });
       }
-      return { ok: true };
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      this.release();
     }
   }
 

@@ -1,7 +1,7 @@
 /**
  * The `geni_sliver` table (docs/geni-v3.md §5.1, decision record 022): GENI slivers by URN, slice, VM and expiry.
  */
-import { LessThanOrEqual, type EntityManager } from 'typeorm';
+import { In, LessThanOrEqual, type EntityManager } from 'typeorm';
 import { GeniSliver, type GeniAllocationState } from '../db/entities/geni-sliver.js';
 import { VirtualMachine } from '../db/entities/virtual-machine.js';
 
@@ -34,9 +34,13 @@ export class GeniSliverRepository {
     return rows.some((r) => r.allocationState !== 'unallocated');
   }
 
-  /** Slivers whose expiry passed (any state), at most `take`. */
+  /**
+   * Allocated or provisioned slivers whose expiry passed, oldest first, at most `take`. `unallocated` ones (being
+   * deleted) are not listed: they are the pending sweep's ({@link listPending}), and listing them here let more than
+   * `take` stuck deletes starve every newer expiry (issue #11 finding 6).
+   */
   listExpired(now: Date, take: number): Promise<GeniSliver[]> {
-    return this.em.find(GeniSliver, { where: { expiresAt: LessThanOrEqual(now) }, order: { id: 'ASC' }, take });
+    return this.em.find(GeniSliver, { where: { expiresAt: LessThanOrEqual(now), allocationState: In(['allocated', 'provisioned']) }, order: { id: 'ASC' }, take });
   }
 
   /**

@@ -6,12 +6,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TrustedRootsStore } from '../../dist/adapters/trusted-roots-store.js';
-import { Xmlsec1SignatureVerifier } from '../../dist/adapters/xmlsec1-signature-verifier.js';
+import { SignatureCheckBusyError, Xmlsec1SignatureVerifier } from '../../dist/adapters/xmlsec1-signature-verifier.js';
+import { geniCodeOf } from '../../dist/services/geni/geni-result.js';
 import { parseSignedCredential } from '../../dist/domain/geni/signed-credential.js';
 import {
   bindToSlice, GeniCredentialError, SfaCredentialVerifier, type GeniMethod, type VerifiedCredential,
@@ -165,6 +166,151 @@ describe('GENI credentials minted by make-geni-credential.sh', () => {
     const withDtd = xml.replace('<?xml version="1.0" encoding="UTF-8"?>', '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE signed-credential [<!ENTITY x SYSTEM "file:///etc/passwd">]>');
     await refused(verifier.verify('Allocate', [withDtd]), /DOCTYPE or ENTITY declaration/);
     await refused(verifier.verify('Allocate', [xml + ' '.repeat(300 * 1024)]), /larger than 262144 bytes/);
+  });
+
+  it('refuses the UTF-7 parser-differential credential (review #11 finding 1), with a genuine valid or expired credential hidden in it', async () => {
+    // The reviewer's PoC (/tmp/review-poc/poc-utf7.mjs): saxes ignores encoding="UTF-7" and sees a forged credential
+    // (target the authority, privilege *, "signed" by the public CA certificate) followed by a CDATA-looking blob;
+    // libxml2 decodes +ADw- as '<', so xmlsec1 sees the forged part as CDATA text and verifies the genuine one.
+    const utf7 = (s: string) => `+${Buffer.from(s, 'utf16le').swap16().toString('base64').replace(/=+$/, '')}-`;
+    const caPem = read(m.caGid);
+    const caB64 = caPem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '');
+    const forgedDoc = credentialXml({
+      refId: 'ref0', ownerGidPem: read(m.userGid), ownerUrn: m.userUrn, targetGidPem: caPem, targetUrn: m.authorityUrn,
+      expires: new Date(Date.now() + 365 * 86400e3), privileges: [{ name: '*', canDelegate: true }],
+    }, `<X509Data><X509Certificate>${caB64}</X509Certificate></X509Data>`);
+    const forgedInner = forgedDoc.slice(forgedDoc.indexOf('<credential '), forgedDoc.lastIndexOf('</signed-credential>')).replaceAll('+', '&#43;');
+    const attackOn = (genuine: string) => {
+      const rootOpen = /<signed-credential[^>]*>/.exec(genuine)![0];
+      const inner = genuine.slice(genuine.indexOf(rootOpen) + rootOpen.length, genuine.lastIndexOf('</signed-credential>'));
+      return `<?xml version="1.0" encoding="UTF-7"?>\n${rootOpen}${utf7('<![CDATA[')}${forgedInner}${utf7(']]>')}${utf7(inner)}</signed-credential>\n`;
+    };
+    const anchor = path.join(m.trustedRootsDir, 'kvmcrm-test.gid');
+    for (const [name, genuine] of [['valid user credential', read(m.userCred)], ['expired slice credential', read(m.expiredCred)]] as const) {
+      const attack = attackOn(genuine);
+      // the attack is real: plain xmlsec1 verifies the hidden genuine signature in these bytes
+      const file = path.join(work, 'utf7-attack.cred');
+      writeFileSync(file, attack);
+      execFileSync('xmlsec1', ['--verify', '--enabled-key-data', 'x509', '--node-id', 'Sig_ref0', '--trusted-pem', anchor, file], { stdio: ['ignore', 'pipe', 'pipe'] });
+      assert.throws(() => parseSignedCredential(attack), (e: unknown) => e instanceof GeniCredentialError && /declares encoding "UTF-7"; only UTF-8 is accepted/.test(e.message), name);
+      for (const method of ['Allocate', 'ListResources', 'Delete'] as GeniMethod[]) {
+        await refused(verifier.verify(method, sfa(attack)), /Tried no readable credential\. Last failure: the credential declares encoding "UTF-7"; only UTF-8 is accepted/);
+      }
+      // the adapter alone refuses it too, without running xmlsec1
+      assert.deepEqual(await new Xmlsec1SignatureVerifier({ xmlsec1Path: path.join(work, 'no-such-xmlsec1') }).verify(attack, ['Sig_ref0'], [anchor]),
+        { ok: false, reason: 'the credential declares encoding "UTF-7"; only UTF-8 is accepted' });
+    }
+    // the genuine valid credential alone still passes
+    assert.equal((await verifier.verify('ListResources', sfa(read(m.userCred)))).length, 1);
+  });
+
+  it('accepts only UTF-8: other declared encodings, other byte order marks, NUL and lone surrogates are refused', async () => {
+    const xml = read(m.sliceCred);
+    const decl = '<?xml version="1.0" encoding="UTF-8"?>';
+    assert.ok(xml.startsWith(decl));
+    const reason = (e: RegExp) => (err: unknown) => err instanceof GeniCredentialError && e.test(err.message);
+    for (const enc of ['UTF-16', 'utf-16le', 'UTF-7', 'ISO-8859-1', 'EBCDIC-US', 'UTF-32']) {
+      assert.throws(() => parseSignedCredential(xml.replace(decl, `<?xml version="1.0" encoding="${enc}"?>`)), reason(/declares encoding .*only UTF-8 is accepted/), enc);
+    }
+    await refused(verifier.verify('Allocate', sfa(xml.replace(decl, '<?xml version="1.0" encoding="UTF-16"?>'))), /declares encoding "UTF-16"/);
+    assert.throws(() => parseSignedCredential(xml.replace(decl, '<?xml version="1.0" encoding="UTF-8" foo="bar"?>')), reason(/XML declaration is malformed/));
+    assert.throws(() => parseSignedCredential(`\uFFFE${xml}`), reason(/byte order mark other than UTF-8's/));
+    assert.throws(() => parseSignedCredential(`\u00FF\u00FE${xml}`), reason(/byte order mark other than UTF-8's/));
+    assert.throws(() => parseSignedCredential(`\uFEFF\u00FE\u00FF${xml}`), reason(/byte order mark other than UTF-8's/));
+    assert.throws(() => parseSignedCredential(xml.replace('<owner_urn>', '<owner_urn>\u0000')), reason(/character U\+0000/));
+    assert.throws(() => parseSignedCredential(xml.replace('<owner_urn>', '<owner_urn>\uD800')), reason(/character U\+D800/));
+    assert.throws(() => parseSignedCredential(`junk${xml}`), reason(/does not start with XML markup/));
+    // UTF-8 spelled otherwise, with a UTF-8 BOM, without a declaration, single quotes and standalone: accepted, and
+    // the normalised declaration keeps the signature valid under real xmlsec1
+    for (const variant of [
+      xml.replace(decl, '<?xml version="1.0" encoding="utf8"?>'),
+      `\uFEFF${xml}`,
+      xml.replace(decl, ''),
+      xml.replace(decl, "<?xml version='1.0' encoding='utf-8' standalone='no'?>"),
+    ]) {
+      assert.equal(parseSignedCredential(variant).text.startsWith(decl), true);
+      assert.equal((await verifier.verify('Allocate', sfa(variant))).length, 1);
+    }
+  });
+
+  it('refuses what could make two parsers see different trees: stray text, comments, processing instructions, CDATA, DOCTYPE', () => {
+    const xml = read(m.sliceCred);
+    const rootOpen = /<signed-credential[^>]*>/.exec(xml)![0];
+    const reason = (e: RegExp) => (err: unknown) => err instanceof GeniCredentialError && e.test(err.message);
+    assert.throws(() => parseSignedCredential(xml.replace(rootOpen, `${rootOpen}stray`)), reason(/<signed-credential> holds text beside its child elements/));
+    assert.throws(() => parseSignedCredential(xml.replace('</signed-credential>', 'x</signed-credential>')), reason(/<signed-credential> holds text beside/));
+    assert.throws(() => parseSignedCredential(xml.replace('<privileges>', '<privileges>text')), reason(/<privileges> holds text beside/));
+    assert.throws(() => parseSignedCredential(xml.replace(rootOpen, `${rootOpen}<!-- note -->`)), reason(/XML comment/));
+    assert.throws(() => parseSignedCredential(xml.replace('<owner_urn>', '<owner_urn><!---->')), reason(/XML comment/));
+    assert.throws(() => parseSignedCredential(xml.replace(rootOpen, `<?xml-stylesheet href="x"?>${rootOpen}`)), reason(/processing instruction/));
+    assert.throws(() => parseSignedCredential(xml.replace(rootOpen, `${rootOpen}<?pi x?>`)), reason(/processing instruction/));
+    const urn = /<owner_urn>([^<]*)<\/owner_urn>/.exec(xml)![1]!;
+    assert.throws(() => parseSignedCredential(xml.replace(`<owner_urn>${urn}`, `<owner_urn><![CDATA[${urn}]]>`)), reason(/CDATA section/));
+    assert.throws(() => parseSignedCredential(`${xml}trailing`), reason(/not well-formed|outside its root/));
+    // the DOCTYPE test runs on the UTF-8 text only: spelled in another encoding, the declaration is refused first
+    assert.throws(() => parseSignedCredential(xml.replace('<?xml version="1.0" encoding="UTF-8"?>', '<?xml version="1.0" encoding="UTF-7"?>+ADw-!DOCTYPE x+AD4-')), reason(/declares encoding "UTF-7"/));
+    assert.throws(() => parseSignedCredential(xml.replace(rootOpen, `<!doctype signed-credential>${rootOpen}`)), reason(/DOCTYPE or ENTITY/));
+  });
+
+  it('caches accepted verifications (a hit runs no xmlsec1), stops at the first pass when it can, and clears on a roots reload (review #11 finding 2)', async () => {
+    const runs: string[][] = [];
+    const real = new Xmlsec1SignatureVerifier();
+    const spy = { verify: (xml: string, ids: readonly string[], files: readonly string[], t?: Date) => { runs.push([...ids]); return real.verify(xml, ids, files, t); } };
+    const source = { current: roots.current };
+    const v = new SfaCredentialVerifier({ roots: source, logger: silentLogger(), signatures: spy });
+    const slice = read(m.sliceCred);
+    assert.equal((await v.verify('Allocate', sfa(slice))).length, 1);
+    assert.equal(runs.length, 1);
+    // the same text for a method needing the same privilege (createsliver): a cache hit
+    const [again] = await v.verify('Provision', sfa(slice));
+    assert.equal(runs.length, 1, 'cache hit: no xmlsec1 run');
+    assert.equal(again?.targetUrn, m.sliceUrn);
+    // another privilege need is another entry; refusals are never cached
+    await v.verify('Delete', sfa(slice));
+    assert.equal(runs.length, 2);
+    await refused(v.verify('Allocate', sfa(read(m.tamperedCred))), /data and digest do not match/);
+    await refused(v.verify('Allocate', sfa(read(m.tamperedCred))), /data and digest do not match/);
+    assert.equal(runs.length, 4);
+    // need any: the second credential is never looked at; need slices: the matching credential first, then stop
+    runs.length = 0;
+    const user = read(m.userCred);
+    assert.equal((await v.verify('ListResources', [user, slice], {}, { kind: 'any' })).length, 1);
+    assert.equal(runs.length, 1);
+    const bound = await v.verify('Allocate', [read(m.expiredCred), user, slice], {}, { kind: 'slices', sliceUrns: [m.sliceUrn] });
+    assert.deepEqual(bound.map((b) => b.targetUrn), [m.sliceUrn]);
+    // default (every credential): both verified; the slice credential is new for ListResources' need (listnodes)
+    runs.length = 0;
+    assert.equal((await v.verify('ListResources', [user, slice])).length, 2);
+    assert.equal(runs.length, 1);
+    assert.equal((await v.verify('ListResources', [user, slice])).length, 2);
+    assert.equal(runs.length, 1, 'both from the cache');
+    runs.length = 0;
+    // a trusted-roots reload (a new snapshot) empties the cache
+    source.current = { ...roots.current };
+    await v.verify('Allocate', sfa(slice));
+    assert.equal(runs.length, 1);
+  });
+
+  it('the xmlsec1 adapter refuses beyond its wait list at once with SERVERERROR (5) "busy, retry later", writing no file (review #11 finding 2)', async () => {
+    const hang = path.join(work, 'slow-xmlsec1');
+    writeFileSync(hang, '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
+    const adapter = new Xmlsec1SignatureVerifier({ xmlsec1Path: hang, timeoutSeconds: 1, maxConcurrent: 1, maxWaiting: 1 });
+    const rootsFiles = [path.join(m.trustedRootsDir, 'kvmcrm-test.gid')];
+    const xml = read(m.sliceCred);
+    const tempsBefore = readdirSync(tmpdir()).filter((f) => f.startsWith('kvmcrm-cred-')).length;
+    const first = adapter.verify(xml, ['Sig_ref0'], rootsFiles);
+    const second = adapter.verify(xml, ['Sig_ref0'], rootsFiles);
+    const t = Date.now();
+    const busy = await adapter.verify(xml, ['Sig_ref0'], rootsFiles).then(() => undefined, (e: unknown) => e);
+    assert.ok(busy instanceof SignatureCheckBusyError, String(busy));
+    assert.ok(Date.now() - t < 500, 'refused at once');
+    assert.deepEqual(geniCodeOf(busy), { code: 5, message: 'busy, retry later: 1 credential signature checks are already waiting', unexpected: false });
+    assert.ok(readdirSync(tmpdir()).filter((f) => f.startsWith('kvmcrm-cred-')).length <= tempsBefore + 1, 'only the running check has a temp folder');
+    assert.equal((await first).ok, false);
+    assert.equal((await second).ok, false);
+    // through the verifier the busy error is not a credential refusal
+    const v = new SfaCredentialVerifier({ roots: roots_(), logger: silentLogger(), signatures: { verify: () => Promise.reject(new SignatureCheckBusyError('busy, retry later')) } });
+    await assert.rejects(v.verify('Allocate', sfa(xml)), (e: unknown) => e instanceof SignatureCheckBusyError && geniCodeOf(e).code === 5);
   });
 
   it('refuses signature wrapping: a second unsigned credential first, or a duplicated xml:id', async () => {

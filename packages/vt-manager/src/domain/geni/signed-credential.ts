@@ -13,6 +13,7 @@
 import { SaxesParser, type SaxesTagNS } from 'saxes';
 import { parseGeniTime } from '@kvm-crm/shared';
 import { GeniCredentialError } from './geni-credential-error.js';
+import { isUtf8EncodingName, normaliseCredentialEncoding } from './credential-encoding.js';
 
 /** Largest credential accepted, in UTF-8 bytes (§9.3: each ≤ 256 KiB). */
 export const MAX_CREDENTIAL_BYTES = 256 * 1024;
@@ -89,6 +90,11 @@ export interface SignedCredential {
   credential: CredentialBody;
   /** Every signature id to verify, top credential first (`Sig_ref0`, then its parents'). */
   signatureIds: string[];
+  /**
+   * The exact text this reader accepted, its start normalised to `<?xml version="1.0" encoding="UTF-8"?>` (see
+   * `credential-encoding.ts`): the only text to hand to the signature check, so that xmlsec1 reads the same tree.
+   */
+  text: string;
 }
 
 /** An element of the tree: local name, namespace URI, attributes by qualified name, children, direct text. */
@@ -107,8 +113,12 @@ function fail(reason: string): never {
 /**
  * Reads and structurally checks one signed credential (§9.1 format; §9.3 items 1 and 2).
  *
- * Checks, in order: size (≤ {@link MAX_CREDENTIAL_BYTES} UTF-8 bytes); no `<!DOCTYPE`/`<!ENTITY` anywhere (before
- * any parsing); well-formed XML within depth/element limits; root `signed-credential` with exactly one `credential`
+ * Checks, in order: UTF-8 only (no declared encoding but UTF-8, no other byte order mark, no NUL or other character
+ * XML forbids, no lone surrogate: `credential-encoding.ts`, decision 023); size (≤ {@link MAX_CREDENTIAL_BYTES}
+ * UTF-8 bytes); no `<!DOCTYPE`/`<!ENTITY` anywhere (before any parsing, and the parser's doctype event again);
+ * well-formed XML within depth/element limits, with nothing a genuine SFA credential never holds and another parser
+ * might read differently: no comment, processing instruction or CDATA section, no non-whitespace text beside child
+ * elements (mixed content, e.g. stray text directly under `<signed-credential>`); root `signed-credential` with exactly one `credential`
  * child and one `signatures` child; every id (`xml:id`, `Id`, `ID`, `id` attributes) unique in the document;
  * each credential (and each `parent/credential`, ≤ {@link MAX_DELEGATION_DEPTH} levels) has an `xml:id`, type
  * `privilege`, the owner/target/expires/privileges fields, and a `Signature` child of `signatures` with `xml:id`
@@ -119,6 +129,7 @@ function fail(reason: string): never {
  */
 export function parseSignedCredential(xml: string): SignedCredential {
   if (typeof xml !== 'string' || xml.length === 0) fail('the credential is empty');
+  xml = normaliseCredentialEncoding(xml);
   if (xml.length > MAX_CREDENTIAL_BYTES || Buffer.byteLength(xml, 'utf8') > MAX_CREDENTIAL_BYTES) {
     fail(`the credential is larger than ${MAX_CREDENTIAL_BYTES} bytes`);
   }
@@ -149,7 +160,7 @@ export function parseSignedCredential(xml: string): SignedCredential {
   const signatureIds: string[] = [];
   const credential = readCredential(credentials[0]!, byId, signatureIds, 0);
   if (signatureIds.length !== signatures.length) fail(`there are ${signatures.length} signatures for ${signatureIds.length} credentials`);
-  return { credential, signatureIds };
+  return { credential, signatureIds, text: xml };
 }
 
 function readCredential(el: Node, signatures: Map<string, Node>, signatureIds: string[], depth: number): CredentialBody {
@@ -279,6 +290,15 @@ function readTree(xml: string): Node {
   parser.on('error', (err) => {
     fail(`the credential is not well-formed XML: ${err.message.replace(/\.$/, '')}`);
   });
+  // One byte string, one tree (decision 023): refuse what libxml2 could read differently and no genuine credential
+  // holds.
+  parser.on('xmldecl', (decl) => {
+    if (decl.encoding !== undefined && !isUtf8EncodingName(decl.encoding)) fail('the credential declares an encoding other than UTF-8');
+  });
+  parser.on('doctype', () => fail('the credential contains a DOCTYPE or ENTITY declaration (refused)'));
+  parser.on('comment', () => fail('the credential contains an XML comment (refused)'));
+  parser.on('processinginstruction', () => fail('the credential contains a processing instruction (refused)'));
+  parser.on('cdata', () => fail('the credential contains a CDATA section (refused)'));
   parser.on('opentagstart', () => {
     if (++count > MAX_ELEMENTS) fail(`the credential has more than ${MAX_ELEMENTS} elements`);
     if (stack.length + 1 > MAX_ELEMENT_DEPTH) fail(`the credential nests elements deeper than ${MAX_ELEMENT_DEPTH} levels`);
@@ -297,14 +317,14 @@ function readTree(xml: string): Node {
     stack.push(node);
   });
   parser.on('closetag', () => {
-    stack.pop();
+    const node = stack.pop();
+    if (node && node.children.length > 0 && node.text.trim() !== '') fail(`<${node.local}> holds text beside its child elements (refused)`);
   });
-  const onText = (t: string) => {
+  parser.on('text', (t: string) => {
     const top = stack[stack.length - 1];
     if (top) top.text += t;
-  };
-  parser.on('text', onText);
-  parser.on('cdata', onText);
+    else if (t.trim() !== '') fail('the credential has text outside its root element');
+  });
   try {
     parser.write(xml);
     parser.close();

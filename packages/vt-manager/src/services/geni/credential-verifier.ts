@@ -4,7 +4,7 @@
  * XML-DSig signature values by the {@link XmlSignatureVerifier} port (the xmlsec1 adapter, decision 023), run last
  * so that a hostile caller cannot make the manager start programs with credentials that fail a cheap check.
  */
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { isAuthorityPrefix, parseUrn, parseUrnOfType, sameUrn, urnToHrn, type Logger } from '@kvm-crm/shared';
 import { GeniCredentialError } from '../../domain/geni/geni-credential-error.js';
 import {
@@ -20,6 +20,9 @@ export type { GeniMethod } from '../../domain/geni/sfa-rights.js';
 
 /** Most SFA credentials looked at in one call (§9.3). */
 export const MAX_CREDENTIALS = 10;
+/** Accepted verifications kept (LRU), and for how long at most, in milliseconds (decision 023 item 6). */
+export const VERIFICATION_CACHE_ENTRIES = 1000;
+export const VERIFICATION_CACHE_MS = 5 * 60_000;
 
 /** A credential that passed every check. */
 export interface VerifiedCredential {
@@ -45,16 +48,25 @@ export interface CredentialCallContext {
   peerCertificate?: X509Certificate | { raw: Buffer };
 }
 
+/**
+ * How many credentials {@link GeniCredentialVerifier.verify} needs to pass before it stops (each pass may cost an
+ * xmlsec1 run): `any` — the first that passes (methods without slice binding: ListResources); `slices` — enough
+ * to bind every one of these slice URNs (§9.5), trying first the credentials whose target is one of them or an
+ * authority over them, then the rest; `all` (the default) — every credential.
+ */
+export type CredentialNeed = { kind: 'any' } | { kind: 'slices'; sliceUrns: readonly string[] } | { kind: 'all' };
+
 /** The credential checks the GENI API calls. */
 export interface GeniCredentialVerifier {
   /**
    * §9.3 items 1–7 for `method` over the raw XML-RPC credentials parameter (an array of `{geni_type, geni_version?,
    * geni_value}` structs or bare strings, §1.8; structs whose `geni_type` is not `geni_sfa` are ignored). Returns
-   * every credential that passed (≥ 1).
+   * the credentials that passed (≥ 1): every one, or with `need` only as many as needed (see {@link CredentialNeed}).
    * @throws GeniCredentialError "No credential was found with appropriate privileges. Tried <owners>. Last failure:
-   *   <reason>" (never echoes the credential).
+   *   <reason>" (never echoes the credential); SignatureCheckBusyError (an UpstreamError: SERVERERROR 5) when the
+   *   signature checker's wait list is full.
    */
-  verify(method: GeniMethod, credentials: unknown, context?: CredentialCallContext): Promise<VerifiedCredential[]>;
+  verify(method: GeniMethod, credentials: unknown, context?: CredentialCallContext, need?: CredentialNeed): Promise<VerifiedCredential[]>;
 }
 
 /** Where {@link SfaCredentialVerifier} finds the trusted roots: a {@link TrustedRootsStore} or a fixed snapshot. */
@@ -101,30 +113,45 @@ export function sfaCredentialTexts(credentials: unknown): string[] {
   return texts;
 }
 
-/** The real verifier (§9.3 with §9.2's rules). */
+/** An accepted verification in the cache, and until when it may be reused (epoch ms). */
+interface CachedVerification {
+  verified: VerifiedCredential;
+  validUntil: number;
+}
+
+/**
+ * The real verifier (§9.3 with §9.2's rules). Accepted verifications are cached (decision 023 item 6): keyed by
+ * the sha256 of the credential text, the method's operation (its privilege need) and, with `requireCallerMatch`,
+ * the caller's certificate; reused until min(credential expiry, certificates' expiry, now + 5 min); at most
+ * {@link VERIFICATION_CACHE_ENTRIES} (least recently used dropped); emptied when the trusted roots change.
+ * Refusals are never cached.
+ */
 export class SfaCredentialVerifier implements GeniCredentialVerifier {
   private readonly signatures: XmlSignatureVerifier;
   private readonly now: () => Date;
+  private readonly cache = new Map<string, CachedVerification>();
+  private cacheRoots: TrustedRootsSnapshot | undefined;
 
   constructor(private readonly options: SfaCredentialVerifierOptions) {
     this.signatures = options.signatures ?? new Xmlsec1SignatureVerifier(options.xmlsec1Path ? { xmlsec1Path: options.xmlsec1Path } : {});
     this.now = options.now ?? (() => new Date());
   }
 
-  async verify(method: GeniMethod, credentials: unknown, context: CredentialCallContext = {}): Promise<VerifiedCredential[]> {
+  async verify(method: GeniMethod, credentials: unknown, context: CredentialCallContext = {}, need: CredentialNeed = { kind: 'all' }): Promise<VerifiedCredential[]> {
     const operation = METHOD_OPERATION[method];
     if (!operation) throw new GeniCredentialError(`method ${String(method)} takes no credentials`);
-    const texts = sfaCredentialTexts(credentials);
+    const texts = orderForNeed(sfaCredentialTexts(credentials), need);
     const passed: VerifiedCredential[] = [];
     const owners: string[] = [];
     let lastFailure = 'no SFA credential was given';
     for (const xml of texts) {
       try {
-        passed.push(await this.verifyOne(method, operation, xml, context, owners));
+        passed.push(await this.verifyCached(method, operation, xml, context, owners));
       } catch (err) {
         if (!(err instanceof GeniCredentialError)) throw err;
         lastFailure = err.message;
       }
+      if (enough(passed, need)) break;
     }
     if (passed.length > 0) return passed;
     const tried = owners.length > 0 ? owners.join(', ') : 'no readable credential';
@@ -132,8 +159,43 @@ export class SfaCredentialVerifier implements GeniCredentialVerifier {
     throw new GeniCredentialError(`No credential was found with appropriate privileges. Tried ${tried}. Last failure: ${lastFailure}`);
   }
 
+  /** {@link verifyOne} through the cache of accepted verifications. */
+  private async verifyCached(method: GeniMethod, operation: string, xml: string, context: CredentialCallContext, owners: string[]): Promise<VerifiedCredential> {
+    const roots = this.options.roots.current;
+    if (roots !== this.cacheRoots) {
+      this.cache.clear();
+      this.cacheRoots = roots;
+    }
+    let key = `${createHash('sha256').update(xml, 'utf8').digest('hex')} ${operation}`;
+    if (this.options.requireCallerMatch) {
+      const peer = context.peerCertificate;
+      const raw = peer instanceof X509Certificate ? peer.raw : peer && Buffer.isBuffer(peer.raw) ? peer.raw : undefined;
+      key += ` ${raw ? createHash('sha256').update(raw).digest('hex') : 'none'}`;
+    }
+    const now = this.now().getTime();
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.cache.delete(key);
+      if (hit.validUntil > now) {
+        this.cache.set(key, hit); // most recently used
+        const v = hit.verified;
+        owners.push(v.ownerUrn.length > 200 ? `${v.ownerUrn.slice(0, 200)}…` : v.ownerUrn);
+        return { ...v, privileges: [...v.privileges] };
+      }
+    }
+    const { verified, certificatesValidUntil } = await this.verifyOne(method, operation, xml, context, owners);
+    const validUntil = Math.min(verified.expires.getTime(), certificatesValidUntil, now + VERIFICATION_CACHE_MS);
+    if (validUntil > now) {
+      this.cache.set(key, { verified: { ...verified, privileges: [...verified.privileges] }, validUntil });
+      while (this.cache.size > VERIFICATION_CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
+    }
+    return verified;
+  }
+
   /** All checks of one credential; `owners` gets its owner URN as soon as it is read. @throws GeniCredentialError */
-  private async verifyOne(method: GeniMethod, operation: string, xml: string, context: CredentialCallContext, owners: string[]): Promise<VerifiedCredential> {
+  private async verifyOne(
+    method: GeniMethod, operation: string, xml: string, context: CredentialCallContext, owners: string[],
+  ): Promise<{ verified: VerifiedCredential; certificatesValidUntil: number }> {
     const now = this.now();
     const doc = parseSignedCredential(xml);
     const top = doc.credential;
@@ -227,11 +289,60 @@ export class SfaCredentialVerifier implements GeniCredentialVerifier {
     }
 
     // 2, 3. the signature values, last (xmlsec1)
-    const check = await this.signatures.verify(xml, doc.signatureIds, anchors.map((r) => r.path), now);
+    const check = await this.signatures.verify(doc.text, doc.signatureIds, anchors.map((r) => r.path), now);
     if (!check.ok) throw new GeniCredentialError(check.reason);
 
-    return { ownerUrn: top.ownerUrn, targetUrn: top.targetUrn, targetType, expires: top.expires, privileges: top.privileges.map((p) => p.name) };
+    const certificatesValidUntil = Math.min(...read.flatMap((r) => [r.owner, r.target, r.signer]).map((c) => new Date(c.validTo).getTime()));
+    return {
+      verified: { ownerUrn: top.ownerUrn, targetUrn: top.targetUrn, targetType, expires: top.expires, privileges: top.privileges.map((p) => p.name) },
+      certificatesValidUntil: Number.isNaN(certificatesValidUntil) ? 0 : certificatesValidUntil,
+    };
   }
+}
+
+/** The target URN of a credential text, read cheaply for ordering only (never trusted); undefined if unreadable. */
+function claimedTarget(xml: string): string | undefined {
+  try {
+    return parseSignedCredential(xml).credential.targetUrn;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `target` (a credential's target URN) could bind `sliceUrn`: the slice itself or an authority over it. */
+function targets(target: string, sliceUrn: string): boolean {
+  try {
+    if (sameUrn(target, sliceUrn)) return true;
+    return parseUrn(target).type.startsWith('authority') && isAuthorityPrefix(urnToHrn(target), urnToHrn(sliceUrn));
+  } catch {
+    return false;
+  }
+}
+
+/** The credential texts in the order `need` prefers: for `slices`, those claiming a wanted target first (stable). */
+function orderForNeed(texts: string[], need: CredentialNeed): string[] {
+  if (need.kind !== 'slices' || texts.length < 2) return texts;
+  const matching = (xml: string) => {
+    const t = claimedTarget(xml);
+    return t !== undefined && need.sliceUrns.some((s) => targets(t, s));
+  };
+  const first = texts.filter(matching);
+  return [...first, ...texts.filter((t) => !first.includes(t))];
+}
+
+/** Whether the credentials that passed so far satisfy `need`. */
+function enough(passed: readonly VerifiedCredential[], need: CredentialNeed): boolean {
+  if (passed.length === 0) return false;
+  if (need.kind === 'any') return true;
+  if (need.kind === 'all') return false;
+  return need.sliceUrns.every((s) => {
+    try {
+      bindToSlice(passed, s);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 function sameUrnSafe(a: string | undefined, b: string): boolean {

@@ -15,16 +15,17 @@ import {
   sliverUrn,
   templateNameOfDiskImage,
 } from '@kvm-crm/shared';
-import type { GeniMethod, VerifiedCredential } from './credential-verifier.js';
+import type { CredentialNeed, GeniMethod, VerifiedCredential } from './credential-verifier.js';
 
-export type { GeniMethod, VerifiedCredential };
+export type { CredentialNeed, GeniMethod, VerifiedCredential };
 
 /**
  * The credential checks: `verify` (§9.3 items 1–7 over the raw XML-RPC credentials parameter) and `bindToSlice`
- * (§9.5). Both throw the verifier's GeniCredentialError, which geni-result.ts maps to FORBIDDEN (3).
+ * (§9.5). Both throw the verifier's GeniCredentialError, which geni-result.ts maps to FORBIDDEN (3). `need` says
+ * how many credentials must pass before `verify` stops (default every one; see CredentialNeed).
  */
 export interface GeniCredentials {
-  verify(method: GeniMethod, credentials: unknown): Promise<VerifiedCredential[]>;
+  verify(method: GeniMethod, credentials: unknown, need?: CredentialNeed): Promise<VerifiedCredential[]>;
   bindToSlice(verified: VerifiedCredential[], sliceUrn: string): VerifiedCredential;
 }
 

@@ -118,14 +118,53 @@ export class GeniSliverService {
   }
 
   /**
-   * Provision (§6.6): for each `allocated` sliver, a create action through the normal intake (principal
+   * Provision (§6.6, §8): for each `allocated` sliver, a create action through the normal intake (principal
    * {@link GENI_PRINCIPAL}, no callback), the sliver flipping to `provisioned` in the create's own transaction
-   * (its reservation and address pass to the VM row). Slivers are provisioned one by one; the first refusal stops
-   * and is reported (the slivers provisioned before it stay provisioned).
-   * @throws GeniFault REFUSED/ERROR with the intake's reason when a create is refused.
+   * (its reservation and address pass to the VM row).
+   *
+   * All-or-nothing unless `bestEffort` (§8 `geni_best_effort`; decision 022): every sliver's server is checked
+   * first (enabled, up, not draining: REFUSED with no change); a create refused afterwards (a race) undoes the
+   * creates this call already submitted through the normal Delete path (their VMs are deleted, the slivers go) and
+   * the call fails with the refusal. With `bestEffort` the other slivers go on and the refusals are returned by
+   * sliver id (the refused slivers stay allocated). `expiresAt`: one expiry for all, or one per sliver (per slice).
+   * @throws GeniFault REFUSED naming the sliver and the reason (not with `bestEffort`, except the server check).
    */
-  async provision(slivers: GeniSliver[], users: GeniUser[], expiresAt: Date): Promise<void> {
+  async provision(slivers: GeniSliver[], users: GeniUser[], expiresAt: Date | ((s: GeniSliver) => Date), bestEffort = false): Promise<Map<number, string>> {
+    const expiryOf = typeof expiresAt === 'function' ? expiresAt : () => expiresAt;
+    const servers = new ServerRepository(this.tx.manager);
+    const refusals = new Map<number, string>();
+    const todo: GeniSliver[] = [];
     for (const s of slivers) {
+      const server = await servers.getById(s.serverId);
+      if (!server.enabled || server.draining || !server.available) {
+        const reason = `sliver ${s.clientId} could not be provisioned: node ${server.name} is ${!server.enabled ? 'disabled' : server.draining ? 'draining' : 'down'}`;
+        if (!bestEffort) throw new GeniFault(GENI_CODE.REFUSED, `${reason} (nothing was provisioned)`);
+        refusals.set(s.id, reason);
+      } else todo.push(s);
+    }
+    const done: GeniSliver[] = [];
+    for (const s of todo) {
+      const refused = await this.provisionOne(s, users, expiryOf(s));
+      if (refused === undefined) {
+        done.push(s);
+        continue;
+      }
+      const reason = `sliver ${s.clientId} could not be provisioned: ${refused}`;
+      if (bestEffort) {
+        refusals.set(s.id, reason);
+        continue;
+      }
+      if (done.length > 0) {
+        this.log.warn('GENI Provision refused part-way: undoing the slivers provisioned in this call', { refused: s.sliverUrn, undone: done.map((d) => d.sliverUrn) });
+        await this.delete(done.map((d) => ({ ...d, allocationState: 'provisioned' as const })));
+      }
+      throw new GeniFault(GENI_CODE.REFUSED, `${reason}${done.length ? ` (the ${done.length} sliver(s) provisioned before it in this call were deleted)` : ''}`);
+    }
+    return refusals;
+  }
+
+  /** One sliver's create; returns the intake's refusal reason, or undefined when the create was handed over. */
+  private async provisionOne(s: GeniSliver, users: GeniUser[], expiresAt: Date): Promise<string | undefined> {
       const actionId = randomUUID();
       const projectId = sliceProjectId(s.sliceUrn);
       const hrn = s.sliceHrn.length <= 200 ? s.sliceHrn : s.sliceHrn.slice(-200);
@@ -159,10 +198,10 @@ export class GeniSliverService {
       };
       const { handedOver } = await this.intake.submitActions('', [action], { allowNoCallback: true, principal: GENI_PRINCIPAL, honourNicRequests: true, beforeCreate });
       const refused = (await handedOver).get(actionId);
-      if (refused !== undefined) throw new GeniFault(GENI_CODE.REFUSED, `sliver ${s.clientId} could not be provisioned: ${refused}`);
+      if (refused !== undefined) return refused;
       await this.tx.run((em) => new VmRepository(em).setExpiry(s.vmUuid, expiresAt));
       this.log.info('GENI sliver provisioned', { sliverUrn: s.sliverUrn, vmUuid: s.vmUuid, actionId });
-    }
+      return undefined;
   }
 
   /**
@@ -209,18 +248,24 @@ export class GeniSliverService {
   /**
    * Delete (§6.9): allocations vanish at once (reservation and address released); provisioned slivers become
    * `unallocated` and get a normal delete action (now, or by the sweep once the VM is not busy); the row goes
-   * when the VM is gone. Works in any state.
+   * when the VM is gone. Works in any state; an allocation provisioned meanwhile (a racing Provision) is deleted as
+   * a provisioned sliver.
    */
   async delete(slivers: GeniSliver[]): Promise<void> {
-    for (const s of slivers) {
+    for (let s of slivers) {
       if (s.allocationState === 'allocated') {
-        await this.tx.run(async (em) => {
-          if (await new GeniSliverRepository(em).transition(s.id, 'allocated', 'unallocated')) {
-            await this.ipam.releaseAll(em, s.vmUuid);
-            await new GeniSliverRepository(em).remove(s.id);
-          }
+        const dropped = await this.tx.run(async (em) => {
+          if (!(await new GeniSliverRepository(em).transition(s.id, 'allocated', 'unallocated'))) return false;
+          await this.ipam.releaseAll(em, s.vmUuid);
+          await new GeniSliverRepository(em).remove(s.id);
+          return true;
         });
-        continue;
+        if (dropped) continue;
+        // A Provision won the race (issue #11 finding 4): re-read; provisioned → delete its VM like any provisioned
+        // sliver; gone or already being deleted → nothing to do.
+        const now = await new GeniSliverRepository(this.tx.manager).findByUrn(s.sliverUrn);
+        if (!now || now.id !== s.id || now.allocationState !== 'provisioned') continue;
+        s = now;
       }
       await this.tx.run((em) => new GeniSliverRepository(em).update(s.id, { allocationState: 'unallocated', deleteWanted: true, startWanted: false }));
       // Issued now when the VM is free; otherwise (or when refused) the sweep issues it later.
@@ -251,7 +296,6 @@ export class GeniSliverService {
   async sweep(now = new Date()): Promise<void> {
     const em = this.tx.manager;
     for (const s of await new GeniSliverRepository(em).listExpired(now, SWEEP_BATCH)) {
-      if (s.allocationState === 'unallocated') continue;
       this.log.info('GENI sliver expired', { sliverUrn: s.sliverUrn, state: s.allocationState, expiresAt: s.expiresAt.toISOString() });
       await this.delete([s]);
     }

@@ -8,10 +8,12 @@
  */
 import assert from 'node:assert/strict';
 import { GeniSliver } from '../../../dist/db/entities/geni-sliver.js';
+import { Server } from '../../../dist/db/entities/server.js';
 import { Ipv4Slot } from '../../../dist/db/entities/ipv4-slot.js';
 import { ProjectOwner } from '../../../dist/db/entities/project-owner.js';
 import { VirtualMachine } from '../../../dist/db/entities/virtual-machine.js';
 import { AllocationRepository } from '../../../dist/repositories/allocation-repository.js';
+import { GeniSliverRepository } from '../../../dist/repositories/geni-sliver-repository.js';
 import { GENI_PRINCIPAL } from '../../../dist/services/geni/geni-settings.js';
 import { geniCall } from '../../../dist/services/geni/geni-result.js';
 import { addHostWithFacts } from '../../../dist/testing/capacity-fakes.js';
@@ -294,4 +296,180 @@ forEachEngine('GENI: an unbound node is placed by the policy; two concurrent Pro
   await waitFor('the create at the agent', () => w.agent.sent.length > 0);
   assert.equal(await w.tx.dataSource.getRepository(VirtualMachine).count(), 1);
   assert.deepEqual(w.agent.sent.map((_, i) => w.agent.action(i).type), ['create'], 'one create reached the agent');
+});
+
+/** Two slivers of TEST_SLICE, vm1 on kvm1 and vm2 on kvm2, allocated. */
+async function allocateTwo(w: World, g: G): Promise<void> {
+  await addHostWithFacts(w, 'kvm2', KVM2, 32);
+  const alloc = await struct(g, () => g.am.allocate(TEST_SLICE, ['slice-cred'], requestRspec([
+    { clientId: 'vm1', server: 'kvm1', image: 'tiny', ram: 256, cores: 1 },
+    { clientId: 'vm2', server: 'kvm2', image: 'tiny', ram: 256, cores: 1 },
+  ]), RSPEC_V3));
+  assert.equal(alloc.code.geni_code, 0, alloc.output);
+}
+
+forEachEngine('GENI Provision is all-or-nothing (§8): a host disabled after Allocate refuses the call, nothing is created, both stay allocated (review #11 finding 3)', async (t, engine) => {
+  const { w, g } = await setUp(t, engine);
+  await allocateTwo(w, g);
+  await w.tx.dataSource.getRepository(Server).update({ name: 'kvm2' }, { enabled: false });
+  const prov = await struct(g, () => g.am.provision([TEST_SLICE], ['slice-cred'], RSPEC_V3));
+  assert.equal(prov.code.geni_code, 7, prov.output);
+  assert.match(prov.output, /sliver vm2 could not be provisioned: node kvm2 is disabled \(nothing was provisioned\)/);
+  assert.deepEqual((await sliverRows(w)).map((r) => [r.clientId, r.allocationState]), [['vm1', 'allocated'], ['vm2', 'allocated']]);
+  assert.equal(await w.tx.dataSource.getRepository(VirtualMachine).count(), 0);
+  assert.equal(w.agent.sent.length, 0);
+  // geni_best_effort (opt-in): vm1 is provisioned, vm2 reports geni_error and stays allocated
+  const best = await struct(g, () => g.am.provision([TEST_SLICE], ['slice-cred'], { ...RSPEC_V3, geni_best_effort: true }));
+  assert.equal(best.code.geni_code, 0, best.output);
+  const byId = new Map(best.value.geni_slivers.map((x: any) => [x.geni_sliver_urn.replace(/.*\+/, ''), x]));
+  assert.equal((byId.get('vm1') as any).geni_allocation_status, 'geni_provisioned');
+  assert.equal('geni_error' in (byId.get('vm1') as any), false);
+  assert.equal((byId.get('vm2') as any).geni_allocation_status, 'geni_allocated');
+  assert.match((byId.get('vm2') as any).geni_error, /node kvm2 is disabled/);
+});
+
+forEachEngine('GENI Provision: a create refused part-way (host disabled during the call) undoes the creates already submitted (review #11 finding 3)', async (t, engine) => {
+  const { w, g } = await setUp(t, engine);
+  await allocateTwo(w, g);
+  const send = w.agent.send.bind(w.agent);
+  let disabled = false;
+  w.agent.send = async (server, cb, xml) => {
+    await send(server, cb, xml);
+    if (!disabled) {
+      disabled = true;
+      await w.tx.dataSource.getRepository(Server).update({ name: 'kvm2' }, { enabled: false });
+    }
+  };
+  const prov = await struct(g, () => g.am.provision([TEST_SLICE], ['slice-cred'], RSPEC_V3));
+  assert.equal(prov.code.geni_code, 7, prov.output);
+  assert.match(prov.output, /sliver vm2 could not be provisioned: .*\(the 1 sliver\(s\) provisioned before it in this call were deleted\)/);
+  // vm1's create finishes, then the sweep deletes it through the normal delete action; vm2 is still allocated
+  assert.equal(await agentFinishesLast(w, 0), 'create');
+  await g.slivers.sweep();
+  assert.equal(await agentFinishesLast(w, 1), 'delete');
+  await g.slivers.sweep();
+  assert.equal(await w.tx.dataSource.getRepository(VirtualMachine).count(), 0, 'no VM left');
+  assert.deepEqual((await sliverRows(w)).map((r) => [r.clientId, r.allocationState]), [['vm2', 'allocated']]);
+});
+
+forEachEngine('GENI Delete racing Provision: the allocation provisioned meanwhile is deleted as a provisioned sliver (review #11 finding 4)', async (t, engine) => {
+  const { w, g } = await setUp(t, engine);
+  assert.equal((await struct(g, () => g.am.allocate(TEST_SLICE, ['slice-cred'], requestRspec([{ clientId: 'vm1', server: 'kvm1', image: 'tiny' }]), RSPEC_V3))).code.geni_code, 0);
+  const [stale] = await sliverRows(w); // what Delete read: allocated
+  assert.equal(stale?.allocationState, 'allocated');
+  assert.equal((await struct(g, () => g.am.provision([TEST_SLICE], ['slice-cred'], RSPEC_V3))).code.geni_code, 0);
+  await g.slivers.delete([stale!]);
+  const [row] = await sliverRows(w);
+  assert.equal(row?.allocationState, 'unallocated', 'not left provisioned');
+  assert.equal(row?.deleteWanted, true);
+  assert.equal(await agentFinishesLast(w, 0), 'create');
+  await g.slivers.sweep();
+  assert.equal(await agentFinishesLast(w, 1), 'delete');
+  await g.slivers.sweep();
+  assert.equal((await sliverRows(w)).length, 0);
+  assert.equal(await w.tx.dataSource.getRepository(VirtualMachine).count(), 0);
+  // a sliver already gone: nothing to do, no error
+  await g.slivers.delete([stale!]);
+});
+
+forEachEngine('GENI expiry sweep: slivers being deleted do not starve newer expiries (review #11 finding 6)', async (t, engine) => {
+  const { w, g } = await setUp(t, engine);
+  assert.equal((await struct(g, () => g.am.allocate(TEST_SLICE, ['slice-cred'], requestRspec([{ clientId: 'a1', server: 'kvm1', image: 'tiny', ram: 64, cores: 1 }]), RSPEC_V3))).code.geni_code, 0);
+  const [a1] = await sliverRows(w);
+  // 250 stuck deletes (more than one sweep batch), older (lower ids) than the expired allocation
+  const repo = w.tx.dataSource.getRepository(GeniSliver);
+  const past = new Date(Date.now() - 3600_000);
+  await repo.update({ id: a1!.id }, { expiresAt: past });
+  const rows = Array.from({ length: 250 }, (_, i) => repo.create({ ...a1!, id: undefined, sliverUrn: `${a1!.sliverUrn}x${i}`, clientId: `stuck${i}`, allocationState: 'unallocated', deleteWanted: true, expiresAt: past, vmUuid: `5e4e0000-0000-4000-8000-${String(i).padStart(12, '0')}` } as never));
+  const saved = await repo.save(rows as never[]);
+  // the stuck rows must sort before a1 for the old query to starve it: give a1 the newest id by re-inserting it
+  await repo.delete({ id: a1!.id });
+  await repo.save(repo.create({ ...a1!, id: undefined, expiresAt: past } as never));
+  assert.equal((saved as unknown[]).length, 250);
+  const listed = await new GeniSliverRepository(w.tx.manager).listExpired(new Date(), 200);
+  assert.deepEqual(listed.map((r) => r.clientId), ['a1']);
+  await g.slivers.sweep();
+  assert.equal((await sliverRows(w)).some((r) => r.clientId === 'a1'), false, 'the expired allocation is dropped');
+});
+
+forEachEngine('GENI Renew of an expired (not yet swept) sliver is EXPIRED (15); of one being deleted REFUSED (review #11 finding 7)', async (t, engine) => {
+  const { w, g } = await setUp(t, engine);
+  assert.equal((await struct(g, () => g.am.allocate(TEST_SLICE, ['slice-cred'], requestRspec([{ clientId: 'vm1', server: 'kvm1', image: 'tiny' }]), RSPEC_V3))).code.geni_code, 0);
+  const [row] = await sliverRows(w);
+  const soon = new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, 'Z');
+  await w.tx.dataSource.getRepository(GeniSliver).update({ id: row!.id }, { expiresAt: new Date(Date.now() - 1000) });
+  const expired = await struct(g, () => g.am.renew([row!.sliverUrn], ['slice-cred'], soon, {}));
+  assert.equal(expired.code.geni_code, 15, expired.output);
+  assert.match(expired.output, /expired at .*cannot be renewed/);
+  await w.tx.dataSource.getRepository(GeniSliver).update({ id: row!.id }, { expiresAt: new Date(Date.now() + 600_000), allocationState: 'unallocated', deleteWanted: true });
+  const deleting = await struct(g, () => g.am.renew([row!.sliverUrn], ['slice-cred'], soon, {}));
+  assert.equal(deleting.code.geni_code, 7, deleting.output);
+  assert.match(deleting.output, /is being deleted/);
+  const kept = (await sliverRows(w))[0]!;
+  assert.ok(kept.expiresAt.getTime() <= Date.now() + 600_000 + 1000, 'expiry unchanged');
+});
+
+forEachEngine('GENI Provision and Renew bind each slice to its own credential and its expiry (review #11 finding 5)', async (t, engine) => {
+  const { w, g } = await setUp(t, engine);
+  await addHostWithFacts(w, 'kvm2', KVM2, 32);
+  const long = sliceCredential(TEST_SLICE, 24 * 10);
+  const short = sliceCredential(OTHER_SLICE, 5);
+  g.credentials.byToken.set('both', [long, short]);
+  assert.equal((await struct(g, () => g.am.allocate(TEST_SLICE, ['both'], requestRspec([{ clientId: 'm1', server: 'kvm1', image: 'tiny', ram: 128, cores: 1 }]), RSPEC_V3))).code.geni_code, 0);
+  assert.equal((await struct(g, () => g.am.allocate(OTHER_SLICE, ['both'], requestRspec([{ clientId: 'o1', server: 'kvm2', image: 'tiny', ram: 128, cores: 1 }]), RSPEC_V3))).code.geni_code, 0);
+  const prov = await struct(g, () => g.am.provision([TEST_SLICE, OTHER_SLICE], ['both'], RSPEC_V3));
+  assert.equal(prov.code.geni_code, 0, prov.output);
+  const rows = new Map((await sliverRows(w)).map((r) => [r.clientId, r]));
+  // each slice's slivers expire with its own credential (not the first slice's)
+  assert.ok(Math.abs(rows.get('o1')!.expiresAt.getTime() - short.expires.getTime()) < 1000, 'o1 limited by the short credential');
+  assert.ok(Math.abs(rows.get('m1')!.expiresAt.getTime() - long.expires.getTime()) < 1000, 'm1 limited by its own (long) credential');
+  // Renew past the short credential: EXPIRED for the whole call, nothing changed
+  const in2d = new Date(Date.now() + 48 * 3600_000).toISOString().replace(/\.\d+Z$/, 'Z');
+  const r = await struct(g, () => g.am.renew([TEST_SLICE, OTHER_SLICE], ['both'], in2d, {}));
+  assert.equal(r.code.geni_code, 15, r.output);
+  assert.match(r.output, /credential for urn:publicid:IDN\+ch\.test\+slice\+other/);
+  // with geni_extend_alap: each slice up to its own credential
+  const alap = await struct(g, () => g.am.renew([TEST_SLICE, OTHER_SLICE], ['both'], in2d, { geni_extend_alap: true }));
+  assert.equal(alap.code.geni_code, 0, alap.output);
+  const after = new Map((await sliverRows(w)).map((x) => [x.clientId, x]));
+  assert.ok(Math.abs(after.get('m1')!.expiresAt.getTime() - Date.parse(in2d)) < 1000, 'm1 renewed to the wanted time');
+  assert.ok(Math.abs(after.get('o1')!.expiresAt.getTime() - short.expires.getTime()) < 1000, 'o1 only to its credential');
+});
+
+forEachEngine('GENI sliver URNs: another slice\'s sliver answers like an unknown one; an authority credential reaches SEARCHFAILED (review #11 finding 8)', async (t, engine) => {
+  const { w, g } = await setUp(t, engine);
+  assert.equal((await struct(g, () => g.am.allocate(TEST_SLICE, ['slice-cred'], requestRspec([{ clientId: 'vm1', server: 'kvm1', image: 'tiny' }]), RSPEC_V3))).code.geni_code, 0);
+  const [row] = await sliverRows(w);
+  const unknown = row!.sliverUrn.replace(/\+vm1$/, '+nosuch');
+  // a slice with the same leaf at another authority: the existing sliver and an unknown one look the same
+  g.credentials.byToken.set('same-leaf', [sliceCredential('urn:publicid:IDN+other.auth+slice+myslice')]);
+  const existing = await struct(g, () => g.am.describe([row!.sliverUrn], ['same-leaf'], RSPEC_V3));
+  const missing = await struct(g, () => g.am.describe([unknown], ['same-leaf'], RSPEC_V3));
+  assert.equal(existing.code.geni_code, 12, existing.output);
+  assert.equal(missing.code.geni_code, 12, missing.output);
+  assert.doesNotMatch(existing.output, /ch\.test/, 'the owning slice is not named');
+  // another leaf: FORBIDDEN for both, with the same text shape
+  const e2 = await struct(g, () => g.am.describe([row!.sliverUrn], ['other-cred'], RSPEC_V3));
+  const m2 = await struct(g, () => g.am.describe([unknown], ['other-cred'], RSPEC_V3));
+  assert.equal(e2.code.geni_code, 3);
+  assert.equal(m2.code.geni_code, 3);
+  assert.equal(e2.output.replace(row!.sliverUrn, 'X'), m2.output.replace(unknown, 'X'));
+  // an operator's authority credential: an unknown sliver is SEARCHFAILED (was FORBIDDEN)
+  g.credentials.byToken.set('authority', [{ ownerUrn: 'urn:publicid:IDN+ch.test+user+op', targetUrn: 'urn:publicid:IDN+ch.test+authority+sa', targetType: 'authority+sa', expires: new Date(Date.now() + 3600_000), privileges: ['*'] }]);
+  assert.equal((await struct(g, () => g.am.describe([unknown], ['authority'], RSPEC_V3))).code.geni_code, 12);
+  // the owner still sees its sliver
+  assert.equal((await struct(g, () => g.am.describe([row!.sliverUrn], ['slice-cred'], RSPEC_V3))).code.geni_code, 0);
+});
+
+forEachEngine('GENI ListResources reuses each server\'s template list for 45 s (review #11 finding 9)', async (t, engine) => {
+  const { w, g } = await setUp(t, engine);
+  const first = await struct(g, () => g.am.listResources(['slice-cred'], RSPEC_V3));
+  assert.equal(first.code.geni_code, 0, first.output);
+  assert.match(first.value, /tiny/);
+  const calls = w.agent.templateCalls.length;
+  assert.ok(calls >= 1);
+  const second = await struct(g, () => g.am.listResources(['slice-cred'], RSPEC_V3));
+  assert.equal(second.code.geni_code, 0, second.output);
+  assert.equal(second.value, first.value);
+  assert.equal(w.agent.templateCalls.length, calls, 'no agent call for the second ListResources');
 });
