@@ -1,5 +1,5 @@
 /**
- * `vtctl vm snapshot …`, `vtctl vm backup`, `vtctl backup list`, `vtctl vm restore` (decision record 026), run as a
+ * `vtctl vm snapshot …`, `vtctl vm backup`, `vtctl backup list`, `vtctl vm restore`, `vtctl backup target …` (decision record 026), run as a
  * process (the built vtctl.js) against a manager started here on SQLite whose agent gateway is an in-memory fake:
  * it reports every action SUCCESS and keeps snapshots and backups in maps (what the real agent does on disk is
  * tested in the agent's snapshots-and-backups test and the e2e test). Checks what reaches the agent, the record a
