@@ -2,7 +2,8 @@
  * Snapshots and backups end to end on the three-host cluster (issue 12 "Snapshots and backups"; decision record
  * 026), vtctl run as a process as an operator types it: a VM with a data disk is created on host 1 and booted
  * (TCG), a snapshot of the running VM is refused, the VM is stopped, snapshotted (list, delete), backed up into
- * the run's backup folder (every agent's backup root, shared like an NFS mount), deleted, restored on host 2 and
+ * the run's backup folder (every agent's backup root, shared like an NFS mount) through a named backup target
+ * (`vtctl backup target add`, on every host; a target outside the roots is refused by the agent), deleted, restored on host 2 and
  * started there: the guest prints the same hostname, IP and MAC, and the manager shows the same uuid on host 2.
  * Prints the backup and restore times and sizes. The cluster's clean-up removes the run's domains and folders.
  */
@@ -67,22 +68,29 @@ describe('vtctl vm snapshot / backup / restore on the three-host cluster', () =>
     await ok(['vm', 'snapshot', 'delete', name, 'before-backup']);
     assert.equal(JSON.parse((await ok(['--json', 'vm', 'snapshot', 'list', name])).stdout).snapshots.length, 0);
 
-    // A backup outside the agent's backup roots is refused with the reason.
+    // A backup outside the agent's backup roots is refused with the reason, given as a folder or as a named target.
     const outside = await vtctl(['vm', 'backup', name, '--to', path.join(c.dir, 'elsewhere')]);
     assert.equal(outside.exitCode, 1);
     assert.match(outside.stderr, /is not under a backup root/);
+    await ok(['backup', 'target', 'add', `outside-${c.runId}`, path.join(c.dir, 'elsewhere')]);
+    const outsideTarget = await vtctl(['vm', 'backup', name, '--target', `outside-${c.runId}`]);
+    assert.equal(outsideTarget.exitCode, 1);
+    assert.match(outsideTarget.stderr, /is not under a backup root/);
 
+    // The backup goes to a named target: the shared folder, the same path on every host.
     const target = path.join(h1.backupRoot, 'nightly');
+    const targetName = `nightly-${c.runId}`;
+    await ok(['backup', 'target', 'add', targetName, target]);
     const sourceDisk = await stat(path.join(h1.storageRoot, 'vms', before.uuid, 'disk.qcow2'));
     const t0 = Date.now();
-    const b = JSON.parse((await ok(['--json', 'vm', 'backup', name, '--to', target, '--keep', '2'])).stdout) as { path: string; sizeBytes: number; elapsedMs: number };
+    const b = JSON.parse((await ok(['--json', 'vm', 'backup', name, '--target', targetName, '--keep', '2'])).stdout) as { path: string; sizeBytes: number; elapsedMs: number; target: string };
     const backupSeconds = (Date.now() - t0) / 1000;
     assert.ok(b.path.startsWith(`${target}/${before.uuid}/`), b.path);
     for (const f of ['SHA256SUMS', 'disk.qcow2', 'data-vdb.qcow2', 'seed.iso', 'domain.xml', 'vm.json']) await access(path.join(b.path, f));
 
     await ok(['vm', 'delete', name, '--wait']);
     assert.deepEqual(await domainsWithPrefix(h1.domainPrefix), []);
-    const listed = JSON.parse((await ok(['--json', 'backup', 'list', before.uuid, '--host', h2.name])).stdout) as { backups: Array<{ path: string; host: string }> };
+    const listed = JSON.parse((await ok(['--json', 'backup', 'list', before.uuid, '--host', h2.name, '--target', targetName])).stdout) as { backups: Array<{ path: string; host: string }> };
     assert.deepEqual(listed.backups.map((x) => [x.host, x.path]), [[h2.name, b.path]], 'host 2 sees the backup in the shared folder');
 
     const t1 = Date.now();
@@ -107,5 +115,8 @@ describe('vtctl vm snapshot / backup / restore on the three-host cluster', () =>
     t.diagnostic(figures);
     process.stdout.write(`# vm backup/restore e2e: ${figures}\n`);
     await ok(['vm', 'delete', name, '--wait']);
+    // Removing the target forgets the name only: the backup stays on disk.
+    await ok(['backup', 'target', 'remove', targetName]);
+    await access(path.join(b.path, 'SHA256SUMS'));
   });
 });

@@ -1,6 +1,7 @@
 /**
- * `vtctl vm snapshot create|list|revert|delete VM [NAME]`, `vtctl vm backup VM --to DIR [--keep N]`,
- * `vtctl vm restore BACKUP [--host HOST]` and `vtctl backup list [VM]` (decision record 026). Each is one synchronous
+ * `vtctl vm snapshot create|list|revert|delete VM [NAME]`, `vtctl vm backup VM --to DIR|--target NAME [--keep N]`,
+ * `vtctl vm restore BACKUP [--host HOST]`, `vtctl backup list [VM] [--target NAME]` and
+ * `vtctl backup target add NAME PATH [--host H] | list | remove NAME` (decision record 026). Each is one synchronous
  * admin call: it prints the result, or exits 1 with the reason (`vtctl: …` on stderr). Long calls (backup,
  * restore) show one updating line with the elapsed seconds on a terminal, a start and an end line otherwise, on
  * stderr; stdout holds the result (an aligned table or text, `--json` for scripts).
@@ -37,7 +38,22 @@ interface BackupRow {
   sizeBytes: number;
 }
 
+interface TargetRow {
+  name: string;
+  path: string;
+  host: string;
+  createdAt: string;
+}
+
 const MIB = 1024 * 1024;
+
+/** Backup targets as an aligned table: NAME, PATH, HOST (`(every host)` when not pinned), CREATED. */
+export function targetTable(rows: TargetRow[]): string {
+  return formatRecords(
+    rows.map((r) => ({ name: r.name, path: r.path, host: r.host || '(every host)', createdAt: r.createdAt })),
+    ['name', 'path', 'host', { key: 'createdAt', header: 'CREATED' }],
+  );
+}
 
 /** The snapshots of a VM as an aligned table: NAME, CREATED, DISKS, COMPLETE. */
 export function snapshotTable(rows: SnapshotRow[]): string {
@@ -118,15 +134,18 @@ export function addBackupCommands(program: Command, deps: BackupCommandDeps): vo
     });
 
   vm.command('backup <vm>')
-    .description('full backup of the stopped VM (disks flattened, definition, SHA256SUMS) into DIR on its host')
-    .requiredOption('--to <dir>', 'absolute folder on the VM\'s host, under a backup root of its agent (local or NFS)')
+    .description('full backup of the stopped VM (disks flattened, definition, SHA256SUMS) into DIR or a named target on its host (give one of --to, --target)')
+    .option('--to <dir>', 'absolute folder on the VM\'s host, under a backup root of its agent (local or NFS)')
+    .option('--target <name>', 'a target of `vtctl backup target list` (its folder must lie under a backup root of the VM host\'s agent, which refuses it otherwise)')
     .option('--keep <n>', 'then keep only the newest N backups of this VM in DIR', (v) => {
       if (!/^[1-9]\d{0,3}$/.test(v)) throw new Error(`--keep needs a whole number from 1, got ${JSON.stringify(v)}`);
       return Number(v);
     })
-    .action(async function (this: Command, ref: string, o: { to: string; keep?: number }) {
+    .action(async function (this: Command, ref: string, o: { to?: string; target?: string; keep?: number }) {
+      if ((o.to === undefined) === (o.target === undefined)) this.error('vtctl: give exactly one of --to DIR and --target NAME', { exitCode: 2 });
+      const where = o.to !== undefined ? { dir: o.to } : { target: o.target! };
       const r = await withProgress(`backup ${ref}`, () =>
-        deps.adminClient(this, BACKUP_CLI_TIMEOUT_SECONDS).call<Record<string, unknown>>('vm.backup', [{ vm: ref, dir: o.to, ...(o.keep !== undefined ? { keep: o.keep } : {}) }]),
+        deps.adminClient(this, BACKUP_CLI_TIMEOUT_SECONDS).call<Record<string, unknown>>('vm.backup', [{ vm: ref, ...where, ...(o.keep !== undefined ? { keep: o.keep } : {}) }]),
       );
       out(r, () => {
         const removed = r.removed as string[];
@@ -149,9 +168,35 @@ export function addBackupCommands(program: Command, deps: BackupCommandDeps): vo
     .description('the backups the agents see (in their backup roots, or DIR), optionally of one VM (uuid)')
     .option('--host <host>', 'ask only this host')
     .option('--dir <dir>', 'look in this folder (under a backup root) instead of all roots')
-    .action(async function (this: Command, ref: string | undefined, o: { host?: string; dir?: string }) {
-      const r = await deps.adminClient(this).call<{ backups: BackupRow[]; errors: Array<{ host: string; error: string }> }>('backup.list', [{ ...(ref ? { vm: ref } : {}), ...(o.host ? { host: o.host } : {}), ...(o.dir ? { dir: o.dir } : {}) }]);
+    .option('--target <name>', 'look in this named target\'s folder (on its host only, if pinned) instead of all roots')
+    .action(async function (this: Command, ref: string | undefined, o: { host?: string; dir?: string; target?: string }) {
+      if (o.dir !== undefined && o.target !== undefined) this.error('vtctl: give --dir or --target, not both', { exitCode: 2 });
+      const r = await deps.adminClient(this).call<{ backups: BackupRow[]; errors: Array<{ host: string; error: string }> }>('backup.list', [{ ...(ref ? { vm: ref } : {}), ...(o.host ? { host: o.host } : {}), ...(o.dir ? { dir: o.dir } : {}), ...(o.target ? { target: o.target } : {}) }]);
       for (const e of r.errors) process.stderr.write(`vtctl: host ${e.host}: ${e.error}\n`);
       out(r, () => backupTable(r.backups));
+    });
+
+  const target = backup.command('target').description('named backup targets: a folder on every host (shared, e.g. NFS) or on one host');
+  target
+    .command('add <name> <path>')
+    .description('name folder PATH (absolute; normalised) as a backup target. The manager cannot check the agents\' backup roots: PATH must lie under a backup root of each agent that backs up to it, else that agent refuses the backup')
+    .option('--host <host>', 'the folder is on this host only (default: the same path on every host, e.g. an NFS mount)')
+    .action(async function (this: Command, name: string, p: string, o: { host?: string }) {
+      const r = await deps.adminClient(this).call<TargetRow>('backup.target.add', [{ name, path: p, ...(o.host ? { host: o.host } : {}) }]);
+      out(r, () => `backup target ${r.name} added: ${r.path} on ${r.host || 'every host'}\n`);
+    });
+  target
+    .command('list')
+    .description('the named backup targets')
+    .action(async function (this: Command) {
+      const r = await deps.adminClient(this).call<TargetRow[]>('backup.target.list', []);
+      out(r, () => targetTable(r));
+    });
+  target
+    .command('remove <name>')
+    .description('forget a backup target: only the name goes, the backups in its folder stay on disk (list them with --dir, restore them by path)')
+    .action(async function (this: Command, name: string) {
+      const r = await deps.adminClient(this).call<TargetRow>('backup.target.remove', [{ name }]);
+      out(r, () => `backup target ${r.name} removed (the backups in ${r.path} stay on disk)\n`);
     });
 }

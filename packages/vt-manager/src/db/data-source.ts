@@ -30,10 +30,11 @@ import { CallbackPolicyRecord } from './entities/callback-policy.js';
 import { InventoryLock } from './entities/inventory-lock.js';
 import { GeniSliver } from './entities/geni-sliver.js';
 import { VmMigration } from './entities/vm-migration.js';
+import { BackupTarget } from './entities/backup-target.js';
 import { MYSQL_MIGRATIONS, SQLITE_MIGRATIONS } from './migrations/index.js';
 
 /** Every entity the manager stores. */
-export const ENTITIES = [Server, ServerBridge, Ipv4Range, Ipv4Slot, MacRange, MacSlot, RangeSubscription, VirtualMachine, VmInterface, ActionRecord, PrincipalRecord, ProjectOwner, ActionEvent, NotificationRecord, SliceExpiry, PrincipalQuota, CallbackPolicyRecord, InventoryLock, GeniSliver, VmMigration];
+export const ENTITIES = [Server, ServerBridge, Ipv4Range, Ipv4Slot, MacRange, MacSlot, RangeSubscription, VirtualMachine, VmInterface, ActionRecord, PrincipalRecord, ProjectOwner, ActionEvent, NotificationRecord, SliceExpiry, PrincipalQuota, CallbackPolicyRecord, InventoryLock, GeniSliver, VmMigration, BackupTarget];
 
 /** The table typeorm records applied migrations in. */
 export const MIGRATIONS_TABLE = 'migrations';

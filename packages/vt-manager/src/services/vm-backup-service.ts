@@ -15,6 +15,7 @@ import { VmRepository, type NewVm } from '../repositories/vm-repository.js';
 import type { InventoryService } from './inventory-service.js';
 import { IpamService } from './ipam-service.js';
 import type { AgentGateway } from './ports.js';
+import { BackupTargetService } from './backup-target-service.js';
 
 /** Snapshot names (the agent checks them again): a letter, then letters, digits, `.`, `_`, `-`; at most 64. */
 export const SNAPSHOT_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
@@ -53,13 +54,17 @@ export interface BackupRow {
 /** Snapshots, backups and restores (see the module comment). */
 export class VmBackupService {
   private readonly ipam = new IpamService();
+  /** The registry of named backup targets that `backup` and `list` resolve (`backup.target.*` admin methods). */
+  readonly targets: BackupTargetService;
 
   constructor(
     private readonly tx: TransactionRunner,
     private readonly inventory: InventoryService,
     private readonly agents: AgentGateway,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.targets = new BackupTargetService(tx, inventory);
+  }
 
   /**
    * A snapshot verb on VM `ref` (uuid or unique name) through its host's agent.
@@ -78,27 +83,43 @@ export class VmBackupService {
   }
 
   /**
-   * Backs up stopped VM `ref` into `dir` on its host (under a backup root of its agent), keeping the newest `keep`.
-   * @returns the agent's answer (`path`, `sizeBytes`, `elapsedMs`, `removed`, …) with `host`.
-   * @throws as {@link snapshot}; InputError for a keep below 1.
+   * Backs up stopped VM `ref` into `to` on its host, keeping the newest `keep`: `to` is a folder (a string) or
+   * `{target}`, a named backup target resolved on the VM's host ({@link BackupTargetService.pathOn}). Either way
+   * the folder must lie under a backup root of the host's agent, which refuses it otherwise (its fault passes on).
+   * @returns the agent's answer (`path`, `sizeBytes`, `elapsedMs`, `removed`, …) with `host` (and `target`).
+   * @throws as {@link snapshot}; InputError for a keep below 1; NotFoundError for an unknown target;
+   *   ConflictError for a target pinned to another host than the VM's.
    */
-  async backup(ref: string, dir: string, keep?: number): Promise<Record<string, unknown>> {
+  async backup(ref: string, to: string | { target: string }, keep?: number): Promise<Record<string, unknown>> {
     if (keep !== undefined && (!Number.isSafeInteger(keep) || keep < 1 || keep > 1000)) throw new InputError('keep must be an integer from 1 to 1000');
-    if (!dir.startsWith('/')) throw new InputError(`backup directory ${JSON.stringify(dir.slice(0, 120))} must be an absolute path on the VM's host`);
+    if (typeof to === 'string' && !to.startsWith('/')) throw new InputError(`backup directory ${JSON.stringify(to.slice(0, 120))} must be an absolute path on the VM's host`);
     const { vm, server } = await this.vmAndServer(ref);
+    const dir = typeof to === 'string' ? to : await this.targets.pathOn(to.target, server);
     if (!this.agents.backups) throw new UpstreamError('this manager cannot take backups');
     const r = (await this.agents.backups(server, 'backup_vm', [vm.uuid, { dir, ...(keep !== undefined ? { keep } : {}), record: vmRecord(vm, server.name) }])) as Record<string, unknown>;
     this.log.info('VM backed up', { vm: vm.uuid, host: server.name, path: r.path, sizeBytes: r.sizeBytes, elapsedMs: r.elapsedMs });
-    return { host: server.name, ...r };
+    return { host: server.name, ...(typeof to === 'string' ? {} : { target: to.target }), ...r };
   }
 
   /**
    * The backups the agents see: of host `host` (default: every enabled non-legacy host, asked in turn; one that
    * cannot be reached is reported in `errors`), in `dir` (default: each agent's backup roots), of VM `vm` (uuid;
-   * default all). A backup in a shared directory shows once per host that sees it.
+   * default all). A backup in a shared directory shows once per host that sees it. `target` (not with `dir`)
+   * looks in that named target's folder, on its pinned host only if it has one.
+   * @throws InputError for a bad vm or `dir` with `target`; NotFoundError for an unknown target or host;
+   *   ConflictError when `host` is not the host a target is pinned to.
    */
-  async list(options: { host?: string; dir?: string; vm?: string } = {}): Promise<{ backups: BackupRow[]; errors: Array<{ host: string; error: string }> }> {
+  async list(options: { host?: string; dir?: string; vm?: string; target?: string } = {}): Promise<{ backups: BackupRow[]; errors: Array<{ host: string; error: string }> }> {
     if (options.vm !== undefined && !UUID_PATTERN.test(options.vm)) throw new InputError('vm must be a VM uuid (the VM may no longer exist, so names are not resolved)');
+    if (options.target !== undefined) {
+      if (options.dir !== undefined) throw new InputError('give a target or a dir, not both');
+      const t = await this.targets.resolve(options.target);
+      if (t.host !== null && options.host !== undefined && (await this.inventory.getServer(this.tx.manager, options.host)).name !== t.host) {
+        throw new ConflictError(`backup target ${options.target} is on host ${t.host} only, not on ${options.host}`);
+      }
+      const { target: _t, ...rest } = options;
+      return this.list({ ...rest, dir: t.path, ...(t.host !== null ? { host: t.host } : {}) });
+    }
     if (!this.agents.backups) throw new UpstreamError('this manager cannot list backups');
     const servers = options.host ? [await this.inventory.getServer(this.tx.manager, options.host)] : (await new ServerRepository(this.tx.manager).list()).filter((s) => !s.legacy);
     const backups: BackupRow[] = [];

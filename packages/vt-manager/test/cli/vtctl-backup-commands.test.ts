@@ -1,5 +1,5 @@
 /**
- * `vtctl vm snapshot …`, `vtctl vm backup`, `vtctl backup list`, `vtctl vm restore` (decision record 026), run as a
+ * `vtctl vm snapshot …`, `vtctl vm backup`, `vtctl backup list`, `vtctl vm restore`, `vtctl backup target …` (decision record 026), run as a
  * process (the built vtctl.js) against a manager started here on SQLite whose agent gateway is an in-memory fake:
  * it reports every action SUCCESS and keeps snapshots and backups in maps (what the real agent does on disk is
  * tested in the agent's snapshots-and-backups test and the e2e test). Checks what reaches the agent, the record a
@@ -205,5 +205,52 @@ describe('vtctl snapshot and backup commands, as a process', () => {
     const taken = await vtctl(['vm', 'create', 'web9', '--template', 'kvm-crm-test', '--host', 'kvm1', '--ip', '10.9.0.15']);
     assert.equal(taken.code, 1, 'the restored VM holds its address again');
     assert.match(taken.stderr, /already allocated/);
+  });
+
+  test('backup target add|list|remove; vm backup --target and backup list --target resolve to the folder (pinned targets on their host only)', async () => {
+    const { vm } = await showJson('web1');
+    const other = vm.server === 'kvm1' ? 'kvm2' : 'kvm1';
+    const help = await vtctlOk(['backup', 'target', 'add', '--help']);
+    assert.match(help.replace(/\s+/g, ' '), /cannot check the agents' backup roots/);
+    const bad = await vtctl(['backup', 'target', 'add', '../x', '/srv/x']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /invalid backup target name "\.\.\/x"/);
+    const dots = await vtctl(['backup', 'target', 'add', 'x', '/srv/../etc']);
+    assert.equal(dots.code, 1);
+    assert.match(dots.stderr, /must not contain '\.' or '\.\.' segments/);
+    assert.equal(await vtctlOk(['backup', 'target', 'add', 'nfs', '/srv//nfs/']), 'backup target nfs added: /srv/nfs on every host\n');
+    const pinned = JSON.parse(await vtctlOk(['--json', 'backup', 'target', 'add', 'elsewhere', '/srv/local', '--host', other]));
+    assert.deepEqual([pinned.name, pinned.path, pinned.host], ['elsewhere', '/srv/local', other]);
+    const dup = await vtctl(['backup', 'target', 'add', 'nfs', '/srv/b']);
+    assert.equal(dup.code, 1);
+    assert.match(dup.stderr, /backup target nfs exists already/);
+    assert.match(await vtctlOk(['backup', 'target', 'list']), new RegExp(`^NAME +PATH +HOST +CREATED\nelsewhere +/srv/local +${other} +\\S+\nnfs +/srv/nfs +\\(every host\\) +\\S+\n$`));
+
+    const r = await vtctl(['--json', 'vm', 'backup', 'web1', '--target', 'nfs', '--keep', '2']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).target, 'nfs');
+    const call = agent.calls.at(-1)!;
+    assert.equal(call.method, 'backup_vm');
+    assert.deepEqual([(call.params[1] as { dir: string }).dir, (call.params[1] as { keep: number }).keep], ['/srv/nfs', 2]);
+    const wrongHost = await vtctl(['vm', 'backup', 'web1', '--target', 'elsewhere']);
+    assert.equal(wrongHost.code, 1);
+    assert.match(wrongHost.stderr, new RegExp(`backup target elsewhere is on host ${other} only, not on ${vm.server}`));
+    const unknown = await vtctl(['vm', 'backup', 'web1', '--target', 'nope']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no backup target "nope"/);
+    const both = await vtctl(['vm', 'backup', 'web1', '--target', 'nfs', '--to', '/srv/x']);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /give exactly one of --to DIR and --target NAME/);
+    assert.equal((await vtctl(['vm', 'backup', 'web1'])).code, 2);
+
+    const n = agent.calls.length;
+    await vtctlOk(['backup', 'list', '--target', 'elsewhere']);
+    assert.deepEqual(agent.calls.slice(n).map((c) => [c.method, (c.params[0] as { dir?: string }).dir]), [['list_backups', '/srv/local']], 'a pinned target: only its host is asked, for its folder');
+
+    assert.equal(await vtctlOk(['backup', 'target', 'remove', 'nfs']), 'backup target nfs removed (the backups in /srv/nfs stay on disk)\n');
+    assert.deepEqual(JSON.parse(await vtctlOk(['--json', 'backup', 'target', 'list'])).map((t: { name: string; host: string }) => [t.name, t.host]), [['elsewhere', other]]);
+    const again = await vtctl(['backup', 'target', 'remove', 'nfs']);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /no backup target "nfs"/);
   });
 });

@@ -41,6 +41,7 @@ const ALL_TABLES = [
   'action', 'action_event', 'callback_policy', 'geni_sliver', 'inventory_lock', 'ipv4_range', 'ipv4_slot', 'mac_range', 'mac_slot', MIGRATIONS_TABLE, 'notification', 'principal', 'principal_quota', 'project_owner', 'range_subscription', 'server',
   'server_bridge', 'slice_expiry', 'virtual_machine', 'vm_interface',
   'vm_migration',
+  'backup_target',
 ].sort();
 
 /** A database options object for a fresh, empty (unmigrated) database on `engine`; removed when `t` ends. */
