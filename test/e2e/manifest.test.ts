@@ -5,7 +5,7 @@
  * free; `plan build` and `build --dry-run` change nothing (state snapshots of the manager's database, every host's
  * libvirt domains and storage tree); `build` creates the 9 VMs (timed); a second `build` changes nothing and says so
  * (timed); a VM that differs is reported as needing a rebuild and left alone; one VM boots and its serial log shows
- * the manifest's hostname; `dumpxml` writes the domain XML; `delete` refuses without a terminal unless `--yes`,
+ * the manifest's hostname, then `sethostnames --reboot` with a new name reboots it and the log shows the new name; `dumpxml` writes the domain XML; `delete` refuses without a terminal unless `--yes`,
  * then removes everything.
  *
  * The VMs are created (overlay, seed, `virsh define`), not started, except the one that proves the hostname.
@@ -135,7 +135,7 @@ describe('vtctl manifest on three hosts', () => {
     assertNothingChanged(before, await snapAll(), 'build with a differing VM');
   });
 
-  test('the manifest hostname reaches cloud-init: the booted guest prints it', { timeout: 600_000 }, async () => {
+  test('the manifest hostname reaches cloud-init: the booted guest prints it; sethostnames --reboot renames it', { timeout: 600_000 }, async () => {
     try {
       const started = await vtctl('vm', 'start', bootName, '--wait');
       assert.equal(started.exitCode, 0, started.stderr);
@@ -146,6 +146,27 @@ describe('vtctl manifest on three hosts', () => {
         log = (await vtctl('vm', 'console-log', bootName)).stdout;
       }
       assert.match(log, new RegExp(`kvm-crm-guest ready hostname=${fqdn.replace(/\./g, '\\.')} ip=10\\.254\\.`), log.slice(-1500));
+
+      // sethostnames --reboot (decision 024 §8): the agent rewrites the running VM's seed (same instance id) and
+      // swaps its CD-ROM medium, the VM reboots through a durable reboot action, and the guest comes up with the new name.
+      const renamed = `${bootName}-renamed.tdh.internal`;
+      const fileA = JSON.parse(await readFile(files[0]!, 'utf8')) as Array<{ vmspecs: Array<{ name: string; hostname?: string }> }>;
+      fileA[0]!.vmspecs[0]!.hostname = renamed;
+      const renamedFile = path.join(c.dir, 'manifest-a-renamed.json');
+      await writeFile(renamedFile, JSON.stringify(fileA, null, 2));
+      const dry = await vtctl('manifest', 'sethostnames', renamedFile, files[1]!, '--template', TEMPLATE, '--reboot', '--dry-run');
+      assert.equal(dry.exitCode, 0, dry.stderr);
+      assert.match(dry.stdout, new RegExp(`set-hostname  ${bootName}  ${fqdn.replace(/\./g, '\\.')} → ${renamed.replace(/\./g, '\\.')}: seed rewritten, running: reboot to apply`), dry.stdout);
+      const readyLines = (log.match(/kvm-crm-guest ready /g) ?? []).length;
+      const set = await vtctl('manifest', 'sethostnames', renamedFile, files[1]!, '--template', TEMPLATE, '--reboot');
+      assert.equal(set.exitCode, 0, `${set.stdout}\n${set.stderr}`);
+      assert.match(set.stdout, new RegExp(`set-hostname  ${bootName}  .* → ${renamed.replace(/\./g, '\\.')}: applied \\(rebooted\\) -> SUCCESS`), set.stdout);
+      const deadline2 = Date.now() + 240_000;
+      while ((log.match(/kvm-crm-guest ready /g) ?? []).length <= readyLines && Date.now() < deadline2) {
+        await new Promise((r) => setTimeout(r, 1000));
+        log = (await vtctl('vm', 'console-log', bootName)).stdout;
+      }
+      assert.match(log.slice(log.lastIndexOf('kvm-crm-guest ready ')), new RegExp(`^kvm-crm-guest ready hostname=${renamed.replace(/\./g, '\\.')} ip=10\\.254\\.`), log.slice(-1500));
     } finally {
       const stopped = await vtctl('vm', 'hard-stop', bootName, '--wait');
       assert.equal(stopped.exitCode, 0, stopped.stderr);

@@ -1,6 +1,8 @@
 /**
- * The interactive serial console, end to end on real libvirt (issue 12 "Console", decision record 027): one guest
- * of the test template (a busybox shell on ttyS0) is booted, then
+ * The interactive serial console, end to end on real libvirt (issue 12 "Console", decision record 027), on the
+ * three-host cluster (agents in their own network namespaces; the VM on host 2, so the manager relays to an agent
+ * that is neither the first nor in this process): one guest of the test template (a busybox shell on ttyS0) is
+ * booted, then
  * - agent: the manager's adapter opens the console on the agent over mutual TLS, types a line into the guest's
  *   shell and reads the answer; the serial log file still holds the boot and the typed line (log unchanged);
  *   a client with the agent's own certificate (not the manager's) is refused;
@@ -20,7 +22,7 @@ import { execa } from 'execa';
 import { WebSocket } from 'ws';
 import { CONSOLE_CLOSE, type ConsoleEndpoint } from '@kvm-crm/shared';
 import { WsAgentConsoles } from '@kvm-crm/vt-manager';
-import { type Cluster, PYTHON, PYTHON_DIR, REPO_ROOT, startCluster, waitForReadyLine } from '@kvm-crm/harness';
+import { type ClusterHost, type MultiHostCluster, PYTHON, PYTHON_DIR, REPO_ROOT, startCluster, waitForReadyLine } from '@kvm-crm/harness';
 
 const TEMPLATE = 'kvm-crm-test/kvm-crm-test.qcow2';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -54,7 +56,9 @@ async function typeUntil(send: (b: Buffer) => void, got: Collector, line: string
 }
 
 describe('vm console: agent, manager relay and vtctl on a real guest', () => {
-  let c: Cluster;
+  let c: MultiHostCluster;
+  let host: ClusterHost;
+  let base = '';
   let vmUuid = '';
   let vmName = '';
   let adminAuth = '';
@@ -62,7 +66,9 @@ describe('vm console: agent, manager relay and vtctl on a real guest', () => {
   let args: string[] = [];
 
   before(async () => {
-    c = await startCluster({ monitoring: { intervalSeconds: 0 } });
+    c = await startCluster({ hosts: 3, monitoring: { intervalSeconds: 0 } });
+    host = c.hosts[1]!;
+    base = `${c.network.gateway}:${c.manager.port}`;
     const password = randomBytes(12).toString('hex');
     const user = `ops-${c.runId}`;
     await c.admin.call('user.add', [{ name: user, password, roles: ['admin'] }]);
@@ -70,10 +76,10 @@ describe('vm console: agent, manager relay and vtctl on a real guest', () => {
     work = path.join(c.dir, 'console');
     await mkdir(work, { recursive: true });
     await writeFile(path.join(work, 'pw'), `${password}\n`, { mode: 0o600 });
-    args = ['--url', `https://127.0.0.1:${c.manager.port}/xmlrpc/admin`, '--user', user, '--password-file', path.join(work, 'pw'), '--ca', path.join(c.certsDir, 'ca.crt')];
+    args = ['--url', `https://${base}/xmlrpc/admin`, '--user', user, '--password-file', path.join(work, 'pw'), '--ca', path.join(c.certsDir, 'ca.crt')];
 
     vmName = `con-${c.runId}`;
-    const ticket = await c.admin.call<{ actionId: string; vm: string }>('vm.create', [{ name: vmName, template: TEMPLATE, host: c.serverName, memoryMiB: 128, vcpus: 1 }]);
+    const ticket = await c.admin.call<{ actionId: string; vm: string }>('vm.create', [{ name: vmName, template: TEMPLATE, host: host.name, memoryMiB: 128, vcpus: 1 }]);
     vmUuid = ticket.vm;
     const waitAction = async (id: string) => {
       for (;;) {
@@ -86,13 +92,13 @@ describe('vm console: agent, manager relay and vtctl on a real guest', () => {
     await waitAction(ticket.actionId);
     const start = await c.admin.call<{ actionId: string }>('vm.action', [{ vm: vmUuid, type: 'start' }]);
     await waitAction(start.actionId);
-    await waitForReadyLine(path.join(c.storageRoot, 'vms', vmUuid, 'console.log'), 240_000);
+    await waitForReadyLine(path.join(host.storageRoot, 'vms', vmUuid, 'console.log'), 240_000);
   });
   after(async () => {
     await c?.cleanup();
   });
 
-  const serverRow = () => c.manager.dataSource.getRepository<{ name: string; agentUrl: string; agentPassword: string; legacy: boolean }>('Server').findOneByOrFail({ name: c.serverName });
+  const serverRow = () => c.manager.dataSource.getRepository<{ name: string; agentUrl: string; agentPassword: string; legacy: boolean }>('Server').findOneByOrFail({ name: host.name });
   const tlsOf = async (name: string) => ({
     ca: await readFile(path.join(c.certsDir, 'ca.crt'), 'utf8'),
     cert: await readFile(path.join(c.certsDir, `${name}.crt`), 'utf8'),
@@ -108,17 +114,17 @@ describe('vm console: agent, manager relay and vtctl on a real guest', () => {
     await typeUntil((b) => agentSide.send(b), got, 'echo agent-$((6*7))', /agent-42/);
     agentSide.close(CONSOLE_CLOSE.detached, 'test done');
     await closed.catch(() => undefined);
-    const log = await readFile(path.join(c.storageRoot, 'vms', vmUuid, 'console.log'), 'latin1');
+    const log = await readFile(path.join(host.storageRoot, 'vms', vmUuid, 'console.log'), 'latin1');
     assert.match(log, /kvm-crm-guest ready hostname=/, 'the boot is in the log file');
     assert.match(log, /agent-42/, 'what the guest answered on the console is in the log file too');
 
-    await assert.rejects(new WsAgentConsoles(await tlsOf('agent')).open(server as never, vmUuid, false), /HTTP 403|manager's certificate/);
+    await assert.rejects(new WsAgentConsoles(await tlsOf(`agent-h${host.index}`)).open(server as never, vmUuid, false), /HTTP 403|manager's certificate/);
     await assert.rejects(new WsAgentConsoles(await tlsOf('manager')).open({ ...server, agentPassword: 'wrong' } as never, vmUuid, false), /Password mismatch.*HTTP 401/);
   });
 
   const connect = (query: string, authorization = adminAuth) =>
     new Promise<{ ws: WebSocket; got: Collector; closed: Promise<{ code: number; reason: string }> } | { status: number; body: string }>((resolve, reject) => {
-      const ws = new WebSocket(`wss://127.0.0.1:${c.manager.port}/console?${query}`, { ca: c.ca.certPem, headers: { authorization } });
+      const ws = new WebSocket(`wss://${base}/console?${query}`, { ca: c.ca.certPem, headers: { authorization } });
       const got = new Collector();
       const closed = new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code, reason) => r({ code, reason: reason.toString() })));
       ws.on('message', (d) => got.add(d as Buffer));
@@ -161,10 +167,19 @@ describe('vm console: agent, manager relay and vtctl on a real guest', () => {
     await typeUntil((b) => forced.ws.send(b), forced.got, 'echo forced-$((4*4))', /forced-16/);
     forced.ws.close(1000, 'detached');
     await forced.closed;
-    // The agent frees the VM's console once the manager's side closed.
-    for (let i = 0; c.agent.consoles.count > 0 && i < 50; i++) await sleep(100);
-    assert.equal(c.agent.consoles.count, 0);
+    for (let i = 0; c.manager.consoles.count > 0 && i < 50; i++) await sleep(100);
     assert.equal(c.manager.consoles.count, 0);
+    // The agent (another process) frees the VM's console once the manager's side closed: a new session without
+    // force is let in (the agent refuses a second session with 409 while one is open).
+    let again: Awaited<ReturnType<typeof connect>> | undefined;
+    for (let i = 0; i < 50; i++) {
+      again = await connect(`vm=${vmName}`);
+      if ('ws' in again) break;
+      await sleep(100);
+    }
+    assert.ok(again && 'ws' in again, `the agent freed the console: ${JSON.stringify(again)}`);
+    again.ws.close(1000, 'detached');
+    await again.closed;
   });
 
   test('vtctl vm console in a pty: raw terminal, Ctrl-] detaches, terminal restored', { timeout: 120_000 }, async () => {
@@ -176,7 +191,7 @@ describe('vm console: agent, manager relay and vtctl on a real guest', () => {
     assert.ok(out.rawDuringSession, 'the terminal is raw during the session');
     assert.equal(out.exitCode, 0, out.output);
     assert.ok(out.restoredAfter, 'the terminal modes are restored after the detach');
-    assert.match(out.output, new RegExp(`Connected to ${vmName} \\(${vmUuid}\\) on ${c.serverName}`));
+    assert.match(out.output, new RegExp(`Connected to ${vmName} \\(${vmUuid}\\) on ${host.name}`));
     assert.match(out.output, new RegExp(`Detached from ${vmName}`));
   });
 

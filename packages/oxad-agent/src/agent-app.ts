@@ -32,7 +32,9 @@ import { LibvirtEventStream } from './adapters/libvirt-event-stream.js';
 import { XmlRpcStatusReporter } from './adapters/manager-status-client.js';
 import { LocalHostFacts } from './adapters/host-facts.js';
 import { QemuImg } from './adapters/qemu-img.js';
-import { writeSeedIso } from './adapters/seed-iso.js';
+import { readSeedIso, writeSeedIso } from './adapters/seed-iso.js';
+import { GuestHostnameService } from './services/guest-hostname-service.js';
+import { replaceSeedMedium } from './adapters/seed-medium.js';
 import { Virsh } from './adapters/virsh.js';
 import { VmStore } from './adapters/vm-store.js';
 import type { AgentOptions } from './agent-options.js';
@@ -182,7 +184,8 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
         backups: new BackupService({
           images: qemuImg, vms, domains: virsh, bridgeExists: linuxBridgeExists, lock: provisioning, backupRoots: options.backupRoots, domainPrefix: options.domainPrefix,
           domainType: hypervisor.domainType, fallbackNetwork: options.fallbackNetwork, logger: logger.child({ part: 'backups' }),
-        }) }),
+        }),
+        guestHostnames: new GuestHostnameService({ vms, readSeed: (iso) => readSeedIso(iso), writeSeed: (f, iso) => writeSeedIso(f, iso), lock: provisioning, domState: (n) => virsh.domState(n), replaceSeedMedium: (n, iso) => replaceSeedMedium(virsh, n, iso), domainPrefix: options.domainPrefix, logger: logger.child({ part: 'guest-hostname' }) }) }),
         ...migrationApi({ migration, password: options.password }),
       },
       logger,

@@ -22,6 +22,8 @@ export interface CommandOutput {
 export interface RunCommandOptions {
   /** Kill the program (SIGTERM, SIGKILL 2 s later) after this many seconds. Required: nothing runs unbounded. */
   timeoutSeconds: number;
+  /** Remove one trailing newline from stdout/stderr (default true); false for output read back byte for byte. */
+  stripFinalNewline?: boolean;
 }
 
 /**
@@ -85,7 +87,7 @@ export async function runCommand(
     timeout: Math.round(options.timeoutSeconds * 1000),
     forceKillAfterDelay: 2000,
     env: { LC_ALL: 'C', LANG: 'C' },
-    stripFinalNewline: true,
+    stripFinalNewline: options.stripFinalNewline ?? true,
   });
   const durationMs = performance.now() - started;
   const stdout = typeof result.stdout === 'string' ? result.stdout : '';

@@ -83,3 +83,33 @@ export async function writeSeedIso(
   }
 }
 
+
+/** Options of {@link readSeedIso}. */
+export interface ReadSeedIsoOptions {
+  /** Program to run; default `isoinfo` (looked up in PATH). */
+  binary?: string;
+  /** Timeout in seconds per call; default 30. */
+  timeoutSeconds?: number;
+}
+
+/**
+ * Reads back the seed files of a NoCloud ISO written by {@link writeSeedIso}: lists it with `isoinfo -R -f -i <iso>`
+ * and extracts each of {@link SEED_FILE_NAMES} it holds with `isoinfo -R -i <iso> -x /<name>` (Rock Ridge names).
+ * @returns name → UTF-8 content.
+ * @throws InputError for a bad `isoPath` or an ISO holding a file of more than 1 MiB; SeedIsoError when isoinfo fails.
+ */
+export async function readSeedIso(isoPath: string, options: ReadSeedIsoOptions = {}): Promise<Record<string, string>> {
+  const iso = assertAbsolutePath(isoPath, 'seed ISO path');
+  const bin = options.binary ?? 'isoinfo';
+  const t = { timeoutSeconds: options.timeoutSeconds ?? 30 };
+  const listing = await runCommand(bin, ['-R', '-f', '-i', iso], t, makeError);
+  const present = new Set(listing.stdout.split('\n').map((l) => l.trim().replace(/^\//, '')));
+  const files: Record<string, string> = {};
+  for (const name of SEED_FILE_NAMES) {
+    if (!present.has(name)) continue;
+    const r = await runCommand(bin, ['-R', '-i', iso, '-x', `/${name}`], { ...t, stripFinalNewline: false }, makeError);
+    if (Buffer.byteLength(r.stdout) > 1024 * 1024) throw new InputError(`seed file ${name} is larger than 1 MiB`);
+    files[name] = r.stdout;
+  }
+  return files;
+}

@@ -116,6 +116,15 @@ export class Virsh implements DomainControl, ReconcilerDomains, DomainXmlReader 
     await this.run(['define', '--file', assertAbsolutePath(xmlFilePath, 'domain XML path')]);
   }
 
+  /**
+   * Changes a device of a running domain from a device XML file: `virsh update-device --domain <name> --file <path>
+   * --live [--force]` (for a CD-ROM: a new medium, or none to eject; `--force` ejects even a tray the guest locked).
+   * @throws InputError for a bad name or path; DomainNotFoundError; DomainStateError (not running); VirshError.
+   */
+  async updateDeviceLive(name: string, xmlFilePath: string, options: { force?: boolean } = {}): Promise<void> {
+    await this.runOn(name, ['update-device', '--domain', name, '--file', assertAbsolutePath(xmlFilePath, 'device XML path'), '--live', ...(options.force ? ['--force'] : [])]);
+  }
+
   /** Starts a defined, shut-off domain: `virsh start`. */
   async start(name: string): Promise<void> {
     await this.runOn(name, ['start', '--domain', name]);

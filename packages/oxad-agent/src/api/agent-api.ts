@@ -1,7 +1,7 @@
 /**
  * The OCF agent methods (docs/ocf-protocol.md §4.2): `send`, `ping`, `pingAuth`, `list_vm_templates`,
  * `force_list_active_vms`, and the kvm-crm extensions `list_vm_templates_detailed`, `get_host_info`, `get_console_log`,
- * `list_kept_disks`, `purge_kept_disks`, `get_domain_xml`,
+ * `list_kept_disks`, `purge_kept_disks`, `get_domain_xml`, `set_guest_hostname`,
  * `snapshot_create|list|revert|delete`, `backup_vm`, `list_backups`, `inspect_backup` and `restore_backup`. The shared agent password is a method argument, compared in constant time.
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
@@ -20,6 +20,7 @@ import {
 import type { TemplateCatalogue } from '../templates/template-catalogue.js';
 import type { MonitoringService } from '../services/monitoring-service.js';
 import type { AgentProvisioningService } from '../services/provisioning-service.js';
+import type { GuestHostnameService } from '../services/guest-hostname-service.js';
 import type { HostInventory } from '../services/host-inventory.js';
 import type { VmStore } from '../adapters/vm-store.js';
 import type { KeptDisksService } from '../services/kept-disks-service.js';
@@ -58,6 +59,8 @@ export interface AgentApiDeps {
   snapshots?: Pick<SnapshotService, 'create' | 'list' | 'revert' | 'delete'>;
   /** The backups behind `backup_vm`, `list_backups`, `inspect_backup`, `restore_backup`; absent: not offered. */
   backups?: Pick<BackupService, 'backup' | 'list' | 'inspect' | 'restore'>;
+  /** The seed rewrite behind `set_guest_hostname` (decision 024 §8); absent: not offered. */
+  guestHostnames?: Pick<GuestHostnameService, 'setHostname'>;
 }
 
 /** Most bytes of serial log one `get_console_log` call returns: 64 KiB. */
@@ -193,6 +196,23 @@ export function agentApi(deps: AgentApiDeps): Record<string, XmlRpcMethod> {
           purge_kept_disks: async (p: unknown[]) => {
             checkPassword(p, 0);
             return keptDisks.purge(stringParam(p, 1, 'id'));
+          },
+        }
+      : {}),
+    ...(deps.guestHostnames
+      ? {
+          /**
+           * kvm-crm extension `set_guest_hostname(password, vmUuid, hostname)` → `{previous, instanceId, medium}`: rewrites the
+           * VM's cloud-init seed with the new `local-hostname` (and user-data `hostname`/`fqdn`), keeping its instance
+           * id; the guest takes the name at its next boot (decision 024 §8); `medium` says whether a running guest's
+           * CD-ROM now holds the new seed (GuestHostnameService.setHostname). For `vtctl manifest sethostnames`.
+           * @throws fault `Password mismatch`; InputError for a bad uuid or host name (shared GUEST_HOSTNAME_PATTERN);
+           *   NotFoundError when the host has no such VM or seed.
+           */
+          set_guest_hostname: async (p: unknown[]) => {
+            checkPassword(p, 0);
+            const vmUuid = assertPattern(stringParam(p, 1, 'vmUuid'), UUID_PATTERN, 'VM uuid').toLowerCase();
+            return deps.guestHostnames!.setHostname(vmUuid, stringParam(p, 2, 'hostname'));
           },
         }
       : {}),

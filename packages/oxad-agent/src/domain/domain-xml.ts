@@ -291,14 +291,7 @@ export function renderDomainXml(spec: DomainSpec): string {
       `      <target dev='vd${String.fromCharCode(0x62 + i)}' bus='virtio'/>`,
       '    </disk>',
     ]),
-    "    <disk type='file' device='cdrom'>",
-    "      <driver name='qemu' type='raw'/>",
-    `      <source file='${e(spec.seedIsoPath)}'>`,
-    "        <seclabel model='dac' relabel='no'/>",
-    '      </source>',
-    "      <target dev='hdc' bus='ide'/>",
-    '      <readonly/>',
-    '    </disk>',
+    ...seedCdromLines(spec.seedIsoPath),
     ...spec.nics.flatMap((nic) => [
       nic.bridge !== undefined ? "    <interface type='bridge'>" : "    <interface type='network'>",
       `      <mac address='${nic.mac.toLowerCase()}'/>`,
@@ -383,4 +376,19 @@ export function parseDomainMetadata(domainXml: string): DomainMetadata | undefin
     throw new InputError(`damaged kvm-crm metadata: ${(err as Error).message}`);
   }
   return meta;
+}
+
+/**
+ * The `<disk device='cdrom'>` element of the NoCloud seed (IDE `hdc`, read-only, raw, never relabelled: see
+ * {@link DomainSpec.seedIsoPath}), indented for a `<devices>` list. `seedIsoPath` null: the drive without a medium
+ * (an ejected tray), for `virsh update-device` (GuestHostnameService swaps the medium of a running guest).
+ * @throws InputError for a path that is not absolute and plain.
+ */
+export function seedCdromLines(seedIsoPath: string | null): string[] {
+  const source = seedIsoPath === null ? [] : [
+    `      <source file='${xmlEscape(assertPattern(seedIsoPath, PATH_PATTERN, 'seed ISO path'))}'>`,
+    "        <seclabel model='dac' relabel='no'/>",
+    '      </source>',
+  ];
+  return ["    <disk type='file' device='cdrom'>", "      <driver name='qemu' type='raw'/>", ...source, "      <target dev='hdc' bus='ide'/>", '      <readonly/>', '    </disk>'];
 }

@@ -95,6 +95,16 @@ export class XmlRpcAgentGateway implements AgentGateway {
     return r;
   }
 
+  async setGuestHostname(server: Server, vmUuid: string, hostname: string): Promise<{ previous: string; medium: string }> {
+    if (server.legacy) throw new UpstreamError(`server ${server.name} runs a legacy OCF agent, which cannot rewrite a guest's seed`);
+    const r = await this.client(server).call<unknown>('set_guest_hostname', [server.agentPassword, vmUuid, hostname]);
+    const o = r as { previous?: unknown; medium?: unknown } | null;
+    if (!o || typeof o !== 'object' || typeof o.previous !== 'string' || typeof o.medium !== 'string') {
+      throw new UpstreamError(`agent of ${server.name}: set_guest_hostname did not answer {previous, medium}`);
+    }
+    return { previous: o.previous, medium: o.medium };
+  }
+
   async listKeptDisks(server: Server): Promise<KeptDisks[]> {
     if (server.legacy) throw new UpstreamError(`server ${server.name} runs a legacy OCF agent, which keeps no disks`);
     const r = await this.client(server, AGENT_LISTING_MAX_RESPONSE_BYTES).call<unknown>('list_kept_disks', [server.agentPassword]);

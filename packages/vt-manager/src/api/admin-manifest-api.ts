@@ -25,20 +25,21 @@ function verbOf(o: Record<string, unknown>): ManifestVerb {
 export function adminManifestApi(deps: { manifests: ManifestService }): Record<string, XmlRpcMethod> {
   const m = deps.manifests;
   return {
-    /** `manifest.plan({verb, vms})` → `[{kind, vm, host, uuid, detail}]`: what the verb would do; reads only. */
+    /** `manifest.plan({verb, vms, reboot?})` → `[{kind, vm, host, uuid, detail}]`: what the verb would do; reads only. */
     'manifest.plan': async (p, ctx) => {
       const o = structParam(p, 0, 'manifest');
-      return m.plan(who(ctx), verbOf(o), checkResolvedVms(o.vms));
+      return m.plan(who(ctx), verbOf(o), checkResolvedVms(o.vms), { reboot: o.reboot === true });
     },
     /**
-     * `manifest.run({verb, vms, keepDisks?})` → `[{kind, vm, host, uuid, detail, actionId, error}]`: runs the acting
-     * steps (creates, starts, stops, deletes: durable actions, poll `action.show`; set-hostname: stored at once).
+     * `manifest.run({verb, vms, keepDisks?, reboot?})` → `[{kind, vm, host, uuid, detail, actionId, error}]`: runs the
+     * acting steps (creates, starts, stops, deletes: durable actions, poll `action.show`; set-hostname: the agent
+     * rewrites the seed and the name is stored at once, with `reboot` a running VM's reboot action).
      */
     'manifest.run': async (p, ctx) => {
       const o = structParam(p, 0, 'manifest');
       const verb = verbOf(o);
       if (verb === 'dumpxml') throw new InputError('dumpxml is manifest.domainXml');
-      return m.run(who(ctx), verb, checkResolvedVms(o.vms), { keepDisks: o.keepDisks === true });
+      return m.run(who(ctx), verb, checkResolvedVms(o.vms), { keepDisks: o.keepDisks === true, reboot: o.reboot === true });
     },
     /** `manifest.domainXml({vms})` → `[{vm, uuid, host, xml, error}]` for the VMs that exist. */
     'manifest.domainXml': async (p, ctx) => m.domainXml(who(ctx), checkResolvedVms(structParam(p, 0, 'manifest').vms)),

@@ -131,17 +131,18 @@ export function addManifestCommands(program: Command, deps: ManifestCommandDeps)
     ['start', "start the manifest's VMs that are stopped"],
     ['stop', "shut down the manifest's VMs that run"],
     ['delete', "delete the manifest's VMs (asks on a terminal; --yes to skip), disks too unless --keep-disks"],
-    ['sethostnames', "store each VM's manifest hostname for its guest (see decision 024 for what reaches a running guest)"],
+    ['sethostnames', "rewrite each VM's cloud-init seed with its manifest hostname (applied at the guest's next boot; --reboot reboots running VMs) and store it"],
   ] as const) {
     const cmd = fileArgs(manifest.command(`${verb} <files...>`))
       .description(help)
       .option('--dry-run', 'print the steps per host and change nothing (as plan)')
       .option('--no-wait', 'queue the actions and return (default: wait and show each outcome)');
     if (verb === 'delete') cmd.option('--keep-disks', "keep the disk images on the hosts (the storage root's kept-disks/)").option('--yes', 'do not ask');
-    cmd.action(async function (this: Command, files: string[], o: { template?: string; dryRun?: boolean; wait: boolean; keepDisks?: boolean; yes?: boolean }) {
+    if (verb === 'sethostnames') cmd.option('--reboot', 'reboot the running VMs whose name changes (durable reboot actions), so the name applies now');
+    cmd.action(async function (this: Command, files: string[], o: { template?: string; dryRun?: boolean; wait: boolean; keepDisks?: boolean; yes?: boolean; reboot?: boolean }) {
       const vms = loadManifest(files, o.template);
       const c = deps.adminClient(this);
-      const planned = await c.call<PlanStep[]>('manifest.plan', [{ verb, vms }]);
+      const planned = await c.call<PlanStep[]>('manifest.plan', [{ verb, vms, ...(o.reboot ? { reboot: true } : {}) }]);
       if (o.dryRun) {
         out({ verb, dryRun: true, steps: planned }, () => planText(planned, true));
         if (planned.some((s) => s.kind === 'refused')) process.exitCode = 1;
@@ -154,10 +155,12 @@ export function addManifestCommands(program: Command, deps: ManifestCommandDeps)
         }
       }
       const started = Date.now();
-      const steps = await c.call<RunStep[]>('manifest.run', [{ verb, vms, ...(o.keepDisks ? { keepDisks: true } : {}) }]);
+      const steps = await c.call<RunStep[]>('manifest.run', [{ verb, vms, ...(o.keepDisks ? { keepDisks: true } : {}), ...(o.reboot ? { reboot: true } : {}) }]);
       if (o.wait) await waitForSteps(c, steps);
+      // sethostnames --reboot: a reboot that succeeded applied the name (decision 024 §8).
+      for (const s of steps) if (s.kind === 'set-hostname' && s.actionId && s.status === 'SUCCESS') s.detail = s.detail.replace(/: seed rewritten, running: reboot to apply$/, ': applied (rebooted)');
       const seconds = Math.round((Date.now() - started) / 100) / 10;
-      out({ verb, dryRun: false, seconds, steps }, () => planText(steps, false) + (verb === 'sethostnames' && steps.some((s) => s.kind === 'set-hostname') ? 'stored in the manager: a running guest keeps its name; the name reaches a guest with its next seed (a rebuild), see decision 024\n' : '') + `${seconds}s\n`);
+      out({ verb, dryRun: false, seconds, steps }, () => planText(steps, false) + `${seconds}s\n`);
       if (steps.some((s) => s.error || s.kind === 'refused')) process.exitCode = 1;
     });
   }

@@ -49,6 +49,12 @@ export interface AgentGateway {
    */
   domainXml?(server: Server, vmUuid: string): Promise<string>;
   /**
+   * kvm-crm extension `set_guest_hostname(password, vmUuid, hostname)`: the agent rewrites the VM's cloud-init seed
+   * with the new host name (same instance id); the guest takes it at its next boot (decision 024 §8). `medium`:
+   * `swapped` (running: a reboot reads the new seed), `not running`, or `not swapped: <why>`. Absent: not offered.
+   */
+  setGuestHostname?(server: Server, vmUuid: string, hostname: string): Promise<{ previous: string; medium: string }>;
+  /**
    * kvm-crm extension `list_kept_disks(password)`: the disks the agent keeps of VMs deleted with keep-disks
    * (decision record 021). Optional: fakes and legacy agents may lack it.
    * @throws as {@link send}; UpstreamError when the answer is malformed.

@@ -37,6 +37,13 @@ class ReportingAgent extends FakeAgentGateway {
   async domainXml(_server: Server, vmUuid: string): Promise<string> {
     return `<domain type='kvm'><name>t-${vmUuid}</name></domain>\n`;
   }
+  /** set_guest_hostname calls, in order; `medium` is what the fake answers (the real agent: `swapped` when running). */
+  readonly hostnames: Array<{ server: string; vm: string; hostname: string }> = [];
+  medium = 'not running';
+  async setGuestHostname(server: Server, vmUuid: string, hostname: string): Promise<{ previous: string; medium: string }> {
+    this.hostnames.push({ server: server.name, vm: vmUuid, hostname });
+    return { previous: '', medium: this.medium };
+  }
 }
 
 describe('vtctl manifest, as a process', () => {
@@ -201,11 +208,43 @@ describe('vtctl manifest, as a process', () => {
     assert.deepEqual(stopped.steps.map((s) => s.kind), ['stop', 'stop']);
     const renamed = write('renamed.json', manifest('web1.new.internal'));
     const set = await ok(['manifest', 'sethostnames', renamed, '--template', 'tpl']);
-    assert.match(set, /set-hostname {2}web1 {2}web1\.tdh\.internal → web1\.new\.internal/);
-    assert.match(set, /a running guest keeps its name/);
+    assert.match(set, /set-hostname {2}web1 {2}web1\.tdh\.internal → web1\.new\.internal: seed rewritten, applied at next boot$/m);
     assert.match(await ok(['manifest', 'plan', 'sethostnames', renamed, '--template', 'tpl']), /unchanged {2}web1 {2}web1\.new\.internal/);
-    const rows = (await manager.dataSource.query("SELECT guestHostname FROM virtual_machine WHERE name = 'web1'")) as Array<{ guestHostname: string }>;
+    const rows = (await manager.dataSource.query("SELECT uuid, guestHostname FROM virtual_machine WHERE name = 'web1'")) as Array<{ uuid: string; guestHostname: string }>;
     assert.equal(rows[0]?.guestHostname, 'web1.new.internal');
+    assert.deepEqual(agent.hostnames, [{ server: 'kvm1', vm: rows[0]?.uuid, hostname: 'web1.new.internal' }], 'the seed rewrite went to the VM\'s agent');
+  });
+
+  test('sethostnames on a running VM: needs a reboot, or --reboot reboots it (a durable action) and it is applied', async () => {
+    await ok(['manifest', 'start', file, '--template', 'tpl']);
+    agent.hostnames.length = 0;
+    agent.medium = 'swapped';
+    const third = write('third.json', manifest('web1.third.internal'));
+    const before = await state();
+    const dry = await ok(['manifest', 'sethostnames', third, '--template', 'tpl', '--reboot', '--dry-run']);
+    assert.match(dry, /set-hostname {2}web1 {2}web1\.new\.internal → web1\.third\.internal: seed rewritten, running: reboot to apply$/m);
+    assert.equal(await state(), before, 'a dry run changes nothing');
+    assert.deepEqual(agent.hostnames, [], 'a dry run sends nothing');
+    const plain = await ok(['manifest', 'sethostnames', third, '--template', 'tpl']);
+    assert.match(plain, /web1\.new\.internal → web1\.third\.internal: seed rewritten, applied at next boot; running: needs a reboot$/m);
+    const actionsBefore = (await manager.dataSource.query('SELECT id FROM action')) as unknown[];
+    const fourth = write('fourth.json', manifest('web1.fourth.internal'));
+    const rebooted = JSON.parse(await ok(['--json', 'manifest', 'sethostnames', fourth, '--template', 'tpl', '--reboot'])) as { steps: Array<{ kind: string; vm: string; detail: string; status?: string; actionId: string }> };
+    const step = rebooted.steps.find((s) => s.vm === 'web1')!;
+    assert.equal(step.kind, 'set-hostname');
+    assert.equal(step.status, 'SUCCESS');
+    assert.equal(step.detail, 'web1.third.internal → web1.fourth.internal: applied (rebooted)');
+    const actions = (await manager.dataSource.query('SELECT id, type FROM action ORDER BY id')) as Array<{ id: number; type: string }>;
+    assert.equal(actions.length, actionsBefore.length + 1);
+    assert.equal(actions.at(-1)?.type, 'reboot');
+    assert.deepEqual((agent.hostnames as Array<{ hostname: string }>).map((h) => h.hostname), ['web1.third.internal', 'web1.fourth.internal']);
+    // A medium the agent could not swap: a reboot would not apply the name, so --reboot fails the step and sends none.
+    agent.medium = 'not swapped: tray stuck';
+    const fifth = await vtctl(['manifest', 'sethostnames', write('fifth.json', manifest('web1.fifth.internal')), '--template', 'tpl', '--reboot']);
+    assert.equal(fifth.code, 1);
+    assert.match(fifth.stdout, /FAILED: seed rewritten and name stored, reboot not sent: the running guest still has the old seed medium \(not swapped: tray stuck\): stop and start the VM/);
+    assert.equal(((await manager.dataSource.query('SELECT id FROM action')) as unknown[]).length, actions.length);
+    await ok(['manifest', 'stop', file, '--template', 'tpl']);
   });
 
   test('dumpxml writes <dir>/<vm>.xml from the agents', async () => {

@@ -92,7 +92,7 @@ export function differences(want: ManifestVm & { template: string }, has: Stored
  * The steps of `verb` for the manifest VMs `want` given the stored VMs `has` (those of the admin's project, by
  * name), in manifest order.
  */
-export function planManifest(verb: ManifestVerb, want: ReadonlyArray<ManifestVm & { template: string }>, has: ReadonlyArray<StoredVm>): PlanStep[] {
+export function planManifest(verb: ManifestVerb, want: ReadonlyArray<ManifestVm & { template: string }>, has: ReadonlyArray<StoredVm>, options: { reboot?: boolean } = {}): PlanStep[] {
   const stored = new Map(has.map((v) => [v.name, v]));
   return want.map((vm): PlanStep => {
     const s = stored.get(vm.name);
@@ -115,9 +115,20 @@ export function planManifest(verb: ManifestVerb, want: ReadonlyArray<ManifestVm 
         return step('dumpxml', `${vm.name}.xml`);
       case 'sethostnames':
         if (!vm.hostname) return step('unchanged', 'no hostname in the manifest');
-        return (s.hostname ?? s.name) === vm.hostname ? step('unchanged', vm.hostname) : step('set-hostname', `${s.hostname ?? s.name} → ${vm.hostname}`);
+        return (s.hostname ?? s.name) === vm.hostname
+          ? step('unchanged', vm.hostname)
+          : step('set-hostname', `${s.hostname ?? s.name} → ${vm.hostname}: ${hostnameOutcome(RUNNING_STATES.has(s.state), options.reboot === true)}`);
     }
   });
+}
+
+/**
+ * What a set-hostname step promises (decision 024 §8): the agent rewrites the seed, the guest reads it at its next
+ * boot. `running` and `--reboot`: the VM is rebooted (a durable reboot action), after which the name is applied.
+ */
+export function hostnameOutcome(running: boolean, reboot: boolean): string {
+  if (!running) return 'seed rewritten, applied at next boot';
+  return reboot ? 'seed rewritten, running: reboot to apply' : 'seed rewritten, applied at next boot; running: needs a reboot';
 }
 
 /** The steps by host, hosts by name (`(placed)` last), steps in manifest order. */

@@ -6,7 +6,7 @@
  *
  * A manifest's VMs live in the calling admin's project ({@link adminProjectId}); VMs are matched by name there.
  */
-import { InputError, NotFoundError, describeError } from '@kvm-crm/shared';
+import { ConflictError, InputError, NotFoundError, describeError } from '@kvm-crm/shared';
 import type { TransactionRunner } from '../../db/transaction-runner.js';
 import { ipv4ToInt, intToIpv4 } from '../addresses.js';
 import { RangeRepository } from '../../repositories/range-repository.js';
@@ -72,9 +72,10 @@ export class ManifestService {
    * Placed VMs are left to placement at build time.
    * @throws InputError for a manifest VM with an `ipaddress` but no `host` (the address names a host's ranges).
    */
-  async plan(principal: string, verb: ManifestVerb, want: ResolvedVm[]): Promise<PlanStep[]> {
+  async plan(principal: string, verb: ManifestVerb, want: ResolvedVm[], options: { reboot?: boolean } = {}): Promise<PlanStep[]> {
+    if (options.reboot && verb !== 'sethostnames') throw new InputError('--reboot goes with sethostnames only');
     for (const vm of want) if (vm.ip && !vm.host) throw new InputError(`VM ${vm.name} (${vm.source}) has an ipaddress but no host: the address must lie in a range of its host`);
-    const steps = planManifest(verb, want, await this.stored(principal));
+    const steps = planManifest(verb, want, await this.stored(principal), options);
     const byName = new Map(want.map((v) => [v.name, v]));
     const free = steps.some((s) => s.kind === 'create')
       ? new Map((await this.capacity.report(this.tx.manager)).map((r) => [r.host, r.memoryMiB.available === null || r.cpus.available === null || r.diskGiB.available === null ? null : { vcpus: r.cpus.available, memoryMiB: r.memoryMiB.available, diskMiB: Math.floor(r.diskGiB.available * 1024) }]))
@@ -98,10 +99,17 @@ export class ManifestService {
    * Runs `verb`: the acting steps of {@link plan}, one at a time in manifest order (a create is stored and handed to
    * its agent before the next is placed). A step that fails is reported with its reason and the others still run.
    * `dumpxml` is {@link domainXml}; here it only plans.
+   *
+   * A `set-hostname` step (decision 024 §8) has the VM's agent rewrite its cloud-init seed (`set_guest_hostname`),
+   * then stores the name on the VM row; with `reboot`, a running VM is then rebooted through a durable reboot action
+   * (its `actionId`; the name is applied when it succeeds). When the agent could not give a running guest the new
+   * seed medium, a reboot would not apply the name: the step says to stop and start the VM instead (and with
+   * `reboot` it fails with that reason, the reboot not sent).
    */
-  async run(principal: string, verb: ManifestVerb, want: ResolvedVm[], options: { keepDisks?: boolean } = {}): Promise<StepResult[]> {
+  async run(principal: string, verb: ManifestVerb, want: ResolvedVm[], options: { keepDisks?: boolean; reboot?: boolean } = {}): Promise<StepResult[]> {
     if (options.keepDisks && verb !== 'delete') throw new InputError('--keep-disks goes with delete only');
-    const steps = await this.plan(principal, verb, want);
+    const steps = await this.plan(principal, verb, want, { reboot: options.reboot === true });
+    const states = new Map(verb === 'sethostnames' ? (await this.stored(principal)).map((v) => [v.uuid, v.state]) : []);
     const byName = new Map(want.map((v) => [v.name, v]));
     const results: StepResult[] = [];
     for (const step of steps) {
@@ -118,7 +126,19 @@ export class ManifestService {
           });
           Object.assign(result, { actionId: t.actionId, uuid: t.vm, host: t.server });
         } else if (step.kind === 'set-hostname') {
+          if (!this.agents.setGuestHostname) throw new InputError('this manager cannot rewrite guest seeds');
+          const server = await new ServerRepository(this.tx.manager).findByName(step.host);
+          if (!server) throw new NotFoundError(`no server ${step.host}`);
+          const r = await this.agents.setGuestHostname(server, step.uuid, vm.hostname!);
           await this.tx.run((em) => new VmRepository(em).setGuestHostname(step.uuid, vm.hostname ?? null));
+          const running = states.get(step.uuid) === 'running';
+          if (running && r.medium !== 'swapped') {
+            const why = `the running guest still has the old seed medium (${r.medium}): stop and start the VM to apply the name`;
+            if (options.reboot) throw new ConflictError(`seed rewritten and name stored, reboot not sent: ${why}`);
+            result.detail += `; ${why}`;
+          } else if (running && options.reboot) {
+            result.actionId = (await this.vms.act(principal, step.uuid, 'reboot')).actionId;
+          }
         } else {
           const type = step.kind === 'start' ? 'start' : step.kind === 'stop' ? 'stop' : 'delete';
           const t = await this.vms.act(principal, step.uuid, type, type === 'delete' && options.keepDisks ? { keepDisks: true } : {});

@@ -44,7 +44,10 @@ test('start, stop, delete, dumpxml and sethostnames by state', () => {
   assert.deepEqual(kinds('delete', []), ['unchanged:not there']);
   assert.deepEqual(kinds('delete', [stored({ state: 'running' })]), ['delete:running']);
   assert.deepEqual(kinds('dumpxml', [stored()]), ['dumpxml:web1.xml']);
-  assert.deepEqual(kinds('sethostnames', [stored({ hostname: null })]), ['set-hostname:web1 → web1.x.internal']);
+  assert.deepEqual(kinds('sethostnames', [stored({ hostname: null })]), ['set-hostname:web1 → web1.x.internal: seed rewritten, applied at next boot']);
+  assert.deepEqual(kinds('sethostnames', [stored({ hostname: null, state: 'running' })]), ['set-hostname:web1 → web1.x.internal: seed rewritten, applied at next boot; running: needs a reboot']);
+  assert.deepEqual(planManifest('sethostnames', [want()], [stored({ hostname: null, state: 'running' })], { reboot: true }).map((x) => x.detail), ['web1 → web1.x.internal: seed rewritten, running: reboot to apply']);
+  assert.deepEqual(planManifest('sethostnames', [want()], [stored({ hostname: null })], { reboot: true }).map((x) => x.detail), ['web1 → web1.x.internal: seed rewritten, applied at next boot'], 'a stopped VM is not started by --reboot');
   assert.deepEqual(kinds('sethostnames', [stored()]), ['unchanged:web1.x.internal']);
   assert.deepEqual(kinds('sethostnames', [stored()], want({ hostname: undefined })), ['unchanged:no hostname in the manifest']);
 });
