@@ -326,6 +326,9 @@ describe('the FELIX RO (Python stdlib) against /xmlrpc/geni/3/ on real libvirt',
       'GetVersion', 'ListResources', 'Allocate', 'Describe', 'Provision', 'PerformOperationalAction:geni_start', 'Status-until-ready',
       'PerformOperationalAction:geni_stop', 'Status-until-stopped', 'Delete', 'Status-until-gone', 'ListResources-after-delete',
     ]);
+    // Status stops listing a sliver once Delete is accepted (§6.9 allows it); the agent undefines the domain just after.
+    const deadline = Date.now() + 60_000;
+    while ((await domainsWithPrefix(c.domainPrefix)).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
     assert.deepEqual(await domainsWithPrefix(c.domainPrefix), []);
     const at = (step: string, k: 't_start' | 't_end') => records.find((r) => r.step === step)![k] as number;
     scenarioReady = at('Status-until-ready', 't_end') - at('Allocate', 't_start');
