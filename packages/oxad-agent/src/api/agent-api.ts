@@ -4,7 +4,7 @@
  * `list_kept_disks`, `purge_kept_disks`, `get_domain_xml`, `set_guest_hostname`,
  * `snapshot_create|list|revert|delete`, `backup_vm`, `list_backups`, `inspect_backup` and `restore_backup`. The shared agent password is a method argument, compared in constant time.
  */
-import { timingSafeEqual, createHash } from 'node:crypto';
+import { samePassword } from './same-password.js';
 import {
   ACTION_ID_PATTERN,
   assertPattern,
@@ -32,11 +32,6 @@ export interface DomainLister {
   listAll(): Promise<Array<{ name: string; uuid: string; state: string }>>;
 }
 
-function samePassword(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
-}
 
 /** What {@link agentApi} calls; each is a narrow view of a service, so tests can pass fakes. */
 export interface AgentApiDeps {

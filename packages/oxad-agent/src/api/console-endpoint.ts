@@ -4,7 +4,7 @@
  * one), the OCF agent password in the `X-KvmCrm-Agent-Password` header (constant-time compare), a UUID, then the
  * console is reserved and its serial socket connected; any refusal is an HTTP status with a reason.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { samePassword } from './same-password.js';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
@@ -31,9 +31,6 @@ export interface ConsoleEndpointDeps {
   logger: Logger;
 }
 
-function samePassword(given: string, expected: string): boolean {
-  return timingSafeEqual(createHash('sha256').update(given).digest(), createHash('sha256').update(expected).digest());
-}
 
 /**
  * Serves console upgrades on `server` (other upgrade requests get 404). Returns a function that stops taking

@@ -3,7 +3,7 @@
  * the manager calls (mutual TLS, role `manager`, plus the OCF agent password like every method), and the HTTPS
  * endpoint `PUT /migration/transfer/<ticket id>/<file>` the source agent pushes files to (mutual TLS, role `agent`).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { samePassword } from './same-password.js';
 import type { TLSSocket } from 'node:tls';
 import type { Request, Response } from 'express';
 import {
@@ -22,10 +22,6 @@ import {
 } from '@kvm-crm/shared';
 import type { MigrationAgentService, SendProgress } from '../services/migration-service.js';
 
-/** Constant-time comparison of two passwords (through their SHA-256, so lengths do not leak). */
-function samePassword(given: string, expected: string): boolean {
-  return timingSafeEqual(createHash('sha256').update(given).digest(), createHash('sha256').update(expected).digest());
-}
 
 /** The migration methods, spread into the agent's method table; each takes the OCF agent password first. */
 export function migrationApi(deps: { migration: MigrationAgentService; password: string }): Record<string, XmlRpcMethod> {

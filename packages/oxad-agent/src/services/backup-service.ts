@@ -13,8 +13,6 @@
  * reads only from there too. A backup directory on NFS mounted on several hosts makes restores on another host
  * possible (the tests use one directory that every agent of the machine sees).
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -27,18 +25,16 @@ import {
   type Logger,
 } from '@kvm-crm/shared';
 import { assertAbsolutePath } from '../adapters/safe-path.js';
+import { hashFile } from '../adapters/transfer-store.js';
+import { BACKUP_DISK_PATTERN, BACKUP_FORMAT, compareStamps, exists, folderBytes, readDefinition, xmlDomainType } from './backup-folder.js';
 import { parseDomainDefinition, type DomainDefinition } from '../domain/domain-definition.js';
 import { renderDomainXml, validateDomainMetadata, type DomainNic } from '../domain/domain-xml.js';
 import type { ImageInfo } from '../adapters/qemu-img.js';
 
-/** Format tag of `vm.json`. */
-export const BACKUP_FORMAT = 'kvm-crm-backup/1';
+export { BACKUP_FORMAT } from './backup-folder.js';
+
 /** Name of a complete backup folder: the UTC time it was taken, `YYYYMMDDTHHMMSSZ`, with `-n` when taken twice in a second. */
 export const BACKUP_STAMP_PATTERN = /^\d{8}T\d{6}Z(?:-[1-9]\d{0,3})?$/;
-/** Disk images a backup may hold (the VM folder's own names). */
-const BACKUP_DISK_PATTERN = /^(disk|data-vd[b-q])\.qcow2$/;
-/** Largest `vm.json` read (it holds the definition and the manager's record). */
-const MAX_DEFINITION_BYTES = 256 * 1024;
 /** Largest manager record stored in a backup, as JSON. */
 export const MAX_RECORD_BYTES = 64 * 1024;
 
@@ -174,7 +170,7 @@ export class BackupService {
         await writeFile(path.join(partial, 'vm.json'), `${JSON.stringify(definition, null, 2)}\n`, { mode: 0o640 });
         const all = [...names, ...extra, 'domain.xml', 'vm.json'];
         const sums: string[] = [];
-        for (const f of all) sums.push(`${await sha256File(path.join(partial, f))}  ${f}`);
+        for (const f of all) sums.push(`${(await hashFile(path.join(partial, f))).sha256}  ${f}`);
         await writeFile(path.join(partial, 'SHA256SUMS'), `${sums.join('\n')}\n`, { mode: 0o640 });
         await rename(partial, final);
         const sizeBytes = await folderBytes(final, [...all, 'SHA256SUMS']);
@@ -304,7 +300,7 @@ export class BackupService {
       }
       let actual: string;
       try {
-        actual = await sha256File(path.join(dir, m[2]!));
+        actual = (await hashFile(path.join(dir, m[2]!))).sha256;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ConflictError(`backup ${dir} is incomplete: ${m[2]} is missing`);
         throw err;
@@ -393,64 +389,4 @@ export class BackupService {
   private now(): Date {
     return (this.deps.now ?? (() => new Date()))();
   }
-}
-
-/** Orders stamps by time, then by their `-n` suffix. */
-function compareStamps(a: string, b: string): number {
-  const [ta, na] = a.split('-');
-  const [tb, nb] = b.split('-');
-  return ta!.localeCompare(tb!) || Number(na ?? 0) - Number(nb ?? 0);
-}
-
-/** `vm.json` of a backup folder, checked field by field. @throws InputError naming what is wrong. */
-async function readDefinition(dir: string): Promise<BackupDefinition> {
-  const file = path.join(dir, 'vm.json');
-  if ((await stat(file)).size > MAX_DEFINITION_BYTES) throw new InputError(`backup ${dir}: vm.json is too large`);
-  let d: BackupDefinition;
-  try {
-    d = JSON.parse(await readFile(file, 'utf8')) as BackupDefinition;
-  } catch (cause) {
-    throw new InputError(`backup ${dir}: vm.json is not JSON`, { cause });
-  }
-  if (d?.format !== BACKUP_FORMAT) throw new InputError(`backup ${dir}: vm.json format is not ${BACKUP_FORMAT}`);
-  assertPattern(d.vmUuid, UUID_PATTERN, 'backup VM uuid');
-  d.vmUuid = d.vmUuid.toLowerCase();
-  validateDomainMetadata(d.metadata);
-  if (d.metadata.vmUuid.toLowerCase() !== d.vmUuid) throw new InputError(`backup ${dir}: vm.json names two VM uuids`);
-  if (!Array.isArray(d.disks) || d.disks.length < 1 || d.disks[0] !== 'disk.qcow2' || !d.disks.every((x) => typeof x === 'string' && BACKUP_DISK_PATTERN.test(x)) || new Set(d.disks).size !== d.disks.length) {
-    throw new InputError(`backup ${dir}: vm.json disks must start with disk.qcow2 and name only data-vd?.qcow2 after it`);
-  }
-  if (!Array.isArray(d.nics)) throw new InputError(`backup ${dir}: vm.json nics must be a list`);
-  return d;
-}
-
-function xmlDomainType(xml: string): string {
-  return /<domain\s+type=['"](\w+)['"]/.exec(xml)?.[1] ?? 'unknown';
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false; // absent (or unreadable): the backup goes without it
-  }
-}
-
-async function folderBytes(dir: string, files: string[]): Promise<number> {
-  let n = 0;
-  // A file missing from the sum (no seed.iso) counts 0: the size is informative, the checksums are the check.
-  for (const f of files) n += (await stat(path.join(dir, f)).catch(() => ({ size: 0 }))).size;
-  return n;
-}
-
-/** Hex SHA-256 of a file, streamed. @throws the file-system error. */
-export function sha256File(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    createReadStream(file)
-      .on('error', reject)
-      .on('data', (c) => h.update(c))
-      .on('end', () => resolve(h.digest('hex')));
-  });
 }

@@ -17,7 +17,8 @@ import { ConflictError, createLogger, InputError, NotFoundError } from '@kvm-crm
 import { QemuImg, SNAPSHOT_NAME_PATTERN } from '../../dist/adapters/qemu-img.js';
 import { VmStore } from '../../dist/adapters/vm-store.js';
 import { SnapshotService } from '../../dist/services/snapshot-service.js';
-import { BackupService, sha256File } from '../../dist/services/backup-service.js';
+import { BackupService } from '../../dist/services/backup-service.js';
+import { hashFile } from '../../dist/adapters/transfer-store.js';
 import { renderDomainXml } from '../../dist/domain/domain-xml.js';
 import { parseDomainDefinition } from '../../dist/domain/domain-definition.js';
 
@@ -183,7 +184,7 @@ test('backup flattens the disks with checksums; restore verifies them and define
   const files = (await readdir(b.path)).sort();
   assert.deepEqual(files, ['SHA256SUMS', 'data-vdb.qcow2', 'disk.qcow2', 'domain.xml', 'seed.iso', 'vm.json']);
   const sums = await readFile(path.join(b.path, 'SHA256SUMS'), 'utf8');
-  assert.ok(sums.includes(`${await sha256File(path.join(b.path, 'disk.qcow2'))}  disk.qcow2`));
+  assert.ok(sums.includes(`${(await hashFile(path.join(b.path, 'disk.qcow2'))).sha256}  disk.qcow2`));
   const info = await qemuImg.info(path.join(b.path, 'disk.qcow2'), 'qcow2');
   assert.equal(info.backingFilename, undefined, 'the backup disk is standalone (template blocks copied in)');
   assert.equal(await readGuestBytes(qemuImg, path.join(b.path, 'disk.qcow2'), work, 16), 'TEMPLATE-CONTENT');

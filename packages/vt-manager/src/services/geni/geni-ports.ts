@@ -14,10 +14,15 @@ import {
   parseSliverUrn,
   sliverUrn,
   templateNameOfDiskImage,
+  type AdvertisedNode,
+  type ManifestSliver,
+  type RequestedNode,
 } from '@kvm-crm/shared';
 import type { CredentialNeed, GeniMethod, VerifiedCredential } from './credential-verifier.js';
 
 export type { CredentialNeed, GeniMethod, VerifiedCredential };
+/** The RSpec shapes of `@kvm-crm/shared` (geni/rspec/), as the GENI services use them. */
+export type { AdvertisedNode, ManifestSliver, RequestedNode };
 
 /**
  * The credential checks: `verify` (§9.3 items 1–7 over the raw XML-RPC credentials parameter) and `bindToSlice`
@@ -27,39 +32,6 @@ export type { CredentialNeed, GeniMethod, VerifiedCredential };
 export interface GeniCredentials {
   verify(method: GeniMethod, credentials: unknown, need?: CredentialNeed): Promise<VerifiedCredential[]>;
   bindToSlice(verified: VerifiedCredential[], sliceUrn: string): VerifiedCredential;
-}
-
-/** A node of an advertisement (§7.1). Capacity free for VMs; memory in MiB, disk in GiB. */
-export interface AdvertisedNode {
-  serverName: string;
-  available: boolean;
-  templates: string[];
-  cpus?: number;
-  memoryMb?: number;
-  diskGb?: number;
-}
-
-/** A node of a request RSpec (§7.2). */
-export interface RequestedNode {
-  clientId: string;
-  /** From component_id; undefined: unbound (we place it). */
-  serverName?: string;
-  sliverType?: string;
-  /** disk_image@name as sent. */
-  diskImage?: string;
-  ramMb?: number;
-  cores?: number;
-  diskGb?: number;
-}
-
-/** A sliver in a manifest (§7.3). */
-export interface ManifestSliver {
-  clientId: string;
-  serverName: string;
-  sliverUrn: string;
-  template?: string;
-  /** Empty until the VM has a management address. */
-  logins: { hostname: string; username: string }[];
 }
 
 /** The RSpec and URN functions of `@kvm-crm/shared` the GENI services use (see the contract). */
