@@ -37,23 +37,10 @@ import {
 import { hashFile, type TransferStore } from '../adapters/transfer-store.js';
 import type { PushRequest } from '../adapters/transfer-client.js';
 import type { VmStore } from '../adapters/vm-store.js';
-import { parseDomainMetadata, xmlEscape } from '../domain/domain-xml.js';
+import { parseDomainMetadata } from '../domain/domain-xml.js';
 import { rewriteDomainXmlForHost } from '../domain/migrated-domain-xml.js';
-
-/** The libvirt calls a migration needs. */
-export interface MigrationDomains {
-  exists(name: string): Promise<boolean>;
-  domState(name: string): Promise<string | undefined>;
-  dumpXml(name: string, options?: { inactive?: boolean }): Promise<string>;
-  define(xmlFilePath: string): Promise<void>;
-  undefine(name: string): Promise<void>;
-}
-
-/** The qemu-img calls a migration needs. */
-export interface MigrationImages {
-  convert(src: string, dst: string, format: string, options?: { sourceFormat?: string }): Promise<void>;
-  rebase(image: string, backingPath: string, backingFormat: string): Promise<void>;
-}
+import { dataDiskNames } from '../domain/migration-disks.js';
+import type { MigrationDomains, MigrationImages } from './ports.js';
 
 /** Everything the service uses, as narrow ports (tests pass fakes). */
 export interface MigrationDeps {
@@ -402,18 +389,6 @@ export class MigrationAgentService {
   async idle(): Promise<void> {
     while (this.running.size) await Promise.allSettled([...this.running]);
   }
-}
-
-/** The data-disk file names (`data-vdX.qcow2`) the domain XML attaches from `vmDir`, in order. */
-export function dataDiskNames(domainXml: string, vmDir: string): string[] {
-  const out: string[] = [];
-  const re = new RegExp(`${escapeRe(xmlEscape(vmDir))}/(data-vd[b-q]\\.qcow2)['"]`, 'g');
-  for (const m of domainXml.matchAll(re)) if (!out.includes(m[1]!)) out.push(m[1]!);
-  return out;
-}
-
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 const mib = (n: number) => Math.ceil(n / (1024 * 1024));

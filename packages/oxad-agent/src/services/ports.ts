@@ -223,3 +223,18 @@ export interface StatusSender {
 
 /** Queues a status document durably (`StatusOutbox.enqueue`); `label` is free text for the logs. */
 export type StatusQueue = (callbackUrl: string, rspecXml: string, label?: string) => Promise<void>;
+
+/** The libvirt calls a migration needs. */
+export interface MigrationDomains {
+  exists(name: string): Promise<boolean>;
+  domState(name: string): Promise<string | undefined>;
+  dumpXml(name: string, options?: { inactive?: boolean }): Promise<string>;
+  define(xmlFilePath: string): Promise<void>;
+  undefine(name: string): Promise<void>;
+}
+
+/** The qemu-img calls a migration needs. */
+export interface MigrationImages {
+  convert(src: string, dst: string, format: string, options?: { sourceFormat?: string }): Promise<void>;
+  rebase(image: string, backingPath: string, backingFormat: string): Promise<void>;
+}
