@@ -39,6 +39,7 @@ import { MAX_DATA_DISKS, VmStore } from '../adapters/vm-store.js';
 import { renderSeedFiles, type SeedNic } from '../domain/cloud-init-seed.js';
 import { MAX_UNIX_SOCKET_PATH_BYTES, renderDomainXml, type DomainNic } from '../domain/domain-xml.js';
 import { diskGrowth, seedUsers } from './create-guest-options.js';
+import { modifyDomain } from './modify-domain.js';
 import type { ActionJournal } from './action-journal.js';
 import type { TemplateCatalogue } from '../templates/template-catalogue.js';
 import { KeyedMutex, Semaphore } from './concurrency.js';
@@ -359,39 +360,7 @@ export class AgentProvisioningService {
    * says which.
    */
   private async modify(name: string, vm: RspecVm): Promise<string> {
-    const memoryMiB = vm.xenConfiguration?.memoryMb;
-    const vcpus = vm.xenConfiguration?.vcpus;
-    const maxMemoryMiB = vm.xenConfiguration?.maxMemoryMb;
-    if (memoryMiB === undefined && vcpus === undefined && maxMemoryMiB === undefined) {
-      // The message predates max-memory-mb (a test and clients match it); max-memory-mb alone is accepted too.
-      throw new InputError('modify needs xen-configuration/memory-mb and/or vcpus');
-    }
-    const s = await this.state(name);
-    const running = RUNNING_STATES.has(s);
-    const notes: string[] = [];
-    if (maxMemoryMiB !== undefined) {
-      const boot = memoryMiB ?? (await this.host.domains.configMemory(name)).currentMiB;
-      if (maxMemoryMiB < boot) throw new InputError(`max-memory-mb ${maxMemoryMiB} is below the memory ${boot} MiB: the ceiling must be at least the boot memory`);
-      await this.host.domains.setConfigMemory(name, maxMemoryMiB);
-      await this.host.domains.setConfigCurrentMemory(name, boot);
-      notes.push(`memory ceiling ${maxMemoryMiB} MiB applied at next start`);
-    }
-    if (memoryMiB !== undefined) {
-      if (maxMemoryMiB === undefined) {
-        const config = await this.host.domains.configMemory(name);
-        if (config.maxMiB > config.currentMiB && memoryMiB <= config.maxMiB) await this.host.domains.setConfigCurrentMemory(name, memoryMiB);
-        else await this.host.domains.setConfigMemory(name, memoryMiB);
-      }
-      if (running && memoryMiB <= (await this.host.domains.maxMemoryMiB(name))) {
-        await this.host.domains.setLiveMemory(name, memoryMiB);
-        notes.push(`memory ${memoryMiB} MiB applied live and at next start`);
-      } else notes.push(`memory ${memoryMiB} MiB applied at next start${running ? ' (above the running guest\'s maximum)' : ''}`);
-    }
-    if (vcpus !== undefined) {
-      await this.host.domains.setConfigVcpus(name, vcpus);
-      notes.push(`${vcpus} vCPU(s) applied at next start`);
-    }
-    return notes.join('; ');
+    return modifyDomain(this.host.domains, name, vm, async () => RUNNING_STATES.has(await this.state(name)));
   }
 
   /**
