@@ -2,6 +2,7 @@
  * vt-manager configuration: a JSON file validated at start (defaults are given where each option is declared).
  */
 import { loadConfigFile, resolveFromConfig, tlsOptionsSchema, z, httpServerOptionsSchema, DEFAULT_HTTP_SERVER_OPTIONS } from '@kvm-crm/shared';
+import { PRINCIPAL_ROLES } from './db/entities/principal.js';
 import { DEFAULT_LOGIN_THROTTLE, loginThrottleOptionsSchema } from './services/login-throttle.js';
 
 /** The config file's schema; each option's default is declared with it. */
@@ -29,8 +30,8 @@ export const managerOptionsSchema = z.object({
       z.object({ type: z.literal('mysql'), host: z.string(), port: z.number().int().optional(), username: z.string(), password: z.string(), database: z.string() }),
     ])
     .default({ type: 'sqlite', path: 'manager.sqlite' }),
-  /** Northbound principals (HTTP Basic). Roles: `clearinghouse` (/xmlrpc/plugin), `admin` (/xmlrpc/admin). */
-  users: z.array(z.object({ name: z.string().regex(/^[^:\s]{1,100}$/), passwordScrypt: z.string().startsWith('scrypt$'), roles: z.array(z.enum(['clearinghouse', 'admin'])).min(1) })).default([]),
+  /** Northbound principals (HTTP Basic). Roles: `clearinghouse` (/xmlrpc/plugin), `admin` (/xmlrpc/admin), `viewer` (dashboard, read only), `metrics` (/metrics); see PRINCIPAL_ROLES. */
+  users: z.array(z.object({ name: z.string().regex(/^[^:\s]{1,100}$/), passwordScrypt: z.string().startsWith('scrypt$'), roles: z.array(z.enum(PRINCIPAL_ROLES)).min(1) })).default([]),
   /**
    * Password logins (docs/security.md "Input limits", decision 016): `maxConcurrentChecks` (default 2 scrypt checks
    * at once), `maxQueuedChecks` (64), `userFailures` (5 per source and user) and `sourceFailures` (20 per source)

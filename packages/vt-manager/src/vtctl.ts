@@ -91,7 +91,7 @@ const user = program.command('user').description('northbound principals (HTTP Ba
 user
   .command('add <name>')
   .description('add a principal; its password is read from --user-password-file or stdin (none with --certificate-only)')
-  .requiredOption('--role <role>', 'clearinghouse or admin (repeatable)', collect, [])
+  .requiredOption('--role <role>', 'clearinghouse, admin, viewer or metrics (repeatable)', collect, [])
   .option('--user-password-file <file>', "file holding the new user's password")
   .option('--certificate-only', 'no password: the principal logs in with a client certificate (CN = name)')
   .action(async function (this: Command, name: string, o: { role: string[]; userPasswordFile?: string; certificateOnly?: boolean }) {

@@ -5,7 +5,7 @@
  */
 import { assertPattern, ConflictError, hashPasswordAsync, InputError, NotFoundError } from '@kvm-crm/shared';
 import type { EntityManager } from 'typeorm';
-import type { PrincipalRole } from '../db/entities/principal.js';
+import { PRINCIPAL_ROLES, type PrincipalRole } from '../db/entities/principal.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
 import { PrincipalRepository } from '../repositories/principal-repository.js';
 
@@ -18,7 +18,7 @@ export interface PrincipalEntry {
 }
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$/;
-const ROLES: readonly PrincipalRole[] = ['clearinghouse', 'admin'];
+const ROLES: readonly PrincipalRole[] = PRINCIPAL_ROLES;
 /** Shortest password accepted for a new principal. */
 export const MIN_PASSWORD_LENGTH = 12;
 
@@ -40,7 +40,7 @@ export class PrincipalService {
     assertPattern(input.name, NAME_PATTERN, 'user name');
     const roles = [...new Set(input.roles)];
     if (roles.length === 0) throw new InputError('a user needs at least one role (clearinghouse, admin)');
-    for (const r of roles) if (!ROLES.includes(r as PrincipalRole)) throw new InputError(`unknown role ${JSON.stringify(r)}: clearinghouse or admin`);
+    for (const r of roles) if (!ROLES.includes(r as PrincipalRole)) throw new InputError(`unknown role ${JSON.stringify(r)}: ${ROLES.join(', ')}`);
     if (input.password !== undefined && input.password.length < MIN_PASSWORD_LENGTH) {
       throw new InputError(`password too short: at least ${MIN_PASSWORD_LENGTH} characters`);
     }

@@ -1,7 +1,13 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
-/** Roles a northbound principal may hold: `clearinghouse` (/xmlrpc/plugin) and `admin` (/xmlrpc/admin). */
-export type PrincipalRole = 'clearinghouse' | 'admin';
+/**
+ * Roles a northbound principal may hold: `clearinghouse` (/xmlrpc/plugin), `admin` (/xmlrpc/admin and the web
+ * dashboard `/ui/` with its actions), `viewer` (the dashboard, read only) and `metrics` (Prometheus `/metrics` only).
+ */
+export const PRINCIPAL_ROLES = ['clearinghouse', 'admin', 'viewer', 'metrics'] as const;
+
+/** One of {@link PRINCIPAL_ROLES}. */
+export type PrincipalRole = (typeof PRINCIPAL_ROLES)[number];
 
 /** A northbound principal (HTTP Basic user, or client-certificate CN), managed with `vtctl user`. */
 @Entity('principal')
