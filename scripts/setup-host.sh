@@ -26,7 +26,11 @@ fi
 # genisoimage: cloud-init seed ISOs; dnsmasq-base + iptables: DHCP/DNS and NAT of libvirt's default network;
 # xmlsec1: the manager's GENI credential signature checks (docs/decisions/023) and the test credential minter.
 # libxml2-utils (xmllint): the FELIX-RO test client validates RSpecs against the GENI XSDs (test/python/felix_ro_client.py).
-PACKAGES=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients genisoimage dnsmasq-base iptables iproute2 xmlsec1 libxml2-utils)
+# chromium: the dashboard's browser test (Playwright drives the system Chromium); prometheus: promtool checks
+# deploy/'s alert rules; virtinst: virt-install, the peer in the performance benchmark; systemd: systemd-analyze
+# verify of deploy/systemd units (no running init needed).
+PACKAGES=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients genisoimage dnsmasq-base iptables iproute2 xmlsec1 libxml2-utils
+  chromium prometheus virtinst systemd)
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
