@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the npm dependencies (npm ci, when node_modules is missing or older than package-lock.json) and
-# compiles every TypeScript project (tsc -b). Needs Node 20 with npm; better-sqlite3 compiles from source
+# compiles every TypeScript project (tsc -b), then builds the web dashboard (Vite). Needs Node 20 with npm; better-sqlite3 compiles from source
 # (~80 s, needs python3, make and g++: installed here when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,3 +16,5 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
 fi
 echo "==> tsc -b"
 npx tsc -b
+echo "==> dashboard (vite build into packages/dashboard/dist, served by the manager at /ui/)"
+npm run build --silent -w @kvm-crm/dashboard

@@ -26,6 +26,8 @@ import { WsAgentConsoles } from './adapters/ws-agent-console.js';
 import { ConsoleRelayService } from './services/console-relay-service.js';
 import { KeptDisksService } from './services/kept-disks-service.js';
 import { VmBackupService } from './services/vm-backup-service.js';
+import { mountDashboard } from './api/dashboard-router.js';
+import { DashboardSessionService } from './services/dashboard-sessions.js';
 import { auditAdminCalls } from './api/admin-audit.js';
 import { agentApi } from './api/agent-api.js';
 import { PLUGIN_API_HELP, pluginApi } from './api/plugin-api.js';
@@ -160,6 +162,7 @@ export async function startManager(
   const information = new InformationService(dataSource);
   const hostFacts = new HostFactsService(tx, agents, logger.child({ part: 'host-facts' }));
   const monitoring = new MonitoringService(tx, agents, notifier, { agentCallbackUrl: cb.toString(), logger: logger.child({ part: 'monitoring' }), failureThreshold: options.monitoringFailureThreshold, hostFacts });
+  const dashboardSessions = new DashboardSessionService(options.dashboard);
   const authenticator = new BasicAuthenticator((name) => principals.find(name), undefined, undefined, options.login);
   /**
    * Northbound login: HTTP Basic when the request carries it (throttled per source address and user: HTTP 429, see
@@ -194,7 +197,7 @@ export async function startManager(
   const migrations = new MigrationService(tx, vmLifecycle, agents, new PlacementService({ capacity: options.capacity, policy: options.placement.policy }), migrationRunner, {
     instanceId: provisioning.instanceId, leaseSeconds: options.actionLeaseSeconds, logger: logger.child({ part: 'migration' }),
   });
-  const adminMethods = auditAdminCalls({ ...geniAdmin, ...adminMigrationApi({ migrations }), ...adminApi({ inventory, dataSource, principals, provisioning, quotas, vms: vmLifecycle, inventoryChanges: new InventoryChangesService(tx), onPrincipalRemoved: (n) => authenticator.forget(n), hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts }, keptDisks: new KeptDisksService(tx, inventory, agents), backups: new VmBackupService(tx, inventory, agents, logger.child({ part: 'backups' })), manifests: new ManifestService(tx, vmLifecycle, new CapacityService(options.capacity), agents) }), ...callbackAdmin }, adminLog);
+  const adminMethods = auditAdminCalls({ ...geniAdmin, ...adminMigrationApi({ migrations }), ...adminApi({ inventory, dataSource, principals, provisioning, quotas, vms: vmLifecycle, inventoryChanges: new InventoryChangesService(tx), onPrincipalRemoved: (n) => { authenticator.forget(n); dashboardSessions.forget(n); }, hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts }, keptDisks: new KeptDisksService(tx, inventory, agents), backups: new VmBackupService(tx, inventory, agents, logger.child({ part: 'backups' })), manifests: new ManifestService(tx, vmLifecycle, new CapacityService(options.capacity), agents) }), ...callbackAdmin }, adminLog);
   const admin = createXmlRpcHandler({ methods: adminMethods, logger: adminLog, authenticate: basicAuth('admin') });
   // rpc4django accepts the paths with and without a trailing slash (docs/ocf-protocol.md §2.1).
   app.all(['/xmlrpc/plugin', '/xmlrpc/plugin/'], plugin);
@@ -203,6 +206,8 @@ export async function startManager(
   // Decision record 027: `vtctl vm console`, a WebSocket upgrade with the admin login, relayed to the VM's agent.
   const consoles = new ConsoleRelayService(tx, vmLifecycle, new WsAgentConsoles(tls.clientTls()), { ...options.console, logger: adminLog.child({ part: 'console' }) });
   const stopConsoleUpgrades = attachAdminConsoleEndpoint(server, { consoles, authenticate: basicAuth('admin'), logger: adminLog.child({ part: 'console' }) });
+  // Decision record 029: the web dashboard at /ui/ (its API calls the audited admin method table above).
+  mountDashboard(app, { sessions: dashboardSessions, login: (u, p, src) => authenticator.authenticate(u, p, ['admin', 'viewer'], src), admin: adminMethods, logger: adminLog.child({ part: 'dashboard' }), assetsDir: options.dashboard.assetsDir });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

@@ -3,6 +3,7 @@
  */
 import { loadConfigFile, resolveFromConfig, tlsOptionsSchema, z, httpServerOptionsSchema, DEFAULT_HTTP_SERVER_OPTIONS } from '@kvm-crm/shared';
 import { PRINCIPAL_ROLES } from './db/entities/principal.js';
+import { dashboardSessionOptionsSchema } from './services/dashboard-sessions.js';
 import { DEFAULT_LOGIN_THROTTLE, loginThrottleOptionsSchema } from './services/login-throttle.js';
 
 /** The config file's schema; each option's default is declared with it. */
@@ -156,6 +157,13 @@ export const managerOptionsSchema = z.object({
       bytesPerSecond: z.number().int().min(1024).max(64 * 1024 * 1024).default(65536),
     })
     .prefault({}),
+  /**
+   * The web dashboard at `/ui/` (decision record 029): `assetsDir` the built front end (default
+   * packages/dashboard/dist beside the manager's package); sessions end after `idleSeconds` without a request
+   * (default 1800) or `maxSeconds` after login (default 28800); at most `maxSessions` (default 1000). Declared in
+   * services/dashboard-sessions.ts.
+   */
+  dashboard: dashboardSessionOptionsSchema.extend({ assetsDir: z.string().optional() }).prefault({}),
 });
 /** Validated options, defaults applied. */
 export type ManagerOptions = z.infer<typeof managerOptionsSchema>;
@@ -183,6 +191,7 @@ export function loadManagerOptions(file: string): ManagerOptions {
   o.tls = { ...o.tls, caFile: r(o.tls.caFile), certFile: r(o.tls.certFile), keyFile: r(o.tls.keyFile), ...(o.tls.crlFile ? { crlFile: r(o.tls.crlFile) } : {}) };
   if (o.database.type === 'sqlite' && o.database.path !== ':memory:') o.database.path = r(o.database.path);
   if (o.callbackCaFile) o.callbackCaFile = r(o.callbackCaFile);
+  if (o.dashboard.assetsDir) o.dashboard.assetsDir = r(o.dashboard.assetsDir);
   if (o.geni.trustedRootsDir) o.geni.trustedRootsDir = r(o.geni.trustedRootsDir);
   o.secretsKeyFile = r(o.secretsKeyFile ?? 'secrets.key');
   return o;
