@@ -33,11 +33,11 @@ export function mountDashboard(app: Express, deps: DashboardApiDeps & { assetsDi
     next();
   });
   app.use('/ui/api', dashboardApi(deps));
-  app.get('/ui', (_req, res) => res.redirect(301, '/ui/'));
+  app.get('/ui', (req, res, next) => (req.originalUrl === '/ui' ? res.redirect(301, '/ui/') : next()));
   app.use('/ui/assets', express.static(join(assetsDir, 'assets'), { immutable: true, maxAge: '365d', index: false, fallthrough: false }));
   app.use('/ui', express.static(assetsDir, { index: 'index.html', maxAge: 0, setHeaders: (res) => res.set('Cache-Control', 'no-cache') }));
+  if (!existsSync(join(assetsDir, 'index.html'))) deps.logger.warn('dashboard front end not built: /ui/ answers 503', { assetsDir });
   app.get('/ui/', (_req, res) => {
-    if (!existsSync(join(assetsDir, 'index.html'))) deps.logger.warn('dashboard front end not built', { assetsDir });
     res.status(503).type('text/plain').send('the dashboard front end is not built (npm run build -w @kvm-crm/dashboard)\n');
   });
 }
