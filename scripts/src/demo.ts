@@ -88,9 +88,11 @@ async function main(): Promise<void> {
     const secret = () => randomBytes(18).toString('base64url');
     const adminPassword = secret();
     const chPassword = secret();
+    const viewerPassword = secret();
     const agentPassword = secret();
     const agentCallbackPassword = randomBytes(18).toString('hex');
     await writeFile(path.join(STATE_DIR, 'admin.password'), adminPassword + '\n', { mode: 0o600 });
+    await writeFile(path.join(STATE_DIR, 'viewer.password'), viewerPassword + '\n', { mode: 0o600 });
     await writeFile(path.join(STATE_DIR, 'agent.password'), agentPassword + '\n', { mode: 0o600 });
     await writeFile(
       path.join(STATE_DIR, 'agent.json'),
@@ -114,6 +116,7 @@ async function main(): Promise<void> {
         users: [
           { name: 'admin', passwordScrypt: hashPassword(adminPassword), roles: ['admin'] },
           { name: 'expedient', passwordScrypt: hashPassword(chPassword), roles: ['clearinghouse'] },
+          { name: 'viewer', passwordScrypt: hashPassword(viewerPassword), roles: ['viewer'] },
         ],
         agentCallback: { user: 'oxad', password: agentCallbackPassword },
         logFormat: 'json',
@@ -195,6 +198,12 @@ async function main(): Promise<void> {
         ok = true;
         process.stdout.write(`
 The manager (pid ${state.managerPid}), the agent (pid ${state.agentPid}) and VM ${name} (${create.vmUuid}) keep running.
+Web dashboard (decision 029; the browser must trust certs/ca.crt, or accept the warning):
+
+  https://127.0.0.1:${MANAGER_PORT}/ui/
+  admin:  user admin,  password ${adminPassword}   (var/demo/admin.password)
+  viewer: user viewer, password ${viewerPassword}   (read only; var/demo/viewer.password)
+
 Go on with the admin CLI:
 
   export KVMCRM_ADMIN_URL=${env.KVMCRM_ADMIN_URL} KVMCRM_ADMIN_USER=admin KVMCRM_CA_FILE=${env.KVMCRM_CA_FILE}
