@@ -11,13 +11,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { type Cluster, REPO_ROOT, startCluster, virsh } from '@kvm-crm/harness';
+import type { BrowserContext, Page } from 'playwright-core';
+import { type Cluster, launchChromium, REPO_ROOT, startCluster, virsh } from '@kvm-crm/harness';
 
 const TEMPLATE = 'kvm-crm-test/kvm-crm-test.qcow2';
 const SHOTS = path.join(REPO_ROOT, 'test-output', 'dashboard');
-/** Launch arguments for Debian's Chromium as root on a machine with no outside network (docs/decisions/029). */
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 interface ActionRow { id: string; type: string; status: string; description: string; vm: string }
 
@@ -51,7 +49,7 @@ describe('web dashboard in Chromium: login, hosts, VMs, stop from the page, FAIL
     base = `https://127.0.0.1:${c.manager.port}`;
     await mkdir(SHOTS, { recursive: true });
     const profile = path.join(c.dir, 'chromium-profile'); // fresh, removed with the run's folder
-    context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS, ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
+    context = await launchChromium(profile);
   });
   after(async () => {
     await context?.close().catch(() => undefined);

@@ -38,3 +38,4 @@ export {
 } from './state-snapshot.js';
 export { GENI_FIXTURES_DIR, mintGeniCredentials, type GeniTestCredentials } from './geni-credentials.js';
 export { runFelixRo, type FelixRoRecord, type FelixRoTarget } from './geni-felix-ro.js';
+export { CHROMIUM_ARGS, CHROMIUM_PATH, launchChromium } from './chromium.js';
