@@ -39,7 +39,8 @@ export interface ManagerProcessesOptions {
 /** An IPv4 and a MAC range for the legacy agent's server (see {@link ManagerProcesses.registerLegacyServer}). */
 export interface LegacyServerRanges {
   ipv4: { start: string; end: string; netmask: string; gateway: string; excluded: string[] };
-  mac: { start: string; end: string };
+  /** `excluded`: MAC addresses taken before any create (default none). */
+  mac: { start: string; end: string; excluded?: string[] };
 }
 
 /** What {@link startManagerProcesses} set up; no manager runs until {@link ManagerProcesses.start}. */
@@ -155,7 +156,7 @@ export async function startManagerProcesses(t: Pick<TestContext, 'after'>, optio
     ]);
     const { ipv4, mac } = ranges;
     await admin.a.call('ipv4.addRange', [{ name: 'net', start: ipv4.start, end: ipv4.end, netmask: ipv4.netmask, gateway: ipv4.gateway, dns1: '', excluded: ipv4.excluded }]);
-    await admin.a.call('mac.addRange', [{ name: 'mac', start: mac.start, end: mac.end }]);
+    await admin.a.call('mac.addRange', [{ name: 'mac', start: mac.start, end: mac.end, ...(mac.excluded ? { excluded: mac.excluded } : {}) }]);
     await admin.a.call('range.subscribe', [{ server: serverName, kind: 'ipv4', range: 'net' }]);
     await admin.a.call('range.subscribe', [{ server: serverName, kind: 'mac', range: 'mac' }]);
     return { serverUuid, serverName };
