@@ -162,14 +162,7 @@ async function measureCombination(engine: Engine, fill: number, creates: number,
     if (profDir) {
       cleanups.after(() => rm(profDir, { recursive: true, force: true }));
       await stopGracefully(child);
-      const before = process.env['NODE_OPTIONS'];
-      process.env['NODE_OPTIONS'] = `${before ?? ''} --cpu-prof --cpu-prof-dir=${profDir}`.trim();
-      try {
-        child = await bed.start('a');
-      } finally {
-        if (before === undefined) delete process.env['NODE_OPTIONS'];
-        else process.env['NODE_OPTIONS'] = before;
-      }
+      child = await bed.start('a', ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
     }
     await measureRun(bed, serverUuid, CONCURRENCY, `warm${engine}`); // JIT, pooled connections, the project's claim
     const figures: RunFigures[] = [];
