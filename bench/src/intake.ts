@@ -84,14 +84,21 @@ const mac = (x: number) => Array.from({ length: 6 }, (_, i) => ((x / 2 ** (8 * (
 const IPV4_FIRST = (10 << 24) + (80 << 16) + 1; // 10.80.0.1 … 10.80.255.255: 65,535 addresses
 const MAC_FIRST = 0x02fe80000000; // 02:fe:80:00:00:00 … 02:fe:80:00:ff:ff: 65,536 addresses
 
+/** The clean-ups not yet run, for a SIGINT/SIGTERM of the command line. */
+const pending = new Set<Cleanups>();
+
 /** Collects clean-ups the way node:test's `t.after` does, and runs them in reverse. */
 class Cleanups {
   private readonly hooks: Array<() => unknown> = [];
+  constructor() {
+    pending.add(this);
+  }
   after = (fn: () => unknown): void => {
     this.hooks.push(fn);
   };
   async run(): Promise<void> {
-    for (const fn of this.hooks.reverse()) await Promise.resolve(fn()).catch(() => undefined);
+    pending.delete(this);
+    for (const fn of this.hooks.splice(0).reverse()) await Promise.resolve(fn()).catch(() => undefined);
   }
 }
 
@@ -252,6 +259,12 @@ export async function run(options: IntakeOptions): Promise<BenchSection> {
 
 /** The command line (see the file comment). */
 async function main(): Promise<void> {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      // The manager, the agent, the database and the folders of the run in progress go too.
+      void Promise.all([...pending].map((c) => c.run())).finally(() => process.exit(130));
+    });
+  }
   const args = process.argv.slice(2);
   const value = (flag: string) => {
     const i = args.indexOf(flag);

@@ -28,7 +28,9 @@ export class SlotRepository {
     const at = (await this.em.query(`SELECT 1 AS taken FROM ${table} WHERE address = ?`, [from])) as unknown[];
     if (at.length === 0) return from;
     const rows = (await this.em.query(
-      `SELECT s.address AS address FROM ${table} s WHERE s.address >= ? AND s.address < ? AND NOT EXISTS (SELECT 1 FROM ${table} t WHERE t.address = s.address + 1) ORDER BY s.address LIMIT 1`,
+      // An anti-join, not NOT EXISTS: MariaDB would materialise the subquery (a scan of every slot); as a join both
+      // engines walk s along the index and probe t by its unique index (eq_ref), stopping at the first gap.
+      `SELECT s.address AS address FROM ${table} s LEFT JOIN ${table} t ON t.address = s.address + 1 WHERE s.address >= ? AND s.address < ? AND t.id IS NULL ORDER BY s.address LIMIT 1`,
       [from, end],
     )) as Array<{ address: string | number }>;
     return rows.length === 0 ? undefined : Number(rows[0]!.address) + 1;
