@@ -85,15 +85,17 @@ export class TransactionRunner {
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     try {
       await this.dataSource.transaction(async (em) => {
-        for (const [i, unit] of group.entries()) {
-          await em.query(`SAVEPOINT kvmcrm_unit_${i}`);
+        // One name for every unit's savepoint (each is released before the next): three statements in the driver's
+        // prepared-statement cache, not three per unit.
+        for (const unit of group) {
+          await em.query('SAVEPOINT kvmcrm_unit');
           try {
             const value = await unit.work(em);
-            await em.query(`RELEASE SAVEPOINT kvmcrm_unit_${i}`);
+            await em.query('RELEASE SAVEPOINT kvmcrm_unit');
             outcomes.push({ ok: true, value });
           } catch (error) {
-            await em.query(`ROLLBACK TO SAVEPOINT kvmcrm_unit_${i}`);
-            await em.query(`RELEASE SAVEPOINT kvmcrm_unit_${i}`);
+            await em.query('ROLLBACK TO SAVEPOINT kvmcrm_unit');
+            await em.query('RELEASE SAVEPOINT kvmcrm_unit');
             outcomes.push({ ok: false, error });
           }
         }
