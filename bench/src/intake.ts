@@ -23,6 +23,7 @@ import type { ChildProcess } from 'node:child_process';
 import { connectMysql, createQuery, createTestDatabase, mysqlSettings, startManagerProcesses, type ManagerProcesses } from '@kvm-crm/harness';
 import type { BenchGoal, BenchOptions, BenchSection } from './bench-section.js';
 import { profileTable, profileTop, type ProfileEntry } from './cpu-profile-top.js';
+import { INTAKE_BASELINE_MARKDOWN } from './intake-baseline.js';
 
 const CONCURRENCY = 20;
 const GOAL_RATE = { sqlite: 500, mariadb: 300 } as const;
@@ -51,6 +52,8 @@ interface RunFigures {
   /** Milliseconds from the first `send` until every action had its terminal status. */
   terminalMs: number;
   failed: number;
+  /** The FAILED statuses' descriptions with their counts, e.g. `2 × agent unreachable …`. */
+  failures: string[];
   /**
    * The manager process's CPU time (user + system, all threads) from the first `send` until every action was
    * terminal, per create: intake, hand-over, statuses and client notifications. The machine's load does not inflate
@@ -138,14 +141,20 @@ async function measureRun(bed: ManagerProcesses, serverUuid: string, count: numb
   const terminalMs = performance.now() - started;
   await new Promise((r) => setTimeout(r, 300)); // a second terminal status would arrive within this
   let failed = 0;
+  const reasons = new Map<string, number>();
   for (const c of creates) {
     const terminal = bed.clearinghouse.statuses(c.actionId).filter((s) => s.status === 'SUCCESS' || s.status === 'FAILED');
     if (terminal.length !== 1) throw new Error(`action ${c.actionId}: ${terminal.length} terminal statuses (${JSON.stringify(terminal)})`);
-    if (terminal[0]!.status === 'FAILED') failed++;
+    if (terminal[0]!.status === 'FAILED') {
+      failed++;
+      const why = (terminal[0]!.description ?? '').slice(0, 160);
+      reasons.set(why, (reasons.get(why) ?? 0) + 1);
+    }
   }
   return {
     creates: count, wallMs: Math.round(wallMs), perSecond: round1((count / wallMs) * 1000),
     p50: round1(median(latencies)), p99: round1(quantile(latencies, 0.99)), max: round1(Math.max(...latencies)), terminalMs: Math.round(terminalMs), failed,
+    failures: [...reasons].map(([why, n]) => `${n} × ${why}`),
   };
 }
 
@@ -245,6 +254,11 @@ export async function run(options: IntakeOptions): Promise<BenchSection> {
     goals.push({ goal: `send creates accepted per second, concurrency ${CONCURRENCY} (${of})`, target: `≥ ${GOAL_RATE[c.engine]}/s`, measured: `${rate}/s (median of ${c.runs.length})`, met: rate >= GOAL_RATE[c.engine] });
     goals.push({ goal: `send latency p99 (${of})`, target: `≤ ${GOAL_P99_MS} ms`, measured: `${p99} ms (p50 ${p50} ms, median of ${c.runs.length})`, met: p99 <= GOAL_P99_MS });
   }
+  for (const c of results) {
+    c.runs.forEach((f, i) => {
+      if (f.failures.length) lines.push('', `FAILED in ${c.engine}, fill ${c.fill}, run ${i + 1}: ${f.failures.join('; ')}`);
+    });
+  }
   for (const s of skipped) lines.push('', `Skipped ${s}.`);
   for (const c of results.filter((x) => x.profile)) {
     lines.push(
@@ -254,6 +268,7 @@ export async function run(options: IntakeOptions): Promise<BenchSection> {
       profileTable(c.profile!.entries),
     );
   }
+  lines.push('', INTAKE_BASELINE_MARKDOWN.trimEnd());
   return { title: 'Intake: send of creates at concurrency 20 (issue #14 goal 2)', markdown: lines.join('\n'), goals };
 }
 
