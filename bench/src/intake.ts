@@ -12,11 +12,11 @@
  * measured. After each run the bench waits until every action reached the test clearinghouse with a terminal status
  * and checks that each got exactly one (it throws otherwise).
  *
- * Alone: `node bench/dist/intake.js [--quick] [--runs N] [--cpu-prof] [--only sqlite|mariadb]`. `--cpu-prof` runs
+ * Alone: `node bench/dist/intake.js [--quick] [--runs N] [--cpu-prof] [--keep-profiles DIR] [--only sqlite|mariadb]`. `--cpu-prof` runs
  * the manager under `node --cpu-prof` during the measured runs (not the set-up) and adds the profile's top
  * self-time entries per engine. --quick: 40 creates, 1 run, pools pre-filled to 0 and 1,000.
  */
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -39,6 +39,8 @@ export interface IntakeOptions extends BenchOptions {
   cpuProf?: boolean;
   /** Only this engine. Default both. */
   only?: Engine;
+  /** With cpuProf: also copy each profile to this folder as `intake-<engine>-<fill>.cpuprofile` (for DevTools). */
+  keepProfiles?: string;
 }
 
 /** One measured run. */
@@ -208,6 +210,7 @@ async function measureCombination(engine: Engine, fill: number, creates: number,
       await stopGracefully(child);
       const file = (await readdir(profDir)).find((f) => f.endsWith('.cpuprofile'));
       if (file) profile = await profileTop(path.join(profDir, file));
+      if (file && o.keepProfiles) await copyFile(path.join(profDir, file), path.join(o.keepProfiles, `intake-${engine}-${fill}.cpuprofile`));
     }
     return { engine, fill, runs: figures, profile, loadavg };
   } finally {
@@ -287,11 +290,13 @@ async function main(): Promise<void> {
   };
   const runs = value('--runs');
   const only = value('--only');
+  const keepProfiles = value('--keep-profiles');
   if (only !== undefined && only !== 'sqlite' && only !== 'mariadb') throw new Error('--only sqlite|mariadb');
   if (runs !== undefined && !/^[1-9][0-9]?$/.test(runs)) throw new Error('--runs takes 1–99');
   const section = await run({
     quick: args.includes('--quick'), log: (l) => process.stderr.write(`${l}\n`),
-    cpuProf: args.includes('--cpu-prof'), ...(runs ? { runs: Number(runs) } : {}), ...(only ? { only } : {}),
+    cpuProf: args.includes('--cpu-prof') || keepProfiles !== undefined, ...(runs ? { runs: Number(runs) } : {}), ...(only ? { only } : {}),
+    ...(keepProfiles ? { keepProfiles: path.resolve(keepProfiles) } : {}),
   });
   process.stdout.write(`## ${section.title}\n\n${section.markdown}\n\n`);
   for (const g of section.goals) process.stdout.write(`- ${g.met ? 'met' : 'NOT met'}: ${g.goal}: ${g.measured} (target ${g.target})\n`);

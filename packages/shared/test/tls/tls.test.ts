@@ -325,7 +325,7 @@ test('ReloadableTls: rotation under a running server: a request in flight comple
   const answer = JSON.parse((await get(port, { ca: live.ca, cert: live.cert, key: live.key })).body!);
   assert.deepEqual(answer, { revoked: true, authorized: false, error: 'CERT_REVOKED' });
   // the secure context of the new generation presents the same (now revoked) certificate
-  const viaContext = JSON.parse((await get(port, { secureContext: live.secureContext })).body!);
+  const viaContext = JSON.parse((await get(port, { secureContext: live.secureContext } as https.RequestOptions)).body!);
   assert.deepEqual(viaContext, answer);
 
   // a broken file is refused: the material in force stays
