@@ -39,7 +39,8 @@ export interface ManagerProcessesOptions {
 /** An IPv4 and a MAC range for the legacy agent's server (see {@link ManagerProcesses.registerLegacyServer}). */
 export interface LegacyServerRanges {
   ipv4: { start: string; end: string; netmask: string; gateway: string; excluded: string[] };
-  mac: { start: string; end: string };
+  /** `excluded`: MAC addresses taken before any create (default none). */
+  mac: { start: string; end: string; excluded?: string[] };
 }
 
 /** What {@link startManagerProcesses} set up; no manager runs until {@link ManagerProcesses.start}. */
@@ -56,9 +57,10 @@ export interface ManagerProcesses {
   plugin: Record<ManagerName, XmlRpcClient>;
   /**
    * Starts manager `name` (output appended to `manager-<name>.log`) and resolves once its admin endpoint answers.
+   * `nodeArgs` go to node before the script (e.g. `--cpu-prof`, which NODE_OPTIONS does not allow). Default none.
    * @throws when it exits first (with the log's tail) or does not answer within 60 s.
    */
-  start(name: ManagerName): Promise<ChildProcess>;
+  start(name: ManagerName, nodeArgs?: string[]): Promise<ChildProcess>;
   /**
    * Registers the legacy agent (through manager `a`) as a legacy server `legacy-<random>` with bridge `lgbr0`, adds
    * the ranges as `net` and `mac` and subscribes the server to both.
@@ -128,9 +130,9 @@ export async function startManagerProcesses(t: Pick<TestContext, 'after'>, optio
   const plugin = { a: new XmlRpcClient({ url: pluginUrl('a'), tls: { ca: ca.certPem } }), b: new XmlRpcClient({ url: pluginUrl('b'), tls: { ca: ca.certPem } }) };
 
   const main = path.join(REPO_ROOT, 'packages/vt-manager/dist/main.js');
-  const start = async (name: ManagerName): Promise<ChildProcess> => {
+  const start = async (name: ManagerName, nodeArgs: string[] = []): Promise<ChildProcess> => {
     const out = openSync(path.join(dir, `manager-${name}.log`), 'a');
-    const child = spawn(process.execPath, [main, '--config', path.join(dir, `${name}.json`)], { stdio: ['ignore', out, out] });
+    const child = spawn(process.execPath, [...nodeArgs, main, '--config', path.join(dir, `${name}.json`)], { stdio: ['ignore', out, out] });
     children.push(child);
     const health = new XmlRpcClient({ url: adminUrl(name), tls: { ca: ca.certPem } });
     const until = Date.now() + 60_000;
@@ -155,7 +157,7 @@ export async function startManagerProcesses(t: Pick<TestContext, 'after'>, optio
     ]);
     const { ipv4, mac } = ranges;
     await admin.a.call('ipv4.addRange', [{ name: 'net', start: ipv4.start, end: ipv4.end, netmask: ipv4.netmask, gateway: ipv4.gateway, dns1: '', excluded: ipv4.excluded }]);
-    await admin.a.call('mac.addRange', [{ name: 'mac', start: mac.start, end: mac.end }]);
+    await admin.a.call('mac.addRange', [{ name: 'mac', start: mac.start, end: mac.end, ...(mac.excluded ? { excluded: mac.excluded } : {}) }]);
     await admin.a.call('range.subscribe', [{ server: serverName, kind: 'ipv4', range: 'net' }]);
     await admin.a.call('range.subscribe', [{ server: serverName, kind: 'mac', range: 'mac' }]);
     return { serverUuid, serverName };

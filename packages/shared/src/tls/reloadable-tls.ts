@@ -20,7 +20,7 @@
 import { EventEmitter } from 'node:events';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
-import { createSecureContext, rootCertificates, type Server as TlsServer } from 'node:tls';
+import { createSecureContext, rootCertificates, type SecureContext, type Server as TlsServer } from 'node:tls';
 import forge from 'node-forge';
 import { z } from 'zod';
 import { describeError, InputError } from '../errors.js';
@@ -224,12 +224,24 @@ export class ReloadableTls extends EventEmitter {
 
   /**
    * A {@link ClientTls} whose fields are getters over the material in force: give it to code that makes an
-   * `XmlRpcClient` per call, and each new client uses the latest certificate, CA and CRL.
+   * `XmlRpcClient` per call, and each new client uses the latest certificate, CA and CRL. Its `secureContext` is
+   * built once per generation of the material (the first time it is read after a reload) and reused until the next.
    */
   clientTls(options: LiveClientTlsOptions = {}): ClientTls {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
+    // One secure context per generation of the material: building one parses every CA certificate (with the system
+    // roots, ~140) and costs milliseconds, and the connection pool would otherwise key sockets by the whole PEM text.
+    let built: { generation: number; context: SecureContext } | undefined;
     return {
+      get secureContext() {
+        if (built?.generation !== self.snapshot.generation) {
+          const crl = options.useCrl === false ? undefined : self.snapshot.crl;
+          const own = options.presentCertificate === false ? {} : { cert: self.snapshot.cert, key: self.snapshot.key };
+          built = { generation: self.snapshot.generation, context: createSecureContext({ ca: this.ca, ...own, ...(crl ? { crl } : {}) }) };
+        }
+        return built.context;
+      },
       get ca() {
         return [...(options.systemRoots ? rootCertificates : []), self.snapshot.ca, ...(options.extraCa ?? [])];
       },

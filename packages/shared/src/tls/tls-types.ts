@@ -3,6 +3,7 @@
  * outgoing HTTPS call presents and trusts ({@link ClientTls}). All material is PEM text. `reloadable-tls.ts` builds
  * them from files; `xmlrpc/` consumes them.
  */
+import type { SecureContext } from 'node:tls';
 import type { ExpectedPeer } from './peer-identity.js';
 import type { TlsMinVersion } from './protocol-version.js';
 
@@ -41,6 +42,12 @@ export interface ClientTls {
   crl?: string | string[];
   /** Verify the server certificate and host name. Default true. */
   rejectUnauthorized?: boolean;
+  /**
+   * A secure context built from exactly `ca`, `cert`, `key` and `crl` (ReloadableTls.clientTls builds one per
+   * generation of the material). When given, XmlRpcClient connects with it instead of building a context per new
+   * connection (~2.4 ms with the system roots), and keys its connection pool by it rather than by the PEM text.
+   */
+  secureContext?: SecureContext;
   /**
    * What the server certificate must say: `name` (CN or SAN) replaces the check against the URL's host, `role`
    * (subject OU) is checked too. Pooled connections are kept apart per expectation.

@@ -10,7 +10,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
-import { checkServerIdentity } from 'node:tls';
+import { checkServerIdentity, type SecureContext } from 'node:tls';
 import { AuthenticationError, InputError, NotAllowedError, UpstreamError } from '../errors.js';
 import { redactCredentials } from '../redact.js';
 import { serverIdentityChecker, type ClientTls } from '../tls/index.js';
@@ -49,14 +49,30 @@ export interface XmlRpcClientOptions {
 
 const IDLE_SOCKET_MS = 4000;
 
+/** Request options with our additions to the pool key (see {@link PeerAwareAgent}). */
+type PooledRequestOptions = https.RequestOptions & { kvmCrmExpectPeer?: string; kvmCrmContext?: number };
+
+/** A number per secure context, for the pool key (a context has no printable identity of its own). */
+const contextNumbers = new WeakMap<SecureContext, number>();
+let nextContextNumber = 1;
+function contextNumber(context: SecureContext): number {
+  let n = contextNumbers.get(context);
+  if (n === undefined) contextNumbers.set(context, (n = nextContextNumber++));
+  return n;
+}
+
 /**
  * The keep-alive pool keys sockets by host, port and TLS material (CA, certificate, key, CRL…) but not by
  * `checkServerIdentity`: add our expectation to the key, so a socket verified for one registered server is never
- * reused for another behind the same address, and no TLS session of one is resumed for the other.
+ * reused for another behind the same address, and no TLS session of one is resumed for the other. A request with a
+ * prebuilt secure context ({@link ClientTls.secureContext}) passes no PEM text, so Node's key does not hold the
+ * material: the context's number stands for it (one context per generation of the material, so sockets of old
+ * material are not reused after a reload).
  */
 class PeerAwareAgent extends https.Agent {
-  override getName(options?: https.RequestOptions & { kvmCrmExpectPeer?: string }): string {
-    const name = super.getName(options);
+  override getName(options?: PooledRequestOptions): string {
+    let name = super.getName(options);
+    if (options?.kvmCrmContext !== undefined) name += `:context=${options.kvmCrmContext}`;
     return options?.kvmCrmExpectPeer ? `${name}:expect=${options.kvmCrmExpectPeer}` : name;
   }
 }
@@ -94,7 +110,7 @@ export class XmlRpcClient {
   private readonly timeoutMs: number;
   private readonly maxResponseBytes: number;
   private readonly secure: boolean;
-  private readonly requestOptions: https.RequestOptions & { kvmCrmExpectPeer?: string };
+  private readonly requestOptions: PooledRequestOptions;
 
   constructor(options: XmlRpcClientOptions) {
     const { url, basicAuth } = parsePeerUrl(options.url);
@@ -118,10 +134,14 @@ export class XmlRpcClient {
       ...(options.lookup ? { lookup: options.lookup } : {}),
       ...(secure
         ? {
-            ca: options.tls?.ca,
-            cert: options.tls?.cert,
-            key: options.tls?.key,
-            ...(options.tls?.crl ? { crl: options.tls.crl } : {}),
+            ...(options.tls?.secureContext
+              ? { secureContext: options.tls.secureContext, kvmCrmContext: contextNumber(options.tls.secureContext) }
+              : {
+                  ca: options.tls?.ca,
+                  cert: options.tls?.cert,
+                  key: options.tls?.key,
+                  ...(options.tls?.crl ? { crl: options.tls.crl } : {}),
+                }),
             rejectUnauthorized: options.tls?.rejectUnauthorized ?? true,
             ...(options.tls?.expectPeer
               ? {

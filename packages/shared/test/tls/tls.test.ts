@@ -306,11 +306,16 @@ test('ReloadableTls: rotation under a running server: a request in flight comple
   // the live client TLS object follows the client's own rotation
   const live = clientMaterial.clientTls();
   const certBefore = live.cert;
+  const contextBefore = live.secureContext;
+  assert.ok(contextBefore, 'a secure context of the material in force');
+  assert.equal(live.secureContext, contextBefore, 'built once per generation, not per read');
   const clientReloaded = once(clientMaterial, 'reload');
   const rotatedClient = store.rotate('client');
   await clientReloaded;
   assert.notEqual(live.cert, certBefore);
   assert.equal(describeCertificate(live.cert!).serial, rotatedClient.current.serial);
+  assert.notEqual(live.secureContext, contextBefore, 'a reload brings a new secure context');
+  assert.equal(live.secureContext, live.secureContext);
 
   // revoking the new client certificate: the CRL reload reaches the server's secure context and isRevoked
   const both = Promise.all([once(material, 'reload'), once(clientMaterial, 'reload')]);
@@ -319,6 +324,9 @@ test('ReloadableTls: rotation under a running server: a request in flight comple
   assert.ok(material.isRevoked(rotatedClient.current.serial.toUpperCase()));
   const answer = JSON.parse((await get(port, { ca: live.ca, cert: live.cert, key: live.key })).body!);
   assert.deepEqual(answer, { revoked: true, authorized: false, error: 'CERT_REVOKED' });
+  // the secure context of the new generation presents the same (now revoked) certificate
+  const viaContext = JSON.parse((await get(port, { secureContext: live.secureContext } as https.RequestOptions)).body!);
+  assert.deepEqual(viaContext, answer);
 
   // a broken file is refused: the material in force stays
   const failed = once(material, 'reloadFailed');

@@ -43,7 +43,9 @@ export function tlsCertificateProbe(tls: ClientTls, timeoutSeconds = PROBE_TIMEO
         host: target.address,
         port: target.url.port ? Number(target.url.port) : 443,
         ...(isIp ? {} : { servername: host }),
-        ca: tls.ca,
+        // The live material's secure context when there is one (built once per generation; a context of its own
+        // per probe parses every trusted root again, decision 032), else the CA list.
+        ...(tls.secureContext ? { secureContext: tls.secureContext } : { ca: tls.ca }),
         rejectUnauthorized: false,
         ALPNProtocols: ['http/1.1'],
       });

@@ -2,7 +2,11 @@
  * Runs units of work in DB transactions.
  *
  * SQLite (better-sqlite3) has one connection per DataSource, and typeorm cannot nest or interleave transactions
- * on it, so transactions are queued in-process there; SQLite's database lock serialises other processes.
+ * on it, so transactions are queued in-process there; SQLite's database lock serialises other processes. Units of
+ * work that queued up while a transaction ran are then run together in one transaction, each inside its own
+ * savepoint (group commit, decision 032): a unit that throws is rolled back to its savepoint alone and rejects; the
+ * others resolve only after the shared COMMIT, so each is as durable when its promise resolves as it was with a
+ * transaction of its own, and one commit (one WAL sync) serves up to {@link GROUP_COMMIT_MAX} units.
  *
  * On MySQL/MariaDB every transaction gets its own pooled connection, runs at READ COMMITTED, and row locks do the
  * serialising (docs/decisions/008): each statement reads the latest committed rows, so work that waited for a
@@ -20,9 +24,20 @@ export { isDeadlock };
 /** How often a MySQL transaction chosen as a deadlock victim is run again before the error is passed on. */
 export const DEADLOCK_RETRIES = 3;
 
+/** Most units of work that share one SQLite transaction (see the file comment). */
+export const GROUP_COMMIT_MAX = 64;
+
+/** A unit of work waiting for its turn on SQLite. */
+interface Queued {
+  work: (em: EntityManager) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
 /** Runs units of work in transactions on one DataSource (see the file comment for the engines' differences). */
 export class TransactionRunner {
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly waiting: Queued[] = [];
+  private draining = false;
 
   constructor(readonly dataSource: DataSource) {}
 
@@ -38,13 +53,63 @@ export class TransactionRunner {
 
   /**
    * Runs `work` inside one transaction; commits when it resolves, rolls back and rethrows when it throws.
-   * On MySQL `work` may run more than once (deadlock retry): it must have no effect outside the database.
+   * On MySQL `work` may run more than once (deadlock retry): it must have no effect outside the database. On SQLite
+   * it may share the transaction with other units (each in its own savepoint; see the file comment): it sees their
+   * writes, and resolves after the shared commit.
    */
   run<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
     if (this.isMysql) return this.runMysql(work);
-    const next = this.queue.then(() => this.dataSource.transaction(work));
-    this.queue = next.catch(() => undefined);
-    return next;
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  /** Runs the waiting units, in arrival order, a group at a time, until none is left (SQLite). */
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.waiting.length > 0) await this.runGroup(this.waiting.splice(0, GROUP_COMMIT_MAX));
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** One transaction for `group`: a lone unit plainly, several each in a savepoint, settled after the commit. */
+  private async runGroup(group: Queued[]): Promise<void> {
+    if (group.length === 1) {
+      const [one] = group as [Queued];
+      await this.dataSource.transaction(one.work).then(one.resolve, one.reject);
+      return;
+    }
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    try {
+      await this.dataSource.transaction(async (em) => {
+        // One name for every unit's savepoint (each is released before the next): three statements in the driver's
+        // prepared-statement cache, not three per unit.
+        for (const unit of group) {
+          await em.query('SAVEPOINT kvmcrm_unit');
+          try {
+            const value = await unit.work(em);
+            await em.query('RELEASE SAVEPOINT kvmcrm_unit');
+            outcomes.push({ ok: true, value });
+          } catch (error) {
+            await em.query('ROLLBACK TO SAVEPOINT kvmcrm_unit');
+            await em.query('RELEASE SAVEPOINT kvmcrm_unit');
+            outcomes.push({ ok: false, error });
+          }
+        }
+      });
+    } catch (err) {
+      // The shared transaction failed (COMMIT or a savepoint statement): nothing of the group was stored.
+      for (const unit of group) unit.reject(err);
+      return;
+    }
+    group.forEach((unit, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) unit.resolve(o.value);
+      else unit.reject(o.error);
+    });
   }
 
   private async runMysql<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {

@@ -40,12 +40,12 @@ export class RangeRepository {
   }
 
   /** Stores an IPv4 range; returns it with its id. */
-  createIpv4(row: Omit<Ipv4Range, 'id'>): Promise<Ipv4Range> {
+  createIpv4(row: Omit<Ipv4Range, 'id' | 'nextFree'>): Promise<Ipv4Range> {
     return this.em.save(this.em.create(Ipv4Range, row));
   }
 
   /** Stores a MAC range; returns it with its id. */
-  createMac(row: Omit<MacRange, 'id'>): Promise<MacRange> {
+  createMac(row: Omit<MacRange, 'id' | 'nextFree'>): Promise<MacRange> {
     return this.em.save(this.em.create(MacRange, row));
   }
 

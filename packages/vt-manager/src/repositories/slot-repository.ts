@@ -8,20 +8,45 @@ import { MacSlot } from '../db/entities/mac-slot.js';
 import type { RangeKind } from './range-repository.js';
 
 const ENTITY = { ipv4: Ipv4Slot, mac: MacSlot } as const;
+/** Table names for the raw statements of the allocation path (fixed strings, never input). */
+const SLOT_TABLE = { ipv4: 'ipv4_slot', mac: 'mac_slot' } as const;
+const RANGE_TABLE = { ipv4: 'ipv4_range', mac: 'mac_range' } as const;
 
 /** Address slots in the transaction (or plain manager) `em`. */
 export class SlotRepository {
   constructor(private readonly em: EntityManager) {}
 
-  /** The taken addresses of `kind` in [start, end], ascending. */
-  async takenBetween(kind: RangeKind, start: number, end: number): Promise<number[]> {
-    const rows = await this.em
-      .createQueryBuilder(ENTITY[kind], 's')
-      .select('s.address', 'address')
-      .where('s.address BETWEEN :a AND :b', { a: start, b: end })
-      .orderBy('s.address', 'ASC')
-      .getRawMany<{ address: string | number }>();
-    return rows.map((r) => Number(r.address));
+  /**
+   * The lowest free address in [from, end], or undefined when all are taken: one indexed lookup of `from`, then (if
+   * taken) one statement that walks the run of taken addresses starting at `from` along the unique index and stops
+   * at its first gap (cost: the length of that run, not the number of taken addresses in the range). Raw SQL with
+   * `?` placeholders (both engines), prepared and cached by the drivers.
+   */
+  async firstFreeFrom(kind: RangeKind, from: number, end: number): Promise<number | undefined> {
+    if (from > end) return undefined;
+    const table = SLOT_TABLE[kind];
+    const at = (await this.em.query(`SELECT 1 AS taken FROM ${table} WHERE address = ?`, [from])) as unknown[];
+    if (at.length === 0) return from;
+    const rows = (await this.em.query(
+      // An anti-join, not NOT EXISTS: MariaDB would materialise the subquery (a scan of every slot); as a join both
+      // engines walk s along the index and probe t by its unique index (eq_ref), stopping at the first gap.
+      `SELECT s.address AS address FROM ${table} s LEFT JOIN ${table} t ON t.address = s.address + 1 WHERE s.address >= ? AND s.address < ? AND t.id IS NULL ORDER BY s.address LIMIT 1`,
+      [from, end],
+    )) as Array<{ address: string | number }>;
+    return rows.length === 0 ? undefined : Number(rows[0]!.address) + 1;
+  }
+
+  /**
+   * Moves range `rangeId`'s next-free cursor to `next` after an allocation below it (decision 032: every address in
+   * [start, nextFree) is taken). The caller holds the range row (RangeRepository.lock).
+   */
+  async raiseCursor(kind: RangeKind, rangeId: number, next: number): Promise<void> {
+    await this.em.query(`UPDATE ${RANGE_TABLE[kind]} SET nextFree = ? WHERE id = ?`, [next, rangeId]);
+  }
+
+  /** Lowers range `rangeId`'s next-free cursor to `address` (freed) when it is above it. */
+  private async lowerCursor(kind: RangeKind, rangeId: number, address: number): Promise<void> {
+    await this.em.query(`UPDATE ${RANGE_TABLE[kind]} SET nextFree = ? WHERE id = ? AND nextFree > ?`, [address, rangeId, address]);
   }
 
   /**
@@ -45,6 +70,7 @@ export class SlotRepository {
 
   /** Frees an excluded address of range `rangeId` (allocated ones are left alone). Returns whether it was excluded. */
   async include(kind: RangeKind, rangeId: number, address: number): Promise<boolean> {
+    await this.lowerCursor(kind, rangeId, address);
     return !!(await this.em.delete(ENTITY[kind], { rangeId, address, excluded: true })).affected;
   }
 
@@ -68,6 +94,11 @@ export class SlotRepository {
 
   /** Releases every IPv4 and MAC address of `vmUuid` (idempotent). Returns how many were released. */
   async releaseAllOf(vmUuid: string): Promise<number> {
+    // The cursors first: on MySQL this locks the range rows before the slot rows, in the allocators' order.
+    for (const kind of ['ipv4', 'mac'] as const) {
+      const lowest = (await this.em.query(`SELECT rangeId AS rangeId, MIN(address) AS address FROM ${SLOT_TABLE[kind]} WHERE vmUuid = ? GROUP BY rangeId`, [vmUuid])) as Array<{ rangeId: number; address: string | number }>;
+      for (const r of lowest) await this.lowerCursor(kind, Number(r.rangeId), Number(r.address));
+    }
     const a = await this.em.delete(Ipv4Slot, { vmUuid });
     const b = await this.em.delete(MacSlot, { vmUuid });
     return (a.affected ?? 0) + (b.affected ?? 0);

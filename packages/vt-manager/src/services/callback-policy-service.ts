@@ -43,6 +43,8 @@ export interface CallbackPolicyView extends CallbackPolicy {
 /** Per-principal callback policies and the intake check. */
 export class CallbackPolicyService {
   private readonly checks = new Map<string, { until: number; result: ProbeResult }>();
+  /** Handshakes in progress, by the same key as {@link checks}. */
+  private readonly probing = new Map<string, Promise<ProbeResult>>();
 
   constructor(
     private readonly tx: TransactionRunner,
@@ -109,11 +111,20 @@ export class CallbackPolicyService {
     const now = Date.now();
     let hit = this.checks.get(key);
     if (!hit || hit.until <= now) {
-      const result = await this.options.probe(target);
-      hit = { result, until: now + (result.outcome === 'trusted' ? TRUSTED_CHECK_CACHE_SECONDS : FAILED_CHECK_CACHE_SECONDS) * 1000 };
-      this.checks.set(key, hit);
-      if (this.checks.size > 10_000) this.checks.delete(this.checks.keys().next().value as string);
-      if (result.outcome !== 'trusted') this.options.logger.warn('callback certificate check', { principal, origin: target.origin, ...result });
+      // Concurrent sends with one new callback share one handshake (decision 032): the first starts it, the others
+      // wait for its result.
+      let probing = this.probing.get(key);
+      if (!probing) {
+        probing = this.options.probe(target).finally(() => this.probing.delete(key));
+        this.probing.set(key, probing);
+        const result = await probing;
+        hit = { result, until: now + (result.outcome === 'trusted' ? TRUSTED_CHECK_CACHE_SECONDS : FAILED_CHECK_CACHE_SECONDS) * 1000 };
+        this.checks.set(key, hit);
+        if (this.checks.size > 10_000) this.checks.delete(this.checks.keys().next().value as string);
+        if (result.outcome !== 'trusted') this.options.logger.warn('callback certificate check', { principal, origin: target.origin, ...result });
+      } else {
+        hit = { result: await probing, until: 0 };
+      }
     }
     if (hit.result.outcome === 'untrusted') {
       throw new InputError(

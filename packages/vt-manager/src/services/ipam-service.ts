@@ -2,7 +2,8 @@
  * IPAM: IPv4 and MAC allocation from the ranges a server subscribes to (docs/architecture.md decision 7).
  *
  * Taken addresses are rows (`ipv4_slot`, `mac_slot`) with a unique index on the address; free addresses have no
- * row. Allocation is lowest-free-first inside the caller's transaction. A unique-index violation (a concurrent
+ * row. Allocation is lowest-free-first inside the caller's transaction, searched from the range's next-free cursor
+ * (every address below it is taken; decision 032), so it does not slow down as the range fills. A unique-index violation (a concurrent
  * allocator took the same address) is retried with the next free address, so two requests or two managers can
  * never hand out one address.
  *
@@ -28,17 +29,6 @@ export interface Ipv4Lease {
 }
 
 const MAX_RACE_RETRIES = 20;
-
-/** Lowest address in [start, end] not in `taken` (sorted ascending), or undefined when the range is full. */
-export function lowestFree(start: number, end: number, taken: number[]): number | undefined {
-  let candidate = start;
-  for (const t of taken) {
-    if (t < candidate) continue;
-    if (t > candidate) break;
-    candidate = t + 1;
-  }
-  return candidate <= end ? candidate : undefined;
-}
 
 /** Allocates and releases addresses inside the caller's transaction (see the file comment). */
 export class IpamService {
@@ -130,21 +120,29 @@ export class IpamService {
     return new SlotRepository(em).releaseAllOf(vmUuid);
   }
 
+  /**
+   * The lowest free address of the (locked) range, taken for `vmUuid`; undefined when the range is full. Searches
+   * from the range's next-free cursor (decision 032: every address below it is taken), so the cost does not grow
+   * with the number of taken addresses; the cursor then moves past the address taken.
+   */
   private async allocateIn(
     em: EntityManager,
     kind: RangeKind,
-    range: { id: number; startAddress: number; endAddress: number },
+    range: { id: number; startAddress: number; endAddress: number; nextFree: number | null },
     vmUuid: string,
   ): Promise<number | undefined> {
     const slots = new SlotRepository(em);
+    let from = Math.max(range.startAddress, range.nextFree ?? range.startAddress);
     for (let attempt = 0; attempt < MAX_RACE_RETRIES; attempt++) {
-      const address = lowestFree(range.startAddress, range.endAddress, await slots.takenBetween(kind, range.startAddress, range.endAddress));
+      const address = await slots.firstFreeFrom(kind, from, range.endAddress);
       if (address === undefined) return undefined;
       try {
         await slots.allocate(kind, range.id, address, vmUuid);
+        await slots.raiseCursor(kind, range.id, address + 1);
         return address;
       } catch (err) {
         if (!isUniqueViolation(err)) throw err;
+        from = address + 1;
       }
     }
     throw new ConflictError('address allocation kept colliding with concurrent requests; try again');

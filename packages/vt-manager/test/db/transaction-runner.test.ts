@@ -1,7 +1,8 @@
 /**
  * TransactionRunner on MySQL/MariaDB (a fresh database per test, testing/test-databases.ts): READ COMMITTED, so a
  * transaction sees rows committed after its first read (what the IPAM's range lock relies on), and a deadlock
- * victim is run again. On SQLite transactions are queued in-process, so neither case can arise there.
+ * victim is run again. On SQLite transactions are queued in-process, so neither case can arise there; units queued
+ * behind a running transaction share the next one (group commit), each in its own savepoint.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -54,4 +55,25 @@ test('isDeadlock recognises InnoDB error 1213, raw or wrapped by typeorm, and no
   assert.equal(isDeadlock({ code: 'ER_DUP_ENTRY', errno: 1062 }), false);
   assert.equal(isDeadlock(new Error('Deadlock found')), false);
   assert.equal(isDeadlock(undefined), false);
+});
+
+test('[sqlite] units queued while a transaction runs share the next one (group commit), each in its own savepoint', async (t) => {
+  const ds = await openTestDatabase(t, 'sqlite');
+  const tx = new TransactionRunner(ds);
+  const unit = (name: string, fail = false) =>
+    tx.run(async (em) => {
+      await em.insert(PrincipalRecord, { name, roles: 'admin', passwordScrypt: null });
+      if (fail) throw new Error(`${name} refused`);
+      return { name, em, seen: (await em.find(PrincipalRecord, { order: { name: 'ASC' } })).map((p) => p.name) };
+    });
+  // a runs alone (nothing was waiting); b, c, d queue up behind it and run together.
+  const results = await Promise.allSettled([unit('a'), unit('b'), unit('c', true), unit('d')]);
+  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+  const [a, b, , d] = results.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
+  assert.equal((results[2] as PromiseRejectedResult).reason.message, 'c refused');
+  assert.equal(b!.em, d!.em, 'b and d ran in one transaction');
+  assert.notEqual(a!.em, b!.em, 'a ran before them, in its own');
+  assert.deepEqual(d!.seen, ['a', 'b', 'd'], 'd sees b (same transaction) and not c (rolled back to its savepoint)');
+  assert.deepEqual((await ds.manager.find(PrincipalRecord, { order: { name: 'ASC' } })).map((p) => p.name), ['a', 'b', 'd'], 'committed: all but the failed unit');
+  assert.deepEqual(await tx.run(async (em) => em.count(PrincipalRecord)), 3, 'the runner goes on after a group');
 });

@@ -9,28 +9,13 @@ import { randomUUID } from 'node:crypto';
 import { ConflictError } from '@kvm-crm/shared';
 import { Ipv4Slot } from '../../dist/db/entities/ipv4-slot.js';
 import { MacSlot } from '../../dist/db/entities/mac-slot.js';
+import { Ipv4Range } from '../../dist/db/entities/ipv4-range.js';
+import { SlotRepository } from '../../dist/repositories/slot-repository.js';
 import { TransactionRunner } from '../../dist/db/transaction-runner.js';
 import { forEachEngine, openTestDatabase, type Engine } from '../../dist/testing/test-databases.js';
 import { ipv4ToInt } from '../../dist/services/addresses.js';
 import { InventoryService } from '../../dist/services/inventory-service.js';
-import { IpamService, lowestFree, type Ipv4Lease } from '../../dist/services/ipam-service.js';
-
-test('lowestFree: empty, gaps, full, out-of-range and duplicate taken values', () => {
-  assert.equal(lowestFree(10, 20, []), 10);
-  assert.equal(lowestFree(10, 10, []), 10, 'single-address range');
-  assert.equal(lowestFree(10, 10, [10]), undefined, 'single-address range, taken');
-  assert.equal(lowestFree(10, 20, [10]), 11);
-  assert.equal(lowestFree(10, 20, [10, 11, 13]), 12, 'first gap');
-  assert.equal(lowestFree(10, 20, [11, 12]), 10, 'start free although later ones are taken');
-  assert.equal(lowestFree(10, 12, [10, 11, 12]), undefined, 'full');
-  assert.equal(lowestFree(10, 12, [10, 11]), 12, 'last address');
-  assert.equal(lowestFree(10, 20, [1, 2, 9, 10, 11]), 12, 'values below start are ignored');
-  assert.equal(lowestFree(10, 12, [10, 11, 12, 13, 50]), undefined, 'values above end do not free anything');
-  assert.equal(lowestFree(10, 20, [10, 10, 11, 11]), 12, 'duplicates are harmless');
-  assert.equal(lowestFree(0, 0xffffffff, [0, 1]), 2, 'uint32 bounds');
-  assert.equal(lowestFree(0xfffffffe, 0xffffffff, [0xfffffffe]), 0xffffffff);
-  assert.equal(lowestFree(5, 4, []), undefined, 'empty range (start > end)');
-});
+import { IpamService, type Ipv4Lease } from '../../dist/services/ipam-service.js';
 
 interface Env {
   tx: TransactionRunner;
@@ -159,4 +144,31 @@ forEachEngine('50 concurrent allocations on a range of 40: exactly 40 distinct a
     assert.ok(err.message.startsWith('IPv4 pool exhausted'), err.message);
   }
   assert.equal(await env.tx.dataSource.getRepository(Ipv4Slot).count(), 40);
+});
+
+forEachEngine('the next-free cursor: moves past each allocation, back to a released or re-included address, and stays lowest-free', async (t, engine) => {
+  const env = await setup(t, engine, { ipv4: { start: '10.0.0.1', end: '10.0.0.10', excluded: ['10.0.0.1', '10.0.0.2', '10.0.0.8'] } });
+  const cursor = async () => (await env.tx.dataSource.getRepository(Ipv4Range).findOneByOrFail({ name: 'v4' })).nextFree;
+  assert.equal(await cursor(), null, 'a new range searches from its start');
+  const vms = Array.from({ length: 5 }, () => randomUUID());
+  const got: string[] = [];
+  for (const vm of vms) got.push((await env.tx.run((em) => env.ipam.allocateIpv4(em, env.serverId, vm))).address);
+  assert.deepEqual(got, ['10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6', '10.0.0.7'], 'the excluded run at the start and 10.0.0.8 are skipped later');
+  assert.equal(await cursor(), ipv4ToInt('10.0.0.8'), 'one past the last allocation');
+
+  // A release below the cursor moves it back: the freed address is the next one handed out, then the search goes on
+  // past the taken run (10.0.0.5–10.0.0.8) to 10.0.0.9.
+  await env.tx.run((em) => env.ipam.releaseAll(em, vms[1]!));
+  assert.equal(await cursor(), ipv4ToInt('10.0.0.4'));
+  assert.equal((await env.tx.run((em) => env.ipam.allocateIpv4(em, env.serverId, randomUUID()))).address, '10.0.0.4');
+  assert.equal((await env.tx.run((em) => env.ipam.allocateIpv4(em, env.serverId, randomUUID()))).address, '10.0.0.9');
+
+  // Re-including an excluded address below the cursor makes it the lowest free one again.
+  const rangeId = (await env.tx.dataSource.getRepository(Ipv4Range).findOneByOrFail({ name: 'v4' })).id;
+  assert.equal(await env.tx.run((em) => new SlotRepository(em).include('ipv4', rangeId, ipv4ToInt('10.0.0.2'))), true);
+  assert.equal(await cursor(), ipv4ToInt('10.0.0.2'));
+  assert.equal((await env.tx.run((em) => env.ipam.allocateIpv4(em, env.serverId, randomUUID()))).address, '10.0.0.2');
+  assert.equal((await env.tx.run((em) => env.ipam.allocateIpv4(em, env.serverId, randomUUID()))).address, '10.0.0.10');
+  await assert.rejects(env.tx.run((em) => env.ipam.allocateIpv4(em, env.serverId, randomUUID())), ConflictError, 'full');
+  assert.equal(await cursor(), ipv4ToInt('10.0.0.10') + 1);
 });

@@ -18,6 +18,13 @@ export class Ipv4Range {
   @Column(ADDRESS_COLUMN)
   endAddress: number;
 
+  /**
+   * Next-free cursor (decision 032): every address in [startAddress, nextFree) is taken, so allocation searches from
+   * here. Null: the start of the range. Kept by SlotRepository (raised by an allocation, lowered by a release).
+   */
+  @Column({ ...ADDRESS_COLUMN, nullable: true })
+  nextFree: number | null;
+
   /** Dotted netmask, e.g. 255.255.255.0. */
   @Column({ type: 'varchar', length: 15 })
   netmask: string;

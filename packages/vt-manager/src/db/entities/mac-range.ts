@@ -15,4 +15,11 @@ export class MacRange {
 
   @Column(ADDRESS_COLUMN)
   endAddress: number;
+
+  /**
+   * Next-free cursor (decision 032): every address in [startAddress, nextFree) is taken, so allocation searches from
+   * here. Null: the start of the range. Kept by SlotRepository (raised by an allocation, lowered by a release).
+   */
+  @Column({ ...ADDRESS_COLUMN, nullable: true })
+  nextFree: number | null;
 }
