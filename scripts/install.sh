@@ -57,6 +57,7 @@ check_path() { # $1 = option name, $2 = value
 }
 check_path --prefix "$PREFIX"
 check_path --root "$ROOT"
+[[ -n "$NODE" ]] || die "no node on PATH: install Node >= 20.19 (Debian 12's nodejs is 18; see README \"Install on a host\") or pass --node PATH"
 check_path --node "$NODE"
 case "$PREFIX" in
   /|/bin|/boot|/dev|/etc|/home|/lib|/lib32|/lib64|/media|/mnt|/opt|/proc|/root|/run|/sbin|/srv|/sys|/tmp|/usr|/usr/*bin|/usr/lib*|/usr/local|/usr/share|/var|/var/lib)
