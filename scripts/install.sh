@@ -129,6 +129,14 @@ done <<<"$deps"
 # declarations and build info are not needed at run time
 find "$STAGE/packages" \( -name '*.d.ts' -o -name '*.d.ts.map' -o -name '.tsbuildinfo' \) -delete
 rm -rf "$STAGE/node_modules/.bin"
+# better-sqlite3 ships its C sources and build intermediates (~26 MiB): only lib/ and the compiled addon are used
+bs="$STAGE/node_modules/better-sqlite3"
+if [[ -f "$bs/build/Release/better_sqlite3.node" ]]; then
+  mv "$bs/build/Release/better_sqlite3.node" "$STAGE/better_sqlite3.node"
+  rm -rf "$bs/build" "$bs/deps" "$bs/src"
+  mkdir -p "$bs/build/Release"
+  mv "$STAGE/better_sqlite3.node" "$bs/build/Release/"
+fi
 
 # -O -J: folder and link times are not compared (the staging folders are new at each run)
 RSYNC=(rsync -a -O -J --delete --itemize-changes --chmod=D755,Fgo-w)

@@ -108,6 +108,7 @@ describe('scripts/install.sh into a scratch root', { skip: process.getuid?.() !=
       assert.ok(!existsSync(path.join(dest, 'node_modules/@kvm-crm/harness')));
       assert.equal(readlinkSync(path.join(dest, `node_modules/@kvm-crm/${pkg}`)), `../../packages/${pkg}`);
       assert.equal(existsSync(path.join(dest, 'node_modules/better-sqlite3')), role === 'manager');
+      if (role === 'manager') assert.ok(!existsSync(path.join(dest, 'node_modules/better-sqlite3/deps')), 'better-sqlite3 without its C sources');
       const tree = snapshot(root);
       for (const [p, e] of tree) {
         if (!p.startsWith(PREFIX.slice(1))) continue;
