@@ -1,20 +1,36 @@
 /**
- * Configuration loading: a JSON file, validated with a zod schema, with clear errors.
+ * Configuration loading: a JSON file, with `KVMCRM_…` environment variables laid over it (config-env.ts, decision
+ * record 030), validated with a zod schema, with clear errors.
  *
- * Each daemon declares its options schema (with defaults documented where they are declared) and calls
- * {@link loadConfigFile}. Paths inside the file are resolved relative to the file's folder.
+ * Each daemon declares its options schema (defaults and `.describe()` texts where each option is declared; the
+ * reference docs/configuration.md is generated from them) and calls {@link loadConfigFile}. Paths inside the file
+ * are resolved relative to the file's folder.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { InputError } from './errors.js';
+import { applyEnvironment } from './config-env.js';
+
+/** Options of {@link loadConfigFile}. */
+export interface LoadConfigOptions {
+  /**
+   * Environment whose `KVMCRM_…` option variables override the file's values (see `applyEnvironment`). Default:
+   * none (the daemons pass `process.env`).
+   */
+  env?: NodeJS.ProcessEnv;
+  /** Names the program in environment errors. Default `this daemon`. */
+  program?: string;
+}
 
 /**
- * Reads `file` (JSON), validates it with `schema` and returns the parsed options.
- * @throws InputError when the file is missing or unreadable, not valid JSON, or fails validation; the message
- *   names the file and each offending key (`config /etc/x.json: tls.certFile: Required`).
+ * Reads `file` (JSON), lays the `KVMCRM_…` variables of `options.env` over it, validates the result with `schema`
+ * and returns the parsed options.
+ * @throws InputError when the file is missing or unreadable, not valid JSON, an environment variable is unknown or
+ *   unparseable, or the result fails validation; the message names the file and each offending key
+ *   (`config /etc/x.json: tls.certFile: Required`).
  */
-export function loadConfigFile<S extends z.ZodType>(file: string, schema: S): z.infer<S> {
+export function loadConfigFile<S extends z.ZodType>(file: string, schema: S, options: LoadConfigOptions = {}): z.infer<S> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -27,6 +43,7 @@ export function loadConfigFile<S extends z.ZodType>(file: string, schema: S): z.
   } catch (err) {
     throw new InputError(`config ${file}: not valid JSON: ${(err as Error).message}`);
   }
+  if (options.env) raw = applyEnvironment(raw, schema, options.env, options.program ?? 'this daemon');
   return parseConfig(raw, schema, file);
 }
 

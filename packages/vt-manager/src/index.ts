@@ -1,6 +1,6 @@
 /** @kvm-crm/vt-manager: the VT manager daemon, for embedding in tests and tools. */
 export { startManager, type RunningManager } from './manager-app.js';
-export { loadManagerOptions, managerOptionsSchema, type ManagerOptions } from './manager-options.js';
+export { loadManagerOptions, managerOptionsSchema, managerConfigReference, type ManagerOptions } from './manager-options.js';
 export { ProvisioningService } from './services/provisioning-service.js';
 export { InventoryService } from './services/inventory-service.js';
 export type { AgentGateway, ClientNotifier } from './services/ports.js';

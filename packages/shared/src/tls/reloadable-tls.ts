@@ -36,25 +36,23 @@ import { isLegacyTlsVersion, protocolContextOptions, tlsMinVersionSchema } from 
  * file's folder by the daemons.
  */
 export const tlsOptionsSchema = z.object({
-  /** CA certificate(s) (PEM) that peers' certificates must chain to. Several for a CA rollover. */
-  caFile: z.string().min(1),
-  /** This component's certificate (PEM), with its role in the subject OU. */
-  certFile: z.string().min(1),
-  /** This component's private key (PEM, mode 0600). */
-  keyFile: z.string().min(1),
-  /**
-   * The CA's CRL (PEM, `vtctl certs` writes `crl.pem`): peers whose certificate it lists are refused, in both
-   * directions. Strongly recommended; without it revoked certificates are accepted (a warning is logged at start).
-   */
-  crlFile: z.string().min(1).optional(),
-  /** Seconds between checks of the files for changes (rotation, new CRL). Default 5. SIGHUP reloads at once. */
-  reloadIntervalSeconds: z.number().positive().max(3600).default(5),
-  /**
-   * Lowest TLS version this daemon's listener accepts. Default (omitted) `TLSv1.2`. `TLSv1` only for a legacy OCF
-   * clearinghouse that speaks nothing newer (Expedient's M2Crypto transport): it also lowers OpenSSL's security
-   * level for this listener, and a warning is logged at every start.
-   */
-  minVersion: tlsMinVersionSchema.optional(),
+  caFile: z.string().min(1).describe('CA certificate(s) (PEM) that peers\' certificates must chain to. Several for a CA rollover.'),
+  certFile: z.string().min(1).describe('This component\'s certificate (PEM), with its role in the subject OU.'),
+  keyFile: z.string().min(1).describe('This component\'s private key (PEM, mode 0600).'),
+  crlFile: z.string().min(1).optional()
+    .describe(
+      'The CA\'s CRL (PEM, `vtctl certs` writes `crl.pem`): peers whose certificate it lists are refused, in both ' +
+      'directions. Strongly recommended; without it revoked certificates are accepted (a warning is logged at ' +
+      'start).',
+    ),
+  reloadIntervalSeconds: z.number().positive().max(3600).default(5)
+    .describe('Seconds between checks of the files for changes (rotation, new CRL). Default 5. SIGHUP reloads at once.'),
+  minVersion: tlsMinVersionSchema.optional()
+    .describe(
+      'Lowest TLS version this daemon\'s listener accepts. Default (omitted) `TLSv1.2`. `TLSv1` only for a legacy ' +
+      'OCF clearinghouse that speaks nothing newer (Expedient\'s M2Crypto transport): it also lowers OpenSSL\'s ' +
+      'security level for this listener, and a warning is logged at every start.',
+    ),
 });
 export type TlsOptions = z.infer<typeof tlsOptionsSchema>;
 

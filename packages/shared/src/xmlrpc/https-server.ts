@@ -17,19 +17,16 @@ import { protocolContextOptions, type ServerTls } from '../tls/index.js';
  * Connection limits of a daemon's HTTPS listener (`http` in both daemons' options). Every default is given here.
  */
 export const httpServerOptionsSchema = z.object({
-  /**
-   * Seconds an idle keep-alive connection stays open for the client's next call; then it is closed gracefully.
-   * Default 75 (clients that poll every minute keep their connection).
-   */
-  keepAliveTimeoutSeconds: z.number().positive().max(3600).default(75),
-  /** Seconds a client has to send the whole request head (line and headers). Default 10. */
-  headersTimeoutSeconds: z.number().positive().max(600).default(10),
-  /** Seconds a client has to send the whole request, body included. Default 60. */
-  requestTimeoutSeconds: z.number().positive().max(3600).default(60),
-  /** Seconds a client has to complete the TLS handshake. Default 10. */
-  handshakeTimeoutSeconds: z.number().positive().max(600).default(10),
-  /** Most open connections; more are closed as they arrive. Default 512. */
-  maxConnections: z.number().int().positive().default(512),
+  keepAliveTimeoutSeconds: z.number().positive().max(3600).default(75)
+    .describe(
+      'Seconds an idle keep-alive connection stays open for the client\'s next call; then it is closed gracefully. ' +
+      'Default 75 (clients that poll every minute keep their connection).',
+    ),
+  headersTimeoutSeconds: z.number().positive().max(600).default(10)
+    .describe('Seconds a client has to send the whole request head (line and headers). Default 10.'),
+  requestTimeoutSeconds: z.number().positive().max(3600).default(60).describe('Seconds a client has to send the whole request, body included. Default 60.'),
+  handshakeTimeoutSeconds: z.number().positive().max(600).default(10).describe('Seconds a client has to complete the TLS handshake. Default 10.'),
+  maxConnections: z.number().int().positive().default(512).describe('Most open connections; more are closed as they arrive. Default 512.'),
 });
 export type HttpServerOptions = z.infer<typeof httpServerOptionsSchema>;
 

@@ -21,22 +21,17 @@ import { RateLimitedError, z } from '@kvm-crm/shared';
 
 /** The manager's `login` options; every default is declared here. */
 export const loginThrottleOptionsSchema = z.object({
-  /** Password checks (scrypt, on the thread pool) running at once. Default 2. */
-  maxConcurrentChecks: z.number().int().min(1).max(64).default(2),
-  /** Checks waiting for a slot; beyond it a login is answered 429 with `Retry-After: 1`. Default 64. */
-  maxQueuedChecks: z.number().int().min(0).max(100_000).default(64),
-  /** Failures of one user name from one address, within the window, before it is locked. Default 5. */
-  userFailures: z.number().int().min(1).default(5),
-  /** Failures from one address (any user names), within the window, before the address is locked. Default 20. */
-  sourceFailures: z.number().int().min(1).default(20),
-  /** Seconds after the last failure (or the end of its lock) that a key is forgotten. Default 60. */
-  windowSeconds: z.number().positive().default(60),
-  /** Lock after the failure that reaches a threshold, in seconds; doubled for each further failure. Default 1. */
-  firstLockSeconds: z.number().positive().default(1),
-  /** Longest lock, in seconds. Default 300. */
-  maxLockSeconds: z.number().positive().default(300),
-  /** Keys remembered at most (memory bound). Default 10000. */
-  maxTrackedKeys: z.number().int().min(10).default(10_000),
+  maxConcurrentChecks: z.number().int().min(1).max(64).default(2).describe('Password checks (scrypt, on the thread pool) running at once. Default 2.'),
+  maxQueuedChecks: z.number().int().min(0).max(100_000).default(64)
+    .describe('Checks waiting for a slot; beyond it a login is answered 429 with `Retry-After: 1`. Default 64.'),
+  userFailures: z.number().int().min(1).default(5).describe('Failures of one user name from one address, within the window, before it is locked. Default 5.'),
+  sourceFailures: z.number().int().min(1).default(20)
+    .describe('Failures from one address (any user names), within the window, before the address is locked. Default 20.'),
+  windowSeconds: z.number().positive().default(60).describe('Seconds after the last failure (or the end of its lock) that a key is forgotten. Default 60.'),
+  firstLockSeconds: z.number().positive().default(1)
+    .describe('Lock after the failure that reaches a threshold, in seconds; doubled for each further failure. Default 1.'),
+  maxLockSeconds: z.number().positive().default(300).describe('Longest lock, in seconds. Default 300.'),
+  maxTrackedKeys: z.number().int().min(10).default(10_000).describe('Keys remembered at most (memory bound). Default 10000.'),
 });
 /** Validated `login` options. */
 export type LoginThrottleOptions = z.infer<typeof loginThrottleOptionsSchema>;
