@@ -1,7 +1,7 @@
 /**
  * oxad-agent configuration: a JSON file validated at start (defaults are given where each option is declared).
  */
-import { loadConfigFile, parsePeerUrl, resolveFromConfig, tlsOptionsSchema, z, httpServerOptionsSchema, DEFAULT_HTTP_SERVER_OPTIONS } from '@kvm-crm/shared';
+import { loadConfigFile, parsePeerUrl, resolveFromConfig, tlsOptionsSchema, z, httpServerOptionsSchema, DEFAULT_HTTP_SERVER_OPTIONS, metricsOptionsSchema } from '@kvm-crm/shared';
 
 /** True when `s` is an http(s) URL that {@link parsePeerUrl} accepts (credentials allowed). */
 function isPeerUrl(s: string): boolean {
@@ -78,7 +78,8 @@ export const agentOptionsSchema = z.object({
       idleTimeoutSeconds: z.number().int().min(1).max(86400).default(1800),
       bytesPerSecond: z.number().int().min(1024).max(64 * 1024 * 1024).default(65536),
     })
-    .prefault({}),
+    .prefault({}),  /** Prometheus `/metrics` and a separate plain-HTTP listener (decision record 028; see metricsOptionsSchema). */
+  metrics: metricsOptionsSchema,
 });
 export type AgentOptions = z.infer<typeof agentOptionsSchema>;
 

@@ -1,7 +1,7 @@
 /**
  * vt-manager configuration: a JSON file validated at start (defaults are given where each option is declared).
  */
-import { loadConfigFile, resolveFromConfig, tlsOptionsSchema, z, httpServerOptionsSchema, DEFAULT_HTTP_SERVER_OPTIONS } from '@kvm-crm/shared';
+import { loadConfigFile, resolveFromConfig, tlsOptionsSchema, z, httpServerOptionsSchema, DEFAULT_HTTP_SERVER_OPTIONS, metricsOptionsSchema } from '@kvm-crm/shared';
 import { PRINCIPAL_ROLES } from './db/entities/principal.js';
 import { DEFAULT_LOGIN_THROTTLE, loginThrottleOptionsSchema } from './services/login-throttle.js';
 
@@ -155,7 +155,8 @@ export const managerOptionsSchema = z.object({
       idleTimeoutSeconds: z.number().int().min(1).max(86400).default(1800),
       bytesPerSecond: z.number().int().min(1024).max(64 * 1024 * 1024).default(65536),
     })
-    .prefault({}),
+    .prefault({}),  /** Prometheus `/metrics` and a separate plain-HTTP listener (decision record 028; see metricsOptionsSchema). */
+  metrics: metricsOptionsSchema,
 });
 /** Validated options, defaults applied. */
 export type ManagerOptions = z.infer<typeof managerOptionsSchema>;

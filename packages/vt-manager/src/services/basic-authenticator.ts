@@ -51,12 +51,12 @@ export class BasicAuthenticator {
   }
 
   /**
-   * The principal when `user`/`pass` match a principal that has `role`, else undefined. `source` is the caller's
-   * address (the throttle's key; default `unknown`).
+   * The principal when `user`/`pass` match a principal that has `role` (or, given a list, one of those roles), else
+   * undefined. `source` is the caller's address (the throttle's key; default `unknown`).
    * @throws RateLimitedError when the (source, user) or the source is locked after failed logins, or too many checks
    *   are queued.
    */
-  async authenticate(user: string, pass: string, role: string, source = 'unknown'): Promise<Principal | undefined> {
+  async authenticate(user: string, pass: string, role: string | readonly string[], source = 'unknown'): Promise<Principal | undefined> {
     const key = createHash('sha256').update(user).update('\0').update(pass).digest('base64');
     const hit = this.cache.get(key);
     let principal: Principal | undefined;
@@ -71,7 +71,8 @@ export class BasicAuthenticator {
       }
       principal = await pending;
     }
-    return principal?.roles.includes(role) ? principal : undefined;
+    const wanted = typeof role === 'string' ? [role] : role;
+    return principal?.roles.some((r) => wanted.includes(r)) ? principal : undefined;
   }
 
   /** One password check under the throttle and the check slots; caches a success. @throws RateLimitedError. */
