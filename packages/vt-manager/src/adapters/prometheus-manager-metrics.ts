@@ -27,9 +27,10 @@ export class PrometheusManagerMetrics implements ActionMetrics, DeliveryMetrics 
   /**
    * Registers every metric in `registry`. `snapshot` reads the database state (MetricsSnapshotService.read); it is
    * called at most once per scrape (see sharedSnapshot). A failed read fails the scrape (HTTP 500), so Prometheus
-   * marks the target down instead of showing stale numbers.
+   * marks the target down instead of showing stale numbers. `snapshotMaxAgeMs` (default 1000) is how long one read
+   * serves further gauges and scrapes (0: every gauge reads again; tests).
    */
-  constructor(readonly registry: Registry, snapshot: () => Promise<ManagerSnapshot>) {
+  constructor(readonly registry: Registry, snapshot: () => Promise<ManagerSnapshot>, snapshotMaxAgeMs = 1000) {
     const registers = [registry];
     this.actions = new Counter({ name: 'kvmcrm_actions_total', help: 'Actions that reached a terminal status, by type and result (SUCCESS or FAILED).', labelNames: ['type', 'result'], registers });
     this.actionSeconds = new Histogram({ name: 'kvmcrm_action_duration_seconds', help: 'Seconds from the intake of an action to its terminal status, by type.', labelNames: ['type'], buckets: ACTION_DURATION_BUCKETS, registers });
@@ -38,7 +39,7 @@ export class PrometheusManagerMetrics implements ActionMetrics, DeliveryMetrics 
     this.xmlrpcSeconds = new Histogram({ name: 'kvmcrm_xmlrpc_request_duration_seconds', help: 'Seconds from an XML-RPC request to its answer, by endpoint.', labelNames: ['endpoint'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers });
     this.authFailures = new Counter({ name: 'kvmcrm_auth_failures_total', help: 'Requests refused before any work: HTTP 401 (authentication), 403 (not allowed) or 429 (login throttled), by endpoint.', labelNames: ['endpoint', 'status'], registers });
 
-    const read = sharedSnapshot(snapshot);
+    const read = sharedSnapshot(snapshot, snapshotMaxAgeMs);
     const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], fill: (g: Gauge<L>, s: ManagerSnapshot) => void) =>
       new Gauge<L>({
         name, help, labelNames, registers,
