@@ -39,3 +39,4 @@ export {
 } from './state-snapshot.js';
 export { GENI_FIXTURES_DIR, mintGeniCredentials, type GeniTestCredentials } from './geni-credentials.js';
 export { runFelixRo, type FelixRoRecord, type FelixRoTarget } from './geni-felix-ro.js';
+export { metricsCatalogue, exposedSeriesNames, renderMetricsDoc, type MetricEntry } from './metrics-catalogue.js';

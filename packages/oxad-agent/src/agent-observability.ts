@@ -83,6 +83,7 @@ export async function mountAgentObservability(
 ): Promise<MetricsListener | undefined> {
   const { metrics, tls, logger } = parts;
   const readiness = () => runReadinessChecks(parts.checks);
+  metrics.observeReadiness(readiness);
   const handle = observabilityHandler({
     registry: metrics.registry,
     readiness,

@@ -82,6 +82,7 @@ export async function mountManagerObservability(app: Express, parts: ManagerObse
   const { metrics, dataSource, tls, authenticator, principals, logger } = parts;
   const checks = managerReadinessChecks(dataSource, tls);
   const readiness = () => runReadinessChecks(checks);
+  metrics.observeReadiness(readiness);
   const authorize = async (req: IncomingMessage): Promise<MetricsRefusal | undefined> => {
     const c = readBasicCredentials(req);
     if (c) {

@@ -5,7 +5,7 @@
  * {@link AgentSnapshot}: the status outbox, our domains by state, the storage root's file system. Every name is
  * listed in docs/metrics.md.
  */
-import { boundedLabel, PROVISIONING_ACTION_TYPES, sharedSnapshot, type XmlRpcObserver } from '@kvm-crm/shared';
+import { boundedLabel, PROVISIONING_ACTION_TYPES, sharedSnapshot, type ReadinessReport, type XmlRpcObserver } from '@kvm-crm/shared';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { AgentActionMetrics } from '../services/metrics-ports.js';
 import type { CommandObserver } from './run-command.js';
@@ -28,7 +28,7 @@ export class PrometheusAgentMetrics implements AgentActionMetrics {
   private readonly xmlrpcRequests: Counter<'method' | 'fault'>;
   private readonly authFailures: Counter<'endpoint' | 'status'>;
 
-  /** Registers every metric in `registry`; `snapshot` is read at most once per scrape (a failure fails the scrape). */
+  /** Registers every metric in `registry`; `snapshot` is read at most once per scrape (a failed read leaves its gauges out). */
   constructor(readonly registry: Registry, snapshot: () => Promise<AgentSnapshot>) {
     const registers = [registry];
     this.actions = new Counter({ name: 'kvmcrm_agent_actions_total', help: 'Provisioning actions this agent ran, by type and result (SUCCESS or FAILED).', labelNames: ['type', 'result'], registers });
@@ -42,9 +42,11 @@ export class PrometheusAgentMetrics implements AgentActionMetrics {
       new Gauge<L>({
         name, help, labelNames, registers,
         async collect() {
-          const s = await read();
+          // A failed read (database or libvirt down) leaves these gauges out of this scrape; the counters, histograms
+          // and the readiness gauge are still served, so the scrape itself does not fail.
+          const s = await read().catch(() => undefined);
           this.reset();
-          fill(this, s);
+          if (s) fill(this, s);
         },
       });
     gauge('kvmcrm_agent_status_outbox_entries', 'Provisioning statuses and events waiting in the agent\'s durable outbox for the manager.', [], (g, s) => g.set(s.outboxEntries));
@@ -53,6 +55,21 @@ export class PrometheusAgentMetrics implements AgentActionMetrics {
     });
     gauge('kvmcrm_agent_storage_free_bytes', 'Bytes available (to unprivileged users) on the file system of the storage root.', [], (g, s) => g.set(s.storage.freeBytes));
     gauge('kvmcrm_agent_storage_size_bytes', 'Size in bytes of the file system of the storage root.', [], (g, s) => g.set(s.storage.sizeBytes));
+  }
+
+  /**
+   * Registers `kvmcrm_agent_readiness_check_ok{check}` (1 passed, 0 failed), running the readiness checks at each scrape
+   * (the same checks as `/readyz`). Call once.
+   */
+  observeReadiness(readiness: () => Promise<ReadinessReport>): void {
+    new Gauge({
+      name: 'kvmcrm_agent_readiness_check_ok', help: 'Each /readyz check at scrape time: 1 passed, 0 failed.', labelNames: ['check'], registers: [this.registry],
+      async collect() {
+        const report = await readiness();
+        this.reset();
+        for (const c of report.checks) this.set({ check: c.name }, c.ok ? 1 : 0);
+      },
+    });
   }
 
   actionFinished(type: string, result: 'SUCCESS' | 'FAILED', seconds: number): void {

@@ -4,7 +4,7 @@
  * gauges computed at scrape time (`collect()`) from one {@link ManagerSnapshot} per scrape. Every metric name is
  * listed in docs/metrics.md (generated from this registry by scripts/gen-metrics-doc.mjs).
  */
-import { boundedLabel, PROVISIONING_ACTION_TYPES, sharedSnapshot, type XmlRpcObserver } from '@kvm-crm/shared';
+import { boundedLabel, PROVISIONING_ACTION_TYPES, sharedSnapshot, type ReadinessReport, type XmlRpcObserver } from '@kvm-crm/shared';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ActionMetrics, DeliveryMetrics } from '../services/metrics-ports.js';
 import type { ManagerSnapshot } from '../services/metrics-snapshot-service.js';
@@ -26,8 +26,8 @@ export class PrometheusManagerMetrics implements ActionMetrics, DeliveryMetrics 
 
   /**
    * Registers every metric in `registry`. `snapshot` reads the database state (MetricsSnapshotService.read); it is
-   * called at most once per scrape (see sharedSnapshot). A failed read fails the scrape (HTTP 500), so Prometheus
-   * marks the target down instead of showing stale numbers. `snapshotMaxAgeMs` (default 1000) is how long one read
+   * called at most once per scrape (see sharedSnapshot). A failed read leaves the gauges it fills out of that scrape
+   * (never stale numbers); the readiness gauge says what failed. `snapshotMaxAgeMs` (default 1000) is how long one read
    * serves further gauges and scrapes (0: every gauge reads again; tests).
    */
   constructor(readonly registry: Registry, snapshot: () => Promise<ManagerSnapshot>, snapshotMaxAgeMs = 1000) {
@@ -44,9 +44,11 @@ export class PrometheusManagerMetrics implements ActionMetrics, DeliveryMetrics 
       new Gauge<L>({
         name, help, labelNames, registers,
         async collect() {
-          const s = await read();
+          // A failed read (database or libvirt down) leaves these gauges out of this scrape; the counters, histograms
+          // and the readiness gauge are still served, so the scrape itself does not fail.
+          const s = await read().catch(() => undefined);
           this.reset();
-          fill(this, s);
+          if (s) fill(this, s);
         },
       });
     gauge('kvmcrm_actions_in_flight', 'Actions not finished yet (QUEUED or ONGOING), by type and status; all managers of the database.', ['type', 'status'], (g, s) => {
@@ -82,6 +84,21 @@ export class PrometheusManagerMetrics implements ActionMetrics, DeliveryMetrics 
     });
     gauge('kvmcrm_pool_free_addresses', 'Addresses of each IPv4 or MAC range neither allocated nor excluded.', ['kind', 'range'], (g, s) => {
       for (const p of s.pools) g.set({ kind: p.kind, range: p.name }, Math.max(0, p.size - p.taken));
+    });
+  }
+
+  /**
+   * Registers `kvmcrm_readiness_check_ok{check}` (1 passed, 0 failed), running the readiness checks at each scrape
+   * (the same checks as `/readyz`). Call once.
+   */
+  observeReadiness(readiness: () => Promise<ReadinessReport>): void {
+    new Gauge({
+      name: 'kvmcrm_readiness_check_ok', help: 'Each /readyz check at scrape time: 1 passed, 0 failed.', labelNames: ['check'], registers: [this.registry],
+      async collect() {
+        const report = await readiness();
+        this.reset();
+        for (const c of report.checks) this.set({ check: c.name }, c.ok ? 1 : 0);
+      },
     });
   }
 
