@@ -37,7 +37,6 @@ export async function runReadinessChecks(checks: readonly ReadinessCheck[], time
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(new Error(`timed out after ${timeoutSeconds} s`)), timeoutSeconds * 1000);
-      timer.unref();
     });
     try {
       await Promise.race([c.run(), timeout]);
