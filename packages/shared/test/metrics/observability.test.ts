@@ -158,3 +158,19 @@ test('XML-RPC observer: results and faults by method (unknown names bounded), re
   assert.deepEqual(calls, [['ok', undefined], ['bad', 'InputError'], ['(unknown)', 'InputError'], ['(unparsed)', 'InputError']]);
   assert.deepEqual(refusals, [401]);
 });
+
+test('certificate role metrics: issued as a client certificate with OU metrics (vtctl certs issue NAME --role metrics)', async (t) => {
+  const { mkdtemp, rm, readFile } = await import('node:fs/promises');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { CertificateStore, describeCertificate, CERTIFICATE_ROLES } = await import('../../dist/tls/index.js');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'kvmcrm-metrics-cert-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  assert.ok(CERTIFICATE_ROLES.includes('metrics'));
+  const store = new CertificateStore(dir);
+  store.initCa();
+  store.issue('prometheus', { role: 'metrics', commonName: 'prometheus' });
+  const info = describeCertificate(await readFile(path.join(dir, 'prometheus.crt'), 'utf8'));
+  assert.equal(info.role, 'metrics');
+  assert.equal(info.commonName, 'prometheus');
+});
