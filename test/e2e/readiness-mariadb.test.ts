@@ -7,6 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import https from 'node:https';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -24,6 +25,18 @@ interface Readiness {
 function get(port: number, p: string, ca: PemPair): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     https.get({ host: '127.0.0.1', port, path: p, ca: ca.certPem, servername: 'localhost', agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on('error', reject);
+  });
+}
+
+/** GET over the plain-HTTP metrics listener. */
+function plainGet(port: number, p: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: p, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
@@ -62,6 +75,7 @@ describe('readiness follows the database', () => {
         secretsKeyFile: path.join(dir, 'secrets.key'),
         agentCallback: { user: 'oxad', password: randomBytes(16).toString('hex') },
         monitoringIntervalSeconds: 0,
+        metrics: { listen: { host: '127.0.0.1', port: 0 } },
       }),
       createLogger({ component: 'test', silent: !process.env.KVMCRM_TEST_LOG, format: 'pretty' }),
       {},
@@ -89,6 +103,14 @@ describe('readiness follows the database', () => {
     assert.equal(down.ready, false);
     assert.ok(down.checks.find((c) => c.name === 'database')?.error, 'the database check says why');
     assert.equal((await get(manager.port, '/healthz', ca)).status, 200, 'the process is alive');
+    // /metrics still answers: the database gauges are left out, the readiness gauge says why.
+    assert.ok(manager.metricsPort);
+    const scrape = await plainGet(manager.metricsPort, '/metrics');
+    assert.equal(scrape.status, 200, scrape.body);
+    assert.match(scrape.body, /^kvmcrm_readiness_check_ok\{check="database"\} 0$/m);
+    assert.match(scrape.body, /^kvmcrm_readiness_check_ok\{check="tls"\} 1$/m);
+    assert.match(scrape.body, /^kvmcrm_notification_outbox_rows nan$/im, 'no stale database gauge: unknown');
+    assert.doesNotMatch(scrape.body, /^kvmcrm_vms\{/m, 'labelled database gauges left out');
     // Some seconds with the database down: the sweeps and the outbox fail and log, the manager does not crash.
     await new Promise((r) => setTimeout(r, 6000));
     assert.equal((await get(manager.port, '/healthz', ca)).status, 200, 'still alive after a sweep without database');
@@ -97,5 +119,9 @@ describe('readiness follows the database', () => {
     const again = await readyzUntil(manager.port, ca, 200);
     assert.equal(again.ready, true);
     assert.deepEqual(again.failed, []);
+    await new Promise((r) => setTimeout(r, 1100)); // past the one-second snapshot sharing
+    const back = await plainGet(manager.metricsPort, '/metrics');
+    assert.match(back.body, /^kvmcrm_readiness_check_ok\{check="database"\} 1$/m);
+    assert.match(back.body, /^kvmcrm_notification_outbox_rows 0$/m, 'database gauges are back');
   });
 });

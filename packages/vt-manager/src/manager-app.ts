@@ -214,6 +214,7 @@ export async function startManager(
   // Decision record 028: /healthz, /readyz, /metrics (role metrics or admin), and the optional plain-HTTP listener.
   const metricsListener = await mountManagerObservability(app, { metrics, dataSource, tls, authenticator, principals, options, logger }).catch(async (err: unknown) => {
     stopConsoleUpgrades();
+    geni?.roots?.close();
     tls.close();
     await closeServer(server);
     await dataSource.destroy();

@@ -42,11 +42,12 @@ export class PrometheusAgentMetrics implements AgentActionMetrics {
       new Gauge<L>({
         name, help, labelNames, registers,
         async collect() {
-          // A failed read (database or libvirt down) leaves these gauges out of this scrape; the counters, histograms
-          // and the readiness gauge are still served, so the scrape itself does not fail.
+          // A failed read (database or libvirt down) leaves these gauges out of this scrape (NaN for a gauge without
+          // labels, which prom-client always prints); counters, histograms and the readiness gauge are still served.
           const s = await read().catch(() => undefined);
           this.reset();
           if (s) fill(this, s);
+          else if (labelNames.length === 0) this.set(NaN);
         },
       });
     gauge('kvmcrm_agent_status_outbox_entries', 'Provisioning statuses and events waiting in the agent\'s durable outbox for the manager.', [], (g, s) => g.set(s.outboxEntries));

@@ -54,6 +54,7 @@ test('agent metrics: actions, commands, outbox, our domains by state, storage; l
   await new Promise((r) => setTimeout(r, 1100)); // past the one-second snapshot sharing
   const down = await metrics.registry.metrics();
   assert.doesNotMatch(down, /^kvmcrm_agent_domains\{/m, 'no stale domain counts');
+  assert.match(down, /^kvmcrm_agent_status_outbox_entries nan$/im, 'unlabelled gauges of the failed read: NaN');
   assert.match(down, /^kvmcrm_agent_actions_total\{type="create",result="SUCCESS"\} 1$/m, 'counters still served');
 });
 

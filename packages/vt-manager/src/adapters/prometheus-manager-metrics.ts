@@ -44,11 +44,12 @@ export class PrometheusManagerMetrics implements ActionMetrics, DeliveryMetrics 
       new Gauge<L>({
         name, help, labelNames, registers,
         async collect() {
-          // A failed read (database or libvirt down) leaves these gauges out of this scrape; the counters, histograms
-          // and the readiness gauge are still served, so the scrape itself does not fail.
+          // A failed read (database or libvirt down) leaves these gauges out of this scrape (NaN for a gauge without
+          // labels, which prom-client always prints); counters, histograms and the readiness gauge are still served.
           const s = await read().catch(() => undefined);
           this.reset();
           if (s) fill(this, s);
+          else if (labelNames.length === 0) this.set(NaN);
         },
       });
     gauge('kvmcrm_actions_in_flight', 'Actions not finished yet (QUEUED or ONGOING), by type and status; all managers of the database.', ['type', 'status'], (g, s) => {
