@@ -73,6 +73,7 @@ export class PrometheusAgentMetrics implements AgentActionMetrics {
     });
   }
 
+  /** See AgentActionMetrics.actionFinished: `kvmcrm_agent_actions_total` +1 and one duration sample. */
   actionFinished(type: string, result: 'SUCCESS' | 'FAILED', seconds: number): void {
     const t = boundedLabel(type, PROVISIONING_ACTION_TYPES);
     this.actions.inc({ type: t, result });

@@ -103,12 +103,14 @@ export class PrometheusManagerMetrics implements ActionMetrics, DeliveryMetrics 
     });
   }
 
+  /** See ActionMetrics.actionFinished: `kvmcrm_actions_total` +1 and one `kvmcrm_action_duration_seconds` sample. */
   actionFinished(type: string, result: 'SUCCESS' | 'FAILED', seconds: number): void {
     const t = boundedLabel(type, ACTION_TYPES);
     this.actions.inc({ type: t, result });
     this.actionSeconds.observe({ type: t }, seconds);
   }
 
+  /** See DeliveryMetrics.deliveryFailed: `kvmcrm_callback_delivery_failures_total{outcome}` +1. */
   deliveryFailed(givenUp: boolean): void {
     this.deliveryFailures.inc({ outcome: givenUp ? 'given_up' : 'retry' });
   }
