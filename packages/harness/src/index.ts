@@ -12,6 +12,7 @@ export { HOST_AGENT_PORT, registerHost, startHostAgent, type ClusterHost, type H
 export { MAX_HOSTS, createClusterNetwork, networkLeftovers, planClusterNetwork, removeClusterNetwork, type ClusterNetwork, type HostNetwork } from './netns.js';
 export { allowLoopbackCallbacks, TEST_CLIENT_MAX_RESPONSE_BYTES } from './callback-policy.js';
 export { mysqlSettings, connectMysql, createTestDatabase, type MysqlSettings, type TestDatabase } from './mariadb.js';
+export { startPrivateMariadb, type PrivateMariadb } from './private-mariadb.js';
 export {
   startManagerProcesses,
   type LegacyServerRanges,
@@ -39,3 +40,4 @@ export {
 export { GENI_FIXTURES_DIR, mintGeniCredentials, type GeniTestCredentials } from './geni-credentials.js';
 export { runFelixRo, type FelixRoRecord, type FelixRoTarget } from './geni-felix-ro.js';
 export { CHROMIUM_ARGS, CHROMIUM_PATH, launchChromium } from './chromium.js';
+export { metricsCatalogue, exposedSeriesNames, renderMetricsDoc, type MetricEntry } from './metrics-catalogue.js';

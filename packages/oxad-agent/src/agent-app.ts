@@ -54,6 +54,8 @@ import { StartupReconciler, type ReconcileReport } from './services/startup-reco
 import { senderFromReporter, StatusOutbox } from './services/status-outbox.js';
 import { VmIdentityResolver } from './services/vm-identity.js';
 import { TemplateCatalogue } from './templates/template-catalogue.js';
+import { agentReadinessChecks, createAgentMetrics, mountAgentObservability } from './agent-observability.js';
+import type { PrometheusAgentMetrics } from './adapters/prometheus-agent-metrics.js';
 
 /** A running agent. */
 export interface RunningAgent {
@@ -78,6 +80,10 @@ export interface RunningAgent {
   poweroffWatcher: GuestPoweroffWatcher;
   /** The interactive serial console sessions (`/console/<vm uuid>`, decision record 027). */
   consoles: ConsoleSessions;
+  /** This agent's Prometheus metrics and registry (decision record 028). */
+  metrics: PrometheusAgentMetrics;
+  /** The port of the plain-HTTP metrics listener (`metrics.listen`), when configured. */
+  metricsPort?: number;
   /**
    * Stops listening, stops the event stream (its `virsh` child is killed), waits for running actions and
    * monitoring answers to finish, and for the event being delivered (queued events are dropped).
@@ -129,8 +135,10 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   const hypervisor = await probeHypervisor({ mode: options.hypervisor });
   logger.info('hypervisor chosen', { domainType: hypervisor.domainType, reason: hypervisor.reason, probeMs: hypervisor.probeMs });
 
-  const virsh = new Virsh({ uri: options.libvirtUri });
-  const qemuImg = new QemuImg();
+  const observed = createAgentMetrics();
+  const metrics = observed.metrics;
+  const virsh = new Virsh({ uri: options.libvirtUri, onCommand: metrics.command });
+  const qemuImg = new QemuImg({ onCommand: metrics.command });
   const templates = new TemplateCatalogue(path.join(options.storageRoot, 'templates'), qemuImg, logger.child({ part: 'templates' }));
   // Live TLS: each delivery attempt uses the certificate, CA and CRL in force; the peer must be the manager.
   const xmlRpcReporter = overrides.reporter ? undefined : new XmlRpcStatusReporter({ tls: tls.clientTls({ expectPeer: { role: 'manager' } }), logger: logger.child({ part: 'reporter' }) });
@@ -138,6 +146,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   // Decision 6: provisioning statuses and events go through the durable outbox (retried until the manager accepts
   // them); monitoring answers go directly (they answer a query of the moment).
   const outbox = await StatusOutbox.open(path.join(options.storageRoot, 'outbox'), xmlRpcReporter ?? senderFromReporter(reporter), { logger: logger.child({ part: 'outbox' }) });
+  observed.attach({ listDomains: () => virsh.listAll(), outboxEntries: () => outbox.pending, storageRoot: options.storageRoot, domainPrefix: options.domainPrefix });
   const journal = new ActionJournal(path.join(options.storageRoot, 'journal'), logger.child({ part: 'journal' }));
   await journal.open();
   const provisioning = new AgentProvisioningService(
@@ -147,7 +156,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
     {
       storageRoot: options.storageRoot, vms, domainPrefix: options.domainPrefix, domainType: hypervisor.domainType, vcpus: options.vcpus,
       maxConcurrentActions: options.maxConcurrentActions, stopGraceSeconds: options.stopGraceSeconds, fallbackNetwork: options.fallbackNetwork,
-      logger: logger.child({ part: 'provisioning' }), journal,
+      logger: logger.child({ part: 'provisioning' }), journal, metrics,
     },
   );
   const reconciled = await new StartupReconciler(virsh, journal, (url, xml, label) => outbox.enqueue(url, xml, label), {
@@ -174,6 +183,14 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
 
   const app = express();
   app.disable('x-powered-by');
+  // Decision record 028: /healthz, /readyz, /metrics (manager or metrics certificate), before the catch-all XML-RPC.
+  const metricsListener = await mountAgentObservability(app, {
+    metrics, checks: agentReadinessChecks(virsh, options.storageRoot), tls, options, logger,
+  }).catch(async (err: unknown) => {
+    tls.close();
+    await outbox.close();
+    throw err;
+  });
   app.put('/migration/transfer/:ticket/:file', transferEndpoint({ migration, isRevoked: (s) => tls.isRevoked(s), logger: logger.child({ part: 'transfer' }) }));
   // The OCF agent ignores the request path (docs/ocf-protocol.md §4.1): serve every path.
   app.use(
@@ -190,6 +207,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
       },
       logger,
       introspection: false,
+      observer: metrics.xmlrpc,
       ...(options.requireClientCertificate ? { authenticate: managerCertificateAuth(tls) } : {}),
     }),
   );
@@ -203,6 +221,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   });
   const port = await listen(server, options.listen.port, options.listen.host).catch(async (err: unknown) => {
     tls.close();
+    await metricsListener?.close();
     await outbox.close();
     throw err;
   });
@@ -239,12 +258,15 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
     autostartRecovery,
     poweroffWatcher,
     consoles,
+    metrics,
+    ...(metricsListener ? { metricsPort: metricsListener.port } : {}),
     async stop() {
       await autostartRecovery;
       await events?.stream.stop();
       stopConsoleUpgrades();
       await consoles.closeAll();
       tls.close();
+      await metricsListener?.close();
       await closeServer(server);
       await Promise.all([provisioning.idle(), monitoring.idle(), events?.forwarder.close(), poweroffWatcher.idle(), migration.idle()]);
       await outbox.close(); // undelivered statuses stay on disk for the next start

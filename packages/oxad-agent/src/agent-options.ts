@@ -1,7 +1,7 @@
 /**
  * oxad-agent configuration: a JSON file validated at start (defaults are given where each option is declared).
  */
-import { loadConfigFile, parsePeerUrl, resolveFromConfig, tlsOptionsSchema, z, httpServerOptionsSchema, DEFAULT_HTTP_SERVER_OPTIONS, type ConfigReferenceSection } from '@kvm-crm/shared';
+import { loadConfigFile, parsePeerUrl, resolveFromConfig, tlsOptionsSchema, z, httpServerOptionsSchema, DEFAULT_HTTP_SERVER_OPTIONS, type ConfigReferenceSection, metricsOptionsSchema } from '@kvm-crm/shared';
 
 /** True when `s` is an http(s) URL that {@link parsePeerUrl} accepts (credentials allowed). */
 function isPeerUrl(s: string): boolean {
@@ -80,6 +80,7 @@ export const agentOptionsSchema = z.object({
       '(default 16; one per VM always), seconds without a byte either way before a session ends (default 1800), and ' +
       'most bytes a second each way (default 65536; more pauses the sender, nothing is dropped).',
     ),
+  metrics: metricsOptionsSchema.describe('Prometheus `/metrics` and an optional separate plain-HTTP listener (decision record 028; see metricsOptionsSchema in @kvm-crm/shared).'),
 });
 export type AgentOptions = z.infer<typeof agentOptionsSchema>;
 

@@ -10,3 +10,4 @@ export { VmIdentityResolver, type VmIdentity } from './services/vm-identity.js';
 export { LibvirtEventStream, parseLifecycleEventLine, type LifecycleEvent } from './adapters/libvirt-event-stream.js';
 export { ocfStatusForLifecycleEvent } from './domain/lifecycle-status.js';
 export { type HostInfo } from './domain/host-info.js';
+export { PrometheusAgentMetrics } from './adapters/prometheus-agent-metrics.js';

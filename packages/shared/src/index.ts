@@ -28,3 +28,4 @@ export * from './geni/index.js';
 export * from './console/console-relay.js';
 export * from './console/ws-console-endpoint.js';
 export * from './transfer-ticket.js';
+export * from './metrics/index.js';

@@ -8,7 +8,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { X509Certificate } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
-import { createXmlRpcHandler, type Logger, type XmlRpcMethod } from '@kvm-crm/shared';
+import { createXmlRpcHandler, type Logger, type XmlRpcMethod, type XmlRpcObserver } from '@kvm-crm/shared';
 import type { RequestHandler } from 'express';
 import { TrustedRootsStore } from './adapters/trusted-roots-store.js';
 import { geniTrustAdminApi } from './api/admin-geni-trust-api.js';
@@ -49,6 +49,8 @@ export function startGeniEndpoint(deps: {
   provisioning: ProvisioningService;
   agents: AgentGateway;
   logger: Logger;
+  /** Told of every call (metrics, decision record 028). */
+  observer?: XmlRpcObserver;
 }): GeniEndpoint {
   const { options, logger } = deps;
   const g = options.geni;
@@ -76,7 +78,7 @@ export function startGeniEndpoint(deps: {
     tx: deps.tx, slivers, credentials, codec: SHARED_GENI_CODEC, capacity: new CapacityService(options.capacity), agents: deps.agents, settings,
     publicUrl: g.publicUrl ?? new URL('/xmlrpc/geni/3/', deps.publicUrl).toString(), log,
   });
-  const xmlrpc = createXmlRpcHandler({ methods: geniApi({ aggregate, amCode: options.amVersion, logger: log }), help: GENI_API_HELP, logger: log, maxBodyBytes: GENI_MAX_BODY_BYTES });
+  const xmlrpc = createXmlRpcHandler({ methods: geniApi({ aggregate, amCode: options.amVersion, logger: log }), help: GENI_API_HELP, logger: log, maxBodyBytes: GENI_MAX_BODY_BYTES, ...(deps.observer ? { observer: deps.observer } : {}) });
   // The request's socket travels with the call (AsyncLocalStorage), so the verifier can read the caller's certificate.
   const handler: RequestHandler = (req, res, next) => callerSocket.run(req.socket as TLSSocket, () => xmlrpc(req, res, next));
   log.info('GENI AM API v3 endpoint enabled', { authorityHrn, trustedRootsDir: g.trustedRootsDir ?? null, autoStartAfterProvision: g.autoStartAfterProvision });

@@ -7,3 +7,4 @@ export type { AgentGateway, ClientNotifier } from './services/ports.js';
 export { SfaCredentialVerifier, GeniCredentialError, type GeniCredentialVerifier, type VerifiedCredential } from './services/geni/credential-verifier.js';
 export { TrustedRootsStore } from './adapters/trusted-roots-store.js';
 export { WsAgentConsoles } from './adapters/ws-agent-console.js';
+export { PrometheusManagerMetrics } from './adapters/prometheus-manager-metrics.js';

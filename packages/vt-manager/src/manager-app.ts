@@ -65,6 +65,8 @@ import { ProvisioningService } from './services/provisioning-service.js';
 import type { AgentGateway, ClientNotifier } from './services/ports.js';
 import { adminGeniSliverApi } from './api/admin-geni-sliver-api.js';
 import { adminGeniTrustApiIfConfigured, startGeniEndpoint } from './geni-endpoint.js';
+import { createManagerMetrics, mountManagerObservability } from './manager-observability.js';
+import type { PrometheusManagerMetrics } from './adapters/prometheus-manager-metrics.js';
 
 /** A running manager. */
 export interface RunningManager {
@@ -79,6 +81,10 @@ export interface RunningManager {
   tls: ReloadableTls;
   /** The interactive consoles relayed to the agents (`/console`, decision record 027). */
   consoles: ConsoleRelayService;
+  /** This manager's Prometheus metrics and registry (decision record 028). */
+  metrics: PrometheusManagerMetrics;
+  /** The port of the plain-HTTP metrics listener (`metrics.listen`), when configured. */
+  metricsPort?: number;
   /** Stops listening, the sweeps, and closes the database. */
   stop(): Promise<void>;
 }
@@ -121,6 +127,7 @@ export async function startManager(
     throw err;
   });
   const tx = new TransactionRunner(dataSource);
+  const metrics = createManagerMetrics(dataSource, options);
   const ipam = new IpamService();
   const inventory = new InventoryService(tx);
   // Live TLS objects: each new client uses the certificate, CA and CRL in force. Agents: our certificate, our CA and
@@ -142,7 +149,7 @@ export async function startManager(
   if (overrides.notifier) notifier = overrides.notifier;
   else {
     const deliver = xmlRpcDeliver(callbackTls, (principal) => (principal ? callbackPolicies.policyOf(principal) : callbackPolicies.deliveryPolicy()));
-    notifier = outbox = new DbClientNotifier(tx, deliver, { logger: logger.child({ part: 'notifier' }) });
+    notifier = outbox = new DbClientNotifier(tx, deliver, { logger: logger.child({ part: 'notifier' }), metrics });
   }
 
   const cb = new URL('/xmlrpc/agent', publicUrl);
@@ -157,6 +164,7 @@ export async function startManager(
     capacity: options.capacity,
     placementPolicy: options.placement.policy,
     logger: logger.child({ part: 'provisioning' }),
+    metrics,
   });
 
   const information = new InformationService(dataSource);
@@ -180,25 +188,25 @@ export async function startManager(
   // Agents: callback credentials + the certificate of a registered server (or, legacy servers only, its address).
   const agentAuth = createAgentCallerAuth({ callback: options.agentCallback, tls, dataSource, logger: logger.child({ endpoint: 'agent' }) });
 
-  const plugin = createXmlRpcHandler({ methods: pluginApi({ provisioning, information, monitoring, amVersion: options.amVersion, sendSyncTimeoutSeconds: options.sendSyncTimeoutSeconds, callbacks: callbackPolicies }), help: PLUGIN_API_HELP, logger: logger.child({ endpoint: 'plugin' }), authenticate: basicAuth('clearinghouse') });
-  const agent = createXmlRpcHandler({ methods: agentApi({ provisioning, monitoring }), logger: logger.child({ endpoint: 'agent' }), authenticate: agentAuth });
+  const plugin = createXmlRpcHandler({ methods: pluginApi({ provisioning, information, monitoring, amVersion: options.amVersion, sendSyncTimeoutSeconds: options.sendSyncTimeoutSeconds, callbacks: callbackPolicies }), help: PLUGIN_API_HELP, logger: logger.child({ endpoint: 'plugin' }), authenticate: basicAuth('clearinghouse'), observer: metrics.xmlrpc('plugin') });
+  const agent = createXmlRpcHandler({ methods: agentApi({ provisioning, monitoring }), logger: logger.child({ endpoint: 'agent' }), authenticate: agentAuth, observer: metrics.xmlrpc('agent') });
   // Every successful admin call is logged (info, secrets masked): the audit trail docs/security.md promises.
   const adminLog = logger.child({ endpoint: 'admin' });
   const callbackAdmin = callbackAdminApi({ policies: callbackPolicies, outbox: new CallbackOutboxService(tx, logger.child({ part: 'callback-outbox' })) });
   // GENI AM API v3 (docs/geni-v3.md, decision 022): /xmlrpc/geni/3 with no HTTP auth; credentials decide.
-  const geni = options.geni.enabled ? startGeniEndpoint({ options, publicUrl, tx, provisioning, agents, logger }) : undefined;
+  const geni = options.geni.enabled ? startGeniEndpoint({ options, publicUrl, tx, provisioning, agents, logger, observer: metrics.xmlrpc('geni') }) : undefined;
   if (geni) app.all(['/xmlrpc/geni/3', '/xmlrpc/geni/3/'], geni.handler);
   const geniAdmin = { ...adminGeniSliverApi({ dataSource }), ...adminGeniTrustApiIfConfigured(geni?.roots) };
   const vmLifecycle = new VmLifecycleService(tx, provisioning.intake, agents);
   // Decision 025: offline migration, run by the manager under the migrate action's lease.
   const migrationRunner = new MigrationRunner(tx, overrides.migrationAgents ?? new XmlRpcMigrationGateway(tls.clientTls(), logger.child({ part: 'migration-gateway' })), {
-    instanceId: provisioning.instanceId, leaseSeconds: options.actionLeaseSeconds, logger: logger.child({ part: 'migration' }),
+    instanceId: provisioning.instanceId, leaseSeconds: options.actionLeaseSeconds, logger: logger.child({ part: 'migration' }), metrics,
   });
   const migrations = new MigrationService(tx, vmLifecycle, agents, new PlacementService({ capacity: options.capacity, policy: options.placement.policy }), migrationRunner, {
     instanceId: provisioning.instanceId, leaseSeconds: options.actionLeaseSeconds, logger: logger.child({ part: 'migration' }),
   });
   const adminMethods = auditAdminCalls({ ...geniAdmin, ...adminMigrationApi({ migrations }), ...adminApi({ inventory, dataSource, principals, provisioning, quotas, vms: vmLifecycle, inventoryChanges: new InventoryChangesService(tx), onPrincipalRemoved: (n) => { authenticator.forget(n); dashboardSessions.forget(n); }, hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts }, keptDisks: new KeptDisksService(tx, inventory, agents), backups: new VmBackupService(tx, inventory, agents, logger.child({ part: 'backups' })), manifests: new ManifestService(tx, vmLifecycle, new CapacityService(options.capacity), agents) }), ...callbackAdmin }, adminLog);
-  const admin = createXmlRpcHandler({ methods: adminMethods, logger: adminLog, authenticate: basicAuth('admin') });
+  const admin = createXmlRpcHandler({ methods: adminMethods, logger: adminLog, authenticate: basicAuth('admin'), observer: metrics.xmlrpc('admin') });
   // rpc4django accepts the paths with and without a trailing slash (docs/ocf-protocol.md §2.1).
   app.all(['/xmlrpc/plugin', '/xmlrpc/plugin/'], plugin);
   app.all(['/xmlrpc/agent', '/xmlrpc/agent/'], agent);
@@ -208,8 +216,14 @@ export async function startManager(
   const stopConsoleUpgrades = attachAdminConsoleEndpoint(server, { consoles, authenticate: basicAuth('admin'), logger: adminLog.child({ part: 'console' }) });
   // Decision record 029: the web dashboard at /ui/ (its API calls the audited admin method table above).
   mountDashboard(app, { sessions: dashboardSessions, login: (u, p, src) => authenticator.authenticate(u, p, ['admin', 'viewer'], src), admin: adminMethods, logger: adminLog.child({ part: 'dashboard' }), assetsDir: options.dashboard.assetsDir });
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+  // Decision record 028: /healthz, /readyz, /metrics (role metrics or admin), and the optional plain-HTTP listener.
+  const metricsListener = await mountManagerObservability(app, { metrics, dataSource, tls, authenticator, principals, options, logger }).catch(async (err: unknown) => {
+    stopConsoleUpgrades();
+    geni?.roots?.close();
+    tls.close();
+    await closeServer(server);
+    await dataSource.destroy();
+    throw err;
   });
 
   logger.info('vt-manager listening', {
@@ -253,6 +267,8 @@ export async function startManager(
     notifier,
     tls,
     consoles,
+    metrics,
+    ...(metricsListener ? { metricsPort: metricsListener.port } : {}),
     async stop() {
       clearInterval(sweep);
       if (monitor) clearInterval(monitor);
@@ -261,6 +277,7 @@ export async function startManager(
       stopConsoleUpgrades();
       await consoles.closeAll();
       tls.close();
+      await metricsListener?.close();
       await closeServer(server);
       await notifier.drain();
       await migrationRunner.abandon(); // their leases lapse; the next manager start takes them over

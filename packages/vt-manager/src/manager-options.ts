@@ -1,7 +1,7 @@
 /**
  * vt-manager configuration: a JSON file validated at start (defaults are given where each option is declared).
  */
-import { loadConfigFile, resolveFromConfig, tlsOptionsSchema, z, httpServerOptionsSchema, DEFAULT_HTTP_SERVER_OPTIONS, type ConfigReferenceSection } from '@kvm-crm/shared';
+import { loadConfigFile, resolveFromConfig, tlsOptionsSchema, z, httpServerOptionsSchema, DEFAULT_HTTP_SERVER_OPTIONS, type ConfigReferenceSection, metricsOptionsSchema } from '@kvm-crm/shared';
 import { PRINCIPAL_ROLES } from './db/entities/principal.js';
 import { dashboardSessionOptionsSchema } from './services/dashboard-sessions.js';
 import { DEFAULT_LOGIN_THROTTLE, loginThrottleOptionsSchema } from './services/login-throttle.js';
@@ -178,6 +178,7 @@ export const managerOptionsSchema = z.object({
       '(default 1800) or `maxSeconds` after login (default 28800); at most `maxSessions` (default 1000). Declared in ' +
       'services/dashboard-sessions.ts.',
     ),
+  metrics: metricsOptionsSchema.describe('Prometheus `/metrics` and an optional separate plain-HTTP listener (decision record 028; see metricsOptionsSchema in @kvm-crm/shared).'),
 });
 /** Validated options, defaults applied. */
 export type ManagerOptions = z.infer<typeof managerOptionsSchema>;

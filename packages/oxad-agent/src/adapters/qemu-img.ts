@@ -3,7 +3,7 @@
  */
 import { lstat, rm } from 'node:fs/promises';
 import { ConflictError, InputError } from '@kvm-crm/shared';
-import { CommandFailedError, type CommandErrorFactory, runCommand } from './run-command.js';
+import { CommandFailedError, type CommandErrorFactory, type CommandObserver, type RunCommandOptions, runCommand } from './run-command.js';
 import type { CreateOverlayArgs } from '../services/ports.js';
 import { assertAbsolutePath } from './safe-path.js';
 
@@ -49,6 +49,8 @@ export interface QemuImgOptions {
   timeoutSeconds?: number;
   /** Timeout of `convert` (full copies) in seconds; default 3600. */
   convertTimeoutSeconds?: number;
+  /** Told of each run's duration by sub-command (metrics, decision record 028). */
+  onCommand?: CommandObserver;
 }
 
 /** Options of {@link QemuImg.convert}. */
@@ -69,12 +71,20 @@ export class QemuImg {
   private readonly binary: string;
   private readonly timeoutSeconds: number;
   private readonly convertTimeoutSeconds: number;
+  private readonly onCommand: CommandObserver | undefined;
 
   /** @param options see {@link QemuImgOptions}. */
   constructor(options: QemuImgOptions = {}) {
     this.binary = options.binary ?? 'qemu-img';
     this.timeoutSeconds = options.timeoutSeconds ?? 60;
     this.convertTimeoutSeconds = options.convertTimeoutSeconds ?? 3600;
+    this.onCommand = options.onCommand;
+  }
+
+  /** The run options of sub-command `command` (timeout, observer). */
+  private opts(command: string | undefined, timeoutSeconds = this.timeoutSeconds): RunCommandOptions {
+    const on = this.onCommand;
+    return { timeoutSeconds, ...(on ? { observe: (seconds: number, failed: boolean) => on('qemu-img', command ?? '', seconds, failed) } : {}) };
   }
 
   /**
@@ -118,7 +128,7 @@ export class QemuImg {
   async resize(path: string, sizeMiB: number): Promise<void> {
     const p = assertAbsolutePath(path, 'image path');
     const mib = assertSizeMiB(sizeMiB, 'image size');
-    await runCommand(this.binary, ['resize', '-q', '-f', 'qcow2', p, `${mib}M`], { timeoutSeconds: this.timeoutSeconds }, makeError);
+    await runCommand(this.binary, ['resize', '-q', '-f', 'qcow2', p, `${mib}M`], this.opts('resize'), makeError);
   }
 
   /**
@@ -135,7 +145,7 @@ export class QemuImg {
     const args = ['info', '--output=json', '--force-share'];
     if (format !== undefined) args.push('-f', assertImageFormat(format));
     args.push(p);
-    const out = await runCommand(this.binary, args, { timeoutSeconds: this.timeoutSeconds }, makeError);
+    const out = await runCommand(this.binary, args, this.opts(args[0]), makeError);
     return parseImageInfo(out.stdout, this.binary, args);
   }
 
@@ -174,7 +184,7 @@ export class QemuImg {
     if (!flag) throw new InputError(`invalid snapshot operation ${JSON.stringify(String(op))}`);
     // `qemu-img snapshot` has no -f: it probes the format. Safe here: the images are qcow2 files the agent created, and a
     // guest writes only inside them, never their header (probing is unsafe only for raw images).
-    await runCommand(this.binary, ['snapshot', '-q', flag, n, p], { timeoutSeconds: this.timeoutSeconds }, makeError);
+    await runCommand(this.binary, ['snapshot', '-q', flag, n, p], this.opts('snapshot'), makeError);
   }
 
   /**
@@ -184,7 +194,7 @@ export class QemuImg {
   async snapshots(path: string): Promise<ImageSnapshot[]> {
     const p = assertAbsolutePath(path, 'image path');
     const args = ['info', '--output=json', '--force-share', '-f', 'qcow2', p];
-    const out = await runCommand(this.binary, args, { timeoutSeconds: this.timeoutSeconds }, makeError);
+    const out = await runCommand(this.binary, args, this.opts(args[0]), makeError);
     return parseImageSnapshots(out.stdout);
   }
 
@@ -199,13 +209,13 @@ export class QemuImg {
     const p = assertAbsolutePath(image, 'image path');
     const b = assertAbsolutePath(backingPath, 'backing image path');
     const fmt = assertImageFormat(backingFormat, 'backing image format');
-    await runCommand(this.binary, ['rebase', '-u', '-q', '-f', 'qcow2', '-b', b, '-F', fmt, p], { timeoutSeconds: this.timeoutSeconds }, makeError);
+    await runCommand(this.binary, ['rebase', '-u', '-q', '-f', 'qcow2', '-b', b, '-F', fmt, p], this.opts('rebase'), makeError);
   }
 
   /** Runs a qemu-img command that creates `output`; removes `output` if the command fails. */
   private async runCreating(output: string, args: string[], timeoutSeconds: number): Promise<void> {
     try {
-      await runCommand(this.binary, args, { timeoutSeconds }, makeError);
+      await runCommand(this.binary, args, this.opts(args[0], timeoutSeconds), makeError);
     } catch (err) {
       await rm(output, { force: true }).catch(() => undefined);
       throw err;

@@ -24,7 +24,12 @@ export interface RunCommandOptions {
   timeoutSeconds: number;
   /** Remove one trailing newline from stdout/stderr (default true); false for output read back byte for byte. */
   stripFinalNewline?: boolean;
+  /** Told how long the program ran (seconds) and whether it failed, once it ended (metrics, decision record 028). */
+  observe?: (seconds: number, failed: boolean) => void;
 }
+
+/** Told of each finished program: `program` (`virsh`, `qemu-img`), its sub-command, seconds, failed or not. */
+export type CommandObserver = (program: string, command: string, seconds: number, failed: boolean) => void;
 
 /**
  * An external program failed: non-zero exit status, killed by a signal, timed out or could not be started.
@@ -90,6 +95,7 @@ export async function runCommand(
     stripFinalNewline: options.stripFinalNewline ?? true,
   });
   const durationMs = performance.now() - started;
+  options.observe?.(durationMs / 1000, Boolean(result.failed));
   const stdout = typeof result.stdout === 'string' ? result.stdout : '';
   const stderr = typeof result.stderr === 'string' ? result.stderr : '';
   if (!result.failed) return { stdout, stderr, durationMs };

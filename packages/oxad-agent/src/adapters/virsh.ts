@@ -3,7 +3,7 @@
  * `virsh -q -c <uri> <command> --domain <name> …` with an argv array and a timeout.
  */
 import { ConflictError, InputError, NotFoundError } from '@kvm-crm/shared';
-import { CommandFailedError, type CommandErrorFactory, runCommand, oneLine } from './run-command.js';
+import { CommandFailedError, type CommandErrorFactory, type CommandObserver, runCommand, oneLine } from './run-command.js';
 import type { DomainControl, DomainState, DomainXmlReader, ReconcilerDomains } from '../services/ports.js';
 import { assertAbsolutePath } from './safe-path.js';
 
@@ -40,6 +40,8 @@ export interface VirshOptions {
   binary?: string;
   /** Timeout of each call in seconds; default 30. */
   timeoutSeconds?: number;
+  /** Told of each call's duration by sub-command (metrics, decision record 028). */
+  onCommand?: CommandObserver;
 }
 
 /** `virsh` failed for a reason other than a missing domain or a wrong state (connection, XML, qemu error…). */
@@ -93,6 +95,7 @@ export class Virsh implements DomainControl, ReconcilerDomains, DomainXmlReader 
   readonly uri: string;
   private readonly binary: string;
   private readonly timeoutSeconds: number;
+  private readonly onCommand: CommandObserver | undefined;
 
   /** @param options see {@link VirshOptions}. */
   constructor(options: VirshOptions = {}) {
@@ -100,6 +103,7 @@ export class Virsh implements DomainControl, ReconcilerDomains, DomainXmlReader 
     if (!/^[a-z][a-z0-9+]*:\/\/[^\s]*$/.test(this.uri)) throw new InputError(`invalid libvirt URI: ${JSON.stringify(this.uri)}`);
     this.binary = options.binary ?? 'virsh';
     this.timeoutSeconds = options.timeoutSeconds ?? 30;
+    this.onCommand = options.onCommand;
   }
 
   /** `virsh version`: resolves with the raw text when libvirtd answers. @throws VirshError otherwise. */
@@ -321,7 +325,9 @@ export class Virsh implements DomainControl, ReconcilerDomains, DomainXmlReader 
 
   /** Runs `virsh -q -c <uri> <args…>`. */
   private run(args: string[]): Promise<{ stdout: string }> {
-    return runCommand(this.binary, ['-q', '-c', this.uri, ...args], { timeoutSeconds: this.timeoutSeconds }, makeVirshError);
+    const on = this.onCommand;
+    const observe = on ? (seconds: number, failed: boolean) => on('virsh', args[0] ?? '', seconds, failed) : undefined;
+    return runCommand(this.binary, ['-q', '-c', this.uri, ...args], { timeoutSeconds: this.timeoutSeconds, ...(observe ? { observe } : {}) }, makeVirshError);
   }
 }
 

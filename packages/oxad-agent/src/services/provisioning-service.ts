@@ -43,6 +43,7 @@ import { modifyDomain } from './modify-domain.js';
 import type { ActionJournal } from './action-journal.js';
 import type { TemplateCatalogue } from '../templates/template-catalogue.js';
 import { KeyedMutex, Semaphore } from './concurrency.js';
+import { NO_AGENT_METRICS, type AgentActionMetrics } from './metrics-ports.js';
 import { RUNNING_DOMAIN_STATES as RUNNING_STATES, type DomainState, type HostPorts, type StatusReporter, type VmFiles, type VmPaths } from './ports.js';
 
 /** Options of {@link AgentProvisioningService}. */
@@ -60,6 +61,8 @@ export interface AgentProvisioningOptions {
   logger: Logger;
   /** In-progress journal; absent in unit tests that do not need it. */
   journal?: ActionJournal;
+  /** Action counters and durations (decision record 028). Default: counts nothing. */
+  metrics?: AgentActionMetrics;
 }
 
 /**
@@ -155,6 +158,7 @@ export class AgentProvisioningService {
       description = describeError(err);
     }
     log.log(status === 'SUCCESS' ? 'info' : 'warn', `action ${status}`, { ms: Date.now() - started, description });
+    (this.options.metrics ?? NO_AGENT_METRICS).actionFinished(String(action.type ?? ''), status === 'SUCCESS' ? 'SUCCESS' : 'FAILED', (Date.now() - started) / 1000);
     if (await this.send(callbackUrl, actionId, status, description)) {
       await journal?.remove(actionId).catch((err: unknown) => log.error('journal entry not removed', { error: describeError(err) }));
     } else log.error('terminal status not queued; the journal entry stays for the next start', { status });

@@ -8,11 +8,11 @@ import { InputError } from '../errors.js';
 /**
  * The component a certificate belongs to, written as the subject's OU: `manager` (vt-manager, server and client of
  * agents), `agent` (oxad-agent, CN = its registered server name), `clearinghouse` (a callback endpoint), `admin`
- * (an operator's client certificate).
+ * (an operator's client certificate), `metrics` (a Prometheus scraper's client certificate: `/metrics` only).
  */
-export type CertificateRole = 'manager' | 'agent' | 'clearinghouse' | 'admin';
+export type CertificateRole = 'manager' | 'agent' | 'clearinghouse' | 'admin' | 'metrics';
 /** Every {@link CertificateRole}. */
-export const CERTIFICATE_ROLES: readonly CertificateRole[] = ['manager', 'agent', 'clearinghouse', 'admin'];
+export const CERTIFICATE_ROLES: readonly CertificateRole[] = ['manager', 'agent', 'clearinghouse', 'admin', 'metrics'];
 
 /** True when `s` is a {@link CertificateRole}. */
 export function isCertificateRole(s: unknown): s is CertificateRole {

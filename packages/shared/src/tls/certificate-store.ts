@@ -18,7 +18,7 @@ import path from 'node:path';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { createCertificateAuthority, issueCertificate, writePemPair, type CertificateUsage, type PemPair } from './certificate-authority.js';
-import { describeCertificate, isCertificateRole, type CertificateRole } from './certificate-info.js';
+import { describeCertificate, isCertificateRole, CERTIFICATE_ROLES, type CertificateRole } from './certificate-info.js';
 import { createCrl, normaliseSerial, REVOCATION_REASONS, type RevocationReason } from './crl.js';
 
 /** One certificate issued from the folder's CA, as kept in `index.json` and shown by `vtctl certs list`. */
@@ -59,7 +59,7 @@ export interface StoreIssueOptions {
   /** DNS SANs. Default: the CN. Agents always get their CN as a DNS SAN. */
   dnsNames?: string[];
   ipAddresses?: string[];
-  /** Default by role: manager, agent → server+client; clearinghouse → server; admin → client. */
+  /** Default by role: manager, agent → server+client; clearinghouse → server; admin, metrics → client. */
   usage?: CertificateUsage;
   /** Validity in days. Default 825. */
   validityDays?: number;
@@ -73,6 +73,7 @@ export const ROLE_USAGE: Record<CertificateRole, CertificateUsage> = {
   agent: 'server+client',
   clearinghouse: 'server',
   admin: 'client',
+  metrics: 'client',
 };
 
 const OID_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
@@ -131,7 +132,7 @@ export class CertificateStore {
    */
   issue(name: string, options: StoreIssueOptions): StoredCertificate {
     if (name === 'ca' || name === 'crl' || name === 'index') throw new InputError(`${JSON.stringify(name)} is reserved`);
-    if (!isCertificateRole(options.role)) throw new InputError(`unknown role ${JSON.stringify(options.role)}: manager, agent, clearinghouse or admin`);
+    if (!isCertificateRole(options.role)) throw new InputError(`unknown role ${JSON.stringify(options.role)}: ${CERTIFICATE_ROLES.join(', ')}`);
     const ca = this.readCa();
     const index = this.readIndex();
     const existing = index.certificates.find((c) => c.name === name && c.current);

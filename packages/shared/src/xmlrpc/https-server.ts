@@ -9,7 +9,7 @@
  */
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import type { RequestListener } from 'node:http';
+import type { RequestListener, Server as HttpServer } from 'node:http';
 import { z } from 'zod';
 import { protocolContextOptions, type ServerTls } from '../tls/index.js';
 
@@ -72,7 +72,7 @@ function closeGracefully(socket: Socket): void {
 }
 
 /** Starts listening; resolves with the bound port (useful with port 0). @throws the listen error (EADDRINUSE …). */
-export function listen(server: https.Server, port: number, host: string): Promise<number> {
+export function listen(server: https.Server | HttpServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -83,7 +83,7 @@ export function listen(server: https.Server, port: number, host: string): Promis
 }
 
 /** Stops accepting connections and closes idle ones; resolves when the server is closed. */
-export function closeServer(server: https.Server): Promise<void> {
+export function closeServer(server: https.Server | HttpServer): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeIdleConnections();

@@ -57,6 +57,20 @@ export interface XmlRpcEndpointOptions {
   introspection?: boolean;
   /** One-line help per method for `system.methodHelp`. */
   help?: Record<string, string>;
+  /** Told of every answered call and every refused request (the daemons' metrics, decision record 028). */
+  observer?: XmlRpcObserver;
+}
+
+/**
+ * What an XML-RPC endpoint reports to metrics. `method` is a name of the method table, or `(unknown)` for any other
+ * name and `(unparsed)` when the body was not a methodCall, so label values stay bounded. `fault` is the fault's
+ * class (`InputError`, `NotFoundError`, …, `InternalError`; every fault has code 1, docs/ocf-protocol.md §1.2) or
+ * undefined for a result. `seconds` runs from the request to the answer.
+ */
+export interface XmlRpcObserver {
+  call(method: string, fault: string | undefined, seconds: number): void;
+  /** A request refused before its body was read: HTTP 401 (authentication), 403 or 429. */
+  refused(status: number): void;
 }
 
 /**
@@ -134,12 +148,14 @@ export function createXmlRpcHandler(options: XmlRpcEndpointOptions): RequestHand
           const status = (err as KvmCrmError).httpStatus;
           const what = status === 403 ? 'request refused' : status === 429 ? 'login throttled' : 'authentication failed';
           options.logger.warn(what, { path: req.path, remote: req.socket.remoteAddress, reason: err.message });
+          options.observer?.refused(status);
           if (status === 401) res.set('WWW-Authenticate', `Basic realm="${realm}"`);
           if (err instanceof RateLimitedError) res.set('Retry-After', String(err.retryAfterSeconds));
           res.status(status).set(REFUSAL_HEADER, headerValue(err.message)).type('text/plain').send(`${err.message}\n`);
           return;
         }
         if (!principal) {
+          options.observer?.refused(401);
           options.logger.warn('authentication failed', { path: req.path, remote: req.socket.remoteAddress });
           res.status(401).set('WWW-Authenticate', `Basic realm="${realm}"`).type('text/plain').send('Authorization Required');
           return;
@@ -162,6 +178,7 @@ export function createXmlRpcHandler(options: XmlRpcEndpointOptions): RequestHand
           log: options.logger,
         });
         res.status(200).type('text/xml').send(serialiseMethodResponse(result));
+        options.observer?.call(methodName, undefined, (Date.now() - started) / 1000);
         options.logger.debug('xmlrpc call', { method: methodName, principal: principal?.name, ms: Date.now() - started });
       } catch (err) {
         const fault = toFault(err);
@@ -173,6 +190,8 @@ export function createXmlRpcHandler(options: XmlRpcEndpointOptions): RequestHand
           ...(fault.faultString.startsWith('InternalError') ? { error: String((err as Error)?.stack ?? err) } : {}),
         });
         res.status(200).type('text/xml').send(serialiseFault(err));
+        const known = methodName === '(unparsed)' || Object.hasOwn(methods, methodName) ? methodName : '(unknown)';
+        options.observer?.call(known, fault.faultString.split(':')[0], (Date.now() - started) / 1000);
       }
     })().catch((err: unknown) => {
       const status = (err as { status?: number }).status;

@@ -10,6 +10,7 @@
  * callback answered and before the DELETE committed delivers that row once more after its claim lapses (the
  * network offers no better); clearinghouses ignore a repeated terminal status for a finished action.
  */
+import type { DeliveryMetrics } from '../services/metrics-ports.js';
 import { describeError, redactCredentials, type Logger } from '@kvm-crm/shared';
 import type { EntityManager } from 'typeorm';
 import type { NotificationRecord } from '../db/entities/notification.js';
@@ -37,6 +38,8 @@ export interface DbNotifierOptions {
   rowsPerCallbackPerPass?: number;
   /** Destinations served per pass (those waiting longest first). Default 500. */
   callbacksPerPass?: number;
+  /** Told of each failed delivery attempt (decision record 028). Default: counts nothing. */
+  metrics?: DeliveryMetrics;
 }
 
 /** Delivers one document to one callback (`sendAsync(xml)` over XML-RPC in production). @throws on failure. */
@@ -159,6 +162,7 @@ export class DbClientNotifier implements ClientNotifier {
       if (sent > 0) await repo.keepDocuments(row.id, documents.slice(sent));
       const error = describeError(err);
       const max = this.options.maxAttempts ?? 100;
+      this.options.metrics?.deliveryFailed(attempt >= max);
       if (attempt >= max) {
         this.options.logger.error('callback delivery given up', { callback: redactCredentials(url), attempts: attempt, error });
         await repo.delete(row.id);

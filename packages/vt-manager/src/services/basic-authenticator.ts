@@ -51,8 +51,8 @@ export class BasicAuthenticator {
   }
 
   /**
-   * The principal when `user`/`pass` match a principal that has `role` (or one of the roles of a list), else undefined. `source` is the caller's
-   * address (the throttle's key; default `unknown`).
+   * The principal when `user`/`pass` match a principal that has `role` (or, given a list, one of those roles), else
+   * undefined. `source` is the caller's address (the throttle's key; default `unknown`).
    * @throws RateLimitedError when the (source, user) or the source is locked after failed logins, or too many checks
    *   are queued.
    */
@@ -71,8 +71,8 @@ export class BasicAuthenticator {
       }
       principal = await pending;
     }
-    const roles = typeof role === 'string' ? [role] : role;
-    return principal && roles.some((r) => principal.roles.includes(r)) ? principal : undefined;
+    const wanted = typeof role === 'string' ? [role] : role;
+    return principal?.roles.some((r) => wanted.includes(r)) ? principal : undefined;
   }
 
   /** One password check under the throttle and the check slots; caches a success. @throws RateLimitedError. */

@@ -31,6 +31,7 @@ import { ExpiryService } from './expiry-service.js';
 import type { IpamService } from './ipam-service.js';
 import { OperatorActionsService } from './operator-actions-service.js';
 import type { AgentGateway, ClientNotifier } from './ports.js';
+import type { ActionMetrics } from './metrics-ports.js';
 import { ActionCompletion, type FinishOptions } from './provisioning/action-completion.js';
 import { ActionDispatcher } from './provisioning/action-dispatcher.js';
 import { ActionIntake, type Submitted } from './provisioning/action-intake.js';
@@ -64,6 +65,8 @@ export interface ProvisioningOptions {
   capacity?: Overcommit;
   /** Placement of creates that name no server. Default: the config's `placement.policy` (`spread`). */
   placementPolicy?: PlacementPolicy;
+  /** Action counters and durations (decision record 028). Default: counts nothing. */
+  metrics?: ActionMetrics;
 }
 
 /** The provisioning services behind one object (the API layer, the sweeps and the tests use it). */
@@ -95,7 +98,7 @@ export class ProvisioningService {
     this.instanceId = settings.instanceId;
     const log = options.logger;
     const statuses = new ClientStatusNotifier(tx, notifier, log);
-    this.completion = new ActionCompletion(tx, ipam, statuses, log);
+    this.completion = new ActionCompletion(tx, ipam, statuses, log, options.metrics);
     this.dispatcher = new ActionDispatcher(tx, agents, this.completion, settings, log);
     const placement = new PlacementService({ capacity: options.capacity ?? OPTION_DEFAULTS.capacity, policy: options.placementPolicy ?? OPTION_DEFAULTS.placement.policy });
     this.intake = new ActionIntake(tx, new ActionStore(tx, ipam, settings, placement), this.dispatcher, statuses, log, settings);

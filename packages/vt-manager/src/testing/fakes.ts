@@ -4,6 +4,7 @@
  * builders shaped as the Expedient plugin and the OXAD agent send them, a fixture reader, and small polling
  * helpers. Nothing here opens a socket.
  */
+import type { ActionMetrics } from '../services/metrics-ports.js';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -274,7 +275,7 @@ export interface World {
  * A {@link World} on SQLite `:memory:` (default) or, with `engine: 'mysql'`, on a new MySQL/MariaDB database that
  * is dropped when `t` ends (`forEachEngine` in testing/test-databases.ts runs a test on both).
  */
-export async function openWorld(t: TestContext, opts: { actionTimeoutSeconds?: number; engine?: Engine } = {}): Promise<World> {
+export async function openWorld(t: TestContext, opts: { actionTimeoutSeconds?: number; engine?: Engine; metrics?: ActionMetrics } = {}): Promise<World> {
   const ds = await openTestDatabase(t, opts.engine ?? 'sqlite');
   const tx = new TransactionRunner(ds);
   const agent = new FakeAgentGateway();
@@ -283,7 +284,7 @@ export async function openWorld(t: TestContext, opts: { actionTimeoutSeconds?: n
   return {
     tx, agent, notifier,
     inventory: new InventoryService(tx),
-    provisioning: new ProvisioningService(tx, new IpamService(), agent, notifier, { agentCallbackUrl: AGENT_CB, actionTimeoutSeconds: opts.actionTimeoutSeconds, logger }),
+    provisioning: new ProvisioningService(tx, new IpamService(), agent, notifier, { agentCallbackUrl: AGENT_CB, actionTimeoutSeconds: opts.actionTimeoutSeconds, logger, ...(opts.metrics ? { metrics: opts.metrics } : {}) }),
     monitoring: new MonitoringService(tx, agent, notifier, { agentCallbackUrl: AGENT_CB, logger, failureThreshold: 1 }),
     information: new InformationService(ds),
   };

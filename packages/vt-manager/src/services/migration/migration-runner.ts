@@ -14,6 +14,7 @@
  * that expires; {@link MigrationRunner.recoverStale} (at start and in the sweep) takes it over and drives it to one
  * end: rollback before the commit, release and SUCCESS after it.
  */
+import { NO_METRICS, secondsSince, type ActionMetrics } from '../metrics-ports.js';
 import { randomBytes } from 'node:crypto';
 import { describeError, ticketBytes, type Logger, type TransferTicket } from '@kvm-crm/shared';
 import type { Server } from '../../db/entities/server.js';
@@ -40,6 +41,8 @@ export interface MigrationRunnerSettings {
   /** Tries of a release or an abort (1 s apart). Default 3. */
   cleanupTries?: number;
   logger: Logger;
+  /** Told once per migrate action this runner finishes (decision record 028). Default: counts nothing. */
+  metrics?: ActionMetrics;
 }
 
 const ORDER: MigrationStep[] = ['export', 'accept', 'copy', 'import', 'commit', 'release', 'done', 'rollback'];
@@ -56,14 +59,14 @@ class StepError extends Error {
 export class MigrationRunner {
   private readonly running = new Map<string, Promise<void>>();
   private abandoned = false;
-  private readonly s: Required<Omit<MigrationRunnerSettings, 'logger' | 'instanceId'>> & Pick<MigrationRunnerSettings, 'logger' | 'instanceId'>;
+  private readonly s: Required<Omit<MigrationRunnerSettings, 'logger' | 'instanceId' | 'metrics'>> & Pick<MigrationRunnerSettings, 'logger' | 'instanceId'> & { metrics: ActionMetrics };
 
   constructor(
     private readonly tx: TransactionRunner,
     private readonly agents: MigrationAgents,
     settings: MigrationRunnerSettings,
   ) {
-    this.s = { leaseSeconds: 60, pollSeconds: 1, stallSeconds: 120, ticketSeconds: 6 * 3600, cleanupTries: 3, ...settings };
+    this.s = { leaseSeconds: 60, pollSeconds: 1, stallSeconds: 120, ticketSeconds: 6 * 3600, cleanupTries: 3, ...settings, metrics: settings.metrics ?? NO_METRICS };
   }
 
   /** Starts the migration of action `actionUuid` in the background (once per action in this process). */
@@ -275,11 +278,14 @@ export class MigrationRunner {
   /** Ends the action once (conditional UPDATE), with its event and the migration step. */
   private async finish(actionUuid: string, status: 'SUCCESS' | 'FAILED', why: string, step: MigrationStep): Promise<void> {
     const text = why.slice(0, 2048);
-    await this.tx.run(async (em) => {
-      if (!(await new ActionRepository(em).finishOnce(actionUuid, status, text))) return;
+    const createdAt = await this.tx.run(async (em) => {
+      const actions = new ActionRepository(em);
+      if (!(await actions.finishOnce(actionUuid, status, text))) return undefined;
       await new ActionEventRepository(em).record(actionUuid, 'ONGOING', status, `manager:${this.s.instanceId}`, text);
       await new VmMigrationRepository(em).setStep(actionUuid, step);
+      return (await actions.getByUuid(actionUuid)).createdAt;
     });
+    if (createdAt) this.s.metrics.actionFinished('migrate', status, secondsSince(createdAt));
     this.s.logger.info(`migration ${status}`, { action: actionUuid, why: text });
   }
 

@@ -13,6 +13,7 @@ import { VmRepository } from '../../repositories/vm-repository.js';
 import { scrubReason } from '../../domain/client-reason.js';
 import type { ClientStatusNotifier } from '../client-status-notifier.js';
 import type { IpamService } from '../ipam-service.js';
+import { NO_METRICS, secondsSince, type ActionMetrics } from '../metrics-ports.js';
 import { vmStateAfter } from '../vm-states.js';
 import type { EventActor } from './provisioning-settings.js';
 
@@ -36,6 +37,8 @@ export class ActionCompletion {
     private readonly ipam: IpamService,
     private readonly statuses: ClientStatusNotifier,
     private readonly log: Logger,
+    /** Told once per action that this class finishes (decision record 028). Default: counts nothing. */
+    private readonly metrics: ActionMetrics = NO_METRICS,
   ) {}
 
   /**
@@ -102,12 +105,13 @@ export class ActionCompletion {
         }
       }
       const message = { callbackUrl, actionId, type: action.type, status, description, principal };
-      return { message, outboxed: await this.statuses.enqueue(em, message) };
+      return { message, createdAt: before.createdAt, outboxed: await this.statuses.enqueue(em, message) };
     });
     if (!result) {
       this.log.info('terminal status for an unknown or finished action ignored', { actionId, status });
       return false;
     }
+    this.metrics.actionFinished(result.message.type, status, secondsSince(result.createdAt));
     this.log.log(status === 'SUCCESS' ? 'info' : 'warn', `action ${status}`, { actionId, actionType: result.message.type, description });
     this.statuses.afterCommit(result.outboxed, result.message);
     return true;

@@ -1,0 +1,117 @@
+/**
+ * The manager's metrics and health endpoints (decision record 028): its own Prometheus registry, `/healthz`,
+ * `/readyz` (database reachable, every migration applied, TLS material loaded) and `/metrics` on the HTTPS port for
+ * principals with role `metrics` or `admin` (HTTP Basic, or a client certificate of role `metrics`/`admin` whose CN
+ * names such a principal), and, with `metrics.listen`, the same three paths over plain HTTP on a separate address.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { Express } from 'express';
+import type { DataSource } from 'typeorm';
+import {
+  createMetricsRegistry,
+  describeError,
+  isPeerRefusal,
+  observabilityHandler,
+  RateLimitedError,
+  readBasicCredentials,
+  runReadinessChecks,
+  startMetricsListener,
+  verifiedClientCertificate,
+  type Logger,
+  type MetricsListener,
+  type MetricsRefusal,
+  type ReadinessCheck,
+  type ReloadableTls,
+} from '@kvm-crm/shared';
+import { PrometheusManagerMetrics } from './adapters/prometheus-manager-metrics.js';
+import type { ManagerOptions } from './manager-options.js';
+import type { BasicAuthenticator } from './services/basic-authenticator.js';
+import { MetricsSnapshotService } from './services/metrics-snapshot-service.js';
+import type { PrincipalService } from './services/principal-service.js';
+
+/** Roles that may read `/metrics` on the HTTPS port. */
+export const METRICS_READER_ROLES = ['metrics', 'admin'] as const;
+
+/** A new registry and the manager's metrics in it, reading gauges from `dataSource` at scrape time. */
+export function createManagerMetrics(dataSource: DataSource, options: Pick<ManagerOptions, 'capacity'>): PrometheusManagerMetrics {
+  const snapshots = new MetricsSnapshotService(() => dataSource.manager, options.capacity);
+  return new PrometheusManagerMetrics(createMetricsRegistry(), () => snapshots.read());
+}
+
+/**
+ * The manager's readiness checks: `database` (`SELECT 1`), `migrations` (none pending), `tls` (certificate and key
+ * loaded, certificate not expired).
+ */
+export function managerReadinessChecks(dataSource: DataSource, tls: ReloadableTls): ReadinessCheck[] {
+  return [
+    { name: 'database', run: async () => void (await dataSource.query('SELECT 1')) },
+    {
+      name: 'migrations',
+      run: async () => {
+        if (await dataSource.showMigrations()) throw new Error('database migrations are pending: run the manager\'s migrations (it applies them at start)');
+      },
+    },
+    {
+      name: 'tls',
+      run: async () => {
+        const c = tls.current.certificate;
+        if (c.notAfter.getTime() <= Date.now()) throw new Error(`our certificate ${c.commonName} expired at ${c.notAfter.toISOString()}`);
+      },
+    },
+  ];
+}
+
+/** What {@link mountManagerObservability} needs. */
+export interface ManagerObservabilityParts {
+  metrics: PrometheusManagerMetrics;
+  dataSource: DataSource;
+  tls: ReloadableTls;
+  authenticator: BasicAuthenticator;
+  principals: PrincipalService;
+  options: Pick<ManagerOptions, 'metrics'>;
+  logger: Logger;
+}
+
+/**
+ * Serves `/healthz`, `/readyz`, `/metrics` on `app` and, when `options.metrics.listen` is set, on a plain-HTTP
+ * listener. Resolves with the listener (undefined without one); close it when the manager stops.
+ * @throws when the separate listener cannot bind its address.
+ */
+export async function mountManagerObservability(app: Express, parts: ManagerObservabilityParts): Promise<MetricsListener | undefined> {
+  const { metrics, dataSource, tls, authenticator, principals, logger } = parts;
+  const checks = managerReadinessChecks(dataSource, tls);
+  const readiness = () => runReadinessChecks(checks);
+  metrics.observeReadiness(readiness);
+  const authorize = async (req: IncomingMessage): Promise<MetricsRefusal | undefined> => {
+    const c = readBasicCredentials(req);
+    if (c) {
+      try {
+        const p = await authenticator.authenticate(c.user, c.pass, METRICS_READER_ROLES, req.socket.remoteAddress ?? 'unknown');
+        return p ? undefined : { status: 401, reason: 'authentication failed or no metrics/admin role' };
+      } catch (err) {
+        if (err instanceof RateLimitedError) return { status: 429, reason: err.message };
+        throw err;
+      }
+    }
+    const peer = verifiedClientCertificate(req.socket as TLSSocket, { isRevoked: (s) => tls.isRevoked(s) });
+    if (isPeerRefusal(peer)) return peer.missing ? { status: 401, reason: 'credentials required (role metrics or admin)' } : { status: 403, reason: peer.refusal };
+    if (!(METRICS_READER_ROLES as readonly string[]).includes(peer.role ?? '')) return { status: 403, reason: `client certificate role ${peer.role ?? '(none)'} may not read metrics` };
+    const principal = await principals.find(peer.commonName);
+    if (!principal?.roles.some((r) => (METRICS_READER_ROLES as readonly string[]).includes(r))) return { status: 403, reason: `principal ${peer.commonName} has no metrics or admin role` };
+    return undefined;
+  };
+  const handle = observabilityHandler({
+    registry: metrics.registry, readiness, authorize, onRefused: (r) => metrics.authFailed('metrics', r.status), logger: logger.child({ endpoint: 'metrics' }),
+  });
+  app.use((req, res, next) => {
+    if (!handle(req, res)) next();
+  });
+  const listen = parts.options.metrics.listen;
+  if (!listen) return undefined;
+  try {
+    return await startMetricsListener(listen, { registry: metrics.registry, readiness, logger: logger.child({ endpoint: 'metrics-listener' }) });
+  } catch (err) {
+    throw new Error(`metrics.listen ${listen.host}:${listen.port}: ${describeError(err)}`, { cause: err });
+  }
+}
