@@ -6,6 +6,7 @@ export * from './config.js';
 export * from './validation.js';
 export * from './rspec/model.js';
 export * from './xmlrpc/server.js';
+export * from './xmlrpc/pre-serialised.js';
 export * from './xmlrpc/client.js';
 export * from './xmlrpc/params.js';
 export * from './xmlrpc/clip.js';
