@@ -4,8 +4,11 @@
  * HostRepository, VmRepository, ProjectOwnerRepository) in batched transactions, so it stays true when the schema
  * changes. Used by the listing tests and `bench/src/listing.ts` (issue #14: 1,000 servers, 10,000 VMs).
  */
+import { SecretBox } from '@kvm-crm/shared';
+import { openDatabase, type DatabaseOptions } from '../db/data-source.js';
 import type { VmState } from '../db/entities/virtual-machine.js';
-import type { TransactionRunner } from '../db/transaction-runner.js';
+import { useSecretBox } from '../db/secret-columns.js';
+import { TransactionRunner } from '../db/transaction-runner.js';
 import { HostRepository } from '../repositories/host-repository.js';
 import { ProjectOwnerRepository } from '../repositories/project-owner-repository.js';
 import { ServerRepository } from '../repositories/server-repository.js';
@@ -25,10 +28,13 @@ export interface SeedOptions {
   prefix: string;
   /** Rows per transaction. Default 500. */
   batch?: number;
+  /** Put the VMs on these existing servers (their bridges read back) besides the `servers` new ones. */
+  onServers?: number[];
 }
 
 /** What was seeded. */
 export interface SeededInventory {
+  /** The new servers' ids, then those of `onServers`. */
   serverIds: number[];
   vmIds: number[];
 }
@@ -86,6 +92,15 @@ export async function seedInventory(tx: TransactionRunner, o: SeedOptions): Prom
       }
     });
   }
+  if (o.onServers?.length) {
+    await tx.run(async (em) => {
+      for (const id of o.onServers!) {
+        const s = await new ServerRepository(em).findByUuid((await new ServerRepository(em).getById(id)).uuid, true);
+        serverIds.push(id);
+        bridgesOf.set(id, [...(s?.bridges ?? [])].sort((a, b) => Number(b.isMgmt) - Number(a.isMgmt) || a.id - b.id).map((b) => b.name));
+      }
+    });
+  }
   await tx.run(async (em) => {
     const owners = new ProjectOwnerRepository(em);
     for (const [projectId, principal] of o.projects) if ((await owners.ownerOf(projectId)) === undefined) await owners.claim(projectId, principal);
@@ -116,4 +131,23 @@ export async function seedInventory(tx: TransactionRunner, o: SeedOptions): Prom
     });
   }
   return { serverIds, vmIds };
+}
+
+/**
+ * Opens (and migrates) a manager database from outside the manager, as the manager does: sealed columns use the
+ * key in `secretsKeyFile` (created when missing), so a manager started on that key file reads what is written here.
+ * For seeding and for changing the inventory under a running manager (benchmarks). `close` ends the connection.
+ */
+export async function openInventoryDatabase(db: DatabaseOptions, secretsKeyFile: string): Promise<{ tx: TransactionRunner; close: () => Promise<void> }> {
+  useSecretBox(SecretBox.fromKeyFile(secretsKeyFile));
+  const ds = await openDatabase(db);
+  return { tx: new TransactionRunner(ds), close: () => ds.destroy() };
+}
+
+/**
+ * A listed change for benchmarks: sets the VM's state to `running` or `stopped` (by `n`'s parity) through
+ * VmRepository, which moves the inventory version as any state change does.
+ */
+export async function touchVm(tx: TransactionRunner, vmId: number, n: number): Promise<void> {
+  await tx.run((em) => new VmRepository(em).setState(vmId, n % 2 === 0 ? 'stopped' : 'running'));
 }
