@@ -19,6 +19,8 @@ export interface ManagerChild {
   call(user: string, method: string, params: unknown[]): Promise<{ ms: number; body: Buffer }>;
   /** The child's resident set in MiB: `VmRSS` now, `VmHWM` the peak since it started. */
   rss(): { nowMiB: number; peakMiB: number };
+  /** CPU time the child used so far (user + system, ms; /proc clock ticks, 10 ms resolution). */
+  cpuMs(): number;
   /** Stops it (SIGTERM, then SIGKILL after 10 s) and waits for the exit (a `--cpu-prof` profile is written then). */
   stop(): Promise<void>;
 }
@@ -77,6 +79,10 @@ export async function startManagerChild(dir: string, database: Record<string, un
     const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
     return { nowMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 };
   };
+  const cpuMs = () => {
+    const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime (fields 14, 15) at USER_HZ 100
+  };
   const stop = async () => {
     agent.destroy();
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -86,7 +92,7 @@ export async function startManagerChild(dir: string, database: Record<string, un
     await exited;
     clearTimeout(timer);
   };
-  return { child, call, rss, stop };
+  return { child, call, rss, cpuMs, stop };
 }
 
 /** The hash of a listResources answer (the first `<string>` of the array). @throws when there is none. */
@@ -104,9 +110,9 @@ interface ProfileNode {
 
 /**
  * The `top` functions by self time of the `.cpuprofile` files in `dir`, as markdown table rows
- * (`| share | ms | function (file:line) |`), idle and GC reported as such.
+ * (`| share | ms | function (file:line) |`), over the last `lastMs` of each profile (default all); idle left out.
  */
-export function profileTop(dir: string, top: number): string[] {
+export function profileTop(dir: string, top: number, lastMs = Infinity): string[] {
   let files: string[];
   try {
     files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
@@ -118,9 +124,13 @@ export function profileTop(dir: string, top: number): string[] {
   for (const f of files) {
     const p = JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
     const byId = new Map(p.nodes.map((n) => [n.id, n]));
+    const end = p.timeDeltas.reduce((a, b) => a + b, 0) / 1000;
+    let at = 0;
     p.samples.forEach((id, i) => {
       const n = byId.get(id)!;
       const dt = (p.timeDeltas[i] ?? 0) / 1000;
+      at += dt;
+      if (end - at > lastMs) return; // start-up (module loading) is not the listing
       const url = n.callFrame.url.replace(/^file:\/\/.*?\/(packages|node_modules)\//, '$1/');
       const key = `${n.callFrame.functionName || '(anonymous)'}${url ? ` (${url}:${n.callFrame.lineNumber + 1})` : ''}`;
       self.set(key, (self.get(key) ?? 0) + dt);
