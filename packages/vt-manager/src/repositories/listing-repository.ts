@@ -35,12 +35,6 @@ export interface ListingFilter {
   principal?: string;
 }
 
-/** Where a page of VMs starts: after this (serverId, id). */
-export interface VmCursor {
-  serverId: number;
-  id: number;
-}
-
 const SERVER_COLUMNS = ['id', 'name', 'uuid', 'operatingSystemType', 'operatingSystemVersion', 'operatingSystemDistribution', 'virtualizationType', 'cpus', 'cpuFrequencyMHz', 'memoryTotalMiB', 'storageTotalGiB', 'inventoryRefreshedAt'] as const;
 const BRIDGE_COLUMNS = ['id', 'serverId', 'name', 'isMgmt', 'switchPort'] as const;
 const VM_COLUMNS = ['id', 'serverId', 'name', 'uuid', 'state', 'projectId', 'projectName', 'sliceId', 'sliceName', 'operatingSystemType', 'operatingSystemVersion', 'operatingSystemDistribution', 'hdSetupType', 'hdOriginPath', 'virtualizationSetupType', 'memoryMb'] as const;
@@ -72,19 +66,20 @@ export class ListingRepository {
   }
 
   /**
-   * Up to `take` VMs of the view after `after` (absent: from the start), ordered by (serverId, id), each with its
-   * NICs in position order.
+   * The VMs of the view on the servers with ids in [`firstServerId`, `lastServerId`], ordered by (serverId, id),
+   * each with its NICs in position order. A range scan of the `serverId` index on both engines (a keyset page with
+   * `serverId > ? OR (serverId = ? AND id > ?)` made SQLite scan and sort the whole table per page).
    */
-  async vmPage(filter: ListingFilter, after: VmCursor | undefined, take: number): Promise<ListedVm[]> {
-    const qb = selectColumns(this.em.createQueryBuilder(VirtualMachine, 'vm'), 'vm', VM_COLUMNS).where('1 = 1');
+  async vmsOnServers(filter: ListingFilter, firstServerId: number, lastServerId: number): Promise<ListedVm[]> {
+    const qb = selectColumns(this.em.createQueryBuilder(VirtualMachine, 'vm'), 'vm', VM_COLUMNS)
+      .where('vm.serverId >= :firstServerId AND vm.serverId <= :lastServerId', { firstServerId, lastServerId });
     if (filter.projectId !== undefined) qb.andWhere('vm.projectId = :projectId', { projectId: filter.projectId });
     if (filter.sliceId !== undefined) qb.andWhere('vm.sliceId = :sliceId', { sliceId: filter.sliceId });
     if (filter.principal !== undefined) {
       const owned = qb.subQuery().select('po.projectId').from(ProjectOwner, 'po').where('po.principal = :principal').getQuery();
       qb.andWhere(`vm.projectId IN ${owned}`, { principal: filter.principal });
     }
-    if (after) qb.andWhere('(vm.serverId > :afterServer OR (vm.serverId = :afterServer AND vm.id > :afterId))', { afterServer: after.serverId, afterId: after.id });
-    const vms = await qb.orderBy('vm.serverId', 'ASC').addOrderBy('vm.id', 'ASC').limit(take).getRawMany<ListedVm>();
+    const vms = await qb.orderBy('vm.serverId', 'ASC').addOrderBy('vm.id', 'ASC').getRawMany<ListedVm>();
     if (vms.length === 0) return vms;
     const nics = await selectColumns(this.em.createQueryBuilder(VmInterface, 'n'), 'n', NIC_COLUMNS)
       .where('n.vmId IN (:...ids)', { ids: vms.map((v) => v.id) })

@@ -20,8 +20,8 @@ function filterValue(v: string | undefined): string | undefined {
 export interface InformationServiceOptions {
   /** Escaped document bytes kept in the per-view cache, all views together. Default 64 MiB. */
   cacheBytes?: number;
-  /** VMs read per query while building. Default 500. */
-  pageSize?: number;
+  /** Servers whose VMs are read per query while building. Default 50. */
+  serversPerPage?: number;
   /** Longest stretch of building work in ms between yields to the event loop. Default 10. */
   sliceMs?: number;
 }
@@ -29,12 +29,12 @@ export interface InformationServiceOptions {
 /** `listResources`: the information document, filtered by project, slice and the caller's projects. */
 export class InformationService {
   private readonly cache: ListingCache;
-  private readonly pageSize: number;
+  private readonly serversPerPage: number;
   private readonly sliceMs: number;
 
   constructor(private readonly dataSource: DataSource, options: InformationServiceOptions = {}) {
     this.cache = new ListingCache(options.cacheBytes ?? 64 * 1024 * 1024);
-    this.pageSize = options.pageSize ?? 500;
+    this.serversPerPage = options.serversPerPage ?? 50;
     this.sliceMs = options.sliceMs ?? 10;
   }
 
@@ -44,7 +44,7 @@ export class InformationService {
    * content (§2.2.3). Always built afresh (not cached).
    */
   async information(projectId?: string, sliceId?: string, principal?: string): Promise<{ hash: string; xml: string }> {
-    const built = await this.read((em) => buildInformationDocument(new ListingRepository(em), this.filter(projectId, sliceId, principal), { keepXml: true, pageSize: this.pageSize, sliceMs: this.sliceMs }));
+    const built = await this.read((em) => buildInformationDocument(new ListingRepository(em), this.filter(projectId, sliceId, principal), { keepXml: true, serversPerPage: this.serversPerPage, sliceMs: this.sliceMs }));
     return { hash: built.hash, xml: built.xml! };
   }
 
@@ -79,7 +79,7 @@ export class InformationService {
       this.read(async (em) => {
         // the version is read before the rows: a change during the build moves it, so this entry is not reused
         const at = await new InventoryVersionRepository(em).current();
-        const built = await buildInformationDocument(new ListingRepository(em), filter, { keepXml: false, pageSize: this.pageSize, sliceMs: this.sliceMs });
+        const built = await buildInformationDocument(new ListingRepository(em), filter, { keepXml: false, serversPerPage: this.serversPerPage, sliceMs: this.sliceMs });
         return { version: at, hash: built.hash, escaped: built.escaped, escapedBytes: built.escapedBytes };
       }),
     );

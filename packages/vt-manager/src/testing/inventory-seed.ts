@@ -6,7 +6,7 @@
  */
 import { SecretBox } from '@kvm-crm/shared';
 import { openDatabase, type DatabaseOptions } from '../db/data-source.js';
-import type { VmState } from '../db/entities/virtual-machine.js';
+import { VirtualMachine, type VmState } from '../db/entities/virtual-machine.js';
 import { useSecretBox } from '../db/secret-columns.js';
 import { TransactionRunner } from '../db/transaction-runner.js';
 import { HostRepository } from '../repositories/host-repository.js';
@@ -145,9 +145,14 @@ export async function openInventoryDatabase(db: DatabaseOptions, secretsKeyFile:
 }
 
 /**
- * A listed change for benchmarks: sets the VM's state to `running` or `stopped` (by `n`'s parity) through
- * VmRepository, which moves the inventory version as any state change does.
+ * A listed change for benchmarks: flips the VM's state between `running` and `stopped` (any other state becomes
+ * `running`) through VmRepository, which moves the inventory version as any state change does. `n` is unused by the
+ * flip and kept for callers that count changes.
  */
 export async function touchVm(tx: TransactionRunner, vmId: number, n: number): Promise<void> {
-  await tx.run((em) => new VmRepository(em).setState(vmId, n % 2 === 0 ? 'stopped' : 'running'));
+  void n;
+  await tx.run(async (em) => {
+    const vm = await em.findOneByOrFail(VirtualMachine, { id: vmId });
+    await new VmRepository(em).setState(vmId, vm.state === 'running' ? 'stopped' : 'running');
+  });
 }

@@ -44,8 +44,8 @@ const PROJECTS: Array<[string, string]> = [
 forEachEngine('the chunked rendering equals the previous one byte for byte on a seeded random inventory, for every kind of view', async (t, engine) => {
   const w = await openWorld(t, { engine });
   await seedInventory(w.tx, { servers: 40, vms: 400, projects: PROJECTS, seed: 14, prefix: 't-' });
-  // small pages and slices, so page boundaries fall inside servers and the build yields often
-  const info = new InformationService(w.tx.dataSource, { pageSize: 7, sliceMs: 0 });
+  // small pages and slices, so there are many pages and the build yields often
+  const info = new InformationService(w.tx.dataSource, { serversPerPage: 3, sliceMs: 0 });
   const views: Array<[string | undefined, string | undefined, string | undefined]> = [
     [undefined, undefined, undefined], [PROJECTS[0]![0], undefined, undefined], [undefined, 'slice-1', undefined], [PROJECTS[2]![0], 'slice-2', undefined],
     [undefined, undefined, 'alice'], [undefined, undefined, 'bob'], [undefined, undefined, 'nobody'], [PROJECTS[2]![0], undefined, 'alice'],
