@@ -48,8 +48,11 @@ export async function buildInformationDocument(repo: ListingRepository, filter: 
   const sha = createHash('sha256');
   const raw: string[] = [];
   const escaper = new EscapedChunkWriter();
+  // one scratch buffer for every piece: a fresh Buffer per server would leave ~1 byte of garbage per document byte
+  let scratch = Buffer.allocUnsafe(256 * 1024);
   const emit = (text: string) => {
-    const bytes = Buffer.from(text, 'latin1'); // the document is ASCII (serialiser rule 9), so latin1 = UTF-8
+    if (text.length > scratch.length) scratch = Buffer.allocUnsafe(text.length * 2);
+    const bytes = scratch.subarray(0, scratch.write(text, 'latin1')); // the document is ASCII (serialiser rule 9), so latin1 = UTF-8
     sha.update(bytes);
     if (options.keepXml) raw.push(text);
     escaper.append(bytes);
