@@ -73,11 +73,13 @@ export class ListingRepository {
   async vmsOnServers(filter: ListingFilter, firstServerId: number, lastServerId: number): Promise<ListedVm[]> {
     const qb = selectColumns(this.em.createQueryBuilder(VirtualMachine, 'vm'), 'vm', VM_COLUMNS)
       .where('vm.serverId >= :firstServerId AND vm.serverId <= :lastServerId', { firstServerId, lastServerId });
-    if (filter.projectId !== undefined) qb.andWhere('vm.projectId = :projectId', { projectId: filter.projectId });
-    if (filter.sliceId !== undefined) qb.andWhere('vm.sliceId = :sliceId', { sliceId: filter.sliceId });
+    // Unary `+` keeps the planners on the serverId range: with an index on projectId (or sliceId) usable, SQLite
+    // read every VM of the caller's projects and sorted them, once per batch of servers (quadratic in the VMs).
+    if (filter.projectId !== undefined) qb.andWhere('+vm.projectId = :projectId', { projectId: filter.projectId });
+    if (filter.sliceId !== undefined) qb.andWhere('+vm.sliceId = :sliceId', { sliceId: filter.sliceId });
     if (filter.principal !== undefined) {
       const owned = qb.subQuery().select('po.projectId').from(ProjectOwner, 'po').where('po.principal = :principal').getQuery();
-      qb.andWhere(`vm.projectId IN ${owned}`, { principal: filter.principal });
+      qb.andWhere(`+vm.projectId IN ${owned}`, { principal: filter.principal });
     }
     const vms = await qb.orderBy('vm.serverId', 'ASC').addOrderBy('vm.id', 'ASC').getRawMany<ListedVm>();
     if (vms.length === 0) return vms;
