@@ -31,6 +31,8 @@ export class InformationService {
   private readonly cache: ListingCache;
   private readonly serversPerPage: number;
   private readonly sliceMs: number;
+  /** The build under way (builds run one at a time, see {@link serialised}). */
+  private lastBuild: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly dataSource: DataSource, options: InformationServiceOptions = {}) {
     this.cache = new ListingCache(options.cacheBytes ?? 64 * 1024 * 1024);
@@ -76,13 +78,24 @@ export class InformationService {
     const key = JSON.stringify([filter.principal ?? null, filter.projectId ?? null, filter.sliceId ?? null]);
     const version = await new InventoryVersionRepository(this.dataSource.manager).current();
     return this.cache.get(key, version, () =>
-      this.read(async (em) => {
+      this.serialised(() => this.read(async (em) => {
         // the version is read before the rows: a change during the build moves it, so this entry is not reused
         const at = await new InventoryVersionRepository(em).current();
         const built = await buildInformationDocument(new ListingRepository(em), filter, { keepXml: false, serversPerPage: this.serversPerPage, sliceMs: this.sliceMs });
         return { version: at, hash: built.hash, escaped: built.escaped, escapedBytes: built.escapedBytes };
-      }),
+      })),
     );
+  }
+
+  /**
+   * Runs builds one after another: the loop is shared with every other request, and N builds interleaving their
+   * 10 ms slices made a concurrent `ping` wait N slices per turn of the loop (5 views at once: ~200 ms). One at a
+   * time, a request waits for at most one slice per turn, and the total work is the same (one thread).
+   */
+  private serialised<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.lastBuild.then(work, work);
+    this.lastBuild = run.catch(() => undefined);
+    return run;
   }
 
   private filter(projectId: string | undefined, sliceId: string | undefined, principal: string | undefined): ListingFilter {
