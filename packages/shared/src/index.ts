@@ -9,6 +9,7 @@ export * from './config-reference.js';
 export * from './validation.js';
 export * from './rspec/model.js';
 export * from './xmlrpc/server.js';
+export * from './xmlrpc/pre-serialised.js';
 export * from './xmlrpc/client.js';
 export * from './xmlrpc/params.js';
 export * from './xmlrpc/clip.js';

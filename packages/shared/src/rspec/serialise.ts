@@ -75,6 +75,28 @@ export function serialiseRspec(doc: Rspec, options: SerialiseRspecOptions): stri
   return RSPEC_XML_DECLARATION + w.toString();
 }
 
+/**
+ * The information document (`informationResponse(servers)`, manager dialect) in pieces, so a large one can be built
+ * server by server: `head + serialiseServerInformation(s1) + … + tail`, or {@link INFORMATION_DOCUMENT_EMPTY} when
+ * there is no server. The concatenation equals `serialiseRspec(informationResponse(servers), { dialect: 'manager' })`
+ * byte for byte (a test compares them on random inventories).
+ */
+export const INFORMATION_DOCUMENT_HEAD = `${RSPEC_XML_DECLARATION}<rspec>\n    <response>\n        <information>\n            <resources>\n`;
+/** See {@link INFORMATION_DOCUMENT_HEAD}. */
+export const INFORMATION_DOCUMENT_TAIL = '            </resources>\n        </information>\n    </response>\n</rspec>\n';
+/** The information document with no server (`<resources/>`). */
+export const INFORMATION_DOCUMENT_EMPTY = `${RSPEC_XML_DECLARATION}<rspec>\n    <response>\n        <information>\n            <resources/>\n        </information>\n    </response>\n</rspec>\n`;
+
+/**
+ * One `<server>` of the information document (§6.7), indented at its depth there (4), as {@link serialiseRspec}
+ * writes it. @throws {InputError} as {@link serialiseRspec} does.
+ */
+export function serialiseServerInformation(server: ServerInformation): string {
+  const w = new Writer();
+  writeServer(w, 4, 'server', server, 'virtual-machine');
+  return w.toString();
+}
+
 /** Line-oriented writer mirroring generateDS's `showIndent` + `export` pattern. */
 class Writer {
   private readonly parts: string[] = [];
@@ -127,8 +149,11 @@ function checkWireString(value: string, where: string): string {
   return value;
 }
 
+const NEEDS_ESCAPE_RE = /[&<>]/;
+
 /** generateDS `quote_xml`: `&`, `<`, `>` only. */
 function escapeText(s: string): string {
+  if (!NEEDS_ESCAPE_RE.test(s)) return s;
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 

@@ -12,6 +12,7 @@ import * as Serializer from 'xmlrpc/lib/serializer.js';
 import { AuthenticationError, InputError, KvmCrmError, NotAllowedError, RateLimitedError, toFault } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { clipForMessage } from './clip.js';
+import { PreSerialisedResponse, sendPreSerialised } from './pre-serialised.js';
 import { toWireValue } from './wire-values.js';
 import { decodeMethodCall, decodeMethodResponse } from './xmlrpc-decoder.js';
 
@@ -32,7 +33,10 @@ export interface XmlRpcCallContext {
   log: Logger;
 }
 
-/** One XML-RPC method: receives the positional params; its return value (or `undefined` → `<nil/>`) is the result. */
+/**
+ * One XML-RPC method: receives the positional params; its return value (or `undefined` → `<nil/>`) is the result. A
+ * {@link PreSerialisedResponse} is sent as it is (streamed, decision 031).
+ */
 export type XmlRpcMethod = (params: unknown[], ctx: XmlRpcCallContext) => unknown;
 
 /** Options of {@link createXmlRpcHandler}. */
@@ -177,7 +181,8 @@ export function createXmlRpcHandler(options: XmlRpcEndpointOptions): RequestHand
           remoteAddress: req.socket.remoteAddress,
           log: options.logger,
         });
-        res.status(200).type('text/xml').send(serialiseMethodResponse(result));
+        if (result instanceof PreSerialisedResponse) await sendPreSerialised(res, result);
+        else res.status(200).type('text/xml').send(serialiseMethodResponse(result));
         options.observer?.call(methodName, undefined, (Date.now() - started) / 1000);
         options.logger.debug('xmlrpc call', { method: methodName, principal: principal?.name, ms: Date.now() - started });
       } catch (err) {

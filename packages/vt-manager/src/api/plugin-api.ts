@@ -56,7 +56,7 @@ export function pluginApi(deps: PluginApiDeps): Record<string, XmlRpcMethod> {
     },
     listResources: async (p, ctx) => {
       maxParams(p, 3);
-      return deps.information.listResources(stringParam(p, 0, 'remoteHashValue'), stringParam(p, 1, 'projectUUID', 'None'), stringParam(p, 2, 'sliceUUID', 'None'), ctx.principal?.name);
+      return deps.information.listResourcesResponse(stringParam(p, 0, 'remoteHashValue'), stringParam(p, 1, 'projectUUID', 'None'), stringParam(p, 2, 'sliceUUID', 'None'), ctx.principal?.name);
     },
     list_vm_templates: async (p) => {
       maxParams(p, 1);

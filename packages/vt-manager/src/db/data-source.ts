@@ -31,10 +31,11 @@ import { InventoryLock } from './entities/inventory-lock.js';
 import { GeniSliver } from './entities/geni-sliver.js';
 import { VmMigration } from './entities/vm-migration.js';
 import { BackupTarget } from './entities/backup-target.js';
+import { InventoryVersion } from './entities/inventory-version.js';
 import { MYSQL_MIGRATIONS, SQLITE_MIGRATIONS } from './migrations/index.js';
 
 /** Every entity the manager stores. */
-export const ENTITIES = [Server, ServerBridge, Ipv4Range, Ipv4Slot, MacRange, MacSlot, RangeSubscription, VirtualMachine, VmInterface, ActionRecord, PrincipalRecord, ProjectOwner, ActionEvent, NotificationRecord, SliceExpiry, PrincipalQuota, CallbackPolicyRecord, InventoryLock, GeniSliver, VmMigration, BackupTarget];
+export const ENTITIES = [Server, ServerBridge, Ipv4Range, Ipv4Slot, MacRange, MacSlot, RangeSubscription, VirtualMachine, VmInterface, ActionRecord, PrincipalRecord, ProjectOwner, ActionEvent, NotificationRecord, SliceExpiry, PrincipalQuota, CallbackPolicyRecord, InventoryLock, GeniSliver, VmMigration, BackupTarget, InventoryVersion];
 
 /** The table typeorm records applied migrations in. */
 export const MIGRATIONS_TABLE = 'migrations';

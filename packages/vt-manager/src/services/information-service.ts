@@ -1,42 +1,113 @@
 /**
- * Read side for clearinghouses: `listResources` (docs/ocf-protocol.md §2.2.3, §6.7).
+ * Read side for clearinghouses: `listResources` (docs/ocf-protocol.md §2.2.3, §6.7), at cluster scale (decision 031):
+ * the database keeps an inventory version current (triggers), each view's document is cached with the version it
+ * was built at, so "unchanged" costs one small read; a new document is built in linear time with yields to the event
+ * loop and sent pre-serialised and streamed.
  */
-import { createHash } from 'node:crypto';
-import { informationResponse, serialiseRspec } from '@kvm-crm/shared';
-import type { DataSource } from 'typeorm';
-import { ServerRepository } from '../repositories/server-repository.js';
-import { VmRepository } from '../repositories/vm-repository.js';
-import { visibleProjects } from './project-ownership.js';
-import { serverToInformation } from './rspec-mapping.js';
+import { stringPairResponse, type PreSerialisedResponse } from '@kvm-crm/shared';
+import type { DataSource, EntityManager } from 'typeorm';
+import { InventoryVersionRepository } from '../repositories/inventory-version-repository.js';
+import { ListingRepository, type ListingFilter } from '../repositories/listing-repository.js';
+import { buildInformationDocument } from './information-document.js';
+import { ListingCache, type CachedListing } from './listing-cache.js';
 
 /** `"None"`, `""` and an absent argument all mean "no filter" (§2.2.3, recommended behaviour). */
 function filterValue(v: string | undefined): string | undefined {
   return v === undefined || v === '' || v === 'None' ? undefined : v;
 }
 
+/** Options of {@link InformationService}; every field has a default. */
+export interface InformationServiceOptions {
+  /** Escaped document bytes kept in the per-view cache, all views together. Default 64 MiB. */
+  cacheBytes?: number;
+  /** Servers whose VMs are read per query while building. Default 50. */
+  serversPerPage?: number;
+  /** Longest stretch of building work in ms between yields to the event loop. Default 10. */
+  sliceMs?: number;
+}
+
 /** `listResources`: the information document, filtered by project, slice and the caller's projects. */
 export class InformationService {
-  constructor(private readonly dataSource: DataSource) {}
+  private readonly cache: ListingCache;
+  private readonly serversPerPage: number;
+  private readonly sliceMs: number;
+  /** The build under way (builds run one at a time, see {@link serialised}). */
+  private lastBuild: Promise<unknown> = Promise.resolve();
 
-  /**
-   * The information document for every server, with VMs filtered by project and slice, and its hash: the SHA-256
-   * of the document (hex), opaque to clients, equal for equal content (§2.2.3).
-   */
-  async information(projectId?: string, sliceId?: string, principal?: string): Promise<{ hash: string; xml: string }> {
-    const em = this.dataSource.manager;
-    const servers = await new ServerRepository(em).listWithBridges('id');
-    const vms = await new VmRepository(em).listWithInterfaces({ projectId: filterValue(projectId), sliceId: filterValue(sliceId) }, 'id');
-    // a clearinghouse sees only the VMs of its own projects
-    const owned = await visibleProjects(em, principal);
-    const visible = owned ? vms.filter((v) => owned.has(v.projectId)) : vms;
-    const doc = informationResponse(servers.map((s) => serverToInformation(s, visible.filter((v) => v.serverId === s.id))));
-    const xml = serialiseRspec(doc, { dialect: 'manager' });
-    return { hash: createHash('sha256').update(xml).digest('hex'), xml };
+  constructor(private readonly dataSource: DataSource, options: InformationServiceOptions = {}) {
+    this.cache = new ListingCache(options.cacheBytes ?? 64 * 1024 * 1024);
+    this.serversPerPage = options.serversPerPage ?? 50;
+    this.sliceMs = options.sliceMs ?? 10;
   }
 
-  /** `listResources(remoteHashValue, projectUUID, sliceUUID)` → `[hash, xml]`, or `[hash, ""]` when unchanged. */
+  /**
+   * The information document for every server, with VMs filtered by project and slice (and to the projects of
+   * `principal` when given), and its hash: the SHA-256 of the document (hex), opaque to clients, equal for equal
+   * content (§2.2.3). Always built afresh (not cached).
+   */
+  async information(projectId?: string, sliceId?: string, principal?: string): Promise<{ hash: string; xml: string }> {
+    const built = await this.read((em) => buildInformationDocument(new ListingRepository(em), this.filter(projectId, sliceId, principal), { keepXml: true, serversPerPage: this.serversPerPage, sliceMs: this.sliceMs }));
+    return { hash: built.hash, xml: built.xml! };
+  }
+
+  /**
+   * `listResources(remoteHashValue, projectUUID, sliceUUID)` → `[hash, xml]`, or `[hash, ""]` when unchanged, as
+   * values (internal callers and tests; the wire uses {@link listResourcesResponse}).
+   */
   async listResources(remoteHash: string, projectId?: string, sliceId?: string, principal?: string): Promise<[string, string]> {
+    const view = await this.view(projectId, sliceId, principal);
+    if (view.hash === remoteHash) return [view.hash, ''];
     const { hash, xml } = await this.information(projectId, sliceId, principal);
     return [hash, hash === remoteHash ? '' : xml];
+  }
+
+  /**
+   * `listResources` as the XML-RPC answer: `[hash, ""]` when `remoteHash` is current, else `[hash, xml]` already
+   * serialised (streamed by the handler). The unchanged answer costs one read of the inventory version while the
+   * view's document is cached.
+   * @throws InputError when a stored string cannot be serialised; the driver's error.
+   */
+  async listResourcesResponse(remoteHash: string, projectId?: string, sliceId?: string, principal?: string): Promise<PreSerialisedResponse> {
+    const view = await this.view(projectId, sliceId, principal);
+    return stringPairResponse(view.hash, view.hash === remoteHash ? [] : view.escaped);
+  }
+
+  /** The view's current document: cached while the inventory version has not moved, else built (once per version). */
+  private async view(projectId: string | undefined, sliceId: string | undefined, principal: string | undefined): Promise<CachedListing> {
+    const filter = this.filter(projectId, sliceId, principal);
+    const key = JSON.stringify([filter.principal ?? null, filter.projectId ?? null, filter.sliceId ?? null]);
+    const version = await new InventoryVersionRepository(this.dataSource.manager).current();
+    return this.cache.get(key, version, () =>
+      this.serialised(() => this.read(async (em) => {
+        // the version is read before the rows: a change during the build moves it, so this entry is not reused
+        const at = await new InventoryVersionRepository(em).current();
+        const built = await buildInformationDocument(new ListingRepository(em), filter, { keepXml: false, serversPerPage: this.serversPerPage, sliceMs: this.sliceMs });
+        return { version: at, hash: built.hash, escaped: built.escaped, escapedBytes: built.escapedBytes };
+      })),
+    );
+  }
+
+  /**
+   * Runs builds one after another: the loop is shared with every other request, and N builds interleaving their
+   * 10 ms slices made a concurrent `ping` wait N slices per turn of the loop (5 views at once: ~200 ms). One at a
+   * time, a request waits for at most one slice per turn, and the total work is the same (one thread).
+   */
+  private serialised<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.lastBuild.then(work, work);
+    this.lastBuild = run.catch(() => undefined);
+    return run;
+  }
+
+  private filter(projectId: string | undefined, sliceId: string | undefined, principal: string | undefined): ListingFilter {
+    return { projectId: filterValue(projectId), sliceId: filterValue(sliceId), principal };
+  }
+
+  /**
+   * Runs the reads of one document: on MySQL/MariaDB in a REPEATABLE READ transaction on its own pooled connection
+   * (one snapshot for the version and every page); on SQLite on the plain manager (one connection shared with
+   * writers, so no transaction may stay open across the build's yields; the version read first keeps it safe).
+   */
+  private read<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.options.type === 'mysql' ? this.dataSource.transaction('REPEATABLE READ', work) : work(this.dataSource.manager);
   }
 }

@@ -4,13 +4,13 @@
 import type { Interface, ServerInformation, VirtualMachine as RspecVm, XenConfiguration } from '@kvm-crm/shared';
 import type { Server } from '../db/entities/server.js';
 import type { VirtualMachine } from '../db/entities/virtual-machine.js';
-import type { VmInterface } from '../db/entities/vm-interface.js';
+import type { ListedNic, ListedServer, ListedVm } from '../repositories/listing-repository.js';
 
 /**
  * A VM's NICs as rspec interfaces, in position order (§6.5.2): `ismgmt`, `name`, `mac`, the IPv4 fields (or the
  * `NONE` placeholders for NICs without an address, as the original), and `switch-id` = the bridge name.
  */
-export function vmInterfacesToRspec(nics: readonly VmInterface[]): Interface[] {
+export function vmInterfacesToRspec(nics: readonly ListedNic[]): Interface[] {
   return [...nics]
     .sort((a, b) => a.position - b.position)
     .map((n) => ({
@@ -33,7 +33,28 @@ function jsonList<T>(text: string | null): T[] {
  * and the guest options: `max-memory-mb`, OCF `<users>` (names only: passwords are never stored), `data-disks`,
  * `ssh-keys`, and `keep-disks` when the VM's delete keeps its disks.
  */
-export function vmToRspec(vm: VirtualMachine, server: Server, forAgent: boolean): RspecVm {
+export function vmToRspec(vm: VirtualMachine, server: Pick<Server, 'uuid' | 'virtualizationType'>, forAgent: boolean): RspecVm {
+  const listed = vmToInformation(vm, server);
+  if (!forAgent) return listed;
+  return {
+    ...listed,
+    xenConfiguration: {
+      hdSetupType: vm.hdSetupType,
+      hdSizeMb: vm.hdSizeMb ?? undefined,
+      hdOriginPath: vm.hdOriginPath,
+      configurator: '',
+      virtualizationSetupType: vm.virtualizationSetupType,
+      memoryMb: vm.memoryMb,
+      vcpus: vm.vcpus,
+      ...(vm.maxMemoryMb !== null && vm.maxMemoryMb !== undefined ? { maxMemoryMb: vm.maxMemoryMb } : {}),
+      interfaces: listed.xenConfiguration!.interfaces,
+      ...guestOptionsForAgent(vm),
+    },
+  };
+}
+
+/** A VM as the information document shows it (§6.7): no hd-size-mb, configurator, vCPUs or guest options. */
+export function vmToInformation(vm: ListedVm, server: Pick<Server, 'uuid' | 'virtualizationType'>): RspecVm {
   return {
     name: vm.name, uuid: vm.uuid, status: vm.state, projectId: vm.projectId, projectName: vm.projectName ?? undefined,
     sliceId: vm.sliceId, sliceName: vm.sliceName ?? undefined, operatingSystemType: vm.operatingSystemType ?? undefined,
@@ -41,15 +62,10 @@ export function vmToRspec(vm: VirtualMachine, server: Server, forAgent: boolean)
     serverId: server.uuid, virtualizationType: server.virtualizationType,
     xenConfiguration: {
       hdSetupType: vm.hdSetupType,
-      ...(forAgent ? { hdSizeMb: vm.hdSizeMb ?? undefined } : {}),
       hdOriginPath: vm.hdOriginPath,
-      ...(forAgent ? { configurator: '' } : {}),
       virtualizationSetupType: vm.virtualizationSetupType,
       memoryMb: vm.memoryMb,
-      ...(forAgent ? { vcpus: vm.vcpus } : {}),
-      ...(forAgent && vm.maxMemoryMb !== null && vm.maxMemoryMb !== undefined ? { maxMemoryMb: vm.maxMemoryMb } : {}),
       interfaces: vmInterfacesToRspec(vm.interfaces ?? []),
-      ...(forAgent ? guestOptionsForAgent(vm) : {}),
     },
   };
 }
@@ -60,7 +76,7 @@ export function vmToRspec(vm: VirtualMachine, server: Server, forAgent: boolean)
  * `memory` (MiB) and `disc-space-gb` (GiB): the original's `VTServer` fields (docs/ocf-behaviour.md B1). A host that
  * never reported (a legacy agent) gets none of them: the document is the original's.
  */
-export function serverToInformation(server: Server, vms: readonly VirtualMachine[]): ServerInformation {
+export function serverToInformation(server: ListedServer, vms: readonly ListedVm[]): ServerInformation {
   const bridges = [...(server.bridges ?? [])].sort((a, b) => Number(b.isMgmt) - Number(a.isMgmt) || a.id - b.id);
   const reported = server.inventoryRefreshedAt !== null && server.inventoryRefreshedAt !== undefined;
   const fact = (n: number | null | undefined) => (reported && n !== null && n !== undefined ? n : undefined);
@@ -73,7 +89,7 @@ export function serverToInformation(server: Server, vms: readonly VirtualMachine
     interfaces: bridges.length
       ? bridges.map((b) => ({ ismgmt: b.isMgmt, name: b.name, switchId: b.name, switchPort: b.switchPort ?? undefined }))
       : [{ name: 'NONE', switchId: 'NONE', switchPort: 'NONE' }],
-    virtualMachines: vms.map((vm) => vmToRspec(vm, server, false)),
+    virtualMachines: vms.map((vm) => vmToInformation(vm, server)),
   };
 }
 

@@ -9,3 +9,4 @@ export * from './capacity-fakes.js';
 export * from './geni-fakes.js';
 export * from './geni-credentials.js';
 export * from './migration-fakes.js';
+export * from './inventory-seed.js';

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { forEachEngine, type Engine } from '../../dist/testing/test-databases.js';
-import { InputError, libvirtEventResponse, serialiseRspec, type XmlRpcCallContext, type XmlRpcMethod } from '@kvm-crm/shared';
+import { InputError, libvirtEventResponse, parseMethodResponse, PreSerialisedResponse, serialiseRspec, type XmlRpcCallContext, type XmlRpcMethod } from '@kvm-crm/shared';
 import { ActionRecord } from '../../dist/db/entities/action.js';
 import { VirtualMachine } from '../../dist/db/entities/virtual-machine.js';
 import {
@@ -43,7 +43,12 @@ async function setup(t: Parameters<typeof openWorld>[0], engine: Engine = 'sqlit
 async function call(methods: Record<string, XmlRpcMethod>, name: string, params: unknown[]): Promise<unknown> {
   const m = methods[name];
   assert.ok(m, `method ${name} exists`);
-  return m(params, ctx);
+  const result = await m(params, ctx);
+  if (!(result instanceof PreSerialisedResponse)) return result;
+  // a pre-serialised answer (listResources, decision 031) is decoded as a client would
+  const decoded = await parseMethodResponse(Buffer.concat(result.chunks).toString('utf8'));
+  assert.ok('value' in decoded, 'a pre-serialised answer is not a fault');
+  return decoded.value;
 }
 
 /** Asserts that the call fails with an InputError whose message matches. */

@@ -42,6 +42,7 @@ const ALL_TABLES = [
   'server_bridge', 'slice_expiry', 'virtual_machine', 'vm_interface',
   'vm_migration',
   'backup_target',
+  'inventory_version',
 ].sort();
 
 /** A database options object for a fresh, empty (unmigrated) database on `engine`; removed when `t` ends. */

@@ -14,6 +14,7 @@ import { GeniSliverSqlite1796429509266 } from './sqlite/1796429509266-geni-slive
 import { VmGuestHostnameSqlite1796431408825 } from './sqlite/1796431408825-vm-guest-hostname.js';
 import { VmMigrationSqlite1796431697951 } from './sqlite/1796431697951-vm-migration.js';
 import { BackupTargetSqlite1796434295136 } from './sqlite/1796434295136-backup-target.js';
+import { InventoryVersionSqlite1796440000000 } from './sqlite/1796440000000-inventory-version.js';
 import { RangeNextFreeCursorSqlite1796441416041 } from './sqlite/1796441416041-range-next-free-cursor.js';
 import { InitialSchemaMysql1795322498472 } from './mysql/1795322498472-initial-schema.js';
 import { ActionLeasesEventsOutboxMysql1795323497812 } from './mysql/1795323497812-action-leases-events-outbox.js';
@@ -26,9 +27,10 @@ import { GeniSliverMysql1796429509266 } from './mysql/1796429509266-geni-sliver.
 import { VmGuestHostnameMysql1796431408825 } from './mysql/1796431408825-vm-guest-hostname.js';
 import { VmMigrationMysql1796431697951 } from './mysql/1796431697951-vm-migration.js';
 import { BackupTargetMysql1796434295136 } from './mysql/1796434295136-backup-target.js';
+import { InventoryVersionMysql1796440000000 } from './mysql/1796440000000-inventory-version.js';
 import { RangeNextFreeCursorMysql1796441416041 } from './mysql/1796441416041-range-next-free-cursor.js';
 
 type MigrationClass = new () => MigrationInterface;
 
-export const SQLITE_MIGRATIONS: MigrationClass[] = [InitialSchemaSqlite1795322498472, ActionLeasesEventsOutboxSqlite1795323497812, SliceExpirySqlite1795325463922, QuotasAndOutboxFairnessSqlite1796420628668, CallbackPolicySqlite1796420982394, HostInventoryPlacementSqlite1796422260237, VmGuestOptionsInventoryLockSqlite1796422921383, GeniSliverSqlite1796429509266, VmGuestHostnameSqlite1796431408825, VmMigrationSqlite1796431697951, BackupTargetSqlite1796434295136, RangeNextFreeCursorSqlite1796441416041];
-export const MYSQL_MIGRATIONS: MigrationClass[] = [InitialSchemaMysql1795322498472, ActionLeasesEventsOutboxMysql1795323497812, SliceExpiryMysql1795325463922, QuotasAndOutboxFairnessMysql1796420628668, CallbackPolicyMysql1796420982394, HostInventoryPlacementMysql1796422260237, VmGuestOptionsInventoryLockMysql1796422921383, GeniSliverMysql1796429509266, VmGuestHostnameMysql1796431408825, VmMigrationMysql1796431697951, BackupTargetMysql1796434295136, RangeNextFreeCursorMysql1796441416041];
+export const SQLITE_MIGRATIONS: MigrationClass[] = [InitialSchemaSqlite1795322498472, ActionLeasesEventsOutboxSqlite1795323497812, SliceExpirySqlite1795325463922, QuotasAndOutboxFairnessSqlite1796420628668, CallbackPolicySqlite1796420982394, HostInventoryPlacementSqlite1796422260237, VmGuestOptionsInventoryLockSqlite1796422921383, GeniSliverSqlite1796429509266, VmGuestHostnameSqlite1796431408825, VmMigrationSqlite1796431697951, BackupTargetSqlite1796434295136, InventoryVersionSqlite1796440000000, RangeNextFreeCursorSqlite1796441416041];
+export const MYSQL_MIGRATIONS: MigrationClass[] = [InitialSchemaMysql1795322498472, ActionLeasesEventsOutboxMysql1795323497812, SliceExpiryMysql1795325463922, QuotasAndOutboxFairnessMysql1796420628668, CallbackPolicyMysql1796420982394, HostInventoryPlacementMysql1796422260237, VmGuestOptionsInventoryLockMysql1796422921383, GeniSliverMysql1796429509266, VmGuestHostnameMysql1796431408825, VmMigrationMysql1796431697951, BackupTargetMysql1796434295136, InventoryVersionMysql1796440000000, RangeNextFreeCursorMysql1796441416041];
