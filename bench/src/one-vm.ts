@@ -86,13 +86,13 @@ export interface PeerTarget {
   domainType: 'kvm' | 'qemu';
 }
 
-/** Seed files and identity of one peer guest. `n` (0–255) makes its MAC and address unique within the run. */
+/** Seed files and identity of one peer guest. `n` (0–109) makes its MAC and address (10.252.0.0/24) unique within the run. */
 function peerGuest(target: PeerTarget, kind: string, n: number) {
   const uuid = randomUUID();
   const dir = path.join(target.dir, `${kind}-${uuid}`);
   const mac = `02:fd:00:00:${kind === 'bare' ? '00' : '01'}:${n.toString(16).padStart(2, '0')}`;
   const hostname = `${kind}-${n}`;
-  const seed = renderSeedFiles({ instanceId: uuid, hostname, nics: [{ name: 'eth0', mac, addresses: [`10.252.${kind === 'bare' ? 0 : 1}.${n % 250 + 2}/24`], gateway: '10.252.0.1', dns: ['10.252.0.2'] }] });
+  const seed = renderSeedFiles({ instanceId: uuid, hostname, nics: [{ name: 'eth0', mac, addresses: [`10.252.0.${(kind === 'bare' ? 10 : 130) + (n % 110)}/24`], gateway: '10.252.0.1', dns: ['10.252.0.2'] }] });
   return { uuid, dir, mac, hostname, seed, domain: `${target.domainPrefix}${kind}-${uuid}` };
 }
 

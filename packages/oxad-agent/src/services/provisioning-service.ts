@@ -255,16 +255,25 @@ export class AgentProvisioningService {
       });
       await this.vms.create(vmUuid);
       const full = template.metadata.clone === 'full';
-      if (full) await this.host.images.convert(template.diskPath, paths.disk, 'qcow2', { sourceFormat: template.metadata.format });
-      else await this.host.images.createOverlay({ backingPath: template.diskPath, backingFormat: template.metadata.format, overlayPath: paths.disk });
-      if (growToMiB !== undefined) await this.host.images.resize(paths.disk, growToMiB);
+      const systemDisk = async () => {
+        if (full) {
+          await this.host.images.convert(template.diskPath, paths.disk, 'qcow2', { sourceFormat: template.metadata.format });
+          if (growToMiB !== undefined) await this.host.images.resize(paths.disk, growToMiB);
+        } else {
+          // The overlay is made at its final size: one qemu-img run instead of create + resize (issue #14 goal 3).
+          await this.host.images.createOverlay({ backingPath: template.diskPath, backingFormat: template.metadata.format, overlayPath: paths.disk, ...(growToMiB !== undefined ? { sizeMiB: growToMiB } : {}) });
+        }
+      };
+      // The seed ISO does not depend on the disk: both are made at once; the first failure fails the create, after
+      // both have ended (the catch below then removes the folder with whatever they wrote).
+      const made = await Promise.allSettled([systemDisk(), this.host.writeSeedIso({ ...seed }, paths.seed)]);
+      for (const r of made) if (r.status === 'rejected') throw r.reason;
       const dataDiskPaths: string[] = [];
       for (const [i, sizeMiB] of dataDisks.entries()) {
         const p = this.vms.dataDiskPath(vmUuid, i);
         await this.host.images.createVolume(p, sizeMiB);
         dataDiskPaths.push(p);
       }
-      await this.host.writeSeedIso({ ...seed }, paths.seed);
       // Decision record 027: the serial console on a unix socket in the VM folder, unless the storage root is too
       // long for a socket path; then the serial log only, and a note says why there is no interactive console.
       const withSocket = Buffer.byteLength(paths.serialSocket) <= MAX_UNIX_SOCKET_PATH_BYTES;
