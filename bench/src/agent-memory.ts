@@ -6,7 +6,10 @@
  * `virsh define`, not started), then idle again after they are deleted. Targets: idle ≤ 64 MiB, ≤ 96 MiB during.
  */
 import { readFile } from 'node:fs/promises';
-import { createQuery, lifecycleQuery, startCluster } from '@kvm-crm/harness';
+import path from 'node:path';
+import { execa } from 'execa';
+import { AGENT_NODE_FLAGS } from '@kvm-crm/oxad-agent';
+import { createQuery, lifecycleQuery, REPO_ROOT, startCluster } from '@kvm-crm/harness';
 import type { BenchOptions, BenchSection } from './bench-section.js';
 import { median } from './bench-util.js';
 import { MEMORY_MIB, TEMPLATE } from './one-vm.js';
@@ -31,6 +34,32 @@ async function idleSamples(pid: number, count: number, everyMs: number): Promise
 }
 
 const mib = (x: number) => `${x.toFixed(1)} MiB`;
+
+/** What loading costs: a fresh `node <AGENT_NODE_FLAGS>` that imports `what` (nothing: ''), its VmRSS after 0.5 s. */
+async function loadCost(what: string): Promise<number> {
+  const code = `${what ? `await import(${JSON.stringify(what)});` : ''} await new Promise((r) => setTimeout(r, 500)); const s = (await import('node:fs')).readFileSync('/proc/self/status', 'utf8'); console.log(/VmRSS:\\s+(\\d+)/.exec(s)[1]);`;
+  const { stdout } = await execa(process.execPath, [...AGENT_NODE_FLAGS, '--input-type=module', '-e', code], { cwd: path.join(REPO_ROOT, 'packages/oxad-agent') });
+  return Number(stdout.trim()) / 1024;
+}
+
+/** Where the idle RSS comes from: Node alone, then with the modules the agent loads (median of 3 each). */
+export async function loadProfile(): Promise<string> {
+  const rows: Array<[string, string]> = [
+    ['node alone (`node -e …`)', ''],
+    ['node:https (OpenSSL initialised)', 'node:https'],
+    ['zod', 'zod'],
+    ['express', 'express'],
+    ['node-forge', 'node-forge'],
+    ['@kvm-crm/shared (its whole index: XML-RPC, TLS with node-forge, rspec, GENI, winston, zod)', '@kvm-crm/shared'],
+    ['@kvm-crm/oxad-agent (every module of the agent, not started)', path.join(REPO_ROOT, 'packages/oxad-agent/dist/index.js')],
+  ];
+  const out: string[] = ['| loaded | VmRSS (median of 3) |', '|---|---|'];
+  for (const [label, what] of rows) {
+    const xs = [await loadCost(what), await loadCost(what), await loadCost(what)];
+    out.push(`| ${label} | ${mib(median(xs))} |`);
+  }
+  return out.join('\n');
+}
 
 /** Runs the measurement. */
 export async function run(options: BenchOptions): Promise<BenchSection> {
@@ -74,6 +103,7 @@ export async function run(options: BenchOptions): Promise<BenchSection> {
     const idleAfter = await idleSamples(pid, 20, 200);
 
     const idleMedian = median(idle);
+    const profile = await loadProfile();
     const markdown = `The agent of a one-host cluster, its own process (\`node packages/oxad-agent/dist/main.js --config …\`,
 pid sampled from /proc/<pid>/status; the Node flags are those of the agent's start script and systemd unit).
 
@@ -82,6 +112,10 @@ pid sampled from /proc/<pid>/status; the Node flags are those of the agent's sta
 | idle: started, registered, no action yet (median of 20 samples over 4 s; min–max) | ${mib(idleMedian)} (${mib(Math.min(...idle))}–${mib(Math.max(...idle))}) | ${mib(hwmIdle)} |
 | during ${creates} concurrent creates (peak of ${during.length} samples, 10 ms apart) | ${mib(peak)} | ${mib(hwmAfter)} |
 | idle again, after deleting them (median of 20) | ${mib(median(idleAfter))} | — |
+
+Where the idle RSS comes from (Node flags \`${AGENT_NODE_FLAGS.join(' ')}\`, each a fresh process importing one thing):
+
+${profile}
 `;
     return {
       title: 'agent memory (goal 6)',
