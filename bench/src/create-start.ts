@@ -5,10 +5,24 @@
  * Targets: started ≤ 1.2× the bare script, ready line ≤ 1.05×, on the median pair ratio.
  */
 import type { BenchOptions, BenchSection } from './bench-section.js';
-import { ratio, spread } from './bench-util.js';
+import { median, ms, ratio, spread } from './bench-util.js';
 import { startBenchCluster } from './bench-cluster.js';
-import { bareCreateStart, kvmCrmCreateStart, MEMORY_MIB } from './one-vm.js';
+import { bareCreateStart, kvmCrmCreateStart, MEMORY_MIB, type ActionPhases, type Phases } from './one-vm.js';
 import { pairedTable, runPairs } from './paired-runs.js';
+
+/** Markdown table of the median phases of kvm-crm's runs. */
+function phaseTable(ps: Phases[]): string {
+  const m = (f: (p: Phases) => number) => ms(median(ps.map(f)));
+  const row = (what: string, a: (p: Phases) => ActionPhases) =>
+    `| ${what} | ${m((p) => a(p).answered)} | ${m((p) => a(p).ongoing)} | ${m((p) => a(p).success)} | ${m((p) => a(p).agentMs)} | ${m((p) => a(p).success - a(p).agentMs)} |`;
+  return [
+    '| action | `send` answered | ONGOING received | SUCCESS received | agent work | protocol (SUCCESS − agent work) |',
+    '|---|---|---|---|---|---|',
+    row('create', (p) => p.create),
+    row('start', (p) => p.start),
+    `| clearinghouse: create SUCCESS → start sent | | | ${m((p) => p.gap)} | | |`,
+  ].join('\n');
+}
 
 /** Runs the comparison: 5 pairs (quick: 1). */
 export async function run(options: BenchOptions): Promise<BenchSection> {
@@ -28,6 +42,14 @@ guest's ready line in its serial log (polled every 20 ms). Bare: \`bench/bare-cr
 Guest: the test template, ${MEMORY_MIB} MiB, 1 vCPU, domain type \`${peer.domainType}\`.
 
 ${pairedTable(r, names)}
+
+Where kvm-crm's time to start SUCCESS goes (medians over the pairs, ms from each action's own \`send\`; "agent work"
+is the agent's own time for the action from its log: template check, overlay + seed ISO, \`virsh define\`, or
+\`virsh domstate\`, \`virsh start\`, \`virsh autostart\`; the rest of "SUCCESS received" is protocol: manager
+intake, hand-over to the agent over mutual TLS, the agent's durable journal and outbox, the status hops
+agent → manager → clearinghouse):
+
+${phaseTable(r.a.map((t) => t.phases!).filter(Boolean))}
 `;
     return {
       title: 'create + start of one VM: kvm-crm against the bare script (goal 3)',

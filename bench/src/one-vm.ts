@@ -9,7 +9,7 @@
  * `ready` (the guest's ready line in its serial log), and removes what it made before returning.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { renderDomainXml, renderSeedFiles } from '@kvm-crm/oxad-agent';
@@ -25,6 +25,29 @@ export const MEMORY_MIB = 128;
 export interface GuestTimes {
   started: number;
   ready: number;
+  /** kvm-crm only: where the time to start SUCCESS went (see {@link Phases}). */
+  phases?: Phases;
+}
+
+/**
+ * Where kvm-crm's time to start SUCCESS goes, in ms: for create and start each, `send` answered (the manager stored
+ * the action and handed it over), ONGOING and SUCCESS received by the clearinghouse (ms from that action's own
+ * `send`), and the agent's own time for the action (its log's `action SUCCESS` `ms`: from after ONGOING was queued
+ * to the result, the libvirt/qemu-img/genisoimage work); `gap` is the clearinghouse's own time between create
+ * SUCCESS and sending start.
+ */
+export interface Phases {
+  create: ActionPhases;
+  gap: number;
+  start: ActionPhases;
+}
+
+/** One action's phases, ms from its `send`. */
+export interface ActionPhases {
+  answered: number;
+  ongoing: number;
+  success: number;
+  agentMs: number;
 }
 
 /** Hooks of the peer runs for the many-VM benchmark. */
@@ -37,11 +60,33 @@ export interface PeerHooks {
 
 /** Sends one OCF query as the clearinghouse and waits for its terminal status. @throws unless it is SUCCESS. */
 async function sendAndWait(c: MultiHostCluster, xml: string, actionId: string, what: string): Promise<number> {
+  return (await sendTimed(c, xml, actionId, what)).successAt;
+}
+
+/** As {@link sendAndWait}, with the wall-clock times (Date.now()) of the send, its answer, ONGOING and SUCCESS. */
+async function sendTimed(c: MultiHostCluster, xml: string, actionId: string, what: string): Promise<{ sentAt: number; answeredAt: number; ongoingAt: number; successAt: number }> {
+  const sentAt = Date.now();
   await c.plugin.call('send', [c.clearinghouse.callbackUrl, xml]);
+  const answeredAt = Date.now();
   const statuses = await c.clearinghouse.waitForTerminal(actionId, 300_000, 0);
   const last = statuses.at(-1)!;
   if (last.status !== 'SUCCESS') throw new Error(`${what} failed: ${JSON.stringify(statuses)}`);
-  return last.at;
+  return { sentAt, answeredAt, ongoingAt: statuses.find((x) => x.status === 'ONGOING')?.at ?? NaN, successAt: last.at };
+}
+
+/** The `ms` of the agent's `action SUCCESS` log line for `actionId` (JSON lines in the host's log), NaN when absent. */
+async function agentActionMs(host: ClusterHost, actionId: string): Promise<number> {
+  const text = await readFile(host.logFile, 'utf8').catch(() => '');
+  for (const line of text.split('\n')) {
+    if (!line.includes(actionId) || !line.includes('action SUCCESS')) continue;
+    try {
+      const j = JSON.parse(line) as { actionId?: string; message?: string; ms?: number };
+      if (j.actionId === actionId && j.message === 'action SUCCESS' && typeof j.ms === 'number') return j.ms;
+    } catch {
+      // not a JSON line
+    }
+  }
+  return NaN;
 }
 
 /** The host whose storage holds VM `vmUuid` (a create naming no server lands on any). @throws when none does. */
@@ -60,13 +105,17 @@ export async function kvmCrmCreateStart(c: MultiHostCluster, host: ClusterHost |
   const create = createQuery({ serverUuid: host?.serverUuid ?? 'NONE', name, template: TEMPLATE, memoryMb: MEMORY_MIB });
   const t0 = performance.now();
   const d0 = Date.now();
-  await sendAndWait(c, create.xml, create.actionId, `create ${name}`);
+  const cr = await sendTimed(c, create.xml, create.actionId, `create ${name}`);
   const on = host ?? (await hostOf(c, create.vmUuid));
   const start = lifecycleQuery('start', { serverUuid: on.serverUuid, vmUuid: create.vmUuid, name });
-  const startedAt = await sendAndWait(c, start.xml, start.actionId, `start ${name}`);
+  const st = await sendTimed(c, start.xml, start.actionId, `start ${name}`);
   await waitReady(path.join(on.storageRoot, 'vms', create.vmUuid, 'console.log'), 300_000);
   onReady?.(performance.now());
-  const times = { started: startedAt - d0, ready: performance.now() - t0 };
+  const phase = async (t: typeof cr, actionId: string): Promise<ActionPhases> => ({ answered: t.answeredAt - t.sentAt, ongoing: t.ongoingAt - t.sentAt, success: t.successAt - t.sentAt, agentMs: await agentActionMs(on, actionId) });
+  const times: GuestTimes = {
+    started: st.successAt - d0, ready: performance.now() - t0,
+    phases: { create: await phase(cr, create.actionId), gap: st.sentAt - cr.successAt, start: await phase(st, start.actionId) },
+  };
   const del = lifecycleQuery('delete', { serverUuid: on.serverUuid, vmUuid: create.vmUuid, name });
   await sendAndWait(c, del.xml, del.actionId, `delete ${name}`);
   return times;
