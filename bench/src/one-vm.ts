@@ -99,7 +99,7 @@ async function hostOf(c: MultiHostCluster, vmUuid: string): Promise<ClusterHost>
  * kvm-crm: create + start of one VM on `host` (or `undefined`: placed by the manager, server `NONE`), through the
  * OCF API as the clearinghouse; then the ready line (`onReady` is called with `performance.now()` then); then a
  * delete (not timed).
- * @throws when an action fails or the guest prints no ready line within 300 s.
+ * @throws when an action fails or the guest prints no ready line within 600 s.
  */
 export async function kvmCrmCreateStart(c: MultiHostCluster, host: ClusterHost | undefined, name: string, onReady?: (now: number) => void): Promise<GuestTimes> {
   const create = createQuery({ serverUuid: host?.serverUuid ?? 'NONE', name, template: TEMPLATE, memoryMb: MEMORY_MIB });
@@ -109,7 +109,7 @@ export async function kvmCrmCreateStart(c: MultiHostCluster, host: ClusterHost |
   const on = host ?? (await hostOf(c, create.vmUuid));
   const start = lifecycleQuery('start', { serverUuid: on.serverUuid, vmUuid: create.vmUuid, name });
   const st = await sendTimed(c, start.xml, start.actionId, `start ${name}`);
-  await waitReady(path.join(on.storageRoot, 'vms', create.vmUuid, 'console.log'), 300_000);
+  await waitReady(path.join(on.storageRoot, 'vms', create.vmUuid, 'console.log'), 600_000);
   onReady?.(performance.now());
   const phase = async (t: typeof cr, actionId: string): Promise<ActionPhases> => ({ answered: t.answeredAt - t.sentAt, ongoing: t.ongoingAt - t.sentAt, success: t.successAt - t.sentAt, agentMs: await agentActionMs(on, actionId) });
   const times: GuestTimes = {
@@ -155,7 +155,7 @@ async function removePeer(domain: string, dir: string): Promise<void> {
 /**
  * The bare baseline: the seed files and the agent's domain XML are written first (not timed), then
  * `bare-create-start.sh` makes the overlay and seed ISO, defines and starts the domain; then the ready line.
- * @throws when the script fails or no ready line comes within 300 s. The guest is removed in every case.
+ * @throws when the script fails or no ready line comes within 600 s. The guest is removed in every case.
  */
 export async function bareCreateStart(target: PeerTarget, n: number, hooks: PeerHooks = {}): Promise<GuestTimes> {
   const g = peerGuest(target, 'bare', n);
@@ -175,7 +175,7 @@ export async function bareCreateStart(target: PeerTarget, n: number, hooks: Peer
     const script = () => execa('bash', [path.join(REPO_ROOT, 'bench/bare-create-start.sh'), target.template, g.dir]);
     await (hooks.gate ? hooks.gate(script) : script());
     const started = performance.now() - t0;
-    await waitReady(path.join(g.dir, 'console.log'), 300_000);
+    await waitReady(path.join(g.dir, 'console.log'), 600_000);
     hooks.onReady?.(performance.now());
     return { started, ready: performance.now() - t0 };
   } finally {
@@ -188,7 +188,7 @@ export async function bareCreateStart(target: PeerTarget, n: number, hooks: Peer
  * and `virt-install --import --cloud-init user-data=…,meta-data=…,network-config=… --noautoconsole` with the same
  * memory, vCPUs, domain type, bridge, MAC and a serial console to a file; then the ready line. virt-install makes
  * its own seed ISO and defines the domain so that the seed is dropped at the guest's first reboot.
- * @throws when a command fails or no ready line comes within 300 s. The guest is removed in every case.
+ * @throws when a command fails or no ready line comes within 600 s. The guest is removed in every case.
  */
 export async function virtInstallCreateStart(target: PeerTarget, n: number): Promise<GuestTimes> {
   const g = peerGuest(target, 'vi', n);
@@ -211,7 +211,7 @@ export async function virtInstallCreateStart(target: PeerTarget, n: number): Pro
       '--graphics', 'none', '--noautoconsole', '--noreboot',
     ], { env: { HOME: target.dir } });
     const started = performance.now() - t0;
-    await waitReady(log, 300_000);
+    await waitReady(log, 600_000);
     return { started, ready: performance.now() - t0 };
   } finally {
     await removePeer(g.domain, g.dir);
