@@ -323,8 +323,14 @@ export class AgentProvisioningService {
   private async start(name: string, log: Logger): Promise<string | undefined> {
     const s = await this.state(name);
     if (s === 'running') return ['already running', await this.markAutostart(name, log)].filter(Boolean).join('; ');
-    await this.host.domains.start(name);
-    return this.markAutostart(name, log);
+    // Start and autostart run at once, one virsh wait instead of two (issue #14 goal 3); a start that fails clears
+    // the mark again, so a VM that did not start is not started at the next host boot.
+    const [started, note] = await Promise.allSettled([this.host.domains.start(name), this.markAutostart(name, log)]);
+    if (started.status === 'rejected') {
+      await this.host.domains.setAutostart(name, false).catch((err: unknown) => log.warn('autostart not cleared after a failed start', { domain: name, error: describeError(err) }));
+      throw started.reason;
+    }
+    return note.status === 'fulfilled' ? note.value : undefined;
   }
 
   private async hardStop(name: string): Promise<string | undefined> {
