@@ -12,7 +12,8 @@ export KVMCRM_TEST_REQUIRE_MYSQL=1   # MariaDB is up: a [mysql] test that cannot
 bash scripts/build.sh
 echo "==> node --test"
 node --test --test-concurrency=1 --test-timeout=900000 \
-  packages/shared/dist-test/ packages/vt-manager/dist-test/ packages/oxad-agent/dist-test/ test/dist/
+  packages/shared/dist-test/ packages/vt-manager/dist-test/ packages/oxad-agent/dist-test/ test/dist/ \
+  bench/dist/results-history.test.js
 # The benchmarks with small sizes (a few minutes), so their code cannot rot; writes test-output/bench-quick.md,
 # never bench/RESULTS.md (`npm run bench` runs the full sizes, not in CI).
 echo "==> node bench/dist/run-all.js --quick"
