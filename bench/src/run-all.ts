@@ -56,6 +56,7 @@ async function main(): Promise<void> {
   const { quick, only } = parseArgs(process.argv.slice(2));
   const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
   const started = new Date();
+  const ver = await version(); // the code measured: taken before the modules run
   const loadBefore = await loadAverage();
   const sections: Array<{ name: string; section?: BenchSection; error?: string; seconds: number }> = [];
   for (const name of only) {
@@ -71,7 +72,6 @@ async function main(): Promise<void> {
     log(`${name}: done in ${sections.at(-1)!.seconds.toFixed(0)} s`);
   }
   const loadAfter = await loadAverage();
-  const ver = await version();
   const date = started.toISOString().slice(0, 10);
   const goals = sections.flatMap((s) => s.section?.goals ?? []);
   const resultsFile = path.join(REPO_ROOT, 'bench/RESULTS.md');
