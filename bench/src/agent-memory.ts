@@ -65,8 +65,8 @@ export async function loadProfile(): Promise<string> {
 export async function run(options: BenchOptions): Promise<BenchSection> {
   const creates = options.quick ? 3 : 10;
   // 10 VMs of 1 vCPU on a 2-core host: above the default overcommit (4 vCPUs per CPU), so the manager would refuse
-  // some; they are only defined, never started.
-  const c = await startCluster({ hosts: 1, monitoring: { intervalSeconds: 0 }, managerOptions: () => ({ capacity: { cpuOvercommit: 16 } }) });
+  // some (and 10 × 8200 MiB overlays may exceed the free disk); they are only defined, never started.
+  const c = await startCluster({ hosts: 1, monitoring: { intervalSeconds: 0 }, managerOptions: () => ({ capacity: { cpuOvercommit: 16, diskOvercommit: 4 } }) });
   try {
     const host = c.hosts[0]!;
     const pid = host.pid;
