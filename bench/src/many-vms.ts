@@ -22,12 +22,19 @@ interface Wave {
   times: GuestTimes[];
 }
 
-/** Runs all `jobs` at once; resolves with the time from the start to the last ready line and each job's times. */
+/**
+ * Runs all `jobs` at once; resolves with the time from the start to the last ready line and each job's times.
+ * @throws the first job's failure, once all jobs have ended.
+ */
 async function wave(jobs: Array<(onReady: (now: number) => void) => Promise<GuestTimes>>): Promise<Wave> {
   const t0 = performance.now();
   let last = t0;
-  const times = await Promise.all(jobs.map((j) => j((now) => { last = Math.max(last, now); })));
-  return { lastReady: last - t0, times };
+  // Settled, not Promise.all: on a failure every other guest's job has ended (and removed its guest) before the
+  // caller's cleanup runs.
+  const settled = await Promise.allSettled(jobs.map((j) => j((now) => { last = Math.max(last, now); })));
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return { lastReady: last - t0, times: settled.map((r) => (r as PromiseFulfilledResult<GuestTimes>).value) };
 }
 
 /** Runs the comparison. */
