@@ -4,7 +4,7 @@
  * storage root, guest bridge and domain prefix, registered with the manager through the admin API like an operator
  * would (`vtctl server add`, `range add-ipv4`, `range subscribe`).
  *
- * The agent is started as `nsenter --net=/run/netns/<ns> -- node packages/oxad-agent/dist/main.js --config …`:
+ * The agent is started as `nsenter --net=/run/netns/<ns> -- node <AGENT_NODE_FLAGS> packages/oxad-agent/dist/main.js --config …`:
  * nsenter switches only the network namespace, whereas `ip netns exec` also remounts /sys for the namespace, where
  * the agent would then not find its guest bridge (`/sys/class/net/<bridge>/bridge`) in the root namespace, which is
  * where libvirt plugs the guests' taps. nsenter execs node, so the child's PID is the agent's. It is started as the
@@ -17,6 +17,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { XmlRpcClient, type ClientTls } from '@kvm-crm/shared';
+import { AGENT_NODE_FLAGS } from '@kvm-crm/oxad-agent';
 import type { TlsFiles } from './certificates.js';
 import { LIBVIRT_URI } from './libvirt.js';
 import type { HostNetwork } from './netns.js';
@@ -134,7 +135,7 @@ export async function startHostAgent(net: HostNetwork, setup: HostAgentSetup): P
   };
   const start = async (): Promise<void> => {
     const fd = openSync(logFile, 'a', 0o600);
-    const c = spawn('nsenter', [`--net=/run/netns/${net.netns}`, '--', process.execPath, path.join(REPO_ROOT, 'packages/oxad-agent/dist/main.js'), '--config', configFile], {
+    const c = spawn('nsenter', [`--net=/run/netns/${net.netns}`, '--', process.execPath, ...AGENT_NODE_FLAGS, path.join(REPO_ROOT, 'packages/oxad-agent/dist/main.js'), '--config', configFile], {
       cwd: REPO_ROOT, stdio: ['ignore', fd, fd], detached: true,
     });
     closeSync(fd);

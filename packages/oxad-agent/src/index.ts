@@ -1,5 +1,6 @@
 /** @kvm-crm/oxad-agent: the OXAD host agent, for embedding in tests and tools. */
 export { startAgent, linuxBridgeExists, type RunningAgent } from './agent-app.js';
+export { AGENT_NODE_FLAGS } from './node-flags.js';
 export { loadAgentOptions, agentOptionsSchema, agentConfigReference, type AgentOptions } from './agent-options.js';
 export { AgentProvisioningService } from './services/provisioning-service.js';
 export { renderDomainXml, type DomainSpec } from './domain/domain-xml.js';

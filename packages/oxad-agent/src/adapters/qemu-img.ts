@@ -88,10 +88,11 @@ export class QemuImg {
   }
 
   /**
-   * Creates a qcow2 overlay of the same virtual size as its backing image:
-   * `qemu-img create -f qcow2 -b <backingPath> -F <backingFormat> <overlayPath>`. O(1) in the backing size.
+   * Creates a qcow2 overlay of the same virtual size as its backing image, or of `sizeMiB` MiB when given (grown
+   * in the same command, no `qemu-img resize` after it):
+   * `qemu-img create -f qcow2 -b <backingPath> -F <backingFormat> <overlayPath> [<sizeMiB>M]`. O(1) in the backing size.
    *
-   * @throws InputError for a relative or odd path or a format not in {@link IMAGE_FORMATS}.
+   * @throws InputError for a relative or odd path, a format not in {@link IMAGE_FORMATS} or a bad size.
    * @throws ConflictError when `overlayPath` already exists.
    * @throws QemuImgError when qemu-img fails (e.g. the backing file is missing); no overlay is left behind.
    */
@@ -99,8 +100,9 @@ export class QemuImg {
     const backing = assertAbsolutePath(args.backingPath, 'backing image path');
     const fmt = assertImageFormat(args.backingFormat, 'backing image format');
     const overlay = assertAbsolutePath(args.overlayPath, 'overlay path');
+    const size = args.sizeMiB === undefined ? [] : [`${assertSizeMiB(args.sizeMiB, 'overlay size')}M`];
     await assertAbsent(overlay);
-    await this.runCreating(overlay, ['create', '-q', '-f', 'qcow2', '-b', backing, '-F', fmt, overlay], this.timeoutSeconds);
+    await this.runCreating(overlay, ['create', '-q', '-f', 'qcow2', '-b', backing, '-F', fmt, overlay, ...size], this.timeoutSeconds);
   }
 
   /**

@@ -95,6 +95,11 @@ export interface CreateOverlayArgs {
   backingFormat: string;
   /** Absolute path of the qcow2 overlay to create; must not exist yet. */
   overlayPath: string;
+  /**
+   * Virtual size of the overlay in MiB, at least the backing image's (the caller checks; qemu-img would make an
+   * overlay smaller than its backing file). Default: the backing image's size. Saves a `qemu-img resize` (issue #14).
+   */
+  sizeMiB?: number;
 }
 
 /** The disk-image operations of the provisioning (implemented by `QemuImg`); sizes in MiB, paths absolute. */

@@ -259,16 +259,25 @@ export class AgentProvisioningService {
       });
       await this.vms.create(vmUuid);
       const full = template.metadata.clone === 'full';
-      if (full) await this.host.images.convert(template.diskPath, paths.disk, 'qcow2', { sourceFormat: template.metadata.format });
-      else await this.host.images.createOverlay({ backingPath: template.diskPath, backingFormat: template.metadata.format, overlayPath: paths.disk });
-      if (growToMiB !== undefined) await this.host.images.resize(paths.disk, growToMiB);
+      const systemDisk = async () => {
+        if (full) {
+          await this.host.images.convert(template.diskPath, paths.disk, 'qcow2', { sourceFormat: template.metadata.format });
+          if (growToMiB !== undefined) await this.host.images.resize(paths.disk, growToMiB);
+        } else {
+          // The overlay is made at its final size: one qemu-img run instead of create + resize (issue #14 goal 3).
+          await this.host.images.createOverlay({ backingPath: template.diskPath, backingFormat: template.metadata.format, overlayPath: paths.disk, ...(growToMiB !== undefined ? { sizeMiB: growToMiB } : {}) });
+        }
+      };
+      // The seed ISO does not depend on the disk: both are made at once; the first failure fails the create, after
+      // both have ended (the catch below then removes the folder with whatever they wrote).
+      const made = await Promise.allSettled([systemDisk(), this.host.writeSeedIso({ ...seed }, paths.seed)]);
+      for (const r of made) if (r.status === 'rejected') throw r.reason;
       const dataDiskPaths: string[] = [];
       for (const [i, sizeMiB] of dataDisks.entries()) {
         const p = this.vms.dataDiskPath(vmUuid, i);
         await this.host.images.createVolume(p, sizeMiB);
         dataDiskPaths.push(p);
       }
-      await this.host.writeSeedIso({ ...seed }, paths.seed);
       // Decision record 027: the serial console on a unix socket in the VM folder, unless the storage root is too
       // long for a socket path; then the serial log only, and a note says why there is no interactive console.
       const withSocket = Buffer.byteLength(paths.serialSocket) <= MAX_UNIX_SOCKET_PATH_BYTES;
@@ -318,8 +327,14 @@ export class AgentProvisioningService {
   private async start(name: string, log: Logger): Promise<string | undefined> {
     const s = await this.state(name);
     if (s === 'running') return ['already running', await this.markAutostart(name, log)].filter(Boolean).join('; ');
-    await this.host.domains.start(name);
-    return this.markAutostart(name, log);
+    // Start and autostart run at once, one virsh wait instead of two (issue #14 goal 3); a start that fails clears
+    // the mark again, so a VM that did not start is not started at the next host boot.
+    const [started, note] = await Promise.allSettled([this.host.domains.start(name), this.markAutostart(name, log)]);
+    if (started.status === 'rejected') {
+      await this.host.domains.setAutostart(name, false).catch((err: unknown) => log.warn('autostart not cleared after a failed start', { domain: name, error: describeError(err) }));
+      throw started.reason;
+    }
+    return note.status === 'fulfilled' ? note.value : undefined;
   }
 
   private async hardStop(name: string): Promise<string | undefined> {

@@ -33,6 +33,23 @@ test('overlay of a qcow2 template: info shows the backing file and format', asyn
   assert.equal(tinfo.backingFilename, undefined);
 });
 
+test('overlay with sizeMiB: made at that virtual size over its backing file, in one qemu-img run; a bad size is refused', async (t) => {
+  const dir = await tempDir(t);
+  const template = path.join(dir, 'template.qcow2');
+  await execa('qemu-img', ['create', '-q', '-f', 'qcow2', template, '64M']);
+  const q = new QemuImg();
+  const overlay = path.join(dir, 'grown.qcow2');
+  await q.createOverlay({ backingPath: template, backingFormat: 'qcow2', overlayPath: overlay, sizeMiB: 200 });
+  const info = await q.info(overlay);
+  assert.equal(info.virtualSizeBytes, 200 * 1024 * 1024);
+  assert.equal(info.backingFilename, template);
+  assert.equal(info.backingFormat, 'qcow2');
+  for (const sizeMiB of [0, -1, 1.5, Number.NaN]) {
+    await assert.rejects(q.createOverlay({ backingPath: template, backingFormat: 'qcow2', overlayPath: path.join(dir, 'bad.qcow2'), sizeMiB }), InputError, String(sizeMiB));
+  }
+  assert.deepEqual((await readdir(dir)).sort(), ['grown.qcow2', 'template.qcow2'], 'nothing left by the refused ones');
+});
+
 test('overlay of a raw template, and a full clone with convert', async (t) => {
   const dir = await tempDir(t);
   const raw = path.join(dir, 'template.raw');

@@ -320,7 +320,7 @@ test('create: ONGOING then SUCCESS; overlay, seed and domain XML written; domain
   assert.deepEqual(env.host.domains.calls, [`define ${paths.domainXml}`]);
   assert.equal(env.host.domains.domains.get(name)?.state, 'shut off');
 
-  assert.deepEqual(env.host.overlays, [{ backingPath: templateDisk, backingFormat: 'qcow2', overlayPath: paths.disk }]);
+  assert.deepEqual(env.host.overlays, [{ backingPath: templateDisk, backingFormat: 'qcow2', overlayPath: paths.disk, sizeMiB: 8200 }], 'made at hd-size-mb 8200 (the template is 2048 MiB)');
   assert.ok(await exists(paths.disk), 'overlay written');
   assert.ok(await exists(paths.seed), 'seed ISO written');
   assert.equal(env.host.seeds.length, 1);
@@ -650,7 +650,8 @@ test('create: hd-size-mb grows the overlay (never shrinks); equal or absent leav
   const a = action('create', { vmUuid: grown, hdSizeMb: 4096 });
   await run(env.svc, a);
   assert.deepEqual(env.reporter.of(a.id).at(-1), ['SUCCESS', undefined]);
-  assert.deepEqual(env.host.imageCalls, [`resize ${env.svc.vmPaths(grown).disk} 4096`]);
+  assert.deepEqual(env.host.imageCalls, [], 'the overlay is made at its size: no resize after it');
+  assert.equal(env.host.overlays.at(-1)?.sizeMiB, 4096, 'overlay created at 4096 MiB');
 
   env.host.imageCalls.length = 0;
   for (const hdSizeMb of [2048, null]) {
@@ -659,6 +660,7 @@ test('create: hd-size-mb grows the overlay (never shrinks); equal or absent leav
     assert.deepEqual(env.reporter.of(b.id).at(-1), ['SUCCESS', undefined], String(hdSizeMb));
   }
   assert.deepEqual(env.host.imageCalls, [], 'no resize for the template size or without hd-size-mb');
+  assert.deepEqual(env.host.overlays.slice(-2).map((o) => o.sizeMiB), [undefined, undefined], 'no size given: the template size');
 
   const small = randomUUID();
   const c = action('create', { vmUuid: small, hdSizeMb: 1024 });

@@ -1,0 +1,133 @@
+/**
+ * Benchmark (issue #14 goal 6): the agent's memory, measured on the agent as a separate process (a one-host cluster
+ * of the harness: `node packages/oxad-agent/dist/main.js` in its network namespace, started as in production).
+ * Samples `VmRSS` and `VmHWM` from /proc/<pid>/status: idle (started and registered, before any action: 20 samples
+ * over 4 s after a 3 s settle), then every 10 ms while it runs 10 concurrent creates (quick: 3; overlay, seed ISO,
+ * `virsh define`, not started), then idle again after they are deleted. Targets: idle ≤ 64 MiB, ≤ 96 MiB during.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { AGENT_NODE_FLAGS } from '@kvm-crm/oxad-agent';
+import { createQuery, lifecycleQuery, REPO_ROOT, startCluster } from '@kvm-crm/harness';
+import type { BenchOptions, BenchSection } from './bench-section.js';
+import { median } from './bench-util.js';
+import { MEMORY_MIB, TEMPLATE } from './one-vm.js';
+
+const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
+
+/** VmRSS and VmHWM of process `pid`, in MiB. @throws when the process is gone. */
+export async function rssMiB(pid: number): Promise<{ rss: number; hwm: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+}
+
+/** `count` samples of VmRSS `everyMs` apart. */
+async function idleSamples(pid: number, count: number, everyMs: number): Promise<number[]> {
+  const xs: number[] = [];
+  for (let i = 0; i < count; i++) {
+    xs.push((await rssMiB(pid)).rss);
+    await sleep(everyMs);
+  }
+  return xs;
+}
+
+const mib = (x: number) => `${x.toFixed(1)} MiB`;
+
+/** What loading costs: a fresh `node <AGENT_NODE_FLAGS>` that imports `what` (nothing: ''), its VmRSS after 0.5 s. */
+async function loadCost(what: string): Promise<number> {
+  const code = `${what ? `await import(${JSON.stringify(what)});` : ''} await new Promise((r) => setTimeout(r, 500)); const s = (await import('node:fs')).readFileSync('/proc/self/status', 'utf8'); console.log(/VmRSS:\\s+(\\d+)/.exec(s)[1]);`;
+  const { stdout } = await execa(process.execPath, [...AGENT_NODE_FLAGS, '--input-type=module', '-e', code], { cwd: path.join(REPO_ROOT, 'packages/oxad-agent') });
+  return Number(stdout.trim()) / 1024;
+}
+
+/** Where the idle RSS comes from: Node alone, then with the modules the agent loads (median of 3 each). */
+export async function loadProfile(): Promise<string> {
+  const rows: Array<[string, string]> = [
+    ['node alone (`node -e …`)', ''],
+    ['node:https (OpenSSL initialised)', 'node:https'],
+    ['zod', 'zod'],
+    ['express', 'express'],
+    ['node-forge', 'node-forge'],
+    ['@kvm-crm/shared (its whole index: XML-RPC, TLS with node-forge, rspec, GENI, winston, zod)', '@kvm-crm/shared'],
+    ['@kvm-crm/oxad-agent (every module of the agent, not started)', path.join(REPO_ROOT, 'packages/oxad-agent/dist/index.js')],
+  ];
+  const out: string[] = ['| loaded | VmRSS (median of 3) |', '|---|---|'];
+  for (const [label, what] of rows) {
+    const xs = [await loadCost(what), await loadCost(what), await loadCost(what)];
+    out.push(`| ${label} | ${mib(median(xs))} |`);
+  }
+  return out.join('\n');
+}
+
+/** Runs the measurement. */
+export async function run(options: BenchOptions): Promise<BenchSection> {
+  const creates = options.quick ? 3 : 10;
+  // 10 VMs of 1 vCPU on a 2-core host: above the default overcommit (4 vCPUs per CPU), so the manager would refuse
+  // some (and 10 × 8200 MiB overlays may exceed the free disk); they are only defined, never started.
+  const c = await startCluster({ hosts: 1, monitoring: { intervalSeconds: 0 }, managerOptions: () => ({ capacity: { cpuOvercommit: 16, diskOvercommit: 4 } }) });
+  try {
+    const host = c.hosts[0]!;
+    const pid = host.pid;
+    if (pid === undefined) throw new Error('the agent is not running');
+    await sleep(3000);
+    const idle = await idleSamples(pid, 20, 200);
+    const hwmIdle = (await rssMiB(pid)).hwm;
+    options.log(`idle: median ${mib(median(idle))}, VmHWM ${mib(hwmIdle)}`);
+
+    // 10 creates in one wave, sampled every 10 ms until all are terminal.
+    const qs = Array.from({ length: creates }, (_, i) => createQuery({ serverUuid: host.serverUuid, name: `mem-${i + 1}`, template: TEMPLATE, memoryMb: MEMORY_MIB }));
+    let busy = true;
+    const during: number[] = [];
+    const sampler = (async () => {
+      while (busy) {
+        during.push((await rssMiB(pid)).rss);
+        await sleep(10);
+      }
+    })();
+    try {
+      await Promise.all(qs.map((q) => c.plugin.call('send', [c.clearinghouse.callbackUrl, q.xml])));
+      const ends = await Promise.all(qs.map((q) => c.clearinghouse.waitForTerminal(q.actionId, 300_000, 0)));
+      const failed = ends.filter((s) => s.at(-1)!.status !== 'SUCCESS');
+      if (failed.length) throw new Error(`${failed.length} creates failed: ${JSON.stringify(failed[0])}`);
+    } finally {
+      busy = false;
+      await sampler;
+    }
+    const hwmAfter = (await rssMiB(pid)).hwm;
+    const peak = Math.max(...during);
+    options.log(`during ${creates} creates: peak VmRSS ${mib(peak)} (${during.length} samples), VmHWM ${mib(hwmAfter)}`);
+    const dels = qs.map((q, i) => lifecycleQuery('delete', { serverUuid: host.serverUuid, vmUuid: q.vmUuid, name: `mem-${i + 1}` }));
+    await Promise.all(dels.map((d) => c.plugin.call('send', [c.clearinghouse.callbackUrl, d.xml])));
+    await Promise.all(dels.map((d) => c.clearinghouse.waitForTerminal(d.actionId, 300_000, 0)));
+    await sleep(3000);
+    const idleAfter = await idleSamples(pid, 20, 200);
+
+    const idleMedian = median(idle);
+    const profile = await loadProfile();
+    const markdown = `The agent of a one-host cluster, its own process (\`node packages/oxad-agent/dist/main.js --config …\`,
+pid sampled from /proc/<pid>/status; the Node flags are those of the agent's start script and systemd unit).
+
+| moment | VmRSS | VmHWM (peak since start) |
+|---|---|---|
+| idle: started, registered, no action yet (median of 20 samples over 4 s; min–max) | ${mib(idleMedian)} (${mib(Math.min(...idle))}–${mib(Math.max(...idle))}) | ${mib(hwmIdle)} |
+| during ${creates} concurrent creates (peak of ${during.length} samples, 10 ms apart) | ${mib(peak)} | ${mib(hwmAfter)} |
+| idle again, after deleting them (median of 20) | ${mib(median(idleAfter))} | — |
+
+Where the idle RSS comes from (Node flags \`${AGENT_NODE_FLAGS.join(' ')}\`, each a fresh process importing one thing):
+
+${profile}
+`;
+    return {
+      title: 'agent memory (goal 6)',
+      markdown,
+      goals: [
+        { goal: 'agent idle RSS', target: '≤ 64 MiB', measured: `${mib(idleMedian)} (median of 20 samples)`, met: idleMedian <= 64 },
+        { goal: `agent RSS while it runs ${creates} concurrent creates`, target: '≤ 96 MiB', measured: `${mib(peak)} (peak VmRSS; VmHWM ${mib(hwmAfter)})`, met: peak <= 96 },
+      ],
+    };
+  } finally {
+    await c.cleanup();
+  }
+}
