@@ -32,6 +32,7 @@ import { auditAdminCalls } from './api/admin-audit.js';
 import { agentApi } from './api/agent-api.js';
 import { PLUGIN_API_HELP, pluginApi } from './api/plugin-api.js';
 import { InformationService } from './services/information-service.js';
+import { assertListingTriggers } from './db/listing-triggers.js';
 import { MonitoringService } from './services/monitoring-service.js';
 import { createAgentCallerAuth } from './adapters/agent-caller-auth.js';
 import { XmlRpcAgentGateway } from './adapters/xmlrpc-agent-gateway.js';
@@ -121,11 +122,14 @@ export async function startManager(
 
   if (options.secretsKeyFile) useSecretBox(SecretBox.fromKeyFile(options.secretsKeyFile));
   else logger.warn('no secretsKeyFile: secrets at rest use a random per-process key and will not be readable after a restart');
-  const dataSource = await openDatabase(options.database).catch(async (err: unknown) => {
-    tls.close();
-    await closeServer(server);
-    throw err;
-  });
+  const dataSource = await openDatabase(options.database)
+    // decision 031: without the inventory-version triggers listResources would serve stale documents: refuse to start
+    .then(async (ds) => assertListingTriggers(ds).then(() => ds, async (err: unknown) => { await ds.destroy(); throw err; }))
+    .catch(async (err: unknown) => {
+      tls.close();
+      await closeServer(server);
+      throw err;
+    });
   const tx = new TransactionRunner(dataSource);
   const metrics = createManagerMetrics(dataSource, options);
   const ipam = new IpamService();
@@ -222,6 +226,7 @@ export async function startManager(
     geni?.roots?.close();
     tls.close();
     await closeServer(server);
+    await information.close();
     await dataSource.destroy();
     throw err;
   });
@@ -281,6 +286,7 @@ export async function startManager(
       await closeServer(server);
       await notifier.drain();
       await migrationRunner.abandon(); // their leases lapse; the next manager start takes them over
+      await information.close();
       await dataSource.destroy();
     },
   };

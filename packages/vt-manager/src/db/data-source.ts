@@ -95,6 +95,27 @@ export function createDataSource(options: DatabaseOptions, flavour: MysqlFlavour
 }
 
 /**
+ * A second, read-only connection to the SQLite file `path` for reads that must see only committed rows (decision
+ * 031: listResources). The manager's DataSource has ONE connection shared by every caller, so a plain read there
+ * runs inside whatever (group-commit) transaction is open and sees its uncommitted rows. In WAL mode a read
+ * transaction on another connection sees the last commit as one snapshot and neither blocks nor is blocked by the
+ * writer. Initialised; the caller destroys it.
+ * @throws Error when the database is not in WAL mode (the manager's DataSource sets it for every file; `:memory:`
+ *   cannot be opened twice); the driver's error when the file cannot be opened.
+ */
+export async function openSqliteReader(path: string): Promise<DataSource> {
+  if (path === ':memory:') throw new Error('an in-memory SQLite database has no second connection');
+  const ds = new DataSource({ type: 'better-sqlite3', database: path, readonly: true, entities: ENTITIES, synchronize: false, statementCacheSize: SQLITE_STATEMENT_CACHE });
+  await ds.initialize();
+  const [row] = (await ds.query('PRAGMA journal_mode')) as Array<{ journal_mode: string }>;
+  if (row?.journal_mode !== 'wal') {
+    await ds.destroy();
+    throw new Error(`SQLite database ${path} is in journal mode ${row?.journal_mode ?? '?'}, not WAL: a reader could not see a committed snapshot beside the writer`);
+  }
+  return ds;
+}
+
+/**
  * Makes sure the SQLite file at `file` exists with mode 0600 before the driver opens it: created 0600 when missing,
  * narrowed to 0600 when group or others may read it (it holds password hashes and sealed secrets; SQLite gives its
  * `-wal` and `-shm` files the database file's mode). `:memory:` is left alone.

@@ -6,6 +6,7 @@
  */
 import { stringPairResponse, type PreSerialisedResponse } from '@kvm-crm/shared';
 import type { DataSource, EntityManager } from 'typeorm';
+import { openSqliteReader } from '../db/data-source.js';
 import { InventoryVersionRepository } from '../repositories/inventory-version-repository.js';
 import { ListingRepository, type ListingFilter } from '../repositories/listing-repository.js';
 import { buildInformationDocument } from './information-document.js';
@@ -33,6 +34,8 @@ export class InformationService {
   private readonly sliceMs: number;
   /** The build under way (builds run one at a time, see {@link serialised}). */
   private lastBuild: Promise<unknown> = Promise.resolve();
+  /** SQLite file: the read-only connection listings read on (opened at first use; see {@link read}). */
+  private reader: Promise<DataSource> | undefined;
 
   constructor(private readonly dataSource: DataSource, options: InformationServiceOptions = {}) {
     this.cache = new ListingCache(options.cacheBytes ?? 64 * 1024 * 1024);
@@ -76,7 +79,7 @@ export class InformationService {
   private async view(projectId: string | undefined, sliceId: string | undefined, principal: string | undefined): Promise<CachedListing> {
     const filter = this.filter(projectId, sliceId, principal);
     const key = JSON.stringify([filter.principal ?? null, filter.projectId ?? null, filter.sliceId ?? null]);
-    const version = await new InventoryVersionRepository(this.dataSource.manager).current();
+    const version = await new InventoryVersionRepository((await this.readSource()).manager).current();
     return this.cache.get(key, version, () =>
       this.serialised(() => this.read(async (em) => {
         // the version is read before the rows: a change during the build moves it, so this entry is not reused
@@ -103,11 +106,40 @@ export class InformationService {
   }
 
   /**
-   * Runs the reads of one document: on MySQL/MariaDB in a REPEATABLE READ transaction on its own pooled connection
-   * (one snapshot for the version and every page); on SQLite on the plain manager (one connection shared with
-   * writers, so no transaction may stay open across the build's yields; the version read first keeps it safe).
+   * Closes the read-only SQLite connection, if one was opened. Call before destroying the DataSource.
+   * @throws the driver's error.
    */
-  private read<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.options.type === 'mysql' ? this.dataSource.transaction('REPEATABLE READ', work) : work(this.dataSource.manager);
+  async close(): Promise<void> {
+    const reader = this.reader;
+    this.reader = undefined;
+    if (reader) await (await reader.catch(() => undefined))?.destroy();
+  }
+
+  /**
+   * Where listings read: on a SQLite file a read-only connection of its own ({@link openSqliteReader}): the
+   * manager's one connection is shared with the writers' (group-commit) transactions, and a read there sees their
+   * uncommitted rows, so a document built from rows and a version that a rollback then takes back would be cached
+   * at a version number issued again by the next commit (stale for ever). Elsewhere the DataSource itself
+   * (`:memory:`, tests only, has no second connection and keeps that weakness).
+   */
+  private readSource(): Promise<DataSource> {
+    const o = this.dataSource.options;
+    if (o.type !== 'better-sqlite3' || o.database === ':memory:') return Promise.resolve(this.dataSource);
+    this.reader ??= openSqliteReader(o.database);
+    return this.reader;
+  }
+
+  /**
+   * Runs the reads of one document in one transaction, so the version and every page come from one committed
+   * snapshot: on MySQL/MariaDB at REPEATABLE READ on a pooled connection of its own; on a SQLite file on the
+   * read-only connection (WAL: the snapshot of the last commit, taken at the first read, kept across the build's
+   * yields without blocking writers). On SQLite `:memory:` on the plain shared manager (no transaction may stay
+   * open across yields there; the version read first keeps a mixed document from being reused).
+   */
+  private async read<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
+    const type = this.dataSource.options.type;
+    if (type === 'mysql' || type === 'mariadb') return this.dataSource.transaction('REPEATABLE READ', work);
+    const source = await this.readSource();
+    return source === this.dataSource ? work(this.dataSource.manager) : source.transaction(work);
   }
 }

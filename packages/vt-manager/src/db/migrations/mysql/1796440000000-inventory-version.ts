@@ -22,7 +22,12 @@ function changed(table: string): string {
   return parts.join(' OR ');
 }
 
-const bump = (row: 'NEW' | 'OLD') => `UPDATE \`inventory_version\` SET \`version\` = \`version\` + 1 WHERE \`shard\` = ${row}.\`id\` % 16`;
+/**
+ * The bump: shard by the writer's connection (`CONNECTION_ID() % 16`), so a transaction locks ONE shard row however
+ * many listed rows it writes. Sharding by row id made a transaction writing several rows take several shard locks in
+ * row-id order, and two such transactions deadlocked (and queued on each other's shards).
+ */
+const BUMP = 'UPDATE `inventory_version` SET `version` = `version` + 1 WHERE `shard` = CONNECTION_ID() % 16';
 
 export class InventoryVersionMysql1796440000000 implements MigrationInterface {
   name = 'InventoryVersionMysql1796440000000';
@@ -31,9 +36,9 @@ export class InventoryVersionMysql1796440000000 implements MigrationInterface {
     await queryRunner.query("CREATE TABLE `inventory_version` (`shard` int NOT NULL, `version` bigint NOT NULL DEFAULT '0', PRIMARY KEY (`shard`)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin");
     await queryRunner.query(`INSERT INTO \`inventory_version\` (\`shard\`, \`version\`) VALUES ${Array.from({ length: 16 }, (_, i) => `(${i}, 0)`).join(', ')}`);
     for (const table of Object.keys(LISTED)) {
-      await queryRunner.query(`CREATE TRIGGER \`inventory_version_${table}_insert\` AFTER INSERT ON \`${table}\` FOR EACH ROW ${bump('NEW')}`);
-      await queryRunner.query(`CREATE TRIGGER \`inventory_version_${table}_update\` AFTER UPDATE ON \`${table}\` FOR EACH ROW ${bump('NEW')} AND (${changed(table)})`);
-      await queryRunner.query(`CREATE TRIGGER \`inventory_version_${table}_delete\` AFTER DELETE ON \`${table}\` FOR EACH ROW ${bump('OLD')}`);
+      await queryRunner.query(`CREATE TRIGGER \`inventory_version_${table}_insert\` AFTER INSERT ON \`${table}\` FOR EACH ROW ${BUMP}`);
+      await queryRunner.query(`CREATE TRIGGER \`inventory_version_${table}_update\` AFTER UPDATE ON \`${table}\` FOR EACH ROW ${BUMP} AND (${changed(table)})`);
+      await queryRunner.query(`CREATE TRIGGER \`inventory_version_${table}_delete\` AFTER DELETE ON \`${table}\` FOR EACH ROW ${BUMP}`);
     }
   }
 
