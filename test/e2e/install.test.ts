@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -234,5 +234,16 @@ describe('scripts/install.sh into a scratch root', { skip: process.getuid?.() !=
       assert.doesNotMatch(r.stdout, /^did:/m);
     }
     assert.deepEqual(snapshot(root), before, 'nothing was written');
+  });
+
+  test('a config skeleton path that is a dangling symbolic link is refused, nothing written where it points', async () => {
+    const root = path.join(scratch, 'symlinked');
+    mkdirSync(path.join(root, 'etc/kvm-crm'), { recursive: true });
+    const target = path.join(scratch, 'elsewhere-agent.json');
+    symlinkSync(target, path.join(root, 'etc/kvm-crm/agent.json'));
+    const r = await run(['agent', '--root', root, '--prefix', PREFIX]);
+    assert.equal(r.exitCode, 2, r.stderr + r.stdout);
+    assert.match(r.stderr, /refusing to write config skeleton .*agent\.json: it is a symbolic link/);
+    assert.ok(!existsSync(target), 'no secret skeleton written through the link');
   });
 });
