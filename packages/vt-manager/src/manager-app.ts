@@ -170,7 +170,7 @@ export async function startManager(
   const information = new InformationService(dataSource);
   const hostFacts = new HostFactsService(tx, agents, logger.child({ part: 'host-facts' }));
   const monitoring = new MonitoringService(tx, agents, notifier, { agentCallbackUrl: cb.toString(), logger: logger.child({ part: 'monitoring' }), failureThreshold: options.monitoringFailureThreshold, hostFacts });
-  const dashboardSessions = new DashboardSessionService(options.dashboard);
+  const dashboardSessions = new DashboardSessionService(options.dashboard, Date.now, (name) => principals.find(name));
   const authenticator = new BasicAuthenticator((name) => principals.find(name), undefined, undefined, options.login);
   /**
    * Northbound login: HTTP Basic when the request carries it (throttled per source address and user: HTTP 429, see
