@@ -92,7 +92,11 @@ source "$REPO/scripts/lib/apt-deps.sh"
 # manager: xmlsec1 (GENI credential signatures, decision 023); agent: qemu, qemu-img, libvirt and virsh, genisoimage
 # (cloud-init seeds), dnsmasq-base (libvirt's default network); both: rsync (this installer's copy).
 if [[ "$ROLE" == manager ]]; then APT=(xmlsec1 ca-certificates); else APT=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients genisoimage dnsmasq-base iproute2); fi
-ensure_apt_packages rsync
+if [[ -z "$R" ]]; then
+  ensure_apt_packages rsync
+else
+  command -v rsync >/dev/null || die "rsync is needed for the copy; install it (apt-get install rsync): with --root other than / this installer installs no packages"
+fi
 if [[ -z "$R" ]]; then
   missing=()
   for p in "${APT[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -159,9 +163,10 @@ fi
 if [[ "$changed" -eq 0 ]]; then log "ok: $DEST up to date (${PKGS[*]} and their production node_modules)"; else log "did: $changed changes under $DEST (${PKGS[*]} and their production node_modules)"; fi
 
 # --- 3. config skeletons (never overwritten) ------------------------------------------------------------------------
-put_file() { # $1 = target, $2 = mode, $3 = description; content on stdin; kept when present
+put_file() { # $1 = target, $2 = mode, $3 = description; content on stdin; kept when present; never through a symlink
+  if [[ -L "$1" ]]; then cat >/dev/null; die "refusing to write $3 $1: it is a symbolic link (secrets are written only to a new regular file; remove the link or replace it by the file)"; fi
   if [[ -e "$1" ]]; then cat >/dev/null; log "ok: kept existing $1"; return 0; fi
-  (umask 077; cat >"$1")
+  (umask 077; set -o noclobber; cat >"$1") # noclobber: O_EXCL, so a link or file appearing meanwhile is not followed
   chmod "$2" "$1"
   log "did: wrote $3 $1 (mode $2)"
 }

@@ -28,6 +28,7 @@ import {
   AGENT_PORT, CERTS, crlExpiresWithin, DOMAIN_PREFIX, done, elapsedSeconds, MANAGER_PORT, saveState, STATE_DIR, step, STORAGE_ROOT, teardown, TEMPLATE,
   vtctl, type DemoState,
 } from './demo-common.js';
+import { AGENT_NODE_FLAGS } from '@kvm-crm/oxad-agent';
 import { startDaemon, waitUntil } from './process-control.js';
 
 /** One demo host: its network share and what the demo gives it. */
@@ -132,7 +133,7 @@ export async function runHostsDemo(options: { hosts: number; keep: boolean }): P
     const managerTls = { ca, cert: readFileSync(path.join(CERTS, 'manager.crt'), 'utf8'), key: readFileSync(path.join(CERTS, 'manager.key'), 'utf8') };
     state.agentPids = [];
     for (const h of hosts) {
-      state.agentPids.push(startDaemon(path.join(REPO_ROOT, 'packages/oxad-agent/dist/main.js'), path.join(STATE_DIR, `${h.name}.json`), path.join(STATE_DIR, `${h.name}.log`), REPO_ROOT, { netns: h.net.netns }));
+      state.agentPids.push(startDaemon(path.join(REPO_ROOT, 'packages/oxad-agent/dist/main.js'), path.join(STATE_DIR, `${h.name}.json`), path.join(STATE_DIR, `${h.name}.log`), REPO_ROOT, { netns: h.net.netns, nodeFlags: AGENT_NODE_FLAGS }));
       await saveState(state);
     }
     // Mutual TLS through the bridge: the demo pings each agent with the manager's certificate.

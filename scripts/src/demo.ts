@@ -20,6 +20,7 @@ import {
   AGENT_PORT, BRIDGE, CERTS, crlExpiresWithin, DOMAIN_PREFIX, done, MANAGER_PORT, readState, saveState, STATE_DIR, stateFile, step, STORAGE_ROOT,
   teardown, TEMPLATE, vtctl, elapsedSeconds, type DemoState,
 } from './demo-common.js';
+import { AGENT_NODE_FLAGS } from '@kvm-crm/oxad-agent';
 import { runHostsDemo } from './demo-hosts.js';
 import { isAlive, startDaemon, waitUntil } from './process-control.js';
 
@@ -127,7 +128,7 @@ async function main(): Promise<void> {
 
     step(`Starting oxad-agent on https://127.0.0.1:${AGENT_PORT}/ (log var/demo/agent.log)`);
     const ca = readFileSync(path.join(CERTS, 'ca.crt'), 'utf8');
-    state.agentPid = startDaemon(path.join(REPO_ROOT, 'packages/oxad-agent/dist/main.js'), path.join(STATE_DIR, 'agent.json'), path.join(STATE_DIR, 'agent.log'), REPO_ROOT);
+    state.agentPid = startDaemon(path.join(REPO_ROOT, 'packages/oxad-agent/dist/main.js'), path.join(STATE_DIR, 'agent.json'), path.join(STATE_DIR, 'agent.log'), REPO_ROOT, { nodeFlags: AGENT_NODE_FLAGS });
     await saveState(state);
     // Mutual TLS: the agent answers only the manager's certificate, so the demo pings it with that one.
     const managerTls = { ca, cert: readFileSync(path.join(CERTS, 'manager.crt'), 'utf8'), key: readFileSync(path.join(CERTS, 'manager.key'), 'utf8') };

@@ -6,13 +6,14 @@ import { openSync, closeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * Starts `node <script> --config <config>` detached, with stdout/stderr appended to `logFile`. Returns the PID.
+ * Starts `node <nodeFlags…> <script> --config <config>` detached, with stdout/stderr appended to `logFile`. Returns
+ * the PID. `nodeFlags` (default none): V8/Node flags, e.g. the agent's AGENT_NODE_FLAGS.
  * With `netns`, inside that network namespace: `nsenter --net=/run/netns/<netns> -- node …` (nsenter execs node, so
  * the PID is the daemon's; only the network namespace changes, /sys stays the machine's).
  */
-export function startDaemon(script: string, config: string, logFile: string, cwd: string, options: { netns?: string } = {}): number {
+export function startDaemon(script: string, config: string, logFile: string, cwd: string, options: { netns?: string; nodeFlags?: readonly string[] } = {}): number {
   const fd = openSync(logFile, 'a', 0o600);
-  const daemon = [script, '--config', config];
+  const daemon = [...(options.nodeFlags ?? []), script, '--config', config];
   const child = options.netns
     ? spawn('nsenter', [`--net=/run/netns/${options.netns}`, '--', process.execPath, ...daemon], { cwd, detached: true, stdio: ['ignore', fd, fd] })
     : spawn(process.execPath, daemon, { cwd, detached: true, stdio: ['ignore', fd, fd] });

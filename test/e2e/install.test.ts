@@ -8,13 +8,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { hashPassword } from '@kvm-crm/shared';
 import { REPO_ROOT } from '@kvm-crm/harness';
 import { loadManagerOptions } from '@kvm-crm/vt-manager';
+import { AGENT_NODE_FLAGS } from '@kvm-crm/oxad-agent';
 import { loadAgentOptions } from '@kvm-crm/oxad-agent';
 
 const INSTALL = path.join(REPO_ROOT, 'scripts/install.sh');
@@ -76,6 +77,8 @@ describe('scripts/install.sh into a scratch root', { skip: process.getuid?.() !=
   test('the units in deploy/systemd pass systemd-analyze verify without a warning', async () => {
     await verifyUnit(path.join(REPO_ROOT, 'deploy/systemd/kvm-crm-manager.service'));
     await verifyUnit(path.join(REPO_ROOT, 'deploy/systemd/kvm-crm-agent.service'));
+    const agentExec = /^ExecStart=(.*)$/m.exec(readFileSync(path.join(REPO_ROOT, 'deploy/systemd/kvm-crm-agent.service'), 'utf8'))?.[1] ?? '';
+    assert.equal(agentExec.split(' ').slice(1, 1 + AGENT_NODE_FLAGS.length).join(' '), AGENT_NODE_FLAGS.join(' '), 'the agent unit starts node with AGENT_NODE_FLAGS');
     // the check is real: a misspelt key and a missing program are reported
     const bad = path.join(scratch, 'bad.service');
     writeFileSync(bad, readFileSync(path.join(REPO_ROOT, 'deploy/systemd/kvm-crm-agent.service'), 'utf8').replace('ProtectHome=yes', 'ProtectHome=yes\nProtectHomes=yes'));
@@ -172,7 +175,8 @@ describe('scripts/install.sh into a scratch root', { skip: process.getuid?.() !=
       const unitFile = path.join(root, `etc/systemd/system/kvm-crm-${role}.service`);
       assert.equal(tree.get(`etc/systemd/system/kvm-crm-${role}.service`)!.mode, 0o644);
       const unit = readFileSync(unitFile, 'utf8');
-      assert.match(unit, new RegExp(`^ExecStart=\\S+/node ${PREFIX}/packages/${pkg}/dist/main\\.js --config /etc/kvm-crm/${conf}\\.json$`, 'm'));
+      const flags = role === 'agent' ? `${AGENT_NODE_FLAGS.join(' ')} ` : '';
+      assert.match(unit, new RegExp(`^ExecStart=\\S+/node ${flags}${PREFIX}/packages/${pkg}/dist/main\\.js --config /etc/kvm-crm/${conf}\\.json$`, 'm'));
       assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
       assert.match(unit, /^ProtectSystem=strict$/m);
       assert.match(unit, /^NoNewPrivileges=yes$/m);
@@ -234,5 +238,16 @@ describe('scripts/install.sh into a scratch root', { skip: process.getuid?.() !=
       assert.doesNotMatch(r.stdout, /^did:/m);
     }
     assert.deepEqual(snapshot(root), before, 'nothing was written');
+  });
+
+  test('a config skeleton path that is a dangling symbolic link is refused, nothing written where it points', async () => {
+    const root = path.join(scratch, 'symlinked');
+    mkdirSync(path.join(root, 'etc/kvm-crm'), { recursive: true });
+    const target = path.join(scratch, 'elsewhere-agent.json');
+    symlinkSync(target, path.join(root, 'etc/kvm-crm/agent.json'));
+    const r = await run(['agent', '--root', root, '--prefix', PREFIX]);
+    assert.equal(r.exitCode, 2, r.stderr + r.stdout);
+    assert.match(r.stderr, /refusing to write config skeleton .*agent\.json: it is a symbolic link/);
+    assert.ok(!existsSync(target), 'no secret skeleton written through the link');
   });
 });

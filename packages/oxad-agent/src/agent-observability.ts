@@ -14,7 +14,7 @@ import {
   describeError,
   isPeerRefusal,
   observabilityHandler,
-  runReadinessChecks,
+  cachedReadiness,
   startMetricsListener,
   verifiedClientCertificate,
   type Logger,
@@ -57,12 +57,16 @@ export function createAgentMetrics(): { metrics: PrometheusAgentMetrics; attach(
   return { metrics, attach: (s) => void (sources = s) };
 }
 
-/** The agent's readiness checks: `libvirt` (`version()` answers) and `storage` (a file can be written and removed). */
+/**
+ * The agent's readiness checks: `libvirt` (`version()` answers; failure class `unreachable`) and `storage` (a file
+ * can be written and removed; `not writable`). Run through cachedReadiness: at most once per ~2 s.
+ */
 export function agentReadinessChecks(libvirt: { version(): Promise<string> }, storageRoot: string): ReadinessCheck[] {
   return [
-    { name: 'libvirt', run: async () => void (await libvirt.version()) },
+    { name: 'libvirt', failure: 'unreachable', run: async () => void (await libvirt.version()) },
     {
       name: 'storage',
+      failure: 'not writable',
       run: async () => {
         const probe = path.join(storageRoot, `.readyz-${process.pid}-${randomBytes(4).toString('hex')}`);
         await writeFile(probe, 'ok\n', { mode: 0o600, flag: 'wx' });
@@ -82,7 +86,7 @@ export async function mountAgentObservability(
   parts: { metrics: PrometheusAgentMetrics; checks: ReadinessCheck[]; tls: ReloadableTls; options: Pick<AgentOptions, 'metrics'>; logger: Logger },
 ): Promise<MetricsListener | undefined> {
   const { metrics, tls, logger } = parts;
-  const readiness = () => runReadinessChecks(parts.checks);
+  const readiness = cachedReadiness(parts.checks); // at most one run per ~2 s, shared by /readyz and the gauges
   metrics.observeReadiness(readiness);
   const handle = observabilityHandler({
     registry: metrics.registry,

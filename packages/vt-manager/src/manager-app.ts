@@ -174,7 +174,7 @@ export async function startManager(
   const information = new InformationService(dataSource);
   const hostFacts = new HostFactsService(tx, agents, logger.child({ part: 'host-facts' }));
   const monitoring = new MonitoringService(tx, agents, notifier, { agentCallbackUrl: cb.toString(), logger: logger.child({ part: 'monitoring' }), failureThreshold: options.monitoringFailureThreshold, hostFacts });
-  const dashboardSessions = new DashboardSessionService(options.dashboard);
+  const dashboardSessions = new DashboardSessionService(options.dashboard, Date.now, (name) => principals.find(name));
   const authenticator = new BasicAuthenticator((name) => principals.find(name), undefined, undefined, options.login);
   /**
    * Northbound login: HTTP Basic when the request carries it (throttled per source address and user: HTTP 429, see
@@ -207,7 +207,7 @@ export async function startManager(
     instanceId: provisioning.instanceId, leaseSeconds: options.actionLeaseSeconds, logger: logger.child({ part: 'migration' }), metrics,
   });
   const migrations = new MigrationService(tx, vmLifecycle, agents, new PlacementService({ capacity: options.capacity, policy: options.placement.policy }), migrationRunner, {
-    instanceId: provisioning.instanceId, leaseSeconds: options.actionLeaseSeconds, logger: logger.child({ part: 'migration' }),
+    instanceId: provisioning.instanceId, leaseSeconds: options.actionLeaseSeconds, logger: logger.child({ part: 'migration' }), metrics,
   });
   const adminMethods = auditAdminCalls({ ...geniAdmin, ...adminMigrationApi({ migrations }), ...adminApi({ inventory, dataSource, principals, provisioning, quotas, vms: vmLifecycle, inventoryChanges: new InventoryChangesService(tx), onPrincipalRemoved: (n) => { authenticator.forget(n); dashboardSessions.forget(n); }, hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts }, keptDisks: new KeptDisksService(tx, inventory, agents), backups: new VmBackupService(tx, inventory, agents, logger.child({ part: 'backups' })), manifests: new ManifestService(tx, vmLifecycle, new CapacityService(options.capacity), agents) }), ...callbackAdmin }, adminLog);
   const admin = createXmlRpcHandler({ methods: adminMethods, logger: adminLog, authenticate: basicAuth('admin'), observer: metrics.xmlrpc('admin') });

@@ -9,13 +9,13 @@ import type { TLSSocket } from 'node:tls';
 import type { Express } from 'express';
 import type { DataSource } from 'typeorm';
 import {
+  cachedReadiness,
   createMetricsRegistry,
   describeError,
   isPeerRefusal,
   observabilityHandler,
   RateLimitedError,
   readBasicCredentials,
-  runReadinessChecks,
   startMetricsListener,
   verifiedClientCertificate,
   type Logger,
@@ -40,20 +40,27 @@ export function createManagerMetrics(dataSource: DataSource, options: Pick<Manag
 }
 
 /**
- * The manager's readiness checks: `database` (`SELECT 1`), `migrations` (none pending), `tls` (certificate and key
- * loaded, certificate not expired).
+ * The manager's readiness checks: `database` (`SELECT 1`; failure class `unreachable`), `migrations` (one read of
+ * typeorm's migrations table, compared with the migrations this build knows; `not migrated`; never creates the
+ * table, unlike `showMigrations()`), `tls` (certificate not expired; `expired`). Each statement takes a pooled
+ * connection and gives it back, also on error.
  */
 export function managerReadinessChecks(dataSource: DataSource, tls: ReloadableTls): ReadinessCheck[] {
+  const table = dataSource.driver.escape(dataSource.options.migrationsTableName ?? 'migrations');
   return [
-    { name: 'database', run: async () => void (await dataSource.query('SELECT 1')) },
+    { name: 'database', failure: 'unreachable', run: async () => void (await dataSource.query('SELECT 1')) },
     {
       name: 'migrations',
+      failure: 'not migrated',
       run: async () => {
-        if (await dataSource.showMigrations()) throw new Error('database migrations are pending: run the manager\'s migrations (it applies them at start)');
+        const applied = new Set(((await dataSource.query(`SELECT name FROM ${table}`)) as Array<{ name: string }>).map((r) => r.name));
+        const pending = dataSource.migrations.map((m) => m.name ?? m.constructor.name).filter((n) => !applied.has(n));
+        if (pending.length) throw new Error(`${pending.length} database migration(s) pending (${pending.slice(0, 3).join(', ')}…): run the manager's migrations (it applies them at start)`);
       },
     },
     {
       name: 'tls',
+      failure: 'expired',
       run: async () => {
         const c = tls.current.certificate;
         if (c.notAfter.getTime() <= Date.now()) throw new Error(`our certificate ${c.commonName} expired at ${c.notAfter.toISOString()}`);
@@ -81,7 +88,7 @@ export interface ManagerObservabilityParts {
 export async function mountManagerObservability(app: Express, parts: ManagerObservabilityParts): Promise<MetricsListener | undefined> {
   const { metrics, dataSource, tls, authenticator, principals, logger } = parts;
   const checks = managerReadinessChecks(dataSource, tls);
-  const readiness = () => runReadinessChecks(checks);
+  const readiness = cachedReadiness(checks); // shared by /readyz (both ports) and the scrape-time gauges
   metrics.observeReadiness(readiness);
   const authorize = async (req: IncomingMessage): Promise<MetricsRefusal | undefined> => {
     const c = readBasicCredentials(req);

@@ -1,6 +1,7 @@
 /**
  * The observability endpoints of both daemons (decision record 028): `GET /healthz` (the process answers),
- * `GET /readyz` (every readiness check passes: 200, else 503; JSON naming each check) and `GET /metrics` (the
+ * `GET /readyz` (every readiness check passes: 200, else 503; JSON naming each check, error texts only for
+ * callers `authorize` allows) and `GET /metrics` (the
  * instance's Prometheus registry, text exposition format 0.0.4). Served on the daemon's HTTPS port, where
  * `/metrics` asks `authorize`, and optionally on a separate plain-HTTP listener (`metrics.listen`) meant for
  * loopback or a scrape network, where it does not.
@@ -10,7 +11,7 @@ import type { Registry } from 'prom-client';
 import { describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { closeServer, listen } from '../xmlrpc/https-server.js';
-import type { ReadinessReport } from './readiness.js';
+import { publicReadinessReport, type ReadinessReport } from './readiness.js';
 
 /** Why a `/metrics` request is refused: HTTP 401 (no or bad credentials; a Basic challenge is sent) or 403. */
 export interface MetricsRefusal {
@@ -21,11 +22,12 @@ export interface MetricsRefusal {
 /** Options of {@link observabilityHandler}. */
 export interface ObservabilityOptions {
   registry: Registry;
-  /** Runs the readiness checks (see readiness.ts). */
+  /** Runs the readiness checks (see readiness.ts; pass {@link cachedReadiness}'s function to bound the work). */
   readiness: () => Promise<ReadinessReport>;
   /**
    * Who may read `/metrics`: resolves undefined to allow, or a refusal. Omitted: everyone may (the separate
-   * listener). May throw; a throw answers 500.
+   * listener). May throw; a throw answers 500. Also asked on `/readyz`: only allowed callers get the checks' full
+   * error texts; everyone else (and every caller on the separate listener) gets names, ok and generic reasons.
    */
   authorize?: (req: IncomingMessage) => Promise<MetricsRefusal | undefined>;
   /** Called for each refused `/metrics` request (the auth failure counter). */
@@ -62,8 +64,9 @@ async function serve(path: string, req: IncomingMessage, res: ServerResponse, op
   }
   if (path === '/readyz') {
     const report = await options.readiness();
-    if (!report.ready) options.logger.warn('not ready', { failed: report.failed });
-    sendJson(res, report.ready ? 200 : 503, report);
+    if (!report.ready) options.logger.warn('not ready', { failed: report.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.error ?? c.reason ?? 'failed'}`) });
+    const full = options.authorize !== undefined && (await options.authorize(req).catch(() => ({ status: 403 as const, reason: 'error' }))) === undefined;
+    sendJson(res, report.ready ? 200 : 503, full ? report : publicReadinessReport(report));
     return;
   }
   const refusal = options.authorize ? await options.authorize(req) : undefined;

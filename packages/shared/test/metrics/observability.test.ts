@@ -12,7 +12,7 @@ import { InputError } from '../../dist/errors.js';
 import { createLogger } from '../../dist/logger.js';
 import { boundedLabel, createMetricsRegistry, sharedSnapshot } from '../../dist/metrics/metrics-registry.js';
 import { observabilityHandler, startMetricsListener } from '../../dist/metrics/observability-endpoints.js';
-import { runReadinessChecks } from '../../dist/metrics/readiness.js';
+import { cachedReadiness, runReadinessChecks } from '../../dist/metrics/readiness.js';
 import { createXmlRpcHandler, serialiseMethodCall } from '../../dist/xmlrpc/server.js';
 
 const logger = createLogger({ component: 'test', silent: true });
@@ -86,6 +86,27 @@ test('runReadinessChecks: each check named with its error; a hanging check times
   assert.equal((await runReadinessChecks([{ name: 'fine', run: async () => undefined }])).ready, true);
 });
 
+test('cachedReadiness: concurrent callers share one run, a report is reused for ttlSeconds, then the checks run again; timeout reason class', async () => {
+  let runs = 0;
+  let release: () => void = () => undefined;
+  const readiness = cachedReadiness([{ name: 'db', failure: 'unreachable', run: () => { runs++; return new Promise<void>((r) => { release = r; }); } }], { ttlSeconds: 0.3, timeoutSeconds: 5 });
+  const all = Promise.all([readiness(), readiness(), readiness()]);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(runs, 1, 'one run in flight for three callers');
+  release();
+  const reports = await all;
+  assert.ok(reports.every((r) => r.ready));
+  await readiness();
+  assert.equal(runs, 1, 'cached within ttl');
+  await new Promise((r) => setTimeout(r, 350));
+  const next = readiness();
+  release();
+  await next;
+  assert.equal(runs, 2, 'run again after ttl');
+  const slow = await runReadinessChecks([{ name: 'slow', failure: 'unreachable', run: () => new Promise(() => undefined) }], 0.1);
+  assert.equal(slow.checks[0]?.reason, 'timeout');
+});
+
 test('observabilityHandler: /healthz, /readyz 200/503 with JSON, /metrics behind authorize (refusals counted), other paths passed on', async (t) => {
   const registry = createMetricsRegistry();
   new Counter({ name: 'kvmcrm_handler_test_total', help: 'test', registers: [registry] }).inc();
@@ -93,7 +114,7 @@ test('observabilityHandler: /healthz, /readyz 200/503 with JSON, /metrics behind
   const refused: number[] = [];
   const handle = observabilityHandler({
     registry, logger,
-    readiness: () => runReadinessChecks([{ name: 'database', run: async () => { if (!ready) throw new Error('database down'); } }]),
+    readiness: () => runReadinessChecks([{ name: 'database', failure: 'unreachable', run: async () => { if (!ready) throw new Error('database down'); } }]),
     authorize: async (req) => (req.headers['x-allow'] === 'yes' ? undefined : { status: 401, reason: 'credentials required' }),
     onRefused: (r) => refused.push(r.status),
   });
@@ -112,6 +133,10 @@ test('observabilityHandler: /healthz, /readyz 200/503 with JSON, /metrics behind
   const down = await request(port, '/readyz');
   assert.equal(down.status, 503);
   assert.deepEqual((JSON.parse(down.body) as { failed: string[] }).failed, ['database']);
+  assert.deepEqual((JSON.parse(down.body) as { checks: unknown[] }).checks, [{ name: 'database', ok: false, reason: 'unreachable' }], 'anonymous: name, ok and a generic reason only');
+  assert.doesNotMatch(down.body, /database down/);
+  const full = JSON.parse((await request(port, '/readyz', { headers: { 'x-allow': 'yes' } })).body) as { checks: Array<{ error?: string }> };
+  assert.equal(full.checks[0]?.error, 'database down', 'an authorised caller gets the error text');
 
   const no = await request(port, '/metrics');
   assert.equal(no.status, 401);

@@ -89,8 +89,8 @@ export function dashboardApi(deps: DashboardApiDeps): Router {
   });
 
   // Everything below needs a session; a POST also the CSRF token.
-  router.use((req, res, next) => {
-    const session = deps.sessions.find(cookieValue(req));
+  router.use(async (req, res, next) => {
+    const session = await deps.sessions.findCurrent(cookieValue(req)); // roles read again at most once a minute
     if (!session) throw new AuthenticationError('not logged in');
     if (req.method !== 'GET' && req.method !== 'HEAD' && !deps.sessions.checkCsrf(session, req.get(CSRF_HEADER))) throw new NotAllowedError('missing or wrong CSRF token');
     (res.locals as Locals).session = session;

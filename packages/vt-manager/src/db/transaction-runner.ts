@@ -83,6 +83,7 @@ export class TransactionRunner {
       return;
     }
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    let aborted: { unit: Queued; error: unknown } | undefined;
     try {
       await this.dataSource.transaction(async (em) => {
         // One name for every unit's savepoint (each is released before the next): three statements in the driver's
@@ -94,15 +95,29 @@ export class TransactionRunner {
             await em.query('RELEASE SAVEPOINT kvmcrm_unit');
             outcomes.push({ ok: true, value });
           } catch (error) {
-            await em.query('ROLLBACK TO SAVEPOINT kvmcrm_unit');
-            await em.query('RELEASE SAVEPOINT kvmcrm_unit');
+            try {
+              await em.query('ROLLBACK TO SAVEPOINT kvmcrm_unit');
+              await em.query('RELEASE SAVEPOINT kvmcrm_unit');
+            } catch (rollbackError) {
+              // SQLite rolled the whole transaction back on the unit's error (SQLITE_FULL, IOERR, …): the savepoint is
+              // gone with it. The unit's error is the cause, not "no such savepoint".
+              aborted = { unit, error };
+              throw rollbackError;
+            }
             outcomes.push({ ok: false, error });
           }
         }
       });
     } catch (err) {
-      // The shared transaction failed (COMMIT or a savepoint statement): nothing of the group was stored.
-      for (const unit of group) unit.reject(err);
+      // The shared transaction failed (COMMIT or a savepoint statement): nothing of the group was stored. When a
+      // unit's error aborted it, that unit gets its error and the others one whose cause it is.
+      if (!aborted) {
+        for (const unit of group) unit.reject(err);
+        return;
+      }
+      const first = aborted;
+      const shared = new Error(`the shared transaction was rolled back by the database after a unit failed (${errorText(first.error)}); nothing of the group was stored`, { cause: first.error });
+      for (const unit of group) unit.reject(unit === first.unit ? first.error : shared);
       return;
     }
     group.forEach((unit, i) => {
@@ -122,4 +137,9 @@ export class TransactionRunner {
       }
     }
   }
+}
+
+/** The message of `e` (an Error's, else its string form). */
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

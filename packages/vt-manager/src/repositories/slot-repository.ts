@@ -44,9 +44,21 @@ export class SlotRepository {
     await this.em.query(`UPDATE ${RANGE_TABLE[kind]} SET nextFree = ? WHERE id = ?`, [next, rangeId]);
   }
 
-  /** Lowers range `rangeId`'s next-free cursor to `address` (freed) when it is above it. */
+  /**
+   * Lowers range `rangeId`'s next-free cursor to `address` (freed) when it is above it. The range row is locked
+   * first and unconditionally (`SELECT … FOR UPDATE` on MySQL/MariaDB; SQLite transactions are serialised already):
+   * a conditional `UPDATE … WHERE nextFree > ?` that matches nothing releases the row lock again under READ COMMITTED,
+   * and the slot would then be deleted without the range lock, letting an allocator that still sees the slot as taken
+   * move the cursor past the freed address (decision 032). Must run before the slot row is deleted (lock order
+   * range → slots, as the allocators).
+   */
   private async lowerCursor(kind: RangeKind, rangeId: number, address: number): Promise<void> {
-    await this.em.query(`UPDATE ${RANGE_TABLE[kind]} SET nextFree = ? WHERE id = ? AND nextFree > ?`, [address, rangeId, address]);
+    const engine = this.em.connection.options.type;
+    const forUpdate = engine === 'mysql' || engine === 'mariadb' ? ' FOR UPDATE' : '';
+    const rows = (await this.em.query(`SELECT nextFree AS nextFree FROM ${RANGE_TABLE[kind]} WHERE id = ?${forUpdate}`, [rangeId])) as Array<{ nextFree: string | number | null }>;
+    if (rows.length === 0) return; // the range is gone (its slots went with it)
+    const next = rows[0]!.nextFree;
+    if (next !== null && Number(next) > address) await this.em.query(`UPDATE ${RANGE_TABLE[kind]} SET nextFree = ? WHERE id = ?`, [address, rangeId]);
   }
 
   /**
@@ -68,7 +80,10 @@ export class SlotRepository {
     return this.em.findOneBy(ENTITY[kind], { address });
   }
 
-  /** Frees an excluded address of range `rangeId` (allocated ones are left alone). Returns whether it was excluded. */
+  /**
+   * Frees an excluded address of range `rangeId` (allocated ones are left alone): locks the range row, lowers its
+   * cursor, then deletes the slot. Returns whether it was excluded.
+   */
   async include(kind: RangeKind, rangeId: number, address: number): Promise<boolean> {
     await this.lowerCursor(kind, rangeId, address);
     return !!(await this.em.delete(ENTITY[kind], { rangeId, address, excluded: true })).affected;
@@ -94,13 +109,14 @@ export class SlotRepository {
 
   /** Releases every IPv4 and MAC address of `vmUuid` (idempotent). Returns how many were released. */
   async releaseAllOf(vmUuid: string): Promise<number> {
-    // The cursors first: on MySQL this locks the range rows before the slot rows, in the allocators' order.
-    for (const kind of ['ipv4', 'mac'] as const) {
+    // The range rows first, locked unconditionally (lowerCursor), then the slot rows; MAC ranges before IPv4 ranges,
+    // as a create locks them (action-store: each NIC's MAC, then its IPv4 address). Another order deadlocks with it.
+    for (const kind of ['mac', 'ipv4'] as const) {
       const lowest = (await this.em.query(`SELECT rangeId AS rangeId, MIN(address) AS address FROM ${SLOT_TABLE[kind]} WHERE vmUuid = ? GROUP BY rangeId`, [vmUuid])) as Array<{ rangeId: number; address: string | number }>;
       for (const r of lowest) await this.lowerCursor(kind, Number(r.rangeId), Number(r.address));
     }
-    const a = await this.em.delete(Ipv4Slot, { vmUuid });
     const b = await this.em.delete(MacSlot, { vmUuid });
+    const a = await this.em.delete(Ipv4Slot, { vmUuid });
     return (a.affected ?? 0) + (b.affected ?? 0);
   }
 }

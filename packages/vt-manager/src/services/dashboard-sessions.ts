@@ -34,7 +34,17 @@ export interface DashboardSession {
   role: 'admin' | 'viewer';
   createdAt: number;
   lastSeenAt: number;
+  /** When the principal's roles were last read from the principal store (see {@link DashboardSessionService.findCurrent}). */
+  checkedAt: number;
 }
+
+/** Reads a principal's current roles (PrincipalService.find); undefined when the principal is gone. */
+export type PrincipalLookup = (name: string) => Promise<{ name: string; roles: readonly string[] } | undefined>;
+
+/** How often a session's principal is read again: 60 s (a role change or removal takes effect within a minute). */
+export const ROLE_RECHECK_SECONDS = 60;
+
+const sessionRole = (roles: readonly string[]) => (roles.includes('admin') ? 'admin' : roles.includes('viewer') ? 'viewer' : undefined);
 
 /** Creates, finds and ends dashboard sessions (see the file comment). */
 export class DashboardSessionService {
@@ -45,6 +55,10 @@ export class DashboardSessionService {
     options: Partial<DashboardSessionOptions> = {},
     /** Clock in ms (tests). */
     private readonly now: () => number = Date.now,
+    /** Where {@link findCurrent} reads the principal's roles again; default none (sessions keep their login roles). */
+    private readonly lookup?: PrincipalLookup,
+    /** Seconds between those reads per session; default {@link ROLE_RECHECK_SECONDS}. */
+    private readonly recheckSeconds = ROLE_RECHECK_SECONDS,
   ) {
     this.options = dashboardSessionOptionsSchema.parse(options);
   }
@@ -59,7 +73,7 @@ export class DashboardSessionService {
    * @throws Error when the principal has neither role (the caller checked the login first).
    */
   create(principal: Principal): DashboardSession {
-    const role = principal.roles.includes('admin') ? 'admin' : principal.roles.includes('viewer') ? 'viewer' : undefined;
+    const role = sessionRole(principal.roles);
     if (!role) throw new Error(`principal ${principal.name} has neither role admin nor viewer`);
     this.prune();
     if (this.sessions.size >= this.options.maxSessions) {
@@ -74,6 +88,7 @@ export class DashboardSessionService {
       role,
       createdAt: at,
       lastSeenAt: at,
+      checkedAt: at,
     };
     this.sessions.set(session.id, session);
     return session;
@@ -90,6 +105,29 @@ export class DashboardSessionService {
       return undefined;
     }
     s.lastSeenAt = at;
+    return s;
+  }
+
+  /**
+   * {@link find}, and when the principal's roles were read more than `recheckSeconds` ago, reads them again: a
+   * principal that is gone or holds neither `admin` nor `viewer` any more ends the session (undefined); otherwise the
+   * session takes the current roles (an admin demoted to viewer reads only from then on).
+   * @throws whatever the lookup throws (the database unreachable): the request fails, the session is kept.
+   */
+  async findCurrent(id: string | undefined): Promise<DashboardSession | undefined> {
+    const s = this.find(id);
+    if (!s || !this.lookup) return s;
+    const at = this.now();
+    if (at - s.checkedAt < this.recheckSeconds * 1000) return s;
+    const p = await this.lookup(s.principal.name);
+    const role = p ? sessionRole(p.roles) : undefined;
+    if (!p || !role) {
+      this.sessions.delete(s.id);
+      return undefined;
+    }
+    s.principal = { name: p.name, roles: [...p.roles] };
+    s.role = role;
+    s.checkedAt = at;
     return s;
   }
 

@@ -77,3 +77,34 @@ test('[sqlite] units queued while a transaction runs share the next one (group c
   assert.deepEqual((await ds.manager.find(PrincipalRecord, { order: { name: 'ASC' } })).map((p) => p.name), ['a', 'b', 'd'], 'committed: all but the failed unit');
   assert.deepEqual(await tx.run(async (em) => em.count(PrincipalRecord)), 3, 'the runner goes on after a group');
 });
+
+test('[sqlite] a unit whose error made SQLite roll back the whole shared transaction: the group rejects with that error as the cause, not "no such savepoint"', async (t) => {
+  const ds = await openTestDatabase(t, 'sqlite');
+  const tx = new TransactionRunner(ds);
+  let release: (() => void) | undefined;
+  const first = tx.run(async () => new Promise<void>((r) => { release = r; })); // holds the runner so the next three group up
+  while (!release) await new Promise((r) => setTimeout(r, 5));
+  const unit = (name: string, abort = false) =>
+    tx.run(async (em) => {
+      await em.insert(PrincipalRecord, { name, roles: 'admin', passwordScrypt: null });
+      if (abort) {
+        // What SQLite does itself on SQLITE_FULL or an I/O error: the whole transaction is rolled back.
+        await em.query('ROLLBACK');
+        throw new Error('database or disk is full');
+      }
+      return name;
+    });
+  const queued = Promise.allSettled([unit('b'), unit('c', true), unit('d')]);
+  release();
+  await first;
+  const results = await queued;
+  assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected', 'rejected']);
+  const [b, c, d] = results.map((r) => (r as PromiseRejectedResult).reason as Error);
+  assert.equal(c!.message, 'database or disk is full', 'the failing unit gets its own error');
+  for (const e of [b!, d!]) {
+    assert.match(e.message, /rolled back by the database after a unit failed \(database or disk is full\)/);
+    assert.equal((e.cause as Error).message, 'database or disk is full');
+  }
+  assert.equal(await ds.manager.count(PrincipalRecord), 0, 'nothing of the group stored');
+  assert.equal(await tx.run(async (em) => em.count(PrincipalRecord)), 0, 'the runner goes on');
+});

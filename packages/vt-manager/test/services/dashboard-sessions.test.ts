@@ -47,6 +47,37 @@ test('sessions: role, random ids, idle and absolute expiry, CSRF, forget, cap', 
   assert.equal(s.find(undefined), undefined);
 });
 
+test('sessions: roles read again at most once per recheck interval; demotion takes effect, removal or no dashboard role ends the session', async () => {
+  let now = 1_000_000;
+  const roles = new Map<string, string[]>([['ada', ['admin']], ['bob', ['viewer']]]);
+  let lookups = 0;
+  const s = new DashboardSessionService({ idleSeconds: 3600, maxSeconds: 7200 }, () => now, async (name) => {
+    lookups++;
+    const r = roles.get(name);
+    return r ? { name, roles: r } : undefined;
+  }, 60);
+  const a = s.create({ name: 'ada', roles: ['admin'] });
+  const b = s.create({ name: 'bob', roles: ['viewer'] });
+  roles.set('ada', ['viewer']);
+  now += 30_000;
+  assert.equal((await s.findCurrent(a.id))?.role, 'admin', 'within the interval: no read');
+  assert.equal(lookups, 0);
+  now += 31_000;
+  const demoted = await s.findCurrent(a.id);
+  assert.equal(demoted?.role, 'viewer', 'after it: the demotion applies');
+  assert.deepEqual(demoted?.principal.roles, ['viewer']);
+  assert.equal(lookups, 1);
+  assert.equal((await s.findCurrent(a.id))?.role, 'viewer');
+  assert.equal(lookups, 1, 'read once per interval, not per request');
+  roles.delete('bob');
+  roles.set('ada', ['clearinghouse']);
+  now += 61_000;
+  assert.equal(await s.findCurrent(b.id), undefined, 'a removed principal: session ended');
+  assert.equal(await s.findCurrent(a.id), undefined, 'no admin/viewer role any more: session ended');
+  assert.equal(s.find(a.id), undefined, 'and dropped');
+  assert.equal(await s.findCurrent(undefined), undefined);
+});
+
 test('VM page: filters by text (name, uuid, IP, MAC), state and host; newest first; bad paging refused', () => {
   const rows = [
     { uuid: 'u-1', name: 'web', state: 'running', server: 'kvm1', ip: '10.0.0.5', interfaces: [{ ip: '10.0.0.5', mac: '02:00:00:00:00:01' }] },

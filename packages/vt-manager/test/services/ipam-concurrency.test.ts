@@ -103,3 +103,36 @@ test('[mysql] two manager processes (two connection pools) allocating 25 each fr
   for (const err of failed) assert.ok(err instanceof ConflictError && err.message.startsWith('IPv4 pool exhausted'), String(err));
   assert.equal(await a.getRepository(Ipv4Slot).count(), 40);
 });
+
+test('[mysql] a release of an address at the cursor holds the range lock: a concurrent create waits and then takes the freed address (lowest free)', { timeout: 60_000 }, async (t) => {
+  if (!(await engineAvailable(t, 'mysql'))) return;
+  const db = await createMysqlTestDatabase();
+  t.after(db.drop);
+  const ds = await openDatabase(db.options);
+  const releaser = ds.createQueryRunner();
+  t.after(async () => {
+    if (releaser.isTransactionActive) await releaser.rollbackTransaction();
+    await releaser.release();
+    await ds.destroy();
+  });
+  const tx = new TransactionRunner(ds);
+  const inventory = new InventoryService(tx);
+  const server = await inventory.registerServer({ name: 'host1', agentUrl: 'https://host1.example:9229/', agentPassword: 'pw', bridges: [{ name: 'br0' }] });
+  await inventory.addIpv4Range({ name: 'v4', start: '10.9.0.1', end: '10.9.0.40', netmask: '255.255.255.0' });
+  await inventory.subscribe('host1', 'ipv4', 'v4');
+  const ipam = new IpamService();
+  const [a, b, c, d] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+  assert.equal((await tx.run((em) => ipam.allocateIpv4(em, server.id, a))).address, '10.9.0.1');
+  assert.equal((await tx.run((em) => ipam.allocateIpv4(em, server.id, b))).address, '10.9.0.2');
+  assert.equal((await tx.run((em) => ipam.reserveIpv4(em, server, c, '10.9.0.4'))).address, '10.9.0.4');
+  assert.equal((await tx.run((em) => ipam.allocateIpv4(em, server.id, d))).address, '10.9.0.3'); // cursor now .4, which c holds
+  // c's release is under way (not committed): its slot .4 still looks taken to other transactions' reads.
+  await releaser.startTransaction('READ COMMITTED');
+  assert.equal(await ipam.releaseAll(releaser.manager, c), 1);
+  let settled = false;
+  const create = tx.run((em) => ipam.allocateIpv4(em, server.id, randomUUID())).finally(() => { settled = true; });
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(settled, false, 'the create waits for the range row the release holds');
+  await releaser.commitTransaction();
+  assert.equal((await create).address, '10.9.0.4', 'the freed address, not one past it');
+});

@@ -9,12 +9,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ActionEvent } from '../../dist/db/entities/action-event.js';
 import { ActionRecord } from '../../dist/db/entities/action.js';
+import { Server } from '../../dist/db/entities/server.js';
 import { GeniSliver } from '../../dist/db/entities/geni-sliver.js';
 import { VirtualMachine } from '../../dist/db/entities/virtual-machine.js';
 import { VmMigration } from '../../dist/db/entities/vm-migration.js';
 import { bridgeMap, MigrationRunner } from '../../dist/services/migration/migration-runner.js';
 import { MigrationService } from '../../dist/services/migration/migration-service.js';
 import { PlacementService } from '../../dist/services/placement/placement-service.js';
+import type { ActionMetrics } from '../../dist/services/metrics-ports.js';
 import { VmLifecycleService } from '../../dist/services/vm-lifecycle-service.js';
 import { addHostWithFacts } from '../../dist/testing/capacity-fakes.js';
 import { FakeMigrationAgents } from '../../dist/testing/migration-fakes.js';
@@ -25,7 +27,7 @@ const KVM1 = '5e4e0000-0000-4000-8000-000000000001';
 const KVM2 = '5e4e0000-0000-4000-8000-000000000002';
 const RATIOS = { cpuOvercommit: 4, memoryOvercommit: 1, diskOvercommit: 1 };
 
-async function setUp(w: World, opts: { kvm2MemoryMiB?: number } = {}) {
+async function setUp(w: World, opts: { kvm2MemoryMiB?: number; metrics?: ActionMetrics } = {}) {
   await addHostWithFacts(w, 'kvm1', KVM1, 1, { memoryTotalMiB: 8192 });
   await addHostWithFacts(w, 'kvm2', KVM2, 2, { memoryTotalMiB: opts.kvm2MemoryMiB ?? 8192 });
   const a = await provisionVm(w, { name: 'vm1', memoryMb: 512, serverUuid: KVM1 });
@@ -33,7 +35,7 @@ async function setUp(w: World, opts: { kvm2MemoryMiB?: number } = {}) {
   const fake = new FakeMigrationAgents();
   const runner = new MigrationRunner(w.tx, fake, { instanceId: 'm1', pollSeconds: 0.01, cleanupTries: 1, logger: silentLogger() });
   const vms = new VmLifecycleService(w.tx, w.provisioning.intake, w.agent);
-  const service = new MigrationService(w.tx, vms, w.agent, new PlacementService({ capacity: RATIOS, policy: 'spread' }), runner, { instanceId: 'm1', leaseSeconds: 60, logger: silentLogger() });
+  const service = new MigrationService(w.tx, vms, w.agent, new PlacementService({ capacity: RATIOS, policy: 'spread' }), runner, { instanceId: 'm1', leaseSeconds: 60, logger: silentLogger(), metrics: opts.metrics });
   return { vmUuid: a.vmUuid, fake, runner, service };
 }
 
@@ -123,6 +125,21 @@ test('migrate: refusals before anything is stored (running VM, same host, templa
   await assert.rejects(service.request('admin', { vm: 'vm1', to: 'kvm2' }), /template debian12 is not on kvm2: .*--flatten/);
   await assert.rejects(service.request('admin', { vm: 'vm1', to: 'kvm2', flatten: true }), /host kvm2 has .* MiB free for VMs, 512 MiB asked/);
   assert.equal(await count(), 0);
+});
+
+test('migrate: placement picks a target without the template → the stored action FAILED once and counted in the action metrics', async (t) => {
+  const w = await openWorld(t, {});
+  const finished: Array<[string, string, number]> = [];
+  const { service } = await setUp(w, { metrics: { actionFinished: (type, result, seconds) => void finished.push([type, result, seconds]) } });
+  await w.tx.dataSource.getRepository(Server).update({ name: 'kvm1' }, { draining: true });
+  w.agent.templates = [];
+  await assert.rejects(service.request('admin', { vm: 'vm1' }), /template debian12 is not on kvm2: .*--flatten/);
+  const [stored] = await w.tx.dataSource.getRepository(ActionRecord).findBy({ type: 'migrate' });
+  assert.equal(stored?.status, 'FAILED');
+  assert.equal((await terminalEvents(w, stored.uuid)).length, 1);
+  assert.equal(finished.length, 1, 'counted once');
+  assert.deepEqual(finished[0]!.slice(0, 2), ['migrate', 'FAILED']);
+  assert.ok(finished[0]![2] >= 0);
 });
 
 test('migrate: a stale migration (its manager died) is taken over: before the commit it rolls back, after it it finishes', async (t) => {

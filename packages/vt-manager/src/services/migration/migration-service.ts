@@ -19,6 +19,7 @@ import { ActionRepository } from '../../repositories/action-repository.js';
 import { ServerRepository } from '../../repositories/server-repository.js';
 import { VmMigrationRepository } from '../../repositories/vm-migration-repository.js';
 import { VmRepository } from '../../repositories/vm-repository.js';
+import { NO_METRICS, secondsSince, type ActionMetrics } from '../metrics-ports.js';
 import type { PlacementService } from '../placement/placement-service.js';
 import type { AgentGateway } from '../ports.js';
 import type { AdminActionTicket, VmLifecycleService } from '../vm-lifecycle-service.js';
@@ -62,7 +63,13 @@ export class MigrationService {
     private readonly agents: AgentGateway,
     private readonly placement: PlacementService,
     private readonly runner: MigrationRunner,
-    private readonly settings: { instanceId: string; leaseSeconds: number; logger: Logger },
+    private readonly settings: {
+      instanceId: string;
+      leaseSeconds: number;
+      logger: Logger;
+      /** Counts a migrate action this service fails itself (as the runner does its own); default counts nothing. */
+      metrics?: ActionMetrics;
+    },
   ) {}
 
   /**
@@ -161,13 +168,19 @@ export class MigrationService {
     }
   }
 
+  /**
+   * Fails the stored migrate action `actionId` before the runner got it (once: conditional UPDATE), with its event
+   * and the `rollback` step, and counts it in the action metrics (kvmcrm_actions_total) like every other end.
+   */
   private async failNow(actionId: string, why: string): Promise<void> {
-    await this.tx.run(async (em) => {
-      if (await new ActionRepository(em).finishOnce(actionId, 'FAILED', why.slice(0, 2048))) {
-        await new ActionEventRepository(em).record(actionId, 'ONGOING', 'FAILED', `manager:${this.settings.instanceId}`, why.slice(0, 2048));
-        await new VmMigrationRepository(em).setStep(actionId, 'rollback');
-      }
+    const createdAt = await this.tx.run(async (em) => {
+      const actions = new ActionRepository(em);
+      if (!(await actions.finishOnce(actionId, 'FAILED', why.slice(0, 2048)))) return undefined;
+      await new ActionEventRepository(em).record(actionId, 'ONGOING', 'FAILED', `manager:${this.settings.instanceId}`, why.slice(0, 2048));
+      await new VmMigrationRepository(em).setStep(actionId, 'rollback');
+      return (await actions.getByUuid(actionId)).createdAt;
     });
+    if (createdAt) (this.settings.metrics ?? NO_METRICS).actionFinished('migrate', 'FAILED', secondsSince(createdAt));
   }
 
   private async waitForAction(actionId: string, timeoutMs: number): Promise<{ status: string; description: string }> {
