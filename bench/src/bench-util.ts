@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { execa } from 'execa';
-import { findReadyLine, type ReadyLine } from '@kvm-crm/harness';
+import { waitForReadyLine, type ReadyLine } from '@kvm-crm/harness';
 
 /** min, median and max of `xs` (ms or any unit). @throws Error when `xs` is empty. */
 export interface Spread {
@@ -84,22 +84,12 @@ export async function pool<T>(jobs: ReadonlyArray<() => Promise<T>>, limit: numb
 }
 
 /**
- * Polls the serial log `logPath` every 20 ms (the harness's wait polls every 250 ms, too coarse for a ratio) until
- * the test template's ready line appears. @throws Error after `timeoutMs` with the log's tail, or at once when the
- * guest's kernel panicked.
+ * Polls the serial log `logPath` every 20 ms (the harness's default 250 ms is too coarse for a ratio) until the test
+ * template's ready line appears; the harness's {@link waitForReadyLine}. @throws Error after `timeoutMs` with the
+ * log's tail, or at once when the guest's kernel panicked.
  */
-export async function waitReady(logPath: string, timeoutMs = 180_000): Promise<ReadyLine> {
-  const deadline = Date.now() + timeoutMs;
-  let text = '';
-  while (Date.now() < deadline) {
-    text = await readFile(logPath, 'utf8').catch(() => '');
-    const ready = findReadyLine(text);
-    if (ready) return ready;
-    // A TCG guest on an overloaded host can panic at boot ("IO-APIC + timer doesn't work"): no point waiting.
-    if (text.includes('Kernel panic')) throw new Error(`the guest panicked at boot (${logPath}): ${JSON.stringify(text.slice(text.indexOf('Kernel panic'), text.indexOf('Kernel panic') + 200))}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`no ready line in ${logPath} within ${timeoutMs} ms; log tail: ${JSON.stringify(text.slice(-800))}`);
+export function waitReady(logPath: string, timeoutMs = 180_000): Promise<ReadyLine> {
+  return waitForReadyLine(logPath, timeoutMs, { pollMs: 20, failOnPanic: true });
 }
 
 /** A counting semaphore: `limit` holders at a time (limit ≥ 1), the rest wait in arrival order. */

@@ -19,15 +19,26 @@ export function findReadyLine(text: string): ReadyLine | undefined {
   return m ? { line: m[0], hostname: m[1]!, ip: m[2]!, mac: m[3]! } : undefined;
 }
 
-/** Polls `logPath` until the ready line appears. @throws after `timeoutMs` with the log's tail. */
-export async function waitForReadyLine(logPath: string, timeoutMs = 180_000): Promise<ReadyLine> {
+/**
+ * Polls `logPath` every `pollMs` (default 250) until the ready line appears. With `failOnPanic` (default false) a
+ * guest kernel panic in the log fails the wait at once (a TCG guest on an overloaded host can panic at boot).
+ * @throws after `timeoutMs` with the log's tail, or on a panic when `failOnPanic`.
+ */
+export async function waitForReadyLine(
+  logPath: string,
+  timeoutMs = 180_000,
+  options: { pollMs?: number; failOnPanic?: boolean } = {},
+): Promise<ReadyLine> {
+  const { pollMs = 250, failOnPanic = false } = options;
   const deadline = Date.now() + timeoutMs;
   let text = '';
   while (Date.now() < deadline) {
     text = await readFile(logPath, 'utf8').catch(() => '');
     const ready = findReadyLine(text);
     if (ready) return ready;
-    await new Promise((r) => setTimeout(r, 250));
+    const panic = failOnPanic ? text.indexOf('Kernel panic') : -1;
+    if (panic >= 0) throw new Error(`the guest panicked at boot (${logPath}): ${JSON.stringify(text.slice(panic, panic + 200))}`);
+    await new Promise((r) => setTimeout(r, pollMs));
   }
   throw new Error(`no ready line in ${logPath} within ${timeoutMs} ms; log tail: ${JSON.stringify(text.slice(-800))}`);
 }

@@ -11,11 +11,9 @@ import type { TLSSocket } from 'node:tls';
 import type { Express } from 'express';
 import {
   createMetricsRegistry,
-  describeError,
   isPeerRefusal,
-  observabilityHandler,
+  mountObservability,
   cachedReadiness,
-  startMetricsListener,
   verifiedClientCertificate,
   type Logger,
   type MetricsListener,
@@ -88,7 +86,7 @@ export async function mountAgentObservability(
   const { metrics, tls, logger } = parts;
   const readiness = cachedReadiness(parts.checks); // at most one run per ~2 s, shared by /readyz and the gauges
   metrics.observeReadiness(readiness);
-  const handle = observabilityHandler({
+  return mountObservability(app, {
     registry: metrics.registry,
     readiness,
     authorize: async (req) => {
@@ -101,15 +99,5 @@ export async function mountAgentObservability(
     },
     onRefused: (r) => metrics.authFailed('metrics', r.status),
     logger: logger.child({ endpoint: 'metrics' }),
-  });
-  app.use((req, res, next) => {
-    if (!handle(req, res)) next();
-  });
-  const listen = parts.options.metrics.listen;
-  if (!listen) return undefined;
-  try {
-    return await startMetricsListener(listen, { registry: metrics.registry, readiness, logger: logger.child({ endpoint: 'metrics-listener' }) });
-  } catch (err) {
-    throw new Error(`metrics.listen ${listen.host}:${listen.port}: ${describeError(err)}`, { cause: err });
-  }
+  }, parts.options.metrics.listen);
 }

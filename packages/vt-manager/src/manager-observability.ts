@@ -11,12 +11,10 @@ import type { DataSource } from 'typeorm';
 import {
   cachedReadiness,
   createMetricsRegistry,
-  describeError,
   isPeerRefusal,
-  observabilityHandler,
+  mountObservability,
   RateLimitedError,
   readBasicCredentials,
-  startMetricsListener,
   verifiedClientCertificate,
   type Logger,
   type MetricsListener,
@@ -108,17 +106,7 @@ export async function mountManagerObservability(app: Express, parts: ManagerObse
     if (!principal?.roles.some((r) => (METRICS_READER_ROLES as readonly string[]).includes(r))) return { status: 403, reason: `principal ${peer.commonName} has no metrics or admin role` };
     return undefined;
   };
-  const handle = observabilityHandler({
+  return mountObservability(app, {
     registry: metrics.registry, readiness, authorize, onRefused: (r) => metrics.authFailed('metrics', r.status), logger: logger.child({ endpoint: 'metrics' }),
-  });
-  app.use((req, res, next) => {
-    if (!handle(req, res)) next();
-  });
-  const listen = parts.options.metrics.listen;
-  if (!listen) return undefined;
-  try {
-    return await startMetricsListener(listen, { registry: metrics.registry, readiness, logger: logger.child({ endpoint: 'metrics-listener' }) });
-  } catch (err) {
-    throw new Error(`metrics.listen ${listen.host}:${listen.port}: ${describeError(err)}`, { cause: err });
-  }
+  }, parts.options.metrics.listen);
 }

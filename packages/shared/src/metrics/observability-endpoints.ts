@@ -7,6 +7,7 @@
  * loopback or a scrape network, where it does not.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Express } from 'express';
 import type { Registry } from 'prom-client';
 import { describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -109,4 +110,27 @@ export async function startMetricsListener(
   const port = await listen(server, address.port, address.host);
   options.logger.info('metrics listener (plain HTTP)', { host: address.host, port });
   return { port, close: () => closeServer(server) };
+}
+
+/**
+ * Mounts the endpoints on a daemon's express `app` (its HTTPS port, `/metrics` asking `options.authorize`) and, when
+ * `listen` is set (`metrics.listen`), starts the plain-HTTP listener with the same registry and readiness.
+ * Returns that listener, or undefined.
+ * @throws Error naming `metrics.listen host:port` when the listener's address cannot be bound.
+ */
+export async function mountObservability(
+  app: Express,
+  options: ObservabilityOptions,
+  listen: { host: string; port: number } | undefined,
+): Promise<MetricsListener | undefined> {
+  const handle = observabilityHandler(options);
+  app.use((req, res, next) => {
+    if (!handle(req, res)) next();
+  });
+  if (!listen) return undefined;
+  try {
+    return await startMetricsListener(listen, { registry: options.registry, readiness: options.readiness, logger: options.logger.child({ endpoint: 'metrics-listener' }) });
+  } catch (err) {
+    throw new Error(`metrics.listen ${listen.host}:${listen.port}: ${describeError(err)}`, { cause: err });
+  }
 }
