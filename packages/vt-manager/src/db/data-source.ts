@@ -160,10 +160,20 @@ export interface MigrationResult {
 }
 
 /**
+ * The MySQL/MariaDB named lock that serialises the migrations of `database`: `kvmcrm_migrations:` + the database
+ * name, cut to MySQL's 64-character limit for lock names (two databases whose names share their first 46
+ * characters then share a lock: they migrate one after the other, which is safe).
+ */
+export function migrationLockName(database: string): string {
+  return `kvmcrm_migrations:${database}`.slice(0, 64);
+}
+
+/**
  * Applies the pending migrations, each in its own transaction (on MySQL DDL commits implicitly, so a failed
  * migration may leave part of its statements applied: the error names it). On MySQL a named lock
- * (`GET_LOCK('kvmcrm_migrations')`) makes managers that start together migrate one after the other (SQLite serves
- * one manager per file). A database created by `synchronize` (no migration history) is adopted when its schema is
+ * (`GET_LOCK('kvmcrm_migrations:<database>')`, {@link migrationLockName}) makes managers that start together on one
+ * database migrate one after the other; named locks are server-wide, so the name carries the database and managers
+ * of other databases on the same server do not wait for them (SQLite serves one manager per file). A database created by `synchronize` (no migration history) is adopted when its schema is
  * exactly what the entities expect.
  * @throws Error when a database without history differs from the entities, or a migration fails.
  */
@@ -186,13 +196,14 @@ export async function migrate(ds: DataSource): Promise<MigrationResult> {
   };
   if (ds.options.type !== 'mysql' && ds.options.type !== 'mariadb') return run();
   const lock = ds.createQueryRunner();
+  const name = migrationLockName(String(ds.options.database ?? ''));
   try {
-    const [row] = (await lock.query(`SELECT GET_LOCK('kvmcrm_migrations', 120) AS got`)) as Array<{ got: number | string | null }>;
-    if (Number(row?.got) !== 1) throw new Error('another process held the migration lock (kvmcrm_migrations) for 120 s');
+    const [row] = (await lock.query(`SELECT GET_LOCK(?, 120) AS got`, [name])) as Array<{ got: number | string | null }>;
+    if (Number(row?.got) !== 1) throw new Error(`another process held the migration lock (${name}) for 120 s`);
     try {
       return await run();
     } finally {
-      await lock.query(`SELECT RELEASE_LOCK('kvmcrm_migrations')`);
+      await lock.query(`SELECT RELEASE_LOCK(?)`, [name]);
     }
   } finally {
     await lock.release();

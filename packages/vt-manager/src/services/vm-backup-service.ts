@@ -221,11 +221,15 @@ export class VmBackupService {
     return { vm, server: await new ServerRepository(this.tx.manager).getById(vm.serverId) };
   }
 
-  /** Reserves each NIC's MAC in a MAC range and its IP in an IPv4 range that `server` subscribes to (IpamService). */
+  /**
+   * Reserves each NIC's MAC in a MAC range and its IP in an IPv4 range that `server` subscribes to (IpamService).
+   * MAC before IPv4, as a create allocates them (action-store.ts): on MySQL/MariaDB each takes its range row's lock,
+   * and the opposite order would let a restore and a create on the same ranges deadlock.
+   */
   private async reserveAddresses(em: EntityManager, server: Server, uuid: string, row: NewVm): Promise<void> {
     for (const nic of row.interfaces) {
-      if (nic.ip) await this.ipam.reserveIpv4(em, server, uuid, nic.ip);
       await this.ipam.reserveMac(em, server, uuid, nic.mac);
+      if (nic.ip) await this.ipam.reserveIpv4(em, server, uuid, nic.ip);
     }
   }
 }

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { createDataSource, detectMysqlFlavour, migrate, MIGRATIONS_TABLE, openDatabase, pendingMigrations, pendingSchemaChanges, type DatabaseOptions } from '../../dist/db/data-source.js';
+import { createDataSource, detectMysqlFlavour, migrate, migrationLockName, MIGRATIONS_TABLE, openDatabase, pendingMigrations, pendingSchemaChanges, type DatabaseOptions } from '../../dist/db/data-source.js';
 import { ActionRecord } from '../../dist/db/entities/action.js';
 import { Ipv4Slot } from '../../dist/db/entities/ipv4-slot.js';
 import { MacSlot } from '../../dist/db/entities/mac-slot.js';
@@ -116,6 +116,36 @@ test('[mysql] three managers starting together on one database migrate it once (
   assert.deepEqual(results.flatMap((r) => r.applied).sort(), [...all].sort(), 'every migration applied exactly once in total');
   const rows = (await sources[0]!.query(`SELECT name FROM ${MIGRATIONS_TABLE}`)) as unknown[];
   assert.equal(rows.length, all.length);
+});
+
+// Named locks are server-wide: the lock carries the database, so managers of another database are not held up.
+test('[mysql] the migration lock is per database: a held lock of database B holds B\'s migration, not A\'s', async (t) => {
+  if (!(await engineAvailable(t, 'mysql'))) return;
+  const [a, b] = [await emptyDatabase(t, 'mysql'), await emptyDatabase(t, 'mysql')] as Array<Extract<DatabaseOptions, { type: 'mysql' }>>;
+  const flavour = await detectMysqlFlavour(a!);
+  const [dsA, dsB, holder] = [createDataSource(a!, flavour), createDataSource(b!, flavour), createDataSource(a!, flavour)];
+  t.after(async () => {
+    for (const s of [dsA, dsB, holder]) if (s.isInitialized) await s.destroy();
+  });
+  for (const s of [dsA, dsB, holder]) await s.initialize();
+  const side = holder.createQueryRunner();
+  t.after(() => side.release());
+  const [got] = (await side.query('SELECT GET_LOCK(?, 0) AS got', [migrationLockName(b!.database)])) as Array<{ got: number | string }>;
+  assert.equal(Number(got!.got), 1, 'the side connection holds B\'s lock');
+  let bDone = false;
+  const migratingB = migrate(dsB).finally(() => (bDone = true));
+  const resultA = await migrate(dsA);
+  assert.ok(resultA.applied.length > 0, 'A migrated while B\'s lock was held');
+  assert.equal(bDone, false, 'B waits for its lock');
+  const tablesB = (await dsB.query('SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = ? AND table_name = ?', [b!.database, MIGRATIONS_TABLE])) as Array<{ n: number | string }>;
+  assert.equal(Number(tablesB[0]!.n), 0, 'nothing of B migrated yet');
+  await side.query('SELECT RELEASE_LOCK(?)', [migrationLockName(b!.database)]);
+  assert.deepEqual((await migratingB).applied, resultA.applied, 'B migrates once its lock is free');
+});
+
+test('the migration lock name carries the database and stays within MySQL\'s 64 characters', () => {
+  assert.equal(migrationLockName('kvmcrm'), 'kvmcrm_migrations:kvmcrm');
+  assert.equal(migrationLockName('d'.repeat(64)).length, 64);
 });
 
 forEachEngine('the database itself refuses a second owner of an address, a duplicate action id, VM uuid, server name or uuid', async (t, engine) => {

@@ -63,11 +63,15 @@ forEachEngine('backup records the VM (no callback URL); restore on another host 
     await em.delete(Ipv4Slot, { vmUuid: a.vmUuid });
     await em.delete(MacSlot, { vmUuid: a.vmUuid });
   });
-  // kvm2 does not subscribe to kvm1's ranges: the address lies in none of its ranges.
+  // kvm2 does not subscribe to kvm1's ranges: the addresses lie in none of its ranges (the MAC is reserved first, as
+  // a create allocates it first).
+  await assert.rejects(svc.restore(path, 'kvm2'), (e: unknown) => e instanceof InputError && /lies in no MAC range of server kvm2/.test(e.message));
+  assert.equal(await new VmRepository(w.tx.manager).exists(a.vmUuid), false);
+  await w.inventory.subscribe('kvm2', 'mac', 'mac-kvm1');
   await assert.rejects(svc.restore(path, 'kvm2'), (e: unknown) => e instanceof InputError && /lies in no IPv4 range of server kvm2/.test(e.message));
   assert.equal(await new VmRepository(w.tx.manager).exists(a.vmUuid), false);
+  assert.equal(await w.tx.manager.countBy(MacSlot, { vmUuid: a.vmUuid }), 0, 'the MAC reserved before the refusal is freed with the rollback');
   await w.inventory.subscribe('kvm2', 'ipv4', 'v4-kvm1');
-  await w.inventory.subscribe('kvm2', 'mac', 'mac-kvm1');
   refuse.on = true;
   await assert.rejects(svc.restore(path, 'kvm2'), /corrupted/);
   assert.equal(await new VmRepository(w.tx.manager).exists(a.vmUuid), false, 'the rows are removed again');
