@@ -74,11 +74,11 @@ export const managerOptionsSchema = z.object({
       'backlog); past it, that principal\'s new `send`s are refused with a fault saying its callback backlog is ' +
       'full. Default 1000.',
     ),
-  maxQueuedHandOvers: z.number().int().min(1).max(1_000_000).default(10_000)
+  maxQueuedHandOvers: z.number().int().min(1).max(1_000_000).default(2000)
     .describe(
       'Most accepted actions waiting for their hand-over to the agent (the intake-first lane, decision 034); past ' +
       'it, new `send`/`send_sync` messages are refused whole with a fault "manager busy", nothing stored, so a ' +
-      'flood cannot grow the queue without bound. Default 10000.',
+      'flood cannot grow the queue without bound; keep it small enough for the queue to drain within `actionLeaseSeconds`. Default 2000.',
     ),
   defaultClearinghouseQuota: z
     .object({ vms: z.number().int().min(0), vcpus: z.number().int().min(0), memoryMib: z.number().int().min(0), addresses: z.number().int().min(0) })

@@ -86,8 +86,8 @@ export class ActionRepository {
   }
 
   /** See actions/claim-for-hand-over.ts. */
-  claimForHandOver(actionId: string, owner: string, now: Date, leaseSeconds: number): Promise<boolean> {
-    return claimForHandOver(this.em, actionId, owner, now, leaseSeconds);
+  claimForHandOver(actionId: string, owner: string, now: Date, leaseSeconds: number, firstAttempt = false): Promise<boolean> {
+    return claimForHandOver(this.em, actionId, owner, now, leaseSeconds, firstAttempt);
   }
 
   /** See actions/hold-lease-until-deadline.ts. */

@@ -61,7 +61,7 @@ export interface ProvisioningOptions {
   maxActionsPerMessage?: number;
   /** Most undelivered statuses per principal. Default: the config's `maxPendingStatusesPerPrincipal` (1000). */
   maxPendingStatusesPerPrincipal?: number;
-  /** Most accepted actions waiting for their hand-over ("manager busy" past it). Default: the config's `maxQueuedHandOvers` (10,000). */
+  /** Most accepted actions waiting for their hand-over ("manager busy" past it). Default: the config's `maxQueuedHandOvers` (2,000). */
   maxQueuedHandOvers?: number;
   logger: Logger;
   /** Overcommit ratios of the capacity accounting. Default: the config's `capacity` (CPU 4.0, memory 1.0, disk 1.0). */

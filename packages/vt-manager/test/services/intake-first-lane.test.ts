@@ -1,7 +1,8 @@
 /**
  * Decision 034: the background lane gives way to the intake (one task at a time while a `send` is in flight, more
  * when idle, never none), keeps arrival order, and refuses work past its cap; the backlog guard's cached count never
- * lets a principal past the limit that an exact read would refuse after its own sends.
+ * lets a principal past the limit that an exact read would refuse after its own sends; the first hand-over claims
+ * an action only while no send was made.
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
@@ -12,7 +13,7 @@ import { DbClientNotifier } from '../../dist/adapters/db-client-notifier.js';
 import { IpamService } from '../../dist/services/ipam-service.js';
 import { ProvisioningService } from '../../dist/services/provisioning-service.js';
 import { forEachEngine } from '../../dist/testing/test-databases.js';
-import { addHost, AGENT_CB, CLIENT_CB, FakeAgentGateway, lifecycleAction, openWorld, query, SERVER_UUID, silentLogger } from '../../dist/testing/fakes.js';
+import { addHost, AGENT_CB, CLIENT_CB, createAction, FakeAgentGateway, lifecycleAction, openWorld, query, SERVER_UUID, silentLogger } from '../../dist/testing/fakes.js';
 
 /** A task that records its start and finishes when `release` is called. */
 function gate(log: string[], name: string) {
@@ -78,4 +79,19 @@ forEachEngine('the cached backlog count refuses as an exact read would once the 
     provisioning.submit(CLIENT_CB, query(lifecycleAction('start', randomUUID())), { principal: 'alice' }),
     (e: unknown) => e instanceof ConflictError && e.message.startsWith('callback backlog full: 10 statuses'),
   );
+});
+
+forEachEngine("the intake's first hand-over never sends an action that was already sent (taken over while it waited in the lane)", async (t, engine) => {
+  const w = await openWorld(t, { engine });
+  const server = await addHost(w, 'host1', SERVER_UUID, 20);
+  const create = createAction();
+  await (await w.provisioning.submit(CLIENT_CB, query(create), { principal: 'alice' })).handedOver;
+  assert.equal(w.agent.sent.length, 1, 'handed over once');
+  const xml = w.agent.sent[0]!.xml;
+  // Still QUEUED under this manager's lease (the fake agent reports nothing), one send attempt counted: what the
+  // lane's hand-over finds after the recovery sweep took the action over and sent it.
+  assert.equal(await w.provisioning.dispatcher.handOver(create.id, server, xml, true), false, 'a first attempt is refused');
+  assert.equal(w.agent.sent.length, 1, 'nothing sent again');
+  assert.equal(await w.provisioning.dispatcher.handOver(create.id, server, xml), true, "the recovery's and the operator's re-send still claim it");
+  assert.equal(w.agent.sent.length, 2);
 });

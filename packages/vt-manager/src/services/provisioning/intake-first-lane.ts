@@ -18,7 +18,7 @@ export interface LaneOptions {
   busyConcurrency?: number;
   /** Tasks running at once while no intake is in flight. Default 8. */
   idleConcurrency?: number;
-  /** Most actions the lane holds (queued and running) before the intake refuses new work. Default 10,000 (the manager passes its `maxQueuedHandOvers`). */
+  /** Most actions the lane holds (queued and running) before the intake refuses new work. Default 2,000 (the manager passes its `maxQueuedHandOvers`). */
   maxQueuedActions?: number;
 }
 
@@ -41,7 +41,7 @@ export class IntakeFirstLane {
   constructor(options: LaneOptions = {}) {
     this.busyConcurrency = Math.max(1, options.busyConcurrency ?? 1);
     this.idleConcurrency = Math.max(this.busyConcurrency, options.idleConcurrency ?? 8);
-    this.maxQueuedActions = options.maxQueuedActions ?? 10_000;
+    this.maxQueuedActions = options.maxQueuedActions ?? 2000;
   }
 
   /** Actions held: queued or running. */
