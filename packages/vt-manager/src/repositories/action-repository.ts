@@ -76,7 +76,8 @@ export class ActionRepository {
 
   /** Stores a new QUEUED action with no send attempt yet. */
   async insertQueued(a: NewAction): Promise<void> {
-    await this.em.insert(ActionRecord, { ...a, status: 'QUEUED', description: '', sendAttempts: 0 });
+    // updateEntity(false): typeorm would read the new row back on SQLite (id, dates) for nobody.
+    await this.em.createQueryBuilder().insert().into(ActionRecord).values({ ...a, status: 'QUEUED', description: '', sendAttempts: 0 }).updateEntity(false).execute();
   }
 
   /** `action.list`: actions matching `filter`, newest first, at most `take`. */
