@@ -12,7 +12,8 @@
  * measured. After each run the bench waits until every action reached the test clearinghouse with a terminal status
  * and checks that each got exactly one (it throws otherwise).
  *
- * Alone: `node bench/dist/intake.js [--quick] [--runs N] [--cpu-prof] [--keep-profiles DIR] [--only sqlite|mariadb]`. `--cpu-prof` runs
+ * Alone: `node bench/dist/intake.js [--quick] [--runs N] [--cpu-prof] [--keep-profiles DIR] [--only sqlite|mariadb] [--fill N]`. `--fill N` measures that
+ * fill only (taken slots per pool, at most 60,000), for quick before/after comparisons. `--cpu-prof` runs
  * the manager under `node --cpu-prof` during the measured runs (not the set-up) and adds the profile's top
  * self-time entries per engine. --quick: 40 creates, 1 run, pools pre-filled to 0 and 1,000.
  */
@@ -39,6 +40,8 @@ export interface IntakeOptions extends BenchOptions {
   cpuProf?: boolean;
   /** Only this engine. Default both. */
   only?: Engine;
+  /** Only this fill (taken slots per pool, 0–60,000). Default both of the mode's (0 and 10,000; quick 0 and 1,000). */
+  fill?: number;
   /** With cpuProf: also copy each profile to this folder as `intake-<engine>-<fill>.cpuprofile` (for DevTools). */
   keepProfiles?: string;
 }
@@ -222,7 +225,7 @@ async function measureCombination(engine: Engine, fill: number, creates: number,
 export async function run(options: IntakeOptions): Promise<BenchSection> {
   const creates = options.quick ? 40 : 500;
   const runs = options.runs ?? (options.quick ? 1 : 3);
-  const fills = options.quick ? [0, 1000] : [0, 10_000];
+  const fills = options.fill !== undefined ? [options.fill] : options.quick ? [0, 1000] : [0, 10_000];
   const engines: Engine[] = options.only ? [options.only] : ['sqlite', 'mariadb'];
   const results: Combination[] = [];
   const skipped: string[] = [];
@@ -241,7 +244,7 @@ export async function run(options: IntakeOptions): Promise<BenchSection> {
   const lines: string[] = [
     `Method: bench/src/intake.ts. ${creates} creates per run (one action per \`send\`) at concurrency ${CONCURRENCY}, ${runs} run(s) per engine and fill after a warm-up of ${CONCURRENCY}; the manager as a child process (HTTPS, Basic login), the legacy OCF agent (test/python/legacy_agent.py, \`--delay 0\`) taking the hand-overs; every action checked to end in exactly one terminal status. Fill = taken slots (excluded addresses) in the IPv4 pool and the MAC pools before the runs.`,
     '',
-    `Command: \`node bench/dist/intake.js${options.quick ? ' --quick' : ''}${options.cpuProf ? ' --cpu-prof' : ''}\`. Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, Node ${process.version}.`,
+    `Command: \`node bench/dist/intake.js${options.quick ? ' --quick' : ''}${options.cpuProf ? ' --cpu-prof' : ''}${options.fill !== undefined ? ` --fill ${options.fill}` : ''}\`. Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, Node ${process.version}.`,
     '',
     '| engine | fill | run | accepted/s | p50 ms | p99 ms | max ms | all terminal ms | FAILED | manager CPU ms/create | load avg (after) |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
@@ -291,11 +294,14 @@ async function main(): Promise<void> {
   const runs = value('--runs');
   const only = value('--only');
   const keepProfiles = value('--keep-profiles');
+  const fill = value('--fill');
+  if (fill !== undefined && !(/^[0-9]{1,5}$/.test(fill) && Number(fill) <= 60_000)) throw new Error('--fill takes 0–60000');
   if (only !== undefined && only !== 'sqlite' && only !== 'mariadb') throw new Error('--only sqlite|mariadb');
   if (runs !== undefined && !/^[1-9][0-9]?$/.test(runs)) throw new Error('--runs takes 1–99');
   const section = await run({
     quick: args.includes('--quick'), log: (l) => process.stderr.write(`${l}\n`),
     cpuProf: args.includes('--cpu-prof') || keepProfiles !== undefined, ...(runs ? { runs: Number(runs) } : {}), ...(only ? { only } : {}),
+    ...(fill !== undefined ? { fill: Number(fill) } : {}),
     ...(keepProfiles ? { keepProfiles: path.resolve(keepProfiles) } : {}),
   });
   process.stdout.write(`## ${section.title}\n\n${section.markdown}\n\n`);

@@ -165,6 +165,7 @@ export async function startManager(
     leaseSeconds: options.actionLeaseSeconds,
     maxActionsPerMessage: options.maxActionsPerMessage,
     maxPendingStatusesPerPrincipal: options.maxPendingStatusesPerPrincipal,
+    maxQueuedHandOvers: options.maxQueuedHandOvers,
     capacity: options.capacity,
     placementPolicy: options.placement.policy,
     logger: logger.child({ part: 'provisioning' }),

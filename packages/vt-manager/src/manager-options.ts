@@ -74,6 +74,12 @@ export const managerOptionsSchema = z.object({
       'backlog); past it, that principal\'s new `send`s are refused with a fault saying its callback backlog is ' +
       'full. Default 1000.',
     ),
+  maxQueuedHandOvers: z.number().int().min(1).max(1_000_000).default(2000)
+    .describe(
+      'Most accepted actions waiting for their hand-over to the agent (the intake-first lane, decision 034); past ' +
+      'it, new `send`/`send_sync` messages are refused whole with a fault "manager busy", nothing stored, so a ' +
+      'flood cannot grow the queue without bound; keep it small enough for the queue to drain within `actionLeaseSeconds`. Default 2000.',
+    ),
   defaultClearinghouseQuota: z
     .object({ vms: z.number().int().min(0), vcpus: z.number().int().min(0), memoryMib: z.number().int().min(0), addresses: z.number().int().min(0) })
     .default({ vms: 50, vcpus: 200, memoryMib: 262_144, addresses: 50 })
@@ -193,6 +199,7 @@ export const OPTION_DEFAULTS = {
   monitoringFailureThreshold: managerOptionsSchema.shape.monitoringFailureThreshold.parse(undefined),
   maxActionsPerMessage: managerOptionsSchema.shape.maxActionsPerMessage.parse(undefined),
   maxPendingStatusesPerPrincipal: managerOptionsSchema.shape.maxPendingStatusesPerPrincipal.parse(undefined),
+  maxQueuedHandOvers: managerOptionsSchema.shape.maxQueuedHandOvers.parse(undefined),
   defaultClearinghouseQuota: managerOptionsSchema.shape.defaultClearinghouseQuota.parse(undefined),
   capacity: managerOptionsSchema.shape.capacity.parse(undefined),
   placement: managerOptionsSchema.shape.placement.parse(undefined),

@@ -14,7 +14,14 @@ export class ActionEventRepository {
 
   /** Appends a step to an action's history; `who` is cut to 128 characters, `why` to {@link DESCRIPTION_MAX}. */
   async record(actionUuid: string, fromStatus: ActionState | null, toStatus: ActionState, who: string, why: string): Promise<void> {
-    await this.em.insert(ActionEvent, { actionUuid, fromStatus, toStatus, who: who.slice(0, 128), why: why.slice(0, DESCRIPTION_MAX) });
+    // updateEntity(false): typeorm would read the new row back on SQLite (id, time) for nobody.
+    await this.em
+      .createQueryBuilder()
+      .insert()
+      .into(ActionEvent)
+      .values({ actionUuid, fromStatus, toStatus, who: who.slice(0, 128), why: why.slice(0, DESCRIPTION_MAX) })
+      .updateEntity(false)
+      .execute();
   }
 
   /** The history of an action, oldest first. */

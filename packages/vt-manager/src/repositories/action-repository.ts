@@ -76,7 +76,8 @@ export class ActionRepository {
 
   /** Stores a new QUEUED action with no send attempt yet. */
   async insertQueued(a: NewAction): Promise<void> {
-    await this.em.insert(ActionRecord, { ...a, status: 'QUEUED', description: '', sendAttempts: 0 });
+    // updateEntity(false): typeorm would read the new row back on SQLite (id, dates) for nobody.
+    await this.em.createQueryBuilder().insert().into(ActionRecord).values({ ...a, status: 'QUEUED', description: '', sendAttempts: 0 }).updateEntity(false).execute();
   }
 
   /** `action.list`: actions matching `filter`, newest first, at most `take`. */
@@ -86,8 +87,8 @@ export class ActionRepository {
   }
 
   /** See actions/claim-for-hand-over.ts. */
-  claimForHandOver(actionId: string, owner: string, now: Date, leaseSeconds: number): Promise<boolean> {
-    return claimForHandOver(this.em, actionId, owner, now, leaseSeconds);
+  claimForHandOver(actionId: string, owner: string, now: Date, leaseSeconds: number, firstAttempt = false): Promise<boolean> {
+    return claimForHandOver(this.em, actionId, owner, now, leaseSeconds, firstAttempt);
   }
 
   /** See actions/hold-lease-until-deadline.ts. */

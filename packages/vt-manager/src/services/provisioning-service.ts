@@ -36,6 +36,7 @@ import { ActionCompletion, type FinishOptions } from './provisioning/action-comp
 import { ActionDispatcher } from './provisioning/action-dispatcher.js';
 import { ActionIntake, type Submitted } from './provisioning/action-intake.js';
 import { ActionStore } from './provisioning/action-store.js';
+import { IntakeFirstLane } from './provisioning/intake-first-lane.js';
 import { agentQuery } from './provisioning/agent-query.js';
 import { PlacementService } from './placement/placement-service.js';
 import type { Overcommit, PlacementPolicy } from '../domain/capacity.js';
@@ -60,6 +61,8 @@ export interface ProvisioningOptions {
   maxActionsPerMessage?: number;
   /** Most undelivered statuses per principal. Default: the config's `maxPendingStatusesPerPrincipal` (1000). */
   maxPendingStatusesPerPrincipal?: number;
+  /** Most accepted actions waiting for their hand-over ("manager busy" past it). Default: the config's `maxQueuedHandOvers` (2,000). */
+  maxQueuedHandOvers?: number;
   logger: Logger;
   /** Overcommit ratios of the capacity accounting. Default: the config's `capacity` (CPU 4.0, memory 1.0, disk 1.0). */
   capacity?: Overcommit;
@@ -101,7 +104,8 @@ export class ProvisioningService {
     this.completion = new ActionCompletion(tx, ipam, statuses, log, options.metrics);
     this.dispatcher = new ActionDispatcher(tx, agents, this.completion, settings, log);
     const placement = new PlacementService({ capacity: options.capacity ?? OPTION_DEFAULTS.capacity, policy: options.placementPolicy ?? OPTION_DEFAULTS.placement.policy });
-    this.intake = new ActionIntake(tx, new ActionStore(tx, ipam, settings, placement), this.dispatcher, statuses, log, settings);
+    const lane = new IntakeFirstLane({ maxQueuedActions: options.maxQueuedHandOvers ?? OPTION_DEFAULTS.maxQueuedHandOvers });
+    this.intake = new ActionIntake(tx, new ActionStore(tx, ipam, settings, placement), this.dispatcher, statuses, log, settings, lane);
     this.operator = new OperatorActionsService(tx, this.completion, this.dispatcher, settings);
     this.expiry = new ExpiryService(tx, this.intake, log);
   }

@@ -41,7 +41,7 @@ export class ActionDispatcher {
    */
   async send(action: ActionHeader, prepared: Prepared): Promise<void> {
     try {
-      await this.handOver(action.id, prepared.server, prepared.agentXml);
+      await this.handOver(action.id, prepared.server, prepared.agentXml, true);
     } catch (err) {
       const error = describeError(err);
       this.log.warn('action failed before the agent reported', { actionId: action.id, actionType: action.type, error });
@@ -54,12 +54,13 @@ export class ActionDispatcher {
    * Sends a stored QUEUED action to its agent under this manager's lease: claims it first (only while this manager
    * holds an unexpired lease, so of several managers exactly one sends; the attempt is counted); once the agent
    * accepted, the lease runs until the deadline (the deadline sweep covers a silent agent). Returns false when the
-   * lease was lost (another manager took the action over): nothing was sent.
+   * lease was lost (another manager took the action over, or, with `firstAttempt`, a send was already made: the
+   * recovery sweep took it over while it waited): nothing was sent.
    * @throws the gateway's error when the agent is unreachable or refuses.
    */
-  async handOver(actionId: string, server: Server, agentXml: string): Promise<boolean> {
+  async handOver(actionId: string, server: Server, agentXml: string, firstAttempt = false): Promise<boolean> {
     const owner = this.settings.instanceId;
-    const claimed = await this.tx.run((em) => new ActionRepository(em).claimForHandOver(actionId, owner, new Date(), this.settings.leaseSeconds));
+    const claimed = await this.tx.run((em) => new ActionRepository(em).claimForHandOver(actionId, owner, new Date(), this.settings.leaseSeconds, firstAttempt));
     if (!claimed) {
       this.log.warn('lease on the action lost before the hand-over: another manager took it over', { actionId });
       return false;

@@ -4,12 +4,13 @@
  * manager crash; the hand-overs to the agents follow in the background, in message order (docs/ocf-behaviour.md §9
  * items 8, 9, 21).
  */
-import { ConflictError, describeError, InputError, parsePeerUrl, parseRspec, type Action, type Logger } from '@kvm-crm/shared';
+import { describeError, InputError, parsePeerUrl, parseRspec, type Action, type Logger } from '@kvm-crm/shared';
 import type { TransactionRunner } from '../../db/transaction-runner.js';
 import { validateActions, type ValidatedAction } from '../../domain/action-validation.js';
 import { clientReason } from '../../domain/client-reason.js';
 import { ActionRepository } from '../../repositories/action-repository.js';
-import { NotificationRepository } from '../../repositories/notification-repository.js';
+import { BacklogGuard } from './backlog-guard.js';
+import { IntakeFirstLane } from './intake-first-lane.js';
 import type { ClientStatusNotifier } from '../client-status-notifier.js';
 import type { ActionDispatcher } from './action-dispatcher.js';
 import type { ActionStore, Prepared, SaveOptions } from './action-store.js';
@@ -36,7 +37,7 @@ export interface SubmitOptions extends SaveOptions {
   principal?: string;
 }
 
-/** Accepts clients' actions: stores them, then hands them to the dispatcher. */
+/** Accepts clients' actions: stores them, then hands them to the dispatcher behind the intake (intake-first-lane.ts). */
 export class ActionIntake {
   constructor(
     private readonly tx: TransactionRunner,
@@ -45,7 +46,14 @@ export class ActionIntake {
     private readonly statuses: ClientStatusNotifier,
     private readonly log: Logger,
     private readonly limits: Pick<ProvisioningSettings, 'maxActionsPerMessage' | 'maxPendingStatusesPerPrincipal'>,
-  ) {}
+    /** Where the hand-overs run, behind the intake. Default: a lane with its defaults. */
+    private readonly lane: IntakeFirstLane = new IntakeFirstLane(),
+  ) {
+    this.backlog = new BacklogGuard(tx, limits.maxPendingStatusesPerPrincipal);
+  }
+
+  /** The per-principal callback backlog check, its count cached between sends (see {@link BacklogGuard}). */
+  private readonly backlog: BacklogGuard;
 
   /**
    * Northbound `send(callBackUrl, xml)`. Parses the query and validates every action's id and type, stores every
@@ -56,12 +64,18 @@ export class ActionIntake {
    * {@link ClientStatusNotifier.notifyRefusals}).
    * @throws InputError when the callback URL or the document is invalid, there is no provisioning query, an
    *   action lacks a valid id or type, or the message holds more than `maxActionsPerMessage` actions; ConflictError
-   *   when the principal's callback backlog is full (`maxPendingStatusesPerPrincipal`): nothing is processed then.
+   *   when the principal's callback backlog is full (`maxPendingStatusesPerPrincipal`), or "manager busy" when the
+   *   hand-over lane already holds its most actions ({@link IntakeFirstLane.assertRoom}): nothing is processed then.
    */
   async submit(callbackUrl: string, xml: string, options: SubmitOptions = {}): Promise<Submitted> {
-    if (options.allowNoCallback && (callbackUrl === '' || callbackUrl === 'None')) callbackUrl = '';
-    else parsePeerUrl(callbackUrl);
-    return this.submitActions(callbackUrl, parseRspec(xml).query?.provisioning?.actions, options);
+    const done = this.lane.intakeStarted();
+    try {
+      if (options.allowNoCallback && (callbackUrl === '' || callbackUrl === 'None')) callbackUrl = '';
+      else parsePeerUrl(callbackUrl);
+      return await this.submitActions(callbackUrl, parseRspec(xml).query?.provisioning?.actions, options);
+    } finally {
+      done();
+    }
   }
 
   /**
@@ -71,9 +85,20 @@ export class ActionIntake {
    * @throws as {@link submit}.
    */
   async submitActions(callbackUrl: string, rspecActions: readonly Action[] | undefined, options: SubmitOptions = {}): Promise<Submitted> {
+    const done = this.lane.intakeStarted();
+    try {
+      return await this.takeActions(callbackUrl, rspecActions, options);
+    } finally {
+      done();
+    }
+  }
+
+  /** {@link submitActions}' work, while the intake is marked in flight for the background lane. */
+  private async takeActions(callbackUrl: string, rspecActions: readonly Action[] | undefined, options: SubmitOptions): Promise<Submitted> {
     if (callbackUrl === '' && !options.allowNoCallback) throw new InputError('a callback URL is required');
     const actions = validateActions(rspecActions, this.limits.maxActionsPerMessage);
-    if (options.principal !== undefined) await this.assertBacklogRoom(options.principal);
+    this.lane.assertRoom(actions.length);
+    if (options.principal !== undefined) await this.backlog.assertRoom(options.principal);
     const refused = new Map<string, string>();
     const refusals: Array<{ actionId: string; type: string; status: 'FAILED'; description: string }> = [];
     const stored: Array<{ action: ValidatedAction; prepared: Prepared }> = [];
@@ -85,10 +110,13 @@ export class ActionIntake {
       } else stored.push({ action: a, prepared: r });
     }
     await this.statuses.notifyRefusals(callbackUrl, options.principal, refusals);
-    const handedOver = (async () => {
+    // Each refusal is one status document now; each stored action will send at least one.
+    if (options.principal !== undefined) this.backlog.added(options.principal, actions.length);
+    // Handed over in message order, behind the intake (intake-first-lane.ts).
+    const handedOver = this.lane.enqueue(stored.length, async () => {
       for (const { action, prepared } of stored) await this.dispatcher.send(action, prepared);
       return refused;
-    })().catch((err: unknown) => {
+    }).catch((err: unknown) => {
       this.log.error('action processing crashed', { error: describeError(err) });
       return new Map<string, string>();
     });
@@ -153,18 +181,6 @@ export class ActionIntake {
       const reason = clientReason(err);
       this.log.warn('action refused', { actionId: action.id, actionType: action.type, reason, error: describeError(err) });
       return reason;
-    }
-  }
-
-  /**
-   * @throws ConflictError when `principal` has `maxPendingStatusesPerPrincipal` or more statuses its callback has not
-   *   yet accepted (docs/security.md "Input limits"): new work would only grow a backlog nobody reads.
-   */
-  private async assertBacklogRoom(principal: string): Promise<void> {
-    const max = this.limits.maxPendingStatusesPerPrincipal;
-    const pending = await new NotificationRepository(this.tx.manager).pendingDocumentsOf(principal);
-    if (pending >= max) {
-      throw new ConflictError(`callback backlog full: ${pending} statuses for your actions are not yet accepted by your callback (at most ${max}); fix the callback, then send again`);
     }
   }
 }

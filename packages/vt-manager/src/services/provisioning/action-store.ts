@@ -91,15 +91,19 @@ export class ActionStore {
       if (options.beforeCreate) await options.beforeCreate(em);
       const vms = new VmRepository(em);
       if (await vms.exists(req.vmUuid)) throw new ConflictError(`a VM with uuid ${req.vmUuid} exists`);
+      // What needs no server lock comes first: on MySQL every statement after the placement runs with the server
+      // row (and then the range rows) locked, so the creates of one host wait for each other only that long
+      // (decision 034). All of it is one transaction: a refusal further down stores none of it.
+      await claimOrCheckProject(em, req.projectId, principal);
+      const sliceExpiry = await new SliceExpiryRepository(em).find(req.sliceId);
+      if (sliceExpiry?.expiresAt && sliceExpiry.expiresAt.getTime() <= Date.now()) throw new ConflictError(`slice ${req.sliceId} has expired`);
+      await this.insertAction(em, action, req.vmUuid, callbackUrl, {}, principal);
       // Placement and the capacity check, before any address is allocated (the server rows stay locked on MySQL).
       const { server: srv, decision } = await this.placement.place(em, req.serverUuid, resourcesAsked(action, req));
-      await claimOrCheckProject(em, req.projectId, principal);
       const bridges = chooseBridges(srv, nicRequest);
       const addresses = bridges.filter((b) => b.isMgmt).length;
       if (nicRequest.ip !== undefined && addresses === 0) throw new InputError(`--ip ${nicRequest.ip}: the VM has no NIC on the management bridge of server ${srv.name}`);
       await checkQuota(em, principal, { vms: 1, vcpus: req.vcpus, memoryMib: req.memoryMb, addresses });
-      const sliceExpiry = await new SliceExpiryRepository(em).find(req.sliceId);
-      if (sliceExpiry?.expiresAt && sliceExpiry.expiresAt.getTime() <= Date.now()) throw new ConflictError(`slice ${req.sliceId} has expired`);
       const interfaces: Array<Omit<VmInterface, 'id' | 'vmId' | 'vm'>> = [];
       for (const [i, bridge] of bridges.entries()) {
         const mac = await this.ipam.allocateMac(em, srv.id, req.vmUuid);
@@ -119,7 +123,6 @@ export class ActionStore {
         dataDisksMb: dataDisksMb.length ? JSON.stringify(dataDisksMb) : null, sshKeys: sshKeys.length ? JSON.stringify(sshKeys) : null,
         guestUsers: guestUsers.length ? JSON.stringify(guestUsers) : null, keepDisksOnDelete: false,
       });
-      await this.insertAction(em, action, req.vmUuid, callbackUrl, {}, principal);
       await this.placement.record(em, action.id, decision);
       // Built before the commit: a VM the agent query cannot describe is never stored (one action, one status).
       return { vm, server: srv, agentXml: agentQueryWithRequest(action.id, 'create', srv, vm, {}) };
