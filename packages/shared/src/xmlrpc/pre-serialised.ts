@@ -27,74 +27,51 @@ export function escapeXmlRpcText(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r/g, '&#xD;');
 }
 
+/** Scratch space of {@link escapeXmlRpcBytes} (grows to the largest piece × 5; one per process). */
+let escapeScratch = Buffer.allocUnsafe(256 * 1024);
+
 /**
- * Escapes ASCII/Latin-1 text for an XML-RPC `<string>` ({@link escapeXmlRpcText}'s rule) byte by byte into chunks of
- * about `chunkBytes`: for large texts given in pieces (the information document, server by server), several times
- * faster than string replaces and without a second copy of the text as a string.
+ * Escapes ASCII/Latin-1 text given as bytes for an XML-RPC `<string>` ({@link escapeXmlRpcText}'s rule) into a new
+ * Buffer of exactly the escaped size (a piece of a large text cached on its own: the information document, server by
+ * server; decision 035). A byte loop: measured 3–4× faster than a chain of native `replace`/`replaceAll` calls on
+ * the document's pieces (nearly every line has `<` and `>`, so there is no fast path).
  */
-export class EscapedChunkWriter {
-  private readonly chunks: Buffer[] = [];
-  private current: Buffer;
-  private at = 0;
-  private total = 0;
-
-  /** @param chunkBytes size of each chunk (default 1 MiB). */
-  constructor(private readonly chunkBytes = 1024 * 1024) {
-    this.current = Buffer.allocUnsafe(chunkBytes);
-  }
-
-  /** Appends the escaped form of `raw` (bytes of ASCII text). */
-  append(raw: Buffer): void {
-    let cur = this.current;
-    let at = this.at;
-    for (let i = 0; i < raw.length; i += 1) {
-      if (at + 5 > cur.length) {
-        this.chunks.push(cur.subarray(0, at));
-        this.total += at;
-        cur = Buffer.allocUnsafe(this.chunkBytes);
-        at = 0;
-      }
-      const c = raw[i]!;
-      if (c > 62 || (c !== 38 && c !== 60 && c !== 62 && c !== 13)) {
-        cur[at++] = c;
-      } else if (c === 60 || c === 62) {
-        // &lt; / &gt;
-        cur[at] = 38;
-        cur[at + 1] = c === 60 ? 108 : 103;
-        cur[at + 2] = 116;
-        cur[at + 3] = 59;
-        at += 4;
-      } else if (c === 38) {
-        // &amp;
-        cur[at] = 38;
-        cur[at + 1] = 97;
-        cur[at + 2] = 109;
-        cur[at + 3] = 112;
-        cur[at + 4] = 59;
-        at += 5;
-      } else {
-        // CR: &#xD;
-        cur[at] = 38;
-        cur[at + 1] = 35;
-        cur[at + 2] = 120;
-        cur[at + 3] = 68;
-        cur[at + 4] = 59;
-        at += 5;
-      }
+export function escapeXmlRpcBytes(raw: Buffer): Buffer {
+  if (escapeScratch.length < raw.length * 5) escapeScratch = Buffer.allocUnsafe(raw.length * 5);
+  const cur = escapeScratch;
+  let at = 0;
+  for (let i = 0; i < raw.length; i += 1) {
+    const c = raw[i]!;
+    if (c > 62 || (c !== 38 && c !== 60 && c !== 62 && c !== 13)) {
+      cur[at++] = c;
+    } else if (c === 60 || c === 62) {
+      // &lt; / &gt;
+      cur[at] = 38;
+      cur[at + 1] = c === 60 ? 108 : 103;
+      cur[at + 2] = 116;
+      cur[at + 3] = 59;
+      at += 4;
+    } else if (c === 38) {
+      // &amp;
+      cur[at] = 38;
+      cur[at + 1] = 97;
+      cur[at + 2] = 109;
+      cur[at + 3] = 112;
+      cur[at + 4] = 59;
+      at += 5;
+    } else {
+      // CR: &#xD;
+      cur[at] = 38;
+      cur[at + 1] = 35;
+      cur[at + 2] = 120;
+      cur[at + 3] = 68;
+      cur[at + 4] = 59;
+      at += 5;
     }
-    this.current = cur;
-    this.at = at;
   }
-
-  /** The escaped text so far, in chunks, and its size in bytes; the writer must not be used afterwards. */
-  finish(): { chunks: Buffer[]; bytes: number } {
-    if (this.at > 0) {
-      this.chunks.push(this.current.subarray(0, this.at));
-      this.total += this.at;
-    }
-    this.at = 0;
-    return { chunks: this.chunks, bytes: this.total };
-  }
+  const out = Buffer.allocUnsafeSlow(at); // its own memory: a pooled slice would keep an 8 KiB slab alive per piece
+  cur.copy(out, 0, 0, at);
+  return out;
 }
 
 const HEAD = '<?xml version="1.0"?><methodResponse><params><param><value><array><data><value>';

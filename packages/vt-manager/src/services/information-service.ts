@@ -19,7 +19,7 @@ function filterValue(v: string | undefined): string | undefined {
 
 /** Options of {@link InformationService}; every field has a default. */
 export interface InformationServiceOptions {
-  /** Escaped document bytes kept in the per-view cache, all views together. Default 64 MiB. */
+  /** Bytes kept in the per-view cache (escaped documents and their raw per-server pieces), all views together. Default 128 MiB. */
   cacheBytes?: number;
   /** Servers whose VMs are read per query while building. Default 50. */
   serversPerPage?: number;
@@ -38,7 +38,7 @@ export class InformationService {
   private reader: Promise<DataSource> | undefined;
 
   constructor(private readonly dataSource: DataSource, options: InformationServiceOptions = {}) {
-    this.cache = new ListingCache(options.cacheBytes ?? 64 * 1024 * 1024);
+    this.cache = new ListingCache(options.cacheBytes ?? 128 * 1024 * 1024);
     this.serversPerPage = options.serversPerPage ?? 50;
     this.sliceMs = options.sliceMs ?? 10;
   }
@@ -84,8 +84,10 @@ export class InformationService {
       this.serialised(() => this.read(async (em) => {
         // the version is read before the rows: a change during the build moves it, so this entry is not reused
         const at = await new InventoryVersionRepository(em).current();
-        const built = await buildInformationDocument(new ListingRepository(em), filter, { keepXml: false, serversPerPage: this.serversPerPage, sliceMs: this.sliceMs });
-        return { version: at, hash: built.hash, escaped: built.escaped, escapedBytes: built.escapedBytes };
+        // the pieces of the view's last document: a server whose listing version did not move keeps its piece
+        const previous = this.cache.latest(key)?.pieces;
+        const built = await buildInformationDocument(new ListingRepository(em), filter, { keepXml: false, serversPerPage: this.serversPerPage, sliceMs: this.sliceMs, previous });
+        return { version: at, hash: built.hash, escaped: built.escaped, escapedBytes: built.escapedBytes, pieces: built.pieces, rawBytes: built.rawBytes };
       })),
     );
   }

@@ -3,8 +3,10 @@
  * filter) the last document built, with the inventory version it was built at, its hash and its escaped text. An
  * entry is current while the database's inventory version equals its version. Least recently used entries go first
  * when the cached bytes pass the limit; a document larger than the limit is not kept. Concurrent requests for the
- * same view and version share one build.
+ * same view and version share one build. An entry also keeps its document's per-server pieces (decision 035), which
+ * the next build of the view reuses where a server's version did not move; they count towards the limit.
  */
+import type { ServerPiece } from './information-document.js';
 
 /** A cached document. */
 export interface CachedListing {
@@ -16,15 +18,22 @@ export interface CachedListing {
   escaped: Buffer[];
   /** Bytes in `escaped`. */
   escapedBytes: number;
+  /** The document's pieces by server id (`escaped` is made of their escaped bytes), for the view's next build. */
+  pieces?: ReadonlyMap<number, ServerPiece>;
+  /** Bytes of the pieces' raw text, kept beside `escaped` (0 without pieces). */
+  rawBytes?: number;
 }
 
-/** Documents by view, at most `maxBytes` of escaped text in all. */
+/** Bytes an entry holds: its escaped text and its pieces' raw text. */
+const sizeOf = (e: CachedListing) => e.escapedBytes + (e.rawBytes ?? 0);
+
+/** Documents by view, at most `maxBytes` of escaped text and raw pieces in all. */
 export class ListingCache {
   private readonly entries = new Map<string, CachedListing>();
   private readonly building = new Map<string, Promise<CachedListing>>();
   private bytes = 0;
 
-  /** @param maxBytes the most escaped bytes kept (all entries together). */
+  /** @param maxBytes the most bytes kept (escaped text and raw pieces, all entries together). */
   constructor(private readonly maxBytes: number) {}
 
   /** The view's entry if it was built at `version`, else undefined (a stale entry stays until replaced). */
@@ -34,6 +43,11 @@ export class ListingCache {
     this.entries.delete(view); // most recently used last
     this.entries.set(view, e);
     return e;
+  }
+
+  /** The view's latest entry whatever its version (its pieces seed the next build), else undefined. */
+  latest(view: string): CachedListing | undefined {
+    return this.entries.get(view);
   }
 
   /**
@@ -57,7 +71,7 @@ export class ListingCache {
     return pending;
   }
 
-  /** Cached escaped bytes in all entries. */
+  /** Cached bytes (escaped text and raw pieces) in all entries. */
   get cachedBytes(): number {
     return this.bytes;
   }
@@ -68,15 +82,15 @@ export class ListingCache {
       // keep the newer of two builds (versions only grow)
       if (BigInt(old.version) > BigInt(e.version)) return;
       this.entries.delete(view);
-      this.bytes -= old.escapedBytes;
+      this.bytes -= sizeOf(old);
     }
-    if (e.escapedBytes > this.maxBytes) return;
+    if (sizeOf(e) > this.maxBytes) return;
     this.entries.set(view, e);
-    this.bytes += e.escapedBytes;
+    this.bytes += sizeOf(e);
     for (const [k, v] of this.entries) {
       if (this.bytes <= this.maxBytes) break;
       this.entries.delete(k);
-      this.bytes -= v.escapedBytes;
+      this.bytes -= sizeOf(v);
     }
   }
 }
