@@ -2,7 +2,7 @@
  * Benchmark of `listResources` at cluster scale (issue #14 goal 1, decision 031), on SQLite and on MariaDB (a
  * per-run database on the test server of scripts/setup-mariadb.sh):
  *
- *   node bench/dist/listing.js [--quick]        (the umbrella runner calls `run`)
+ *   node bench/dist/listing.js [--quick] [--engine sqlite|mysql]   (the umbrella runner calls `run`: both engines)
  *
  * The inventory (1,000 servers, 10,000 VMs; --quick: 50 / 500) is seeded through the manager's repositories
  * (vt-manager/testing inventory-seed.ts), the manager runs as a child process, and every call goes over HTTPS.
@@ -157,13 +157,13 @@ async function measureEngine(engine: 'sqlite' | 'mysql', o: BenchOptions): Promi
   }
 }
 
-/** Runs the listing benchmark on SQLite and MariaDB. */
-export async function run(options: BenchOptions): Promise<BenchSection> {
+/** Runs the listing benchmark on SQLite and MariaDB (or on `engines`). */
+export async function run(options: BenchOptions, engines: ReadonlyArray<'sqlite' | 'mysql'> = ['sqlite', 'mysql']): Promise<BenchSection> {
   const load = () => readFileSync('/proc/loadavg', 'utf8').trim().split(' ').slice(0, 3).join(' ');
   const lines: string[] = [];
   const goals: BenchGoal[] = [];
   lines.push(`Method: \`node bench/dist/listing.js${options.quick ? ' --quick' : ''}\` (bench/src/listing.ts). Inventory seeded through the manager's repositories; the manager is a child process (RSS from /proc); calls over HTTPS with keep-alive, timed to the last byte of the answer. "Cold": a VM state change first (the view is rebuilt). Load average before: ${load()}; ${os.cpus().length} CPUs.`, '');
-  for (const engine of ['sqlite', 'mysql'] as const) {
+  for (const engine of engines) {
     const f = await measureEngine(engine, options);
     const label = engine === 'sqlite' ? 'SQLite' : 'MariaDB';
     if (typeof f === 'string') {
@@ -201,7 +201,10 @@ export async function run(options: BenchOptions): Promise<BenchSection> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const quick = process.argv.includes('--quick');
-  const section = await run({ quick, log: (l) => process.stderr.write(`${l}\n`) });
+  const at = process.argv.indexOf('--engine');
+  const engine = at > 0 ? process.argv[at + 1] : undefined;
+  if (engine !== undefined && engine !== 'sqlite' && engine !== 'mysql') throw new Error(`--engine: sqlite or mysql, not ${engine}`);
+  const section = await run({ quick, log: (l) => process.stderr.write(`${l}\n`) }, engine ? [engine] : undefined);
   process.stdout.write(`## ${section.title}\n\n${section.markdown}\n\n| goal | target | measured | met |\n|---|---|---|---|\n`);
   for (const g of section.goals) process.stdout.write(`| ${g.goal} | ${g.target} | ${g.measured} | ${g.met ? 'yes' : 'no'} |\n`);
 }

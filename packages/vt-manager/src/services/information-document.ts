@@ -1,11 +1,11 @@
 /**
  * Builds the `listResources` information document (docs/ocf-protocol.md §6.7) for one view, server by server, in
  * linear time (decision 031), reusing the pieces of the view's previous document (decision 035): each server's
- * `<server>` element, raw and escaped for the XML-RPC `<string>` the answer carries, is kept with the server's
- * listing version (database triggers); a server whose version has not moved keeps its piece, the others are read (the
- * VMs of a page of them in one query, split per server in one pass) and serialised alone (shared
- * `serialiseServerInformation`, byte for byte what `serialiseRspec` writes). The hash is the SHA-256 of the raw
- * document, as before. The loop yields to the event loop every few milliseconds, so concurrent requests (a `ping`)
+ * `<server>` element, escaped for the XML-RPC `<string>` the answer carries, is kept with the server's listing
+ * version (database triggers); a server whose version has not moved keeps its piece, the others are read (the VMs
+ * of a page of them in one query, split per server in one pass) and serialised alone (shared
+ * `serialiseServerInformation`, byte for byte what `serialiseRspec` writes). The hash is the SHA-256 of the escaped
+ * document (the bytes between `<string>` and `</string>` on the wire), so the raw text need not be kept. The loop yields to the event loop every few milliseconds, so concurrent requests (a `ping`)
  * wait at most about one server's work plus one page read.
  */
 import { createHash } from 'node:crypto';
@@ -24,10 +24,10 @@ import { serverToInformation } from './rspec-mapping.js';
 export interface ServerPiece {
   /** The server's listing version the piece was read at (undefined: unknown, never reused). */
   version: string | undefined;
-  /** The element's text (ASCII, serialiser rule 9). */
-  raw: Buffer;
-  /** The same, escaped for the XML-RPC `<string>` (shared `escapeXmlRpcBytes`). */
+  /** The element's text (ASCII, serialiser rule 9) escaped for the XML-RPC `<string>` (shared `escapeXmlRpcBytes`). */
   escaped: Buffer;
+  /** The element's raw text: only in a build with `keepXml` (never cached). */
+  raw?: Buffer;
 }
 
 /** How {@link buildInformationDocument} works. */
@@ -47,14 +47,15 @@ export interface BuildOptions {
 
 /** A built document: its hash, its escaped text in UTF-8 chunks, its pieces, and (with `keepXml`) its raw text. */
 export interface BuiltDocument {
-  /** SHA-256 (hex) of the raw document (§2.2.3: opaque, equal for equal content). */
+  /**
+   * SHA-256 (hex) of the escaped document (§2.2.3: opaque, equal for equal content; the escaping is one to one, so
+   * equal hashes still mean equal documents).
+   */
   hash: string;
   /** The document escaped as the XML-RPC `<string>` content (see shared `escapeXmlRpcText`), piece by piece. */
   escaped: Buffer[];
   /** Bytes in `escaped`. */
   escapedBytes: number;
-  /** Bytes of the raw pieces (memory kept with `pieces` beside `escaped`). */
-  rawBytes: number;
   /** Every server's piece, by server id, for the next build of this view. */
   pieces: Map<number, ServerPiece>;
   /** Servers whose piece came from `previous`. */
@@ -72,6 +73,13 @@ const HEAD = constantPiece(INFORMATION_DOCUMENT_HEAD);
 const TAIL = constantPiece(INFORMATION_DOCUMENT_TAIL);
 const EMPTY = constantPiece(INFORMATION_DOCUMENT_EMPTY);
 
+/** A scratch buffer of at least `n` bytes for a piece's raw text (reused: only its escaped copy is kept). */
+let scratch = Buffer.allocUnsafe(256 * 1024);
+function scratchFor(n: number): Buffer {
+  if (scratch.length < n) scratch = Buffer.allocUnsafe(n * 2);
+  return scratch;
+}
+
 /**
  * The information document of every server with the VMs of `filter`, read through `repo` (server list, server
  * versions and VM pages in the caller's one snapshot: see InformationService).
@@ -82,10 +90,9 @@ export async function buildInformationDocument(repo: ListingRepository, filter: 
   const escaped: Buffer[] = [];
   const raw: Buffer[] = [];
   let escapedBytes = 0;
-  let rawBytes = 0;
   const emit = (piece: ServerPiece) => {
-    sha.update(piece.raw);
-    if (options.keepXml) raw.push(piece.raw);
+    sha.update(piece.escaped);
+    if (options.keepXml) raw.push(piece.raw!);
     escaped.push(piece.escaped);
     escapedBytes += piece.escaped.length;
   };
@@ -124,12 +131,12 @@ export async function buildInformationDocument(repo: ListingRepository, filter: 
           const start = v;
           while (v < vms.length && vms[v]!.serverId === s.id) v += 1;
           const text = serialiseServerInformation(serverToInformation(s, vms.slice(start, v)));
-          const bytes = Buffer.allocUnsafeSlow(text.length); // its own memory: pieces outlive each other
-          bytes.write(text, 'latin1'); // the document is ASCII (serialiser rule 9), so latin1 = UTF-8
-          piece = { version: versions.get(s.id), raw: bytes, escaped: escapeXmlRpcBytes(bytes) };
+          const bytes = scratchFor(text.length);
+          const n = bytes.write(text, 'latin1'); // the document is ASCII (serialiser rule 9), so latin1 = UTF-8
+          const escaped = escapeXmlRpcBytes(bytes.subarray(0, n)); // its own memory: pieces outlive each other
+          piece = options.keepXml ? { version: versions.get(s.id), escaped, raw: Buffer.from(bytes.subarray(0, n)) } : { version: versions.get(s.id), escaped };
         }
         pieces.set(s.id, piece);
-        rawBytes += piece.raw.length;
         emit(piece);
         await maybeYield();
       }
@@ -137,7 +144,7 @@ export async function buildInformationDocument(repo: ListingRepository, filter: 
     emit(TAIL);
   }
   return {
-    hash: sha.digest('hex'), escaped, escapedBytes, rawBytes, pieces, reused,
+    hash: sha.digest('hex'), escaped, escapedBytes, pieces, reused,
     ...(options.keepXml ? { xml: Buffer.concat(raw).toString('latin1') } : {}),
   };
 }

@@ -4,7 +4,7 @@
  * entry is current while the database's inventory version equals its version. Least recently used entries go first
  * when the cached bytes pass the limit; a document larger than the limit is not kept. Concurrent requests for the
  * same view and version share one build. An entry also keeps its document's per-server pieces (decision 035), which
- * the next build of the view reuses where a server's version did not move; they count towards the limit.
+ * the next build of the view reuses where a server's version did not move (they are the escaped text, not a copy).
  */
 import type { ServerPiece } from './information-document.js';
 
@@ -12,28 +12,26 @@ import type { ServerPiece } from './information-document.js';
 export interface CachedListing {
   /** Inventory version read before the document's rows were read. */
   version: string;
-  /** SHA-256 (hex) of the raw document. */
+  /** SHA-256 (hex) of the escaped document. */
   hash: string;
   /** The document escaped as the XML-RPC `<string>` content, in UTF-8 chunks. */
   escaped: Buffer[];
   /** Bytes in `escaped`. */
   escapedBytes: number;
-  /** The document's pieces by server id (`escaped` is made of their escaped bytes), for the view's next build. */
+  /** The document's pieces by server id (`escaped` is made of their bytes, not a copy), for the view's next build. */
   pieces?: ReadonlyMap<number, ServerPiece>;
-  /** Bytes of the pieces' raw text, kept beside `escaped` (0 without pieces). */
-  rawBytes?: number;
 }
 
-/** Bytes an entry holds: its escaped text and its pieces' raw text. */
-const sizeOf = (e: CachedListing) => e.escapedBytes + (e.rawBytes ?? 0);
+/** Bytes an entry holds (its pieces are its escaped text). */
+const sizeOf = (e: CachedListing) => e.escapedBytes;
 
-/** Documents by view, at most `maxBytes` of escaped text and raw pieces in all. */
+/** Documents by view, at most `maxBytes` of escaped text in all. */
 export class ListingCache {
   private readonly entries = new Map<string, CachedListing>();
   private readonly building = new Map<string, Promise<CachedListing>>();
   private bytes = 0;
 
-  /** @param maxBytes the most bytes kept (escaped text and raw pieces, all entries together). */
+  /** @param maxBytes the most escaped bytes kept (all entries together). */
   constructor(private readonly maxBytes: number) {}
 
   /** The view's entry if it was built at `version`, else undefined (a stale entry stays until replaced). */
@@ -71,7 +69,7 @@ export class ListingCache {
     return pending;
   }
 
-  /** Cached bytes (escaped text and raw pieces) in all entries. */
+  /** Cached escaped bytes in all entries. */
   get cachedBytes(): number {
     return this.bytes;
   }

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { informationResponse, serialiseMethodResponse, serialiseRspec } from '@kvm-crm/shared';
+import { escapeXmlRpcText, informationResponse, serialiseMethodResponse, serialiseRspec } from '@kvm-crm/shared';
 import type { EntityManager } from 'typeorm';
 import { forEachEngine } from '../../dist/testing/test-databases.js';
 import { openWorld, type World } from '../../dist/testing/fakes.js';
@@ -62,7 +62,7 @@ function countServerReads(t: { after: (fn: () => void) => void }): { ids: number
 async function assertAllViews(w: World, info: InformationService, what: string): Promise<void> {
   for (const [project, slice, principal] of VIEWS) {
     const expected = await w.tx.run((em) => reference(em, project, slice, principal));
-    const hash = createHash('sha256').update(expected).digest('hex');
+    const hash = createHash('sha256').update(escapeXmlRpcText(expected)).digest('hex');
     const wire = await info.listResourcesResponse('0', project, slice, principal);
     assert.equal(Buffer.concat(wire.chunks).toString('utf8'), serialiseMethodResponse([hash, expected]), `${what}: answer of ${JSON.stringify([project, slice, principal])}`);
   }
