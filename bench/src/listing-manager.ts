@@ -53,7 +53,7 @@ export async function startManagerChild(dir: string, database: Record<string, un
   const args = [...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(dir, 'prof')}`] : []), path.join(REPO_ROOT, 'packages/vt-manager/dist/main.js'), '--config', configFile];
   const child = spawn(process.execPath, args, { stdio: ['ignore', out, out] });
   const agent = new https.Agent({ keepAlive: true, ca: ca.certPem, maxSockets: 16 });
-  const call = (user: string, method: string, params: unknown[]) =>
+  const callOnce = (user: string, method: string, params: unknown[]) =>
     new Promise<{ ms: number; body: Buffer }>((resolve, reject) => {
       const body = Buffer.from(serialiseMethodCall(method, params));
       const started = performance.now();
@@ -66,8 +66,15 @@ export async function startManagerChild(dir: string, database: Record<string, un
         res.on('end', () => (res.statusCode === 200 ? resolve({ ms: performance.now() - started, body: Buffer.concat(chunks) }) : reject(new Error(`HTTP ${res.statusCode}`))));
         res.on('error', reject);
       });
-      req.on('error', reject);
+      req.on('error', (err: NodeJS.ErrnoException) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
       req.end(body);
+    });
+  // A kept-alive socket the manager closed as idle just as the request was sent on it: sent again once, as
+  // Node's documentation advises for idempotent requests (every call here is a read).
+  const call = (user: string, method: string, params: unknown[]) =>
+    callOnce(user, method, params).catch((err: NodeJS.ErrnoException & { reusedSocket?: boolean }) => {
+      if (err.reusedSocket && err.code === 'ECONNRESET') return callOnce(user, method, params);
+      throw err;
     });
   const until = Date.now() + 120_000;
   for (;;) {
@@ -80,7 +87,7 @@ export async function startManagerChild(dir: string, database: Record<string, un
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-  const scrape = () =>
+  const scrapeOnce = () =>
     new Promise<string>((resolve, reject) => {
       const req = https.request({
         host: '127.0.0.1', port, path: '/metrics', method: 'GET', agent,
@@ -91,8 +98,13 @@ export async function startManagerChild(dir: string, database: Record<string, un
         res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString('utf8')) : reject(new Error(`/metrics: HTTP ${res.statusCode}`))));
         res.on('error', reject);
       });
-      req.on('error', reject);
+      req.on('error', (err: NodeJS.ErrnoException) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
       req.end();
+    });
+  const scrape = () =>
+    scrapeOnce().catch((err: NodeJS.ErrnoException & { reusedSocket?: boolean }) => {
+      if (err.reusedSocket && err.code === 'ECONNRESET') return scrapeOnce();
+      throw err;
     });
   let gcBefore = new Map<string, number>();
   const loopStats = async () => {

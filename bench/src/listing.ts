@@ -13,7 +13,7 @@
  * VMs (linear in the caller's own VMs plus servers). A last pass runs the manager with `--cpu-prof` over 3 cold
  * listings after one untimed first build (so the profile shows the rebuild after a change, as the goal measures).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -151,6 +151,10 @@ async function measureEngine(engine: 'sqlite' | 'mysql', o: BenchOptions): Promi
       engine, servers: size.servers + 1, vms: size.vms + 10, documentMiB: body.length / 1024 / 1024, first: firstBuild, cold: coldRuns, coldCpu, cached, unchanged, pingWorst, lagMax, gcOver10ms, pingIdle,
       smallAt10th, smallAtAll, rssIdle, rssPeak, profile,
     };
+  } catch (err) {
+    // keep the manager's log for the post-mortem: the run's folder is removed below
+    await copyFile(path.join(dir, 'manager.log'), path.join(os.tmpdir(), `kvmcrm-bench-listing-${engine}-manager.log`)).catch(() => undefined);
+    throw err;
   } finally {
     await manager?.stop();
     for (const c of cleanups) await c().catch(() => undefined);
