@@ -116,7 +116,8 @@ export async function buildInformationDocument(repo: ListingRepository, filter: 
       const kept = batch.map((s) => {
         const p = options.previous?.get(s.id);
         const version = versions.get(s.id);
-        return p !== undefined && version !== undefined && p.version === version ? p : undefined;
+        // with keepXml a piece must carry its raw text (cached pieces do not)
+        return p !== undefined && version !== undefined && p.version === version && (!options.keepXml || p.raw !== undefined) ? p : undefined;
       });
       const misses = batch.filter((_, i) => kept[i] === undefined).map((s) => s.id);
       const vms = misses.length > 0 ? await repo.vmsOnServers(filter, misses) : [];
