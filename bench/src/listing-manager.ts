@@ -19,6 +19,12 @@ export interface ManagerChild {
   call(user: string, method: string, params: unknown[]): Promise<{ ms: number; body: Buffer }>;
   /** The child's resident set in MiB: `VmRSS` now, `VmHWM` the peak since it started. */
   rss(): { nowMiB: number; peakMiB: number };
+  /**
+   * The manager's own event-loop and GC figures since the previous call (prom-client's default metrics on `/metrics`,
+   * read as `admin`; the loop-delay histogram restarts at every scrape): the longest event-loop delay (ms, 10 ms
+   * resolution) and the garbage collections that took over 10 ms (count and their kinds).
+   */
+  loopStats(): Promise<{ lagMaxMs: number; gcOver10ms: number; gcKinds: string }>;
   /** CPU time the child used so far (user + system, ms; /proc clock ticks, 10 ms resolution). */
   cpuMs(): number;
   /** Stops it (SIGTERM, then SIGKILL after 10 s) and waits for the exit (a `--cpu-prof` profile is written then). */
@@ -47,7 +53,7 @@ export async function startManagerChild(dir: string, database: Record<string, un
   const args = [...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(dir, 'prof')}`] : []), path.join(REPO_ROOT, 'packages/vt-manager/dist/main.js'), '--config', configFile];
   const child = spawn(process.execPath, args, { stdio: ['ignore', out, out] });
   const agent = new https.Agent({ keepAlive: true, ca: ca.certPem, maxSockets: 16 });
-  const call = (user: string, method: string, params: unknown[]) =>
+  const callOnce = (user: string, method: string, params: unknown[]) =>
     new Promise<{ ms: number; body: Buffer }>((resolve, reject) => {
       const body = Buffer.from(serialiseMethodCall(method, params));
       const started = performance.now();
@@ -60,8 +66,15 @@ export async function startManagerChild(dir: string, database: Record<string, un
         res.on('end', () => (res.statusCode === 200 ? resolve({ ms: performance.now() - started, body: Buffer.concat(chunks) }) : reject(new Error(`HTTP ${res.statusCode}`))));
         res.on('error', reject);
       });
-      req.on('error', reject);
+      req.on('error', (err: NodeJS.ErrnoException) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
       req.end(body);
+    });
+  // A kept-alive socket the manager closed as idle just as the request was sent on it: sent again once, as
+  // Node's documentation advises for idempotent requests (every call here is a read).
+  const call = (user: string, method: string, params: unknown[]) =>
+    callOnce(user, method, params).catch((err: NodeJS.ErrnoException & { reusedSocket?: boolean }) => {
+      if (err.reusedSocket && err.code === 'ECONNRESET') return callOnce(user, method, params);
+      throw err;
     });
   const until = Date.now() + 120_000;
   for (;;) {
@@ -74,6 +87,41 @@ export async function startManagerChild(dir: string, database: Record<string, un
       await new Promise((r) => setTimeout(r, 200));
     }
   }
+  const scrapeOnce = () =>
+    new Promise<string>((resolve, reject) => {
+      const req = https.request({
+        host: '127.0.0.1', port, path: '/metrics', method: 'GET', agent,
+        headers: { Authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` },
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString('utf8')) : reject(new Error(`/metrics: HTTP ${res.statusCode}`))));
+        res.on('error', reject);
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
+      req.end();
+    });
+  const scrape = () =>
+    scrapeOnce().catch((err: NodeJS.ErrnoException & { reusedSocket?: boolean }) => {
+      if (err.reusedSocket && err.code === 'ECONNRESET') return scrapeOnce();
+      throw err;
+    });
+  let gcBefore = new Map<string, number>();
+  const loopStats = async () => {
+    const text = await scrape();
+    const samples = [...text.matchAll(/^(\w+)(?:\{([^}]*)\})? (\S+)$/gm)].map((m) => ({ name: m[1]!, labels: m[2] ?? '', value: Number(m[3]) }));
+    const lag = (samples.find((x) => x.name === 'nodejs_eventloop_lag_max_seconds')?.value ?? NaN) * 1000;
+    // GCs over 10 ms per kind: the count minus the le="0.01" bucket, since the previous call
+    const over = new Map<string, number>();
+    for (const c of samples.filter((x) => x.name === 'nodejs_gc_duration_seconds_count')) {
+      const kind = /kind="(\w+)"/.exec(c.labels)?.[1] ?? '?';
+      const fast = samples.find((x) => x.name === 'nodejs_gc_duration_seconds_bucket' && x.labels.includes('le="0.01"') && x.labels.includes(`kind="${kind}"`));
+      over.set(kind, c.value - (fast?.value ?? 0));
+    }
+    const delta = [...over].map(([k, n]) => [k, n - (gcBefore.get(k) ?? 0)] as const).filter(([, n]) => n > 0);
+    gcBefore = over;
+    return { lagMaxMs: lag, gcOver10ms: delta.reduce((a, [, n]) => a + n, 0), gcKinds: delta.map(([k, n]) => `${k} ${n}`).join(', ') };
+  };
   const rss = () => {
     const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
     const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
@@ -92,7 +140,7 @@ export async function startManagerChild(dir: string, database: Record<string, un
     await exited;
     clearTimeout(timer);
   };
-  return { child, call, rss, cpuMs, stop };
+  return { child, call, rss, loopStats, cpuMs, stop };
 }
 
 /** The hash of a listResources answer (the first `<string>` of the array). @throws when there is none. */

@@ -2,7 +2,7 @@
  * Before/after snapshots of everything a request could change in a test cluster, so that a test can prove that
  * a refused request changed nothing:
  * - `db`: every row of every table of the manager's database (SQLite internal tables such as `sqlite_sequence`
- *   included; the transient client-status outbox `notification` and the listing version counter `inventory_version` left out), read with raw SQL, so sealed columns are compared as stored (ciphertext) and nothing goes through
+ *   included; the transient client-status outbox `notification` and the listing version counters `inventory_version` and `server_listing_version` left out), read with raw SQL, so sealed columns are compared as stored (ciphertext) and nothing goes through
  *   the entities' transformers; rows sorted by `id` (or by their JSON when a table has no `id`). No column is left
  *   out but the host telemetry every monitoring round rewrites ({@link TELEMETRY_COLUMNS}): timestamps such as
  *   `updatedAt` only move when a row really is written.
@@ -82,8 +82,9 @@ async function dbSnapshot(ds: DataSource): Promise<Record<string, DbRow[]>> {
   // The client-status outbox (`notification`, decision 011) is transient: a refused request's FAILED status passes
   // through it (row added, delivered, deleted); what the client received is checked by the tests themselves.
   // The listing version (`inventory_version`, decision 031) is a counter the database triggers bump on any write
-  // of a listed row, also one rolled back by hand (a create stored, then failed and removed): bookkeeping, not state.
-  tables = tables.filter((t) => t !== TRANSIENT_TABLE && t !== LISTING_VERSION_TABLE);
+  // of a listed row, also one rolled back by hand (a create stored, then failed and removed): bookkeeping, not state;
+  // so is the per-server listing version (`server_listing_version`, decision 035).
+  tables = tables.filter((t) => t !== TRANSIENT_TABLE && !LISTING_VERSION_TABLES.includes(t));
   const out: Record<string, DbRow[]> = {};
   for (const table of tables) {
     const quoted = type === 'mysql' || type === 'mariadb' ? `\`${table.replace(/`/g, '``')}\`` : quoteIdent(table);
@@ -104,8 +105,8 @@ async function dbSnapshot(ds: DataSource): Promise<Record<string, DbRow[]>> {
 
 /** Left out of the `db` snapshot (and of `sqlite_sequence`): the manager's client-status outbox. */
 const TRANSIENT_TABLE = 'notification';
-/** Left out of the `db` snapshot: the trigger-kept listing version counter (decision 031). */
-const LISTING_VERSION_TABLE = 'inventory_version';
+/** Left out of the `db` snapshot: the trigger-kept listing version counters (decisions 031, 035). */
+const LISTING_VERSION_TABLES = ['inventory_version', 'server_listing_version'];
 
 async function domainSnapshot(prefix: string): Promise<DomainEntry[]> {
   const names = (await domainsWithPrefix(prefix)).sort();

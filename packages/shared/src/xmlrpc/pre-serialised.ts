@@ -27,74 +27,51 @@ export function escapeXmlRpcText(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r/g, '&#xD;');
 }
 
+/** Scratch space of {@link escapeXmlRpcBytes} (grows to the largest piece × 5; one per process). */
+let escapeScratch = Buffer.allocUnsafe(256 * 1024);
+
 /**
- * Escapes ASCII/Latin-1 text for an XML-RPC `<string>` ({@link escapeXmlRpcText}'s rule) byte by byte into chunks of
- * about `chunkBytes`: for large texts given in pieces (the information document, server by server), several times
- * faster than string replaces and without a second copy of the text as a string.
+ * Escapes ASCII/Latin-1 text given as bytes for an XML-RPC `<string>` ({@link escapeXmlRpcText}'s rule) into a new
+ * Buffer of exactly the escaped size (a piece of a large text cached on its own: the information document, server by
+ * server; decision 035). A byte loop: measured 3–4× faster than a chain of native `replace`/`replaceAll` calls on
+ * the document's pieces (nearly every line has `<` and `>`, so there is no fast path).
  */
-export class EscapedChunkWriter {
-  private readonly chunks: Buffer[] = [];
-  private current: Buffer;
-  private at = 0;
-  private total = 0;
-
-  /** @param chunkBytes size of each chunk (default 1 MiB). */
-  constructor(private readonly chunkBytes = 1024 * 1024) {
-    this.current = Buffer.allocUnsafe(chunkBytes);
-  }
-
-  /** Appends the escaped form of `raw` (bytes of ASCII text). */
-  append(raw: Buffer): void {
-    let cur = this.current;
-    let at = this.at;
-    for (let i = 0; i < raw.length; i += 1) {
-      if (at + 5 > cur.length) {
-        this.chunks.push(cur.subarray(0, at));
-        this.total += at;
-        cur = Buffer.allocUnsafe(this.chunkBytes);
-        at = 0;
-      }
-      const c = raw[i]!;
-      if (c > 62 || (c !== 38 && c !== 60 && c !== 62 && c !== 13)) {
-        cur[at++] = c;
-      } else if (c === 60 || c === 62) {
-        // &lt; / &gt;
-        cur[at] = 38;
-        cur[at + 1] = c === 60 ? 108 : 103;
-        cur[at + 2] = 116;
-        cur[at + 3] = 59;
-        at += 4;
-      } else if (c === 38) {
-        // &amp;
-        cur[at] = 38;
-        cur[at + 1] = 97;
-        cur[at + 2] = 109;
-        cur[at + 3] = 112;
-        cur[at + 4] = 59;
-        at += 5;
-      } else {
-        // CR: &#xD;
-        cur[at] = 38;
-        cur[at + 1] = 35;
-        cur[at + 2] = 120;
-        cur[at + 3] = 68;
-        cur[at + 4] = 59;
-        at += 5;
-      }
+export function escapeXmlRpcBytes(raw: Buffer): Buffer {
+  if (escapeScratch.length < raw.length * 5) escapeScratch = Buffer.allocUnsafe(raw.length * 5);
+  const cur = escapeScratch;
+  let at = 0;
+  for (let i = 0; i < raw.length; i += 1) {
+    const c = raw[i]!;
+    if (c > 62 || (c !== 38 && c !== 60 && c !== 62 && c !== 13)) {
+      cur[at++] = c;
+    } else if (c === 60 || c === 62) {
+      // &lt; / &gt;
+      cur[at] = 38;
+      cur[at + 1] = c === 60 ? 108 : 103;
+      cur[at + 2] = 116;
+      cur[at + 3] = 59;
+      at += 4;
+    } else if (c === 38) {
+      // &amp;
+      cur[at] = 38;
+      cur[at + 1] = 97;
+      cur[at + 2] = 109;
+      cur[at + 3] = 112;
+      cur[at + 4] = 59;
+      at += 5;
+    } else {
+      // CR: &#xD;
+      cur[at] = 38;
+      cur[at + 1] = 35;
+      cur[at + 2] = 120;
+      cur[at + 3] = 68;
+      cur[at + 4] = 59;
+      at += 5;
     }
-    this.current = cur;
-    this.at = at;
   }
-
-  /** The escaped text so far, in chunks, and its size in bytes; the writer must not be used afterwards. */
-  finish(): { chunks: Buffer[]; bytes: number } {
-    if (this.at > 0) {
-      this.chunks.push(this.current.subarray(0, this.at));
-      this.total += this.at;
-    }
-    this.at = 0;
-    return { chunks: this.chunks, bytes: this.total };
-  }
+  const out = Buffer.allocUnsafeSlow(at); // its own memory: a pooled slice would keep an 8 KiB slab alive per piece
+  cur.copy(out, 0, 0, at);
+  return out;
 }
 
 const HEAD = '<?xml version="1.0"?><methodResponse><params><param><value><array><data><value>';
@@ -123,23 +100,46 @@ export function stringPairResponse(first: string, secondEscaped: readonly Buffer
 const SLICE_BYTES = 1024 * 1024;
 
 /**
+ * The body's chunks as slices of at most {@link SLICE_BYTES}: a large chunk is cut, small consecutive chunks (the
+ * information document's per-server pieces, ~1–30 KiB each) are copied together, so the socket sees a few large
+ * writes instead of a thousand small ones (each small write waited for its own `drain`: one turn of the loop per
+ * piece, and Node's writev copied them together anyway).
+ */
+function* slices(chunks: readonly Buffer[]): Generator<Buffer> {
+  let group: Buffer[] = [];
+  let groupBytes = 0;
+  for (const chunk of chunks) {
+    if (groupBytes + chunk.length > SLICE_BYTES && group.length > 0) {
+      yield group.length === 1 ? group[0]! : Buffer.concat(group, groupBytes);
+      group = [];
+      groupBytes = 0;
+    }
+    if (chunk.length >= SLICE_BYTES) {
+      for (let at = 0; at < chunk.length; at += SLICE_BYTES) yield chunk.subarray(at, Math.min(chunk.length, at + SLICE_BYTES));
+      continue;
+    }
+    group.push(chunk);
+    groupBytes += chunk.length;
+  }
+  if (group.length > 0) yield group.length === 1 ? group[0]! : Buffer.concat(group, groupBytes);
+}
+
+/**
  * Sends a pre-serialised methodResponse with HTTP 200, `Content-Type: text/xml; charset=utf-8` (as `res.send` of a
- * string does) and its `Content-Length`, in slices of at most 1 MiB, waiting for `drain` when the socket's buffer
- * is full. Resolves when the last slice is handed to the socket or the connection closed.
+ * string does) and its `Content-Length`, in slices of at most 1 MiB (small chunks copied together), waiting for
+ * `drain` when the socket's buffer is full. Resolves when the last slice is handed to the socket or the connection
+ * closed.
  */
 export async function sendPreSerialised(res: Response, body: PreSerialisedResponse): Promise<void> {
   res.status(200).set({ 'Content-Type': 'text/xml; charset=utf-8', 'Content-Length': String(body.byteLength) });
-  for (const chunk of body.chunks) {
-    for (let at = 0; at < chunk.length; at += SLICE_BYTES) {
-      if (res.destroyed) return;
-      const slice = chunk.subarray(at, Math.min(chunk.length, at + SLICE_BYTES));
-      if (!res.write(slice)) {
-        await new Promise<void>((resolve) => {
-          const done = () => { res.off('drain', done); res.off('close', done); resolve(); };
-          res.on('drain', done);
-          res.on('close', done);
-        });
-      }
+  for (const slice of slices(body.chunks)) {
+    if (res.destroyed) return;
+    if (!res.write(slice)) {
+      await new Promise<void>((resolve) => {
+        const done = () => { res.off('drain', done); res.off('close', done); resolve(); };
+        res.on('drain', done);
+        res.on('close', done);
+      });
     }
   }
   res.end();

@@ -10,7 +10,7 @@ import express from 'express';
 import { createCertificateAuthority, issueCertificate } from '../../dist/tls/certificate-authority.js';
 import { createLogger } from '../../dist/logger.js';
 import { createXmlRpcHandler, serialiseMethodResponse } from '../../dist/xmlrpc/server.js';
-import { escapeXmlRpcText, stringPairResponse } from '../../dist/xmlrpc/pre-serialised.js';
+import { escapeXmlRpcBytes, escapeXmlRpcText, stringPairResponse } from '../../dist/xmlrpc/pre-serialised.js';
 import { XmlRpcClient } from '../../dist/xmlrpc/client.js';
 import { createHttpsServer, listen, closeServer } from '../../dist/xmlrpc/https-server.js';
 
@@ -35,11 +35,22 @@ test('stringPairResponse equals serialiseMethodResponse([first, second]) for esc
   }
 });
 
+test('escapeXmlRpcBytes escapes bytes as escapeXmlRpcText escapes the text, into a Buffer of exactly that size', () => {
+  const texts = ['', 'plain', '<a>&amp;</a>\r\n', '&&<<>>\r\r', `${'<x>'.repeat(100_000)}&`, Array.from({ length: 128 }, (_, i) => String.fromCharCode(i)).join('')];
+  for (const text of texts) {
+    const out = escapeXmlRpcBytes(Buffer.from(text, 'latin1'));
+    assert.equal(out.toString('latin1'), escapeXmlRpcText(text), JSON.stringify(text.slice(0, 20)));
+    assert.equal(out.byteLength, out.buffer.byteLength, 'its own memory, not a slice of a larger one');
+  }
+});
+
 test('the handler streams a pre-serialised answer of several MiB intact, text/xml; charset=utf-8 with Content-Length', async (t) => {
   const ca = createCertificateAuthority();
   const cert = issueCertificate(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server' });
   const line = '    <server><name>a&b</name><id>1</id></server>\n';
-  const pieces = Array.from({ length: 60_000 }, () => line); // ~3 MiB raw, more escaped
+  // ~3 MiB raw in small pieces (copied together into ≤ 1 MiB slices) around one of 2.5 MiB (cut into slices)
+  const pieces = Array.from({ length: 60_000 }, () => line);
+  pieces.splice(30_000, 0, 'x'.repeat(2.5 * 1024 * 1024));
   const app = express();
   app.post('/rpc', createXmlRpcHandler({ logger, methods: { big: () => stringPairResponse('hash', escapedChunks(pieces)), small: () => 'ok' } }));
   const server = createHttpsServer(app, { cert: cert.certPem, key: cert.keyPem, ca: ca.certPem });
@@ -62,6 +73,6 @@ test('the handler streams a pre-serialised answer of several MiB intact, text/xm
   });
   assert.equal(raw.headers['content-type'], 'text/xml; charset=utf-8');
   assert.equal(Number(raw.headers['content-length']), raw.body.length);
-  assert.ok(raw.body.length > 3 * 1024 * 1024);
+  assert.ok(raw.body.length > 5 * 1024 * 1024);
   assert.equal(raw.body.toString('utf8'), serialiseMethodResponse(['hash', pieces.join('')]));
 });

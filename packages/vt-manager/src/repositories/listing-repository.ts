@@ -66,14 +66,26 @@ export class ListingRepository {
   }
 
   /**
-   * The VMs of the view on the servers with ids in [`firstServerId`, `lastServerId`], ordered by (serverId, id),
-   * each with its NICs in position order. A range scan of the `serverId` index on both engines (a keyset page with
+   * Each server's listing version (decision 035): the sum of its `server_listing_version` shards, a decimal string
+   * that moves in the writer's transaction with every change of the server's `<server>` element (its listed
+   * columns, bridges, VMs, their NICs, the ownership of its VMs' projects). One grouped read over the table.
+   * @returns server id → version; a server without rows is absent.
+   */
+  async serverVersions(): Promise<Map<number, string>> {
+    const q = (n: string) => this.em.connection.driver.escape(n);
+    const rows = (await this.em.query(`SELECT ${q('serverId')} AS sid, SUM(${q('version')}) AS v FROM ${q('server_listing_version')} GROUP BY ${q('serverId')}`)) as Array<{ sid: number | string; v: number | string }>;
+    return new Map(rows.map((r) => [Number(r.sid), String(r.v)]));
+  }
+
+  /**
+   * The VMs of the view on the servers `serverIds` (at most a page, ≥ 1 id), ordered by (serverId, id), each with
+   * its NICs in position order. Index lookups of `serverId` on both engines (a keyset page with
    * `serverId > ? OR (serverId = ? AND id > ?)` made SQLite scan and sort the whole table per page).
    */
-  async vmsOnServers(filter: ListingFilter, firstServerId: number, lastServerId: number): Promise<ListedVm[]> {
+  async vmsOnServers(filter: ListingFilter, serverIds: readonly number[]): Promise<ListedVm[]> {
     const qb = selectColumns(this.em.createQueryBuilder(VirtualMachine, 'vm'), 'vm', VM_COLUMNS)
-      .where('vm.serverId >= :firstServerId AND vm.serverId <= :lastServerId', { firstServerId, lastServerId });
-    // Unary `+` keeps the planners on the serverId range: with an index on projectId (or sliceId) usable, SQLite
+      .where('vm.serverId IN (:...serverIds)', { serverIds });
+    // Unary `+` keeps the planners on the serverId index: with an index on projectId (or sliceId) usable, SQLite
     // read every VM of the caller's projects and sorted them, once per batch of servers (quadratic in the VMs).
     if (filter.projectId !== undefined) qb.andWhere('+vm.projectId = :projectId', { projectId: filter.projectId });
     if (filter.sliceId !== undefined) qb.andWhere('+vm.sliceId = :sliceId', { sliceId: filter.sliceId });

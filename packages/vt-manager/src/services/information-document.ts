@@ -1,15 +1,17 @@
 /**
  * Builds the `listResources` information document (docs/ocf-protocol.md §6.7) for one view, server by server, in
- * linear time: the VMs of a batch of servers come from the database in one query ordered by (server, id) and are
- * split per server in one pass; each server is serialised alone (shared `serialiseServerInformation`, byte for byte what `serialiseRspec`
- * writes) and at once hashed (SHA-256 of the raw document) and escaped for the XML-RPC `<string>` the answer
- * carries. The loop yields to the event loop every few milliseconds (decision 031), so concurrent requests (a `ping`)
+ * linear time (decision 031), reusing the pieces of the view's previous document (decision 035): each server's
+ * `<server>` element, escaped for the XML-RPC `<string>` the answer carries, is kept with the server's listing
+ * version (database triggers); a server whose version has not moved keeps its piece, the others are read (the VMs
+ * of a page of them in one query, split per server in one pass) and serialised alone (shared
+ * `serialiseServerInformation`, byte for byte what `serialiseRspec` writes). The hash is the SHA-256 of the escaped
+ * document (the bytes between `<string>` and `</string>` on the wire), so the raw text need not be kept. The loop yields to the event loop every few milliseconds, so concurrent requests (a `ping`)
  * wait at most about one server's work plus one page read.
  */
 import { createHash } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import {
-  EscapedChunkWriter,
+  escapeXmlRpcBytes,
   INFORMATION_DOCUMENT_EMPTY,
   INFORMATION_DOCUMENT_HEAD,
   INFORMATION_DOCUMENT_TAIL,
@@ -18,44 +20,81 @@ import {
 import type { ListingFilter, ListingRepository } from '../repositories/listing-repository.js';
 import { serverToInformation } from './rspec-mapping.js';
 
+/** One server's `<server>` element of a view's document, as kept between builds. */
+export interface ServerPiece {
+  /** The server's listing version the piece was read at (undefined: unknown, never reused). */
+  version: string | undefined;
+  /** The element's text (ASCII, serialiser rule 9) escaped for the XML-RPC `<string>` (shared `escapeXmlRpcBytes`). */
+  escaped: Buffer;
+  /** The element's raw text: only in a build with `keepXml` (never cached). */
+  raw?: Buffer;
+}
+
 /** How {@link buildInformationDocument} works. */
 export interface BuildOptions {
-  /** Also return the raw document text (tests, internal callers); the wire needs only the escaped chunks. */
+  /** Also return the raw document text (tests, internal callers); the wire needs only the escaped pieces. */
   keepXml: boolean;
   /** Servers whose VMs are read per query. */
   serversPerPage: number;
   /** Longest stretch of work in ms before yielding to the event loop. */
   sliceMs: number;
+  /**
+   * The pieces of this view's previous document (same filter), by server id; reused where the server's version is
+   * unchanged. They must come from a build of the same view: a piece shows only the view's VMs.
+   */
+  previous?: ReadonlyMap<number, ServerPiece>;
 }
 
-/** A built document: its hash, its escaped text in UTF-8 chunks, and (with `keepXml`) its raw text. */
+/** A built document: its hash, its escaped text in UTF-8 chunks, its pieces, and (with `keepXml`) its raw text. */
 export interface BuiltDocument {
-  /** SHA-256 (hex) of the raw document (§2.2.3: opaque, equal for equal content). */
+  /**
+   * SHA-256 (hex) of the escaped document (§2.2.3: opaque, equal for equal content; the escaping is one to one, so
+   * equal hashes still mean equal documents).
+   */
   hash: string;
-  /** The document escaped as the XML-RPC `<string>` content (see shared `escapeXmlRpcText`). */
+  /** The document escaped as the XML-RPC `<string>` content (see shared `escapeXmlRpcText`), piece by piece. */
   escaped: Buffer[];
   /** Bytes in `escaped`. */
   escapedBytes: number;
+  /** Every server's piece, by server id, for the next build of this view. */
+  pieces: Map<number, ServerPiece>;
+  /** Servers whose piece came from `previous`. */
+  reused: number;
   /** The raw document, when asked for. */
   xml?: string;
 }
 
+/** A constant part of the document as a piece. */
+function constantPiece(text: string): ServerPiece {
+  const raw = Buffer.from(text, 'latin1');
+  return { version: undefined, raw, escaped: escapeXmlRpcBytes(raw) };
+}
+const HEAD = constantPiece(INFORMATION_DOCUMENT_HEAD);
+const TAIL = constantPiece(INFORMATION_DOCUMENT_TAIL);
+const EMPTY = constantPiece(INFORMATION_DOCUMENT_EMPTY);
+
+/** A scratch buffer of at least `n` bytes for a piece's raw text (reused: only its escaped copy is kept). */
+let scratch = Buffer.allocUnsafe(256 * 1024);
+function scratchFor(n: number): Buffer {
+  if (scratch.length < n) scratch = Buffer.allocUnsafe(n * 2);
+  return scratch;
+}
+
 /**
- * The information document of every server with the VMs of `filter`, read through `repo`.
+ * The information document of every server with the VMs of `filter`, read through `repo` (server list, server
+ * versions and VM pages in the caller's one snapshot: see InformationService).
  * @throws InputError when a stored string cannot be serialised (non-ASCII; shared serialiser), or the driver's error.
  */
 export async function buildInformationDocument(repo: ListingRepository, filter: ListingFilter, options: BuildOptions): Promise<BuiltDocument> {
   const sha = createHash('sha256');
-  const raw: string[] = [];
-  const escaper = new EscapedChunkWriter();
-  // one scratch buffer for every piece: a fresh Buffer per server would leave ~1 byte of garbage per document byte
-  let scratch = Buffer.allocUnsafe(256 * 1024);
-  const emit = (text: string) => {
-    if (text.length > scratch.length) scratch = Buffer.allocUnsafe(text.length * 2);
-    const bytes = scratch.subarray(0, scratch.write(text, 'latin1')); // the document is ASCII (serialiser rule 9), so latin1 = UTF-8
-    sha.update(bytes);
-    if (options.keepXml) raw.push(text);
-    escaper.append(bytes);
+  const escaped: Buffer[] = [];
+  const raw: Buffer[] = [];
+  let escapedBytes = 0;
+  const emit = (piece: ServerPiece) => {
+    sha.update(piece.escaped);
+    if (options.keepXml) raw.push(piece.raw!);
+    escaped.push(piece.escaped);
+    escapedBytes += piece.escaped.length;
   };
   let lastYield = performance.now();
   const maybeYield = async () => {
@@ -64,25 +103,49 @@ export async function buildInformationDocument(repo: ListingRepository, filter: 
     lastYield = performance.now();
   };
 
+  const pieces = new Map<number, ServerPiece>();
+  let reused = 0;
   const servers = await repo.servers();
+  const versions = await repo.serverVersions();
   if (servers.length === 0) {
-    emit(INFORMATION_DOCUMENT_EMPTY);
+    emit(EMPTY);
   } else {
-    emit(INFORMATION_DOCUMENT_HEAD);
+    emit(HEAD);
     for (let from = 0; from < servers.length; from += options.serversPerPage) {
       const batch = servers.slice(from, from + options.serversPerPage);
-      const vms = await repo.vmsOnServers(filter, batch[0]!.id, batch[batch.length - 1]!.id);
+      const kept = batch.map((s) => {
+        const p = options.previous?.get(s.id);
+        const version = versions.get(s.id);
+        // with keepXml a piece must carry its raw text (cached pieces do not)
+        return p !== undefined && version !== undefined && p.version === version && (!options.keepXml || p.raw !== undefined) ? p : undefined;
+      });
+      const misses = batch.filter((_, i) => kept[i] === undefined).map((s) => s.id);
+      const vms = misses.length > 0 ? await repo.vmsOnServers(filter, misses) : [];
       let v = 0;
-      for (const s of batch) {
-        while (v < vms.length && vms[v]!.serverId < s.id) v += 1; // a server added after the server list was read
-        const start = v;
-        while (v < vms.length && vms[v]!.serverId === s.id) v += 1;
-        emit(serialiseServerInformation(serverToInformation(s, vms.slice(start, v))));
+      for (let i = 0; i < batch.length; i += 1) {
+        const s = batch[i]!;
+        let piece = kept[i];
+        if (piece !== undefined) {
+          reused += 1;
+        } else {
+          while (v < vms.length && vms[v]!.serverId < s.id) v += 1;
+          const start = v;
+          while (v < vms.length && vms[v]!.serverId === s.id) v += 1;
+          const text = serialiseServerInformation(serverToInformation(s, vms.slice(start, v)));
+          const bytes = scratchFor(text.length);
+          const n = bytes.write(text, 'latin1'); // the document is ASCII (serialiser rule 9), so latin1 = UTF-8
+          const escaped = escapeXmlRpcBytes(bytes.subarray(0, n)); // its own memory: pieces outlive each other
+          piece = options.keepXml ? { version: versions.get(s.id), escaped, raw: Buffer.from(bytes.subarray(0, n)) } : { version: versions.get(s.id), escaped };
+        }
+        pieces.set(s.id, piece);
+        emit(piece);
         await maybeYield();
       }
     }
-    emit(INFORMATION_DOCUMENT_TAIL);
+    emit(TAIL);
   }
-  const escaped = escaper.finish();
-  return { hash: sha.digest('hex'), escaped: escaped.chunks, escapedBytes: escaped.bytes, ...(options.keepXml ? { xml: raw.join('') } : {}) };
+  return {
+    hash: sha.digest('hex'), escaped, escapedBytes, pieces, reused,
+    ...(options.keepXml ? { xml: Buffer.concat(raw).toString('latin1') } : {}),
+  };
 }

@@ -3,20 +3,27 @@
  * filter) the last document built, with the inventory version it was built at, its hash and its escaped text. An
  * entry is current while the database's inventory version equals its version. Least recently used entries go first
  * when the cached bytes pass the limit; a document larger than the limit is not kept. Concurrent requests for the
- * same view and version share one build.
+ * same view and version share one build. An entry also keeps its document's per-server pieces (decision 035), which
+ * the next build of the view reuses where a server's version did not move (they are the escaped text, not a copy).
  */
+import type { ServerPiece } from './information-document.js';
 
 /** A cached document. */
 export interface CachedListing {
   /** Inventory version read before the document's rows were read. */
   version: string;
-  /** SHA-256 (hex) of the raw document. */
+  /** SHA-256 (hex) of the escaped document. */
   hash: string;
   /** The document escaped as the XML-RPC `<string>` content, in UTF-8 chunks. */
   escaped: Buffer[];
   /** Bytes in `escaped`. */
   escapedBytes: number;
+  /** The document's pieces by server id (`escaped` is made of their bytes, not a copy), for the view's next build. */
+  pieces?: ReadonlyMap<number, ServerPiece>;
 }
+
+/** Bytes an entry holds (its pieces are its escaped text). */
+const sizeOf = (e: CachedListing) => e.escapedBytes;
 
 /** Documents by view, at most `maxBytes` of escaped text in all. */
 export class ListingCache {
@@ -34,6 +41,11 @@ export class ListingCache {
     this.entries.delete(view); // most recently used last
     this.entries.set(view, e);
     return e;
+  }
+
+  /** The view's latest entry whatever its version (its pieces seed the next build), else undefined. */
+  latest(view: string): CachedListing | undefined {
+    return this.entries.get(view);
   }
 
   /**
@@ -68,15 +80,15 @@ export class ListingCache {
       // keep the newer of two builds (versions only grow)
       if (BigInt(old.version) > BigInt(e.version)) return;
       this.entries.delete(view);
-      this.bytes -= old.escapedBytes;
+      this.bytes -= sizeOf(old);
     }
-    if (e.escapedBytes > this.maxBytes) return;
+    if (sizeOf(e) > this.maxBytes) return;
     this.entries.set(view, e);
-    this.bytes += e.escapedBytes;
+    this.bytes += sizeOf(e);
     for (const [k, v] of this.entries) {
       if (this.bytes <= this.maxBytes) break;
       this.entries.delete(k);
-      this.bytes -= v.escapedBytes;
+      this.bytes -= sizeOf(v);
     }
   }
 }

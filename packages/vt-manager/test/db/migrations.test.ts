@@ -43,6 +43,7 @@ const ALL_TABLES = [
   'vm_migration',
   'backup_target',
   'inventory_version',
+  'server_listing_version',
 ].sort();
 
 /** A database options object for a fresh, empty (unmigrated) database on `engine`; removed when `t` ends. */

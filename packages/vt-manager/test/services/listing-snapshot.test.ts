@@ -104,9 +104,9 @@ forEachEngine('a VM moved to a later server while the document is built appears 
 forEachEngine('every listing trigger exists after all migrations; a missing one is named', async (t, engine) => {
   const ds = await openTestDatabase(t, engine);
   assert.deepEqual(await missingListingTriggers(ds), []);
-  assert.equal(LISTING_TRIGGERS.length, 15);
+  assert.equal(LISTING_TRIGGERS.length, 29);
   await assertListingTriggers(ds);
   await ds.query(engine === 'mysql' ? 'DROP TRIGGER `inventory_version_vm_interface_update`' : 'DROP TRIGGER "inventory_version_vm_interface_update"');
   assert.deepEqual(await missingListingTriggers(ds), ['inventory_version_vm_interface_update']);
-  await assert.rejects(assertListingTriggers(ds), /lacks 1 inventory-version trigger\(s\) \(inventory_version_vm_interface_update\)/);
+  await assert.rejects(assertListingTriggers(ds), /lacks 1 listing-version trigger\(s\) \(inventory_version_vm_interface_update\)/);
 });

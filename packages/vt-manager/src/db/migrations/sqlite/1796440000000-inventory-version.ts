@@ -6,7 +6,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /** Table → the columns the information document shows (docs/ocf-protocol.md §6.7, services/rspec-mapping.ts). */
-const LISTED: Record<string, string[]> = {
+export const LISTED: Record<string, string[]> = {
   server: ['name', 'uuid', 'operatingSystemType', 'operatingSystemVersion', 'operatingSystemDistribution', 'virtualizationType', 'cpus', 'cpuFrequencyMHz', 'memoryTotalMiB', 'storageTotalGiB'],
   server_bridge: ['serverId', 'name', 'isMgmt', 'switchPort'],
   virtual_machine: ['uuid', 'name', 'serverId', 'projectId', 'projectName', 'sliceId', 'sliceName', 'operatingSystemType', 'operatingSystemVersion', 'operatingSystemDistribution', 'memoryMb', 'hdOriginPath', 'hdSetupType', 'virtualizationSetupType', 'state'],
@@ -15,7 +15,7 @@ const LISTED: Record<string, string[]> = {
 };
 
 /** Whether a row's listed values differ (`IS` compares NULLs as values). */
-function changed(table: string): string {
+export function changed(table: string): string {
   const parts = LISTED[table]!.map((c) => `OLD."${c}" IS NOT NEW."${c}"`);
   // the document shows a host's facts only once it reported (inventoryRefreshedAt set), whatever the time
   if (table === 'server') parts.push('(OLD."inventoryRefreshedAt" IS NULL) IS NOT (NEW."inventoryRefreshedAt" IS NULL)');
