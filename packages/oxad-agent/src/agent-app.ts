@@ -151,6 +151,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   observed.attach({ listDomains: () => virsh.listAll(), outboxEntries: () => outbox.pending, storageRoot: options.storageRoot, domainPrefix: options.domainPrefix });
   const journal = new ActionJournal(path.join(options.storageRoot, 'journal'), logger.child({ part: 'journal' }));
   await journal.open();
+  const identities = new VmIdentityResolver(virsh, { domainPrefix: options.domainPrefix, logger: logger.child({ part: 'identity' }) });
   const provisioning = new AgentProvisioningService(
     { domains: virsh, images: qemuImg, writeSeedIso: (files, iso) => writeSeedIso(files, iso, seedIso), bridgeExists: linuxBridgeExists },
     templates,
@@ -158,14 +159,13 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
     {
       storageRoot: options.storageRoot, vms, domainPrefix: options.domainPrefix, domainType: hypervisor.domainType, vcpus: options.vcpus,
       maxConcurrentActions: options.maxConcurrentActions, stopGraceSeconds: options.stopGraceSeconds, fallbackNetwork: options.fallbackNetwork,
-      logger: logger.child({ part: 'provisioning' }), journal, metrics,
+      logger: logger.child({ part: 'provisioning' }), journal, metrics, identities,
     },
   );
   const reconciled = await new StartupReconciler(virsh, journal, (url, xml, label) => outbox.enqueue(url, xml, label), {
     storageRoot: options.storageRoot, vms, domainPrefix: options.domainPrefix, logger: logger.child({ part: 'reconciler' }),
   }).run();
 
-  const identities = new VmIdentityResolver(virsh, { domainPrefix: options.domainPrefix, logger: logger.child({ part: 'identity' }) });
   const monitoring = new MonitoringService(virsh, identities, reporter, { domainPrefix: options.domainPrefix, logger: logger.child({ part: 'monitoring' }) });
 
   const hostInventory = new HostInventory(new LocalHostFacts(virsh), { storageRoot: options.storageRoot, hypervisor: hypervisor.domainType });

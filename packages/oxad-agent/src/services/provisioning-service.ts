@@ -36,6 +36,7 @@ import {
 } from '@kvm-crm/shared';
 import { MAX_DISK_MIB } from '../adapters/qemu-img.js';
 import { markAutostart, startDomain } from './start-domain.js';
+import type { VmIdentityResolver } from './vm-identity.js';
 import { MAX_DATA_DISKS, VmStore } from '../adapters/vm-store.js';
 import { renderSeedFiles, type SeedNic } from '../domain/cloud-init-seed.js';
 import { MAX_UNIX_SOCKET_PATH_BYTES, renderDomainXml, type DomainNic } from '../domain/domain-xml.js';
@@ -64,6 +65,8 @@ export interface AgentProvisioningOptions {
   journal?: ActionJournal;
   /** Action counters and durations (decision record 028). Default: counts nothing. */
   metrics?: AgentActionMetrics;
+  /** Told the identity of each domain a create is about to define, and of a define that failed (VmIdentityResolver). */
+  identities?: Pick<VmIdentityResolver, 'remember' | 'forget'>;
 }
 
 /**
@@ -298,7 +301,11 @@ export class AgentProvisioningService {
       const found = await existing;
       if ('error' in found) throw found.error;
       if (found.state !== undefined) throw new ConflictError(`a domain for VM ${vmUuid} already exists on this host`);
-      await this.host.domains.define(paths.domainXml);
+      this.options.identities?.remember(name, { name: hostname, uuid: vmUuid }, vmUuid); // as the XML's metadata says
+      await this.host.domains.define(paths.domainXml).catch((err: unknown) => {
+        this.options.identities?.forget(name);
+        throw err;
+      });
       defined = true;
       return notes.join('; ') || undefined;
     } catch (err) {

@@ -225,13 +225,14 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-function setup(opts: { stopGraceSeconds?: number; journal?: ActionJournal; storageRootName?: string } = {}) {
+function setup(opts: { stopGraceSeconds?: number; journal?: ActionJournal; storageRootName?: string; identities?: { remember(n: string, i: { name: string; uuid: string }, u: string): void; forget(n: string): void } } = {}) {
   const host = new FakeHost();
   const reporter = new FakeReporter();
   const storageRoot = path.join(root, opts.storageRootName ?? `s-${randomUUID().slice(0, 8)}`);
   const svc = new AgentProvisioningService(host, new TemplateCatalogue(templatesDir, new FakeInspector()), reporter, {
     storageRoot, domainPrefix: PREFIX, domainType: 'qemu', vcpus: 1, maxConcurrentActions: 4, stopGraceSeconds: opts.stopGraceSeconds ?? 1,
     fallbackNetwork: 'default', logger: createLogger({ component: 'test', silent: true }), ...(opts.journal ? { journal: opts.journal } : {}),
+    ...(opts.identities ? { identities: opts.identities } : {}),
   });
   return { host, reporter, svc, storageRoot };
 }
@@ -865,4 +866,19 @@ test('start: a virsh start that timed out while the domain came up is a SUCCESS 
   assert.equal(d.domains.get(other.name)?.state, 'shut off');
   assert.deepEqual(d.autostartCalls, [`enable ${other.name}`, `disable ${other.name}`], 'marked with the start, cleared after it failed');
   assert.equal(d.autostart.has(other.name), false);
+});
+
+test('create tells the identity resolver what it defines (before the define), and takes it back when the define fails', async () => {
+  const told: string[] = [];
+  const env = setup({ identities: { remember: (n, i, u) => told.push(`remember ${n} ${i.name} ${i.uuid} ${u}`), forget: (n) => told.push(`forget ${n}`) } });
+  const vmUuid = randomUUID();
+  await created(env, { vmUuid, name: 'web01' });
+  assert.deepEqual(told, [`remember ${PREFIX}${vmUuid} web01 ${vmUuid} ${vmUuid}`]);
+  told.length = 0;
+  env.host.domains.defineError = new Error('virsh define: XML error: boom');
+  const other = randomUUID();
+  const a = action('create', { vmUuid: other, name: 'web02' });
+  await run(env.svc, a);
+  assert.equal(env.reporter.of(a.id).at(-1)?.[0], 'FAILED');
+  assert.deepEqual(told, [`remember ${PREFIX}${other} web02 ${other} ${other}`, `forget ${PREFIX}${other}`]);
 });
