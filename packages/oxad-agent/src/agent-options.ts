@@ -52,11 +52,11 @@ export const agentOptionsSchema = z.object({
     .describe('Actions run at once on this host (each VM\'s actions always run one at a time). Default 4.'),
   commandTimeouts: z
     .object({
-      virshSeconds: z.number().int().min(5).max(3600).default(30),
-      virshStartStopSeconds: z.number().int().min(5).max(3600).default(300),
-      qemuImgSeconds: z.number().int().min(5).max(3600).default(120),
-      qemuImgConvertSeconds: z.number().int().min(60).max(86400).default(3600),
-      seedIsoSeconds: z.number().int().min(5).max(3600).default(60),
+      virshSeconds: z.number().int().min(5).max(3600).default(30).describe('virsh queries and quick changes. Default 30.'),
+      virshStartStopSeconds: z.number().int().min(5).max(3600).default(300).describe('`virsh start` and `virsh destroy`. Default 300.'),
+      qemuImgSeconds: z.number().int().min(5).max(3600).default(120).describe('qemu-img create, info, resize, snapshot. Default 120.'),
+      qemuImgConvertSeconds: z.number().int().min(60).max(86400).default(3600).describe('qemu-img convert (full copies). Default 3600.'),
+      seedIsoSeconds: z.number().int().min(5).max(3600).default(60).describe('genisoimage and isoinfo (seed ISOs). Default 60.'),
     })
     .prefault({})
     .describe(
