@@ -53,7 +53,7 @@ export const agentOptionsSchema = z.object({
   commandTimeouts: z
     .object({
       virshSeconds: z.number().int().min(5).max(3600).default(30).describe('virsh queries and quick changes. Default 30.'),
-      virshStartStopSeconds: z.number().int().min(5).max(3600).default(300).describe('`virsh start` and `virsh destroy`. Default 300.'),
+      virshStartStopSeconds: z.number().int().min(5).max(3600).default(300).describe('`virsh start`, `virsh destroy`, `virsh autostart`. Default 300.'),
       qemuImgSeconds: z.number().int().min(5).max(3600).default(120).describe('qemu-img create, info, resize, snapshot. Default 120.'),
       qemuImgConvertSeconds: z.number().int().min(60).max(86400).default(3600).describe('qemu-img convert (full copies). Default 3600.'),
       seedIsoSeconds: z.number().int().min(5).max(3600).default(60).describe('genisoimage and isoinfo (seed ISOs). Default 60.'),
@@ -61,9 +61,9 @@ export const agentOptionsSchema = z.object({
     .prefault({})
     .describe(
       'Seconds each external program may run before the agent kills it and the action fails (decision record 037): ' +
-      '`virshSeconds` for virsh queries and quick changes (domstate, define, undefine, autostart, memory; default ' +
-      '30), `virshStartStopSeconds` for `virsh start` and `virsh destroy`, which wait for a QEMU process to start or ' +
-      'end (default 300: a guest under TCG on a busy host can take more than 30 s; a start that timed out while ' +
+      '`virshSeconds` for virsh queries and quick changes (domstate, define, undefine, memory; default ' +
+      '30), `virshStartStopSeconds` for `virsh start`, `virsh destroy` and `virsh autostart`, which wait for a QEMU ' +
+      'process to start or end, or behind one (default 300: a guest under TCG on a busy host can take more than 30 s; a start that timed out while ' +
       'the domain does run is a SUCCESS saying so), `qemuImgSeconds` for qemu-img create/info/resize/snapshot ' +
       '(default 120), `qemuImgConvertSeconds` for full copies of a disk (clone `full`, flatten, backup; default ' +
       '3600), `seedIsoSeconds` for genisoimage/isoinfo (default 60).',

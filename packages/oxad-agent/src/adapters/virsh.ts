@@ -40,10 +40,7 @@ export interface VirshOptions {
   binary?: string;
   /** Timeout of each call in seconds, except `start` and `destroy`; default 30. */
   timeoutSeconds?: number;
-  /**
-   * Timeout of `start` and `destroy` in seconds (they wait for a QEMU process to start or end, which on a busy host
-   * under TCG can take far longer than a query); default 300.
-   */
+  /** Timeout of `start`, `destroy` and `autostart` in seconds (they wait for a QEMU process, or behind one); default 300. */
   startStopTimeoutSeconds?: number;
   /** Told of each call's duration by sub-command (metrics, decision record 028). */
   onCommand?: CommandObserver;
@@ -227,10 +224,11 @@ export class Virsh implements DomainControl, ReconcilerDomains, DomainXmlReader 
 
   /**
    * Marks the domain to be started when libvirtd starts (host boot) or clears the mark: `virsh autostart
-   * [--disable]` (decision 017). Persistent domains only.
+   * [--disable]` (decision 017). Persistent domains only. Timeout `startStopTimeoutSeconds`: libvirtd answers it
+   * only once a start or destroy of the domain in progress let go of the domain (seen waiting > 30 s, decision 037).
    */
   async setAutostart(name: string, enabled: boolean): Promise<void> {
-    await this.runOn(name, ['autostart', '--domain', name, ...(enabled ? [] : ['--disable'])]);
+    await this.runOn(name, ['autostart', '--domain', name, ...(enabled ? [] : ['--disable'])], this.startStopTimeoutSeconds);
   }
 
   /** True when the domain is marked autostart (`virsh dominfo`, "Autostart: enable"). */
