@@ -20,6 +20,8 @@ import { waitReady } from './bench-util.js';
 export const TEMPLATE = 'kvm-crm-test/kvm-crm-test.qcow2';
 /** The smallest memory the test template boots with (MiB). */
 export const MEMORY_MIB = 128;
+/** The system disk size kvm-crm's creates ask for (`hd-size-mb` of the harness's createQuery); the bare overlay gets it too. */
+export const HD_SIZE_MIB = 8200;
 
 /** The two times of one guest, in ms from the first request. */
 export interface GuestTimes {
@@ -153,8 +155,9 @@ async function removePeer(domain: string, dir: string): Promise<void> {
 }
 
 /**
- * The bare baseline: the seed files and the agent's domain XML are written first (not timed), then
- * `bare-create-start.sh` makes the overlay and seed ISO, defines and starts the domain; then the ready line.
+ * The bare baseline: the seed files and the agent's domain XML are written first (not timed; the same XML as the
+ * agent's, serial console on a unix socket logged to console.log included), then `bare-create-start.sh` makes the
+ * overlay (at the size kvm-crm's creates ask for) and seed ISO, defines and starts the domain; then the ready line.
  * @throws when the script fails or no ready line comes within 600 s. The guest is removed in every case.
  */
 export async function bareCreateStart(target: PeerTarget, n: number, hooks: PeerHooks = {}): Promise<GuestTimes> {
@@ -167,12 +170,12 @@ export async function bareCreateStart(target: PeerTarget, n: number, hooks: Peer
       renderDomainXml({
         name: g.domain, uuid: g.uuid, title: g.hostname, domainType: target.domainType, memoryMiB: MEMORY_MIB, vcpus: 1,
         diskPath: path.join(g.dir, 'disk.qcow2'), backing: { path: target.template, format: 'qcow2' }, seedIsoPath: path.join(g.dir, 'seed.iso'), serialLogPath: path.join(g.dir, 'console.log'),
-        nics: [{ mac: g.mac, bridge: target.bridge }],
+        serialSocketPath: path.join(g.dir, 'console.sock'), nics: [{ mac: g.mac, bridge: target.bridge }],
         metadata: { vmUuid: g.uuid, vmName: g.hostname, projectId: 'bench', sliceId: 'bench', actionId: 'bench', template: 'kvm-crm-test' },
       }),
     );
     const t0 = performance.now();
-    const script = () => execa('bash', [path.join(REPO_ROOT, 'bench/bare-create-start.sh'), target.template, g.dir]);
+    const script = () => execa('bash', [path.join(REPO_ROOT, 'bench/bare-create-start.sh'), target.template, g.dir, String(HD_SIZE_MIB)]);
     await (hooks.gate ? hooks.gate(script) : script());
     const started = performance.now() - t0;
     await waitReady(path.join(g.dir, 'console.log'), 600_000);

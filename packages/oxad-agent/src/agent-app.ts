@@ -137,8 +137,10 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
 
   const observed = createAgentMetrics();
   const metrics = observed.metrics;
-  const virsh = new Virsh({ uri: options.libvirtUri, onCommand: metrics.command });
-  const qemuImg = new QemuImg({ onCommand: metrics.command });
+  const t = options.commandTimeouts; // decision record 037
+  const virsh = new Virsh({ uri: options.libvirtUri, timeoutSeconds: t.virshSeconds, startStopTimeoutSeconds: t.virshStartStopSeconds, onCommand: metrics.command });
+  const qemuImg = new QemuImg({ timeoutSeconds: t.qemuImgSeconds, convertTimeoutSeconds: t.qemuImgConvertSeconds, onCommand: metrics.command });
+  const seedIso = { timeoutSeconds: t.seedIsoSeconds };
   const templates = new TemplateCatalogue(path.join(options.storageRoot, 'templates'), qemuImg, logger.child({ part: 'templates' }));
   // Live TLS: each delivery attempt uses the certificate, CA and CRL in force; the peer must be the manager.
   const xmlRpcReporter = overrides.reporter ? undefined : new XmlRpcStatusReporter({ tls: tls.clientTls({ expectPeer: { role: 'manager' } }), logger: logger.child({ part: 'reporter' }) });
@@ -149,21 +151,21 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   observed.attach({ listDomains: () => virsh.listAll(), outboxEntries: () => outbox.pending, storageRoot: options.storageRoot, domainPrefix: options.domainPrefix });
   const journal = new ActionJournal(path.join(options.storageRoot, 'journal'), logger.child({ part: 'journal' }));
   await journal.open();
+  const identities = new VmIdentityResolver(virsh, { domainPrefix: options.domainPrefix, logger: logger.child({ part: 'identity' }) });
   const provisioning = new AgentProvisioningService(
-    { domains: virsh, images: qemuImg, writeSeedIso: (files, iso) => writeSeedIso(files, iso), bridgeExists: linuxBridgeExists },
+    { domains: virsh, images: qemuImg, writeSeedIso: (files, iso) => writeSeedIso(files, iso, seedIso), bridgeExists: linuxBridgeExists },
     templates,
     outbox.asReporter(),
     {
       storageRoot: options.storageRoot, vms, domainPrefix: options.domainPrefix, domainType: hypervisor.domainType, vcpus: options.vcpus,
       maxConcurrentActions: options.maxConcurrentActions, stopGraceSeconds: options.stopGraceSeconds, fallbackNetwork: options.fallbackNetwork,
-      logger: logger.child({ part: 'provisioning' }), journal, metrics,
+      logger: logger.child({ part: 'provisioning' }), journal, metrics, identities,
     },
   );
   const reconciled = await new StartupReconciler(virsh, journal, (url, xml, label) => outbox.enqueue(url, xml, label), {
     storageRoot: options.storageRoot, vms, domainPrefix: options.domainPrefix, logger: logger.child({ part: 'reconciler' }),
   }).run();
 
-  const identities = new VmIdentityResolver(virsh, { domainPrefix: options.domainPrefix, logger: logger.child({ part: 'identity' }) });
   const monitoring = new MonitoringService(virsh, identities, reporter, { domainPrefix: options.domainPrefix, logger: logger.child({ part: 'monitoring' }) });
 
   const hostInventory = new HostInventory(new LocalHostFacts(virsh), { storageRoot: options.storageRoot, hypervisor: hypervisor.domainType });
@@ -202,7 +204,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
           images: qemuImg, vms, domains: virsh, bridgeExists: linuxBridgeExists, lock: provisioning, backupRoots: options.backupRoots, domainPrefix: options.domainPrefix,
           domainType: hypervisor.domainType, fallbackNetwork: options.fallbackNetwork, logger: logger.child({ part: 'backups' }),
         }),
-        guestHostnames: new GuestHostnameService({ vms, readSeed: (iso) => readSeedIso(iso), writeSeed: (f, iso) => writeSeedIso(f, iso), lock: provisioning, domState: (n) => virsh.domState(n), replaceSeedMedium: (n, iso) => replaceSeedMedium(virsh, n, iso), domainPrefix: options.domainPrefix, logger: logger.child({ part: 'guest-hostname' }) }) }),
+        guestHostnames: new GuestHostnameService({ vms, readSeed: (iso) => readSeedIso(iso, seedIso), writeSeed: (f, iso) => writeSeedIso(f, iso, seedIso), lock: provisioning, domState: (n) => virsh.domState(n), replaceSeedMedium: (n, iso) => replaceSeedMedium(virsh, n, iso), domainPrefix: options.domainPrefix, logger: logger.child({ part: 'guest-hostname' }) }) }),
         ...migrationApi({ migration, password: options.password }),
       },
       logger,

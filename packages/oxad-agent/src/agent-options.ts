@@ -50,6 +50,24 @@ export const agentOptionsSchema = z.object({
   vcpus: z.number().int().min(1).max(64).default(1).describe('vCPUs per guest (OCF has no field for it). Default 1.'),
   maxConcurrentActions: z.number().int().min(1).max(64).default(4)
     .describe('Actions run at once on this host (each VM\'s actions always run one at a time). Default 4.'),
+  commandTimeouts: z
+    .object({
+      virshSeconds: z.number().int().min(5).max(3600).default(30).describe('virsh queries and quick changes. Default 30.'),
+      virshStartStopSeconds: z.number().int().min(5).max(3600).default(300).describe('`virsh start`, `virsh destroy`, `virsh autostart`. Default 300.'),
+      qemuImgSeconds: z.number().int().min(5).max(3600).default(120).describe('qemu-img create, info, resize, snapshot. Default 120.'),
+      qemuImgConvertSeconds: z.number().int().min(60).max(86400).default(3600).describe('qemu-img convert (full copies). Default 3600.'),
+      seedIsoSeconds: z.number().int().min(5).max(3600).default(60).describe('genisoimage and isoinfo (seed ISOs). Default 60.'),
+    })
+    .prefault({})
+    .describe(
+      'Seconds each external program may run before the agent kills it and the action fails (decision record 037): ' +
+      '`virshSeconds` for virsh queries and quick changes (domstate, define, undefine, memory; default ' +
+      '30), `virshStartStopSeconds` for `virsh start`, `virsh destroy` and `virsh autostart`, which wait for a QEMU ' +
+      'process to start or end, or behind one (default 300: a guest under TCG on a busy host can take more than 30 s; a start that timed out while ' +
+      'the domain does run is a SUCCESS saying so), `qemuImgSeconds` for qemu-img create/info/resize/snapshot ' +
+      '(default 120), `qemuImgConvertSeconds` for full copies of a disk (clone `full`, flatten, backup; default ' +
+      '3600), `seedIsoSeconds` for genisoimage/isoinfo (default 60).',
+    ),
   stopGraceSeconds: z.number().int().min(0).max(3600).default(60)
     .describe('Seconds `stop` waits for an ACPI shutdown before it destroys the domain. Default 60.'),
   fallbackNetwork: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/).default('default')

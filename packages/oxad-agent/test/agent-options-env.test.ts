@@ -49,6 +49,18 @@ test('an unknown KVMCRM_ variable, a manager option or a bad value stops the age
   });
 });
 
+test('commandTimeouts: documented defaults, set from the file or the environment, out-of-range values refused', () => {
+  withConfig((file) => {
+    assert.deepEqual(loadAgentOptions(file, {}).commandTimeouts, { virshSeconds: 30, virshStartStopSeconds: 300, qemuImgSeconds: 120, qemuImgConvertSeconds: 3600, seedIsoSeconds: 60 });
+    writeFileSync(file, JSON.stringify({ ...BASE, commandTimeouts: { virshStartStopSeconds: 900 } }));
+    const o = loadAgentOptions(file, { KVMCRM_COMMAND_TIMEOUTS__QEMU_IMG_SECONDS: '30' });
+    assert.equal(o.commandTimeouts.virshStartStopSeconds, 900);
+    assert.equal(o.commandTimeouts.qemuImgSeconds, 30);
+    assert.equal(o.commandTimeouts.virshSeconds, 30, 'the others keep their defaults');
+    assert.throws(() => loadAgentOptions(file, { KVMCRM_COMMAND_TIMEOUTS__VIRSH_SECONDS: '1' }), (e: unknown) => e instanceof InputError && /commandTimeouts\.virshSeconds/.test(e.message));
+  });
+});
+
 test('every option has an env name that is unique and not reserved; every top-level option is described', () => {
   const fields = listConfigFields(agentOptionsSchema);
   const names = fields.filter((f) => f.kind !== 'group').map((f) => f.envName);

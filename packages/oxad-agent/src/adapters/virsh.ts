@@ -38,8 +38,10 @@ export interface VirshOptions {
   uri?: string;
   /** Program to run; default `virsh` (looked up in PATH). */
   binary?: string;
-  /** Timeout of each call in seconds; default 30. */
+  /** Timeout of each call in seconds, except `start` and `destroy`; default 30. */
   timeoutSeconds?: number;
+  /** Timeout of `start`, `destroy` and `autostart` in seconds (they wait for a QEMU process, or behind one); default 300. */
+  startStopTimeoutSeconds?: number;
   /** Told of each call's duration by sub-command (metrics, decision record 028). */
   onCommand?: CommandObserver;
 }
@@ -95,6 +97,7 @@ export class Virsh implements DomainControl, ReconcilerDomains, DomainXmlReader 
   readonly uri: string;
   private readonly binary: string;
   private readonly timeoutSeconds: number;
+  private readonly startStopTimeoutSeconds: number;
   private readonly onCommand: CommandObserver | undefined;
 
   /** @param options see {@link VirshOptions}. */
@@ -103,6 +106,7 @@ export class Virsh implements DomainControl, ReconcilerDomains, DomainXmlReader 
     if (!/^[a-z][a-z0-9+]*:\/\/[^\s]*$/.test(this.uri)) throw new InputError(`invalid libvirt URI: ${JSON.stringify(this.uri)}`);
     this.binary = options.binary ?? 'virsh';
     this.timeoutSeconds = options.timeoutSeconds ?? 30;
+    this.startStopTimeoutSeconds = options.startStopTimeoutSeconds ?? 300;
     this.onCommand = options.onCommand;
   }
 
@@ -129,9 +133,12 @@ export class Virsh implements DomainControl, ReconcilerDomains, DomainXmlReader 
     await this.runOn(name, ['update-device', '--domain', name, '--file', assertAbsolutePath(xmlFilePath, 'device XML path'), '--live', ...(options.force ? ['--force'] : [])]);
   }
 
-  /** Starts a defined, shut-off domain: `virsh start`. */
+  /**
+   * Starts a defined, shut-off domain: `virsh start` (timeout `startStopTimeoutSeconds`). A timeout kills virsh,
+   * not libvirtd's start: the domain may still come up, so callers check its state after a VirshError.
+   */
   async start(name: string): Promise<void> {
-    await this.runOn(name, ['start', '--domain', name]);
+    await this.runOn(name, ['start', '--domain', name], this.startStopTimeoutSeconds);
   }
 
   /** Asks the guest to power off (ACPI power button): `virsh shutdown --mode acpi`. Returns at once. */
@@ -139,9 +146,9 @@ export class Virsh implements DomainControl, ReconcilerDomains, DomainXmlReader 
     await this.runOn(name, ['shutdown', '--domain', name, '--mode', 'acpi']);
   }
 
-  /** Stops the domain at once (power cut): `virsh destroy`. The definition stays. */
+  /** Stops the domain at once (power cut): `virsh destroy` (timeout `startStopTimeoutSeconds`). The definition stays. */
   async destroy(name: string): Promise<void> {
-    await this.runOn(name, ['destroy', '--domain', name]);
+    await this.runOn(name, ['destroy', '--domain', name], this.startStopTimeoutSeconds);
   }
 
   /** Asks the guest to reboot (ACPI): `virsh reboot --mode acpi`. Returns at once. */
@@ -217,10 +224,11 @@ export class Virsh implements DomainControl, ReconcilerDomains, DomainXmlReader 
 
   /**
    * Marks the domain to be started when libvirtd starts (host boot) or clears the mark: `virsh autostart
-   * [--disable]` (decision 017). Persistent domains only.
+   * [--disable]` (decision 017). Persistent domains only. Timeout `startStopTimeoutSeconds`: libvirtd answers it
+   * only once a start or destroy of the domain in progress let go of the domain (seen waiting > 30 s, decision 037).
    */
   async setAutostart(name: string, enabled: boolean): Promise<void> {
-    await this.runOn(name, ['autostart', '--domain', name, ...(enabled ? [] : ['--disable'])]);
+    await this.runOn(name, ['autostart', '--domain', name, ...(enabled ? [] : ['--disable'])], this.startStopTimeoutSeconds);
   }
 
   /** True when the domain is marked autostart (`virsh dominfo`, "Autostart: enable"). */
@@ -308,10 +316,10 @@ export class Virsh implements DomainControl, ReconcilerDomains, DomainXmlReader 
   }
 
   /** Runs a virsh command about domain `name`, mapping "not found" and "invalid state" to typed errors. */
-  private async runOn(name: string, args: string[]): Promise<{ stdout: string }> {
+  private async runOn(name: string, args: string[], timeoutSeconds = this.timeoutSeconds): Promise<{ stdout: string }> {
     assertDomainName(name);
     try {
-      return await this.run(args);
+      return await this.run(args, timeoutSeconds);
     } catch (err) {
       if (err instanceof VirshError && !err.timedOut) {
         if (isDomainNotFound(err.stderr)) throw new DomainNotFoundError(name, err.stderr);
@@ -323,11 +331,11 @@ export class Virsh implements DomainControl, ReconcilerDomains, DomainXmlReader 
     }
   }
 
-  /** Runs `virsh -q -c <uri> <args…>`. */
-  private run(args: string[]): Promise<{ stdout: string }> {
+  /** Runs `virsh -q -c <uri> <args…>`, killed after `timeoutSeconds`. */
+  private run(args: string[], timeoutSeconds = this.timeoutSeconds): Promise<{ stdout: string }> {
     const on = this.onCommand;
     const observe = on ? (seconds: number, failed: boolean) => on('virsh', args[0] ?? '', seconds, failed) : undefined;
-    return runCommand(this.binary, ['-q', '-c', this.uri, ...args], { timeoutSeconds: this.timeoutSeconds, ...(observe ? { observe } : {}) }, makeVirshError);
+    return runCommand(this.binary, ['-q', '-c', this.uri, ...args], { timeoutSeconds, ...(observe ? { observe } : {}) }, makeVirshError);
   }
 }
 

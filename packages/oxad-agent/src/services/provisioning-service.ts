@@ -35,6 +35,8 @@ import {
   type VirtualMachine as RspecVm,
 } from '@kvm-crm/shared';
 import { MAX_DISK_MIB } from '../adapters/qemu-img.js';
+import { markAutostart, startDomain } from './start-domain.js';
+import type { VmIdentityResolver } from './vm-identity.js';
 import { MAX_DATA_DISKS, VmStore } from '../adapters/vm-store.js';
 import { renderSeedFiles, type SeedNic } from '../domain/cloud-init-seed.js';
 import { MAX_UNIX_SOCKET_PATH_BYTES, renderDomainXml, type DomainNic } from '../domain/domain-xml.js';
@@ -63,6 +65,8 @@ export interface AgentProvisioningOptions {
   journal?: ActionJournal;
   /** Action counters and durations (decision record 028). Default: counts nothing. */
   metrics?: AgentActionMetrics;
+  /** Told the identity of each domain a create is about to define, and of a define that failed (VmIdentityResolver). */
+  identities?: Pick<VmIdentityResolver, 'remember' | 'forget'>;
 }
 
 /**
@@ -181,7 +185,7 @@ export class AgentProvisioningService {
       case 'create':
         return this.create(action, vm, vmUuid, log);
       case 'start':
-        return this.start(name, log);
+        return startDomain(this.host.domains, name, log);
       case 'stop':
         return this.stop(name);
       case 'hardStop':
@@ -247,7 +251,8 @@ export class AgentProvisioningService {
       }
     }
     const name = this.domainName(vmUuid);
-    if ((await this.host.domains.domState(name)) !== undefined) throw new ConflictError(`a domain for VM ${vmUuid} already exists on this host`);
+    // Asked while the disk and seed are made (one virsh wait less, issue #14 goal 3), awaited before the define.
+    const existing = this.host.domains.domState(name).then((state) => ({ state }), (error: unknown) => ({ error }));
     const paths = this.vmPaths(vmUuid);
     if (await this.vms.exists(vmUuid)) throw new ConflictError(`the folder of VM ${vmUuid} already exists on this host`);
 
@@ -293,7 +298,14 @@ export class AgentProvisioningService {
         },
       });
       await this.vms.writeFile(vmUuid, 'domainXml', xml, 0o644);
-      await this.host.domains.define(paths.domainXml);
+      const found = await existing;
+      if ('error' in found) throw found.error;
+      if (found.state !== undefined) throw new ConflictError(`a domain for VM ${vmUuid} already exists on this host`);
+      this.options.identities?.remember(name, { name: hostname, uuid: vmUuid }, vmUuid); // as the XML's metadata says
+      await this.host.domains.define(paths.domainXml).catch((err: unknown) => {
+        this.options.identities?.forget(name);
+        throw err;
+      });
       defined = true;
       return notes.join('; ') || undefined;
     } catch (err) {
@@ -308,33 +320,6 @@ export class AgentProvisioningService {
     const s = await this.host.domains.domState(name);
     if (s === undefined) throw new NotFoundError(`no domain ${name} on this host`);
     return s;
-  }
-
-  /**
-   * Marks a domain the agent started as autostart, so that libvirtd starts it again after a host reboot (decision
-   * 017). The guest already runs: a failure is a note in the SUCCESS description, not a FAILED.
-   */
-  private async markAutostart(name: string, log: Logger): Promise<string | undefined> {
-    try {
-      await this.host.domains.setAutostart(name, true);
-      return undefined;
-    } catch (err) {
-      log.warn('autostart not set', { domain: name, error: describeError(err) });
-      return `autostart not set (the VM will not come back after a host reboot): ${describeError(err)}`;
-    }
-  }
-
-  private async start(name: string, log: Logger): Promise<string | undefined> {
-    const s = await this.state(name);
-    if (s === 'running') return ['already running', await this.markAutostart(name, log)].filter(Boolean).join('; ');
-    // Start and autostart run at once, one virsh wait instead of two (issue #14 goal 3); a start that fails clears
-    // the mark again, so a VM that did not start is not started at the next host boot.
-    const [started, note] = await Promise.allSettled([this.host.domains.start(name), this.markAutostart(name, log)]);
-    if (started.status === 'rejected') {
-      await this.host.domains.setAutostart(name, false).catch((err: unknown) => log.warn('autostart not cleared after a failed start', { domain: name, error: describeError(err) }));
-      throw started.reason;
-    }
-    return note.status === 'fulfilled' ? note.value : undefined;
   }
 
   private async hardStop(name: string): Promise<string | undefined> {
@@ -367,7 +352,7 @@ export class AgentProvisioningService {
       return undefined;
     }
     await this.host.domains.start(name);
-    return ['was not running; started', await this.markAutostart(name, log)].filter(Boolean).join('; ');
+    return ['was not running; started', await markAutostart(this.host.domains, name, log)].filter(Boolean).join('; ');
   }
 
   /**

@@ -64,6 +64,8 @@ interface Cached {
 /** Resolves and caches {@link VmIdentity}s of libvirt domains. */
 export class VmIdentityResolver {
   private readonly cache = new Map<string, Promise<Cached | undefined>>();
+  /** Names {@link remember}ed and not yet asked with `refresh`: their `Defined` event needs no read. */
+  private readonly primed = new Set<string>();
   private readonly maxEntries: number;
 
   constructor(
@@ -82,13 +84,32 @@ export class VmIdentityResolver {
    * @throws the reader's errors other than NotFoundError (libvirt unreachable…).
    */
   async resolve(domainName: string, opts: { libvirtUuid?: string; refresh?: boolean } = {}): Promise<VmIdentity | undefined> {
-    let entry = opts.refresh ? undefined : this.cache.get(domainName);
+    const primed = opts.refresh === true && this.primed.delete(domainName);
+    let entry = opts.refresh && !primed ? undefined : this.cache.get(domainName);
     if (entry && opts.libvirtUuid !== undefined) {
       const cached = await entry.catch(() => undefined); // a failed earlier read is simply read again below
       if (cached?.libvirtUuid !== opts.libvirtUuid.toLowerCase()) entry = undefined;
     }
     entry ??= this.read(domainName);
     return (await entry)?.identity;
+  }
+
+  /**
+   * Tells the identity of a domain this agent is about to define from XML it rendered itself (the `<metadata>`
+   * `vm-name`/`vm-uuid` and `<uuid>` it wrote), so that the `Defined` event that follows needs no `virsh dumpxml`
+   * (one virsh run less while the VM's start begins, issue #14 goal 3). The next `refresh` takes it once; later
+   * `Defined` events (a redefinition) read the XML again. Call {@link forget} when the define failed.
+   */
+  remember(domainName: string, identity: VmIdentity, libvirtUuid: string): void {
+    this.cache.delete(domainName);
+    this.cache.set(domainName, Promise.resolve({ identity: { name: identity.name, uuid: identity.uuid.toLowerCase() }, libvirtUuid: libvirtUuid.toLowerCase() }));
+    while (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
+    this.primed.add(domainName);
+  }
+
+  /** Drops what {@link remember} told about `domainName` (its define failed). */
+  forget(domainName: string): void {
+    if (this.primed.delete(domainName)) this.cache.delete(domainName);
   }
 
   /**
@@ -101,6 +122,7 @@ export class VmIdentityResolver {
   async release(domainName: string): Promise<VmIdentity | undefined> {
     const entry = this.cache.get(domainName);
     this.cache.delete(domainName);
+    this.primed.delete(domainName);
     // Never throws: a failed read (libvirt down, domain gone) falls back to the identity implied by the name.
     let found = entry ? await entry.catch(() => undefined) : undefined;
     if (!found) {

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createLogger, InputError, parseRspec, serialiseRspec, type Action, type Interface } from '@kvm-crm/shared';
+import { ConflictError, createLogger, InputError, NotFoundError, parseRspec, serialiseRspec, type Action, type Interface } from '@kvm-crm/shared';
 import type { ImageInfo } from '../../dist/adapters/qemu-img.js';
 import { TemplateCatalogue, type ImageInspector } from '../../dist/templates/template-catalogue.js';
 import { ActionJournal } from '../../dist/services/action-journal.js';
@@ -40,9 +40,20 @@ class FakeDomains implements DomainControl {
     assert.ok(name, 'domain XML has a name');
     this.domains.set(name, { state: 'shut off', xml });
   }
+  /**
+   * Set to make `start` fail: `'timeout'` as virsh killed by its timeout while libvirtd went on (the domain runs),
+   * `'refused'` as a start libvirt refused (the domain stays shut off).
+   */
+  startFailure: 'timeout' | 'refused' | undefined;
+  /** As `virsh start`: NotFoundError for a missing domain, ConflictError ("already active") for a running one. */
   async start(name: string): Promise<void> {
     this.calls.push(`start ${name}`);
-    this.get(name).state = 'running';
+    const d = this.domains.get(name);
+    if (!d) throw new NotFoundError(`libvirt domain ${name} not found`);
+    if (d.state !== 'shut off') throw new ConflictError(`start ${name}: Requested operation is not valid: domain is already running`);
+    if (this.startFailure === 'refused') throw new Error(`virsh start --domain ${name}: exited with status 1: error: internal error: qemu unexpectedly closed the monitor`);
+    d.state = 'running';
+    if (this.startFailure === 'timeout') throw new Error(`virsh start --domain ${name}: timed out after 300 s`);
   }
   async shutdown(name: string): Promise<void> {
     this.calls.push(`shutdown ${name}`);
@@ -214,13 +225,14 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-function setup(opts: { stopGraceSeconds?: number; journal?: ActionJournal; storageRootName?: string } = {}) {
+function setup(opts: { stopGraceSeconds?: number; journal?: ActionJournal; storageRootName?: string; identities?: { remember(n: string, i: { name: string; uuid: string }, u: string): void; forget(n: string): void } } = {}) {
   const host = new FakeHost();
   const reporter = new FakeReporter();
   const storageRoot = path.join(root, opts.storageRootName ?? `s-${randomUUID().slice(0, 8)}`);
   const svc = new AgentProvisioningService(host, new TemplateCatalogue(templatesDir, new FakeInspector()), reporter, {
     storageRoot, domainPrefix: PREFIX, domainType: 'qemu', vcpus: 1, maxConcurrentActions: 4, stopGraceSeconds: opts.stopGraceSeconds ?? 1,
     fallbackNetwork: 'default', logger: createLogger({ component: 'test', silent: true }), ...(opts.journal ? { journal: opts.journal } : {}),
+    ...(opts.identities ? { identities: opts.identities } : {}),
   });
   return { host, reporter, svc, storageRoot };
 }
@@ -467,7 +479,7 @@ test('start, reboot, hardStop, delete: state transitions and idempotent cases', 
   await step('hardStop', ['SUCCESS', undefined], 'shut off');
   await step('hardStop', ['SUCCESS', 'already stopped'], 'shut off');
   await step('reboot', ['SUCCESS', 'was not running; started'], 'running');
-  assert.deepEqual(d.verbs(), ['start', 'reboot', 'destroy', 'start']);
+  assert.deepEqual(d.verbs(), ['start', 'start', 'reboot', 'destroy', 'start'], 'start asks no state first: virsh says "already running"');
 
   d.calls.length = 0;
   await step('delete', ['SUCCESS', undefined], undefined);
@@ -832,4 +844,41 @@ test('delete with keep-disks: the disks move to kept-disks/<uuid> (nothing else)
   await run(env.svc, b);
   assert.deepEqual(env.reporter.of(b.id).at(-1), ['SUCCESS', `disks kept on the host in kept-disks/${vmUuid}-1`]);
   assert.deepEqual(await readdir(path.join(env.storageRoot, 'kept-disks')), [vmUuid, `${vmUuid}-1`].sort());
+});
+
+test('start: a virsh start that timed out while the domain came up is a SUCCESS saying so; a refused start clears autostart', async () => {
+  const env = setup();
+  const d = env.host.domains;
+  const { vmUuid, name } = await created(env);
+  d.startFailure = 'timeout';
+  const late = action('start', { vmUuid });
+  await run(env.svc, late);
+  assert.deepEqual(env.reporter.of(late.id), [['ONGOING', undefined], ['SUCCESS', `the domain runs, though virsh start failed: virsh start --domain ${name}: timed out after 300 s`]]);
+  assert.equal(d.autostart.has(name), true, 'the running VM keeps its autostart mark');
+
+  const other = await created(env, { vmUuid: randomUUID() });
+  d.startFailure = 'refused';
+  d.autostartCalls.length = 0;
+  const refused = action('start', { vmUuid: other.vmUuid });
+  await run(env.svc, refused);
+  assert.equal(env.reporter.of(refused.id).at(-1)?.[0], 'FAILED');
+  assert.match(String(env.reporter.of(refused.id).at(-1)?.[1]), /qemu unexpectedly closed the monitor/);
+  assert.equal(d.domains.get(other.name)?.state, 'shut off');
+  assert.deepEqual(d.autostartCalls, [`enable ${other.name}`, `disable ${other.name}`], 'marked with the start, cleared after it failed');
+  assert.equal(d.autostart.has(other.name), false);
+});
+
+test('create tells the identity resolver what it defines (before the define), and takes it back when the define fails', async () => {
+  const told: string[] = [];
+  const env = setup({ identities: { remember: (n, i, u) => told.push(`remember ${n} ${i.name} ${i.uuid} ${u}`), forget: (n) => told.push(`forget ${n}`) } });
+  const vmUuid = randomUUID();
+  await created(env, { vmUuid, name: 'web01' });
+  assert.deepEqual(told, [`remember ${PREFIX}${vmUuid} web01 ${vmUuid} ${vmUuid}`]);
+  told.length = 0;
+  env.host.domains.defineError = new Error('virsh define: XML error: boom');
+  const other = randomUUID();
+  const a = action('create', { vmUuid: other, name: 'web02' });
+  await run(env.svc, a);
+  assert.equal(env.reporter.of(a.id).at(-1)?.[0], 'FAILED');
+  assert.deepEqual(told, [`remember ${PREFIX}${other} web02 ${other} ${other}`, `forget ${PREFIX}${other}`]);
 });

@@ -127,3 +127,25 @@ test('keeps at most maxEntries identities', async () => {
   await ids.resolve(`${PREFIX}${UUID_A}`);
   assert.equal(reader.reads, 3, 'the oldest entry was dropped');
 });
+
+test('remember: the Defined event after our own define needs no read; the next refresh reads; forget drops it', async () => {
+  const reader = new FakeXmlReader();
+  const name = `${PREFIX}${UUID_A}`;
+  reader.xml.set(name, ourXml(UUID_A, 'renamed')); // what libvirt would answer after a later redefinition
+  const ids = new VmIdentityResolver(reader, { domainPrefix: PREFIX, logger });
+  ids.remember(name, { name: 'web01', uuid: UUID_A.toUpperCase() }, UUID_A);
+  assert.deepEqual(await ids.resolve(name), { name: 'web01', uuid: UUID_A }, 'plain resolve: the remembered identity');
+  assert.deepEqual(await ids.resolve(name, { refresh: true }), { name: 'web01', uuid: UUID_A }, 'the first Defined event: no read');
+  assert.equal(reader.reads, 0);
+  assert.deepEqual(await ids.resolve(name, { refresh: true }), { name: 'renamed', uuid: UUID_A }, 'a later Defined event reads again');
+  assert.equal(reader.reads, 1);
+
+  const other = `${PREFIX}${UUID_B}`;
+  ids.remember(other, { name: 'db01', uuid: UUID_B }, UUID_B);
+  ids.forget(other); // its define failed
+  assert.equal(await ids.resolve(other), undefined, 'forgotten: read, and libvirt has no such domain');
+  assert.equal(reader.reads, 2);
+  ids.forget(name); // not primed any more: the cached read stays
+  assert.deepEqual(await ids.resolve(name), { name: 'renamed', uuid: UUID_A });
+  assert.equal(reader.reads, 2);
+});
