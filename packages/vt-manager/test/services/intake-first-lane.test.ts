@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import { randomUUID } from 'node:crypto';
 import { ConflictError } from '@kvm-crm/shared';
+import { ActionRepository } from '../../dist/repositories/action-repository.js';
 import { IntakeFirstLane } from '../../dist/services/provisioning/intake-first-lane.js';
 import { DbClientNotifier } from '../../dist/adapters/db-client-notifier.js';
 import { IpamService } from '../../dist/services/ipam-service.js';
@@ -90,8 +91,25 @@ forEachEngine("the intake's first hand-over never sends an action that was alrea
   const xml = w.agent.sent[0]!.xml;
   // Still QUEUED under this manager's lease (the fake agent reports nothing), one send attempt counted: what the
   // lane's hand-over finds after the recovery sweep took the action over and sent it.
-  assert.equal(await w.provisioning.dispatcher.handOver(create.id, server, xml, true), false, 'a first attempt is refused');
+  assert.equal(await w.provisioning.dispatcher.handOver(create.id, server, xml, 'first'), false, 'a first attempt is refused');
   assert.equal(w.agent.sent.length, 1, 'nothing sent again');
   assert.equal(await w.provisioning.dispatcher.handOver(create.id, server, xml), true, "the recovery's and the operator's re-send still claim it");
   assert.equal(w.agent.sent.length, 2);
+});
+
+forEachEngine('a recovery take-over with a fresh lease counts as the send attempt: the lane\'s first hand-over no longer claims the action', async (t, engine) => {
+  const w = await openWorld(t, { engine });
+  const server = await addHost(w, 'host1', SERVER_UUID, 20);
+  const owner = w.provisioning.dispatcher['settings'].instanceId as string;
+  const actionId = randomUUID();
+  const past = new Date(Date.now() - 1000);
+  await new ActionRepository(w.tx.manager).insertQueued({
+    uuid: actionId, type: 'start', vmUuid: randomUUID(), callbackUrl: CLIENT_CB, requestedMemoryMb: null, requestedVcpus: null,
+    deadline: new Date(Date.now() + 600_000), leaseOwner: owner, leaseExpiresAt: past,
+  });
+  // The sweep takes it over (its lease ran out while it waited in the lane); the lane's hand-over comes next.
+  assert.equal(await new ActionRepository(w.tx.manager).takeOverExpiredLease(actionId, owner, new Date(), { leaseSeconds: 60 }), true);
+  assert.equal(await w.provisioning.dispatcher.handOver(actionId, server, '<query/>', 'first'), false, 'the lane does not send it');
+  assert.equal(w.agent.sent.length, 0);
+  assert.equal((await new ActionRepository(w.tx.manager).findByUuid(actionId))?.sendAttempts, 1, 'the take-over counted the attempt');
 });

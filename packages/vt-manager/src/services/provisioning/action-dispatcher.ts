@@ -41,7 +41,7 @@ export class ActionDispatcher {
    */
   async send(action: ActionHeader, prepared: Prepared): Promise<void> {
     try {
-      await this.handOver(action.id, prepared.server, prepared.agentXml, true);
+      await this.handOver(action.id, prepared.server, prepared.agentXml, 'first');
     } catch (err) {
       const error = describeError(err);
       this.log.warn('action failed before the agent reported', { actionId: action.id, actionType: action.type, error });
@@ -54,13 +54,17 @@ export class ActionDispatcher {
    * Sends a stored QUEUED action to its agent under this manager's lease: claims it first (only while this manager
    * holds an unexpired lease, so of several managers exactly one sends; the attempt is counted); once the agent
    * accepted, the lease runs until the deadline (the deadline sweep covers a silent agent). Returns false when the
-   * lease was lost (another manager took the action over, or, with `firstAttempt`, a send was already made: the
-   * recovery sweep took it over while it waited): nothing was sent.
+   * lease was lost (another manager took the action over, or, with `claim` `'first'`, a send was already made or
+   * counted: the recovery sweep took it over while it waited in the intake lane): nothing was sent.
+   * `claim`: `'first'` the intake lane's hand-over (only while no attempt was counted), `'again'` (default) a
+   * re-send, `'taken-over'` the recovery's send right after its take-over, which already set the lease and counted
+   * the attempt (take-over-expired-lease.ts), so no second claim.
    * @throws the gateway's error when the agent is unreachable or refuses.
    */
-  async handOver(actionId: string, server: Server, agentXml: string, firstAttempt = false): Promise<boolean> {
+  async handOver(actionId: string, server: Server, agentXml: string, claim: 'first' | 'again' | 'taken-over' = 'again'): Promise<boolean> {
     const owner = this.settings.instanceId;
-    const claimed = await this.tx.run((em) => new ActionRepository(em).claimForHandOver(actionId, owner, new Date(), this.settings.leaseSeconds, firstAttempt));
+    const claimed = claim === 'taken-over'
+      || (await this.tx.run((em) => new ActionRepository(em).claimForHandOver(actionId, owner, new Date(), this.settings.leaseSeconds, claim === 'first')));
     if (!claimed) {
       this.log.warn('lease on the action lost before the hand-over: another manager took it over', { actionId });
       return false;
@@ -112,7 +116,7 @@ export class ActionDispatcher {
       try {
         const { server, xml } = await this.target(a);
         log.info('re-sending a QUEUED action whose lease expired');
-        if (await this.handOver(a.uuid, server, xml)) resent++;
+        if (await this.handOver(a.uuid, server, xml, 'taken-over')) resent++;
       } catch (err) {
         const error = describeError(err);
         log.warn('re-sending a recovered action failed', { error });
