@@ -49,8 +49,11 @@ export async function loadProfile(): Promise<string> {
     ['node:https (OpenSSL initialised)', 'node:https'],
     ['zod', 'zod'],
     ['express', 'express'],
-    ['node-forge', 'node-forge'],
-    ['@kvm-crm/shared (its whole index: XML-RPC, TLS with node-forge, rspec, GENI, winston, zod)', '@kvm-crm/shared'],
+    ['node-forge (all of it; the agent loads its asn1/pem/oids/util modules only, decision 036)', 'node-forge'],
+    ['execa', 'execa'],
+    ['winston', 'winston'],
+    ['prom-client', 'prom-client'],
+    ['@kvm-crm/shared (its whole index: XML-RPC, TLS, rspec, GENI, console, winston, zod; the agent imports subpaths)', '@kvm-crm/shared'],
     ['@kvm-crm/oxad-agent (every module of the agent, not started)', path.join(REPO_ROOT, 'packages/oxad-agent/dist/index.js')],
   ];
   const out: string[] = ['| loaded | VmRSS (median of 3) |', '|---|---|'];

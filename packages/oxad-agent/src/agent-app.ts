@@ -7,19 +7,11 @@ import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import express from 'express';
-import {
-  BRIDGE_NAME_PATTERN,
-  closeServer,
-  createHttpsServer,
-  createXmlRpcHandler,
-  isPeerRefusal,
-  listen,
-  NotAllowedError,
-  ReloadableTls,
-  verifiedClientCertificate,
-  type Logger,
-  type Principal,
-} from '@kvm-crm/shared';
+import { NotAllowedError } from '@kvm-crm/shared/errors';
+import type { Logger } from '@kvm-crm/shared/logger';
+import { isPeerRefusal, ReloadableTls, verifiedClientCertificate } from '@kvm-crm/shared/tls';
+import { BRIDGE_NAME_PATTERN } from '@kvm-crm/shared/validation';
+import { closeServer, createHttpsServer, createXmlRpcHandler, listen, type Principal } from '@kvm-crm/shared/xmlrpc';
 import { agentApi } from './api/agent-api.js';
 import { attachConsoleEndpoint } from './api/console-endpoint.js';
 import { SerialConsoleSockets } from './adapters/serial-console-socket.js';

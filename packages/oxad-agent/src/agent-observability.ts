@@ -9,17 +9,15 @@ import { statfs, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import type { Express } from 'express';
+import type { Logger } from '@kvm-crm/shared/logger';
 import {
   createMetricsRegistry,
-  isPeerRefusal,
   mountObservability,
   cachedReadiness,
-  verifiedClientCertificate,
-  type Logger,
   type MetricsListener,
   type ReadinessCheck,
-  type ReloadableTls,
-} from '@kvm-crm/shared';
+} from '@kvm-crm/shared/metrics';
+import { isPeerRefusal, verifiedClientCertificate, type ReloadableTls } from '@kvm-crm/shared/tls';
 import { PrometheusAgentMetrics, type AgentSnapshot } from './adapters/prometheus-agent-metrics.js';
 import type { DomainSummary } from './adapters/virsh.js';
 import type { AgentOptions } from './agent-options.js';

@@ -1,7 +1,11 @@
 /**
  * oxad-agent configuration: a JSON file validated at start (defaults are given where each option is declared).
  */
-import { loadConfigFile, parsePeerUrl, resolveFromConfig, tlsOptionsSchema, z, httpServerOptionsSchema, DEFAULT_HTTP_SERVER_OPTIONS, type ConfigReferenceSection, metricsOptionsSchema } from '@kvm-crm/shared';
+import { loadConfigFile, resolveFromConfig, z } from '@kvm-crm/shared/config';
+import type { ConfigReferenceSection } from '@kvm-crm/shared/config-reference';
+import { metricsOptionsSchema } from '@kvm-crm/shared/metrics';
+import { tlsOptionsSchema } from '@kvm-crm/shared/tls';
+import { parsePeerUrl, httpServerOptionsSchema, DEFAULT_HTTP_SERVER_OPTIONS } from '@kvm-crm/shared/xmlrpc';
 
 /** True when `s` is an http(s) URL that {@link parsePeerUrl} accepts (credentials allowed). */
 function isPeerUrl(s: string): boolean {

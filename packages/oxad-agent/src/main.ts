@@ -3,7 +3,7 @@
  * oxad-agent daemon: `oxad-agent --config <agent.json>` (or `$KVMCRM_AGENT_CONFIG`). Stops on SIGTERM/SIGINT
  * after the running actions finish.
  */
-import { runDaemon } from '@kvm-crm/shared';
+import { runDaemon } from '@kvm-crm/shared/daemon-runner';
 import { loadAgentOptions } from './agent-options.js';
 import { startAgent } from './agent-app.js';
 

@@ -1,4 +1,10 @@
-/** @kvm-crm/shared: what vt-manager and oxad-agent share. This package never imports a daemon. */
+/**
+ * @kvm-crm/shared: what vt-manager and oxad-agent share. This package never imports a daemon.
+ *
+ * This index loads every part (GENI, the CA, the console relay, …). A process that needs a few parts imports their
+ * subpaths instead (`@kvm-crm/shared/errors`, `/xmlrpc`, `/tls`, …; package.json "exports"), so it does not load
+ * the rest: the agent does (decision 036).
+ */
 export * from './errors.js';
 export * from './redact.js';
 export * from './logger.js';
@@ -7,26 +13,15 @@ export * from './config-fields.js';
 export * from './config-env.js';
 export * from './config-reference.js';
 export * from './validation.js';
-export * from './rspec/model.js';
-export * from './xmlrpc/server.js';
-export * from './xmlrpc/pre-serialised.js';
-export * from './xmlrpc/client.js';
-export * from './xmlrpc/params.js';
-export * from './xmlrpc/clip.js';
-export * from './xmlrpc/callback-url.js';
-export * from './net/ip-address.js';
-export * from './net/callback-target.js';
-export * from './xmlrpc/https-server.js';
+export * from './rspec/index.js';
+export * from './xmlrpc/index.js';
+export * from './net/index.js';
 export * from './tls/index.js';
 export * from './atomic-file.js';
 export * from './password-hash.js';
-export * from './rspec/parse.js';
-export * from './rspec/serialise.js';
-export * from './rspec/builders.js';
 export * from './daemon-runner.js';
 export * from './secret-box.js';
 export * from './geni/index.js';
-export * from './console/console-relay.js';
-export * from './console/ws-console-endpoint.js';
+export * from './console/index.js';
 export * from './transfer-ticket.js';
 export * from './metrics/index.js';

@@ -18,7 +18,8 @@
  * `listActiveVMs` (every 45 s, §4.3) corrects the state it derived from them.
  */
 import { createInterface } from 'node:readline';
-import { InputError, describeError, type Logger } from '@kvm-crm/shared';
+import { InputError, describeError } from '@kvm-crm/shared/errors';
+import type { Logger } from '@kvm-crm/shared/logger';
 import { startCommand, type StartedCommand } from './run-command.js';
 
 /** One libvirt domain lifecycle event as virsh prints it. */

@@ -4,7 +4,10 @@
  * backoff (monitoring answers); `sendOnce` is one attempt, for the durable StatusOutbox (services/status-outbox.ts)
  * that carries provisioning statuses and events and retries them until the manager accepts them.
  */
-import { describeError, XmlRpcClient, type ClientTls, type Logger } from '@kvm-crm/shared';
+import { describeError } from '@kvm-crm/shared/errors';
+import type { Logger } from '@kvm-crm/shared/logger';
+import type { ClientTls } from '@kvm-crm/shared/tls';
+import { XmlRpcClient } from '@kvm-crm/shared/xmlrpc';
 import type { StatusReporter, StatusSender } from '../services/ports.js';
 
 /** Options of {@link XmlRpcStatusReporter}. */

@@ -5,7 +5,9 @@
  * {@link AgentSnapshot}: the status outbox, our domains by state, the storage root's file system. Every name is
  * listed in docs/metrics.md.
  */
-import { boundedLabel, PROVISIONING_ACTION_TYPES, sharedSnapshot, type ReadinessReport, type XmlRpcObserver } from '@kvm-crm/shared';
+import { boundedLabel, sharedSnapshot, type ReadinessReport } from '@kvm-crm/shared/metrics';
+import { PROVISIONING_ACTION_TYPES } from '@kvm-crm/shared/rspec';
+import type { XmlRpcObserver } from '@kvm-crm/shared/xmlrpc';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { AgentActionMetrics } from '../services/metrics-ports.js';
 import type { CommandObserver } from './run-command.js';

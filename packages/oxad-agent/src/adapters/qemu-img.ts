@@ -2,7 +2,7 @@
  * Adapter for `qemu-img`: copy-on-write overlays, image inspection and full copies (docs/architecture.md decision 3).
  */
 import { lstat, rm } from 'node:fs/promises';
-import { ConflictError, InputError } from '@kvm-crm/shared';
+import { ConflictError, InputError } from '@kvm-crm/shared/errors';
 import { CommandFailedError, type CommandErrorFactory, type CommandObserver, type RunCommandOptions, runCommand } from './run-command.js';
 import type { CreateOverlayArgs } from '../services/ports.js';
 import { assertAbsolutePath } from './safe-path.js';

@@ -6,7 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
-import { UpstreamError } from '@kvm-crm/shared';
+import { UpstreamError } from '@kvm-crm/shared/errors';
 
 /** What {@link runCommand} returns when the program exits with status 0. */
 export interface CommandOutput {

@@ -3,7 +3,7 @@
  * attribute. Paths are built by the agent from IDs inside its storage root; this is the last line of defence.
  */
 import path from 'node:path';
-import { InputError } from '@kvm-crm/shared';
+import { InputError } from '@kvm-crm/shared/errors';
 
 /** Characters never allowed in a path we pass on: ASCII control characters (incl. NUL, newline) and DEL. */
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;

@@ -6,7 +6,7 @@ import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { InputError } from '@kvm-crm/shared';
+import { InputError } from '@kvm-crm/shared/errors';
 import { CommandFailedError, type CommandErrorFactory, runCommand } from './run-command.js';
 import { assertAbsolutePath } from './safe-path.js';
 

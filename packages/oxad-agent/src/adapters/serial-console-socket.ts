@@ -5,7 +5,8 @@
  */
 import { connect, type Socket } from 'node:net';
 import { lstat } from 'node:fs/promises';
-import { ConflictError, NotFoundError, type ConsoleEndpoint } from '@kvm-crm/shared';
+import type { ConsoleEndpoint } from '@kvm-crm/shared/console';
+import { ConflictError, NotFoundError } from '@kvm-crm/shared/errors';
 import type { SerialConsolePort } from '../services/ports.js';
 import type { VmStore } from './vm-store.js';
 

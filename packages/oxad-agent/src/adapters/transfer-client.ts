@@ -9,7 +9,8 @@ import { request, type RequestOptions } from 'node:https';
 import { checkServerIdentity } from 'node:tls';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { serverIdentityChecker, UpstreamError, type ClientTls } from '@kvm-crm/shared';
+import { UpstreamError } from '@kvm-crm/shared/errors';
+import { serverIdentityChecker, type ClientTls } from '@kvm-crm/shared/tls';
 import { assertAbsolutePath } from './safe-path.js';
 
 /** One file to push. */

@@ -12,17 +12,15 @@ import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/p
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { ConflictError, InputError, NotFoundError } from '@kvm-crm/shared/errors';
 import {
-  assertPattern,
-  ConflictError,
-  InputError,
-  NotFoundError,
   TRANSFER_FILE_PATTERN,
   TRANSFER_TICKET_ID_PATTERN,
   validateTransferTicket,
   type TransferFile,
   type TransferTicket,
-} from '@kvm-crm/shared';
+} from '@kvm-crm/shared/transfer-ticket';
+import { assertPattern } from '@kvm-crm/shared/validation';
 import { assertAbsolutePath } from './safe-path.js';
 
 /** This agent's side of a ticket. */

@@ -2,7 +2,7 @@
  * Adapter for `virsh`: persistent libvirt domains (docs/architecture.md decision 5). Every call is
  * `virsh -q -c <uri> <command> --domain <name> …` with an argv array and a timeout.
  */
-import { ConflictError, InputError, NotFoundError } from '@kvm-crm/shared';
+import { ConflictError, InputError, NotFoundError } from '@kvm-crm/shared/errors';
 import { CommandFailedError, type CommandErrorFactory, type CommandObserver, runCommand, oneLine } from './run-command.js';
 import type { DomainControl, DomainState, DomainXmlReader, ReconcilerDomains } from '../services/ports.js';
 import { assertAbsolutePath } from './safe-path.js';

@@ -6,7 +6,8 @@
  */
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { assertPattern, InputError, NotFoundError, UUID_PATTERN } from '@kvm-crm/shared';
+import { InputError, NotFoundError } from '@kvm-crm/shared/errors';
+import { assertPattern, UUID_PATTERN } from '@kvm-crm/shared/validation';
 import type { KeptDiskFolder, KeptDiskFolders, VmFile, VmFiles, VmPaths } from '../services/ports.js';
 import { assertAbsolutePath } from './safe-path.js';
 

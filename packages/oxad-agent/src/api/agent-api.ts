@@ -5,18 +5,10 @@
  * `snapshot_create|list|revert|delete`, `backup_vm`, `list_backups`, `inspect_backup` and `restore_backup`. The shared agent password is a method argument, compared in constant time.
  */
 import { samePassword } from './same-password.js';
-import {
-  ACTION_ID_PATTERN,
-  assertPattern,
-  AuthenticationError,
-  InputError,
-  parsePeerUrl,
-  parseRspec,
-  pingChallenge,
-  stringParam,
-  UUID_PATTERN,
-  type XmlRpcMethod,
-} from '@kvm-crm/shared';
+import { AuthenticationError, InputError } from '@kvm-crm/shared/errors';
+import { parseRspec } from '@kvm-crm/shared/rspec';
+import { ACTION_ID_PATTERN, assertPattern, UUID_PATTERN } from '@kvm-crm/shared/validation';
+import { parsePeerUrl, pingChallenge, stringParam, type XmlRpcMethod } from '@kvm-crm/shared/xmlrpc';
 import type { TemplateCatalogue } from '../templates/template-catalogue.js';
 import type { MonitoringService } from '../services/monitoring-service.js';
 import type { AgentProvisioningService } from '../services/provisioning-service.js';

@@ -10,16 +10,13 @@ import {
   AuthenticationError,
   ConflictError,
   InputError,
-  isPeerRefusal,
   NotAllowedError,
   NotFoundError,
-  parsePeerUrl,
-  stringParam,
   describeError,
-  verifiedClientCertificate,
-  type Logger,
-  type XmlRpcMethod,
-} from '@kvm-crm/shared';
+} from '@kvm-crm/shared/errors';
+import type { Logger } from '@kvm-crm/shared/logger';
+import { isPeerRefusal, verifiedClientCertificate } from '@kvm-crm/shared/tls';
+import { parsePeerUrl, stringParam, type XmlRpcMethod } from '@kvm-crm/shared/xmlrpc';
 import type { MigrationAgentService, SendProgress } from '../services/migration-service.js';
 
 

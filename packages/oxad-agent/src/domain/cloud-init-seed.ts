@@ -8,7 +8,8 @@
  * Pure functions, no I/O.
  */
 import { createHash } from 'node:crypto';
-import { GUEST_HOSTNAME_PATTERN, InputError, MAC_PATTERN, UUID_PATTERN, assertPattern, isIpv4 } from '@kvm-crm/shared';
+import { InputError } from '@kvm-crm/shared/errors';
+import { GUEST_HOSTNAME_PATTERN, MAC_PATTERN, UUID_PATTERN, assertPattern, isIpv4 } from '@kvm-crm/shared/validation';
 
 /**
  * Host names we write: a VM name (letters, digits, dash, 1–64 characters, the VM name pattern of Expedient) or a

@@ -4,7 +4,7 @@
  * `virsh dumpxml --inactive` of a domain we rendered (domain/domain-xml.ts), which libvirt prints with KiB units (our renderer
  * writes MiB) and single-quoted attributes. Paths are not carried: the restore builds them on its own host. Pure functions.
  */
-import { InputError } from '@kvm-crm/shared';
+import { InputError } from '@kvm-crm/shared/errors';
 import { parseDomainMetadata, type DomainMetadata, type DomainNic } from './domain-xml.js';
 
 /** What {@link parseDomainDefinition} reads. Memory in MiB. */

@@ -7,16 +7,16 @@
  * decision record 027), no graphics, ACPI on, data disks on virtio `vdb`, `vdc`, …, `<memory>` = the live-growth ceiling and
  * `<currentMemory>` = the boot size (virtio balloon), power-off and crash destroy the guest. Pure functions, no I/O.
  */
+import { InputError } from '@kvm-crm/shared/errors';
 import {
   ACTION_ID_PATTERN,
   BRIDGE_NAME_PATTERN,
-  InputError,
   MAC_PATTERN,
   TEMPLATE_NAME_PATTERN,
   UUID_PATTERN,
   VM_NAME_PATTERN,
   assertPattern,
-} from '@kvm-crm/shared';
+} from '@kvm-crm/shared/validation';
 
 /** XML namespace of our `<metadata>` element. Changing it orphans every existing domain: never do. */
 export const KVMCRM_XMLNS = 'https://kvm-crm.dev/xmlns/domain/1';

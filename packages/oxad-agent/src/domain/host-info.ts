@@ -4,7 +4,7 @@
  * `/proc/meminfo`). The OCF fields of seed 000 (`numberOfCPUs`, `CPUFrequency`, `memory`, `discSpaceGB`,
  * docs/ocf-protocol.md §6.2 server record) are filled from the same figures. Pure functions, no I/O.
  */
-import { UpstreamError } from '@kvm-crm/shared';
+import { UpstreamError } from '@kvm-crm/shared/errors';
 
 /**
  * What `get_host_info` returns (an XML-RPC struct; every number an `<int>`, so memory and disk are in MiB/GiB).

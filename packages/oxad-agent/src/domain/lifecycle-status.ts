@@ -29,7 +29,7 @@
  * - `PMSuspended` → `Suspended`: the guest is not running and resumes only on a wake-up, which libvirt reports as
  *   `Started Event wakeup`.
  */
-import type { LibvirtEventVmStatus } from '@kvm-crm/shared';
+import type { LibvirtEventVmStatus } from '@kvm-crm/shared/rspec';
 
 const DIRECT: Record<string, LibvirtEventVmStatus> = {
   Defined: 'Defined',

@@ -3,7 +3,8 @@
  * the host-specific parts replaced, nothing else changed (same UUID, name, MACs, memory, CPUs, devices, metadata).
  * Pure string work on libvirt's own output, no I/O.
  */
-import { BRIDGE_NAME_PATTERN, InputError, assertPattern } from '@kvm-crm/shared';
+import { InputError } from '@kvm-crm/shared/errors';
+import { BRIDGE_NAME_PATTERN, assertPattern } from '@kvm-crm/shared/validation';
 import { xmlEscape } from './domain-xml.js';
 
 /** What changes between the two hosts. Paths absolute. */

@@ -3,7 +3,7 @@
  * from real mode to protected mode, takes an interrupt and returns from it, enters long mode and only then writes
  * its marker to the first serial port (docs/architecture.md decision 5). Pure data; no I/O.
  */
-import { InputError } from '@kvm-crm/shared';
+import { InputError } from '@kvm-crm/shared/errors';
 
 /** The text the probe's boot sector writes to COM1 once it reached 64-bit long mode. */
 export const PROBE_MARKER = 'KVMCRM-PROBE-OK\n';

@@ -5,7 +5,8 @@
  * cloud-init's `set_hostname`/`update_hostname` modules (frequency "always") apply the datasource's name at the
  * next boot. Pure functions, no I/O.
  */
-import { InputError, UUID_PATTERN, assertPattern } from '@kvm-crm/shared';
+import { InputError } from '@kvm-crm/shared/errors';
+import { UUID_PATTERN, assertPattern } from '@kvm-crm/shared/validation';
 import { HOSTNAME_PATTERN, renderMetaData, renderUserData } from './cloud-init-seed.js';
 
 /** The files of a seed as read back (name → content), e.g. by `readSeedIso`. */

@@ -21,7 +21,9 @@
  * sends meanwhile, e.g. a stop, runs before or after it, never in between the check and the start); one failing to
  * start is logged and reported, the others go on.
  */
-import { describeError, libvirtEventResponse, serialiseRspec, type Logger } from '@kvm-crm/shared';
+import { describeError } from '@kvm-crm/shared/errors';
+import type { Logger } from '@kvm-crm/shared/logger';
+import { libvirtEventResponse, serialiseRspec } from '@kvm-crm/shared/rspec';
 import type { VmActionLock } from './guest-poweroff-watcher.js';
 import type { AutostartDomains, StatusQueue } from './ports.js';
 

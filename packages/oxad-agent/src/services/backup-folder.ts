@@ -1,7 +1,8 @@
 /** Reading a backup folder: its `vm.json`, stamps, sizes (decision record 026); used by {@link BackupService}. */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { InputError, UUID_PATTERN, assertPattern } from '@kvm-crm/shared';
+import { InputError } from '@kvm-crm/shared/errors';
+import { UUID_PATTERN, assertPattern } from '@kvm-crm/shared/validation';
 import { validateDomainMetadata } from '../domain/domain-xml.js';
 import type { BackupDefinition } from './backup-service.js';
 

@@ -15,15 +15,9 @@
  */
 import { copyFile, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  ConflictError,
-  describeError,
-  InputError,
-  NotFoundError,
-  UUID_PATTERN,
-  assertPattern,
-  type Logger,
-} from '@kvm-crm/shared';
+import { ConflictError, describeError, InputError, NotFoundError } from '@kvm-crm/shared/errors';
+import type { Logger } from '@kvm-crm/shared/logger';
+import { UUID_PATTERN, assertPattern } from '@kvm-crm/shared/validation';
 import { assertAbsolutePath } from '../adapters/safe-path.js';
 import { hashFile } from '../adapters/transfer-store.js';
 import { BACKUP_DISK_PATTERN, BACKUP_FORMAT, compareStamps, exists, folderBytes, readDefinition, xmlDomainType } from './backup-folder.js';

@@ -3,7 +3,16 @@
  * the console over and ends the old session with code 4001), at most `maxSessions` on the host, each relayed
  * between the manager's WebSocket and the guest's serial socket under the idle timeout and the byte rate.
  */
-import { ConflictError, CONSOLE_CLOSE, relayConsole, type ConsoleEndpoint, type ConsoleLimits, type Logger, type RelayHandle, type RelayOutcome } from '@kvm-crm/shared';
+import {
+  CONSOLE_CLOSE,
+  relayConsole,
+  type ConsoleEndpoint,
+  type ConsoleLimits,
+  type RelayHandle,
+  type RelayOutcome,
+} from '@kvm-crm/shared/console';
+import { ConflictError } from '@kvm-crm/shared/errors';
+import type { Logger } from '@kvm-crm/shared/logger';
 import type { SerialConsolePort } from './ports.js';
 
 /** Options of {@link ConsoleSessions}. */

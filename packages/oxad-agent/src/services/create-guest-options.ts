@@ -2,7 +2,9 @@
  * What a create asks of the guest beyond its domain: the size to grow the system disk to (`hd-size-mb`, never a
  * shrink) and the cloud-init users and SSH keys (OCF `<users>`, kvm-crm `<ssh-keys>`; decision 017).
  */
-import { assertPattern, InputError, isPlaceholder } from '@kvm-crm/shared';
+import { InputError } from '@kvm-crm/shared/errors';
+import { isPlaceholder } from '@kvm-crm/shared/rspec';
+import { assertPattern } from '@kvm-crm/shared/validation';
 import { MAX_DISK_MIB } from '../adapters/qemu-img.js';
 import { GUEST_USER_PATTERN, type SeedUser } from '../domain/cloud-init-seed.js';
 

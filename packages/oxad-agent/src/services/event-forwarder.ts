@@ -14,7 +14,9 @@
  * - At most `maxPending` events wait at once (manager down for long); beyond that new events are dropped and
  *   logged: the manager's periodic `listActiveVMs` corrects the states they would have carried.
  */
-import { describeError, libvirtEventResponse, serialiseRspec, type LibvirtEventVmStatus, type Logger } from '@kvm-crm/shared';
+import { describeError } from '@kvm-crm/shared/errors';
+import type { Logger } from '@kvm-crm/shared/logger';
+import { libvirtEventResponse, serialiseRspec, type LibvirtEventVmStatus } from '@kvm-crm/shared/rspec';
 import type { LifecycleEvent } from '../adapters/libvirt-event-stream.js';
 import { ocfStatusForLifecycleEvent } from '../domain/lifecycle-status.js';
 import { KeyedMutex } from './concurrency.js';

@@ -6,7 +6,9 @@
  * running domain the CD-ROM medium is swapped too (adapters/seed-medium.ts), so that a guest reboot (same QEMU
  * process) reads the new seed.
  */
-import { ConflictError, describeError, GUEST_HOSTNAME_PATTERN, NotFoundError, UUID_PATTERN, assertPattern, type Logger } from '@kvm-crm/shared';
+import { ConflictError, describeError, NotFoundError } from '@kvm-crm/shared/errors';
+import type { Logger } from '@kvm-crm/shared/logger';
+import { GUEST_HOSTNAME_PATTERN, UUID_PATTERN, assertPattern } from '@kvm-crm/shared/validation';
 import { rehostSeedFiles, seedInstanceId } from '../domain/seed-hostname.js';
 
 /** What {@link GuestHostnameService} needs. */

@@ -16,7 +16,9 @@
  *
  * Events of one domain are handled one at a time; `handle` never blocks the event stream and never throws.
  */
-import { describeError, UUID_PATTERN, type Logger } from '@kvm-crm/shared';
+import { describeError } from '@kvm-crm/shared/errors';
+import type { Logger } from '@kvm-crm/shared/logger';
+import { UUID_PATTERN } from '@kvm-crm/shared/validation';
 import type { LifecycleEvent } from '../adapters/libvirt-event-stream.js';
 import { KeyedMutex } from './concurrency.js';
 import type { AutostartDomains } from './ports.js';

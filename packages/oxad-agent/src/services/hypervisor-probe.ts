@@ -12,7 +12,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { InputError } from '@kvm-crm/shared';
+import { InputError } from '@kvm-crm/shared/errors';
 import { startCommand } from '../adapters/run-command.js';
 import { buildProbeBootSector, PROBE_MARKER, PROBE_STAGES } from '../domain/probe-boot-sector.js';
 

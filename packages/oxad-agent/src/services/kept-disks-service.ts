@@ -3,7 +3,8 @@
  * and purged for the operator (`list_kept_disks`, `purge_kept_disks`; decision record 021). Sizes come from each
  * image's header (`qemu-img info --force-share`), in MiB rounded up.
  */
-import { describeError, type Logger } from '@kvm-crm/shared';
+import { describeError } from '@kvm-crm/shared/errors';
+import type { Logger } from '@kvm-crm/shared/logger';
 import path from 'node:path';
 import type { ImageSizeReader, KeptDiskFolders } from './ports.js';
 

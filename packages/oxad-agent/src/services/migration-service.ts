@@ -19,21 +19,15 @@
 import { chmod, mkdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { ConflictError, InputError, NotFoundError, NotAllowedError, describeError } from '@kvm-crm/shared/errors';
+import type { Logger } from '@kvm-crm/shared/logger';
 import {
-  ConflictError,
-  InputError,
-  NotFoundError,
-  NotAllowedError,
-  BRIDGE_NAME_PATTERN,
-  UUID_PATTERN,
-  assertPattern,
-  describeError,
   ticketBytes,
   validateTransferTicket,
-  type Logger,
   type TransferFile,
   type TransferTicket,
-} from '@kvm-crm/shared';
+} from '@kvm-crm/shared/transfer-ticket';
+import { BRIDGE_NAME_PATTERN, UUID_PATTERN, assertPattern } from '@kvm-crm/shared/validation';
 import { hashFile, type TransferStore } from '../adapters/transfer-store.js';
 import type { PushRequest } from '../adapters/transfer-client.js';
 import type { VmStore } from '../adapters/vm-store.js';

@@ -1,5 +1,6 @@
 /** The agent's `modify` action on a domain: memory, ceiling and vCPUs (decision 017). */
-import { InputError, type VirtualMachine as RspecVm } from '@kvm-crm/shared';
+import { InputError } from '@kvm-crm/shared/errors';
+import type { VirtualMachine as RspecVm } from '@kvm-crm/shared/rspec';
 import type { HostPorts } from './ports.js';
 
 /**

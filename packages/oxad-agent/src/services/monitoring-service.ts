@@ -8,19 +8,17 @@
  * domain on the host), and they are named by VM name and VM uuid from our domain metadata; an action with a
  * missing or unknown type gets `FAILED` instead of an exception in a thread.
  */
+import { describeError, InputError } from '@kvm-crm/shared/errors';
+import type { Logger } from '@kvm-crm/shared/logger';
 import {
-  ACTION_ID_PATTERN,
-  assertPattern,
-  describeError,
-  InputError,
   LIST_ACTIVE_VMS,
   monitoringResponse,
   serialiseRspec,
   type Action,
-  type Logger,
   type MonitoredVm,
   type MonitoringResponseInput,
-} from '@kvm-crm/shared';
+} from '@kvm-crm/shared/rspec';
+import { ACTION_ID_PATTERN, assertPattern } from '@kvm-crm/shared/validation';
 import type { DomainInventory, StatusReporter } from './ports.js';
 import type { VmIdentity } from './vm-identity.js';
 

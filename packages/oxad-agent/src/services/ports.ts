@@ -150,7 +150,7 @@ export interface SerialConsolePort {
    * Connects to the running VM's serial console.
    * @throws NotFoundError (no such VM here), ConflictError (not running, no console socket, not listening).
    */
-  connect(vmUuid: string): Promise<import('@kvm-crm/shared').ConsoleEndpoint>;
+  connect(vmUuid: string): Promise<import('@kvm-crm/shared/console').ConsoleEndpoint>;
 }
 
 /** The files of a VM folder, by role (the keys of {@link VmPaths} besides `dir`). */

@@ -14,26 +14,25 @@
  * `journal`, each action is recorded in `<storageRoot>/journal/` before its ONGOING is queued and removed after its
  * terminal status is queued, so that the StartupReconciler can finish or fail it after a crash.
  */
+import { ConflictError, describeError, InputError, NotFoundError } from '@kvm-crm/shared/errors';
+import type { Logger } from '@kvm-crm/shared/logger';
+import {
+  isPlaceholder,
+  provisioningStatusResponse,
+  serialiseRspec,
+  type Action,
+  type ActionStatus,
+  type VirtualMachine as RspecVm,
+} from '@kvm-crm/shared/rspec';
 import {
   ACTION_ID_PATTERN,
   assertPattern,
   BRIDGE_NAME_PATTERN,
-  ConflictError,
-  describeError,
-  InputError,
-  isPlaceholder,
   MAC_PATTERN,
   netmaskToPrefix,
-  NotFoundError,
-  provisioningStatusResponse,
-  serialiseRspec,
   UUID_PATTERN,
   VM_NAME_PATTERN,
-  type Action,
-  type ActionStatus,
-  type Logger,
-  type VirtualMachine as RspecVm,
-} from '@kvm-crm/shared';
+} from '@kvm-crm/shared/validation';
 import { MAX_DISK_MIB } from '../adapters/qemu-img.js';
 import { markAutostart, startDomain } from './start-domain.js';
 import type { VmIdentityResolver } from './vm-identity.js';

@@ -4,7 +4,8 @@
  * the provisioning's per-VM lock so no action of the same VM runs meanwhile. The snapshots live inside the images,
  * so keep-disks, backups' source images and the migration's copies carry them without any code of their own.
  */
-import { ConflictError, describeError, NotFoundError, type Logger } from '@kvm-crm/shared';
+import { ConflictError, describeError, NotFoundError } from '@kvm-crm/shared/errors';
+import type { Logger } from '@kvm-crm/shared/logger';
 import { assertSnapshotName, type ImageSnapshot } from '../adapters/qemu-img.js';
 
 /** The qemu-img calls the snapshots need (implemented by `QemuImg`). */

@@ -18,7 +18,10 @@
  *
  * When libvirt cannot be listed, nothing is decided or removed: the journal stays for the next start.
  */
-import { describeError, provisioningStatusResponse, serialiseRspec, UUID_PATTERN, type ActionStatus, type Logger } from '@kvm-crm/shared';
+import { describeError } from '@kvm-crm/shared/errors';
+import type { Logger } from '@kvm-crm/shared/logger';
+import { provisioningStatusResponse, serialiseRspec, type ActionStatus } from '@kvm-crm/shared/rspec';
+import { UUID_PATTERN } from '@kvm-crm/shared/validation';
 import { parseDomainMetadata, type DomainMetadata } from '../domain/domain-xml.js';
 import { VmStore } from '../adapters/vm-store.js';
 import type { ActionJournal, JournalEntry } from './action-journal.js';

@@ -24,7 +24,10 @@
  */
 import { readdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { describeError, redactCredentials, XmlRpcFaultError, type Logger } from '@kvm-crm/shared';
+import { describeError } from '@kvm-crm/shared/errors';
+import type { Logger } from '@kvm-crm/shared/logger';
+import { redactCredentials } from '@kvm-crm/shared/redact';
+import { XmlRpcFaultError } from '@kvm-crm/shared/xmlrpc';
 import type { StatusReporter, StatusSender } from './ports.js';
 import { ensureDir, removeFileDurably, removeTemporaryFiles, TEMP_PREFIX, writeFileDurably } from './durable-file.js';
 

@@ -6,7 +6,9 @@
  * Identities are cached per domain name: a VM's name and uuid never change while its domain exists, and an
  * `Undefined` event must still be reported with the VM's name after the domain is gone.
  */
-import { NotFoundError, UUID_PATTERN, describeError, type Logger } from '@kvm-crm/shared';
+import { NotFoundError, describeError } from '@kvm-crm/shared/errors';
+import type { Logger } from '@kvm-crm/shared/logger';
+import { UUID_PATTERN } from '@kvm-crm/shared/validation';
 import { parseDomainMetadata } from '../domain/domain-xml.js';
 import type { DomainXmlReader } from './ports.js';
 

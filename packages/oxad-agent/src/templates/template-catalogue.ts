@@ -5,7 +5,9 @@
  */
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { assertPattern, describeError, InputError, NotFoundError, TEMPLATE_NAME_PATTERN, type Logger } from '@kvm-crm/shared';
+import { describeError, InputError, NotFoundError } from '@kvm-crm/shared/errors';
+import type { Logger } from '@kvm-crm/shared/logger';
+import { assertPattern, TEMPLATE_NAME_PATTERN } from '@kvm-crm/shared/validation';
 import type { ImageInfo } from '../adapters/qemu-img.js';
 
 /** What `template.json` holds. */

@@ -2,17 +2,19 @@
  * The project's own certificate authority, with node-forge: create a CA, issue server/client certificates that
  * carry the component's role, write them atomically with safe permissions. Key pairs come from Node's crypto
  * (native RSA key generation, seconds faster than forge's pure-JS one); certificates are built and signed by
- * node-forge. Roles and reading a certificate: `certificate-info.ts`; CRLs: `crl.ts`; the CA folder managed by
- * `vtctl certs`: `certificate-store.ts`; reloadable TLS material for the daemons: `reloadable-tls.ts`; peer checks:
- * `peer-identity.ts`. The folder's public face is `index.ts`.
+ * node-forge, loaded by the first certificate made (forge-loader.ts), not at import. Roles and reading a
+ * certificate: `certificate-info.ts`; CRLs: `crl.ts`; the CA folder managed by `vtctl certs`: `certificate-store.ts`;
+ * reloadable TLS material for the daemons: `reloadable-tls.ts`; peer checks: `peer-identity.ts`.
+ * The folder's public face is `index.ts`.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import forge from 'node-forge';
+import type forge from 'node-forge';
 import { writeFileAtomic } from '../atomic-file.js';
 import { InputError } from '../errors.js';
 import { isCertificateRole, type CertificateRole } from './certificate-info.js';
+import { forgeFull } from './forge-loader.js';
 
 /** A certificate and its private key, PEM-encoded. */
 export interface PemPair {
@@ -57,8 +59,9 @@ function newKeyPair(): { privateKey: forge.pki.rsa.PrivateKey; publicKey: forge.
     privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
     publicKeyEncoding: { type: 'pkcs1', format: 'pem' },
   });
-  const forgeKey = forge.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey;
-  return { privateKey: forgeKey, publicKey: forge.pki.setRsaPublicKey(forgeKey.n, forgeKey.e), keyPem: privateKey };
+  const lib = forgeFull();
+  const forgeKey = lib.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey;
+  return { privateKey: forgeKey, publicKey: lib.pki.setRsaPublicKey(forgeKey.n, forgeKey.e), keyPem: privateKey };
 }
 
 function serialNumber(): string {
@@ -75,8 +78,9 @@ function validity(cert: forge.pki.Certificate, days: number): void {
 
 /** Creates a self-signed CA certificate (basicConstraints CA:true, keyCertSign, cRLSign). */
 export function createCertificateAuthority(options: CaOptions = {}): PemPair {
+  const lib = forgeFull();
   const keys = newKeyPair();
-  const cert = forge.pki.createCertificate();
+  const cert = lib.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = serialNumber();
   validity(cert, options.validityDays ?? 3650);
@@ -88,8 +92,8 @@ export function createCertificateAuthority(options: CaOptions = {}): PemPair {
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ]);
-  cert.sign(keys.privateKey, forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.keyPem };
+  cert.sign(keys.privateKey, lib.md.sha256.create());
+  return { certPem: lib.pki.certificateToPem(cert), keyPem: keys.keyPem };
 }
 
 /**
@@ -100,10 +104,11 @@ export function createCertificateAuthority(options: CaOptions = {}): PemPair {
 export function issueCertificate(ca: PemPair, options: IssueOptions): PemPair {
   if (!options.commonName) throw new InputError('certificate common name is empty');
   if (options.role !== undefined && !isCertificateRole(options.role)) throw new InputError(`unknown certificate role ${JSON.stringify(options.role)}`);
-  const caCert = forge.pki.certificateFromPem(ca.certPem);
-  const caKey = forge.pki.privateKeyFromPem(ca.keyPem);
+  const lib = forgeFull();
+  const caCert = lib.pki.certificateFromPem(ca.certPem);
+  const caKey = lib.pki.privateKeyFromPem(ca.keyPem);
   const keys = newKeyPair();
-  const cert = forge.pki.createCertificate();
+  const cert = lib.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = serialNumber();
   validity(cert, options.validityDays ?? 825);
@@ -131,8 +136,8 @@ export function issueCertificate(ca: PemPair, options: IssueOptions): PemPair {
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
   ]);
-  cert.sign(caKey, forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.keyPem };
+  cert.sign(caKey, lib.md.sha256.create());
+  return { certPem: lib.pki.certificateToPem(cert), keyPem: keys.keyPem };
 }
 
 /**

@@ -14,10 +14,18 @@
  * The signature is made with Node's crypto (PKCS#1 v1.5), the same algorithm forge uses for our certificates.
  */
 import { createPrivateKey, createPublicKey, sign as cryptoSign, verify as cryptoVerify, X509Certificate } from 'node:crypto';
-import forge from 'node-forge';
+import type Forge from 'node-forge';
 import { InputError } from '../errors.js';
+import { forgeAsn1, forgeFull } from './forge-loader.js';
 
-const { asn1 } = forge;
+// node-forge is loaded by the first call that needs it (forge-loader.ts): reading a CRL loads its ASN.1 and PEM
+// parts only, making one loads the whole library.
+let forge: typeof Forge;
+let asn1: typeof Forge.asn1;
+function useForge(full: boolean): void {
+  forge = full ? forgeFull() : forgeAsn1(); // idempotent: require's cache
+  asn1 = forge.asn1;
+}
 
 /** CRL reason codes (RFC 5280 §5.3.1), by name; the value is the ENUMERATED code. */
 export const REVOCATION_REASONS = {
@@ -85,12 +93,12 @@ export function normaliseSerial(serial: string): string {
   return s.replace(/^0+(?=.)/, '');
 }
 
-const seq = (items: forge.asn1.Asn1[]) => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, items);
+const seq = (items: Forge.asn1.Asn1[]) => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, items);
 const oid = (o: string) => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(o).getBytes());
 const octets = (bytes: string) => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OCTETSTRING, false, bytes);
 
 /** A DER INTEGER from a non-negative number given in hex (a leading 0x00 keeps it positive). */
-function integerFromHex(hex: string): forge.asn1.Asn1 {
+function integerFromHex(hex: string): Forge.asn1.Asn1 {
   let h = normaliseSerial(hex);
   if (h.length % 2) h = `0${h}`;
   if (parseInt(h.slice(0, 2), 16) >= 0x80) h = `00${h}`;
@@ -98,18 +106,18 @@ function integerFromHex(hex: string): forge.asn1.Asn1 {
 }
 
 /** Time as RFC 5280 wants it: UTCTime through 2049, GeneralizedTime from 2050. */
-function time(d: Date): forge.asn1.Asn1 {
+function time(d: Date): Forge.asn1.Asn1 {
   return d.getUTCFullYear() < 2050
     ? asn1.create(asn1.Class.UNIVERSAL, asn1.Type.UTCTIME, false, asn1.dateToUtcTime(d))
     : asn1.create(asn1.Class.UNIVERSAL, asn1.Type.GENERALIZEDTIME, false, asn1.dateToGeneralizedTime(d));
 }
 
-function readTime(node: forge.asn1.Asn1): Date {
+function readTime(node: Forge.asn1.Asn1): Date {
   const v = node.value as string;
   return node.type === asn1.Type.UTCTIME ? asn1.utcTimeToDate(v) : asn1.generalizedTimeToDate(v);
 }
 
-function extension(id: string, value: forge.asn1.Asn1): forge.asn1.Asn1 {
+function extension(id: string, value: Forge.asn1.Asn1): Forge.asn1.Asn1 {
   return seq([oid(id), octets(asn1.toDer(value).getBytes())]);
 }
 
@@ -121,6 +129,7 @@ const toPem = (der: string) => forge.pem.encode({ type: 'X509 CRL', body: der },
  */
 export function createCrl(ca: { certPem: string; keyPem: string }, revoked: RevokedCertificate[], options: CrlOptions): string {
   if (!Number.isSafeInteger(options.crlNumber) || options.crlNumber < 0) throw new InputError(`bad CRL number ${options.crlNumber}`);
+  useForge(true);
   const caCert = forge.pki.certificateFromPem(ca.certPem);
   const x509 = new X509Certificate(ca.certPem);
   let caKey;
@@ -184,6 +193,7 @@ function firstInnerElement(der: string): string {
 
 /** Splits a PEM text holding several CRLs into their DER bodies. */
 function crlDers(pem: string): string[] {
+  useForge(false);
   const out: string[] = [];
   try {
     for (const m of forge.pem.decode(pem)) if (m.type === 'X509 CRL') out.push(m.body);
@@ -195,22 +205,22 @@ function crlDers(pem: string): string[] {
 }
 
 /** `nodes[index]`, or an InputError naming the missing `what` (a CRL that is valid DER but not a CRL). */
-function nodeAt(nodes: readonly forge.asn1.Asn1[] | undefined, index: number, what: string): forge.asn1.Asn1 {
+function nodeAt(nodes: readonly Forge.asn1.Asn1[] | undefined, index: number, what: string): Forge.asn1.Asn1 {
   const node = nodes?.[index];
   if (node === undefined) throw new InputError(`CRL is malformed: no ${what}`);
   return node;
 }
 
 /** The children of a constructed ASN.1 node (`[]` for a primitive one). */
-function children(node: forge.asn1.Asn1): forge.asn1.Asn1[] {
+function children(node: Forge.asn1.Asn1): Forge.asn1.Asn1[] {
   return Array.isArray(node.value) ? node.value : [];
 }
 
 function parseOne(der: string): { parsed: ParsedCrl; tbsDer: string; signature: Buffer; algorithm: string } {
-  let root: forge.asn1.Asn1;
+  let root: Forge.asn1.Asn1;
   try {
     // decodeBitStrings false: the signature BIT STRING stays raw bytes.
-    root = (asn1.fromDer as unknown as (b: string, o: object) => forge.asn1.Asn1)(der, { strict: true, decodeBitStrings: false });
+    root = (asn1.fromDer as unknown as (b: string, o: object) => Forge.asn1.Asn1)(der, { strict: true, decodeBitStrings: false });
   } catch (err) {
     throw new InputError(`CRL is not valid DER: ${(err as Error).message}`);
   }
@@ -228,7 +238,7 @@ function parseOne(der: string): { parsed: ParsedCrl; tbsDer: string; signature: 
   const revoked: ParsedCrl['revoked'] = [];
   const maybeList = fields[i];
   if (maybeList && maybeList.tagClass === asn1.Class.UNIVERSAL && maybeList.type === asn1.Type.SEQUENCE) {
-    for (const entry of maybeList.value as forge.asn1.Asn1[]) {
+    for (const entry of maybeList.value as Forge.asn1.Asn1[]) {
       const entryFields = children(entry);
       const serialNode = nodeAt(entryFields, 0, 'serial number of a revoked certificate');
       const dateNode = nodeAt(entryFields, 1, 'revocation date');
@@ -299,6 +309,7 @@ export function parseCrl(pem: string): ParsedCrl {
  * @throws InputError naming the problem: no CRL, an unsupported algorithm, or a signature no CA verifies.
  */
 export function assertCrlSignedBy(pem: string, caPem: string | string[]): void {
+  useForge(false);
   const cas = (Array.isArray(caPem) ? caPem : [caPem]).flatMap((text) => forge.pem.decode(text).filter((m) => m.type === 'CERTIFICATE'))
     .map((m) => createPublicKey(new X509Certificate(Buffer.from(m.body, 'binary')).publicKey.export({ format: 'pem', type: 'spki' })));
   for (const der of crlDers(pem)) {

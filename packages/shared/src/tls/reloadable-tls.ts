@@ -21,11 +21,11 @@ import { EventEmitter } from 'node:events';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
 import { createSecureContext, rootCertificates, type SecureContext, type Server as TlsServer } from 'node:tls';
-import forge from 'node-forge';
 import { z } from 'zod';
 import { describeError, InputError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { assertCrlSignedBy, normaliseSerial, parseCrl } from './crl.js';
+import { forgeAsn1 } from './forge-loader.js';
 import { describeCertificate, type CertificateInfo } from './certificate-info.js';
 import type { ExpectedPeer } from './peer-identity.js';
 import type { ClientTls, ServerTls } from './tls-types.js';
@@ -104,7 +104,7 @@ export function readTlsMaterial(files: Pick<TlsOptions, 'caFile' | 'certFile' | 
   }
   let caCerts: X509Certificate[];
   try {
-    caCerts = forge.pem.decode(ca).filter((m) => m.type === 'CERTIFICATE').map((m) => new X509Certificate(Buffer.from(m.body, 'binary')));
+    caCerts = forgeAsn1().pem.decode(ca).filter((m) => m.type === 'CERTIFICATE').map((m) => new X509Certificate(Buffer.from(m.body, 'binary')));
   } catch (err) {
     throw new InputError(`CA file ${files.caFile}: ${describeError(err)}`);
   }
