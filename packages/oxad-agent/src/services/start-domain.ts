@@ -1,7 +1,8 @@
 /**
  * The agent's `start` action on a domain and the autostart mark it sets (decisions 017 and 037, issue #14 goal 3).
  */
-import { ConflictError, describeError, NotFoundError, type Logger } from '@kvm-crm/shared';
+import { ConflictError, describeError, NotFoundError } from '@kvm-crm/shared/errors';
+import type { Logger } from '@kvm-crm/shared/logger';
 import type { DomainControl } from './ports.js';
 
 /**
