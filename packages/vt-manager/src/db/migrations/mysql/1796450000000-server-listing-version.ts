@@ -5,7 +5,7 @@
  * here, so two writers never take these locks in opposite orders), that bump the writer's shard
  * (`CONNECTION_ID() % 16`, as 031) of every server whose `<server>` element a change touches: the server's listed
  * columns, its bridges, its VMs (old and new server when a VM moves), their NICs, and the ownership of the projects
- * of its VMs. Rows of deleted servers stay, so a reused id never starts from a version a cached piece was built at.
+ * of its VMs (every server: see `allServers`). Rows of deleted servers stay, so a reused id never starts from a version a cached piece was built at.
  * MySQL/MariaDB fire no trigger for foreign-key cascades; every such parent delete bumps here itself (031).
  */
 import type { MigrationInterface, QueryRunner } from 'typeorm';
@@ -16,7 +16,15 @@ const SHARD = 'CONNECTION_ID() % 16';
 /** Bumps the writer's shard of the servers chosen by the SQL condition `where` (on `serverId`). */
 const bump = (where: string) => `UPDATE ${T} SET \`version\` = \`version\` + 1 WHERE \`shard\` = ${SHARD} AND ${where}`;
 const vmServers = (vmIds: string) => `\`serverId\` IN (SELECT \`serverId\` FROM \`virtual_machine\` WHERE \`id\` IN (${vmIds}))`;
-const projectServers = (projectIds: string) => `\`serverId\` IN (SELECT \`serverId\` FROM \`virtual_machine\` WHERE \`projectId\` IN (${projectIds}))`;
+/**
+ * Ownership changes bump every server (in the writer's shard), not only the servers holding the project's VMs when
+ * the trigger runs: under READ COMMITTED a VM of the project inserted and committed on another server while the
+ * claim is still open is not seen by the trigger, a listing between the two commits caches that server's piece
+ * without the VM, and the claim's commit would never move that server's version (found in review; reproduced).
+ * Ownership changes are rare (a project's first action), so one row per server is cheap. SQLite has one writer at a
+ * time and needs no such care.
+ */
+const allServers = '1 = 1';
 const rows = (id: string) => Array.from({ length: 16 }, (_, i) => `(${id}, ${i}, 0)`).join(', ');
 
 /** Trigger name → `AFTER <event> ON <table>` and its body. */
@@ -32,9 +40,9 @@ export const SERVER_VERSION_TRIGGERS_MYSQL: Record<string, [string, string]> = {
   server_version_vm_interface_insert: ['INSERT ON `vm_interface`', bump(vmServers('NEW.`vmId`'))],
   server_version_vm_interface_update: ['UPDATE ON `vm_interface`', `${bump(vmServers('OLD.`vmId`, NEW.`vmId`'))} AND (${changed('vm_interface')})`],
   server_version_vm_interface_delete: ['DELETE ON `vm_interface`', bump(vmServers('OLD.`vmId`'))],
-  server_version_project_owner_insert: ['INSERT ON `project_owner`', bump(projectServers('NEW.`projectId`'))],
-  server_version_project_owner_update: ['UPDATE ON `project_owner`', `${bump(projectServers('OLD.`projectId`, NEW.`projectId`'))} AND (${changed('project_owner')})`],
-  server_version_project_owner_delete: ['DELETE ON `project_owner`', bump(projectServers('OLD.`projectId`'))],
+  server_version_project_owner_insert: ['INSERT ON `project_owner`', bump(allServers)],
+  server_version_project_owner_update: ['UPDATE ON `project_owner`', `${bump(allServers)} AND (${changed('project_owner')})`],
+  server_version_project_owner_delete: ['DELETE ON `project_owner`', bump(allServers)],
 };
 
 export class ServerListingVersionMysql1796450000000 implements MigrationInterface {
