@@ -9,31 +9,20 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { escapeXmlRpcText, informationResponse, parseMethodResponse, PreSerialisedResponse, serialiseMethodResponse, serialiseRspec } from '@kvm-crm/shared';
-import type { EntityManager } from 'typeorm';
+import { escapeXmlRpcText, parseMethodResponse, PreSerialisedResponse, serialiseMethodResponse, serialiseRspec } from '@kvm-crm/shared';
 import { forEachEngine } from '../../dist/testing/test-databases.js';
+import { referenceRendering } from './listing-reference.js';
 import { addHost, openWorld, provisionVm, SERVER_UUID, type World } from '../../dist/testing/fakes.js';
 import { seedInventory } from '../../dist/testing/inventory-seed.js';
 import { InformationService } from '../../dist/services/information-service.js';
-import { serverToInformation } from '../../dist/services/rspec-mapping.js';
 import { ServerRepository } from '../../dist/repositories/server-repository.js';
 import { VmRepository } from '../../dist/repositories/vm-repository.js';
 import { HostRepository } from '../../dist/repositories/host-repository.js';
-import { ProjectOwnerRepository } from '../../dist/repositories/project-owner-repository.js';
 import { InventoryVersionRepository } from '../../dist/repositories/inventory-version-repository.js';
 import { ServerBridge } from '../../dist/db/entities/server-bridge.js';
 import { VmInterface } from '../../dist/db/entities/vm-interface.js';
 import { ProjectOwner } from '../../dist/db/entities/project-owner.js';
 import { fakeHostFacts } from '../../dist/testing/capacity-fakes.js';
-
-/** The rendering before decision 031, as the reference: every VM loaded, filtered per server. */
-async function previousRendering(em: EntityManager, projectId?: string, sliceId?: string, principal?: string): Promise<string> {
-  const servers = await new ServerRepository(em).listWithBridges('id');
-  const vms = await new VmRepository(em).listWithInterfaces({ projectId, sliceId }, 'id');
-  const owned = principal === undefined ? undefined : await new ProjectOwnerRepository(em).projectsOf(principal);
-  const visible = owned ? vms.filter((v) => owned.has(v.projectId)) : vms;
-  return serialiseRspec(informationResponse(servers.map((s) => serverToInformation(s, visible.filter((v) => v.serverId === s.id)))), { dialect: 'manager' });
-}
 
 const PROJECTS: Array<[string, string]> = [
   ['aaaaaaaa-0000-4000-8000-000000000001', 'alice'],
@@ -52,7 +41,7 @@ forEachEngine('the chunked rendering equals the previous one byte for byte on a 
   ];
   for (const [project, slice, principal] of views) {
     const what = JSON.stringify([project, slice, principal]);
-    const expected = await w.tx.run((em) => previousRendering(em, project, slice, principal));
+    const expected = await w.tx.run((em) => referenceRendering(em, project, slice, principal));
     const got = await info.information(project, slice, principal);
     assert.equal(got.xml, expected, `document of ${what}`);
     assert.equal(got.hash, createHash('sha256').update(escapeXmlRpcText(expected)).digest('hex'));

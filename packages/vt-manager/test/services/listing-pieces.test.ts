@@ -8,33 +8,23 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { escapeXmlRpcText, informationResponse, serialiseMethodResponse, serialiseRspec } from '@kvm-crm/shared';
+import { escapeXmlRpcText, serialiseMethodResponse, serialiseRspec } from '@kvm-crm/shared';
 import type { EntityManager } from 'typeorm';
 import { forEachEngine } from '../../dist/testing/test-databases.js';
+import { referenceRendering } from './listing-reference.js';
 import { openWorld, type World } from '../../dist/testing/fakes.js';
 import { seedInventory } from '../../dist/testing/inventory-seed.js';
 import { InformationService } from '../../dist/services/information-service.js';
-import { serverToInformation } from '../../dist/services/rspec-mapping.js';
 import { ListingRepository } from '../../dist/repositories/listing-repository.js';
 import { ServerRepository } from '../../dist/repositories/server-repository.js';
 import { VmRepository } from '../../dist/repositories/vm-repository.js';
 import { HostRepository } from '../../dist/repositories/host-repository.js';
-import { ProjectOwnerRepository } from '../../dist/repositories/project-owner-repository.js';
 import { Server } from '../../dist/db/entities/server.js';
 import { ServerBridge } from '../../dist/db/entities/server-bridge.js';
 import { VirtualMachine } from '../../dist/db/entities/virtual-machine.js';
 import { VmInterface } from '../../dist/db/entities/vm-interface.js';
 import { ProjectOwner } from '../../dist/db/entities/project-owner.js';
 import { fakeHostFacts } from '../../dist/testing/capacity-fakes.js';
-
-/** The rendering before decision 031 (every VM loaded, filtered per server), as the reference. */
-async function reference(em: EntityManager, projectId?: string, sliceId?: string, principal?: string): Promise<string> {
-  const servers = await new ServerRepository(em).listWithBridges('id');
-  const vms = await new VmRepository(em).listWithInterfaces({ projectId, sliceId }, 'id');
-  const owned = principal === undefined ? undefined : await new ProjectOwnerRepository(em).projectsOf(principal);
-  const visible = owned ? vms.filter((v) => owned.has(v.projectId)) : vms;
-  return serialiseRspec(informationResponse(servers.map((s) => serverToInformation(s, visible.filter((v) => v.serverId === s.id)))), { dialect: 'manager' });
-}
 
 const PROJECTS: Array<[string, string]> = [
   ['bbbbbbbb-0000-4000-8000-000000000001', 'alice'],
@@ -61,7 +51,7 @@ function countServerReads(t: { after: (fn: () => void) => void }): { ids: number
 /** Asserts every view's cached wire answer is the reference document and its hash. */
 async function assertAllViews(w: World, info: InformationService, what: string): Promise<void> {
   for (const [project, slice, principal] of VIEWS) {
-    const expected = await w.tx.run((em) => reference(em, project, slice, principal));
+    const expected = await w.tx.run((em) => referenceRendering(em, project, slice, principal));
     const hash = createHash('sha256').update(escapeXmlRpcText(expected)).digest('hex');
     const wire = await info.listResourcesResponse('0', project, slice, principal);
     assert.equal(Buffer.concat(wire.chunks).toString('utf8'), serialiseMethodResponse([hash, expected]), `${what}: answer of ${JSON.stringify([project, slice, principal])}`);
