@@ -41,15 +41,17 @@ describe('web dashboard in Chromium: login, hosts, VMs, stop from the page, FAIL
   const consoleProblems: string[] = [];
 
   before(async () => {
-    c = await startCluster({ monitoring: { intervalSeconds: 0 } });
+    // The browser runs in its own network namespace: in the root one, the taps of the VM started below made it
+    // abort a navigation with ERR_NETWORK_CHANGED (browser-network.ts).
+    c = await startCluster({ monitoring: { intervalSeconds: 0 }, browser: true });
     admin.user = `dash-admin-${c.runId}`;
     viewer.user = `dash-viewer-${c.runId}`;
     await c.admin.call('user.add', [{ name: admin.user, password: admin.password, roles: ['admin'] }]);
     await c.admin.call('user.add', [{ name: viewer.user, password: viewer.password, roles: ['viewer'] }]);
-    base = `https://127.0.0.1:${c.manager.port}`;
+    base = `https://${c.managerAddress}:${c.manager.port}`;
     await mkdir(SHOTS, { recursive: true });
     const profile = path.join(c.dir, 'chromium-profile'); // fresh, removed with the run's folder
-    context = await launchChromium(profile);
+    context = await launchChromium(profile, { netns: c.browserNetns! });
   });
   after(async () => {
     await context?.close().catch(() => undefined);

@@ -21,6 +21,7 @@ import { issueTestCertificates } from './certificates.js';
 import { TestClearinghouse } from './clearinghouse.js';
 import { registerHost, startHostAgent, type ClusterHost } from './cluster-hosts.js';
 import { LIBVIRT_URI, removeDomains } from './libvirt.js';
+import { createBrowserNetwork, removeBrowserNetwork, type BrowserNetwork } from './browser-network.js';
 import { createClusterNetwork, planClusterNetwork, removeClusterNetwork, type ClusterNetwork } from './netns.js';
 import { REPO_ROOT } from './repo-root.js';
 
@@ -38,6 +39,13 @@ export interface ClusterOptions {
    * its own slice of the run's range).
    */
   hosts?: number;
+  /**
+   * Make a network namespace for a browser (browser-network.ts) and let the manager listen on its root-side address
+   * instead of 127.0.0.1 (`admin`, `plugin` and `pluginUrl` use it): Chromium run there with
+   * `launchChromium(profile, { netns: cluster.browserNetns })` does not see the taps the run's VMs add, which would
+   * otherwise abort its requests with ERR_NETWORK_CHANGED. Single-host cluster only. Default false.
+   */
+  browser?: boolean;
   /** The manager's monitoring: seconds between rounds (default 45, 0 = off) and failed pings before a server is marked unavailable (default 3). */
   monitoring?: { intervalSeconds?: number; failureThreshold?: number };
   /**
@@ -62,6 +70,8 @@ export interface ClusterBase {
   plugin: XmlRpcClient;
   /** The northbound URL of `plugin`, with its Basic credentials (for clients in other processes). */
   pluginUrl: string;
+  /** The address the manager listens on: 127.0.0.1, or the management bridge's or browser veth's address. */
+  managerAddress: string;
   /**
    * Folder holding `ca.crt`, `crl.pem`, `manager.crt` (role manager) and `agent.crt` (role agent, CN = `serverName`);
    * with several hosts `agent-h<i>.crt` (CN = the host's name) instead of `agent.crt`.
@@ -86,6 +96,8 @@ export interface Cluster extends ClusterBase {
   agent: RunningAgent;
   /** The name the agent's host is registered under (`host-<runId>`), also its certificate's CN. */
   serverName: string;
+  /** With `browser: true`: the browser's network namespace, for `launchChromium`'s `netns`. */
+  browserNetns?: string;
 }
 
 /**
@@ -111,6 +123,7 @@ export async function installTestTemplate(catalogue: string): Promise<void> {
 export async function startCluster(options?: ClusterOptions & { hosts?: undefined }): Promise<Cluster>;
 export async function startCluster(options: ClusterOptions & { hosts: number }): Promise<MultiHostCluster>;
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster | MultiHostCluster> {
+  if (options.hosts !== undefined && options.browser) throw new Error('startCluster: browser is for the single-host cluster');
   if (options.hosts !== undefined && options.ipv4) throw new Error('startCluster: ipv4 is for the single-host cluster; with hosts each host gets its own range');
   const runId = randomBytes(3).toString('hex');
   const domainPrefix = `kvmcrm-t${runId}-`;
@@ -120,12 +133,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const storageRoot = path.join(dir, 'storage');
   // Several hosts: the management network (bridge, namespaces, veths, guest bridges) replaces the one bridge.
   const network = options.hosts === undefined ? undefined : await planClusterNetwork(runId, options.hosts);
+  let browserNetwork: BrowserNetwork | undefined;
   const cleanups: Array<() => Promise<unknown>> = [];
   const cleanup = async () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
     await removeDomains(domainPrefix);
     if (network) await removeClusterNetwork(network);
     else await execa('ip', ['link', 'del', bridge], { reject: false });
+    if (browserNetwork) await removeBrowserNetwork(browserNetwork);
     await rm(dir, { recursive: true, force: true });
   };
   try {
@@ -134,6 +149,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     } else {
       await execa('ip', ['link', 'add', bridge, 'type', 'bridge']);
       await execa('ip', ['link', 'set', bridge, 'up']);
+      if (options.browser) browserNetwork = await createBrowserNetwork(runId);
     }
     if (!network && (options.withTemplate ?? true)) {
       await mkdir(path.join(storageRoot, 'templates'), { recursive: true, mode: 0o755 });
@@ -147,7 +163,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     const certs = path.join(dir, 'certs');
     const issued = issueTestCertificates(certs, network
       ? { managerIpAddresses: [network.gateway], agents: network.hosts.map((h) => ({ file: `agent-h${h.index}`, name: `host-${runId}-${h.index}`, ipAddresses: [h.address] })) }
-      : { agentName: serverName });
+      : { agentName: serverName, ...(browserNetwork ? { managerIpAddresses: [browserNetwork.hostAddress] } : {}) });
     const { certStore, ca, clearinghouseTls: chTls } = issued;
     const tlsFiles = (name: string) => ({ ...issued.tlsFiles(name), reloadIntervalSeconds: 0.5 });
 
@@ -161,7 +177,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     const agentCallbackPassword = randomBytes(16).toString('hex');
     const chPassword = randomBytes(12).toString('hex');
     // Several hosts: the manager listens on the management bridge, where the agents in their namespaces reach it.
-    const managerHost = network?.gateway ?? '127.0.0.1';
+    // With a browser namespace: on the root end of its veth, where the browser reaches it.
+    const managerHost = network?.gateway ?? browserNetwork?.hostAddress ?? '127.0.0.1';
     const monitoring = {
       ...(options.monitoring?.intervalSeconds !== undefined ? { monitoringIntervalSeconds: options.monitoring.intervalSeconds } : {}),
       ...(options.monitoring?.failureThreshold !== undefined ? { monitoringFailureThreshold: options.monitoring.failureThreshold } : {}),
@@ -194,7 +211,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     const plugin = new XmlRpcClient({ url: pluginUrl, tls: { ca: ca.certPem }, maxResponseBytes: TEST_CLIENT_MAX_RESPONSE_BYTES });
     // The test clearinghouses listen on 127.0.0.1, which the callback policy refuses unless an admin allows it.
     await allowLoopbackCallbacks(admin, 'expedient');
-    const base: ClusterBase = { runId, dir, domainPrefix, ca, manager, clearinghouse, admin, plugin, pluginUrl, certsDir: certs, certStore, agentCallbackUrl, cleanup };
+    const base: ClusterBase = { runId, dir, domainPrefix, ca, manager, clearinghouse, admin, plugin, pluginUrl, managerAddress: managerHost, certsDir: certs, certStore, agentCallbackUrl, cleanup };
 
     if (network) {
       const hosts: ClusterHost[] = [];
@@ -245,7 +262,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     await admin.call('range.subscribe', [{ server: serverName, kind: 'ipv4', range: `net-${runId}` }]);
     await admin.call('range.subscribe', [{ server: serverName, kind: 'mac', range: `mac-${runId}` }]);
 
-    return { ...base, storageRoot, bridge, serverUuid: server.uuid, agent, serverName };
+    return { ...base, storageRoot, bridge, serverUuid: server.uuid, agent, serverName, ...(browserNetwork ? { browserNetns: browserNetwork.netns } : {}) };
   } catch (err) {
     await cleanup();
     throw err;

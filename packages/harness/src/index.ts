@@ -9,7 +9,8 @@ export { issueTestCertificates, type TestCertificateOptions, type TestCertificat
 export { TestClearinghouse, type ReceivedStatus } from './clearinghouse.js';
 export { installTestTemplate, startCluster, type Cluster, type ClusterBase, type ClusterOptions, type MultiHostCluster } from './cluster.js';
 export { HOST_AGENT_PORT, registerHost, startHostAgent, type ClusterHost, type HostAgentSetup } from './cluster-hosts.js';
-export { MAX_HOSTS, createClusterNetwork, networkLeftovers, planClusterNetwork, removeClusterNetwork, type ClusterNetwork, type HostNetwork } from './netns.js';
+export { createBrowserNetwork, removeBrowserNetwork, type BrowserNetwork } from './browser-network.js';
+export { MAX_HOSTS, freeTestSubnet, createClusterNetwork, networkLeftovers, planClusterNetwork, removeClusterNetwork, type ClusterNetwork, type HostNetwork } from './netns.js';
 export { allowLoopbackCallbacks, TEST_CLIENT_MAX_RESPONSE_BYTES } from './callback-policy.js';
 export { mysqlSettings, connectMysql, createTestDatabase, type MysqlSettings, type TestDatabase } from './mariadb.js';
 export { startPrivateMariadb, type PrivateMariadb } from './private-mariadb.js';
@@ -39,5 +40,5 @@ export {
 } from './state-snapshot.js';
 export { GENI_FIXTURES_DIR, mintGeniCredentials, type GeniTestCredentials } from './geni-credentials.js';
 export { runFelixRo, type FelixRoRecord, type FelixRoTarget } from './geni-felix-ro.js';
-export { CHROMIUM_ARGS, CHROMIUM_PATH, launchChromium } from './chromium.js';
+export { CHROMIUM_ARGS, CHROMIUM_PATH, launchChromium, type ChromiumOptions } from './chromium.js';
 export { metricsCatalogue, exposedSeriesNames, renderMetricsDoc, type MetricEntry } from './metrics-catalogue.js';

@@ -53,16 +53,25 @@ async function subnetInUse(n: number): Promise<boolean> {
 }
 
 /**
- * Plans the network of run `runId` with `count` hosts: a 198.18.<n>.0/24 not used on this machine (n derived from
- * the run id, the next free one when taken). Nothing is created yet. @throws when count is out of 1..MAX_HOSTS.
+ * The third octet n of a 198.18.<n>.0/24 that no address or route of this machine uses: derived from the run id's
+ * first two hex digits, the next free one when taken. @throws when all 256 are in use.
  */
-export async function planClusterNetwork(runId: string, count: number): Promise<ClusterNetwork> {
-  if (!Number.isInteger(count) || count < 1 || count > MAX_HOSTS) throw new Error(`hosts must be 1..${MAX_HOSTS}, not ${count}`);
+export async function freeTestSubnet(runId: string): Promise<number> {
   let n = parseInt(runId.slice(0, 2), 16);
   for (let tries = 0; await subnetInUse(n); tries++) {
     if (tries > 255) throw new Error('no free 198.18.<n>.0/24 on this machine');
     n = (n + 1) % 256;
   }
+  return n;
+}
+
+/**
+ * Plans the network of run `runId` with `count` hosts: a 198.18.<n>.0/24 not used on this machine (n derived from
+ * the run id, the next free one when taken). Nothing is created yet. @throws when count is out of 1..MAX_HOSTS.
+ */
+export async function planClusterNetwork(runId: string, count: number): Promise<ClusterNetwork> {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_HOSTS) throw new Error(`hosts must be 1..${MAX_HOSTS}, not ${count}`);
+  const n = await freeTestSubnet(runId);
   const hosts = Array.from({ length: count }, (_, k) => {
     const index = k + 1;
     return { index, netns: `kvmcrm-t${runId}-h${index}`, address: `198.18.${n}.${10 + index}`, veth: `kcv${runId}h${index}`, vethPeer: `kcv${runId}n${index}`, guestBridge: `kcbr${runId}h${index}` };
