@@ -4,8 +4,12 @@
  * The `xmlrpc` package writes strings that contain `<` or `&` as CDATA sections. Python's `xmlrpclib` (every OCF
  * peer) writes them as escaped text inside an explicit `<string>` tag (docs/ocf-protocol.md §1.1). Both parse the same,
  * but we emit the Python form so that our messages match the original ones (`generated/*.methodCall.xml`).
+ *
+ * Only `xmlrpc/lib/customtype.js` is imported (the class the package's Serializer checks with `instanceof`), not the
+ * package's index, which loads its HTTP client and server, cookies and the `sax` deserializer that we do not use
+ * (our decoder is xmlrpc-decoder.ts): −0.9 MiB RSS in the agent (decision 036).
  */
-import xmlrpc from 'xmlrpc';
+import CustomType from 'xmlrpc/lib/customtype.js';
 import { InputError } from '../errors.js';
 
 /**
@@ -15,7 +19,7 @@ import { InputError } from '../errors.js';
 export const MAX_WIRE_DEPTH = 64;
 
 /** An XML-RPC `<string>` written as escaped text (never CDATA). */
-export class XmlRpcString extends xmlrpc.CustomType {
+export class XmlRpcString extends CustomType {
   constructor(value: string) {
     super(value);
   }

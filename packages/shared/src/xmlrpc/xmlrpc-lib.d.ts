@@ -20,3 +20,12 @@ declare module 'xmlrpc/lib/date_formatter.js' {
   const formatter: { decodeIso8601(time: string): Date };
   export = formatter;
 }
+declare module 'xmlrpc/lib/customtype.js' {
+  /** Base of values the Serializer writes through their own `serialize(xml)` (the `xmlrpc` index's `CustomType`). */
+  class CustomType {
+    constructor(raw: unknown);
+    tagName: string;
+    serialize(xml: unknown): unknown;
+  }
+  export = CustomType;
+}
