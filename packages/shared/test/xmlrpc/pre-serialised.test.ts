@@ -48,7 +48,7 @@ test('the handler streams a pre-serialised answer of several MiB intact, text/xm
   const ca = createCertificateAuthority();
   const cert = issueCertificate(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server' });
   const line = '    <server><name>a&b</name><id>1</id></server>\n';
-  // ~3 MiB raw in small pieces (copied together into ≤ 1 MiB slices) around one of 2.5 MiB (cut into slices)
+  // ~3 MiB raw in small pieces (written corked in groups of ≤ 256 KiB) around one of 2.5 MiB (cut into views)
   const pieces = Array.from({ length: 60_000 }, () => line);
   pieces.splice(30_000, 0, 'x'.repeat(2.5 * 1024 * 1024));
   const app = express();
