@@ -23,9 +23,10 @@ export interface ManagerChild {
   /**
    * The manager's own event-loop and GC figures since the previous call (prom-client's default metrics on `/metrics`,
    * read as `admin`; the loop-delay histogram restarts at every scrape): the longest event-loop delay (ms, 10 ms
-   * resolution) and the garbage collections that took over 10 ms (count and their kinds).
+   * resolution), the garbage collections that took over 10 ms (count and their kinds), and the V8 heap's total size
+   * and the external (Buffer) memory now (MiB).
    */
-  loopStats(): Promise<{ lagMaxMs: number; gcOver10ms: number; gcKinds: string }>;
+  loopStats(): Promise<{ lagMaxMs: number; gcOver10ms: number; gcKinds: string; heapMiB: number; externalMiB: number }>;
   /** CPU time the child used so far (user + system, ms; /proc clock ticks, 10 ms resolution). */
   cpuMs(): number;
   /**
@@ -126,7 +127,8 @@ export async function startManagerChild(dir: string, database: Record<string, un
     }
     const delta = [...over].map(([k, n]) => [k, n - (gcBefore.get(k) ?? 0)] as const).filter(([, n]) => n > 0);
     gcBefore = over;
-    return { lagMaxMs: lag, gcOver10ms: delta.reduce((a, [, n]) => a + n, 0), gcKinds: delta.map(([k, n]) => `${k} ${n}`).join(', ') };
+    const mib = (name: string) => (samples.find((x) => x.name === name)?.value ?? NaN) / 1024 / 1024;
+    return { heapMiB: mib('nodejs_heap_size_total_bytes'), externalMiB: mib('nodejs_external_memory_bytes'), lagMaxMs: lag, gcOver10ms: delta.reduce((a, [, n]) => a + n, 0), gcKinds: delta.map(([k, n]) => `${k} ${n}`).join(', ') };
   };
   const rss = () => {
     const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');

@@ -98,6 +98,8 @@ async function measureEngine(engine: 'sqlite' | 'mysql', o: BenchOptions): Promi
 
     const firstCpu0 = manager.cpuMs();
     const firstBuild = { ms: (await cold(BIG, bigVms)).ms, cpuMs: manager.cpuMs() - firstCpu0 };
+    const mem = (what: string) => o.log(`listing[${engine}]: manager RSS ${manager!.rss().nowMiB.toFixed(0)} MiB, peak ${manager!.rss().peakMiB.toFixed(0)} MiB ${what}`);
+    mem('after the first build of the full view');
     const coldRuns: number[] = [];
     const coldCpu: number[] = [];
     let body: Buffer = Buffer.alloc(0);
@@ -108,6 +110,7 @@ async function measureEngine(engine: 'sqlite' | 'mysql', o: BenchOptions): Promi
       coldRuns.push(a.ms);
       body = a.body;
     }
+    mem('after the cold full documents');
     const hash = answerHash(body);
     const cached: number[] = [];
     const unchanged: number[] = [];
@@ -141,6 +144,7 @@ async function measureEngine(engine: 'sqlite' | 'mysql', o: BenchOptions): Promi
       const stats = await manager.loopStats();
       lagMax.push(stats.lagMaxMs);
       gcOver10ms.push(stats.gcKinds || 'none');
+      mem(`after round ${r + 1} (5 listings at once; V8 heap ${stats.heapMiB.toFixed(0)} MiB, external ${stats.externalMiB.toFixed(0)} MiB)`);
     }
     const rssPeak = manager.rss().peakMiB;
     await manager.stop();
