@@ -9,6 +9,7 @@ import { openSync, readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { hashPassword, serialiseMethodCall } from '@kvm-crm/shared';
 import { freePort, issueTestCertificates, REPO_ROOT } from '@kvm-crm/harness';
 
@@ -22,11 +23,17 @@ export interface ManagerChild {
   /**
    * The manager's own event-loop and GC figures since the previous call (prom-client's default metrics on `/metrics`,
    * read as `admin`; the loop-delay histogram restarts at every scrape): the longest event-loop delay (ms, 10 ms
-   * resolution) and the garbage collections that took over 10 ms (count and their kinds).
+   * resolution), the garbage collections that took over 10 ms (count and their kinds), and the V8 heap's total size
+   * and the external (Buffer) memory now (MiB).
    */
-  loopStats(): Promise<{ lagMaxMs: number; gcOver10ms: number; gcKinds: string }>;
+  loopStats(): Promise<{ lagMaxMs: number; gcOver10ms: number; gcKinds: string; heapMiB: number; externalMiB: number }>;
   /** CPU time the child used so far (user + system, ms; /proc clock ticks, 10 ms resolution). */
   cpuMs(): number;
+  /**
+   * Starts a `ping` client in a worker thread of its own (bench/src/ping-worker.ts) as `user`, once its connection
+   * is up; `stop()` resolves with the longest wait it saw (ms) and its number of calls.
+   */
+  pinger(user: string): Promise<{ stop(): Promise<{ worst: number; calls: number }> }>;
   /** Stops it (SIGTERM, then SIGKILL after 10 s) and waits for the exit (a `--cpu-prof` profile is written then). */
   stop(): Promise<void>;
 }
@@ -120,7 +127,8 @@ export async function startManagerChild(dir: string, database: Record<string, un
     }
     const delta = [...over].map(([k, n]) => [k, n - (gcBefore.get(k) ?? 0)] as const).filter(([, n]) => n > 0);
     gcBefore = over;
-    return { lagMaxMs: lag, gcOver10ms: delta.reduce((a, [, n]) => a + n, 0), gcKinds: delta.map(([k, n]) => `${k} ${n}`).join(', ') };
+    const mib = (name: string) => (samples.find((x) => x.name === name)?.value ?? NaN) / 1024 / 1024;
+    return { heapMiB: mib('nodejs_heap_size_total_bytes'), externalMiB: mib('nodejs_external_memory_bytes'), lagMaxMs: lag, gcOver10ms: delta.reduce((a, [, n]) => a + n, 0), gcKinds: delta.map(([k, n]) => `${k} ${n}`).join(', ') };
   };
   const rss = () => {
     const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
@@ -131,6 +139,24 @@ export async function startManagerChild(dir: string, database: Record<string, un
     const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime (fields 14, 15) at USER_HZ 100
   };
+  const pinger = async (user: string) => {
+    const authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    const worker = new Worker(new URL('./ping-worker.js', import.meta.url), { workerData: { port, ca: ca.certPem, authorization } });
+    const next = () => new Promise<Record<string, number>>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    await next(); // ready
+    return {
+      stop: async () => {
+        const result = next();
+        worker.postMessage('stop');
+        const { worst, calls } = await result;
+        await worker.terminate();
+        return { worst: worst!, calls: calls! };
+      },
+    };
+  };
   const stop = async () => {
     agent.destroy();
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -140,7 +166,7 @@ export async function startManagerChild(dir: string, database: Record<string, un
     await exited;
     clearTimeout(timer);
   };
-  return { child, call, rss, loopStats, cpuMs, stop };
+  return { child, call, rss, loopStats, cpuMs, pinger, stop };
 }
 
 /** The hash of a listResources answer (the first `<string>` of the array). @throws when there is none. */

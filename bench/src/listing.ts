@@ -9,7 +9,8 @@
  * First, the view's first build after the manager started (no per-server pieces to reuse, decision 035), with its CPU
  * time. Then medians of 10 runs (--quick: 2) of: the full document after a listed change (cold: the view is rebuilt), the
  * full document again (cached), the unchanged check (`[hash, ""]`), the worst `ping` wait while 5 listings of 5
- * views are built at once, the manager's peak RSS, and the cost for a caller with 10 VMs at 1/10 and at all of the
+ * views are built at once (seen from this process, which receives the 5 answers, and from a pinger in a worker thread
+ * of its own: bench/src/ping-worker.ts), the manager's peak RSS, and the cost for a caller with 10 VMs at 1/10 and at all of the
  * VMs (linear in the caller's own VMs plus servers). A last pass runs the manager with `--cpu-prof` over 3 cold
  * listings after one untimed first build (so the profile shows the rebuild after a change, as the goal measures).
  */
@@ -38,6 +39,8 @@ interface EngineFigures {
   cached: number[];
   unchanged: number[];
   pingWorst: number[];
+  /** The same from a client of its own (a worker thread: not the loop that receives the 5 answers). */
+  pingWorstApart: number[];
   /** The manager's own longest event-loop delay (ms) during each round of 5 listings, and its GCs over 10 ms. */
   lagMax: number[];
   gcOver10ms: string[];
@@ -95,6 +98,8 @@ async function measureEngine(engine: 'sqlite' | 'mysql', o: BenchOptions): Promi
 
     const firstCpu0 = manager.cpuMs();
     const firstBuild = { ms: (await cold(BIG, bigVms)).ms, cpuMs: manager.cpuMs() - firstCpu0 };
+    const mem = (what: string) => o.log(`listing[${engine}]: manager RSS ${manager!.rss().nowMiB.toFixed(0)} MiB, peak ${manager!.rss().peakMiB.toFixed(0)} MiB ${what}`);
+    mem('after the first build of the full view');
     const coldRuns: number[] = [];
     const coldCpu: number[] = [];
     let body: Buffer = Buffer.alloc(0);
@@ -105,6 +110,7 @@ async function measureEngine(engine: 'sqlite' | 'mysql', o: BenchOptions): Promi
       coldRuns.push(a.ms);
       body = a.body;
     }
+    mem('after the cold full documents');
     const hash = answerHash(body);
     const cached: number[] = [];
     const unchanged: number[] = [];
@@ -117,12 +123,14 @@ async function measureEngine(engine: 'sqlite' | 'mysql', o: BenchOptions): Promi
     const pingIdle: number[] = [];
     for (let r = 0; r < size.runs; r += 1) pingIdle.push((await manager.call(BIG, 'ping', ['x'])).ms);
     const pingWorst: number[] = [];
+    const pingWorstApart: number[] = [];
     const lagMax: number[] = [];
     const gcOver10ms: string[] = [];
     for (let r = 0; r < size.runs; r += 1) {
       await touchVm(inv.tx, bigVms[n % bigVms.length]!, n);
       n += 1;
       await manager.loopStats(); // restarts the manager's loop-delay histogram
+      const apart = await manager.pinger(BIG);
       let done = false;
       let worst = 0;
       const pinger = (async () => {
@@ -132,9 +140,11 @@ async function measureEngine(engine: 'sqlite' | 'mysql', o: BenchOptions): Promi
       done = true;
       await pinger;
       pingWorst.push(worst);
+      pingWorstApart.push((await apart.stop()).worst);
       const stats = await manager.loopStats();
       lagMax.push(stats.lagMaxMs);
       gcOver10ms.push(stats.gcKinds || 'none');
+      mem(`after round ${r + 1} (5 listings at once; V8 heap ${stats.heapMiB.toFixed(0)} MiB, external ${stats.externalMiB.toFixed(0)} MiB)`);
     }
     const rssPeak = manager.rss().peakMiB;
     await manager.stop();
@@ -148,7 +158,7 @@ async function measureEngine(engine: 'sqlite' | 'mysql', o: BenchOptions): Promi
     const profile = profileTop(path.join(dir, 'prof'), 12, profiledMs + 500);
     manager = undefined;
     return {
-      engine, servers: size.servers + 1, vms: size.vms + 10, documentMiB: body.length / 1024 / 1024, first: firstBuild, cold: coldRuns, coldCpu, cached, unchanged, pingWorst, lagMax, gcOver10ms, pingIdle,
+      engine, servers: size.servers + 1, vms: size.vms + 10, documentMiB: body.length / 1024 / 1024, first: firstBuild, cold: coldRuns, coldCpu, cached, unchanged, pingWorst, pingWorstApart, lagMax, gcOver10ms, pingIdle,
       smallAt10th, smallAtAll, rssIdle, rssPeak, profile,
     };
   } catch (err) {
@@ -185,7 +195,8 @@ export async function run(options: BenchOptions, engines: ReadonlyArray<'sqlite'
       `| full document, cached (hash '0', nothing changed) | ${median(f.cached).toFixed(1)} | ${fmt(f.cached)} |`,
       `| unchanged check (current hash → [hash, ""]) | ${median(f.unchanged).toFixed(1)} | ${fmt(f.unchanged)} |`,
       `| ping, idle | ${median(f.pingIdle).toFixed(1)} | ${fmt(f.pingIdle)} |`,
-      `| worst ping wait while 5 views are built at once | ${median(f.pingWorst).toFixed(1)} | ${fmt(f.pingWorst)} |`,
+      `| worst ping wait while 5 views are built at once (pinger in the process receiving the 5 answers) | ${median(f.pingWorst).toFixed(1)} | ${fmt(f.pingWorst)} |`,
+      `| the same, pinger in a worker thread of its own (a separate client) | ${median(f.pingWorstApart).toFixed(1)} | ${fmt(f.pingWorstApart)} |`,
       `| the manager's longest event-loop delay in those rounds (its own /metrics, 10 ms resolution) | ${median(f.lagMax).toFixed(1)} | ${fmt(f.lagMax)} |`,
       `| caller with 10 VMs, cold, at ${Math.round(f.vms / 10)} VMs in all | ${median(f.smallAt10th).toFixed(1)} | ${fmt(f.smallAt10th)} |`,
       `| caller with 10 VMs, cold, at ${f.vms} VMs in all | ${median(f.smallAtAll).toFixed(1)} | ${fmt(f.smallAtAll)} |`,
@@ -195,7 +206,7 @@ export async function run(options: BenchOptions, engines: ReadonlyArray<'sqlite'
     const g = (goal: string, target: string, measured: string, met: boolean) => goals.push({ goal: `${goal} (${label}, ${f.vms} VMs)`, target, measured, met });
     g('listResources full document, cold', '≤ 300 ms', `${median(f.cold).toFixed(0)} ms (median of ${f.cold.length})`, median(f.cold) <= 300);
     g('listResources unchanged check', '≤ 20 ms', `${median(f.unchanged).toFixed(1)} ms (median of ${f.unchanged.length})`, median(f.unchanged) <= 20);
-    g('worst ping wait during 5 listings', '≤ 50 ms', `${median(f.pingWorst).toFixed(0)} ms (median of ${f.pingWorst.length})`, median(f.pingWorst) <= 50);
+    g('worst ping wait during 5 listings, separate client', '≤ 50 ms', `${median(f.pingWorstApart).toFixed(0)} ms (median of ${f.pingWorstApart.length}; ${median(f.pingWorst).toFixed(0)} ms from the process receiving the answers)`, median(f.pingWorstApart) <= 50);
     g('longest manager event-loop delay during 5 listings (its /metrics)', '≤ 50 ms', `${median(f.lagMax).toFixed(0)} ms (median of ${f.lagMax.length})`, median(f.lagMax) <= 50);
     g('manager RSS peak during listings', '≤ 256 MiB', `${f.rssPeak.toFixed(0)} MiB`, f.rssPeak <= 256);
     g('cost for a caller with 10 VMs, all VMs / one tenth', 'linear in own VMs + servers (≤ 1.5)', ratio.toFixed(2), ratio <= 1.5);

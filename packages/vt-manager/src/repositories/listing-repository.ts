@@ -52,10 +52,20 @@ const bool = (v: unknown): boolean => v === true || v === 1 || v === '1';
 export class ListingRepository {
   constructor(private readonly em: EntityManager) {}
 
-  /** Every server with its bridges, ordered by id (the document's order). */
-  async servers(): Promise<ListedServer[]> {
-    const rows = await selectColumns(this.em.createQueryBuilder(Server, 's'), 's', SERVER_COLUMNS).orderBy('s.id', 'ASC').getRawMany<ListedServer>();
-    const bridges = await selectColumns(this.em.createQueryBuilder(ServerBridge, 'b'), 'b', BRIDGE_COLUMNS).orderBy('b.id', 'ASC').getRawMany<ListedBridge & { serverId: number }>();
+  /** Every server's id, ascending (the document's order). */
+  async serverIds(): Promise<number[]> {
+    const rows = await this.em.createQueryBuilder(Server, 's').select('s.id', 'id').orderBy('s.id', 'ASC').getRawMany<{ id: number | string }>();
+    return rows.map((r) => Number(r.id));
+  }
+
+  /**
+   * The servers `ids` (≥ 1 id, at most a page) with their bridges, ordered by id: only the servers whose piece a
+   * build must serialise again (decision 035); the others' rows are not read, so a rebuild after one change reads
+   * one server instead of every server (less work and less garbage that outlives the build's yields).
+   */
+  async serversByIds(ids: readonly number[]): Promise<ListedServer[]> {
+    const rows = await selectColumns(this.em.createQueryBuilder(Server, 's'), 's', SERVER_COLUMNS).where('s.id IN (:...ids)', { ids }).orderBy('s.id', 'ASC').getRawMany<ListedServer>();
+    const bridges = await selectColumns(this.em.createQueryBuilder(ServerBridge, 'b'), 'b', BRIDGE_COLUMNS).where('b.serverId IN (:...ids)', { ids }).orderBy('b.id', 'ASC').getRawMany<ListedBridge & { serverId: number }>();
     const byServer = new Map<number, ListedBridge[]>();
     for (const b of bridges) {
       const list = byServer.get(b.serverId) ?? [];

@@ -48,7 +48,7 @@ export class InformationService {
 
   /**
    * The information document for every server, with VMs filtered by project and slice (and to the projects of
-   * `principal` when given), and its hash: the SHA-256 of the document as escaped on the wire (hex, decision 035),
+   * `principal` when given), and its hash: a SHA-256 over the digests of the escaped document's pieces (hex, `documentHash`, decision 035),
    * opaque to clients, equal for equal content (§2.2.3). Always built afresh (not cached).
    */
   async information(projectId?: string, sliceId?: string, principal?: string): Promise<{ hash: string; xml: string }> {

@@ -12,7 +12,7 @@ import type { ServerPiece } from './information-document.js';
 export interface CachedListing {
   /** Inventory version read before the document's rows were read. */
   version: string;
-  /** SHA-256 (hex) of the escaped document. */
+  /** The document's hash (hex; `documentHash` of information-document.ts, decision 035). */
   hash: string;
   /** The document escaped as the XML-RPC `<string>` content, in UTF-8 chunks. */
   escaped: Buffer[];

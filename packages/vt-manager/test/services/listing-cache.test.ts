@@ -8,10 +8,9 @@
  *   ownership; a rolled-back change does not move it; a change in another principal's project keeps my hash.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { escapeXmlRpcText, parseMethodResponse, PreSerialisedResponse, serialiseMethodResponse, serialiseRspec } from '@kvm-crm/shared';
+import { parseMethodResponse, PreSerialisedResponse, serialiseMethodResponse, serialiseRspec } from '@kvm-crm/shared';
 import { forEachEngine } from '../../dist/testing/test-databases.js';
-import { referenceRendering } from './listing-reference.js';
+import { referenceHash, referenceRendering } from './listing-reference.js';
 import { addHost, openWorld, provisionVm, SERVER_UUID, type World } from '../../dist/testing/fakes.js';
 import { seedInventory } from '../../dist/testing/inventory-seed.js';
 import { InformationService } from '../../dist/services/information-service.js';
@@ -44,7 +43,7 @@ forEachEngine('the chunked rendering equals the previous one byte for byte on a 
     const expected = await w.tx.run((em) => referenceRendering(em, project, slice, principal));
     const got = await info.information(project, slice, principal);
     assert.equal(got.xml, expected, `document of ${what}`);
-    assert.equal(got.hash, createHash('sha256').update(escapeXmlRpcText(expected)).digest('hex'));
+    assert.equal(got.hash, referenceHash(expected));
     const wire = await info.listResourcesResponse('0', project, slice, principal);
     assert.ok(wire instanceof PreSerialisedResponse);
     assert.equal(Buffer.concat(wire.chunks).toString('utf8'), serialiseMethodResponse([got.hash, expected]), `answer of ${what}`);

@@ -7,11 +7,10 @@
  * one VM reads the VMs of that one server only (the other pieces are reused).
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { escapeXmlRpcText, serialiseMethodResponse, serialiseRspec } from '@kvm-crm/shared';
+import { serialiseMethodResponse, serialiseRspec } from '@kvm-crm/shared';
 import type { EntityManager } from 'typeorm';
 import { forEachEngine } from '../../dist/testing/test-databases.js';
-import { referenceRendering } from './listing-reference.js';
+import { referenceHash, referenceRendering } from './listing-reference.js';
 import { openWorld, type World } from '../../dist/testing/fakes.js';
 import { seedInventory } from '../../dist/testing/inventory-seed.js';
 import { InformationService } from '../../dist/services/information-service.js';
@@ -52,7 +51,7 @@ function countServerReads(t: { after: (fn: () => void) => void }): { ids: number
 async function assertAllViews(w: World, info: InformationService, what: string): Promise<void> {
   for (const [project, slice, principal] of VIEWS) {
     const expected = await w.tx.run((em) => referenceRendering(em, project, slice, principal));
-    const hash = createHash('sha256').update(escapeXmlRpcText(expected)).digest('hex');
+    const hash = referenceHash(expected);
     const wire = await info.listResourcesResponse('0', project, slice, principal);
     assert.equal(Buffer.concat(wire.chunks).toString('utf8'), serialiseMethodResponse([hash, expected]), `${what}: answer of ${JSON.stringify([project, slice, principal])}`);
   }
