@@ -10,7 +10,8 @@
  *   URLs carry the manager's credentials. Written with temp name + fsync + rename (durable-file.ts).
  * - Delivery is in order per callback URL, one message at a time per URL (so a VM's ONGOING always reaches the
  *   manager before its SUCCESS, and a domain's events keep libvirt's order); different URLs do not wait for each
- *   other. A file is deleted only after the call succeeded (XML-RPC success).
+ *   other. A file is deleted only after the call succeeded (XML-RPC success). The call starts while the file is
+ *   still being written (decision 039); `enqueue` resolves only once it is on disk, as before.
  * - One exception to the order (decision 039): an action's terminal status (kind `result`) does not wait behind
  *   libvirt events (kind `event`) queued after the status message queued before it (its own ONGOING, or a later
  *   status of another action): those events are what the action itself caused (`Defined`, `Resumed`, `Started`…),
@@ -269,16 +270,17 @@ export class StatusOutbox {
         queue.splice(at, 1);
         continue;
       }
-      try {
-        await entry.written;
-      } catch {
-        this.remove(entry); // not written: enqueue reports the error
-        continue;
-      }
+      // Sent while its file is still being written (decision 039): `enqueue` resolves only once it is on disk,
+      // and the file is touched again (deleted, rewritten, set aside) only after that.
+      const onDisk = entry.written.then(() => true, () => false);
       const log = this.log.child({ outboxFile: entry.file, ...(entry.message.label ? { label: entry.message.label } : {}) });
       try {
         await this.sender.sendOnce(url, entry.message.rspecXml);
       } catch (err) {
+        if (!(await onDisk)) {
+          this.remove(entry); // not written: enqueue reports the error
+          continue;
+        }
         if (this.closed) break;
         entry.message.attempts++;
         const refused = err instanceof XmlRpcFaultError;
@@ -302,6 +304,7 @@ export class StatusOutbox {
       }
       this.delivered++;
       this.remove(entry);
+      await onDisk; // not written: nothing to delete (enqueue reports the error)
       try {
         await removeFileDurably(this.dir, entry.file);
       } catch (err) {

@@ -96,3 +96,21 @@ test('kind and barrier are kept on disk: after a restart the order is the same',
   assert.deepEqual(up.accepted, ['ONGOING', 'SUCCESS', 'E1']);
   await second.close();
 });
+
+test('delivery starts while the file is still being written; the file is deleted once both are done', async () => {
+  const dir = await tempDir();
+  let queued = false;
+  const seenAtSend: boolean[] = [];
+  const sender: StatusSender = {
+    async sendOnce() {
+      seenAtSend.push(queued);
+    },
+  };
+  const outbox = await StatusOutbox.open(dir, sender, { logger });
+  await outbox.enqueue(URL_A, 'SUCCESS', 'SUCCESS', 'result').then(() => (queued = true));
+  await outbox.idle();
+  assert.deepEqual(seenAtSend, [false], 'sent before enqueue resolved (the durable write was still going on)');
+  assert.deepEqual(await readdir(dir), [], 'the file written after the call is still deleted');
+  assert.equal(outbox.pending, 0);
+  await outbox.close();
+});
