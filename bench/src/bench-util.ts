@@ -114,3 +114,16 @@ export class Gate {
     }
   }
 }
+
+/** CPU time (utime + stime) of process `pid` in ms, from /proc/<pid>/stat; NaN when unreadable (no such process). */
+export async function processCpuMs(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return NaN;
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // Fields after the command name, which is in parentheses and may hold spaces: state is field 3, utime 14, stime 15.
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(f[11]) + Number(f[12]);
+  return Number.isFinite(ticks) && f.length > 12 ? (ticks * 1000) / CLOCK_TICKS_PER_SECOND : NaN;
+}
+
+/** USER_HZ of /proc/<pid>/stat: 100 on every Linux architecture the project runs on (x86_64, arm64). */
+const CLOCK_TICKS_PER_SECOND = 100;

@@ -21,6 +21,8 @@ function phaseTable(ps: Phases[]): string {
     row('create', (p) => p.create),
     row('start', (p) => p.start),
     `| clearinghouse: create SUCCESS → start sent | | | ${m((p) => p.gap)} | | |`,
+    '',
+    `CPU used while the guest boots (start SUCCESS received → ready line, medians): the agent process ${m((p) => p.bootCpu.agentMs)}, the benchmark's own process (manager, clearinghouse, the ready-line poll every 20 ms, which the bare runs have too) ${m((p) => p.bootCpu.benchProcessMs)}.`,
   ].join('\n');
 }
 

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { renderDomainXml, renderSeedFiles } from '@kvm-crm/oxad-agent';
 import { createQuery, lifecycleQuery, REPO_ROOT, virsh, type ClusterHost, type MultiHostCluster } from '@kvm-crm/harness';
-import { waitReady } from './bench-util.js';
+import { processCpuMs, waitReady } from './bench-util.js';
 
 /** The template every benchmark guest boots, relative to a host's `templates/` catalogue. */
 export const TEMPLATE = 'kvm-crm-test/kvm-crm-test.qcow2';
@@ -42,6 +42,12 @@ export interface Phases {
   create: ActionPhases;
   gap: number;
   start: ActionPhases;
+  /**
+   * CPU time (utime + stime, ms) used from start SUCCESS received to the ready line, while the guest boots: by the
+   * agent process (not its children), and by the benchmark's own process (manager, clearinghouse, the ready-line
+   * poll, which the bare runs have too). NaN when the agent's /proc entry could not be read.
+   */
+  bootCpu: { agentMs: number; benchProcessMs: number };
 }
 
 /** One action's phases, ms from its `send`. */
@@ -111,12 +117,15 @@ export async function kvmCrmCreateStart(c: MultiHostCluster, host: ClusterHost |
   const on = host ?? (await hostOf(c, create.vmUuid));
   const start = lifecycleQuery('start', { serverUuid: on.serverUuid, vmUuid: create.vmUuid, name });
   const st = await sendTimed(c, start.xml, start.actionId, `start ${name}`);
+  const cpu0 = { agent: await processCpuMs(on.pid), self: process.cpuUsage() };
   await waitReady(path.join(on.storageRoot, 'vms', create.vmUuid, 'console.log'), 600_000);
   onReady?.(performance.now());
+  const self = process.cpuUsage(cpu0.self);
+  const bootCpu = { agentMs: (await processCpuMs(on.pid)) - cpu0.agent, benchProcessMs: (self.user + self.system) / 1000 };
   const phase = async (t: typeof cr, actionId: string): Promise<ActionPhases> => ({ answered: t.answeredAt - t.sentAt, ongoing: t.ongoingAt - t.sentAt, success: t.successAt - t.sentAt, agentMs: await agentActionMs(on, actionId) });
   const times: GuestTimes = {
     started: st.successAt - d0, ready: performance.now() - t0,
-    phases: { create: await phase(cr, create.actionId), gap: st.sentAt - cr.successAt, start: await phase(st, start.actionId) },
+    phases: { create: await phase(cr, create.actionId), gap: st.sentAt - cr.successAt, start: await phase(st, start.actionId), bootCpu },
   };
   const del = lifecycleQuery('delete', { serverUuid: on.serverUuid, vmUuid: create.vmUuid, name });
   await sendAndWait(c, del.xml, del.actionId, `delete ${name}`);

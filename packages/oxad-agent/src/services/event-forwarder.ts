@@ -131,7 +131,7 @@ export class EventForwarder {
       log.error('libvirt event not serialisable', { error: describeError(err) });
       return;
     }
-    const delivered = await this.reporter.report(this.options.eventsUrl, xml);
+    const delivered = await this.reporter.report(this.options.eventsUrl, xml, 'event');
     if (delivered) log.info('libvirt event forwarded', { vmUuid: identity.uuid, status, at: event.timestamp });
     else log.error('libvirt event not delivered', { vmUuid: identity.uuid, status });
   }

@@ -211,13 +211,22 @@ export interface KeptDiskFolders {
   purgeKept(id: string): Promise<string>;
 }
 
+/**
+ * What a status document is, for the StatusOutbox's delivery order (decision 039): `progress` (ONGOING and any
+ * status that keeps the full order; the default), `result` (an action's terminal status: it may overtake the
+ * libvirt events queued after the status queued before it, i.e. those its own action caused) or `event` (a
+ * libvirt lifecycle event).
+ */
+export type StatusKind = 'progress' | 'result' | 'event';
+
 /** Where statuses go; implemented over XML-RPC by `XmlRpcStatusReporter`, by the StatusOutbox, and in memory in unit tests. */
 export interface StatusReporter {
   /**
-   * Delivers `rspecXml` to `callbackUrl`. Resolves true once the manager accepted it, false when every attempt
-   * failed (the failure is logged).
+   * Delivers `rspecXml` to `callbackUrl`. Resolves true once the manager accepted it (the StatusOutbox: once it is
+   * durably queued), false when every attempt failed (the failure is logged). `kind` (default `progress`) matters
+   * only to the StatusOutbox's order; other reporters deliver at once and ignore it.
    */
-  report(callbackUrl: string, rspecXml: string): Promise<boolean>;
+  report(callbackUrl: string, rspecXml: string, kind?: StatusKind): Promise<boolean>;
 }
 
 /** One delivery attempt of a status document. Implemented over XML-RPC by `XmlRpcStatusReporter.sendOnce`. */

@@ -10,7 +10,13 @@
  *   URLs carry the manager's credentials. Written with temp name + fsync + rename (durable-file.ts).
  * - Delivery is in order per callback URL, one message at a time per URL (so a VM's ONGOING always reaches the
  *   manager before its SUCCESS, and a domain's events keep libvirt's order); different URLs do not wait for each
- *   other. A file is deleted only after the call succeeded (XML-RPC success).
+ *   other. A file is deleted only after the call succeeded (XML-RPC success). The call starts while the file is
+ *   still being written (decision 039); `enqueue` resolves only once it is on disk, as before.
+ * - One exception to the order (decision 039): an action's terminal status (kind `result`) does not wait behind
+ *   libvirt events (kind `event`) queued after the status message queued before it (its own ONGOING, or a later
+ *   status of another action): those events are what the action itself caused (`Defined`, `Resumed`, `Started`…),
+ *   the manager ignores events about a VM while its action is in flight, and they follow right after. Events
+ *   queued before that barrier, and every status, still go first. Events keep their order among themselves.
  * - Retries: delays `initialDelayMs`·2^(n-1), capped at `maxDelayMs` (default 0.5 s … 30 s), with no attempt limit
  *   for transport failures (manager down, timeout, TLS, HTTP errors). Exception, so that one message can never
  *   block a URL for ever: when the manager *answered* with an XML-RPC fault (it received the message and refused
@@ -28,7 +34,7 @@ import { describeError } from '@kvm-crm/shared/errors';
 import type { Logger } from '@kvm-crm/shared/logger';
 import { redactCredentials } from '@kvm-crm/shared/redact';
 import { XmlRpcFaultError } from '@kvm-crm/shared/xmlrpc';
-import type { StatusReporter, StatusSender } from './ports.js';
+import type { StatusKind, StatusReporter, StatusSender } from './ports.js';
 import { ensureDir, removeFileDurably, removeTemporaryFiles, TEMP_PREFIX, writeFileDurably } from './durable-file.js';
 
 /** Options of {@link StatusOutbox}. */
@@ -49,6 +55,9 @@ export interface StatusOutboxOptions {
 /** {@link StatusOutbox.enqueue} refused a message because the outbox is full. */
 export class OutboxFullError extends Error {}
 
+/** What a message is, for the delivery order (see the module comment and {@link StatusKind}). */
+export type OutboxKind = StatusKind;
+
 /** What one outbox file holds. */
 interface StoredMessage {
   v: 1;
@@ -58,6 +67,10 @@ interface StoredMessage {
   createdAt: string;
   /** Free text for the logs (e.g. `action 42 SUCCESS`). */
   label?: string;
+  /** Absent in files of earlier versions: `progress`. */
+  kind?: OutboxKind;
+  /** `result` only: the file name of the status message queued to the same URL before it; events queued after it may be overtaken. */
+  barrier?: string;
 }
 
 interface Entry {
@@ -76,6 +89,8 @@ export class StatusOutbox {
   /** File names per callback URL, in delivery order. */
   private readonly queues = new Map<string, string[]>();
   private readonly running = new Map<string, Promise<void>>();
+  /** Per URL: the file name of the last status (not event) message queued, the barrier of the next `result`. */
+  private readonly lastStatus = new Map<string, string>();
   private readonly sleeping = new Set<{ timer: NodeJS.Timeout; wake: () => void }>();
   private readonly log: Logger;
   private readonly initialDelayMs: number;
@@ -127,7 +142,7 @@ export class StatusOutbox {
    * @throws OutboxFullError when `maxMessages` wait already; the file-system error when it cannot be written; an
    *   Error after {@link close}.
    */
-  async enqueue(callbackUrl: string, rspecXml: string, label?: string): Promise<void> {
+  async enqueue(callbackUrl: string, rspecXml: string, label?: string, kind: OutboxKind = 'progress'): Promise<void> {
     if (this.closed) throw new Error('the status outbox is closed');
     if (this.entries.size >= this.maxMessages) {
       const err = new OutboxFullError(`the status outbox is full (${this.maxMessages} messages wait): message refused`);
@@ -135,7 +150,11 @@ export class StatusOutbox {
       throw err;
     }
     const file = `${this.nextStamp()}.json`;
-    const message: StoredMessage = { v: 1, callbackUrl, rspecXml, attempts: 0, createdAt: new Date(this.now()).toISOString(), ...(label ? { label } : {}) };
+    const barrier = kind === 'result' ? this.lastStatus.get(callbackUrl) : undefined;
+    const message: StoredMessage = {
+      v: 1, callbackUrl, rspecXml, attempts: 0, createdAt: new Date(this.now()).toISOString(), ...(label ? { label } : {}),
+      ...(kind !== 'progress' ? { kind } : {}), ...(barrier ? { barrier } : {}),
+    };
     // Queued in memory at once (synchronously), so the order is the order of the calls; the delivery loop waits for
     // the file to be written before sending it.
     const written = writeFileDurably(this.dir, file, JSON.stringify(message), 0o600);
@@ -149,11 +168,14 @@ export class StatusOutbox {
     }
   }
 
-  /** A {@link StatusReporter} whose `report` resolves true once the message is durably queued (not delivered). */
+  /**
+   * A {@link StatusReporter} whose `report` resolves true once the message is durably queued (not delivered); its
+   * `kind` argument (default `progress`) sets the message's {@link OutboxKind}.
+   */
   asReporter(): StatusReporter {
     return {
-      report: (callbackUrl, rspecXml) =>
-        this.enqueue(callbackUrl, rspecXml).then(
+      report: (callbackUrl, rspecXml, kind) =>
+        this.enqueue(callbackUrl, rspecXml, undefined, kind).then(
           () => true,
           (err: unknown) => {
             this.log.error('status not queued', { error: describeError(err) });
@@ -197,7 +219,12 @@ export class StatusOutbox {
         if (!FILE_PATTERN.test(file)) throw new Error('unexpected file name');
         const parsed = JSON.parse(await readFile(path.join(this.dir, file), 'utf8')) as Partial<StoredMessage>;
         if (parsed.v !== 1 || typeof parsed.callbackUrl !== 'string' || typeof parsed.rspecXml !== 'string') throw new Error('not an outbox message');
-        message = { v: 1, callbackUrl: parsed.callbackUrl, rspecXml: parsed.rspecXml, attempts: Number(parsed.attempts) || 0, createdAt: String(parsed.createdAt ?? ''), ...(parsed.label ? { label: String(parsed.label) } : {}) };
+        const kind = parsed.kind === 'result' || parsed.kind === 'event' ? parsed.kind : undefined;
+        message = {
+          v: 1, callbackUrl: parsed.callbackUrl, rspecXml: parsed.rspecXml, attempts: Number(parsed.attempts) || 0, createdAt: String(parsed.createdAt ?? ''),
+          ...(parsed.label ? { label: String(parsed.label) } : {}), ...(kind ? { kind } : {}),
+          ...(kind === 'result' && typeof parsed.barrier === 'string' && FILE_PATTERN.test(parsed.barrier) ? { barrier: parsed.barrier } : {}),
+        };
       } catch (err) {
         this.log.error('status outbox: unreadable file set aside', { file, error: describeError(err) });
         await this.setAside(file);
@@ -215,6 +242,7 @@ export class StatusOutbox {
     let queue = this.queues.get(url);
     if (!queue) this.queues.set(url, (queue = []));
     queue.push(entry.file);
+    if (entry.message.kind !== 'event') this.lastStatus.set(url, entry.file);
     if (!this.running.has(url)) {
       const run: Promise<void> = this.drain(url).finally(() => {
         if (this.running.get(url) === run) this.running.delete(url);
@@ -236,22 +264,23 @@ export class StatusOutbox {
     const queue = this.queues.get(url);
     if (!queue) throw new Error(`outbox: no queue for ${redactCredentials(url)}`); // add() creates it before drain() runs
     while (!this.closed && queue.length) {
-      const head = queue[0];
-      const entry = head === undefined ? undefined : this.entries.get(head);
+      const at = this.nextIndex(queue);
+      const entry = this.entries.get(queue[at]!);
       if (!entry) {
-        queue.shift();
+        queue.splice(at, 1);
         continue;
       }
-      try {
-        await entry.written;
-      } catch {
-        this.remove(entry); // not written: enqueue reports the error
-        continue;
-      }
+      // Sent while its file is still being written (decision 039): `enqueue` resolves only once it is on disk,
+      // and the file is touched again (deleted, rewritten, set aside) only after that.
+      const onDisk = entry.written.then(() => true, () => false);
       const log = this.log.child({ outboxFile: entry.file, ...(entry.message.label ? { label: entry.message.label } : {}) });
       try {
         await this.sender.sendOnce(url, entry.message.rspecXml);
       } catch (err) {
+        if (!(await onDisk)) {
+          this.remove(entry); // not written: enqueue reports the error
+          continue;
+        }
         if (this.closed) break;
         entry.message.attempts++;
         const refused = err instanceof XmlRpcFaultError;
@@ -275,6 +304,7 @@ export class StatusOutbox {
       }
       this.delivered++;
       this.remove(entry);
+      await onDisk; // not written: nothing to delete (enqueue reports the error)
       try {
         await removeFileDurably(this.dir, entry.file);
       } catch (err) {
@@ -286,6 +316,19 @@ export class StatusOutbox {
     // Synchronously after the last check: a message added from now on starts a new run.
     if (!queue.length && this.queues.get(url) === queue) this.queues.delete(url);
     this.running.delete(url);
+  }
+
+  /**
+   * Which message of a URL's queue goes next: the head, unless the queue starts with events that were all queued
+   * after the barrier of the first non-event message and that message is a `result` (module comment): then it.
+   */
+  private nextIndex(queue: string[]): number {
+    const first = this.entries.get(queue[0]!)?.message;
+    if (first?.kind !== 'event') return 0;
+    const i = queue.findIndex((f) => this.entries.get(f)?.message.kind !== 'event');
+    const m = i > 0 ? this.entries.get(queue[i]!)?.message : undefined;
+    // File names sort in enqueue order (module comment); a head event queued after the barrier means all are.
+    return m?.kind === 'result' && m.barrier !== undefined && queue[0]! > m.barrier ? i : 0;
   }
 
   private async setAside(file: string): Promise<void> {

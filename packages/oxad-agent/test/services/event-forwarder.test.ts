@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger, parseRspec, UpstreamError } from '@kvm-crm/shared';
 import type { LifecycleEvent } from '../../dist/adapters/libvirt-event-stream.js';
-import type { StatusReporter } from '../../dist/services/ports.js';
+import type { StatusKind, StatusReporter } from '../../dist/services/ports.js';
 import { EventForwarder, type EventVmIdentities } from '../../dist/services/event-forwarder.js';
 import type { VmIdentity } from '../../dist/services/vm-identity.js';
 
@@ -50,7 +50,10 @@ class FakeReporter implements StatusReporter {
   readonly started: string[] = [];
   delayFor: (vm: { name?: string; status?: string }) => number = () => 0;
   answer = true;
-  async report(url: string, xml: string): Promise<boolean> {
+  /** The `kind` of each report (decision 039: events are `event`). */
+  readonly kinds: Array<StatusKind | undefined> = [];
+  async report(url: string, xml: string, kind?: StatusKind): Promise<boolean> {
+    this.kinds.push(kind);
     const vm = parseRspec(xml).response!.monitoring!.actions[0]!.server!.virtualMachines[0]!;
     this.started.push(`${vm.name} ${vm.status}`);
     const ms = this.delayFor(vm);
@@ -84,6 +87,7 @@ test('a lifecycle event of ours becomes the §8.9 message, sent to the events UR
   await fwd.idle();
   assert.equal(reporter.delivered.length, 1);
   assert.equal(reporter.delivered[0]!.url, EVENTS_URL);
+  assert.deepEqual(reporter.kinds, ['event'], 'queued as an event: a terminal status may overtake it (decision 039)');
   assert.equal(
     reporter.delivered[0]!.xml,
     `<?xml version="1.0" encoding="UTF-8"?>

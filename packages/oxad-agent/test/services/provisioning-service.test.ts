@@ -15,7 +15,7 @@ import type { ImageInfo } from '../../dist/adapters/qemu-img.js';
 import { TemplateCatalogue, type ImageInspector } from '../../dist/templates/template-catalogue.js';
 import { ActionJournal } from '../../dist/services/action-journal.js';
 import { AgentProvisioningService } from '../../dist/services/provisioning-service.js';
-import type { CreateOverlayArgs, DiskImages, DomainControl, DomainState, HostPorts, StatusReporter } from '../../dist/services/ports.js';
+import type { CreateOverlayArgs, DiskImages, DomainControl, DomainState, HostPorts, StatusKind, StatusReporter } from '../../dist/services/ports.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fakes for unit tests
@@ -176,9 +176,12 @@ interface Report {
 /** Records every status (parsed); `answer` decides what `report` resolves with. */
 class FakeReporter implements StatusReporter {
   readonly reports: Report[] = [];
+  /** The `kind` of each report, in the same order (the StatusOutbox's delivery order, decision 039). */
+  readonly kinds: Array<StatusKind | undefined> = [];
   answer: (r: Report) => boolean = () => true;
 
-  async report(callbackUrl: string, rspecXml: string): Promise<boolean> {
+  async report(callbackUrl: string, rspecXml: string, kind?: StatusKind): Promise<boolean> {
+    this.kinds.push(kind);
     assert.match(rspecXml, /<rspec xmlns="http:\/\/www\.fp7-ofelia\.eu\/CF\/vt_am\/rspec">/, 'agent dialect');
     const a = parseRspec(rspecXml).response!.provisioning!.actions[0]!;
     const r: Report = { url: callbackUrl, id: a.id, type: a.type, status: a.status, description: a.description };
@@ -326,6 +329,7 @@ test('create: ONGOING then SUCCESS; overlay, seed and domain XML written; domain
     { url: CALLBACK, id: a.id, type: undefined, status: 'ONGOING', description: undefined },
     { url: CALLBACK, id: a.id, type: undefined, status: 'SUCCESS', description: undefined },
   ]);
+  assert.deepEqual(env.reporter.kinds, ['progress', 'result'], 'the SUCCESS may overtake the events the create caused');
   const name = PREFIX + vmUuid;
   const paths = env.svc.vmPaths(vmUuid);
   assert.equal(paths.dir, path.join(env.storageRoot, 'vms', vmUuid));
