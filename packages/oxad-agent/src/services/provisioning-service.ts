@@ -170,7 +170,7 @@ export class AgentProvisioningService {
   private send(callbackUrl: string, actionId: string, status: ActionStatus, description: string): Promise<boolean> {
     // ASCII only on the wire (docs/ocf-protocol.md §6.1 rule 9): never lose a status over a character.
     const ascii = description.replace(/[^\x20-\x7e\n\t]/g, '?').slice(0, 2000);
-    // A terminal status need not wait behind the libvirt events its own action caused (decision 039).
+    // A terminal status need not wait behind the libvirt events its own action caused (decision 038).
     return this.reporter.report(callbackUrl, serialiseRspec(provisioningStatusResponse({ actionId, status, description: ascii }), { dialect: 'agent' }), status === 'ONGOING' ? 'progress' : 'result');
   }
 

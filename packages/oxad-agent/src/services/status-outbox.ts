@@ -11,8 +11,8 @@
  * - Delivery is in order per callback URL, one message at a time per URL (so a VM's ONGOING always reaches the
  *   manager before its SUCCESS, and a domain's events keep libvirt's order); different URLs do not wait for each
  *   other. A file is deleted only after the call succeeded (XML-RPC success). The call starts while the file is
- *   still being written (decision 039); `enqueue` resolves only once it is on disk, as before.
- * - One exception to the order (decision 039): an action's terminal status (kind `result`) does not wait behind
+ *   still being written (decision 038); `enqueue` resolves only once it is on disk, as before.
+ * - One exception to the order (decision 038): an action's terminal status (kind `result`) does not wait behind
  *   libvirt events (kind `event`) queued after the status message queued before it (its own ONGOING, or a later
  *   status of another action): those events are what the action itself caused (`Defined`, `Resumed`, `Started`…),
  *   the manager ignores events about a VM while its action is in flight, and they follow right after. Events
@@ -270,7 +270,7 @@ export class StatusOutbox {
         queue.splice(at, 1);
         continue;
       }
-      // Sent while its file is still being written (decision 039): `enqueue` resolves only once it is on disk,
+      // Sent while its file is still being written (decision 038): `enqueue` resolves only once it is on disk,
       // and the file is touched again (deleted, rewritten, set aside) only after that.
       const onDisk = entry.written.then(() => true, () => false);
       const log = this.log.child({ outboxFile: entry.file, ...(entry.message.label ? { label: entry.message.label } : {}) });

@@ -50,7 +50,7 @@ class FakeReporter implements StatusReporter {
   readonly started: string[] = [];
   delayFor: (vm: { name?: string; status?: string }) => number = () => 0;
   answer = true;
-  /** The `kind` of each report (decision 039: events are `event`). */
+  /** The `kind` of each report (decision 038: events are `event`). */
   readonly kinds: Array<StatusKind | undefined> = [];
   async report(url: string, xml: string, kind?: StatusKind): Promise<boolean> {
     this.kinds.push(kind);
@@ -87,7 +87,7 @@ test('a lifecycle event of ours becomes the §8.9 message, sent to the events UR
   await fwd.idle();
   assert.equal(reporter.delivered.length, 1);
   assert.equal(reporter.delivered[0]!.url, EVENTS_URL);
-  assert.deepEqual(reporter.kinds, ['event'], 'queued as an event: a terminal status may overtake it (decision 039)');
+  assert.deepEqual(reporter.kinds, ['event'], 'queued as an event: a terminal status may overtake it (decision 038)');
   assert.equal(
     reporter.delivered[0]!.xml,
     `<?xml version="1.0" encoding="UTF-8"?>

@@ -176,7 +176,7 @@ interface Report {
 /** Records every status (parsed); `answer` decides what `report` resolves with. */
 class FakeReporter implements StatusReporter {
   readonly reports: Report[] = [];
-  /** The `kind` of each report, in the same order (the StatusOutbox's delivery order, decision 039). */
+  /** The `kind` of each report, in the same order (the StatusOutbox's delivery order, decision 038). */
   readonly kinds: Array<StatusKind | undefined> = [];
   answer: (r: Report) => boolean = () => true;
 

@@ -1,5 +1,5 @@
 /**
- * Unit tests of the StatusOutbox's delivery order by message kind (decision 039): an action's terminal status
+ * Unit tests of the StatusOutbox's delivery order by message kind (decision 038): an action's terminal status
  * (`result`) overtakes the libvirt events (`event`) queued after the status queued before it, and nothing else.
  * The StatusSender is an in-memory fake for unit tests that records what it accepted and can be "down"; the files
  * are real, under a temporary folder removed afterwards.
