@@ -142,9 +142,19 @@ export async function startManagerChild(dir: string, database: Record<string, un
   const pinger = async (user: string) => {
     const authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
     const worker = new Worker(new URL('./ping-worker.js', import.meta.url), { workerData: { port, ca: ca.certPem, authorization } });
+    // A worker that failed or exited between two messages is remembered, so that stop() reports it instead of
+    // waiting for a message that never comes.
+    let failure: Error | undefined;
+    worker.on('error', (err) => { failure ??= err; });
+    worker.on('exit', (code) => { failure ??= new Error(`the ping worker exited (code ${code})`); });
     const next = () => new Promise<Record<string, number>>((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
+      if (failure) { reject(failure); return; }
+      const settle = () => { worker.off('message', onMessage); worker.off('error', onEnd); worker.off('exit', onEnd); };
+      const onMessage = (m: Record<string, number>) => { settle(); resolve(m); };
+      const onEnd = () => { settle(); reject(failure ?? new Error('the ping worker stopped')); };
+      worker.on('message', onMessage);
+      worker.on('error', onEnd);
+      worker.on('exit', onEnd);
     });
     await next(); // ready
     return {

@@ -37,12 +37,17 @@ async function ip(...args: string[]): Promise<void> {
  * Creates the browser namespace of run `runId` (6 hex digits, as the harness makes them): loopback up, IPv6 off in the
  * namespace (a per-namespace sysctl; the root namespace's settings are not touched), the veth pair with the two /24
  * addresses, both ends up. On failure what was made is removed before the error is thrown.
- * @throws when `runId` is not 6 lower-case hex digits, or when `ip`/`nsenter`/`sysctl` fail.
+ * @throws when `runId` is not 6 lower-case hex digits, when one of the names already exists (nothing is touched
+ * then), or when `ip`/`nsenter`/`sysctl` fail.
  */
 export async function createBrowserNetwork(runId: string): Promise<BrowserNetwork> {
   if (!/^[0-9a-f]{6}$/.test(runId)) throw new Error(`browser network: run id must be 6 hex digits, not ${JSON.stringify(runId)}`);
   const n = await freeTestSubnet(runId);
   const net: BrowserNetwork = { netns: `kvmcrm-t${runId}-ui`, veth: `kcv${runId}u`, vethPeer: `kcv${runId}b`, hostAddress: `198.18.${n}.1`, browserAddress: `198.18.${n}.2` };
+  // Names another run left behind are not ours to remove: refuse before making anything.
+  for (const taken of [`/run/netns/${net.netns}`, `/sys/class/net/${net.veth}`, `/sys/class/net/${net.vethPeer}`]) {
+    if (existsSync(taken)) throw new Error(`browser network: ${taken} already exists`);
+  }
   try {
     await ip('netns', 'add', net.netns);
     await execa('nsenter', [`--net=/run/netns/${net.netns}`, '--', 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'], { timeout: 30_000 });

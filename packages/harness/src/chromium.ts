@@ -27,7 +27,7 @@ export interface ChromiumOptions {
 /**
  * Starts Chromium with a fresh profile in `profileDir` (the caller removes it) that accepts our test CA's
  * certificates (HTTPS errors ignored). Viewport 1280 × 800 CSS pixels. With `netns`, Playwright starts a launcher
- * written next to the profile (`<profileDir>.launcher`, removed with the profile's folder) that execs
+ * written next to the profile (`<profileDir>.launcher`, a file beside the profile folder: the caller removes it with the folder's parent) that execs
  * `nsenter --net=/run/netns/<netns> -- /usr/bin/chromium <Playwright's arguments>`; nsenter and Chromium keep its PID.
  * @throws when /usr/bin/chromium is missing or does not start, or when `netns` is not a plain name of an existing
  * namespace.

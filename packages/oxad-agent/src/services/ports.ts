@@ -213,7 +213,7 @@ export interface KeptDiskFolders {
 
 /**
  * What a status document is, for the StatusOutbox's delivery order (decision 038): `progress` (ONGOING and any
- * status that keeps the full order; the default), `result` (an action's terminal status: it may overtake the
+ * status that keeps the full order; the default), `result` (a create's or start's SUCCESS, see `terminalStatusKind`: it may overtake the
  * libvirt events queued after the status queued before it, i.e. those its own action caused) or `event` (a
  * libvirt lifecycle event).
  */

@@ -45,7 +45,7 @@ import type { ActionJournal } from './action-journal.js';
 import type { TemplateCatalogue } from '../templates/template-catalogue.js';
 import { KeyedMutex, Semaphore } from './concurrency.js';
 import { NO_AGENT_METRICS, type AgentActionMetrics } from './metrics-ports.js';
-import { RUNNING_DOMAIN_STATES as RUNNING_STATES, type DomainState, type HostPorts, type StatusReporter, type VmFiles, type VmPaths } from './ports.js';
+import { RUNNING_DOMAIN_STATES as RUNNING_STATES, type DomainState, type HostPorts, type StatusKind, type StatusReporter, type VmFiles, type VmPaths } from './ports.js';
 
 /** Options of {@link AgentProvisioningService}. */
 export interface AgentProvisioningOptions {
@@ -162,16 +162,15 @@ export class AgentProvisioningService {
     }
     log.log(status === 'SUCCESS' ? 'info' : 'warn', `action ${status}`, { ms: Date.now() - started, description });
     (this.options.metrics ?? NO_AGENT_METRICS).actionFinished(String(action.type ?? ''), status === 'SUCCESS' ? 'SUCCESS' : 'FAILED', (Date.now() - started) / 1000);
-    if (await this.send(callbackUrl, actionId, status, description)) {
+    if (await this.send(callbackUrl, actionId, status, description, terminalStatusKind(action.type, status))) {
       await journal?.remove(actionId).catch((err: unknown) => log.error('journal entry not removed', { error: describeError(err) }));
     } else log.error('terminal status not queued; the journal entry stays for the next start', { status });
   }
 
-  private send(callbackUrl: string, actionId: string, status: ActionStatus, description: string): Promise<boolean> {
+  private send(callbackUrl: string, actionId: string, status: ActionStatus, description: string, kind: StatusKind = 'progress'): Promise<boolean> {
     // ASCII only on the wire (docs/ocf-protocol.md §6.1 rule 9): never lose a status over a character.
     const ascii = description.replace(/[^\x20-\x7e\n\t]/g, '?').slice(0, 2000);
-    // A terminal status need not wait behind the libvirt events its own action caused (decision 038).
-    return this.reporter.report(callbackUrl, serialiseRspec(provisioningStatusResponse({ actionId, status, description: ascii }), { dialect: 'agent' }), status === 'ONGOING' ? 'progress' : 'result');
+    return this.reporter.report(callbackUrl, serialiseRspec(provisioningStatusResponse({ actionId, status, description: ascii }), { dialect: 'agent' }), kind);
   }
 
   /** Runs one action; returns an optional detail for the SUCCESS description. @throws with the FAILED reason. */
@@ -382,4 +381,15 @@ export class AgentProvisioningService {
     if (!keepDisks) await this.vms.remove(vmUuid);
     return kept ? `disks kept on the host in kept-disks/${kept.split('/').at(-1)}` : undefined;
   }
+}
+
+/**
+ * The outbox kind of an action's terminal status (decision 038): `result`, which may overtake the libvirt events
+ * queued after the action's ONGOING, only for the SUCCESS of a `create` (its event: `Defined`) or a `start` (`Resumed`,
+ * `Started`), whose events set the state the SUCCESS sets. Everything else keeps its place (`progress`): a FAILED,
+ * or a delete/stop/reboot SUCCESS, arriving before its events would let them be applied after it (e.g. a failed
+ * delete's `Stopped` turning the VM from failed to stopped; review of 2026-12-05).
+ */
+export function terminalStatusKind(actionType: string | undefined, status: ActionStatus): StatusKind {
+  return status === 'SUCCESS' && (actionType === 'create' || actionType === 'start') ? 'result' : 'progress';
 }

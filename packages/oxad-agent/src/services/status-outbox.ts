@@ -12,7 +12,7 @@
  *   manager before its SUCCESS, and a domain's events keep libvirt's order); different URLs do not wait for each
  *   other. A file is deleted only after the call succeeded (XML-RPC success). The call starts while the file is
  *   still being written (decision 038); `enqueue` resolves only once it is on disk, as before.
- * - One exception to the order (decision 038): an action's terminal status (kind `result`) does not wait behind
+ * - One exception to the order (decision 038): a status of kind `result` (a create's or start's SUCCESS) does not wait behind
  *   libvirt events (kind `event`) queued after the status message queued before it (its own ONGOING, or a later
  *   status of another action): those events are what the action itself caused (`Defined`, `Resumed`, `Started`…),
  *   the manager ignores events about a VM while its action is in flight, and they follow right after. Events

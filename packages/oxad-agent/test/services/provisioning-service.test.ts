@@ -312,6 +312,7 @@ async function created(env: ReturnType<typeof setup>, vm: VmSpec = { vmUuid: ran
   await run(env.svc, a);
   assert.deepEqual(env.reporter.of(a.id), [['ONGOING', undefined], ['SUCCESS', undefined]]);
   env.reporter.reports.length = 0;
+  env.reporter.kinds.length = 0;
   env.host.domains.calls.length = 0;
   return { vmUuid: vm.vmUuid, name: PREFIX + vm.vmUuid };
 }
@@ -475,6 +476,11 @@ test('start, reboot, hardStop, delete: state transitions and idempotent cases', 
     await run(env.svc, a);
     assert.deepEqual(env.reporter.of(a.id), [['ONGOING', undefined], expected], type);
     assert.equal(d.domains.get(name)?.state, state, `state after ${type}`);
+    // Decision 038: only a start's (or create's) SUCCESS may overtake the events its action caused; a FAILED, or a
+    // reboot/hardStop/delete SUCCESS, keeps its place behind them (else e.g. a failed delete's Stopped would be
+    // applied after the FAILED and show the VM stopped).
+    const kinds = env.reporter.reports.flatMap((r, i) => (r.id === a.id ? [env.reporter.kinds[i]] : []));
+    assert.deepEqual(kinds, ['progress', type === 'start' && expected[0] === 'SUCCESS' ? 'result' : 'progress'], `kinds of ${type} ${expected[0]}`);
   };
 
   await step('start', ['SUCCESS', undefined], 'running');
