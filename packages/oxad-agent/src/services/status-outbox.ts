@@ -55,9 +55,6 @@ export interface StatusOutboxOptions {
 /** {@link StatusOutbox.enqueue} refused a message because the outbox is full. */
 export class OutboxFullError extends Error {}
 
-/** What a message is, for the delivery order (see the module comment and {@link StatusKind}). */
-export type OutboxKind = StatusKind;
-
 /** What one outbox file holds. */
 interface StoredMessage {
   v: 1;
@@ -68,7 +65,7 @@ interface StoredMessage {
   /** Free text for the logs (e.g. `action 42 SUCCESS`). */
   label?: string;
   /** Absent in files of earlier versions: `progress`. */
-  kind?: OutboxKind;
+  kind?: StatusKind;
   /** `result` only: the file name of the status message queued to the same URL before it; events queued after it may be overtaken. */
   barrier?: string;
 }
@@ -142,7 +139,7 @@ export class StatusOutbox {
    * @throws OutboxFullError when `maxMessages` wait already; the file-system error when it cannot be written; an
    *   Error after {@link close}.
    */
-  async enqueue(callbackUrl: string, rspecXml: string, label?: string, kind: OutboxKind = 'progress'): Promise<void> {
+  async enqueue(callbackUrl: string, rspecXml: string, label?: string, kind: StatusKind = 'progress'): Promise<void> {
     if (this.closed) throw new Error('the status outbox is closed');
     if (this.entries.size >= this.maxMessages) {
       const err = new OutboxFullError(`the status outbox is full (${this.maxMessages} messages wait): message refused`);
@@ -170,7 +167,7 @@ export class StatusOutbox {
 
   /**
    * A {@link StatusReporter} whose `report` resolves true once the message is durably queued (not delivered); its
-   * `kind` argument (default `progress`) sets the message's {@link OutboxKind}.
+   * `kind` argument (default `progress`) sets the message's {@link StatusKind}.
    */
   asReporter(): StatusReporter {
     return {

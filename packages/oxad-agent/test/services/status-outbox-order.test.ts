@@ -10,7 +10,8 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '@kvm-crm/shared';
-import { StatusOutbox, type OutboxKind } from '../../dist/services/status-outbox.js';
+import { StatusOutbox } from '../../dist/services/status-outbox.js';
+import type { StatusKind } from '../../dist/services/ports.js';
 import type { StatusSender } from '../../dist/services/ports.js';
 
 const logger = createLogger({ component: 'test', silent: true });
@@ -37,7 +38,7 @@ class FakeSender implements StatusSender {
 const URL_A = 'https://u:secret@manager-a:8445/xmlrpc/agent';
 
 /** Queues `[document, kind]` pairs one after the other (each on disk before the next is queued). */
-async function queueAll(outbox: StatusOutbox, messages: Array<[string, OutboxKind]>): Promise<void> {
+async function queueAll(outbox: StatusOutbox, messages: Array<[string, StatusKind]>): Promise<void> {
   for (const [xml, kind] of messages) await outbox.enqueue(URL_A, xml, xml, kind);
 }
 
