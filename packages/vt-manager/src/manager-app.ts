@@ -207,10 +207,11 @@ export async function startManager(
   const migrationRunner = new MigrationRunner(tx, overrides.migrationAgents ?? new XmlRpcMigrationGateway(tls.clientTls(), logger.child({ part: 'migration-gateway' })), {
     instanceId: provisioning.instanceId, leaseSeconds: options.actionLeaseSeconds, logger: logger.child({ part: 'migration' }), metrics,
   });
-  const migrations = new MigrationService(tx, vmLifecycle, agents, new PlacementService({ capacity: options.capacity, policy: options.placement.policy }), migrationRunner, {
+  const placement = new PlacementService({ capacity: options.capacity, policy: options.placement.policy });
+  const migrations = new MigrationService(tx, vmLifecycle, agents, placement, migrationRunner, {
     instanceId: provisioning.instanceId, leaseSeconds: options.actionLeaseSeconds, logger: logger.child({ part: 'migration' }), metrics,
   });
-  const adminMethods = auditAdminCalls({ ...geniAdmin, ...adminMigrationApi({ migrations }), ...adminApi({ inventory, dataSource, principals, provisioning, quotas, vms: vmLifecycle, inventoryChanges: new InventoryChangesService(tx), onPrincipalRemoved: (n) => { authenticator.forget(n); dashboardSessions.forget(n); }, hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts }, keptDisks: new KeptDisksService(tx, inventory, agents), backups: new VmBackupService(tx, inventory, agents, logger.child({ part: 'backups' })), manifests: new ManifestService(tx, vmLifecycle, new CapacityService(options.capacity), agents) }), ...callbackAdmin }, adminLog);
+  const adminMethods = auditAdminCalls({ ...geniAdmin, ...adminMigrationApi({ migrations }), ...adminApi({ inventory, dataSource, principals, provisioning, quotas, vms: vmLifecycle, inventoryChanges: new InventoryChangesService(tx), onPrincipalRemoved: (n) => { authenticator.forget(n); dashboardSessions.forget(n); }, hosts: { tx, inventory, capacity: new CapacityService(options.capacity), hostFacts }, keptDisks: new KeptDisksService(tx, inventory, agents), backups: new VmBackupService(tx, inventory, agents, placement, logger.child({ part: 'backups' })), manifests: new ManifestService(tx, vmLifecycle, new CapacityService(options.capacity), agents) }), ...callbackAdmin }, adminLog);
   const admin = createXmlRpcHandler({ methods: adminMethods, logger: adminLog, authenticate: basicAuth('admin'), observer: metrics.xmlrpc('admin') });
   // rpc4django accepts the paths with and without a trailing slash (docs/ocf-protocol.md §2.1).
   app.all(['/xmlrpc/plugin', '/xmlrpc/plugin/'], plugin);

@@ -3,7 +3,9 @@
  * Synchronous admin calls: each answers with the result or fails with the reason (the agent's fault), nothing is
  * queued. A restore recreates the VM's rows (same uuid, name, project, sizes, guest options, NICs with the same MAC
  * and IP, their address slots) in one transaction before the agent defines the VM, and removes them again when the
- * agent fails; it refuses while a VM with that uuid exists (one identity, never two VMs with it).
+ * agent fails; it refuses while a VM with that uuid exists (one identity, never two VMs with it), and when the VM
+ * does not fit its host: the same capacity check, row lock and message as a create pinned to that host (decision
+ * record 019).
  */
 import { ConflictError, describeError, InputError, NotFoundError, UpstreamError, UUID_PATTERN, isIpv4, type Logger } from '@kvm-crm/shared';
 import type { EntityManager } from 'typeorm';
@@ -16,6 +18,8 @@ import type { InventoryService } from './inventory-service.js';
 import { IpamService } from './ipam-service.js';
 import type { AgentGateway } from './ports.js';
 import { BackupTargetService } from './backup-target-service.js';
+import { dataDisksMiB } from './migration/migration-service.js';
+import type { PlacementService } from './placement/placement-service.js';
 
 /** Snapshot names (the agent checks them again): a letter, then letters, digits, `.`, `_`, `-`; at most 64. */
 export const SNAPSHOT_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
@@ -61,6 +65,8 @@ export class VmBackupService {
     private readonly tx: TransactionRunner,
     private readonly inventory: InventoryService,
     private readonly agents: AgentGateway,
+    /** The capacity check of a restore (a create pinned to the restore's host). */
+    private readonly placement: PlacementService,
     private readonly log: Logger,
   ) {
     this.targets = new BackupTargetService(tx, inventory);
@@ -142,7 +148,9 @@ export class VmBackupService {
    * original host if its agent can read the backup, else the first host whose agent can): same uuid,
    * name, MACs and IPs. The manager rows come first (addresses reserved: the IP must lie in an IPv4 range and the
    * MAC in a MAC range `host` subscribes to), then the agent verifies the checksums and defines the VM (stopped).
-   * @throws ConflictError when a VM with that uuid exists (delete it first) or an address is taken; InputError when
+   * @throws ConflictError when a VM with that uuid exists (delete it first), the host is disabled or draining, the VM
+   *   does not fit the host's capacity ("host kvm2 has 512 MiB free for VMs, 2048 MiB asked"), or an address is
+   *   taken; InputError when
    *   an address lies in no range of `host` or the backup has no manager record; the agent's fault (corrupted
    *   backup: the rows are removed again).
    */
@@ -160,6 +168,8 @@ export class VmBackupService {
         const on = await new ServerRepository(em).getById(existing.serverId);
         throw new ConflictError(`VM ${uuid} (${existing.name}) still exists on host ${on.name}: delete it before restoring its backup (a restore keeps the identity, so there can be only one)`);
       }
+      // Capacity before addresses, as a create (action-store.ts): the server row stays locked on MySQL until the commit.
+      await this.placement.place(em, server.uuid, { vcpus: row.vcpus, memoryMiB: row.memoryMb, diskMiB: (row.hdSizeMb ?? 0) + dataDisksMiB(row) });
       await this.reserveAddresses(em, server, uuid, row);
       await new VmRepository(em).createWithInterfaces(row);
     });

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { ConflictError, InputError, NotFoundError } from '@kvm-crm/shared';
 import { addHost, forEachEngine, openWorld, provisionVm, silentLogger } from '../../dist/testing/index.js';
 import { VmBackupService } from '../../dist/services/vm-backup-service.js';
+import { PlacementService } from '../../dist/services/placement/placement-service.js';
 import { normaliseTargetPath } from '../../dist/services/backup-target-service.js';
 import { InventoryChangesService } from '../../dist/services/inventory-changes-service.js';
 import { VmRepository } from '../../dist/repositories/vm-repository.js';
@@ -36,7 +37,7 @@ forEachEngine('backup targets: validation, unique names, pinned or on every host
       throw new Error(`unexpected ${method}`);
     },
   });
-  const svc = new VmBackupService(w.tx, w.inventory, w.agent, silentLogger());
+  const svc = new VmBackupService(w.tx, w.inventory, w.agent, new PlacementService({ capacity: { cpuOvercommit: 4, memoryOvercommit: 1, diskOvercommit: 1 }, policy: 'spread' }), silentLogger());
   const targets = svc.targets;
 
   // Validation: names and paths, before anything is stored.

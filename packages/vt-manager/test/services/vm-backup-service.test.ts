@@ -6,8 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { ConflictError, InputError } from '@kvm-crm/shared';
-import { addHost, forEachEngine, openWorld, provisionVm, silentLogger, type World } from '../../dist/testing/index.js';
+import { addHost, addHostWithFacts, forEachEngine, openWorld, provisionVm, silentLogger, type World } from '../../dist/testing/index.js';
 import { VmBackupService, vmRecord } from '../../dist/services/vm-backup-service.js';
+import { PlacementService } from '../../dist/services/placement/placement-service.js';
+import { Server as ServerRow } from '../../dist/db/entities/server.js';
 import { VmRepository } from '../../dist/repositories/vm-repository.js';
 import { Ipv4Slot } from '../../dist/db/entities/ipv4-slot.js';
 import { MacSlot } from '../../dist/db/entities/mac-slot.js';
@@ -15,6 +17,10 @@ import type { Server } from '../../dist/db/entities/server.js';
 
 const H1 = '5e4e0000-0000-4000-8000-000000000001';
 const H2 = '5e4e0000-0000-4000-8000-000000000002';
+const H3 = '5e4e0000-0000-4000-8000-000000000003';
+
+/** Placement as the manager builds it; memory is not overcommitted, so a 256 MiB VM does not fit a 200 MiB host. */
+const placement = () => new PlacementService({ capacity: { cpuOvercommit: 4, memoryOvercommit: 1, diskOvercommit: 1 }, policy: 'spread' });
 
 /** The world's fake gateway, taught the backup methods: one stored backup, restore refused on demand. */
 function teach(w: World): { stored: Map<string, Record<string, unknown>>; refuse: { on: boolean }; calls: string[] } {
@@ -43,7 +49,7 @@ forEachEngine('backup records the VM (no callback URL); restore on another host 
   await addHost(w, 'kvm1', H1, 1);
   await addHost(w, 'kvm2', H2, 2);
   const { refuse, calls } = teach(w);
-  const svc = new VmBackupService(w.tx, w.inventory, w.agent, silentLogger());
+  const svc = new VmBackupService(w.tx, w.inventory, w.agent, placement(), silentLogger());
   const a = await provisionVm(w, { serverUuid: H1 });
   const vm = (await new VmRepository(w.tx.manager).findWithInterfaces(a.vmUuid))!;
   const rec = vmRecord(vm, 'kvm1');
@@ -97,4 +103,33 @@ forEachEngine('backup records the VM (no callback URL); restore on another host 
   const home = await svc.restore(path);
   assert.equal(home.host, 'kvm1');
   assert.equal((await new VmRepository(w.tx.manager).findByUuid(a.vmUuid))?.serverId, (await w.inventory.getServer(w.tx.manager, 'kvm1')).id);
+});
+
+forEachEngine('restore checks the host like a pinned create: a full host and a draining one refuse it, nothing stored', async (t, engine) => {
+  const w = await openWorld(t, { engine });
+  await addHost(w, 'kvm1', H1, 1);
+  await addHostWithFacts(w, 'kvm3', H3, 3, { memoryTotalMiB: 200 });
+  teach(w);
+  const svc = new VmBackupService(w.tx, w.inventory, w.agent, placement(), silentLogger());
+  const a = await provisionVm(w, { serverUuid: H1 }); // 256 MiB
+  const vm = (await new VmRepository(w.tx.manager).findWithInterfaces(a.vmUuid))!;
+  const path = (await svc.backup(a.vmUuid, '/srv/backups')).path as string;
+  await w.tx.run(async (em) => {
+    await new VmRepository(em).deleteWithInterfaces(vm.id);
+    await em.delete(Ipv4Slot, { vmUuid: a.vmUuid });
+    await em.delete(MacSlot, { vmUuid: a.vmUuid });
+  });
+  // kvm3 subscribes to kvm1's ranges, so only its capacity can refuse the restore.
+  await w.inventory.subscribe('kvm3', 'mac', 'mac-kvm1');
+  await w.inventory.subscribe('kvm3', 'ipv4', 'v4-kvm1');
+  await assert.rejects(svc.restore(path, 'kvm3'), (e: unknown) => e instanceof ConflictError && /^host kvm3 has 200 MiB free for VMs, 256 MiB asked/.test(e.message));
+  assert.equal(await new VmRepository(w.tx.manager).exists(a.vmUuid), false, 'no VM row');
+  assert.equal(await w.tx.manager.countBy(MacSlot, { vmUuid: a.vmUuid }), 0, 'no MAC slot');
+  assert.equal(await w.tx.manager.countBy(Ipv4Slot, { vmUuid: a.vmUuid }), 0, 'no IPv4 slot');
+  // The original host, draining: refused as a create pinned to it would be.
+  await w.tx.manager.update(ServerRow, { uuid: H1 }, { draining: true });
+  await assert.rejects(svc.restore(path, 'kvm1'), (e: unknown) => e instanceof ConflictError && /server kvm1 is draining/.test(e.message));
+  assert.equal(await new VmRepository(w.tx.manager).exists(a.vmUuid), false);
+  await w.tx.manager.update(ServerRow, { uuid: H1 }, { draining: false });
+  assert.equal((await svc.restore(path, 'kvm1')).host, 'kvm1');
 });
