@@ -4,12 +4,16 @@
  * disks), else the VM's `hdSizeMb`, and its vCPUs and memory as the larger of its own and those of its open `modify`;
  * plus the GENI slivers that are allocated but not yet provisioned (decision record 022: an Allocate reserves
  * capacity; Provision flips the sliver to `provisioned` in the transaction that inserts its VM row, so it is never
- * counted twice); and the last placement decisions, for round-robin.
+ * counted twice); plus the VMs on their way to a host by an offline migration that has not ended (decision record
+ * 025: reserved on the target from the request, whose transaction checks and locks the target, until the commit moves
+ * the VM row there, so a create cannot take the room the migration was promised); and the last placement decisions,
+ * for round-robin.
  */
 import type { EntityManager } from 'typeorm';
 import { ActionRecord } from '../db/entities/action.js';
 import { GeniSliver } from '../db/entities/geni-sliver.js';
 import { VirtualMachine } from '../db/entities/virtual-machine.js';
+import { VmMigration } from '../db/entities/vm-migration.js';
 import type { Usage } from '../domain/capacity.js';
 
 /** VM states that hold no resources. */
@@ -68,8 +72,22 @@ export class AllocationRepository {
       .where("s.allocationState = 'allocated'")
       .groupBy('s.serverId');
     if (serverIds) r.andWhere('s.serverId IN (:...serverIds)', { serverIds });
+    // Migrations on their way (not done, not rolled back): the VM counts on its target until its row moves there.
+    const m = this.em
+      .createQueryBuilder(VmMigration, 'm')
+      .innerJoin(VirtualMachine, 'vm', 'vm.uuid = m.vmUuid')
+      .select('m.targetServerId', 'serverId')
+      .addSelect('COUNT(*)', 'vms')
+      .addSelect('SUM(vm.vcpus)', 'vcpus')
+      .addSelect('SUM(vm.memoryMb)', 'memoryMiB')
+      .addSelect(`SUM(COALESCE(${disk}, vm.hdSizeMb, 0))`, 'diskMiB')
+      .where("m.step NOT IN ('done', 'rollback')")
+      .andWhere('vm.serverId <> m.targetServerId')
+      .andWhere('vm.state NOT IN (:...released)', { released: RELEASED_STATES })
+      .groupBy('m.targetServerId');
+    if (serverIds) m.andWhere('m.targetServerId IN (:...serverIds)', { serverIds });
     const usage = new Map<number, Usage>();
-    for (const row of [...rows, ...(await r.getRawMany<Row>())]) {
+    for (const row of [...rows, ...(await r.getRawMany<Row>()), ...(await m.getRawMany<Row>())]) {
       const id = Number(row.serverId);
       const u = usage.get(id) ?? { vms: 0, vcpus: 0, memoryMiB: 0, diskMiB: 0 };
       usage.set(id, { vms: u.vms + Number(row.vms), vcpus: u.vcpus + Number(row.vcpus), memoryMiB: u.memoryMiB + Number(row.memoryMiB), diskMiB: u.diskMiB + Number(row.diskMiB ?? 0) });
