@@ -5,7 +5,7 @@
  * {@link AgentSnapshot}: the status outbox, our domains by state, the storage root's file system. Every name is
  * listed in docs/metrics.md.
  */
-import { boundedLabel, sharedSnapshot, type ReadinessReport } from '@kvm-crm/shared/metrics';
+import { boundedLabel, registerReadinessGauge, sharedSnapshot, type ReadinessReport } from '@kvm-crm/shared/metrics';
 import { PROVISIONING_ACTION_TYPES } from '@kvm-crm/shared/rspec';
 import type { XmlRpcObserver } from '@kvm-crm/shared/xmlrpc';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -65,14 +65,7 @@ export class PrometheusAgentMetrics implements AgentActionMetrics {
    * (the same checks as `/readyz`). Call once.
    */
   observeReadiness(readiness: () => Promise<ReadinessReport>): void {
-    new Gauge({
-      name: 'kvmcrm_agent_readiness_check_ok', help: 'Each /readyz check at scrape time: 1 passed, 0 failed.', labelNames: ['check'], registers: [this.registry],
-      async collect() {
-        const report = await readiness();
-        this.reset();
-        for (const c of report.checks) this.set({ check: c.name }, c.ok ? 1 : 0);
-      },
-    });
+    registerReadinessGauge(this.registry, 'kvmcrm_agent_readiness_check_ok', readiness);
   }
 
   /** See AgentActionMetrics.actionFinished: `kvmcrm_agent_actions_total` +1 and one duration sample. */

@@ -4,7 +4,7 @@
  * gauges computed at scrape time (`collect()`) from one {@link ManagerSnapshot} per scrape. Every metric name is
  * listed in docs/metrics.md (generated from this registry by scripts/gen-metrics-doc.mjs).
  */
-import { boundedLabel, PROVISIONING_ACTION_TYPES, sharedSnapshot, type ReadinessReport, type XmlRpcObserver } from '@kvm-crm/shared';
+import { boundedLabel, PROVISIONING_ACTION_TYPES, registerReadinessGauge, sharedSnapshot, type ReadinessReport, type XmlRpcObserver } from '@kvm-crm/shared';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ActionMetrics, DeliveryMetrics } from '../services/metrics-ports.js';
 import type { ManagerSnapshot } from '../services/metrics-snapshot-service.js';
@@ -93,14 +93,7 @@ export class PrometheusManagerMetrics implements ActionMetrics, DeliveryMetrics 
    * (the same checks as `/readyz`). Call once.
    */
   observeReadiness(readiness: () => Promise<ReadinessReport>): void {
-    new Gauge({
-      name: 'kvmcrm_readiness_check_ok', help: 'Each /readyz check at scrape time: 1 passed, 0 failed.', labelNames: ['check'], registers: [this.registry],
-      async collect() {
-        const report = await readiness();
-        this.reset();
-        for (const c of report.checks) this.set({ check: c.name }, c.ok ? 1 : 0);
-      },
-    });
+    registerReadinessGauge(this.registry, 'kvmcrm_readiness_check_ok', readiness);
   }
 
   /** See ActionMetrics.actionFinished: `kvmcrm_actions_total` +1 and one `kvmcrm_action_duration_seconds` sample. */
