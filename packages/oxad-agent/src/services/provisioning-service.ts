@@ -272,16 +272,10 @@ export class AgentProvisioningService {
           await this.host.images.createOverlay({ backingPath: template.diskPath, backingFormat: template.metadata.format, overlayPath: paths.disk, ...(growToMiB !== undefined ? { sizeMiB: growToMiB } : {}) });
         }
       };
-      // The seed ISO does not depend on the disk: both are made at once; the first failure fails the create, after
-      // both have ended (the catch below then removes the folder with whatever they wrote).
-      const made = await Promise.allSettled([systemDisk(), this.host.writeSeedIso({ ...seed }, paths.seed)]);
-      for (const r of made) if (r.status === 'rejected') throw r.reason;
-      const dataDiskPaths: string[] = [];
-      for (const [i, sizeMiB] of dataDisks.entries()) {
-        const p = this.vms.dataDiskPath(vmUuid, i);
-        await this.host.images.createVolume(p, sizeMiB);
-        dataDiskPaths.push(p);
-      }
+      const dataDiskPaths = dataDisks.map((_, i) => this.vms.dataDiskPath(vmUuid, i));
+      const dataDisksMade = async () => {
+        for (const [i, sizeMiB] of dataDisks.entries()) await this.host.images.createVolume(dataDiskPaths[i]!, sizeMiB);
+      };
       // Decision record 027: the serial console on a unix socket in the VM folder, unless the storage root is too
       // long for a socket path; then the serial log only, and a note says why there is no interactive console.
       const withSocket = Buffer.byteLength(paths.serialSocket) <= MAX_UNIX_SOCKET_PATH_BYTES;
@@ -296,16 +290,23 @@ export class AgentProvisioningService {
           serverUuid: vm.serverId, actionId: action.id!, template: template.metadata.name,
         },
       });
-      await this.vms.writeFile(vmUuid, 'domainXml', xml, 0o644);
-      const found = await existing;
-      if ('error' in found) throw found.error;
-      if (found.state !== undefined) throw new ConflictError(`a domain for VM ${vmUuid} already exists on this host`);
-      this.options.identities?.remember(name, { name: hostname, uuid: vmUuid }, vmUuid); // as the XML's metadata says
-      await this.host.domains.define(paths.domainXml).catch((err: unknown) => {
-        this.options.identities?.forget(name);
-        throw err;
-      });
-      defined = true;
+      const defineDomain = async () => {
+        await this.vms.writeFile(vmUuid, 'domainXml', xml, 0o644);
+        const found = await existing;
+        if ('error' in found) throw found.error;
+        if (found.state !== undefined) throw new ConflictError(`a domain for VM ${vmUuid} already exists on this host`);
+        this.options.identities?.remember(name, { name: hostname, uuid: vmUuid }, vmUuid); // as the XML's metadata says
+        await this.host.domains.define(paths.domainXml).catch((err: unknown) => {
+          this.options.identities?.forget(name);
+          throw err;
+        });
+        defined = true;
+      };
+      // Decision 040: the disk, the data disks, the seed ISO and the definition are made at once (libvirt's define
+      // reads only the XML; start opens the files). The first failure in this order fails the create, after all
+      // four have settled, so that the catch below finds everything they made (the domain, the folder's files).
+      const made = await Promise.allSettled([systemDisk(), dataDisksMade(), this.host.writeSeedIso({ ...seed }, paths.seed), defineDomain()]);
+      for (const r of made) if (r.status === 'rejected') throw r.reason;
       return notes.join('; ') || undefined;
     } catch (err) {
       // Leave nothing behind: the domain we defined, and the folder we made (it did not exist before).
