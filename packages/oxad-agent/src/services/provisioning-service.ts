@@ -12,7 +12,8 @@
  * after its ONGOING is sent" is now "only after its ONGOING is durably queued": a manager that is down does not
  * hold actions back, and the outbox delivers ONGOING before the terminal status (order per callback URL). With
  * `journal`, each action is recorded in `<storageRoot>/journal/` before its ONGOING is queued and removed after its
- * terminal status is queued, so that the StartupReconciler can finish or fail it after a crash.
+ * terminal status is queued, so that the StartupReconciler can finish or fail it after a crash; a create's entry is
+ * rewritten with `stepsDone` once all its steps succeeded (its define is not the last one, decision 040).
  */
 import { ConflictError, describeError, InputError, NotFoundError } from '@kvm-crm/shared/errors';
 import type { Logger } from '@kvm-crm/shared/logger';
@@ -41,7 +42,7 @@ import { renderSeedFiles, type SeedNic } from '../domain/cloud-init-seed.js';
 import { MAX_UNIX_SOCKET_PATH_BYTES, renderDomainXml, type DomainNic } from '../domain/domain-xml.js';
 import { diskGrowth, seedUsers } from './create-guest-options.js';
 import { modifyDomain } from './modify-domain.js';
-import type { ActionJournal } from './action-journal.js';
+import type { ActionJournal, JournalEntry } from './action-journal.js';
 import type { TemplateCatalogue } from '../templates/template-catalogue.js';
 import { KeyedMutex, Semaphore } from './concurrency.js';
 import { NO_AGENT_METRICS, type AgentActionMetrics } from './metrics-ports.js';
@@ -133,13 +134,15 @@ export class AgentProvisioningService {
     const actionId = action.id!;
     const log = this.log.child({ actionId, actionType: action.type });
     const journal = this.options.journal;
+    const vmUuid = action.server?.virtualMachines[0]?.uuid;
+    const entry: JournalEntry = {
+      actionId, type: String(action.type ?? ''), callbackUrl, started: new Date().toISOString(),
+      ...(vmUuid && UUID_PATTERN.test(vmUuid) ? { vmUuid: vmUuid.toLowerCase() } : {}), ...(action.type === 'create' ? { stepsDone: false } : {}),
+    };
+    const stepsDone = async () => journal?.record({ ...entry, stepsDone: true }); // a create's mark (decision 040)
     if (journal) {
-      const vmUuid = action.server?.virtualMachines[0]?.uuid;
       try {
-        await journal.record({
-          actionId, type: String(action.type ?? ''), callbackUrl, started: new Date().toISOString(),
-          ...(vmUuid && UUID_PATTERN.test(vmUuid) ? { vmUuid: vmUuid.toLowerCase() } : {}),
-        });
+        await journal.record(entry);
       } catch (err) {
         log.error('action not recorded in the journal: action not executed', { error: describeError(err) });
         await this.send(callbackUrl, actionId, 'FAILED', `the agent could not record the action: ${describeError(err)}`);
@@ -155,7 +158,7 @@ export class AgentProvisioningService {
     let status: ActionStatus = 'SUCCESS';
     let description = '';
     try {
-      description = (await this.perform(action, log)) ?? '';
+      description = (await this.perform(action, log, stepsDone)) ?? '';
     } catch (err) {
       status = 'FAILED';
       description = describeError(err);
@@ -174,7 +177,7 @@ export class AgentProvisioningService {
   }
 
   /** Runs one action; returns an optional detail for the SUCCESS description. @throws with the FAILED reason. */
-  private async perform(action: Action, log: Logger): Promise<string | undefined> {
+  private async perform(action: Action, log: Logger, stepsDone: () => Promise<void>): Promise<string | undefined> {
     const vm = action.server?.virtualMachines[0];
     if (!vm) throw new InputError('the action names no VM (server/virtual-machines)');
     if (vm.virtualizationType !== 'kvm') throw new InputError(`Virtualization type not supported by the agent: ${JSON.stringify(vm.virtualizationType ?? '')}`);
@@ -182,7 +185,7 @@ export class AgentProvisioningService {
     const name = this.domainName(vmUuid);
     switch (action.type) {
       case 'create':
-        return this.create(action, vm, vmUuid, log);
+        return this.create(action, vm, vmUuid, log, stepsDone);
       case 'start':
         return startDomain(this.host.domains, name, log);
       case 'stop':
@@ -200,7 +203,7 @@ export class AgentProvisioningService {
     }
   }
 
-  private async create(action: Action, vm: RspecVm, vmUuid: string, log: Logger): Promise<string | undefined> {
+  private async create(action: Action, vm: RspecVm, vmUuid: string, log: Logger, stepsDone: () => Promise<void>): Promise<string | undefined> {
     const hostname = assertPattern(vm.name, VM_NAME_PATTERN, 'VM name');
     const projectId = assertPattern(vm.projectId, ACTION_ID_PATTERN, 'project-id');
     const sliceId = assertPattern(vm.sliceId, ACTION_ID_PATTERN, 'slice-id');
@@ -304,9 +307,10 @@ export class AgentProvisioningService {
       };
       // Decision 040: the disk, the data disks, the seed ISO and the definition are made at once (libvirt's define
       // reads only the XML; start opens the files). The first failure in this order fails the create, after all
-      // four have settled, so that the catch below finds everything they made (the domain, the folder's files).
+      // four have settled, so that the catch below finds everything they made. Then the journal's mark (`stepsDone`).
       const made = await Promise.allSettled([systemDisk(), dataDisksMade(), this.host.writeSeedIso({ ...seed }, paths.seed), defineDomain()]);
       for (const r of made) if (r.status === 'rejected') throw r.reason;
+      await stepsDone(); // failing, it is cleaned up as any other step: no SUCCESS without the mark
       return notes.join('; ') || undefined;
     } catch (err) {
       // Leave nothing behind: the domain we defined, and the folder we made (it did not exist before).

@@ -730,8 +730,18 @@ test('journal: an action is recorded before ONGOING is queued and removed once i
     assert.ok(Date.now() < deadline, 'ONGOING queued');
     await new Promise((r) => setTimeout(r, 5));
   }
-  assert.deepEqual((await journal.list()).map((e) => [e.actionId, e.type, e.vmUuid, e.callbackUrl]), [[a.id, 'create', vmUuid, CALLBACK]], 'recorded while it runs');
+  assert.deepEqual((await journal.list()).map((e) => [e.actionId, e.type, e.vmUuid, e.callbackUrl, e.stepsDone]), [[a.id, 'create', vmUuid, CALLBACK, false]], 'recorded while it runs');
+  // Decision 040: once every step ended, the entry is rewritten with stepsDone before SUCCESS is queued.
+  const journalled: string[] = [];
+  const record = journal.record.bind(journal);
+  journal.record = async (e) => {
+    journalled.push(`record ${e.type} ${String(e.stepsDone)}`);
+    await record(e);
+  };
+  env.reporter.answer = (r) => (journalled.push(`report ${r.status}`), true);
   await env.svc.idle();
+  assert.deepEqual(journalled, ['record create true', 'report SUCCESS']);
+  env.reporter.answer = () => true;
   assert.deepEqual(await journal.list(), [], 'removed after SUCCESS was queued');
 
   // A terminal status that could not be queued: the entry stays for the start-up reconciler.
@@ -745,6 +755,28 @@ test('journal: an action is recorded before ONGOING is queued and removed once i
   env.reporter.answer = () => false;
   await run(env.svc, action('stop', { vmUuid }));
   assert.deepEqual(await journal.list(), []);
+});
+
+test('journal: a create whose stepsDone mark cannot be written → FAILED, domain undefined, folder removed (decision 040)', async () => {
+  const journal = new ActionJournal(path.join(root, `j-${randomUUID().slice(0, 8)}`), createLogger({ component: 'test', silent: true }));
+  await journal.open();
+  const record = journal.record.bind(journal);
+  journal.record = async (e) => {
+    if (e.stepsDone === true) throw new Error('ENOSPC: no space left on device');
+    await record(e);
+  };
+  const env = setup({ journal });
+  const vmUuid = randomUUID();
+  const a = action('create', { vmUuid });
+  await run(env.svc, a);
+  assert.deepEqual(env.reporter.of(a.id), [['ONGOING', undefined], ['FAILED', 'ENOSPC: no space left on device']]);
+  assert.deepEqual(env.host.domains.verbs(), ['define', 'undefine']);
+  assert.equal(await exists(env.svc.vmPaths(vmUuid).dir), false);
+  assert.deepEqual(await journal.list(), [], 'the FAILED was queued: entry removed');
+  // Other actions carry no mark and write their entry once.
+  const b = action('start', { vmUuid: randomUUID() });
+  await run(env.svc, b);
+  assert.deepEqual(env.reporter.of(b.id).map((r) => r[0]), ['ONGOING', 'FAILED']);
 });
 
 // ---------------------------------------------------------------------------------------------------------------
