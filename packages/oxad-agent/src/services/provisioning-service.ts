@@ -215,6 +215,9 @@ export class AgentProvisioningService {
     if (maxMemoryMiB !== undefined && maxMemoryMiB < memoryMiB) {
       throw new InputError(`max-memory-mb ${maxMemoryMiB} is below memory-mb ${memoryMiB}: the ceiling must be at least the boot memory`);
     }
+    const name = this.domainName(vmUuid);
+    // Asked while the template is checked and the disk and seed are made (issue #14 goal 3), awaited before the define.
+    const existing = this.host.domains.domState(name).then((state) => ({ state }), (error: unknown) => ({ error }));
     const template = await this.templates.resolve(cfg.hdOriginPath);
     if (template.metadata.minMemoryMiB && memoryMiB < template.metadata.minMemoryMiB) {
       throw new InputError(`template ${template.metadata.name} needs at least ${template.metadata.minMemoryMiB} MiB of memory, ${memoryMiB} MiB requested`);
@@ -252,9 +255,6 @@ export class AgentProvisioningService {
         log.warn('bridge missing, using the fallback network', { bridge, network: this.options.fallbackNetwork });
       }
     }
-    const name = this.domainName(vmUuid);
-    // Asked while the disk and seed are made (one virsh wait less, issue #14 goal 3), awaited before the define.
-    const existing = this.host.domains.domState(name).then((state) => ({ state }), (error: unknown) => ({ error }));
     const paths = this.vmPaths(vmUuid);
     if (await this.vms.exists(vmUuid)) throw new ConflictError(`the folder of VM ${vmUuid} already exists on this host`);
 
