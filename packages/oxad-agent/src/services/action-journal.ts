@@ -20,12 +20,6 @@ export interface JournalEntry {
   vmUuid?: string;
   /** Where its statuses go. */
   callbackUrl: string;
-  /**
-   * Only on a create's entry (decision 040): false while its steps run, true once the disk, data disks, seed ISO and
-   * definition are all complete (the entry is rewritten). A defined domain proves the create finished only when this
-   * is true or absent (entries of agents before decision 040, whose define was the last step).
-   */
-  stepsDone?: boolean;
   /** ISO time the action started. */
   started: string;
 }
@@ -44,10 +38,7 @@ export class ActionJournal {
     await removeTemporaryFiles(this.dir);
   }
 
-  /**
-   * Records `entry` durably; a second call for the same action id replaces it atomically (temp file + rename).
-   * @throws the file-system error; InputError for an action id unfit for a file name.
-   */
+  /** Records `entry` durably. @throws the file-system error; InputError for an action id unfit for a file name. */
   async record(entry: JournalEntry): Promise<void> {
     await writeFileDurably(this.dir, this.fileName(entry.actionId), JSON.stringify(entry), 0o600);
   }
@@ -67,10 +58,7 @@ export class ActionJournal {
         if (typeof e.actionId !== 'string' || !ACTION_ID_PATTERN.test(e.actionId) || typeof e.callbackUrl !== 'string' || typeof e.type !== 'string') {
           throw new Error('not a journal entry');
         }
-        out.push({
-          actionId: e.actionId, type: e.type, callbackUrl: e.callbackUrl, started: String(e.started ?? ''), ...(typeof e.vmUuid === 'string' ? { vmUuid: e.vmUuid } : {}),
-          ...(typeof e.stepsDone === 'boolean' ? { stepsDone: e.stepsDone } : {}),
-        });
+        out.push({ actionId: e.actionId, type: e.type, callbackUrl: e.callbackUrl, started: String(e.started ?? ''), ...(typeof e.vmUuid === 'string' ? { vmUuid: e.vmUuid } : {}) });
       } catch (err) {
         this.logger.error('action journal: unreadable entry skipped', { file: name, error: describeError(err) });
       }

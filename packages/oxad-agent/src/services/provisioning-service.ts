@@ -12,8 +12,7 @@
  * after its ONGOING is sent" is now "only after its ONGOING is durably queued": a manager that is down does not
  * hold actions back, and the outbox delivers ONGOING before the terminal status (order per callback URL). With
  * `journal`, each action is recorded in `<storageRoot>/journal/` before its ONGOING is queued and removed after its
- * terminal status is queued, so that the StartupReconciler can finish or fail it after a crash; a create's entry is
- * rewritten with `stepsDone` once all its steps succeeded (its define is not the last one, decision 040).
+ * terminal status is queued, so that the StartupReconciler can finish or fail it after a crash.
  */
 import { ConflictError, describeError, InputError, NotFoundError } from '@kvm-crm/shared/errors';
 import type { Logger } from '@kvm-crm/shared/logger';
@@ -42,7 +41,7 @@ import { renderSeedFiles, type SeedNic } from '../domain/cloud-init-seed.js';
 import { MAX_UNIX_SOCKET_PATH_BYTES, renderDomainXml, type DomainNic } from '../domain/domain-xml.js';
 import { diskGrowth, seedUsers } from './create-guest-options.js';
 import { modifyDomain } from './modify-domain.js';
-import type { ActionJournal, JournalEntry } from './action-journal.js';
+import type { ActionJournal } from './action-journal.js';
 import type { TemplateCatalogue } from '../templates/template-catalogue.js';
 import { KeyedMutex, Semaphore } from './concurrency.js';
 import { NO_AGENT_METRICS, type AgentActionMetrics } from './metrics-ports.js';
@@ -134,15 +133,13 @@ export class AgentProvisioningService {
     const actionId = action.id!;
     const log = this.log.child({ actionId, actionType: action.type });
     const journal = this.options.journal;
-    const vmUuid = action.server?.virtualMachines[0]?.uuid;
-    const entry: JournalEntry = {
-      actionId, type: String(action.type ?? ''), callbackUrl, started: new Date().toISOString(),
-      ...(vmUuid && UUID_PATTERN.test(vmUuid) ? { vmUuid: vmUuid.toLowerCase() } : {}), ...(action.type === 'create' ? { stepsDone: false } : {}),
-    };
-    const stepsDone = async () => journal?.record({ ...entry, stepsDone: true }); // a create's mark (decision 040)
     if (journal) {
+      const vmUuid = action.server?.virtualMachines[0]?.uuid;
       try {
-        await journal.record(entry);
+        await journal.record({
+          actionId, type: String(action.type ?? ''), callbackUrl, started: new Date().toISOString(),
+          ...(vmUuid && UUID_PATTERN.test(vmUuid) ? { vmUuid: vmUuid.toLowerCase() } : {}),
+        });
       } catch (err) {
         log.error('action not recorded in the journal: action not executed', { error: describeError(err) });
         await this.send(callbackUrl, actionId, 'FAILED', `the agent could not record the action: ${describeError(err)}`);
@@ -158,7 +155,7 @@ export class AgentProvisioningService {
     let status: ActionStatus = 'SUCCESS';
     let description = '';
     try {
-      description = (await this.perform(action, log, stepsDone)) ?? '';
+      description = (await this.perform(action, log)) ?? '';
     } catch (err) {
       status = 'FAILED';
       description = describeError(err);
@@ -177,7 +174,7 @@ export class AgentProvisioningService {
   }
 
   /** Runs one action; returns an optional detail for the SUCCESS description. @throws with the FAILED reason. */
-  private async perform(action: Action, log: Logger, stepsDone: () => Promise<void>): Promise<string | undefined> {
+  private async perform(action: Action, log: Logger): Promise<string | undefined> {
     const vm = action.server?.virtualMachines[0];
     if (!vm) throw new InputError('the action names no VM (server/virtual-machines)');
     if (vm.virtualizationType !== 'kvm') throw new InputError(`Virtualization type not supported by the agent: ${JSON.stringify(vm.virtualizationType ?? '')}`);
@@ -185,7 +182,7 @@ export class AgentProvisioningService {
     const name = this.domainName(vmUuid);
     switch (action.type) {
       case 'create':
-        return this.create(action, vm, vmUuid, log, stepsDone);
+        return this.create(action, vm, vmUuid, log);
       case 'start':
         return startDomain(this.host.domains, name, log);
       case 'stop':
@@ -203,7 +200,7 @@ export class AgentProvisioningService {
     }
   }
 
-  private async create(action: Action, vm: RspecVm, vmUuid: string, log: Logger, stepsDone: () => Promise<void>): Promise<string | undefined> {
+  private async create(action: Action, vm: RspecVm, vmUuid: string, log: Logger): Promise<string | undefined> {
     const hostname = assertPattern(vm.name, VM_NAME_PATTERN, 'VM name');
     const projectId = assertPattern(vm.projectId, ACTION_ID_PATTERN, 'project-id');
     const sliceId = assertPattern(vm.sliceId, ACTION_ID_PATTERN, 'slice-id');
@@ -215,9 +212,6 @@ export class AgentProvisioningService {
     if (maxMemoryMiB !== undefined && maxMemoryMiB < memoryMiB) {
       throw new InputError(`max-memory-mb ${maxMemoryMiB} is below memory-mb ${memoryMiB}: the ceiling must be at least the boot memory`);
     }
-    const name = this.domainName(vmUuid);
-    // Asked while the template is checked and the disk and seed are made (issue #14 goal 3), awaited before the define.
-    const existing = this.host.domains.domState(name).then((state) => ({ state }), (error: unknown) => ({ error }));
     const template = await this.templates.resolve(cfg.hdOriginPath);
     if (template.metadata.minMemoryMiB && memoryMiB < template.metadata.minMemoryMiB) {
       throw new InputError(`template ${template.metadata.name} needs at least ${template.metadata.minMemoryMiB} MiB of memory, ${memoryMiB} MiB requested`);
@@ -255,6 +249,9 @@ export class AgentProvisioningService {
         log.warn('bridge missing, using the fallback network', { bridge, network: this.options.fallbackNetwork });
       }
     }
+    const name = this.domainName(vmUuid);
+    // Asked while the disk and seed are made (one virsh wait less, issue #14 goal 3), awaited before the define.
+    const existing = this.host.domains.domState(name).then((state) => ({ state }), (error: unknown) => ({ error }));
     const paths = this.vmPaths(vmUuid);
     if (await this.vms.exists(vmUuid)) throw new ConflictError(`the folder of VM ${vmUuid} already exists on this host`);
 
@@ -275,10 +272,16 @@ export class AgentProvisioningService {
           await this.host.images.createOverlay({ backingPath: template.diskPath, backingFormat: template.metadata.format, overlayPath: paths.disk, ...(growToMiB !== undefined ? { sizeMiB: growToMiB } : {}) });
         }
       };
-      const dataDiskPaths = dataDisks.map((_, i) => this.vms.dataDiskPath(vmUuid, i));
-      const dataDisksMade = async () => {
-        for (const [i, sizeMiB] of dataDisks.entries()) await this.host.images.createVolume(dataDiskPaths[i]!, sizeMiB);
-      };
+      // The seed ISO does not depend on the disk: both are made at once; the first failure fails the create, after
+      // both have ended (the catch below then removes the folder with whatever they wrote).
+      const made = await Promise.allSettled([systemDisk(), this.host.writeSeedIso({ ...seed }, paths.seed)]);
+      for (const r of made) if (r.status === 'rejected') throw r.reason;
+      const dataDiskPaths: string[] = [];
+      for (const [i, sizeMiB] of dataDisks.entries()) {
+        const p = this.vms.dataDiskPath(vmUuid, i);
+        await this.host.images.createVolume(p, sizeMiB);
+        dataDiskPaths.push(p);
+      }
       // Decision record 027: the serial console on a unix socket in the VM folder, unless the storage root is too
       // long for a socket path; then the serial log only, and a note says why there is no interactive console.
       const withSocket = Buffer.byteLength(paths.serialSocket) <= MAX_UNIX_SOCKET_PATH_BYTES;
@@ -293,24 +296,16 @@ export class AgentProvisioningService {
           serverUuid: vm.serverId, actionId: action.id!, template: template.metadata.name,
         },
       });
-      const defineDomain = async () => {
-        await this.vms.writeFile(vmUuid, 'domainXml', xml, 0o644);
-        const found = await existing;
-        if ('error' in found) throw found.error;
-        if (found.state !== undefined) throw new ConflictError(`a domain for VM ${vmUuid} already exists on this host`);
-        this.options.identities?.remember(name, { name: hostname, uuid: vmUuid }, vmUuid); // as the XML's metadata says
-        await this.host.domains.define(paths.domainXml).catch((err: unknown) => {
-          this.options.identities?.forget(name);
-          throw err;
-        });
-        defined = true;
-      };
-      // Decision 040: the disk, the data disks, the seed ISO and the definition are made at once (libvirt's define
-      // reads only the XML; start opens the files). The first failure in this order fails the create, after all
-      // four have settled, so that the catch below finds everything they made. Then the journal's mark (`stepsDone`).
-      const made = await Promise.allSettled([systemDisk(), dataDisksMade(), this.host.writeSeedIso({ ...seed }, paths.seed), defineDomain()]);
-      for (const r of made) if (r.status === 'rejected') throw r.reason;
-      await stepsDone(); // failing, it is cleaned up as any other step: no SUCCESS without the mark
+      await this.vms.writeFile(vmUuid, 'domainXml', xml, 0o644);
+      const found = await existing;
+      if ('error' in found) throw found.error;
+      if (found.state !== undefined) throw new ConflictError(`a domain for VM ${vmUuid} already exists on this host`);
+      this.options.identities?.remember(name, { name: hostname, uuid: vmUuid }, vmUuid); // as the XML's metadata says
+      await this.host.domains.define(paths.domainXml).catch((err: unknown) => {
+        this.options.identities?.forget(name);
+        throw err;
+      });
+      defined = true;
       return notes.join('; ') || undefined;
     } catch (err) {
       // Leave nothing behind: the domain we defined, and the folder we made (it did not exist before).

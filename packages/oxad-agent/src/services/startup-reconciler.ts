@@ -4,11 +4,10 @@
  * 1. **View.** Reads every libvirt domain (`virsh list --all`) and, for ours (name with our prefix), our
  *    `<metadata>` (`dumpxml --inactive`): the agent's view of its VMs is rebuilt from libvirt alone.
  * 2. **Half-done actions.** Each entry left in the in-progress journal is an action the agent died in:
- *    - `create`: when the VM's domain exists with our metadata naming that action id and the entry's `stepsDone`
- *      is not false (the disk, seed ISO and define all ended, decision 040; absent: an entry of an agent whose define
- *      was the last step), the create finished → SUCCESS. Otherwise the create is undone (a domain of that name
- *      without readable metadata, or its own domain defined before its other steps ended, is destroyed and undefined;
- *      the VM folder is removed unless a domain of another action owns it) → FAILED "agent restarted during the create".
+ *    - `create`: when the VM's domain exists with our metadata naming that action id, the create got as far as
+ *      `virsh define` (its last step) → SUCCESS. Otherwise the create is undone (a domain of that name without
+ *      readable metadata is destroyed and undefined; the VM folder is removed unless a domain of another action owns
+ *      it) → FAILED "agent restarted during the create".
  *    - `delete`: when the domain is gone, the delete is finished (folder removed) → SUCCESS; otherwise FAILED.
  *    - any other type → FAILED "agent restarted during <type>; the VM's state is <domstate>".
  *    The status is queued in the outbox first, then the journal entry is removed (a crash in between sends the
@@ -152,18 +151,15 @@ export class StartupReconciler {
     const folder = this.vms.pathOf(vmUuid);
 
     if (entry.type === 'create') {
-      const ours = domain?.metadata?.actionId === entry.actionId;
-      // Decision 040: the define is not the create's last step; its entry says when all steps were done.
-      if (ours && entry.stepsDone !== false) {
+      if (domain?.metadata?.actionId === entry.actionId) {
         return { status: 'SUCCESS', description: 'the domain was defined; the agent restarted before reporting' };
       }
-      if (domain && domain.metadata && !ours) {
+      if (domain && domain.metadata) {
         // Another action's domain (e.g. this create was refused as a duplicate): not ours to undo.
         return { status: 'FAILED', description: 'agent restarted during the create' };
       }
       if (domain) {
-        if (ours) log.warn('undoing a half-done create: removing its domain, defined before its other steps ended', { domain: name });
-        else log.warn('undoing a half-done create: removing a domain without readable metadata', { domain: name, why: domain.metadataError });
+        log.warn('undoing a half-done create: removing a domain without readable metadata', { domain: name, why: domain.metadataError });
         // A destroy that fails (the guest stopped meanwhile) is not fatal: the undefine below decides.
         if (RUNNING_STATES.has(domain.state)) await this.domains.destroy(name).catch(() => undefined);
         await this.domains.undefine(name);

@@ -31,18 +31,10 @@ class FakeDomains implements DomainControl {
   /** Whether a guest powers off after `shutdown` (ACPI honoured). */
   shutdownWorks = true;
 
-  /** Told `define start`, `define failed`, `defined` (FakeHost.steps: the order of a create's steps). */
-  onStep: (step: string) => void = () => undefined;
-
   async define(xmlFilePath: string): Promise<void> {
     this.calls.push(`define ${xmlFilePath}`);
-    this.onStep('define start');
     if (this.defineDelayMs) await new Promise((r) => setTimeout(r, this.defineDelayMs));
-    if (this.defineError) {
-      this.onStep('define failed');
-      throw this.defineError;
-    }
-    this.onStep('defined');
+    if (this.defineError) throw this.defineError;
     const xml = await readFile(xmlFilePath, 'utf8');
     const name = /<name>([^<]+)<\/name>/.exec(xml)?.[1];
     assert.ok(name, 'domain XML has a name');
@@ -142,32 +134,15 @@ class FakeDomains implements DomainControl {
 
 class FakeHost implements HostPorts {
   readonly domains = new FakeDomains();
-  constructor() {
-    this.domains.onStep = (step) => this.steps.push(step);
-  }
   readonly bridges = new Set(['br-mgmt', 'br-data']);
   readonly overlays: CreateOverlayArgs[] = [];
   readonly seeds: Array<{ files: Record<string, string>; isoPath: string }> = [];
   /** Every image operation other than createOverlay: `convert src dst fmt srcfmt`, `volume path MiB`, `resize path MiB`. */
   readonly imageCalls: string[] = [];
-  /** Milliseconds `createOverlay` takes, and its error (thrown at the end) when set. */
-  overlayDelayMs = 0;
-  overlayError: Error | undefined;
-  /** Thrown by `writeSeedIso` (at once) when set. */
-  seedError: Error | undefined;
-  /** `overlay start`, `overlay written`, `seed failed` …: the order of the create's steps. */
-  readonly steps: string[] = [];
   readonly images: DiskImages = {
     createOverlay: async (args: CreateOverlayArgs): Promise<void> => {
       this.overlays.push(args);
-      this.steps.push('overlay start');
-      if (this.overlayDelayMs) await new Promise((r) => setTimeout(r, this.overlayDelayMs));
-      if (this.overlayError) {
-        this.steps.push('overlay failed');
-        throw this.overlayError;
-      }
       await writeFile(args.overlayPath, 'QFI\xfb fake overlay\n', { flag: 'wx' });
-      this.steps.push('overlay written');
     },
     convert: async (src, dst, format, options) => {
       this.imageCalls.push(`convert ${src} ${dst} ${format} ${options?.sourceFormat}`);
@@ -183,10 +158,6 @@ class FakeHost implements HostPorts {
   };
   async writeSeedIso(files: Record<string, string>, isoPath: string): Promise<void> {
     this.seeds.push({ files, isoPath });
-    if (this.seedError) {
-      this.steps.push('seed failed');
-      throw this.seedError;
-    }
     await writeFile(isoPath, JSON.stringify(files), { flag: 'wx', mode: 0o644 });
   }
   async bridgeExists(name: string): Promise<boolean> {
@@ -446,63 +417,6 @@ test('create: define fails → FAILED with the reason, VM folder removed, nothin
   assert.deepEqual(env.reporter.of(again.id), [['ONGOING', undefined], ['SUCCESS', undefined]]);
 });
 
-test('create: the overlay, the seed ISO and the define run at once (decision 040)', async () => {
-  const env = setup();
-  env.host.overlayDelayMs = 150;
-  const vmUuid = randomUUID();
-  const a = action('create', { vmUuid });
-  await run(env.svc, a);
-  assert.deepEqual(env.reporter.of(a.id), [['ONGOING', undefined], ['SUCCESS', undefined]]);
-  assert.deepEqual(env.host.steps, ['overlay start', 'define start', 'defined', 'overlay written'], 'defined while the overlay was still being made');
-  assert.equal(env.host.seeds.length, 1);
-});
-
-test('create: the overlay fails after the define succeeded → FAILED with its reason once all steps ended; domain undefined, folder removed', async () => {
-  const env = setup();
-  env.host.overlayDelayMs = 50;
-  env.host.overlayError = new Error('qemu-img create: No space left on device');
-  env.host.domains.defineDelayMs = 150; // the define ends after the overlay failed: the cleanup must wait for it
-  const vmUuid = randomUUID();
-  const a = action('create', { vmUuid });
-  env.reporter.answer = (r) => {
-    env.host.steps.push(`report ${r.status}`);
-    return true;
-  };
-  await run(env.svc, a);
-  assert.deepEqual(env.reporter.of(a.id), [['ONGOING', undefined], ['FAILED', 'qemu-img create: No space left on device']]);
-  assert.deepEqual(env.host.steps, ['report ONGOING', 'overlay start', 'define start', 'overlay failed', 'defined', 'report FAILED']);
-  assert.deepEqual(env.host.domains.verbs(), ['define', 'undefine'], 'the domain defined meanwhile is undefined');
-  assert.equal(env.host.domains.domains.size, 0);
-  assert.equal(await exists(env.svc.vmPaths(vmUuid).dir), false, 'folder removed');
-  assert.equal(await exists(path.join(env.storageRoot, 'vms')), true, 'only the VM folder goes');
-  assert.deepEqual(await readdir(path.join(env.storageRoot, 'vms')), []);
-});
-
-test('create: the seed ISO fails while the overlay is still written → the folder is removed after the overlay ended, no orphan', async () => {
-  const env = setup();
-  env.host.overlayDelayMs = 100;
-  env.host.seedError = new Error('genisoimage: exited with status 1');
-  const vmUuid = randomUUID();
-  const a = action('create', { vmUuid });
-  await run(env.svc, a);
-  assert.deepEqual(env.reporter.of(a.id), [['ONGOING', undefined], ['FAILED', 'genisoimage: exited with status 1']]);
-  // 'overlay written' proves the folder still existed when the overlay was written: the cleanup came after it.
-  assert.deepEqual(env.host.steps, ['overlay start', 'seed failed', 'define start', 'defined', 'overlay written']);
-  assert.deepEqual(env.host.domains.verbs(), ['define', 'undefine']);
-  assert.equal(env.host.domains.domains.size, 0);
-  assert.deepEqual(await readdir(path.join(env.storageRoot, 'vms')), [], 'no file or folder left');
-
-  // A define failure together with an overlay failure: the overlay's reason (first step) is reported, nothing to undefine.
-  const env2 = setup();
-  env2.host.overlayError = new Error('qemu-img create: backing file missing');
-  env2.host.domains.defineError = new Error('virsh define: XML error');
-  const b = action('create', { vmUuid: randomUUID() });
-  await run(env2.svc, b);
-  assert.deepEqual(env2.reporter.of(b.id)[1], ['FAILED', 'qemu-img create: backing file missing']);
-  assert.deepEqual(env2.host.domains.verbs(), ['define']);
-  assert.deepEqual(await readdir(path.join(env2.storageRoot, 'vms')), []);
-});
-
 test('create: unknown template or too little memory → FAILED, nothing written', async () => {
   const env = setup();
   const cases: Array<[VmSpec, RegExp]> = [
@@ -730,18 +644,8 @@ test('journal: an action is recorded before ONGOING is queued and removed once i
     assert.ok(Date.now() < deadline, 'ONGOING queued');
     await new Promise((r) => setTimeout(r, 5));
   }
-  assert.deepEqual((await journal.list()).map((e) => [e.actionId, e.type, e.vmUuid, e.callbackUrl, e.stepsDone]), [[a.id, 'create', vmUuid, CALLBACK, false]], 'recorded while it runs');
-  // Decision 040: once every step ended, the entry is rewritten with stepsDone before SUCCESS is queued.
-  const journalled: string[] = [];
-  const record = journal.record.bind(journal);
-  journal.record = async (e) => {
-    journalled.push(`record ${e.type} ${String(e.stepsDone)}`);
-    await record(e);
-  };
-  env.reporter.answer = (r) => (journalled.push(`report ${r.status}`), true);
+  assert.deepEqual((await journal.list()).map((e) => [e.actionId, e.type, e.vmUuid, e.callbackUrl]), [[a.id, 'create', vmUuid, CALLBACK]], 'recorded while it runs');
   await env.svc.idle();
-  assert.deepEqual(journalled, ['record create true', 'report SUCCESS']);
-  env.reporter.answer = () => true;
   assert.deepEqual(await journal.list(), [], 'removed after SUCCESS was queued');
 
   // A terminal status that could not be queued: the entry stays for the start-up reconciler.
@@ -755,28 +659,6 @@ test('journal: an action is recorded before ONGOING is queued and removed once i
   env.reporter.answer = () => false;
   await run(env.svc, action('stop', { vmUuid }));
   assert.deepEqual(await journal.list(), []);
-});
-
-test('journal: a create whose stepsDone mark cannot be written → FAILED, domain undefined, folder removed (decision 040)', async () => {
-  const journal = new ActionJournal(path.join(root, `j-${randomUUID().slice(0, 8)}`), createLogger({ component: 'test', silent: true }));
-  await journal.open();
-  const record = journal.record.bind(journal);
-  journal.record = async (e) => {
-    if (e.stepsDone === true) throw new Error('ENOSPC: no space left on device');
-    await record(e);
-  };
-  const env = setup({ journal });
-  const vmUuid = randomUUID();
-  const a = action('create', { vmUuid });
-  await run(env.svc, a);
-  assert.deepEqual(env.reporter.of(a.id), [['ONGOING', undefined], ['FAILED', 'ENOSPC: no space left on device']]);
-  assert.deepEqual(env.host.domains.verbs(), ['define', 'undefine']);
-  assert.equal(await exists(env.svc.vmPaths(vmUuid).dir), false);
-  assert.deepEqual(await journal.list(), [], 'the FAILED was queued: entry removed');
-  // Other actions carry no mark and write their entry once.
-  const b = action('start', { vmUuid: randomUUID() });
-  await run(env.svc, b);
-  assert.deepEqual(env.reporter.of(b.id).map((r) => r[0]), ['ONGOING', 'FAILED']);
 });
 
 // ---------------------------------------------------------------------------------------------------------------

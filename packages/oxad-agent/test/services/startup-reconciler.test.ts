@@ -80,8 +80,7 @@ async function setup() {
     await writeFile(path.join(root, 'vms', vmUuid, 'disk.qcow2'), 'x');
   };
   const folders = async () => (await readdir(path.join(root, 'vms'))).sort();
-  const entry = (actionId: string, type: string, vmUuid: string, stepsDone?: boolean) =>
-    journal.record({ actionId, type, vmUuid, callbackUrl: URL, started: new Date().toISOString(), ...(stepsDone !== undefined ? { stepsDone } : {}) });
+  const entry = (actionId: string, type: string, vmUuid: string) => journal.record({ actionId, type, vmUuid, callbackUrl: URL, started: new Date().toISOString() });
   return { root, journal, libvirt, queued, reconciler, folder, folders, entry };
 }
 
@@ -96,31 +95,6 @@ test('create whose domain is defined with our action id → SUCCESS; the folder 
   assert.deepEqual(await t.journal.list(), []);
   assert.equal(report.domains.length, 1);
   assert.equal(report.domains[0]!.metadata?.actionId, 'act-1');
-});
-
-test('create (decision 040) whose domain is defined but whose steps were not all done → domain undefined, folder removed, FAILED', async () => {
-  const t = await setup();
-  t.libvirt.add(uuid(21), 'shut off', 'act-21');
-  await t.folder(uuid(21));
-  await t.entry('act-21', 'create', uuid(21), false);
-  await t.reconciler.run();
-  assert.deepEqual(t.queued.map((q) => [q.actionId, q.status, q.description]), [['act-21', 'FAILED', 'agent restarted during the create; nothing of it was kept']]);
-  assert.deepEqual(t.libvirt.calls, [`undefine ${PREFIX}${uuid(21)}`], 'a shut-off domain is not destroyed, only undefined');
-  assert.deepEqual(await t.folders(), []);
-  assert.deepEqual(await t.journal.list(), []);
-});
-
-test('create (decision 040) whose steps were all done → SUCCESS, domain and folder kept; the mark survives the rewrite', async () => {
-  const t = await setup();
-  t.libvirt.add(uuid(22), 'shut off', 'act-22');
-  await t.folder(uuid(22));
-  await t.entry('act-22', 'create', uuid(22), false);
-  await t.entry('act-22', 'create', uuid(22), true); // the rewrite once every step succeeded
-  assert.deepEqual((await t.journal.list()).map((e) => [e.actionId, e.stepsDone]), [['act-22', true]]);
-  await t.reconciler.run();
-  assert.deepEqual(t.queued.map((q) => [q.actionId, q.status]), [['act-22', 'SUCCESS']]);
-  assert.deepEqual(t.libvirt.calls, []);
-  assert.deepEqual(await t.folders(), [uuid(22)]);
 });
 
 test('create that died before define → folder removed, FAILED "agent restarted"', async () => {
