@@ -8,6 +8,8 @@
 export interface BenchOptions {
   /** Small sizes and few runs, so the code is exercised in `scripts/test.sh`; figures are not meaningful. */
   quick: boolean;
+  /** Measured pairs of the one-VM comparisons (create-start, virt-install-peer); default 5 (quick: 1). `--pairs`. */
+  pairs?: number;
   /** Progress lines (stderr). */
   log: (line: string) => void;
 }

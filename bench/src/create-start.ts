@@ -26,9 +26,9 @@ function phaseTable(ps: Phases[]): string {
   ].join('\n');
 }
 
-/** Runs the comparison: 5 pairs (quick: 1). */
+/** Runs the comparison: `options.pairs` pairs, default 5 (quick: 1). */
 export async function run(options: BenchOptions): Promise<BenchSection> {
-  const pairs = options.quick ? 1 : 5;
+  const pairs = options.pairs ?? (options.quick ? 1 : 5);
   const { c, peer } = await startBenchCluster(1);
   try {
     const host = c.hosts[0]!;

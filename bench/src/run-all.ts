@@ -3,11 +3,13 @@
  * bench-section.ts) one after the other and REWRITES bench/RESULTS.md with the machine, the commands, each
  * section, a goals table and the history table (earlier rows kept, this run's goals appended; results-history.ts).
  *
- *   node bench/dist/run-all.js [--quick] [--only name,name]
+ *   node bench/dist/run-all.js [--quick] [--only name,name] [--pairs n]
  *
  * `--quick`: small sizes, writes test-output/bench-quick.md instead (RESULTS.md is never touched); run by
  * scripts/test.sh so that the benchmark code cannot rot. `--only`: the named modules only (names as in MODULES);
  * a full run with `--only` still rewrites RESULTS.md, with those sections only, and keeps the history.
+ * `--pairs n` (1–100): the number of measured pairs of the one-VM comparisons (create-start, virt-install-peer;
+ * default 5, quick 1), for a noisy machine.
  * Exit code 1 when a module fails (the others still run; the failure is written into the file).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -32,8 +34,9 @@ const MODULES: Record<string, () => Promise<BenchModule>> = {
 };
 
 /** Parsed command line. @throws Error for an unknown flag or module name. */
-function parseArgs(argv: string[]): { quick: boolean; only: string[] } {
+function parseArgs(argv: string[]): { quick: boolean; only: string[]; pairs?: number } {
   let quick = false;
+  let pairs: number | undefined;
   let only = Object.keys(MODULES);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -42,9 +45,12 @@ function parseArgs(argv: string[]): { quick: boolean; only: string[] } {
       only = (argv[++i] ?? '').split(',').filter(Boolean);
       const unknown = only.filter((n) => !(n in MODULES));
       if (unknown.length || only.length === 0) throw new Error(`--only: unknown module(s) ${unknown.join(', ') || '(none given)'}; known: ${Object.keys(MODULES).join(', ')}`);
-    } else throw new Error(`unknown argument ${JSON.stringify(a)}; usage: run-all.js [--quick] [--only ${Object.keys(MODULES).join(',')}]`);
+    } else if (a === '--pairs') {
+      pairs = Number(argv[++i]);
+      if (!Number.isInteger(pairs) || pairs < 1 || pairs > 100) throw new Error(`--pairs: an integer from 1 to 100, got ${JSON.stringify(argv[i] ?? '')}`);
+    } else throw new Error(`unknown argument ${JSON.stringify(a)}; usage: run-all.js [--quick] [--only ${Object.keys(MODULES).join(',')}] [--pairs n]`);
   }
-  return { quick, only };
+  return { quick, only, ...(pairs !== undefined ? { pairs } : {}) };
 }
 
 async function version(): Promise<string> {
@@ -56,7 +62,7 @@ async function version(): Promise<string> {
 const goalRow = (g: BenchGoal) => `| ${g.goal} | ${g.target} | ${g.measured} | ${g.met ? 'yes' : '**no**'} |`;
 
 async function main(): Promise<void> {
-  const { quick, only } = parseArgs(process.argv.slice(2));
+  const { quick, only, pairs } = parseArgs(process.argv.slice(2));
   const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
   const started = new Date();
   const ver = await version(); // the code measured: taken before the modules run
@@ -67,7 +73,7 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     try {
       const mod = await MODULES[name]!();
-      sections.push({ name, section: await mod.run({ quick, log: (l) => log(`${name}: ${l}`) }), seconds: (performance.now() - t0) / 1000 });
+      sections.push({ name, section: await mod.run({ quick, ...(pairs !== undefined ? { pairs } : {}), log: (l) => log(`${name}: ${l}`) }), seconds: (performance.now() - t0) / 1000 });
     } catch (err) {
       log(`${name}: FAILED ${(err as Error)?.stack ?? String(err)}`);
       sections.push({ name, error: (err as Error)?.message ?? String(err), seconds: (performance.now() - t0) / 1000 });

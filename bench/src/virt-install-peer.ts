@@ -11,9 +11,9 @@ import { startBenchCluster } from './bench-cluster.js';
 import { kvmCrmCreateStart, MEMORY_MIB, virtInstallCreateStart } from './one-vm.js';
 import { pairedTable, runPairs } from './paired-runs.js';
 
-/** Runs the comparison: 5 pairs (quick: 1). */
+/** Runs the comparison: `options.pairs` pairs, default 5 (quick: 1). */
 export async function run(options: BenchOptions): Promise<BenchSection> {
-  const pairs = options.quick ? 1 : 5;
+  const pairs = options.pairs ?? (options.quick ? 1 : 5);
   const version = (await execa('virt-install', ['--version'])).stdout.trim();
   const { c, peer } = await startBenchCluster(1);
   try {

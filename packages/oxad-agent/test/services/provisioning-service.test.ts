@@ -139,10 +139,24 @@ class FakeHost implements HostPorts {
   readonly seeds: Array<{ files: Record<string, string>; isoPath: string }> = [];
   /** Every image operation other than createOverlay: `convert src dst fmt srcfmt`, `volume path MiB`, `resize path MiB`. */
   readonly imageCalls: string[] = [];
+  /** Milliseconds `createOverlay` takes, and its error (thrown at the end) when set. */
+  overlayDelayMs = 0;
+  overlayError: Error | undefined;
+  /** Thrown by `writeSeedIso` (at once) when set. */
+  seedError: Error | undefined;
+  /** `overlay start`, `overlay written`, `seed failed` …: the order of the create's concurrent steps. */
+  readonly steps: string[] = [];
   readonly images: DiskImages = {
     createOverlay: async (args: CreateOverlayArgs): Promise<void> => {
       this.overlays.push(args);
+      this.steps.push('overlay start');
+      if (this.overlayDelayMs) await new Promise((r) => setTimeout(r, this.overlayDelayMs));
+      if (this.overlayError) {
+        this.steps.push('overlay failed');
+        throw this.overlayError;
+      }
       await writeFile(args.overlayPath, 'QFI\xfb fake overlay\n', { flag: 'wx' });
+      this.steps.push('overlay written');
     },
     convert: async (src, dst, format, options) => {
       this.imageCalls.push(`convert ${src} ${dst} ${format} ${options?.sourceFormat}`);
@@ -158,6 +172,11 @@ class FakeHost implements HostPorts {
   };
   async writeSeedIso(files: Record<string, string>, isoPath: string): Promise<void> {
     this.seeds.push({ files, isoPath });
+    if (this.seedError) {
+      this.steps.push('seed failed');
+      throw this.seedError;
+    }
+    this.steps.push('seed written');
     await writeFile(isoPath, JSON.stringify(files), { flag: 'wx', mode: 0o644 });
   }
   async bridgeExists(name: string): Promise<boolean> {
@@ -415,6 +434,42 @@ test('create: define fails → FAILED with the reason, VM folder removed, nothin
   const again = action('create', { vmUuid });
   await run(env.svc, again);
   assert.deepEqual(env.reporter.of(again.id), [['ONGOING', undefined], ['SUCCESS', undefined]]);
+});
+
+test('create: the seed ISO fails while the overlay is still written → FAILED once both ended; folder removed after the overlay, no orphan, nothing defined', async () => {
+  const env = setup();
+  env.host.overlayDelayMs = 100;
+  env.host.seedError = new Error('genisoimage: exited with status 1');
+  env.reporter.answer = (r) => (env.host.steps.push(`report ${r.status}`), true);
+  const vmUuid = randomUUID();
+  const a = action('create', { vmUuid });
+  await run(env.svc, a);
+  assert.deepEqual(env.reporter.of(a.id), [['ONGOING', undefined], ['FAILED', 'genisoimage: exited with status 1']]);
+  // 'overlay written' before 'report FAILED': the cleanup waited for the overlay (its file was written into the
+  // folder, which the cleanup then removed; a cleanup before it would have failed the overlay's write instead).
+  assert.deepEqual(env.host.steps, ['report ONGOING', 'overlay start', 'seed failed', 'overlay written', 'report FAILED']);
+  assert.deepEqual(env.host.domains.calls, [], 'nothing defined');
+  assert.deepEqual(await readdir(path.join(env.storageRoot, 'vms')), [], 'no file or folder left');
+});
+
+test('create: the overlay fails while the seed ISO is written → FAILED with the overlay\'s reason; folder removed, nothing defined', async () => {
+  const env = setup();
+  env.host.overlayDelayMs = 50;
+  env.host.overlayError = new Error('qemu-img create: No space left on device');
+  const vmUuid = randomUUID();
+  const a = action('create', { vmUuid });
+  await run(env.svc, a);
+  assert.deepEqual(env.reporter.of(a.id), [['ONGOING', undefined], ['FAILED', 'qemu-img create: No space left on device']]);
+  assert.deepEqual(env.host.steps, ['overlay start', 'seed written', 'overlay failed']);
+  assert.deepEqual(env.host.domains.calls, []);
+  assert.deepEqual(await readdir(path.join(env.storageRoot, 'vms')), [], 'the seed ISO written meanwhile is gone with the folder');
+
+  // Both fail: the disk's reason (the first step) is reported, still one FAILED.
+  env.host.seedError = new Error('genisoimage: exited with status 1');
+  const b = action('create', { vmUuid: randomUUID() });
+  await run(env.svc, b);
+  assert.deepEqual(env.reporter.of(b.id), [['ONGOING', undefined], ['FAILED', 'qemu-img create: No space left on device']]);
+  assert.deepEqual(await readdir(path.join(env.storageRoot, 'vms')), []);
 });
 
 test('create: unknown template or too little memory → FAILED, nothing written', async () => {
