@@ -111,6 +111,7 @@ export async function run(options: BenchOptions): Promise<BenchSection> {
     const qs = Array.from({ length: creates }, (_, i) => createQuery({ serverUuid: host.serverUuid, name: `mem-${i + 1}`, template: TEMPLATE, memoryMb: MEMORY_MIB }));
     let busy = true;
     const during: number[] = [];
+    const cpuAtCreates = await cpuMs(pid);
     const sampler = (async () => {
       while (busy) {
         during.push((await rssMiB(pid)).rss);
@@ -126,9 +127,10 @@ export async function run(options: BenchOptions): Promise<BenchSection> {
       busy = false;
       await sampler;
     }
+    const createsCpu = (await cpuMs(pid)) - cpuAtCreates;
     const hwmAfter = (await rssMiB(pid)).hwm;
     const peak = Math.max(...during);
-    options.log(`during ${creates} creates: peak VmRSS ${mib(peak)} (${during.length} samples), VmHWM ${mib(hwmAfter)}`);
+    options.log(`during ${creates} creates: peak VmRSS ${mib(peak)} (${during.length} samples), VmHWM ${mib(hwmAfter)}; agent CPU ${createsCpu} ms (${Math.round(createsCpu / creates)} ms per create)`);
     const dels = qs.map((q, i) => lifecycleQuery('delete', { serverUuid: host.serverUuid, vmUuid: q.vmUuid, name: `mem-${i + 1}` }));
     await Promise.all(dels.map((d) => c.plugin.call('send', [c.clearinghouse.callbackUrl, d.xml])));
     await Promise.all(dels.map((d) => c.clearinghouse.waitForTerminal(d.actionId, 300_000, 0)));
@@ -151,6 +153,7 @@ pid sampled from /proc/<pid>/status; the Node flags are those of the agent's sta
 | idle: the same, ${IDLE_SETTLE_MS / 1000}–${IDLE_SETTLE_MS / 1000 + 4} s after start, once V8's memory reducer has run (median of 20 samples over 4 s; min–max) | ${mib(idleMedian)} (${mib(Math.min(...idle))}–${mib(Math.max(...idle))}) | ${mib(hwmIdle)} |
 | of which, after the 20 samples: anonymous (RssAnon: V8 heap, malloc, stacks) + file-backed (RssFile: mostly the \`node\` binary's pages, shared by every node process) | ${mib(anonIdle)} + ${mib(fileIdle)} | — |
 | during ${creates} concurrent creates (peak of ${during.length} samples, 10 ms apart) | ${mib(peak)} | ${mib(hwmAfter)} |
+| the agent's CPU time (user + system) for these ${creates} creates, from sending them to the last one's SUCCESS (per create) | ${createsCpu} ms (${Math.round(createsCpu / creates)} ms) | — |
 | idle after work: the same 20 samples ${IDLE_SETTLE_MS / 1000}–${IDLE_SETTLE_MS / 1000 + 4} s after the last delete's SUCCESS (median; min–max) | ${mib(idleAfterMedian)} (${mib(Math.min(...idleAfter))}–${mib(Math.max(...idleAfter))}) | ${mib(after.hwm)} (the compacting GC once quiet: decision 036) |
 | of which, after the 20 samples: anonymous + file-backed | ${mib(after.anon)} + ${mib(after.file)} | — |
 | the agent's CPU time (user + system) from the last delete's SUCCESS to the last of these samples (includes its one idle heap compaction) | ${quietCpu} ms | — |
