@@ -1,8 +1,9 @@
 /**
  * Unit tests of the IdleHeapCompactor (decision 036, amended 2026-12-05): when it collects (quiet loop, old space
  * grown ≥ minGrowthMiB over its baseline) and when not, with fakes of the GC, the old-space statistics and the loop
- * utilisation (test doubles, here only). And one test against real V8: {@link compactingGc} in a child
- * `node --expose-gc` shrinks a sparse old space, where `gc()` alone leaves most of it.
+ * utilisation (test doubles, here only). And one test against real V8: `gc()` in a child `node` started with
+ * AGENT_NODE_FLAGS (`--expose-gc --compact-on-every-full-gc`) shrinks a sparse old space, where the same `gc()`
+ * without `--compact-on-every-full-gc` leaves most of it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '@kvm-crm/shared';
 import { IdleHeapCompactor } from '../../dist/adapters/idle-heap-compactor.js';
+import { AGENT_NODE_FLAGS } from '../../dist/node-flags.js';
 
 const logger = createLogger({ component: 'test', silent: true });
 const MiB = 1024 * 1024;
@@ -69,24 +71,24 @@ test('without --expose-gc there is no compactor (and nothing throws)', () => {
   assert.equal(IdleHeapCompactor.start({ logger }), undefined);
 });
 
-test('compactingGc shrinks a sparse old space in real V8; gc() alone does not', async () => {
+test('gc() with AGENT_NODE_FLAGS compacts a sparse old space in real V8; without --compact-on-every-full-gc it does not', async () => {
   const module = fileURLToPath(new URL('../../dist/adapters/idle-heap-compactor.js', import.meta.url));
   // Three quarters of ~40 MiB of promoted objects become garbage, spread over every page.
   const code = `
-    const { compactingGc, v8OldSpace } = await import(${JSON.stringify(module)});
+    const { v8OldSpace } = await import(${JSON.stringify(module)});
     const keep = []; let junk = [];
     for (let i = 0; i < 300000; i++) { const o = { a: i, b: 'x' + i, c: [i, i + 1] }; if (i % 4 === 0) keep.push(o); else junk.push(o); }
     gc();
     junk = null;
-    const mode = process.argv[1];
-    if (mode === 'plain') gc(); else compactingGc(() => gc());
+    gc();
     console.log(JSON.stringify({ ...v8OldSpace(), kept: keep.length }));`;
-  const run = async (mode: string) => {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--max-semi-space-size=1', '--lite-mode', '--no-expose-wasm', '--expose-gc', '--input-type=module', '-e', code, mode]);
+  const run = async (flags: readonly string[]) => {
+    const { stdout } = await promisify(execFile)(process.execPath, [...flags, '--input-type=module', '-e', code]);
     return JSON.parse(stdout) as { size: number; used: number; kept: number };
   };
-  const plain = await run('plain');
-  const compacted = await run('compacting');
+  assert.ok(AGENT_NODE_FLAGS.includes('--expose-gc') && AGENT_NODE_FLAGS.includes('--compact-on-every-full-gc'));
+  const plain = await run(AGENT_NODE_FLAGS.filter((f) => f !== '--compact-on-every-full-gc'));
+  const compacted = await run(AGENT_NODE_FLAGS);
   assert.equal(compacted.kept, 75000);
   assert.ok(plain.size > 2 * plain.used, `gc() alone leaves the old space sparse (${(plain.size / MiB).toFixed(1)} MiB for ${(plain.used / MiB).toFixed(1)} used)`);
   assert.ok(compacted.size < 1.3 * compacted.used, `compacted: ${(compacted.size / MiB).toFixed(1)} MiB for ${(compacted.used / MiB).toFixed(1)} used`);
