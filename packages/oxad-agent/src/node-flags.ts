@@ -20,8 +20,8 @@
  *   them. Nothing else calls `gc()`; no code but the agent's runs in the process (decision 036, amended).
  * - `--compact-on-every-full-gc`: that GC (and every other full GC) also compacts the old space, where V8's
  *   heuristics would leave its half-empty pages. Given at start rather than switched on for the one GC with
- *   `v8.setFlagsFromString`, which Node documents as possibly unpredictable after start. Measured cost (8 runs each):
- *   the agent's CPU per create +9 % by the mean (median +2.5 %, run-to-run spread ±15 %), peak RSS during 10 creates
- *   +11–13 MiB (VmHWM 78.8–82.5 MiB, under the 96 MiB budget); after work the same 62.3–64.0 MiB (decision 036).
+ *   `v8.setFlagsFromString`, which Node documents as possibly unpredictable after start. Measured cost (10 runs each):
+ *   the agent's CPU per create +7 % by the mean (same median, run-to-run spread ±15 %), peak RSS during 10 creates
+ *   +10–13 MiB (VmHWM 78.8–82.5 MiB, under the 96 MiB budget); after work the same 62.3–64.0 MiB (decision 036).
  */
 export const AGENT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--lite-mode', '--no-expose-wasm', '--expose-gc', '--compact-on-every-full-gc'];

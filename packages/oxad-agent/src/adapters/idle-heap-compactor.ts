@@ -19,8 +19,8 @@
  * `gc()` alone evacuates only the pages V8's heuristics pick (measured: a 43.5 MiB old space with 12.5 MiB live
  * stayed at 37.2 MiB; compacting: 13.2 MiB). The flag is given at start, not switched on for this one GC with
  * `v8.setFlagsFromString`: Node documents changing V8 flags after start as possibly unpredictable (crashes, data
- * loss, or nothing). Its cost, every full GC compacting, measured over 10 creates: the agent's CPU +9 % (mean of 8
- * runs), peak RSS +11–13 MiB, under the 96 MiB budget (decision 036, amended).
+ * loss, or nothing). Its cost, every full GC compacting, measured over 10 creates: the agent's CPU +7 % (mean of 10
+ * runs), peak RSS +10–13 MiB, under the 96 MiB budget (decision 036, amended).
  * Without `--expose-gc` (an agent started by hand without the flags, tests that start the agent in process) it does
  * nothing; without `--compact-on-every-full-gc` it still collects, without compacting (logged at start, debug).
  */
