@@ -4,7 +4,8 @@
  * Samples `VmRSS` and `VmHWM` from /proc/<pid>/status: just started (registered, before any action: 20 samples over
  * 4 s after a 3 s settle), idle (the same, 20 samples from {@link IDLE_SETTLE_MS} after start), then every 10 ms while
  * it runs 10 concurrent creates (quick: 3; overlay, seed ISO, `virsh define`, not started), then idle again after they
- * are deleted. Targets: idle ≤ 64 MiB, ≤ 96 MiB during.
+ * are deleted (the same 20 samples, {@link IDLE_SETTLE_MS} after the last delete's SUCCESS). Targets: idle ≤ 64 MiB,
+ * also after work, ≤ 96 MiB during.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -35,6 +36,13 @@ export async function rssMiB(pid: number): Promise<{ rss: number; hwm: number; a
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024, anon: kb('RssAnon') / 1024, file: kb('RssFile') / 1024 };
+}
+
+/** CPU time (user + system) process `pid` has used so far, in ms (/proc/<pid>/stat, clock ticks of 10 ms). */
+export async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14 and 15 of proc(5))
 }
 
 /** `count` samples of VmRSS `everyMs` apart. */
@@ -103,6 +111,7 @@ export async function run(options: BenchOptions): Promise<BenchSection> {
     const qs = Array.from({ length: creates }, (_, i) => createQuery({ serverUuid: host.serverUuid, name: `mem-${i + 1}`, template: TEMPLATE, memoryMb: MEMORY_MIB }));
     let busy = true;
     const during: number[] = [];
+    const cpuAtCreates = await cpuMs(pid);
     const sampler = (async () => {
       while (busy) {
         during.push((await rssMiB(pid)).rss);
@@ -118,14 +127,20 @@ export async function run(options: BenchOptions): Promise<BenchSection> {
       busy = false;
       await sampler;
     }
+    const createsCpu = (await cpuMs(pid)) - cpuAtCreates;
     const hwmAfter = (await rssMiB(pid)).hwm;
     const peak = Math.max(...during);
-    options.log(`during ${creates} creates: peak VmRSS ${mib(peak)} (${during.length} samples), VmHWM ${mib(hwmAfter)}`);
+    options.log(`during ${creates} creates: peak VmRSS ${mib(peak)} (${during.length} samples), VmHWM ${mib(hwmAfter)}; agent CPU ${createsCpu} ms (${Math.round(createsCpu / creates)} ms per create)`);
     const dels = qs.map((q, i) => lifecycleQuery('delete', { serverUuid: host.serverUuid, vmUuid: q.vmUuid, name: `mem-${i + 1}` }));
     await Promise.all(dels.map((d) => c.plugin.call('send', [c.clearinghouse.callbackUrl, d.xml])));
     await Promise.all(dels.map((d) => c.clearinghouse.waitForTerminal(d.actionId, 300_000, 0)));
+    const cpuAtQuiet = await cpuMs(pid);
     await sleep(IDLE_SETTLE_MS);
     const idleAfter = await idleSamples(pid, 20, 200);
+    const quietCpu = (await cpuMs(pid)) - cpuAtQuiet;
+    const after = await rssMiB(pid);
+    const idleAfterMedian = median(idleAfter);
+    options.log(`idle after work: median ${mib(idleAfterMedian)}; RssAnon ${mib(after.anon)} + RssFile ${mib(after.file)}; VmHWM ${mib(after.hwm)}; agent CPU ${quietCpu} ms from the last delete's SUCCESS to the last sample`);
 
     const idleMedian = median(idle);
     const profile = await loadProfile();
@@ -138,7 +153,10 @@ pid sampled from /proc/<pid>/status; the Node flags are those of the agent's sta
 | idle: the same, ${IDLE_SETTLE_MS / 1000}–${IDLE_SETTLE_MS / 1000 + 4} s after start, once V8's memory reducer has run (median of 20 samples over 4 s; min–max) | ${mib(idleMedian)} (${mib(Math.min(...idle))}–${mib(Math.max(...idle))}) | ${mib(hwmIdle)} |
 | of which, after the 20 samples: anonymous (RssAnon: V8 heap, malloc, stacks) + file-backed (RssFile: mostly the \`node\` binary's pages, shared by every node process) | ${mib(anonIdle)} + ${mib(fileIdle)} | — |
 | during ${creates} concurrent creates (peak of ${during.length} samples, 10 ms apart) | ${mib(peak)} | ${mib(hwmAfter)} |
-| idle again, ${IDLE_SETTLE_MS / 1000} s after deleting them (median of 20) | ${mib(median(idleAfter))} | — |
+| the agent's CPU time (user + system) for these ${creates} creates, from sending them to the last one's SUCCESS (per create) | ${createsCpu} ms (${Math.round(createsCpu / creates)} ms) | — |
+| idle after work: the same 20 samples ${IDLE_SETTLE_MS / 1000}–${IDLE_SETTLE_MS / 1000 + 4} s after the last delete's SUCCESS (median; min–max) | ${mib(idleAfterMedian)} (${mib(Math.min(...idleAfter))}–${mib(Math.max(...idleAfter))}) | ${mib(after.hwm)} (the compacting GC once quiet: decision 036) |
+| of which, after the 20 samples: anonymous + file-backed | ${mib(after.anon)} + ${mib(after.file)} | — |
+| the agent's CPU time (user + system) from the last delete's SUCCESS to the last of these samples (includes its one idle heap compaction) | ${quietCpu} ms | — |
 
 Where the idle RSS comes from (Node flags \`${AGENT_NODE_FLAGS.join(' ')}\`, each a fresh process importing one thing):
 
@@ -149,6 +167,7 @@ ${profile}
       markdown,
       goals: [
         { goal: 'agent idle RSS', target: '≤ 64 MiB', measured: `${mib(idleMedian)} (median of 20 samples)`, met: idleMedian <= 64 },
+        { goal: 'agent idle RSS after work (creates and deletes)', target: '≤ 64 MiB', measured: `${mib(idleAfterMedian)} (median of 20 samples)`, met: idleAfterMedian <= 64 },
         { goal: `agent RSS while it runs ${creates} concurrent creates`, target: '≤ 96 MiB', measured: `${mib(peak)} (peak VmRSS; VmHWM ${mib(hwmAfter)})`, met: peak <= 96 },
       ],
     };

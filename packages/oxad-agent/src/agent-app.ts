@@ -48,6 +48,7 @@ import { VmIdentityResolver } from './services/vm-identity.js';
 import { TemplateCatalogue } from './templates/template-catalogue.js';
 import { agentReadinessChecks, createAgentMetrics, mountAgentObservability } from './agent-observability.js';
 import type { PrometheusAgentMetrics } from './adapters/prometheus-agent-metrics.js';
+import { IdleHeapCompactor } from './adapters/idle-heap-compactor.js';
 
 /** A running agent. */
 export interface RunningAgent {
@@ -240,6 +241,8 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   const autostartRecovery = new AutostartRecovery(virsh, (url, xml, label) => outbox.enqueue(url, xml, label), {
     domainPrefix: options.domainPrefix, logger: logger.child({ part: 'autostart-recovery' }), lock: provisioning, ...(options.eventsUrl ? { eventsUrl: options.eventsUrl } : {}),
   }).run(reconciled.domains);
+  // Decision 036 (amended): the heap a burst of work leaves behind is given back once the agent is quiet again.
+  const compactor = IdleHeapCompactor.start({ logger: logger.child({ part: 'heap' }) });
   return {
     port,
     hypervisor,
@@ -255,6 +258,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
     metrics,
     ...(metricsListener ? { metricsPort: metricsListener.port } : {}),
     async stop() {
+      compactor?.stop();
       await autostartRecovery;
       await events?.stream.stop();
       stopConsoleUpgrades();
