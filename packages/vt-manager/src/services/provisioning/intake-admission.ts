@@ -79,6 +79,8 @@ export class IntakeAdmission {
    */
   accept(rows: readonly IntakeRowInput[]): Accepted {
     const inserted = this.batcher.add(rows);
+    // Held from the commit on, so a pick-up never takes rows that wait in this process's lane.
+    void inserted.then((ids) => ids.forEach((id) => this.held.add(id)), () => undefined);
     const handedOver = this.queue(rows.length, async () => {
       const ids = await inserted.catch(() => undefined);
       return ids ? rows.map((r, i) => ({ ...r, id: ids[i]! })) : [];
