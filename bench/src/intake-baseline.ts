@@ -1,5 +1,5 @@
 /**
- * The intake figures and profile tops measured before decisions 032 and 034, kept for bench/src/intake.ts's section (the
+ * The intake figures and profile tops measured before decisions 032, 034 and 039, kept for bench/src/intake.ts's section (the
  * bench can only measure the code it is built from). Measured, not computed: see the text for the commit and the load.
  */
 export const INTAKE_BASELINE_MARKDOWN = `Before decision 032 (commit 21db71d: first-fit address scans, a TLS context and a PEM-text pool key per outgoing
@@ -41,6 +41,15 @@ Manager CPU profile before, fill 10,000 (70,044 ms sampled busy):
 | 927.8 | 1.3 | \`runMicrotasks\` |
 | 597.3 | 0.9 | \`transformColumns (typeorm/query-builder/transformer/RawSqlResultsToEntityTransformer.js:157)\` |
 | 456.7 | 0.7 | \`getQuery (typeorm/query-builder/SelectQueryBuilder.js:47)\` |
+
+Before decision 039 (commit a46c4f2: \`send\` ran the whole admission, ~35 statements per create under the server
+lock, before answering), the code before and after back to back, 2026-12-05 13:38–13:44 UTC, the machine shared with
+two other helpers' runs (load averages in the table; the figures after are this bench's own section), \`node bench/dist/intake.js --only <engine> --runs 1 --fill 0\`:
+
+| code | engine | run | accepted/s | p50 ms | p99 ms | all terminal ms | FAILED | manager CPU ms/create | load avg |
+|---|---|---:|---:|---:|---:|---:|---:|---:|---|
+| before | sqlite | 1 | 75.5 | 250 | 484.1 | 44464 | 0 | 33.1 | 3.7 → 6.1 |
+| before | mariadb | 1 | 20.4 | 857.3 | 1979.9 | 94306 | 0 | 43 | 6.1 → 6.8 |
 
 Before decision 034 (commit efd2c89: hand-overs started at once beside the intake, the backlog read on every \`send\`,
 a create's checks and action row under the server lock, \`SET TRANSACTION\` before every MySQL transaction, rows read

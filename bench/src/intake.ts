@@ -4,7 +4,10 @@
  * login checked by the manager), on SQLite and on MariaDB (a database per run), with the address pools pre-filled to
  * 0 and to 10,000 taken slots (excluded addresses: slot rows like allocated ones, added through the admin RPC
  * `ipv4.addRange`/`mac.addRange`). Measured: accepted creates per second (creates / wall time from the first `send`
- * to the last answer) and the latency of each `send` (p50, p99), medians over the runs.
+ * to the last answer) and the latency of each `send` (p50, p99), medians over the runs. Since decision 039 `send`
+ * answers once its actions are durable as intake rows (one group-committed INSERT); admission (placement,
+ * addresses, the action row) and the hand-over follow in the background, so "all terminal" (until every action's
+ * terminal status reached the clearinghouse) and the manager's CPU per create are the whole life of the actions.
  *
  * The agent is the legacy OCF agent test/python/legacy_agent.py (`--delay 0`: it answers `send` at once and reports
  * ONGOING then SUCCESS through `sendAsync` over HTTP, keeping VMs in memory): a real peer that takes the actions

@@ -2,7 +2,7 @@
  * Before/after snapshots of everything a request could change in a test cluster, so that a test can prove that
  * a refused request changed nothing:
  * - `db`: every row of every table of the manager's database (SQLite internal tables such as `sqlite_sequence`
- *   included; the transient client-status outbox `notification` and the listing version counters `inventory_version` and `server_listing_version` left out), read with raw SQL, so sealed columns are compared as stored (ciphertext) and nothing goes through
+ *   included; the transient client-status outbox `notification`, `send`'s intake `action_intake` and the listing version counters `inventory_version` and `server_listing_version` left out), read with raw SQL, so sealed columns are compared as stored (ciphertext) and nothing goes through
  *   the entities' transformers; rows sorted by `id` (or by their JSON when a table has no `id`). No column is left
  *   out but the host telemetry every monitoring round rewrites ({@link TELEMETRY_COLUMNS}): timestamps such as
  *   `updatedAt` only move when a row really is written.
@@ -80,11 +80,12 @@ async function dbSnapshot(ds: DataSource): Promise<Record<string, DbRow[]>> {
     tables = [...new Set(ds.entityMetadatas.map((m) => m.tableName))].sort();
   }
   // The client-status outbox (`notification`, decision 011) is transient: a refused request's FAILED status passes
-  // through it (row added, delivered, deleted); what the client received is checked by the tests themselves.
+  // through it (row added, delivered, deleted); what the client received is checked by the tests themselves. So is
+  // `send`'s intake (`action_intake`, decision 039): an accepted action's row is deleted when it is admitted or refused.
   // The listing version (`inventory_version`, decision 031) is a counter the database triggers bump on any write
   // of a listed row, also one rolled back by hand (a create stored, then failed and removed): bookkeeping, not state;
   // so is the per-server listing version (`server_listing_version`, decision 035).
-  tables = tables.filter((t) => t !== TRANSIENT_TABLE && !LISTING_VERSION_TABLES.includes(t));
+  tables = tables.filter((t) => !TRANSIENT_TABLES.includes(t) && !LISTING_VERSION_TABLES.includes(t));
   const out: Record<string, DbRow[]> = {};
   for (const table of tables) {
     const quoted = type === 'mysql' || type === 'mariadb' ? `\`${table.replace(/`/g, '``')}\`` : quoteIdent(table);
@@ -98,13 +99,13 @@ async function dbSnapshot(ds: DataSource): Promise<Record<string, DbRow[]>> {
       const jb = JSON.stringify(b);
       return ja < jb ? -1 : ja > jb ? 1 : 0;
     });
-    out[table] = table === 'sqlite_sequence' ? rows.filter((r) => r['name'] !== TRANSIENT_TABLE) : rows;
+    out[table] = table === 'sqlite_sequence' ? rows.filter((r) => !TRANSIENT_TABLES.includes(String(r['name']))) : rows;
   }
   return out;
 }
 
-/** Left out of the `db` snapshot (and of `sqlite_sequence`): the manager's client-status outbox. */
-const TRANSIENT_TABLE = 'notification';
+/** Left out of the `db` snapshot (and of `sqlite_sequence`): the manager's client-status outbox and `send`'s intake. */
+const TRANSIENT_TABLES = ['notification', 'action_intake'];
 /** Left out of the `db` snapshot: the trigger-kept listing version counters (decisions 031, 035). */
 const LISTING_VERSION_TABLES = ['inventory_version', 'server_listing_version'];
 

@@ -238,11 +238,14 @@ export async function startManager(
     certificate: { commonName: own.commonName, role: own.role, serial: own.serial, notAfter: own.notAfter.toISOString() },
   });
 
-  // Recovery (also at start): QUEUED actions whose manager died before the agent accepted them; then deadlines;
+  // Recovery (also at start): accepted actions never admitted (intake rows whose lease expired; at start also this
+  // instance's, decision 039); QUEUED actions whose manager died before the agent accepted them; then deadlines;
   // then expired VMs (a normal delete action each).
-  const sweepOnce = () =>
+  const sweepOnce = (atStart: boolean) =>
     provisioning
-      .recoverQueuedActions()
+      .pickUpIntake(atStart)
+      .catch((err: unknown) => logger.error('intake pick-up failed', { error: String(err) }))
+      .then(() => provisioning.recoverQueuedActions())
       .catch((err: unknown) => logger.error('action recovery failed', { error: String(err) }))
       .then(() => provisioning.failOverdueActions())
       .catch((err: unknown) => logger.error('deadline sweep failed', { error: String(err) }))
@@ -252,9 +255,9 @@ export async function startManager(
       .catch((err: unknown) => logger.error('expiry sweep failed', { error: String(err) }))
       .then(() => migrationRunner.recoverStale())
       .catch((err: unknown) => logger.error('migration recovery failed', { error: String(err) }));
-  void sweepOnce();
+  void sweepOnce(true);
   outbox?.start();
-  const sweep = setInterval(() => void sweepOnce(), SWEEP_INTERVAL_MS);
+  const sweep = setInterval(() => void sweepOnce(false), SWEEP_INTERVAL_MS);
   sweep.unref();
   const monitor =
     options.monitoringIntervalSeconds > 0

@@ -76,7 +76,8 @@ export const managerOptionsSchema = z.object({
     ),
   maxQueuedHandOvers: z.number().int().min(1).max(1_000_000).default(2000)
     .describe(
-      'Most accepted actions waiting for their hand-over to the agent (the intake-first lane, decision 034); past ' +
+      'Most accepted actions waiting for their admission (send, decision 039) or hand-over to the agent (the ' +
+      'intake-first lane, decision 034), per manager process; past ' +
       'it, new `send`/`send_sync` messages are refused whole with a fault "manager busy", nothing stored, so a ' +
       'flood cannot grow the queue without bound; keep it small enough for the queue to drain within `actionLeaseSeconds`. Default 2000.',
     ),

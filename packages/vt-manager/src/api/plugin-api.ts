@@ -44,7 +44,7 @@ export function pluginApi(deps: PluginApiDeps): Record<string, XmlRpcMethod> {
       const callbackUrl = stringParam(p, 0, 'callBackUrl');
       const xml = stringParam(p, 1, 'xml');
       await deps.callbacks?.checkIntake(ctx.principal?.name, callbackUrl);
-      await deps.provisioning.submit(callbackUrl, xml, { principal: ctx.principal?.name });
+      await deps.provisioning.accept(callbackUrl, xml, { principal: ctx.principal?.name });
       return null;
     },
     send_sync: async (p, ctx) => {

@@ -68,6 +68,24 @@ export class ClientStatusNotifier {
     }
   }
 
+  /**
+   * {@link notifyRefusals} inside the caller's transaction `em` (the durable intake stores the refusals with the
+   * removal of their intake rows, decision 039). Returns whether they went to the outbox; after the commit call
+   * {@link afterRefusals} with the result.
+   */
+  async storeRefusals(em: EntityManager, callbackUrl: string, principal: string | undefined, messages: readonly Omit<StatusMessage, 'callbackUrl'>[]): Promise<boolean> {
+    if (!callbackUrl || messages.length === 0 || !this.notifier.enqueue) return false;
+    await this.notifier.enqueue(em, callbackUrl, messages.map((m) => statusXml({ ...m })), { principal });
+    return true;
+  }
+
+  /** After {@link storeRefusals}' transaction committed: wakes the outbox (`outboxed`), or sends the statuses now. */
+  afterRefusals(outboxed: boolean, callbackUrl: string, principal: string | undefined, messages: readonly Omit<StatusMessage, 'callbackUrl'>[]): void {
+    if (!callbackUrl || messages.length === 0) return;
+    if (outboxed) this.notifier.wake?.();
+    else messages.forEach((m) => this.send({ ...m, callbackUrl, principal }));
+  }
+
   /** After the status change committed: wakes the outbox (`outboxed`), or sends the status now. */
   afterCommit(outboxed: boolean, m: StatusMessage): void {
     if (outboxed) this.notifier.wake?.();

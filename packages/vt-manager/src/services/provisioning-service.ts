@@ -9,10 +9,12 @@
  * - a duplicate action id or VM UUID is rejected with FAILED and touches nothing (§9 item 21);
  * - the agent query for start/stop/… is built from the DB, not forwarded from the client (whose server
  *   `virtualization-type` is `xen` even for KVM, §9 item 14);
- * - rows are committed before the agent is called, since the agent's ONGOING may overtake `send`'s reply (§7.1).
+ * - rows are committed before the agent is called, since the agent's ONGOING may overtake `send`'s reply (§7.1);
+ * - `send` answers once its actions are accepted durably (intake rows); admission follows (decision 039).
  *
  * This class only wires and fronts the services that do the work, read top-down:
- * provisioning/action-intake.ts (send, send_sync) → provisioning/action-store.ts (validate, store) →
+ * provisioning/action-intake.ts (send, send_sync) → provisioning/intake-admission.ts (send's durable intake,
+ * admission in the background) → provisioning/action-store.ts (validate, store) →
  * provisioning/action-dispatcher.ts (hand-over under a lease, recovery, deadlines) →
  * provisioning/action-completion.ts (agent statuses, VM effects) → client-status-notifier.ts; beside them
  * operator-actions-service.ts (action.show|retry|fail|succeed) and expiry-service.ts (VM and slice expiry).
@@ -37,6 +39,7 @@ import { ActionDispatcher } from './provisioning/action-dispatcher.js';
 import { ActionIntake, type Submitted } from './provisioning/action-intake.js';
 import { ActionStore } from './provisioning/action-store.js';
 import { IntakeFirstLane } from './provisioning/intake-first-lane.js';
+import type { IntakeAdmission } from './provisioning/intake-admission.js';
 import { agentQuery } from './provisioning/agent-query.js';
 import { PlacementService } from './placement/placement-service.js';
 import type { Overcommit, PlacementPolicy } from '../domain/capacity.js';
@@ -108,6 +111,16 @@ export class ProvisioningService {
     this.intake = new ActionIntake(tx, new ActionStore(tx, ipam, settings, placement), this.dispatcher, statuses, log, settings, lane);
     this.operator = new OperatorActionsService(tx, this.completion, this.dispatcher, settings);
     this.expiry = new ExpiryService(tx, this.intake, log);
+  }
+
+  /** See {@link ActionIntake.accept} (the plugin API's `send`: durable intake, admission in the background). */
+  accept(callbackUrl: string, xml: string, options: { principal?: string } = {}): Promise<Submitted> {
+    return this.intake.accept(callbackUrl, xml, options);
+  }
+
+  /** See {@link IntakeAdmission.pickUp}. */
+  pickUpIntake(atStart: boolean, now = new Date()): Promise<number> {
+    return this.intake.durable.pickUp(atStart, now);
   }
 
   /** See {@link ActionIntake.submit}. */

@@ -44,6 +44,7 @@ const ALL_TABLES = [
   'backup_target',
   'inventory_version',
   'server_listing_version',
+  'action_intake',
 ].sort();
 
 /** A database options object for a fresh, empty (unmigrated) database on `engine`; removed when `t` ends. */

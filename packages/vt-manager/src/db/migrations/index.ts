@@ -17,6 +17,7 @@ import { BackupTargetSqlite1796434295136 } from './sqlite/1796434295136-backup-t
 import { InventoryVersionSqlite1796440000000 } from './sqlite/1796440000000-inventory-version.js';
 import { RangeNextFreeCursorSqlite1796441416041 } from './sqlite/1796441416041-range-next-free-cursor.js';
 import { ServerListingVersionSqlite1796450000000 } from './sqlite/1796450000000-server-listing-version.js';
+import { ActionIntakeSqlite1796460000000 } from './sqlite/1796460000000-action-intake.js';
 import { InitialSchemaMysql1795322498472 } from './mysql/1795322498472-initial-schema.js';
 import { ActionLeasesEventsOutboxMysql1795323497812 } from './mysql/1795323497812-action-leases-events-outbox.js';
 import { SliceExpiryMysql1795325463922 } from './mysql/1795325463922-slice-expiry.js';
@@ -31,8 +32,9 @@ import { BackupTargetMysql1796434295136 } from './mysql/1796434295136-backup-tar
 import { InventoryVersionMysql1796440000000 } from './mysql/1796440000000-inventory-version.js';
 import { RangeNextFreeCursorMysql1796441416041 } from './mysql/1796441416041-range-next-free-cursor.js';
 import { ServerListingVersionMysql1796450000000 } from './mysql/1796450000000-server-listing-version.js';
+import { ActionIntakeMysql1796460000000 } from './mysql/1796460000000-action-intake.js';
 
 type MigrationClass = new () => MigrationInterface;
 
-export const SQLITE_MIGRATIONS: MigrationClass[] = [InitialSchemaSqlite1795322498472, ActionLeasesEventsOutboxSqlite1795323497812, SliceExpirySqlite1795325463922, QuotasAndOutboxFairnessSqlite1796420628668, CallbackPolicySqlite1796420982394, HostInventoryPlacementSqlite1796422260237, VmGuestOptionsInventoryLockSqlite1796422921383, GeniSliverSqlite1796429509266, VmGuestHostnameSqlite1796431408825, VmMigrationSqlite1796431697951, BackupTargetSqlite1796434295136, InventoryVersionSqlite1796440000000, RangeNextFreeCursorSqlite1796441416041, ServerListingVersionSqlite1796450000000];
-export const MYSQL_MIGRATIONS: MigrationClass[] = [InitialSchemaMysql1795322498472, ActionLeasesEventsOutboxMysql1795323497812, SliceExpiryMysql1795325463922, QuotasAndOutboxFairnessMysql1796420628668, CallbackPolicyMysql1796420982394, HostInventoryPlacementMysql1796422260237, VmGuestOptionsInventoryLockMysql1796422921383, GeniSliverMysql1796429509266, VmGuestHostnameMysql1796431408825, VmMigrationMysql1796431697951, BackupTargetMysql1796434295136, InventoryVersionMysql1796440000000, RangeNextFreeCursorMysql1796441416041, ServerListingVersionMysql1796450000000];
+export const SQLITE_MIGRATIONS: MigrationClass[] = [InitialSchemaSqlite1795322498472, ActionLeasesEventsOutboxSqlite1795323497812, SliceExpirySqlite1795325463922, QuotasAndOutboxFairnessSqlite1796420628668, CallbackPolicySqlite1796420982394, HostInventoryPlacementSqlite1796422260237, VmGuestOptionsInventoryLockSqlite1796422921383, GeniSliverSqlite1796429509266, VmGuestHostnameSqlite1796431408825, VmMigrationSqlite1796431697951, BackupTargetSqlite1796434295136, InventoryVersionSqlite1796440000000, RangeNextFreeCursorSqlite1796441416041, ServerListingVersionSqlite1796450000000, ActionIntakeSqlite1796460000000];
+export const MYSQL_MIGRATIONS: MigrationClass[] = [InitialSchemaMysql1795322498472, ActionLeasesEventsOutboxMysql1795323497812, SliceExpiryMysql1795325463922, QuotasAndOutboxFairnessMysql1796420628668, CallbackPolicyMysql1796420982394, HostInventoryPlacementMysql1796422260237, VmGuestOptionsInventoryLockMysql1796422921383, GeniSliverMysql1796429509266, VmGuestHostnameMysql1796431408825, VmMigrationMysql1796431697951, BackupTargetMysql1796434295136, InventoryVersionMysql1796440000000, RangeNextFreeCursorMysql1796441416041, ServerListingVersionMysql1796450000000, ActionIntakeMysql1796460000000];

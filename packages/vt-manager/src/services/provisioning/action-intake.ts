@@ -1,8 +1,11 @@
 /**
- * Northbound `send` and `send_sync` (docs/ocf-protocol.md §2.2.1, §2.2.2): every `<action>` of a message is stored (or
- * refused, its FAILED status stored for the client) before `send` answers, so an accepted action is never lost to a
- * manager crash; the hand-overs to the agents follow in the background, in message order (docs/ocf-behaviour.md §9
- * items 8, 9, 21).
+ * Northbound `send` and `send_sync` (docs/ocf-protocol.md §2.2.1, §2.2.2). `send` ({@link ActionIntake.accept}):
+ * every `<action>` of a message is accepted durably (an `action_intake` row, committed before `send` answers, so an
+ * accepted action is never lost to a manager crash); admission (stored, or refused with its FAILED status stored for
+ * the client) and the hand-over to the agent follow in the background, in arrival and message order
+ * (intake-admission.ts, decision 039; docs/ocf-behaviour.md §9 items 8, 9, 21). `send_sync`, the admin API, GENI and
+ * expiry deletes keep the direct path ({@link ActionIntake.submit}, {@link ActionIntake.submitActions},
+ * {@link ActionIntake.process}): every action stored or refused before the call returns.
  */
 import { describeError, InputError, parsePeerUrl, parseRspec, type Action, type Logger } from '@kvm-crm/shared';
 import type { TransactionRunner } from '../../db/transaction-runner.js';
@@ -11,6 +14,7 @@ import { clientReason } from '../../domain/client-reason.js';
 import { ActionRepository } from '../../repositories/action-repository.js';
 import { BacklogGuard } from './backlog-guard.js';
 import { IntakeFirstLane } from './intake-first-lane.js';
+import { IntakeAdmission } from './intake-admission.js';
 import type { ClientStatusNotifier } from '../client-status-notifier.js';
 import type { ActionDispatcher } from './action-dispatcher.js';
 import type { ActionStore, Prepared, SaveOptions } from './action-store.js';
@@ -45,20 +49,53 @@ export class ActionIntake {
     private readonly dispatcher: ActionDispatcher,
     private readonly statuses: ClientStatusNotifier,
     private readonly log: Logger,
-    private readonly limits: Pick<ProvisioningSettings, 'maxActionsPerMessage' | 'maxPendingStatusesPerPrincipal'>,
+    private readonly limits: Pick<ProvisioningSettings, 'maxActionsPerMessage' | 'maxPendingStatusesPerPrincipal' | 'instanceId' | 'leaseSeconds'>,
     /** Where the hand-overs run, behind the intake. Default: a lane with its defaults. */
     private readonly lane: IntakeFirstLane = new IntakeFirstLane(),
   ) {
     this.backlog = new BacklogGuard(tx, limits.maxPendingStatusesPerPrincipal);
+    this.durable = new IntakeAdmission(tx, store, dispatcher, statuses, log, limits, lane);
+  }
+
+  /** `send`'s durable intake and background admission (decision 039). */
+  readonly durable: IntakeAdmission;
+
+  /**
+   * Northbound `send(callBackUrl, xml)` (plugin API): parses the query, validates every action's id and type, checks
+   * the cap and the principal's backlog, and stores the actions as intake rows (one multi-row INSERT shared with
+   * concurrent sends); resolves once they are committed. Admission (stored, or refused with a FAILED status for the
+   * client, e.g. a duplicate id "action id … is already used", a full host or pool, a quota, an expired slice) and
+   * the hand-over follow in the background ({@link IntakeAdmission}); `handedOver` resolves after both.
+   * @throws InputError when the callback URL (http(s) required) or the document is invalid, there is no
+   *   provisioning query, an action lacks a valid id or type, or the message holds more than
+   *   `maxActionsPerMessage` actions; ConflictError when the principal's callback backlog is full, or "manager busy"
+   *   past `maxQueuedHandOvers` not yet admitted or handed over: nothing is stored then; the database's error when
+   *   the intake write fails (nothing of the message stored).
+   */
+  async accept(callbackUrl: string, xml: string, options: { principal?: string } = {}): Promise<Submitted> {
+    const done = this.lane.intakeStarted();
+    try {
+      parsePeerUrl(callbackUrl);
+      const actions = validateActions(parseRspec(xml).query?.provisioning?.actions, this.limits.maxActionsPerMessage);
+      this.lane.assertRoom(actions.length);
+      const { principal } = options;
+      if (principal !== undefined) await this.backlog.assertRoom(principal);
+      const { stored, handedOver } = this.durable.accept(actions.map((action) => ({ action, callbackUrl, principal })));
+      await stored;
+      if (principal !== undefined) this.backlog.added(principal, actions.length);
+      return { accepted: actions.map((a) => a.id), types: actions.map((a) => a.type), handedOver };
+    } finally {
+      done();
+    }
   }
 
   /** The per-principal callback backlog check, its count cached between sends (see {@link BacklogGuard}). */
   private readonly backlog: BacklogGuard;
 
   /**
-   * Northbound `send(callBackUrl, xml)`. Parses the query and validates every action's id and type, stores every
-   * action (or refuses it, its FAILED status stored for the client), hands them to the agents in order in the
-   * background, and returns (`nil` on the wire). `callbackUrl` must be an http(s) URL; with `allowNoCallback`, `""`
+   * The direct path of `send_sync` (and tests): parses the query and validates every action's id and type, stores
+   * every action (or refuses it, its FAILED status stored for the client) before it returns, then hands them to the
+   * agents in order in the background. `callbackUrl` must be an http(s) URL; with `allowNoCallback`, `""`
    * or `"None"` mean "no callback" (send_sync).
    * The FAILED statuses of the refused actions of one message travel as one outbox row (see
    * {@link ClientStatusNotifier.notifyRefusals}).

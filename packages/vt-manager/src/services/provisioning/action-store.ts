@@ -45,6 +45,11 @@ export interface SaveOptions {
    * same commit; decision record 022). Throwing refuses the create with nothing stored.
    */
   beforeCreate?: (em: EntityManager) => Promise<void>;
+  /**
+   * Runs first inside the action's transaction, for every action type (the durable intake deletes the action's intake
+   * row here, so the row goes exactly when the action is stored: decision 039). Throwing stores nothing.
+   */
+  claim?: (em: EntityManager) => Promise<void>;
 }
 
 /** The bridges and management address a create asked for (see {@link SaveOptions.honourNicRequests}). */
@@ -79,7 +84,7 @@ export class ActionStore {
    *   project. Nothing is stored when it throws (the agent query is built inside the transaction).
    */
   save(action: ValidatedAction, callbackUrl: string, principal?: string, options: SaveOptions = {}): Promise<Prepared> {
-    return action.type === 'create' ? this.saveCreate(action, callbackUrl, principal, options) : this.saveLifecycle(action, callbackUrl, principal);
+    return action.type === 'create' ? this.saveCreate(action, callbackUrl, principal, options) : this.saveLifecycle(action, callbackUrl, principal, options);
   }
 
   /** Create: validates, checks for duplicates, stores VM + NICs + action, allocates addresses (one transaction). */
@@ -87,6 +92,7 @@ export class ActionStore {
     const req = validateCreate(action);
     const nicRequest: NicRequest = options.honourNicRequests ? nicRequestOf(action) : { bridges: [], ip: undefined };
     const saved = await this.tx.run(async (em) => {
+      if (options.claim) await options.claim(em);
       if (await new ActionRepository(em).exists(action.id)) throw new ConflictError(`action id ${action.id} is already used`);
       if (options.beforeCreate) await options.beforeCreate(em);
       const vms = new VmRepository(em);
@@ -131,9 +137,10 @@ export class ActionStore {
   }
 
   /** start/stop/hardStop/reboot/delete/modify: looks the VM up and stores the action. */
-  private async saveLifecycle(action: ValidatedAction, callbackUrl: string, principal?: string): Promise<Prepared> {
+  private async saveLifecycle(action: ValidatedAction, callbackUrl: string, principal: string | undefined, options: SaveOptions): Promise<Prepared> {
     const { vmUuid, requested, keepDisks } = validateLifecycle(action);
     const saved = await this.tx.run(async (em) => {
+      if (options.claim) await options.claim(em);
       const actions = new ActionRepository(em);
       if (await actions.exists(action.id)) throw new ConflictError(`action id ${action.id} is already used`);
       const vm = await new VmRepository(em).findWithInterfaces(vmUuid);
