@@ -289,6 +289,8 @@ export async function startManager(
       tls.close();
       await metricsListener?.close();
       await closeServer(server);
+      // No new sends now: the accepted actions still waiting are given back, so the next start admits them at once.
+      await provisioning.releaseIntake().catch((err: unknown) => logger.error('intake rows not released', { error: String(err) }));
       await notifier.drain();
       await migrationRunner.abandon(); // their leases lapse; the next manager start takes them over
       await information.close();

@@ -123,6 +123,11 @@ export class ProvisioningService {
     return this.intake.durable.pickUp(atStart, now);
   }
 
+  /** A stopping manager gives its waiting intake rows back (see IntakeAdmission.release, decision 039). */
+  releaseIntake(): Promise<void> {
+    return this.intake.durable.release();
+  }
+
   /** See {@link ActionIntake.submit}. */
   submit(callbackUrl: string, xml: string, options: { allowNoCallback?: boolean; principal?: string } = {}): Promise<Submitted> {
     return this.intake.submit(callbackUrl, xml, options);

@@ -140,3 +140,85 @@ forEachEngine('the cap: a message past maxQueuedHandOvers is refused whole ("man
   assert.equal(await count(w, 'action_intake'), 0);
   assert.equal(await count(w, 'action'), 0);
 });
+
+/** Holds `p`'s admissions until the returned function is called (test-only reach into a private field). */
+function holdAdmissions(p: ProvisioningService): () => void {
+  let open!: () => void;
+  (p.intake.durable as unknown as { lastAdmission: Promise<void> }).lastAdmission = new Promise<void>((r) => (open = r));
+  return open;
+}
+
+forEachEngine('sweeps do not queue again the rows a pick-up already queued: the cap counts each row once', async (t, engine) => {
+  const w = await openWorld(t, { engine });
+  await addHost(w, 'host1', SERVER_UUID, 20);
+  await leftBehind(w, 'mgr-dead', -1, createAction(), createAction(), createAction());
+  const p = instance(w, 'mgr-one', { maxQueuedHandOvers: 8 });
+  const open = holdAdmissions(p); // an admission ahead is still running
+  assert.deepEqual([await p.pickUpIntake(false), await p.pickUpIntake(false), await p.pickUpIntake(false)], [3, 0, 0]);
+  assert.equal((p.intake as unknown as { lane: { heldActions: number } }).lane.heldActions, 3, 'each row counted once (test-only reach into a private field)');
+  const more = await p.accept(CLIENT_CB, query(createAction(), createAction(), createAction(), createAction(), createAction()));
+  open();
+  assert.equal((await more.handedOver).size, 0);
+  await waitFor('all 8 handed over', () => w.agent.sent.length === 8);
+  assert.equal(await count(w, 'action_intake'), 0);
+});
+
+forEachEngine('order per VM across a crash: a start accepted after a restart waits for the dead manager\'s create', async (t, engine) => {
+  const w = await openWorld(t, { engine });
+  await addHost(w, 'host1', SERVER_UUID, 20);
+  const c = createAction();
+  await leftBehind(w, 'mgr-dead', 2, c); // accepted by a manager that died; its lease runs 2 s more
+  const restarted = instance(w, `mgr-${randomUUID()}`); // a new process: a new instance id
+  assert.equal(await restarted.pickUpIntake(true), 0, 'the live lease of another id is left alone');
+  const s = lifecycleAction('start', c.vmUuid);
+  const first = await restarted.accept(CLIENT_CB, query(s), { principal: 'alice' });
+  assert.equal((await first.handedOver).size, 0, 'not refused ("no VM"): it waits');
+  assert.equal(await count(w, 'action_intake'), 2, 'both rows wait');
+  assert.deepEqual(w.notifier.of(s.id), []);
+  await new Promise((r) => setTimeout(r, 2100));
+  assert.equal(await restarted.pickUpIntake(false), 2, 'once the lease ran out, both rows, in id order');
+  // The create is admitted first; the start after it finds the VM (busy with its open create, as when both are sent
+  // back to back), never "no VM".
+  await waitFor('the start refused as busy, the create handed over', () => w.notifier.of(s.id).length === 1 && w.agent.sent.length === 1);
+  assert.deepEqual(w.notifier.of(s.id).map((x) => [x.status, x.description]), [['FAILED', `VM vm1 is busy with action ${c.id} (create)`]]);
+  assert.equal(await count(w, 'action_intake'), 0);
+});
+
+forEachEngine('the direct path (send_sync, vtctl) waits for the send admissions queued before it', async (t, engine) => {
+  const w = await openWorld(t, { engine });
+  await addHost(w, 'host1', SERVER_UUID, 20);
+  const c = createAction();
+  const sent = await w.provisioning.accept(CLIENT_CB, query(c), { principal: 'alice' });
+  const s = lifecycleAction('start', c.vmUuid);
+  const direct = await w.provisioning.submit('', query(s), { allowNoCallback: true, principal: 'alice' });
+  assert.equal((await sent.handedOver).size, 0);
+  assert.equal((await direct.handedOver).get(s.id), `VM vm1 is busy with action ${c.id} (create)`, 'the create was admitted first');
+});
+
+forEachEngine('intake rows hold no OCF <users> password; the callback URL is sealed', async (t, engine) => {
+  const w = await openWorld(t, { engine });
+  await addHost(w, 'host1', SERVER_UUID, 20);
+  const c = createAction();
+  c.server!.virtualMachines[0]!.xenConfiguration!.users = [{ name: 'alice', password: 'S3cretPassw0rd' }];
+  const p = instance(w, 'mgr-pw');
+  const open = holdAdmissions(p);
+  await p.accept(CLIENT_CB, query(c), { principal: 'alice' });
+  const rows = (await w.tx.dataSource.query('SELECT action_json, callback_url FROM action_intake')) as Array<{ action_json: string; callback_url: string }>;
+  open();
+  assert.equal(rows.length, 1);
+  assert.ok(!rows[0]!.action_json.includes('S3cretPassw0rd'), 'no password');
+  assert.ok(rows[0]!.action_json.includes('"alice"'), 'the user name is kept');
+  assert.ok(!rows[0]!.callback_url.includes('http'), 'callback URL sealed');
+});
+
+forEachEngine('a stopping manager gives its waiting rows back: another takes them over at once', async (t, engine) => {
+  const w = await openWorld(t, { engine });
+  await addHost(w, 'host1', SERVER_UUID, 20);
+  await leftBehind(w, 'mgr-stopping', 60, createAction(), createAction());
+  const stopping = instance(w, 'mgr-stopping');
+  const next = instance(w, 'mgr-next');
+  assert.equal(await next.pickUpIntake(true), 0, 'the lease runs');
+  await stopping.releaseIntake();
+  assert.equal(await next.pickUpIntake(false), 2);
+  await waitFor('both handed over', () => w.agent.sent.length === 2);
+});

@@ -37,12 +37,13 @@ export interface RawIntakeRow {
 }
 
 /**
- * The parameters of one row for {@link INTAKE_COLUMNS}: the callback URL sealed, times in milliseconds since the
- * epoch, the lease held by `owner` until `leaseExpiresAt`.
+ * The parameters of one row for {@link INTAKE_COLUMNS}: the callback URL sealed, the action without any `password`
+ * field, times in milliseconds since the epoch, the lease held by `owner` until `leaseExpiresAt`.
  */
 export function intakeValues(r: IntakeRowInput, owner: string, receivedAt: number, leaseExpiresAt: number): unknown[] {
-  const vmUuid = r.action.server?.virtualMachines[0]?.uuid ?? null;
-  return [r.action.id, r.action.type, typeof vmUuid === 'string' ? vmUuid : null, JSON.stringify(r.action), SEALED.to(r.callbackUrl) as string, r.principal ?? null, receivedAt, owner, leaseExpiresAt];
+  // OCF `<users>` passwords are dropped (never stored, domain/action-validation.ts): admission does not need them.
+  const json = JSON.stringify(r.action, (key, value: unknown) => (key === 'password' ? undefined : value));
+  return [r.action.id, r.action.type, vmUuidOf(r) ?? null, json, SEALED.to(r.callbackUrl) as string, r.principal ?? null, receivedAt, owner, leaseExpiresAt];
 }
 
 /** A row read back, the callback URL opened and the action parsed. */
@@ -53,4 +54,10 @@ export function fromRaw(raw: RawIntakeRow): IntakeRow {
     callbackUrl: SEALED.from(raw.callback_url) as string,
     ...(raw.principal !== null ? { principal: raw.principal } : {}),
   };
+}
+
+/** The VM uuid an intake row is about (a create's new VM, a lifecycle action's VM), lower case, or undefined. */
+export function vmUuidOf(row: IntakeRowInput): string | undefined {
+  const uuid = row.action.server?.virtualMachines[0]?.uuid;
+  return typeof uuid === 'string' ? uuid.toLowerCase() : undefined;
 }

@@ -136,6 +136,8 @@ export class ActionIntake {
     const actions = validateActions(rspecActions, this.limits.maxActionsPerMessage);
     this.lane.assertRoom(actions.length);
     if (options.principal !== undefined) await this.backlog.assertRoom(options.principal);
+    // After the `send`s accepted before this call (decision 039): a start right after a `send` create finds its VM.
+    await this.durable.admissionsQueuedSoFar();
     const refused = new Map<string, string>();
     const refusals: Array<{ actionId: string; type: string; status: 'FAILED'; description: string }> = [];
     const stored: Array<{ action: ValidatedAction; prepared: Prepared }> = [];

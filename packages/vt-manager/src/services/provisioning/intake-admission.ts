@@ -12,7 +12,10 @@
  * leased to this instance id) and admits it.
  *
  * Order: admissions run one at a time in the order their sends were accepted (a start sent after its create's `send`
- * answered is admitted after it), each message's admissions then its hand-overs, in message order.
+ * answered is admitted after it), each message's admissions then its hand-overs, in message order. Across a crash or
+ * a restart (rows of another process, or picked up behind newer ones) the order per VM still holds: a row whose VM
+ * has an older row waiting is given back to the pick-up (lease ended), which takes rows in id order. The direct path
+ * (`send_sync`, admin, GENI, expiry) waits for the admissions queued before it ({@link admissionsQueuedSoFar}).
  */
 import { describeError, type Logger } from '@kvm-crm/shared';
 import type { EntityManager } from 'typeorm';
@@ -20,8 +23,10 @@ import type { TransactionRunner } from '../../db/transaction-runner.js';
 import { clientReason } from '../../domain/client-reason.js';
 import { claimIntakeRows } from '../../repositories/intake/claim-intake-rows.js';
 import { deleteIntakeRow } from '../../repositories/intake/delete-intake-row.js';
+import { findOlderIntakeRow } from '../../repositories/intake/find-older-intake-row.js';
 import { insertIntakeRows } from '../../repositories/intake/insert-intake-rows.js';
-import type { IntakeRow, IntakeRowInput } from '../../repositories/intake/intake-row.js';
+import { vmUuidOf, type IntakeRow, type IntakeRowInput } from '../../repositories/intake/intake-row.js';
+import { releaseIntakeRows } from '../../repositories/intake/release-intake-rows.js';
 import type { ClientStatusNotifier } from '../client-status-notifier.js';
 import type { ActionDispatcher } from './action-dispatcher.js';
 import type { ActionStore, Prepared } from './action-store.js';
@@ -64,12 +69,24 @@ export class IntakeAdmission {
     private readonly lane: IntakeFirstLane,
     options: BatcherOptions = {},
   ) {
-    // SQLite: through the runner (its one connection; shares a commit with the units queued beside it). MySQL: one
-    // autocommit statement on a pooled connection.
-    const write = (rows: readonly IntakeRowInput[]) =>
-      this.tx.isMysql
-        ? insertIntakeRows(this.tx.manager, rows, this.settings.instanceId, this.settings.leaseSeconds)
-        : this.tx.run((em) => insertIntakeRows(em, rows, this.settings.instanceId, this.settings.leaseSeconds));
+    // One transaction (SQLite: through the runner, sharing a commit with the units queued beside it; MySQL: the
+    // INSERT and the read-back of its ids together, so a failed read-back stores nothing). The ids are held in memory
+    // before the commit makes the rows visible, so a pick-up never takes rows that wait in this process's lane.
+    const write = async (rows: readonly IntakeRowInput[]): Promise<number[]> => {
+      let added: number[] = [];
+      const forget = () => added.forEach((id) => this.held.delete(id));
+      try {
+        return await this.tx.run(async (em) => {
+          forget(); // a MySQL deadlock retry: the earlier attempt was rolled back
+          added = await insertIntakeRows(em, rows, this.settings.instanceId, this.settings.leaseSeconds);
+          added.forEach((id) => this.held.add(id));
+          return added;
+        });
+      } catch (err) {
+        forget();
+        throw err;
+      }
+    };
     this.batcher = new IntakeBatcher(write, options);
   }
 
@@ -79,8 +96,6 @@ export class IntakeAdmission {
    */
   accept(rows: readonly IntakeRowInput[]): Accepted {
     const inserted = this.batcher.add(rows);
-    // Held from the commit on, so a pick-up never takes rows that wait in this process's lane.
-    void inserted.then((ids) => ids.forEach((id) => this.held.add(id)), () => undefined);
     const handedOver = this.queue(rows.length, async () => {
       const ids = await inserted.catch(() => undefined);
       return ids ? rows.map((r, i) => ({ ...r, id: ids[i]! })) : [];
@@ -90,17 +105,34 @@ export class IntakeAdmission {
 
   /**
    * Crash pick-up (at start with `atStart`, and in every recovery sweep): claims the intake rows whose lease expired
-   * (and at start those leased to this instance id), then queues their admission in id order. Skipped while a write
-   * is under way (its rows are not yet known here; the next sweep looks again). Returns how many rows it queued.
+   * (a manager died or stopped, or a row waits for an older row of its VM) and, at start, those leased to this
+   * instance id; then queues the ones this process does not hold yet, in id order, and holds them until admitted.
+   * Returns how many rows it queued.
    */
   async pickUp(atStart: boolean, now = new Date()): Promise<number> {
-    if (this.batcher.busy) return 0;
     const rows = await this.tx.run((em) => claimIntakeRows(em, this.settings.instanceId, now, this.settings.leaseSeconds, atStart, this.held));
     const fresh = rows.filter((r) => !this.held.has(r.id));
     if (fresh.length === 0) return 0;
+    fresh.forEach((r) => this.held.add(r.id));
     this.log.info('admitting accepted actions left behind', { actions: fresh.length });
     void this.queue(fresh.length, () => Promise.resolve(fresh));
     return fresh.length;
+  }
+
+  /**
+   * Resolves when every admission queued so far is done: the direct path (`send_sync`, admin, GENI, expiry) waits for
+   * it, so an action on a VM whose create was accepted by `send` just before is not refused as "no VM".
+   */
+  admissionsQueuedSoFar(): Promise<void> {
+    return this.lastAdmission;
+  }
+
+  /**
+   * A stopping manager gives its waiting rows back (their lease ends now), so the next manager start (or another
+   * instance's sweep) admits them at once and in order, instead of when their lease runs out.
+   */
+  async release(): Promise<void> {
+    await this.tx.run((em) => releaseIntakeRows(em, this.settings.instanceId));
   }
 
   /** Queues one admission (after every one queued before it) and its hand-overs in the lane. */
@@ -152,10 +184,20 @@ export class IntakeAdmission {
 
   /**
    * Stores one action with the removal of its intake row. Returns what the hand-over needs, the client's reason it
-   * was refused (nothing stored), or undefined when the row was gone (another admission took it).
+   * was refused (nothing stored), or undefined when the row was gone (another admission took it) or must wait for an
+   * older row of its VM (given back to the pick-up: admitted by a later sweep, after that row).
    */
   private async admitOne(row: IntakeRow): Promise<Prepared | string | undefined> {
     const { action } = row;
+    // Order per VM: an older accepted action of this VM still waits (another manager's rows whose lease still runs,
+    // or rows picked up after this one was queued): give this row back to the pick-up, which takes rows in id order.
+    const vmUuid = vmUuidOf(row);
+    const older = vmUuid === undefined ? undefined : await findOlderIntakeRow(this.tx.manager, vmUuid, row.id);
+    if (older !== undefined) {
+      await this.tx.run((em) => releaseIntakeRows(em, this.settings.instanceId, [row.id]));
+      this.log.info('accepted action waits for an older one of its VM', { actionId: action.id, intakeRow: row.id, olderRow: older });
+      return undefined;
+    }
     try {
       const claim = async (em: EntityManager) => {
         if (!(await deleteIntakeRow(em, row.id))) throw new IntakeRowTaken();

@@ -13,7 +13,7 @@ export class ActionIntakeMysql1796460000000 implements MigrationInterface {
     await queryRunner.query(
       'CREATE TABLE `action_intake` (`id` bigint NOT NULL AUTO_INCREMENT, `action_uuid` varchar(64) NOT NULL, `action_type` varchar(16) NOT NULL, ' +
         '`vm_uuid` varchar(64) NULL, `action_json` mediumtext NOT NULL, `callback_url` text NOT NULL, `principal` varchar(255) NULL, `received_at` bigint NOT NULL, ' +
-        '`lease_owner` varchar(64) NOT NULL, `lease_expires_at` bigint NOT NULL, INDEX `IDX_action_intake_lease` (`lease_expires_at`), PRIMARY KEY (`id`)) ' +
+        '`lease_owner` varchar(64) NOT NULL, `lease_expires_at` bigint NOT NULL, INDEX `IDX_action_intake_lease` (`lease_expires_at`), INDEX `IDX_action_intake_vm` (`vm_uuid`, `id`), PRIMARY KEY (`id`)) ' +
         'ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin',
     );
   }

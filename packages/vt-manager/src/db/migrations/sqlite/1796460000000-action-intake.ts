@@ -16,9 +16,11 @@ export class ActionIntakeSqlite1796460000000 implements MigrationInterface {
         `"lease_owner" varchar(64) NOT NULL, "lease_expires_at" bigint NOT NULL)`,
     );
     await queryRunner.query(`CREATE INDEX "IDX_action_intake_lease" ON "action_intake" ("lease_expires_at")`);
+    await queryRunner.query(`CREATE INDEX "IDX_action_intake_vm" ON "action_intake" ("vm_uuid", "id")`);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP INDEX "IDX_action_intake_vm"`);
     await queryRunner.query(`DROP INDEX "IDX_action_intake_lease"`);
     await queryRunner.query(`DROP TABLE "action_intake"`);
   }
