@@ -110,8 +110,8 @@ export class IntakeAdmission {
    * Returns how many rows it queued.
    */
   async pickUp(atStart: boolean, now = new Date()): Promise<number> {
-    const rows = await this.tx.run((em) => claimIntakeRows(em, this.settings.instanceId, now, this.settings.leaseSeconds, atStart, this.held));
-    const fresh = rows.filter((r) => !this.held.has(r.id));
+    // claimIntakeRows already leaves out the rows this process holds.
+    const fresh = await this.tx.run((em) => claimIntakeRows(em, this.settings.instanceId, now, this.settings.leaseSeconds, atStart, this.held));
     if (fresh.length === 0) return 0;
     fresh.forEach((r) => this.held.add(r.id));
     this.log.info('admitting accepted actions left behind', { actions: fresh.length });
