@@ -160,7 +160,20 @@ function peerGuest(target: PeerTarget, kind: string, n: number) {
 async function removePeer(domain: string, dir: string): Promise<void> {
   await virsh('destroy', domain);
   await virsh('undefine', domain, '--nvram');
+  await removeFolderPool(dir);
   await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * virt-install defines a directory storage pool named after the folder of the disk it is given (`vi-<uuid>` here);
+ * this undefines it, but only when that pool's target path is `dir`, so a pool this run did not make is never touched.
+ */
+async function removeFolderPool(dir: string): Promise<void> {
+  const pool = path.basename(dir);
+  const xml = await virsh('pool-dumpxml', pool);
+  if (xml.exitCode !== 0 || !xml.stdout.includes(`<path>${dir}</path>`)) return;
+  await virsh('pool-destroy', pool);
+  await virsh('pool-undefine', pool);
 }
 
 /**
