@@ -12,32 +12,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
-import { connectMysql, createQuery, createTestDatabase, lifecycleQuery, mysqlSettings, startManagerProcesses } from '@kvm-crm/harness';
+import { connectMysql, createQuery, lifecycleQuery, startManagerProcesses, testDatabaseOrSkip } from '@kvm-crm/harness';
 
 const POOL = 50;
 const CREATES = 200;
 const EXCLUDED = ['10.78.0.20', '10.78.0.40', '10.78.0.60'];
 
 test('200 concurrent creates on two managers against a pool of 50: 50 succeed, 150 pool exhausted, no address twice, pool whole after deletes', { timeout: 4 * 60_000 }, async (t) => {
-  const settings = mysqlSettings();
-  let admin: mysql.Connection | undefined;
-  let why: string | undefined = typeof settings === 'string' ? settings : undefined;
-  if (typeof settings !== 'string') {
-    try {
-      admin = await connectMysql(settings, { connectTimeout: 3000 });
-    } catch (err) {
-      why = `MySQL at ${settings.host}:${settings.port} as ${settings.username}: ${(err as Error).message}`;
-    }
-  }
-  if (typeof settings === 'string' || !admin) {
-    if (process.env['CI'] || process.env['KVMCRM_TEST_REQUIRE_MYSQL']) assert.fail(`MySQL/MariaDB is required and is not reachable: ${why}`);
-    t.skip(`no MySQL/MariaDB: ${why} (run scripts/setup-mariadb.sh as root)`);
-    return;
-  }
+  // The drop is registered first, so it runs last (after hooks run in reverse): the managers are gone before it.
+  const onServer = await testDatabaseOrSkip(t);
+  if (!onServer) return;
+  const { settings, database } = onServer;
   const started = Date.now();
-  const database = await createTestDatabase(admin, settings);
-  // Registered first, so it runs last (after hooks run in reverse): the managers are gone before the drop.
-  t.after(() => database.drop());
 
   const bed = await startManagerProcesses(t, {
     dirPrefix: 'kvmcrm-pool-',

@@ -15,7 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
-import { connectMysql, createQuery, createTestDatabase, mysqlSettings, startManagerProcesses } from '@kvm-crm/harness';
+import { connectMysql, createQuery, startManagerProcesses, testDatabaseOrSkip } from '@kvm-crm/harness';
 import { parseRspec, serialiseRspec } from '@kvm-crm/shared';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -41,14 +41,9 @@ test('SQLite: kill -9 right after send answered 40 creates, restart: every accep
 });
 
 test('MariaDB: kill -9 right after send answered 40 creates, restart: every accepted action admitted, one terminal status each', { timeout: 3 * 60_000 }, async (t) => {
-  const settings = mysqlSettings();
-  if (typeof settings === 'string') {
-    if (process.env['CI'] || process.env['KVMCRM_TEST_REQUIRE_MYSQL']) assert.fail(settings);
-    t.skip(settings);
-    return;
-  }
-  const database = await createTestDatabase(await connectMysql(settings), settings);
-  t.after(() => database.drop());
+  const db = await testDatabaseOrSkip(t);
+  if (!db) return;
+  const { settings, database } = db;
   await intakeCrash(t, database.config, async () => {
     const db = await connectMysql(settings, { database: database.name });
     return { query: async (sql: string) => (await db.query<mysql.RowDataPacket[]>(sql))[0] as Array<Record<string, unknown>>, close: () => db.end() };

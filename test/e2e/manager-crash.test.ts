@@ -19,7 +19,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
-import { connectMysql, createQuery, createTestDatabase, mysqlSettings, startManagerProcesses, type ManagerName } from '@kvm-crm/harness';
+import { connectMysql, createQuery, startManagerProcesses, testDatabaseOrSkip, type ManagerName } from '@kvm-crm/harness';
 import { serialiseRspec, parseRspec } from '@kvm-crm/shared';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -45,14 +45,9 @@ interface SqliteDatabase {
 const BetterSqlite3 = createRequire(import.meta.url)('better-sqlite3') as new (file: string, options: { readonly: boolean; fileMustExist: boolean }) => SqliteDatabase;
 
 test('kill -9 a manager with 20 creates in flight, restart it: all terminal, each status once, addresses consistent', { timeout: 5 * 60_000 }, async (t) => {
-  const settings = mysqlSettings();
-  if (typeof settings === 'string') {
-    if (process.env['CI'] || process.env['KVMCRM_TEST_REQUIRE_MYSQL']) assert.fail(settings);
-    t.skip(settings);
-    return;
-  }
-  const database = await createTestDatabase(await connectMysql(settings), settings);
-  t.after(() => database.drop());
+  const db = await testDatabaseOrSkip(t);
+  if (!db) return;
+  const { settings, database } = db;
   await crashProof(t, {
     database: database.config,
     managers: ['a', 'b'],

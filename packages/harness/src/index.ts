@@ -12,7 +12,7 @@ export { HOST_AGENT_PORT, registerHost, startHostAgent, type ClusterHost, type H
 export { createBrowserNetwork, removeBrowserNetwork, type BrowserNetwork } from './browser-network.js';
 export { MAX_HOSTS, freeTestSubnet, createClusterNetwork, networkLeftovers, planClusterNetwork, removeClusterNetwork, type ClusterNetwork, type HostNetwork } from './netns.js';
 export { allowLoopbackCallbacks, TEST_CLIENT_MAX_RESPONSE_BYTES } from './callback-policy.js';
-export { mysqlSettings, connectMysql, createTestDatabase, type MysqlSettings, type TestDatabase } from './mariadb.js';
+export { mysqlSettings, connectMysql, createTestDatabase, testDatabaseOrSkip, type MysqlSettings, type TestDatabase, type TestDatabaseOnServer } from './mariadb.js';
 export { startPrivateMariadb, type PrivateMariadb } from './private-mariadb.js';
 export {
   startManagerProcesses,

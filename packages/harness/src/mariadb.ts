@@ -2,6 +2,7 @@
  * The MariaDB (or MySQL) test server of the multi-process e2e tests: where it is (scripts/setup-mariadb.sh writes
  * its settings), connections to it, and a fresh database per test.
  */
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
@@ -57,4 +58,38 @@ export async function createTestDatabase(admin: mysql.Connection, settings: Mysq
       await admin.end().catch(() => undefined);
     },
   };
+}
+
+/** What {@link testDatabaseOrSkip} gives a test that may run. */
+export interface TestDatabaseOnServer {
+  settings: MysqlSettings;
+  database: TestDatabase;
+}
+
+/**
+ * The opening of a MariaDB test: a fresh database on the test server, dropped by `t.after` (registered here, so it
+ * runs after the test's own later after-hooks: whatever uses the database is stopped before the drop). Without a
+ * reachable server the test is skipped and `undefined` returned, unless `CI` or `KVMCRM_TEST_REQUIRE_MYSQL` is
+ * set: then it fails with the reason.
+ * @throws AssertionError (through node:assert) when the server is required and missing.
+ */
+export async function testDatabaseOrSkip(t: { skip(message?: string): void; after(fn: () => Promise<void>): void }): Promise<TestDatabaseOnServer | undefined> {
+  const settings = mysqlSettings();
+  let admin: mysql.Connection | undefined;
+  let why = typeof settings === 'string' ? settings : '';
+  if (typeof settings !== 'string') {
+    try {
+      admin = await connectMysql(settings, { connectTimeout: 3000 });
+    } catch (err) {
+      why = `MySQL at ${settings.host}:${settings.port} as ${settings.username}: ${(err as Error).message}`;
+    }
+  }
+  if (typeof settings === 'string' || !admin) {
+    if (process.env['CI'] || process.env['KVMCRM_TEST_REQUIRE_MYSQL']) assert.fail(`MySQL/MariaDB is required and is not reachable: ${why}`);
+    t.skip(`no MySQL/MariaDB: ${why} (run scripts/setup-mariadb.sh as root)`);
+    return undefined;
+  }
+  const database = await createTestDatabase(admin, settings);
+  t.after(() => database.drop());
+  return { settings, database };
 }
