@@ -10,7 +10,8 @@
  *   URLs carry the manager's credentials. Written with temp name + fsync + rename (durable-file.ts).
  * - Delivery is in order per callback URL, one message at a time per URL (so a VM's ONGOING always reaches the
  *   manager before its SUCCESS, and a domain's events keep libvirt's order); different URLs do not wait for each
- *   other. A file is deleted only after the call succeeded (XML-RPC success). The call starts while the file is
+ *   other. A file is deleted only after the call succeeded (XML-RPC success), in the background and in delivery
+ *   order (the next message does not wait for it; see `drain`). The call starts while the file is
  *   still being written (decision 038); `enqueue` resolves only once it is on disk, as before.
  * - One exception to the order (decision 038): a status of kind `result` (a create's or start's SUCCESS) does not wait behind
  *   libvirt events (kind `event`) queued after the status message queued before it (its own ONGOING, or a later
