@@ -2,7 +2,7 @@
  * Writes cloud-init NoCloud seed images (docs/architecture.md decision 4): an ISO 9660 volume labelled `cidata` with
  * Joliet and Rock Ridge names, made by `genisoimage` from a fresh temporary folder.
  */
-import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -63,26 +63,34 @@ export async function writeSeedIso(
 
   const dir = await mkdtemp(path.join(options.tmpDir ?? os.tmpdir(), 'kvmcrm-seed-'));
   const tmpIso = `${iso}.tmp-${randomBytes(4).toString('hex')}`;
+  const removeInput = () => rm(dir, { recursive: true, force: true }).catch(() => undefined);
   try {
-    const input = path.join(dir, 'cidata');
-    await mkdir(input, { mode: 0o755 });
-    for (const [name, content] of entries) await writeFile(path.join(input, name), content, { mode: 0o644 });
+    // The files go straight into the temporary folder (genisoimage puts the folder's content at the ISO's root;
+    // with -rock its mode too: 0755 as before, not mkdtemp's 0700), all at once; every write has ended before the
+    // folder is removed.
+    const written = await Promise.allSettled([
+      chmod(dir, 0o755),
+      ...entries.map(([name, content]) => writeFile(path.join(dir, name), content, { mode: 0o644 })),
+    ]);
+    for (const w of written) if (w.status === 'rejected') throw w.reason;
     await runCommand(
       options.binary ?? 'genisoimage',
-      ['-output', tmpIso, '-volid', 'cidata', '-joliet', '-rock', '-input-charset', 'utf-8', '-quiet', input],
+      ['-output', tmpIso, '-volid', 'cidata', '-joliet', '-rock', '-input-charset', 'utf-8', '-quiet', dir],
       { timeoutSeconds: options.timeoutSeconds ?? 30 },
       makeError,
     );
-    await chmod(tmpIso, 0o644);
-    await rename(tmpIso, iso);
   } catch (err) {
-    await rm(tmpIso, { force: true }).catch(() => undefined);
+    await Promise.all([removeInput(), rm(tmpIso, { force: true }).catch(() => undefined)]);
     throw err;
-  } finally {
-    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+  // The input folder is removed while the ISO is put in place, not after it (one file-system wait less on the
+  // way to the create's define, issue #14 goal 3); both have ended when this returns.
+  const [placed] = await Promise.allSettled([chmod(tmpIso, 0o644).then(() => rename(tmpIso, iso)), removeInput()]);
+  if (placed.status === 'rejected') {
+    await rm(tmpIso, { force: true }).catch(() => undefined);
+    throw placed.reason;
   }
 }
-
 
 /** Options of {@link readSeedIso}. */
 export interface ReadSeedIsoOptions {

@@ -274,8 +274,9 @@ export class AgentProvisioningService {
       };
       // The seed ISO does not depend on the disk: both are made at once; the first failure fails the create, after
       // both have ended (the catch below then removes the folder with whatever they wrote).
-      const made = await Promise.allSettled([systemDisk(), this.host.writeSeedIso({ ...seed }, paths.seed)]);
-      for (const r of made) if (r.status === 'rejected') throw r.reason;
+      // The seed first: its file writes are queued before the disk's qemu-img is spawned (which holds the event loop).
+      const [iso, disk] = await Promise.allSettled([this.host.writeSeedIso({ ...seed }, paths.seed), systemDisk()]);
+      for (const r of [disk, iso]) if (r.status === 'rejected') throw r.reason;
       const dataDiskPaths: string[] = [];
       for (const [i, sizeMiB] of dataDisks.entries()) {
         const p = this.vms.dataDiskPath(vmUuid, i);

@@ -10,7 +10,8 @@
  *   URLs carry the manager's credentials. Written with temp name + fsync + rename (durable-file.ts).
  * - Delivery is in order per callback URL, one message at a time per URL (so a VM's ONGOING always reaches the
  *   manager before its SUCCESS, and a domain's events keep libvirt's order); different URLs do not wait for each
- *   other. A file is deleted only after the call succeeded (XML-RPC success). The call starts while the file is
+ *   other. A file is deleted only after the call succeeded (XML-RPC success), in the background and in delivery
+ *   order (the next message does not wait for it; see `drain`). The call starts while the file is
  *   still being written (decision 038); `enqueue` resolves only once it is on disk, as before.
  * - One exception to the order (decision 038): a status of kind `result` (a create's or start's SUCCESS) does not wait behind
  *   libvirt events (kind `event`) queued after the status message queued before it (its own ONGOING, or a later
@@ -255,11 +256,31 @@ export class StatusOutbox {
     if (queue && i >= 0) queue.splice(i, 1);
   }
 
-  /** Delivers the messages of one URL in order until its queue is empty or the outbox closes. */
+  /**
+   * Delivers the messages of one URL in order until its queue is empty or the outbox closes, and returns once the
+   * files of the delivered messages are deleted.
+   */
   private async drain(url: string): Promise<void> {
     await Promise.resolve(); // let `add` register this run first
     const queue = this.queues.get(url);
     if (!queue) throw new Error(`outbox: no queue for ${redactCredentials(url)}`); // add() creates it before drain() runs
+    // Delivered files are deleted in the background, one after the other in delivery order, so the next message is
+    // sent at once instead of after an unlink and a folder fsync (issue #14 goal 3: a start's SUCCESS waited for the
+    // deletion of the event delivered before it). A crash can then leave more than one delivered file, always the
+    // latest ones in delivery order: sent again, in that order, after the restart (the manager ignores a repeated
+    // status; replayed events end in the same state).
+    let deleting: Promise<void> = Promise.resolve();
+    do {
+      ({ deleting } = await this.deliverQueue(url, queue, deleting));
+      await deleting;
+    } while (!this.closed && queue.length); // a message added while the last deletions ran
+    // Synchronously after the last check: a message added from now on starts a new run.
+    if (!queue.length && this.queues.get(url) === queue) this.queues.delete(url);
+    this.running.delete(url);
+  }
+
+  /** The delivery loop of {@link drain}; returns the chain of the deletions it queued behind `deleting`. */
+  private async deliverQueue(url: string, queue: string[], deleting: Promise<void>): Promise<{ deleting: Promise<void> }> {
     while (!this.closed && queue.length) {
       const at = this.nextIndex(queue);
       const entry = this.entries.get(queue[at]!);
@@ -301,18 +322,16 @@ export class StatusOutbox {
       }
       this.delivered++;
       this.remove(entry);
-      await onDisk; // not written: nothing to delete (enqueue reports the error)
-      try {
-        await removeFileDurably(this.dir, entry.file);
-      } catch (err) {
-        // Delivered but still on disk: sent once more after a restart (the manager ignores a repeated status).
-        log.error('status outbox: delivered message not deleted', { error: describeError(err) });
-      }
+      deleting = deleting.then(async () => {
+        if (!(await onDisk)) return; // not written: nothing to delete (enqueue reports the error)
+        await removeFileDurably(this.dir, entry.file).catch((err: unknown) =>
+          // Delivered but still on disk: sent once more after a restart (the manager ignores a repeated status).
+          log.error('status outbox: delivered message not deleted', { error: describeError(err) }),
+        );
+      });
       if (entry.message.attempts) log.info('status delivered after retries', { attempts: entry.message.attempts + 1 });
     }
-    // Synchronously after the last check: a message added from now on starts a new run.
-    if (!queue.length && this.queues.get(url) === queue) this.queues.delete(url);
-    this.running.delete(url);
+    return { deleting };
   }
 
   /**

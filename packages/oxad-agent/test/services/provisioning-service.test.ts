@@ -447,7 +447,8 @@ test('create: the seed ISO fails while the overlay is still written → FAILED o
   assert.deepEqual(env.reporter.of(a.id), [['ONGOING', undefined], ['FAILED', 'genisoimage: exited with status 1']]);
   // 'overlay written' before 'report FAILED': the cleanup waited for the overlay (its file was written into the
   // folder, which the cleanup then removed; a cleanup before it would have failed the overlay's write instead).
-  assert.deepEqual(env.host.steps, ['report ONGOING', 'overlay start', 'seed failed', 'overlay written', 'report FAILED']);
+  // The seed is started first (its file writes are queued before qemu-img is spawned), the overlay right after it.
+  assert.deepEqual(env.host.steps, ['report ONGOING', 'seed failed', 'overlay start', 'overlay written', 'report FAILED']);
   assert.deepEqual(env.host.domains.calls, [], 'nothing defined');
   assert.deepEqual(await readdir(path.join(env.storageRoot, 'vms')), [], 'no file or folder left');
 });
@@ -460,7 +461,7 @@ test('create: the overlay fails while the seed ISO is written → FAILED with th
   const a = action('create', { vmUuid });
   await run(env.svc, a);
   assert.deepEqual(env.reporter.of(a.id), [['ONGOING', undefined], ['FAILED', 'qemu-img create: No space left on device']]);
-  assert.deepEqual(env.host.steps, ['overlay start', 'seed written', 'overlay failed']);
+  assert.deepEqual(env.host.steps, ['seed written', 'overlay start', 'overlay failed']);
   assert.deepEqual(env.host.domains.calls, []);
   assert.deepEqual(await readdir(path.join(env.storageRoot, 'vms')), [], 'the seed ISO written meanwhile is gone with the folder');
 

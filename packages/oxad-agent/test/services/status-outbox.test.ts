@@ -5,6 +5,7 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -64,6 +65,30 @@ test('delivers in enqueue order per URL and deletes each file once accepted', as
   assert.deepEqual(sender.accepted.filter((m) => m.url === B).map((m) => m.xml), ['b1', 'b2']);
   assert.deepEqual(await readdir(dir), [], 'every delivered file is deleted');
   assert.equal(outbox.pending, 0);
+  await outbox.close();
+});
+
+test('the next message goes without waiting for the delivered file to be deleted; idle() waits for the deletions', async () => {
+  const dir = await tempDir();
+  let written!: () => void;
+  const bothWritten = new Promise<void>((r) => (written = r));
+  const filesAtCall: string[][] = [];
+  const sender: StatusSender = {
+    sendOnce: async () => {
+      if (filesAtCall.length === 0) await bothWritten;
+      // Read at the moment of the call (synchronously), before anything else of the outbox runs.
+      filesAtCall.push(readdirSync(dir).filter((f) => f.endsWith('.json')));
+    },
+  };
+  const outbox = await StatusOutbox.open(dir, sender, { logger });
+  await Promise.all([outbox.enqueue(A, 'first'), outbox.enqueue(A, 'second')]);
+  written();
+  await outbox.idle();
+  assert.equal(filesAtCall.length, 2);
+  assert.equal(filesAtCall[0]!.length, 2, 'both files on disk at the first call');
+  // The first file is still there when the second message is sent: its deletion runs in the background.
+  assert.deepEqual(filesAtCall[1], filesAtCall[0], 'both files still on disk at the second call');
+  assert.deepEqual(await readdir(dir), [], 'idle() returned after both deletions');
   await outbox.close();
 });
 
