@@ -12,6 +12,16 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { hashPassword, serialiseMethodCall } from '@kvm-crm/shared';
 import { freePort, issueTestCertificates, REPO_ROOT } from '@kvm-crm/harness';
+import { MANAGER_NODE_FLAGS } from '@kvm-crm/vt-manager';
+
+/**
+ * The manager's Node flags for this run: MANAGER_NODE_FLAGS (vt-manager/src/node-flags.ts), as every start script
+ * uses; `KVMCRM_BENCH_MANAGER_NODE_FLAGS` (space-separated, may be empty) replaces them to measure a before/after.
+ */
+export function managerNodeFlags(): readonly string[] {
+  const override = process.env['KVMCRM_BENCH_MANAGER_NODE_FLAGS'];
+  return override === undefined ? MANAGER_NODE_FLAGS : override.split(' ').filter((f) => f !== '');
+}
 
 /** A running manager child process. */
 export interface ManagerChild {
@@ -57,7 +67,7 @@ export async function startManagerChild(dir: string, database: Record<string, un
   const configFile = path.join(dir, 'manager.json');
   await writeFile(configFile, JSON.stringify(config));
   const out = openSync(path.join(dir, 'manager.log'), 'a');
-  const args = [...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(dir, 'prof')}`] : []), path.join(REPO_ROOT, 'packages/vt-manager/dist/main.js'), '--config', configFile];
+  const args = [...managerNodeFlags(), ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(dir, 'prof')}`] : []), path.join(REPO_ROOT, 'packages/vt-manager/dist/main.js'), '--config', configFile];
   const child = spawn(process.execPath, args, { stdio: ['ignore', out, out] });
   const agent = new https.Agent({ keepAlive: true, ca: ca.certPem, maxSockets: 16 });
   const callOnce = (user: string, method: string, params: unknown[]) =>

@@ -29,6 +29,7 @@ import {
   vtctl, type DemoState,
 } from './demo-common.js';
 import { AGENT_NODE_FLAGS } from '@kvm-crm/oxad-agent';
+import { MANAGER_NODE_FLAGS } from '@kvm-crm/vt-manager';
 import { startDaemon, waitUntil } from './process-control.js';
 
 /** One demo host: its network share and what the demo gives it. */
@@ -142,7 +143,7 @@ export async function runHostsDemo(options: { hosts: number; keep: boolean }): P
 
     const managerUrl = `https://${network.gateway}:${MANAGER_PORT}`;
     step(`Starting vt-manager on ${managerUrl}/ (log var/demo/manager.log)`);
-    state.managerPid = startDaemon(path.join(REPO_ROOT, 'packages/vt-manager/dist/main.js'), path.join(STATE_DIR, 'manager.json'), path.join(STATE_DIR, 'manager.log'), REPO_ROOT);
+    state.managerPid = startDaemon(path.join(REPO_ROOT, 'packages/vt-manager/dist/main.js'), path.join(STATE_DIR, 'manager.json'), path.join(STATE_DIR, 'manager.log'), REPO_ROOT, { nodeFlags: MANAGER_NODE_FLAGS });
     await saveState(state);
     const managerPing = new XmlRpcClient({ url: `https://expedient:${chPassword}@${network.gateway}:${MANAGER_PORT}/xmlrpc/plugin`, tls: { ca }, timeoutSeconds: 2 });
     await waitUntil('vt-manager', () => managerPing.call('ping', ['hello']), 60);

@@ -21,6 +21,7 @@ import {
   teardown, TEMPLATE, vtctl, elapsedSeconds, type DemoState,
 } from './demo-common.js';
 import { AGENT_NODE_FLAGS } from '@kvm-crm/oxad-agent';
+import { MANAGER_NODE_FLAGS } from '@kvm-crm/vt-manager';
 import { runHostsDemo } from './demo-hosts.js';
 import { isAlive, startDaemon, waitUntil } from './process-control.js';
 
@@ -143,7 +144,7 @@ async function main(): Promise<void> {
     process.stdout.write(`           a caller without the manager's certificate gets: ${refusal}\n`);
 
     step(`Starting vt-manager on https://127.0.0.1:${MANAGER_PORT}/ (log var/demo/manager.log)`);
-    state.managerPid = startDaemon(path.join(REPO_ROOT, 'packages/vt-manager/dist/main.js'), path.join(STATE_DIR, 'manager.json'), path.join(STATE_DIR, 'manager.log'), REPO_ROOT);
+    state.managerPid = startDaemon(path.join(REPO_ROOT, 'packages/vt-manager/dist/main.js'), path.join(STATE_DIR, 'manager.json'), path.join(STATE_DIR, 'manager.log'), REPO_ROOT, { nodeFlags: MANAGER_NODE_FLAGS });
     await saveState(state);
     const managerPing = new XmlRpcClient({ url: `https://expedient:${chPassword}@127.0.0.1:${MANAGER_PORT}/xmlrpc/plugin`, tls: { ca }, timeoutSeconds: 2 });
     await waitUntil('vt-manager', () => managerPing.call('ping', ['hello']), 60);

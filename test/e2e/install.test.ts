@@ -14,7 +14,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { hashPassword } from '@kvm-crm/shared';
 import { REPO_ROOT } from '@kvm-crm/harness';
-import { loadManagerOptions } from '@kvm-crm/vt-manager';
+import { loadManagerOptions, MANAGER_NODE_FLAGS } from '@kvm-crm/vt-manager';
 import { AGENT_NODE_FLAGS } from '@kvm-crm/oxad-agent';
 import { loadAgentOptions } from '@kvm-crm/oxad-agent';
 
@@ -79,6 +79,8 @@ describe('scripts/install.sh into a scratch root', { skip: process.getuid?.() !=
     await verifyUnit(path.join(REPO_ROOT, 'deploy/systemd/kvm-crm-agent.service'));
     const agentExec = /^ExecStart=(.*)$/m.exec(readFileSync(path.join(REPO_ROOT, 'deploy/systemd/kvm-crm-agent.service'), 'utf8'))?.[1] ?? '';
     assert.equal(agentExec.split(' ').slice(1, 1 + AGENT_NODE_FLAGS.length).join(' '), AGENT_NODE_FLAGS.join(' '), 'the agent unit starts node with AGENT_NODE_FLAGS');
+    const managerExec = /^ExecStart=(.*)$/m.exec(readFileSync(path.join(REPO_ROOT, 'deploy/systemd/kvm-crm-manager.service'), 'utf8'))?.[1] ?? '';
+    assert.equal(managerExec.split(' ').slice(1, 1 + MANAGER_NODE_FLAGS.length).join(' '), MANAGER_NODE_FLAGS.join(' '), 'the manager unit starts node with MANAGER_NODE_FLAGS');
     // the check is real: a misspelt key and a missing program are reported
     const bad = path.join(scratch, 'bad.service');
     writeFileSync(bad, readFileSync(path.join(REPO_ROOT, 'deploy/systemd/kvm-crm-agent.service'), 'utf8').replace('ProtectHome=yes', 'ProtectHome=yes\nProtectHomes=yes'));
@@ -175,7 +177,7 @@ describe('scripts/install.sh into a scratch root', { skip: process.getuid?.() !=
       const unitFile = path.join(root, `etc/systemd/system/kvm-crm-${role}.service`);
       assert.equal(tree.get(`etc/systemd/system/kvm-crm-${role}.service`)!.mode, 0o644);
       const unit = readFileSync(unitFile, 'utf8');
-      const flags = role === 'agent' ? `${AGENT_NODE_FLAGS.join(' ')} ` : '';
+      const flags = `${(role === 'agent' ? AGENT_NODE_FLAGS : MANAGER_NODE_FLAGS).join(' ')} `;
       assert.match(unit, new RegExp(`^ExecStart=\\S+/node ${flags}${PREFIX}/packages/${pkg}/dist/main\\.js --config /etc/kvm-crm/${conf}\\.json$`, 'm'));
       assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
       assert.match(unit, /^ProtectSystem=strict$/m);

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { hashPassword, XmlRpcClient, type PemPair } from '@kvm-crm/shared';
+import { MANAGER_NODE_FLAGS } from '@kvm-crm/vt-manager';
 import { allowLoopbackCallbacks } from './callback-policy.js';
 import { issueTestCertificates } from './certificates.js';
 import { TestClearinghouse } from './clearinghouse.js';
@@ -57,7 +58,8 @@ export interface ManagerProcesses {
   plugin: Record<ManagerName, XmlRpcClient>;
   /**
    * Starts manager `name` (output appended to `manager-<name>.log`) and resolves once its admin endpoint answers.
-   * `nodeArgs` go to node before the script (e.g. `--cpu-prof`, which NODE_OPTIONS does not allow). Default none.
+   * `nodeArgs` go to node before the script, after the manager's MANAGER_NODE_FLAGS (e.g. `--cpu-prof`, which
+   * NODE_OPTIONS does not allow). Default none.
    * @throws when it exits first (with the log's tail) or does not answer within 60 s.
    */
   start(name: ManagerName, nodeArgs?: string[]): Promise<ChildProcess>;
@@ -132,7 +134,7 @@ export async function startManagerProcesses(t: Pick<TestContext, 'after'>, optio
   const main = path.join(REPO_ROOT, 'packages/vt-manager/dist/main.js');
   const start = async (name: ManagerName, nodeArgs: string[] = []): Promise<ChildProcess> => {
     const out = openSync(path.join(dir, `manager-${name}.log`), 'a');
-    const child = spawn(process.execPath, [...nodeArgs, main, '--config', path.join(dir, `${name}.json`)], { stdio: ['ignore', out, out] });
+    const child = spawn(process.execPath, [...MANAGER_NODE_FLAGS, ...nodeArgs, main, '--config', path.join(dir, `${name}.json`)], { stdio: ['ignore', out, out] });
     children.push(child);
     const health = new XmlRpcClient({ url: adminUrl(name), tls: { ca: ca.certPem } });
     const until = Date.now() + 60_000;

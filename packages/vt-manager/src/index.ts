@@ -1,5 +1,6 @@
 /** @kvm-crm/vt-manager: the VT manager daemon, for embedding in tests and tools. */
 export { startManager, type RunningManager } from './manager-app.js';
+export { MANAGER_NODE_FLAGS } from './node-flags.js';
 export { loadManagerOptions, managerOptionsSchema, managerConfigReference, type ManagerOptions } from './manager-options.js';
 export { ProvisioningService } from './services/provisioning-service.js';
 export { InventoryService } from './services/inventory-service.js';
