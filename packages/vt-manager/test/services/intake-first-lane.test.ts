@@ -192,6 +192,42 @@ test('tasks started while the intake was idle owe no rest; the idle limit has no
   stop();
 });
 
+test('a new busy period forgives the rest owed from the last one', async () => {
+  const clock = new FakeClock();
+  const lane = new IntakeFirstLane({ busyShare: 0.1, quietMs: 100, maxDeferMs: 60_000, clock });
+  const startedAt: number[] = [];
+  const stop = lane.intakeStarted();
+  const long = gate([], 'long');
+  const first = lane.enqueue(1, async () => { startedAt.push(clock.now()); await long.run(); });
+  await clock.settle();
+  await clock.advance(1000); // 1 s of busy work at share 0.1: 9 s of rest owed
+  long.release();
+  await first;
+  stop();
+  await clock.advance(500); // quiet for 500 ms: idle
+  const again = lane.intakeStarted();
+  const next = lane.enqueue(1, async () => { startedAt.push(clock.now()); });
+  await clock.settle();
+  assert.deepEqual(startedAt, [1000, 2500], 'starts at once in the new busy period');
+  await next;
+  again();
+  // Within one busy period the rest still holds (the same lane, a 1 s task again).
+  const stop2 = lane.intakeStarted();
+  const long2 = gate([], 'long2');
+  const third = lane.enqueue(1, async () => { startedAt.push(clock.now()); await long2.run(); });
+  await clock.settle();
+  await clock.advance(1000);
+  long2.release();
+  await third;
+  const fourth = lane.enqueue(1, async () => { startedAt.push(clock.now()); });
+  await clock.advance(8999);
+  assert.equal(startedAt.length, 3, 'still resting 8,999 ms after a 1 s task at share 0.1');
+  await clock.advance(1);
+  assert.equal(startedAt.length, 4);
+  await fourth;
+  stop2();
+});
+
 test('options out of range are refused', () => {
   assert.throws(() => new IntakeFirstLane({ busyShare: 0 }), /busyShare must be in \(0, 1\], not 0/);
   assert.throws(() => new IntakeFirstLane({ busyShare: 1.5 }), RangeError);

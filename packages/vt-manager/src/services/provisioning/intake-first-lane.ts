@@ -121,6 +121,8 @@ export class IntakeFirstLane {
    * stays busy for `quietMs` after the last one ends.
    */
   intakeStarted(): () => void {
+    // A new busy period: the rest owed from an earlier one is forgiven (the idle time between paid for it).
+    if (!this.busyAt(this.clock.now())) this.restUntil = -Infinity;
     this.intakes++;
     let done = false;
     return () => {
