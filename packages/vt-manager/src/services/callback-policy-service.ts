@@ -30,6 +30,15 @@ export type CertificateProbe = (target: PinnedTarget) => Promise<ProbeResult>;
 export const TRUSTED_CHECK_CACHE_SECONDS = 600;
 /** Seconds an untrusted or unreachable result is remembered (a fixed certificate is seen within a minute). */
 export const FAILED_CHECK_CACHE_SECONDS = 60;
+/**
+ * Seconds a principal's policy read from the database is reused (decision 040: a DB read per `send` and per delivery
+ * was 10 % of the send path). A change made through this process applies at once; one made through another manager
+ * process sharing the database applies here within this time.
+ */
+export const POLICY_CACHE_SECONDS = 5;
+/** Most principals whose policy is cached (the oldest entry goes first). */
+const POLICY_CACHE_ENTRIES = 10_000;
+
 /** Most allow entries of one principal. */
 export const MAX_ALLOW_ENTRIES = 32;
 
@@ -45,6 +54,10 @@ export class CallbackPolicyService {
   private readonly checks = new Map<string, { until: number; result: ProbeResult }>();
   /** Handshakes in progress, by the same key as {@link checks}. */
   private readonly probing = new Map<string, Promise<ProbeResult>>();
+  /** Policies read from the database, by principal (`\n`: the delivery policy), until their time (ms since the epoch). */
+  private readonly policies = new Map<string, { until: number; policy: CallbackPolicy }>();
+  /** Bumped by every change made here: a read that started before it does not fill the cache. */
+  private generation = 0;
 
   constructor(
     private readonly tx: TransactionRunner,
@@ -77,24 +90,48 @@ export class CallbackPolicyService {
       else await repo.upsert({ principal: input.name, allowHttp: policy.allowHttp, allow: policy.allow.join(' '), setBy: by });
       return policy;
     });
+    this.generation++;
+    this.policies.clear();
     this.forget(input.name);
     this.options.logger.info('callback policy set', { user: input.name, by, allowHttp: result.allowHttp, allow: result.allow });
     return { name: input.name, ...result };
   }
 
-  /** The policy of `principal` (the default when none is stored or the caller is anonymous). */
+  /**
+   * The policy of `principal` (the default when none is stored or the caller is anonymous), cached for
+   * {@link POLICY_CACHE_SECONDS}. The result is shared: callers must not change it.
+   */
   async policyOf(principal: string | undefined): Promise<CallbackPolicy> {
     if (!principal) return { ...DEFAULT_CALLBACK_POLICY, allow: [] };
-    return toPolicy(await new CallbackPolicyRepository(this.tx.manager).find(principal));
+    return this.cached(principal, async () => toPolicy(await new CallbackPolicyRepository(this.tx.manager).find(principal)));
   }
 
   /**
    * What a delivery of an outbox row without a principal (a monitoring forward) may target: the union of every
-   * principal's allowances. Rows that record their principal are checked against that principal's own policy.
+   * principal's allowances, cached like {@link policyOf}. Rows that record their principal are checked against that
+   * principal's own policy.
    */
   async deliveryPolicy(): Promise<CallbackPolicy> {
-    const rows = await new CallbackPolicyRepository(this.tx.manager).list();
-    return { allowHttp: rows.some((r) => r.allowHttp), allow: [...new Set(rows.flatMap((r) => toPolicy(r).allow))] };
+    return this.cached('\n', async () => {
+      const rows = await new CallbackPolicyRepository(this.tx.manager).list();
+      return { allowHttp: rows.some((r) => r.allowHttp), allow: [...new Set(rows.flatMap((r) => toPolicy(r).allow))] };
+    });
+  }
+
+  /** `key`'s cached policy, or `read()`'s (cached unless a change was made here while it read). */
+  private async cached(key: string, read: () => Promise<CallbackPolicy>): Promise<CallbackPolicy> {
+    const now = Date.now();
+    const hit = this.policies.get(key);
+    if (hit && hit.until > now) return hit.policy;
+    const generation = this.generation;
+    const fresh = await read();
+    const policy: CallbackPolicy = Object.freeze({ allowHttp: fresh.allowHttp, allow: Object.freeze([...fresh.allow]) as string[] });
+    if (generation === this.generation) {
+      this.policies.delete(key);
+      this.policies.set(key, { until: now + POLICY_CACHE_SECONDS * 1000, policy });
+      if (this.policies.size > POLICY_CACHE_ENTRIES) this.policies.delete(this.policies.keys().next().value as string);
+    }
+    return policy;
   }
 
   /**

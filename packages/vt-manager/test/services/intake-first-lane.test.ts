@@ -1,6 +1,7 @@
 /**
- * Decision 034: the background lane gives way to the intake (one task at a time while a `send` is in flight, more
- * when idle, never none), keeps arrival order, and refuses work past its cap; the backlog guard's cached count never
+ * Decisions 034 and 040: the background lane gives way to the intake (one task at a time while the intake is busy,
+ * i.e. a `send` in flight or answered less than `quietMs` ago, within `busyShare` of wall time and never deferred past
+ * `maxDeferMs`; more when idle), keeps arrival order, yields between starts, and refuses work past its cap; the backlog guard's cached count never
  * lets a principal past the limit that an exact read would refuse after its own sends; the first hand-over claims
  * an action only while no send was made.
  */
@@ -9,7 +10,7 @@ import test from 'node:test';
 import { randomUUID } from 'node:crypto';
 import { ConflictError } from '@kvm-crm/shared';
 import { ActionRepository } from '../../dist/repositories/action-repository.js';
-import { IntakeFirstLane } from '../../dist/services/provisioning/intake-first-lane.js';
+import { IntakeFirstLane, type LaneClock } from '../../dist/services/provisioning/intake-first-lane.js';
 import { DbClientNotifier } from '../../dist/adapters/db-client-notifier.js';
 import { IpamService } from '../../dist/services/ipam-service.js';
 import { ProvisioningService } from '../../dist/services/provisioning-service.js';
@@ -23,27 +24,216 @@ function gate(log: string[], name: string) {
   return { run: async () => { log.push(name); await done; }, release: () => release() };
 }
 
-const tick = () => new Promise((r) => setImmediate(r));
+/**
+ * A fake {@link LaneClock} for these tests only: time moves when the test says so, timers fire in due order from
+ * {@link advance}, and the lane's macrotask yields run only from {@link turn} / {@link settle}, one turn at a time.
+ */
+class FakeClock implements LaneClock {
+  t = 1000;
+  private timers: Array<{ at: number; fn: () => void }> = [];
+  private yields: Array<() => void> = [];
+  now(): number {
+    return this.t;
+  }
+  setTimer(fn: () => void, ms: number): () => void {
+    const entry = { at: this.t + ms, fn };
+    this.timers.push(entry);
+    return () => (this.timers = this.timers.filter((e) => e !== entry));
+  }
+  yieldThen(fn: () => void): void {
+    this.yields.push(fn);
+  }
+  /** Lets promise callbacks run, then runs the yields queued so far (one macrotask turn). */
+  async turn(): Promise<void> {
+    await new Promise((r) => setImmediate(r));
+    const due = this.yields;
+    this.yields = [];
+    due.forEach((fn) => fn());
+    await new Promise((r) => setImmediate(r));
+  }
+  /** Turns until no yield is pending. */
+  async settle(): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      await this.turn();
+      if (this.yields.length === 0) return;
+    }
+    throw new Error('the lane keeps yielding');
+  }
+  /** Moves time forward by `ms`, firing due timers in order (settling after each). */
+  async advance(ms: number): Promise<void> {
+    const target = this.t + ms;
+    for (;;) {
+      await this.settle();
+      const next = this.timers.filter((e) => e.at <= target).sort((a, b) => a.at - b.at)[0];
+      if (!next) break;
+      this.timers = this.timers.filter((e) => e !== next);
+      this.t = Math.max(this.t, next.at);
+      next.fn();
+    }
+    this.t = target;
+    await this.settle();
+  }
+}
+
 
 test('while an intake is in flight one background task runs at a time, in arrival order; when idle, several', async () => {
-  const lane = new IntakeFirstLane({ busyConcurrency: 1, idleConcurrency: 3 });
+  const clock = new FakeClock();
+  const lane = new IntakeFirstLane({ busyConcurrency: 1, idleConcurrency: 3, busyShare: 1, quietMs: 0, clock });
   const started: string[] = [];
   const done = lane.intakeStarted();
   const tasks = ['a', 'b', 'c', 'd'].map((n) => gate(started, n));
   const settled = tasks.map((t) => lane.enqueue(1, t.run));
-  await tick();
+  assert.deepEqual(started, [], 'nothing starts synchronously in enqueue');
+  await clock.settle();
   assert.deepEqual(started, ['a'], 'one at a time while the intake is busy');
   tasks[0]!.release();
   await settled[0];
-  await tick();
+  await clock.settle();
   assert.deepEqual(started, ['a', 'b'], 'the next in arrival order, still one at a time');
   done();
   done(); // a second call does nothing
-  await tick();
+  await clock.turn();
+  assert.deepEqual(started, ['a', 'b', 'c'], 'idle: one more per macrotask turn, not all in one');
+  await clock.settle();
   assert.deepEqual(started, ['a', 'b', 'c', 'd'], 'idle: up to three at once');
   for (const t of tasks) t.release();
   await Promise.all(settled);
   assert.equal(lane.heldActions, 0);
+});
+
+test('the intake stays busy for quietMs after its last answer, then the lane opens up to the idle limit', async () => {
+  const clock = new FakeClock();
+  const lane = new IntakeFirstLane({ busyConcurrency: 1, idleConcurrency: 4, busyShare: 1, quietMs: 100, clock });
+  const started: string[] = [];
+  const tasks = ['a', 'b', 'c'].map((n) => gate(started, n));
+  lane.intakeStarted()();
+  const settled = tasks.map((t) => lane.enqueue(1, t.run));
+  await clock.advance(99);
+  assert.deepEqual(started, ['a'], 'still busy 99 ms after the answer: one at a time');
+  await clock.advance(1);
+  assert.deepEqual(started, ['a', 'b', 'c'], 'quiet for 100 ms: idle, the rest start (woken by the lane\'s own timer)');
+  // A new intake makes it busy again: with two running, the next waits.
+  const more = gate(started, 'd');
+  const stop = lane.intakeStarted();
+  const last = lane.enqueue(1, more.run);
+  await clock.advance(10);
+  assert.deepEqual(started, ['a', 'b', 'c'], 'busy again: nothing new while three run');
+  stop();
+  for (const t of tasks) t.release();
+  await Promise.all(settled);
+  await clock.advance(50);
+  assert.deepEqual(started, ['a', 'b', 'c', 'd'], 'room under the busy limit: it starts');
+  more.release();
+  await last;
+});
+
+test('while busy, background tasks keep to busyShare of wall time: after a task of d ms the next waits d·(1−share)/share', async () => {
+  const clock = new FakeClock();
+  const lane = new IntakeFirstLane({ busyShare: 0.2, quietMs: 0, maxDeferMs: 10_000, clock });
+  const stop = lane.intakeStarted();
+  const startedAt: Record<string, number> = {};
+  const tasks = ['a', 'b', 'c'].map((n) => {
+    const g = gate([], n);
+    return { ...g, promise: lane.enqueue(1, async () => { startedAt[n] = clock.now(); await g.run(); }) };
+  });
+  await clock.settle();
+  assert.equal(startedAt.a, 1000, 'the first starts at once');
+  await clock.advance(20); // a runs 20 ms
+  tasks[0]!.release();
+  await tasks[0]!.promise;
+  await clock.advance(79);
+  assert.equal(startedAt.b, undefined, '79 ms after a 20 ms task at share 0.2: still resting');
+  await clock.advance(1);
+  assert.equal(startedAt.b, 1100, '80 ms of rest after 20 ms of work: 20 % of the wall time');
+  tasks[1]!.release(); // b took 0 ms: no rest owed
+  await tasks[1]!.promise;
+  await clock.settle();
+  assert.equal(startedAt.c, 1100, 'a task of 0 ms owes no rest');
+  tasks[2]!.release();
+  await tasks[2]!.promise;
+  stop();
+});
+
+test('the starvation bound: a task waits for the budget at most maxDeferMs after it was queued', async () => {
+  const clock = new FakeClock();
+  const lane = new IntakeFirstLane({ busyShare: 0.1, quietMs: 0, maxDeferMs: 500, clock });
+  const stop = lane.intakeStarted();
+  const startedAt: number[] = [];
+  const long = gate([], 'long');
+  const first = lane.enqueue(1, async () => { startedAt.push(clock.now()); await long.run(); });
+  await clock.settle();
+  await clock.advance(1000); // 1 s of work at share 0.1: 9 s of rest owed
+  const second = lane.enqueue(1, async () => { startedAt.push(clock.now()); });
+  long.release();
+  await first;
+  await clock.advance(499);
+  assert.deepEqual(startedAt, [1000], 'resting: not yet');
+  await clock.advance(1);
+  assert.deepEqual(startedAt, [1000, 2500], 'queued at 2000, started at 2500 despite 9 s of rest owed');
+  await second;
+  stop();
+});
+
+test('tasks started while the intake was idle owe no rest; the idle limit has no budget', async () => {
+  const clock = new FakeClock();
+  const lane = new IntakeFirstLane({ busyShare: 0.2, quietMs: 0, clock });
+  const startedAt: number[] = [];
+  const g = gate([], 'idle');
+  const idleTask = lane.enqueue(1, async () => { startedAt.push(clock.now()); await g.run(); });
+  await clock.settle();
+  await clock.advance(1000);
+  g.release();
+  await idleTask;
+  const stop = lane.intakeStarted();
+  const busyTask = lane.enqueue(1, async () => { startedAt.push(clock.now()); });
+  await clock.settle();
+  assert.deepEqual(startedAt, [1000, 2000], 'the busy task starts at once: the idle one was not charged');
+  await busyTask;
+  stop();
+});
+
+test('a new busy period forgives the rest owed from the last one', async () => {
+  const clock = new FakeClock();
+  const lane = new IntakeFirstLane({ busyShare: 0.1, quietMs: 100, maxDeferMs: 60_000, clock });
+  const startedAt: number[] = [];
+  const stop = lane.intakeStarted();
+  const long = gate([], 'long');
+  const first = lane.enqueue(1, async () => { startedAt.push(clock.now()); await long.run(); });
+  await clock.settle();
+  await clock.advance(1000); // 1 s of busy work at share 0.1: 9 s of rest owed
+  long.release();
+  await first;
+  stop();
+  await clock.advance(500); // quiet for 500 ms: idle
+  const again = lane.intakeStarted();
+  const next = lane.enqueue(1, async () => { startedAt.push(clock.now()); });
+  await clock.settle();
+  assert.deepEqual(startedAt, [1000, 2500], 'starts at once in the new busy period');
+  await next;
+  again();
+  // Within one busy period the rest still holds (the same lane, a 1 s task again).
+  const stop2 = lane.intakeStarted();
+  const long2 = gate([], 'long2');
+  const third = lane.enqueue(1, async () => { startedAt.push(clock.now()); await long2.run(); });
+  await clock.settle();
+  await clock.advance(1000);
+  long2.release();
+  await third;
+  const fourth = lane.enqueue(1, async () => { startedAt.push(clock.now()); });
+  await clock.advance(8999);
+  assert.equal(startedAt.length, 3, 'still resting 8,999 ms after a 1 s task at share 0.1');
+  await clock.advance(1);
+  assert.equal(startedAt.length, 4);
+  await fourth;
+  stop2();
+});
+
+test('options out of range are refused', () => {
+  assert.throws(() => new IntakeFirstLane({ busyShare: 0 }), /busyShare must be in \(0, 1\], not 0/);
+  assert.throws(() => new IntakeFirstLane({ busyShare: 1.5 }), RangeError);
+  assert.throws(() => new IntakeFirstLane({ busyConcurrency: 0 }), /busyConcurrency must be an integer ≥ 1/);
+  assert.throws(() => new IntakeFirstLane({ quietMs: -1 }), /quietMs must be ≥ 0/);
+  assert.throws(() => new IntakeFirstLane({ maxDeferMs: Number.NaN }), /maxDeferMs must be ≥ 0/);
 });
 
 test('a task that throws rejects its own promise only; the lane goes on', async () => {
