@@ -87,6 +87,8 @@ export class StatusOutbox {
   /** File names per callback URL, in delivery order. */
   private readonly queues = new Map<string, string[]>();
   private readonly running = new Map<string, Promise<void>>();
+  /** Per URL: wakes its idle delivery run (waiting for its deletions) when a message is added. */
+  private readonly wakers = new Map<string, () => void>();
   /** Per URL: the file name of the last status (not event) message queued, the barrier of the next `result`. */
   private readonly lastStatus = new Map<string, string>();
   private readonly sleeping = new Set<{ timer: NodeJS.Timeout; wake: () => void }>();
@@ -211,6 +213,9 @@ export class StatusOutbox {
     const stale = await removeTemporaryFiles(this.dir);
     if (stale) this.log.warn('status outbox: removed half-written files of a previous run', { files: stale });
     const names = (await readdir(this.dir)).filter((n) => !n.startsWith(TEMP_PREFIX) && n.endsWith('.json')).sort();
+    // Added together once all are read, so delivery (which starts at the first add) sees the whole queue: a result
+    // goes before the events queued after its barrier (nextIndex) also when its file is read after theirs.
+    const loaded: Entry[] = [];
     for (const file of names) {
       let message: StoredMessage | undefined;
       try {
@@ -229,8 +234,9 @@ export class StatusOutbox {
         continue;
       }
       this.lastStamp = Math.max(this.lastStamp, Number(file.slice(0, 17)));
-      this.add({ file, message, written: Promise.resolve(), refusals: 0 });
+      loaded.push({ file, message, written: Promise.resolve(), refusals: 0 });
     }
+    for (const entry of loaded) this.add(entry);
     if (this.entries.size) this.log.info('status outbox: resuming delivery of messages left by a previous run', { messages: this.entries.size });
   }
 
@@ -241,6 +247,7 @@ export class StatusOutbox {
     if (!queue) this.queues.set(url, (queue = []));
     queue.push(entry.file);
     if (entry.message.kind !== 'event') this.lastStatus.set(url, entry.file);
+    this.wakers.get(url)?.();
     if (!this.running.has(url)) {
       const run: Promise<void> = this.drain(url).finally(() => {
         if (this.running.get(url) === run) this.running.delete(url);
@@ -270,10 +277,21 @@ export class StatusOutbox {
     // latest ones in delivery order: sent again, in that order, after the restart (the manager ignores a repeated
     // status; replayed events end in the same state).
     let deleting: Promise<void> = Promise.resolve();
-    do {
+    for (;;) {
       ({ deleting } = await this.deliverQueue(url, queue, deleting));
-      await deleting;
-    } while (!this.closed && queue.length); // a message added while the last deletions ran
+      if (this.closed) {
+        await deleting;
+        break;
+      }
+      if (queue.length) continue;
+      // The queue is empty: wait for the deletions to end, or for a message added meanwhile, which is then sent at
+      // once (its deletion queued behind the others) instead of after them.
+      const deleted = deleting.then(() => 'deleted' as const);
+      const added = new Promise<'added'>((resolve) => this.wakers.set(url, () => resolve('added')));
+      const why = await Promise.race([deleted, added]);
+      this.wakers.delete(url);
+      if (why === 'deleted' && !queue.length) break;
+    }
     // Synchronously after the last check: a message added from now on starts a new run.
     if (!queue.length && this.queues.get(url) === queue) this.queues.delete(url);
     this.running.delete(url);

@@ -92,6 +92,33 @@ test('the next message goes without waiting for the delivered file to be deleted
   await outbox.close();
 });
 
+test('a message added after the queue ran empty is sent in the same turn, not after the deletions before it', async () => {
+  const dir = await tempDir();
+  let outbox: StatusOutbox | undefined;
+  let loopTurned = false;
+  let resultSentBeforeNextTurn: boolean | undefined;
+  const sender: StatusSender = {
+    sendOnce: async (_url, xml) => {
+      if (xml === 'result') resultSentBeforeNextTurn = !loopTurned;
+      // The next status (a start's SUCCESS after the Started event) comes once the event was delivered and the
+      // queue is empty, while the event's file is still being written and deleted (I/O, later turns).
+      if (xml === 'event') {
+        setImmediate(() => {
+          setTimeout(() => (loopTurned = true), 0);
+          void outbox!.enqueue(A, 'result', undefined, 'result');
+        });
+      }
+    },
+  };
+  outbox = await StatusOutbox.open(dir, sender, { logger });
+  await outbox.enqueue(A, 'event', undefined, 'event');
+  await waitFor('the result sent', () => resultSentBeforeNextTurn !== undefined);
+  await outbox.idle();
+  assert.equal(resultSentBeforeNextTurn, true, 'sent without waiting for the event file\'s write and deletion');
+  assert.deepEqual(await readdir(dir), [], 'both files deleted once idle');
+  await outbox.close();
+});
+
 test('files are 0600 in a 0700 folder and hold URL, document and attempt count; deleted only after success', async () => {
   const dir = await tempDir();
   const sender = new FakeSender();
