@@ -65,17 +65,14 @@ export async function writeSeedIso(
   const tmpIso = `${iso}.tmp-${randomBytes(4).toString('hex')}`;
   const removeInput = () => rm(dir, { recursive: true, force: true }).catch(() => undefined);
   try {
-    // The files go straight into the temporary folder (genisoimage puts the folder's content at the ISO's root;
-    // with -rock its mode too: 0755 as before, not mkdtemp's 0700), all at once; every write has ended before the
-    // folder is removed.
-    const written = await Promise.allSettled([
-      chmod(dir, 0o755),
-      ...entries.map(([name, content]) => writeFile(path.join(dir, name), content, { mode: 0o644 })),
-    ]);
+    // The files go straight into the temporary folder (genisoimage puts the folder's content at the ISO's root),
+    // all at once; every write has ended before the folder is removed. The folder stays mkdtemp's 0700 (nobody
+    // else reads the seed while it is made); `-dir-mode 0755` gives the ISO's root the mode it always had.
+    const written = await Promise.allSettled(entries.map(([name, content]) => writeFile(path.join(dir, name), content, { mode: 0o644 })));
     for (const w of written) if (w.status === 'rejected') throw w.reason;
     await runCommand(
       options.binary ?? 'genisoimage',
-      ['-output', tmpIso, '-volid', 'cidata', '-joliet', '-rock', '-input-charset', 'utf-8', '-quiet', dir],
+      ['-output', tmpIso, '-volid', 'cidata', '-joliet', '-rock', '-dir-mode', '0755', '-input-charset', 'utf-8', '-quiet', dir],
       { timeoutSeconds: options.timeoutSeconds ?? 30 },
       makeError,
     );

@@ -32,7 +32,7 @@ test('writes a cidata ISO with the seed files, Rock Ridge and Joliet names', asy
   assert.match(pvd.stdout, /^Volume id: cidata$/m);
   assert.match(pvd.stdout, /Rock Ridge signatures version/);
   assert.match(pvd.stdout, /Joliet with UCS level/);
-  // The ISO's root directory is world-readable (Rock Ridge keeps the input folder's mode: not mkdtemp's 0700).
+  // The ISO's root directory is world-readable (`-dir-mode 0755`; the input folder itself is mkdtemp's 0700).
   assert.match((await execa('isoinfo', ['-R', '-l', '-i', iso])).stdout, /^drwxr-xr-x\s.*\s\.\s*$/m);
   for (const [name, content] of Object.entries(files)) {
     const x = await execa('isoinfo', ['-R', '-i', iso, '-x', `/${name}`], { stripFinalNewline: false });
