@@ -19,7 +19,6 @@ const CREATES = 200;
 const EXCLUDED = ['10.78.0.20', '10.78.0.40', '10.78.0.60'];
 
 test('200 concurrent creates on two managers against a pool of 50: 50 succeed, 150 pool exhausted, no address twice, pool whole after deletes', { timeout: 4 * 60_000 }, async (t) => {
-  // The drop is registered first, so it runs last (after hooks run in reverse): the managers are gone before it.
   const onServer = await testDatabaseOrSkip(t);
   if (!onServer) return;
   const { settings, database } = onServer;
@@ -31,7 +30,12 @@ test('200 concurrent creates on two managers against a pool of 50: 50 succeed, 1
     managers: ['a', 'b'],
     agentDelay: '0.05',
     config: { actionTimeoutSeconds: 60 },
+  }).catch(async (err: unknown) => {
+    await database.drop();
+    throw err;
   });
+  // Registered after the managers' clean-up, so it runs after it (after-hooks run in registration order).
+  t.after(() => database.drop());
   const { clearinghouse, plugin } = bed;
   await bed.start('a'); // A migrates first
   await bed.start('b');

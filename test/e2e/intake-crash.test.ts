@@ -44,10 +44,14 @@ test('MariaDB: kill -9 right after send answered 40 creates, restart: every acce
   const db = await testDatabaseOrSkip(t);
   if (!db) return;
   const { settings, database } = db;
-  await intakeCrash(t, database.config, async () => {
-    const db = await connectMysql(settings, { database: database.name });
-    return { query: async (sql: string) => (await db.query<mysql.RowDataPacket[]>(sql))[0] as Array<Record<string, unknown>>, close: () => db.end() };
-  });
+  try {
+    await intakeCrash(t, database.config, async () => {
+      const db = await connectMysql(settings, { database: database.name });
+      return { query: async (sql: string) => (await db.query<mysql.RowDataPacket[]>(sql))[0] as Array<Record<string, unknown>>, close: () => db.end() };
+    });
+  } finally {
+    t.after(() => database.drop()); // after the managers' own clean-up (after-hooks run in registration order)
+  }
 });
 
 async function intakeCrash(t: TestContext, database: Record<string, unknown>, connect: () => Promise<{ query: Query; close(): Promise<void> | void }>): Promise<void> {

@@ -48,17 +48,21 @@ test('kill -9 a manager with 20 creates in flight, restart it: all terminal, eac
   const db = await testDatabaseOrSkip(t);
   if (!db) return;
   const { settings, database } = db;
-  await crashProof(t, {
-    database: database.config,
-    managers: ['a', 'b'],
-    async connect() {
-      const db = await connectMysql(settings, { database: database.name });
-      return {
-        query: async (sql) => (await db.query<mysql.RowDataPacket[]>(sql))[0] as Array<Record<string, unknown>>,
-        close: () => db.end(),
-      };
-    },
-  });
+  try {
+    await crashProof(t, {
+      database: database.config,
+      managers: ['a', 'b'],
+      async connect() {
+        const db = await connectMysql(settings, { database: database.name });
+        return {
+          query: async (sql) => (await db.query<mysql.RowDataPacket[]>(sql))[0] as Array<Record<string, unknown>>,
+          close: () => db.end(),
+        };
+      },
+    });
+  } finally {
+    t.after(() => database.drop()); // after the managers' own clean-up (after-hooks run in registration order)
+  }
 });
 
 test('SQLite: kill -9 the manager with 20 creates in flight, restart it: all terminal, each status once, addresses consistent', { timeout: 2 * 60_000 }, async (t) => {

@@ -46,10 +46,18 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** Creates an empty database (utf8mb4, binary collation) on `admin`, a connection to the server of `settings`. */
+/**
+ * Creates an empty database (utf8mb4, binary collation) on `admin`, a connection to the server of `settings`; its
+ * `drop()` also closes `admin`. @throws the server's error (`admin` closed then).
+ */
 export async function createTestDatabase(admin: mysql.Connection, settings: MysqlSettings): Promise<TestDatabase> {
   const name = `kvmcrm_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
-  await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+  try {
+    await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+  } catch (err) {
+    await admin.end().catch(() => undefined);
+    throw err;
+  }
   return {
     name,
     config: { type: 'mysql', host: settings.host, port: settings.port, username: settings.username, password: settings.password, database: name },
@@ -67,13 +75,15 @@ export interface TestDatabaseOnServer {
 }
 
 /**
- * The opening of a MariaDB test: a fresh database on the test server, dropped by `t.after` (registered here, so it
- * runs after the test's own later after-hooks: whatever uses the database is stopped before the drop). Without a
- * reachable server the test is skipped and `undefined` returned, unless `CI` or `KVMCRM_TEST_REQUIRE_MYSQL` is
- * set: then it fails with the reason.
- * @throws AssertionError (through node:assert) when the server is required and missing.
+ * The opening of a MariaDB test: a fresh database on the test server. The caller drops it with
+ * `t.after(() => database.drop())` registered once whatever uses the database has registered its own clean-up
+ * (node:test runs after-hooks in the order they were registered: the managers must be stopped before the drop).
+ * Without a reachable server the test is skipped and `undefined` returned, unless `CI` or
+ * `KVMCRM_TEST_REQUIRE_MYSQL` is set: then it fails with the reason.
+ * @throws AssertionError (through node:assert) when the server is required and missing; the server's error when
+ *   the database cannot be created (the connection is closed then).
  */
-export async function testDatabaseOrSkip(t: { skip(message?: string): void; after(fn: () => Promise<void>): void }): Promise<TestDatabaseOnServer | undefined> {
+export async function testDatabaseOrSkip(t: { skip(message?: string): void }): Promise<TestDatabaseOnServer | undefined> {
   const settings = mysqlSettings();
   let admin: mysql.Connection | undefined;
   let why = typeof settings === 'string' ? settings : '';
@@ -89,7 +99,5 @@ export async function testDatabaseOrSkip(t: { skip(message?: string): void; afte
     t.skip(`no MySQL/MariaDB: ${why} (run scripts/setup-mariadb.sh as root)`);
     return undefined;
   }
-  const database = await createTestDatabase(admin, settings);
-  t.after(() => database.drop());
-  return { settings, database };
+  return { settings, database: await createTestDatabase(admin, settings) };
 }
