@@ -1,6 +1,6 @@
 /**
  * Decisions 034 and 040: the background lane gives way to the intake (one task at a time while the intake is busy,
- * i.e. a `send` in flight or answered less than `quietMs` ago, within `busyShare` of wall time and never deferred past
+ * i.e. a `send` in flight or answered less than `quietMs` ago, within `busyShare` of the loop's active time and never deferred past
  * `maxDeferMs`; more when idle), keeps arrival order, yields between starts, and refuses work past its cap; the backlog guard's cached count never
  * lets a principal past the limit that an exact read would refuse after its own sends; the first hand-over claims
  * an action only while no send was made.
@@ -151,6 +151,31 @@ test('while busy, background tasks keep to busyShare of wall time: after a task 
   assert.equal(startedAt.c, 1100, 'a task of 0 ms owes no rest');
   tasks[2]!.release();
   await tasks[2]!.promise;
+  stop();
+});
+
+test('a task is charged the loop\'s active time, not its wall time: a hand-over waiting on a slow agent owes little rest', async () => {
+  const clock = new FakeClock();
+  let active = 0; // the loop's active milliseconds, moved by the test (a real clock reads eventLoopUtilization)
+  const lane = new IntakeFirstLane({ busyShare: 0.2, quietMs: 0, maxDeferMs: 10_000, clock: Object.assign(clock, { activeMs: () => active }) });
+  const stop = lane.intakeStarted();
+  const startedAt: Record<string, number> = {};
+  const tasks = ['a', 'b'].map((n) => {
+    const g = gate([], n);
+    return { ...g, promise: lane.enqueue(1, async () => { startedAt[n] = clock.now(); await g.run(); }) };
+  });
+  await clock.settle();
+  assert.equal(startedAt.a, 1000);
+  active += 5; // 5 ms of work (the admission), then 495 ms waiting on the agent with the loop idle
+  await clock.advance(500);
+  tasks[0]!.release();
+  await tasks[0]!.promise;
+  await clock.advance(19);
+  assert.equal(startedAt.b, undefined, '5 ms active at share 0.2: 20 ms of rest, not 2,000');
+  await clock.advance(1);
+  assert.equal(startedAt.b, 1520, 'b starts 20 ms after a ended');
+  tasks[1]!.release();
+  await tasks[1]!.promise;
   stop();
 });
 

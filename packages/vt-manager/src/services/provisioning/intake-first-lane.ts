@@ -7,9 +7,10 @@
  * quiet for {@link LaneOptions.quietMs} after the last one answered (at concurrency 20 the in-flight count drops to 0
  * between two sends, so "in flight" alone does not see a burst). While busy:
  * - at most {@link LaneOptions.busyConcurrency} tasks run at once;
- * - a token budget keeps background work to {@link LaneOptions.busyShare} of wall time: each task's duration is
- *   measured (start to settle, milliseconds), and after a task of `d` ms started while busy, the next busy start
- *   waits until `d · (1 − share) / share` ms after it ended (a 20 ms admission at share 0.2: 80 ms of rest);
+ * - a token budget keeps background work to {@link LaneOptions.busyShare} of the event loop: each task is charged
+ *   the loop's active time from its start to its settle (`d` ms, {@link LaneClock.activeMs}: a hand-over waiting on
+ *   a slow agent while the loop idles costs little), and after a task of `d` ms started while busy, the next busy
+ *   start waits until `d · (1 − share) / share` ms after it ended (a 20 ms admission at share 0.2: 80 ms of rest);
  * - a starvation bound: a task that has waited {@link LaneOptions.maxDeferMs} since it was queued starts anyway
  *   (still within the concurrency limit), so a sustained flood slows the background down, never stops it.
  * When not busy, up to {@link LaneOptions.idleConcurrency} tasks run at once and there is no budget. Every start goes
@@ -31,11 +32,17 @@ export interface LaneClock {
   setTimer(fn: () => void, ms: number): () => void;
   /** Calls `fn` in a later macrotask (after pending I/O callbacks). */
   yieldThen(fn: () => void): void;
+  /**
+   * Milliseconds the event loop has been active (not waiting for I/O or timers) so far; a task is charged the
+   * difference over its run. Default: {@link now} (wall time).
+   */
+  activeMs?(): number;
 }
 
-/** The real clock: `performance.now()`, `setTimeout`, `setImmediate`. */
+/** The real clock: `performance.now()`, `setTimeout`, `setImmediate`, the loop's active time (`eventLoopUtilization`). */
 export const REAL_LANE_CLOCK: LaneClock = {
   now: () => performance.now(),
+  activeMs: () => performance.eventLoopUtilization().active,
   setTimer: (fn, ms) => {
     const t = setTimeout(fn, ms);
     return () => clearTimeout(t);
@@ -195,17 +202,22 @@ export class IntakeFirstLane {
     }
     this.queue.shift();
     this.running++;
-    const started = now;
+    const activeAtStart = this.activeMs();
     void head.run().finally(() => {
       this.running--;
       if (busy) {
         const end = this.clock.now();
-        const rest = ((end - started) * (1 - this.busyShare)) / this.busyShare;
+        const rest = ((this.activeMs() - activeAtStart) * (1 - this.busyShare)) / this.busyShare;
         this.restUntil = Math.max(this.restUntil, end + rest);
       }
       this.schedulePump();
     });
     if (this.queue.length > 0) this.schedulePump(); // the next one, after a yield
+  }
+
+  /** The loop's active milliseconds so far (the clock's, else its wall time). */
+  private activeMs(): number {
+    return this.clock.activeMs ? this.clock.activeMs() : this.clock.now();
   }
 
   /** Arranges a pump at time `at` (Infinity: none), keeping the earlier one when one is already set. */
