@@ -24,6 +24,16 @@ function gate(log: string[], name: string) {
   return { run: async () => { log.push(name); await done; }, release: () => release() };
 }
 
+/** Queues one gated task per name on `lane`; `startedAt[name]` is the clock's time when it started. */
+function gatedTasks(lane: IntakeFirstLane, clock: LaneClock, names: string[]) {
+  const startedAt: Record<string, number> = {};
+  const tasks = names.map((n) => {
+    const g = gate([], n);
+    return { ...g, promise: lane.enqueue(1, async () => { startedAt[n] = clock.now(); await g.run(); }) };
+  });
+  return { startedAt, tasks };
+}
+
 /**
  * A fake {@link LaneClock} for these tests only: time moves when the test says so, timers fire in due order from
  * {@link advance}, and the lane's macrotask yields run only from {@link turn} / {@link settle}, one turn at a time.
@@ -131,11 +141,7 @@ test('while busy, background tasks keep to busyShare of wall time: after a task 
   const clock = new FakeClock();
   const lane = new IntakeFirstLane({ busyShare: 0.2, quietMs: 0, maxDeferMs: 10_000, clock });
   const stop = lane.intakeStarted();
-  const startedAt: Record<string, number> = {};
-  const tasks = ['a', 'b', 'c'].map((n) => {
-    const g = gate([], n);
-    return { ...g, promise: lane.enqueue(1, async () => { startedAt[n] = clock.now(); await g.run(); }) };
-  });
+  const { startedAt, tasks } = gatedTasks(lane, clock, ['a', 'b', 'c']);
   await clock.settle();
   assert.equal(startedAt.a, 1000, 'the first starts at once');
   await clock.advance(20); // a runs 20 ms
@@ -159,11 +165,7 @@ test('a task is charged the loop\'s active time, not its wall time: a hand-over 
   let active = 0; // the loop's active milliseconds, moved by the test (a real clock reads eventLoopUtilization)
   const lane = new IntakeFirstLane({ busyShare: 0.2, quietMs: 0, maxDeferMs: 10_000, clock: Object.assign(clock, { activeMs: () => active }) });
   const stop = lane.intakeStarted();
-  const startedAt: Record<string, number> = {};
-  const tasks = ['a', 'b'].map((n) => {
-    const g = gate([], n);
-    return { ...g, promise: lane.enqueue(1, async () => { startedAt[n] = clock.now(); await g.run(); }) };
-  });
+  const { startedAt, tasks } = gatedTasks(lane, clock, ['a', 'b']);
   await clock.settle();
   assert.equal(startedAt.a, 1000);
   active += 5; // 5 ms of work (the admission), then 495 ms waiting on the agent with the loop idle

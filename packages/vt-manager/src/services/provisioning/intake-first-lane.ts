@@ -60,7 +60,7 @@ export interface LaneOptions {
   maxQueuedActions?: number;
   /** Milliseconds the intake counts as busy after its last submission answered. Default 100 (0: busy only while one is in flight). */
   quietMs?: number;
-  /** Share of wall time background tasks may take while the intake is busy, in (0, 1]. Default 0.2 (1: no rest between tasks). */
+  /** Share of the event loop's active time background tasks may take while the intake is busy, in (0, 1]. Default 0.2 (1: no rest between tasks). */
   busyShare?: number;
   /** Most milliseconds a queued task waits for the budget while the intake is busy (the starvation bound). Default 2,000. */
   maxDeferMs?: number;
