@@ -96,7 +96,7 @@ export function createDataSource(options: DatabaseOptions, flavour: MysqlFlavour
     // its errors still carry the server's code and message. `maxPreparedStatements`: mysql2 gives every pooled
     // connection a prepared-statement LRU allocated at its full size up front (four 16,000-slot arrays, ~0.5 MiB of
     // V8 heap per connection, ~5 MiB for the pool, live for the process's life); typeorm's MySQL driver sends every
-    // statement with `query`, never `execute`, so the cache stays empty: one slot (decision 031, amended).
+    // statement with `query`, never `execute`, so the cache stays empty: one slot (decision 035, amended).
     extra: { trace: false, maxPreparedStatements: 1 },
   });
 }
