@@ -90,8 +90,9 @@ source "$REPO/scripts/lib/apt-deps.sh"
 
 # --- 1. system packages -----------------------------------------------------------------------------------------
 # manager: xmlsec1 (GENI credential signatures, decision 023); agent: qemu, qemu-img, libvirt and virsh, genisoimage
-# (cloud-init seeds), dnsmasq-base (libvirt's default network); both: rsync (this installer's copy).
-if [[ "$ROLE" == manager ]]; then APT=(xmlsec1 ca-certificates); else APT=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients genisoimage dnsmasq-base iproute2); fi
+# (cloud-init seeds), dnsmasq-base (libvirt's default network), python3-libvirt (the agent's held-open libvirt
+# connection, decision 041); both: rsync (this installer's copy).
+if [[ "$ROLE" == manager ]]; then APT=(xmlsec1 ca-certificates); else APT=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients genisoimage dnsmasq-base iproute2 python3-libvirt); fi
 if [[ -z "$R" ]]; then
   ensure_apt_packages rsync
 else
@@ -115,6 +116,8 @@ for p in "${PKGS[@]}"; do
   mkdir -p "$STAGE/packages/$p"
   cp -p "$REPO/packages/$p/package.json" "$STAGE/packages/$p/"
   cp -a "$REPO/packages/$p/dist" "$STAGE/packages/$p/"
+  # the agent's libvirt connection helper (decision 041), beside dist/
+  [[ -d "$REPO/packages/$p/libexec" ]] && cp -a "$REPO/packages/$p/libexec" "$STAGE/packages/$p/"
   ln -s "../../packages/$p" "$STAGE/node_modules/@kvm-crm/$p"
 done
 # production dependencies of the installed workspaces, as npm resolved them in the build tree (each top-level

@@ -29,9 +29,9 @@ fi
 # chromium: the dashboard's browser test (Playwright drives the system Chromium); prometheus: promtool checks
 # deploy/'s alert rules; virtinst: virt-install, the peer in the performance benchmark; systemd: systemd-analyze
 # verify of deploy/systemd units (no running init needed); rsync: scripts/install.sh copies the built tree with it
-# (its test installs into a scratch root).
+# (its test installs into a scratch root); python3-libvirt: the agent's held-open libvirt connection (decision 041).
 PACKAGES=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients genisoimage dnsmasq-base iptables iproute2 xmlsec1 libxml2-utils
-  chromium prometheus virtinst systemd rsync)
+  chromium prometheus virtinst systemd rsync python3-libvirt)
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

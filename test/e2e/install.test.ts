@@ -107,6 +107,7 @@ describe('scripts/install.sh into a scratch root', { skip: process.getuid?.() !=
       // the code: shared + the daemon, production dependencies only, nothing group/other writable, owned by root
       assert.ok(existsSync(path.join(dest, `packages/${pkg}/dist/main.js`)));
       assert.ok(existsSync(path.join(dest, 'packages/shared/dist/index.js')));
+      assert.equal(existsSync(path.join(dest, 'packages/oxad-agent/libexec/libvirt-session.py')), role === 'agent', 'the libvirt connection helper (decision 041)');
       assert.ok(!existsSync(path.join(dest, `packages/${other}`)), `${other} is not installed with the ${role}`);
       assert.ok(!existsSync(path.join(dest, 'packages/harness')));
       assert.ok(!existsSync(path.join(dest, 'node_modules/typescript')), 'dev dependencies are left out');

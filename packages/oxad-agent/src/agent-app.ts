@@ -28,6 +28,8 @@ import { readSeedIso, writeSeedIso } from './adapters/seed-iso.js';
 import { GuestHostnameService } from './services/guest-hostname-service.js';
 import { replaceSeedMedium } from './adapters/seed-medium.js';
 import { Virsh } from './adapters/virsh.js';
+import { LibvirtConnection } from './adapters/libvirt-connection.js';
+import { LibvirtDomains } from './adapters/libvirt-domains.js';
 import { VmStore } from './adapters/vm-store.js';
 import type { AgentOptions } from './agent-options.js';
 import { ActionJournal } from './services/action-journal.js';
@@ -131,7 +133,13 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   const observed = createAgentMetrics();
   const metrics = observed.metrics;
   const t = options.commandTimeouts; // decision record 037
-  const virsh = new Virsh({ uri: options.libvirtUri, timeoutSeconds: t.virshSeconds, startStopTimeoutSeconds: t.virshStartStopSeconds, onCommand: metrics.command });
+  const virshOptions = { uri: options.libvirtUri, timeoutSeconds: t.virshSeconds, startStopTimeoutSeconds: t.virshStartStopSeconds, onCommand: metrics.command };
+  // Decision 041: the frequent libvirt calls go through one connection held open; the agent does not start without it.
+  const connection = options.libvirtConnection.persistent
+    ? new LibvirtConnection({ uri: options.libvirtUri, python: options.libvirtConnection.python, logger: logger.child({ part: 'libvirt' }) })
+    : undefined;
+  await connection?.open();
+  const virsh = connection ? new LibvirtDomains(connection, virshOptions) : new Virsh(virshOptions);
   const qemuImg = new QemuImg({ timeoutSeconds: t.qemuImgSeconds, convertTimeoutSeconds: t.qemuImgConvertSeconds, onCommand: metrics.command });
   const seedIso = { timeoutSeconds: t.seedIsoSeconds };
   const templates = new TemplateCatalogue(path.join(options.storageRoot, 'templates'), qemuImg, logger.child({ part: 'templates' }));
@@ -268,6 +276,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
       await closeServer(server);
       await Promise.all([provisioning.idle(), monitoring.idle(), events?.forwarder.close(), poweroffWatcher.idle(), migration.idle()]);
       await outbox.close(); // undelivered statuses stay on disk for the next start
+      await connection?.close();
     },
   };
 }

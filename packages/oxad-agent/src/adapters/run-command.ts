@@ -1,10 +1,11 @@
 /**
- * The one place where the agent starts external programs: always `execa(file, argv[])`, never a shell, no stdin,
+ * The one place where the agent starts external programs: always `execa(file, argv[])`, never a shell, no stdin
+ * (except the libvirt connection's requests, {@link StartCommandOptions.stdin}),
  * and the C locale so that error messages can be matched. {@link runCommand} runs a program to completion with a
  * timeout; {@link startCommand} starts one whose output is read while it runs (the hypervisor probe's qemu, the
  * `virsh event` stream) and that its caller stops.
  */
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { execa } from 'execa';
 import { UpstreamError } from '@kvm-crm/shared/errors';
 
@@ -122,6 +123,8 @@ export interface StartCommandOptions {
   timeoutSeconds?: number;
   /** `ignore` discards standard output; default `pipe` ({@link StartedCommand.stdout}). */
   stdout?: 'pipe' | 'ignore';
+  /** `pipe` gives the program a standard input to write to ({@link StartedCommand.stdin}); default `ignore`. */
+  stdin?: 'pipe' | 'ignore';
   /** Environment on top of `LC_ALL=C LANG=C`; default nothing more. */
   env?: Record<string, string>;
 }
@@ -148,6 +151,8 @@ export interface StartedCommand {
   readonly pid: number | undefined;
   /** Standard output (undefined with `stdout: 'ignore'`). */
   readonly stdout: Readable | undefined;
+  /** Standard input (only with `stdin: 'pipe'`). */
+  readonly stdin: Writable | undefined;
   /** Standard error. */
   readonly stderr: Readable | undefined;
   /** Resolves once the program has ended, however it ended. Never rejects. */
@@ -160,13 +165,14 @@ export interface StartedCommand {
 }
 
 /**
- * Starts `file` with `args` (an argv array, no shell, no stdin, `LC_ALL=C`) and returns at once.
+ * Starts `file` with `args` (an argv array, no shell, `LC_ALL=C`; standard input only with `stdin: 'pipe'`) and
+ * returns at once.
  * @throws nothing: a program that cannot be started ends at once, with `exited` saying why.
  */
 export function startCommand(file: string, args: readonly string[], options: StartCommandOptions = {}): StartedCommand {
   const child = execa(file, args, {
     reject: false,
-    stdin: 'ignore',
+    stdin: options.stdin ?? 'ignore',
     stdout: options.stdout ?? 'pipe',
     buffer: false,
     forceKillAfterDelay: 2000,
@@ -184,6 +190,7 @@ export function startCommand(file: string, args: readonly string[], options: Sta
   return {
     pid: child.pid,
     stdout: child.stdout ?? undefined,
+    stdin: child.stdin ?? undefined,
     stderr: child.stderr ?? undefined,
     exited,
     kill: (signal: NodeJS.Signals = 'SIGTERM') => child.kill(signal),

@@ -4,7 +4,7 @@ import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { execa } from 'execa';
-import { InputError } from '@kvm-crm/shared';
+import { createLogger, InputError } from '@kvm-crm/shared';
 import { renderSeedFiles } from '../../dist/domain/cloud-init-seed.js';
 import { type DomainSpec, parseDomainMetadata, renderDomainXml } from '../../dist/domain/domain-xml.js';
 import { buildProbeBootSector } from '../../dist/domain/probe-boot-sector.js';
@@ -20,6 +20,8 @@ import {
   parseDomStatsStates,
   parseUuidNameList,
 } from '../../dist/adapters/virsh.js';
+import { LibvirtCallError, LibvirtConnection } from '../../dist/adapters/libvirt-connection.js';
+import { LibvirtDomains } from '../../dist/adapters/libvirt-domains.js';
 
 test('parses virsh list and domstats output', () => {
   assert.deepEqual(
@@ -48,9 +50,11 @@ test('rejects bad domain names and paths before running virsh', async () => {
   assert.throws(() => new Virsh({ uri: 'qemu:///system --readonly' }), InputError);
 });
 
-describe('Virsh against the real libvirt (qemu:///system)', async () => {
+// The same behaviour through `virsh` runs and through the agent's held-open connection (decision 041).
+for (const via of ['virsh', 'the libvirt connection'] as const) describe(`Virsh against the real libvirt (qemu:///system), through ${via}`, async () => {
   const skip = await libvirtUnavailableReason();
-  const virsh = new Virsh({ uri: TEST_LIBVIRT_URI, timeoutSeconds: 60 });
+  const connection = via === 'virsh' ? undefined : new LibvirtConnection({ uri: TEST_LIBVIRT_URI, logger: createLogger({ component: 'test', silent: true }) });
+  const virsh = connection ? new LibvirtDomains(connection, { uri: TEST_LIBVIRT_URI, timeoutSeconds: 60 }) : new Virsh({ uri: TEST_LIBVIRT_URI, timeoutSeconds: 60 });
   const qemuImg = new QemuImg();
   let run: TestRun;
   let templatePath: string;
@@ -60,6 +64,7 @@ describe('Virsh against the real libvirt (qemu:///system)', async () => {
 
   before(async () => {
     if (skip) return;
+    await connection?.open();
     run = await createTestRun(virsh);
     // Template: the probe boot sector (prints a marker on COM1 under TCG), padded to 1 MiB, as qcow2, mode 0644.
     const raw = path.join(run.templatesDir, 'probe.raw');
@@ -81,6 +86,7 @@ describe('Virsh against the real libvirt (qemu:///system)', async () => {
     if (skip || !run) return;
     const problems = await run.cleanup();
     if (bridge) await execa('ip', ['link', 'del', bridge], { reject: false });
+    await connection?.close();
     assert.deepEqual(problems, [], 'cleanup problems');
   });
 
@@ -154,6 +160,11 @@ describe('Virsh against the real libvirt (qemu:///system)', async () => {
 
     await timed(t, 'start', () => virsh.start(name));
     assert.equal(await virsh.domState(name), 'running');
+    assert.deepEqual(await virsh.domStateReason(name), { state: 'running', reason: 'booted' });
+    await virsh.setAutostart(name, true);
+    assert.equal(await virsh.autostart(name), true);
+    await virsh.setAutostart(name, false);
+    assert.equal(await virsh.autostart(name), false);
     await assert.rejects(virsh.start(name), DomainStateError);
     assert.equal((await virsh.listAll()).find((d) => d.name === name)?.state, 'running');
     assert.deepEqual(parseDomainMetadata(await virsh.dumpXml(name)), spec.metadata, 'metadata in the live XML');
@@ -185,6 +196,7 @@ describe('Virsh against the real libvirt (qemu:///system)', async () => {
     await timed(t, 'reboot (ACPI request only)', () => virsh.reboot(name));
     await timed(t, 'destroy', () => virsh.destroy(name));
     assert.equal(await virsh.domState(name), 'shut off');
+    assert.deepEqual(await virsh.domStateReason(name), { state: 'shut off', reason: 'destroyed' });
     assert.equal((await stat(spec.diskPath)).uid, 0, 'overlay given back to root after the guest stopped');
     assert.equal((await stat(templatePath)).uid, 0);
 
@@ -221,6 +233,12 @@ describe('Virsh against the real libvirt (qemu:///system)', async () => {
     await assert.rejects(virsh.define(broken), VirshError);
     const unreachable = new Virsh({ uri: 'qemu+unix:///system?socket=/nonexistent/sock', timeoutSeconds: 10 });
     await assert.rejects(unreachable.version(), VirshError);
+    if (connection) {
+      const none = new LibvirtConnection({ uri: 'qemu+unix:///system?socket=/nonexistent/sock', logger: createLogger({ component: 'test', silent: true }) });
+      await assert.rejects(none.open(), (err: unknown) => err instanceof LibvirtCallError && /nonexistent\/sock/.test(err.message));
+      assert.equal(none.pid, undefined, 'no helper left running');
+      await none.close();
+    }
   });
 
   test('qemu needs search permission on every folder up to the disk', { skip }, async () => {

@@ -1,0 +1,196 @@
+#!/usr/bin/python3
+"""The agent's long-lived libvirt connection (decision 041): one process per agent, one libvirt connection.
+
+Run by `adapters/libvirt-session.ts` as `/usr/bin/python3 libvirt-session.py <uri>` with Debian's python3-libvirt
+(the official binding, the same release as libvirtd). It reads one JSON request per line on standard input and
+writes one JSON answer per line on standard output, in any order (each request runs in its own worker thread, so
+a `start` that waits for QEMU does not hold a `domstate` back):
+
+    request   {"id": 7, "op": "start", "name": "kvmcrm-…"}
+    answer    {"id": 7, "ok": true, "value": null}
+              {"id": 7, "ok": false, "code": 55, "domain": 10, "message": "Requested operation is not valid: …"}
+
+`code` and `domain` are libvirt's virErrorNumber and virErrorDomain (0 for an error that is not libvirt's). The
+first line it writes is {"id": 0, "ok": true, "value": {"libvirt": <version number>}} once the connection is open,
+or an error answer with id 0 and exit status 1. It ends when standard input ends (the agent went away). Arguments
+are JSON values, never command text: names and paths were validated by the agent, and libvirt gets them as
+arguments of its API calls. A call that fails because the connection broke (libvirtd restarted) is made once
+more on a new connection.
+"""
+import json
+import os
+import re
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import libvirt
+
+# virsh's words for states and reasons (virsh-domain-monitor.c, libvirt 9.0), so that answers read as virsh's did.
+STATES = {0: "no state", 1: "running", 2: "idle", 3: "paused", 4: "in shutdown", 5: "shut off", 6: "crashed",
+          7: "pmsuspended"}
+# `virsh domstats --state` codes as the agent's listing names them (adapters/virsh.ts STATE_BY_CODE).
+LIST_STATES = {**STATES, 2: "blocked"}
+REASONS = {
+    1: {1: "booted", 2: "migrated", 3: "restored", 4: "from snapshot", 5: "unpaused", 6: "migration canceled",
+        7: "save canceled", 8: "event wakeup", 9: "crashed", 10: "post-copy", 11: "post-copy failed"},
+    3: {1: "user", 2: "migrating", 3: "saving", 4: "dumping", 5: "I/O error", 6: "watchdog", 7: "from snapshot",
+        8: "shutting down", 9: "creating snapshot", 10: "crashed", 11: "starting up", 12: "post-copy",
+        13: "post-copy failed"},
+    4: {1: "user"},
+    5: {1: "shutdown", 2: "destroyed", 3: "crashed", 4: "migrated", 5: "saved", 6: "failed", 7: "from snapshot",
+        8: "daemon"},
+    6: {1: "panicked"},
+}
+UNDEFINE_FLAGS = (libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+                  | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA)
+
+uri = sys.argv[1]
+conn_lock = threading.Lock()
+out_lock = threading.Lock()
+conn = None
+
+
+def connection():
+    """The open connection, opened again when the last one broke."""
+    global conn
+    with conn_lock:
+        if conn is None:
+            conn = libvirt.open(uri)
+        return conn
+
+
+def drop(broken):
+    """Forgets `broken` when it is still the current connection, so that the next call opens a new one."""
+    global conn
+    with conn_lock:
+        if conn is broken:
+            conn = None
+            try:
+                broken.close()
+            except libvirt.libvirtError:
+                pass
+
+
+def alive(c):
+    try:
+        return c.isAlive() == 1
+    except libvirt.libvirtError:
+        return False
+
+
+def state_text(state, reason, names=STATES):
+    return {"state": names.get(state, "state %d" % state), "reason": REASONS.get(state, {}).get(reason, "unknown")}
+
+
+def read_file(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def lookup(c, name):
+    """The domain by name, or by UUID when `name` is one (as virsh looks a domain argument up)."""
+    return c.lookupByUUIDString(name) if UUID.match(name) else c.lookupByName(name)
+
+
+def domain_call(method, *args):
+    """An op that looks the domain up by name and calls `method` on it; answers null."""
+    def op(c, r):
+        getattr(lookup(c, r["name"]), method)(*args)
+    return op
+
+
+def define(c, r):
+    c.defineXML(read_file(r["path"]))
+
+
+def set_autostart(c, r):
+    lookup(c, r["name"]).setAutostart(1 if r["enabled"] else 0)
+
+
+def list_all(c, _r):
+    return [dict(name=d.name(), uuid=d.UUIDString(), **state_text(*d.state(), names=LIST_STATES))
+            for d in c.listAllDomains(0)]
+
+
+OPS = {
+    "version": lambda c, _r: c.getLibVersion(),
+    "domstate": lambda c, r: state_text(*lookup(c, r["name"]).state()),
+    "get-autostart": lambda c, r: lookup(c, r["name"]).autostart() == 1,
+    "define": define,
+    "start": domain_call("create"),
+    "shutdown": domain_call("shutdownFlags", libvirt.VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN),
+    "destroy": domain_call("destroy"),
+    "reboot": domain_call("reboot", libvirt.VIR_DOMAIN_REBOOT_ACPI_POWER_BTN),
+    "undefine": domain_call("undefineFlags", UNDEFINE_FLAGS),
+    "set-autostart": set_autostart,
+    "list-all": list_all,
+}
+
+
+def answer(message):
+    line = json.dumps(message, separators=(",", ":")) + "\n"
+    with out_lock:
+        try:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+        except BrokenPipeError:  # the agent is gone: nobody to answer
+            pass
+
+
+def failure(rid, err):
+    if isinstance(err, libvirt.libvirtError):
+        return {"id": rid, "ok": False, "code": err.get_error_code() or 0, "domain": err.get_error_domain() or 0,
+                "message": err.get_error_message() or str(err)}
+    return {"id": rid, "ok": False, "code": 0, "domain": 0, "message": "%s: %s" % (type(err).__name__, err)}
+
+
+def handle(request):
+    rid = request.get("id")
+    try:
+        op = OPS.get(request.get("op"))
+        if op is None:
+            raise ValueError("unknown op %r" % request.get("op"))
+        for attempt in (0, 1):
+            c = connection()
+            try:
+                value = op(c, request)
+                break
+            except libvirt.libvirtError:
+                if attempt == 0 and not alive(c):
+                    drop(c)
+                    continue
+                raise
+        answer({"id": rid, "ok": True, "value": value})
+    except Exception as err:  # every failure is an answer; nothing is lost silently
+        answer(failure(rid, err))
+
+
+def main():
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)  # errors go into answers, not to stderr
+    try:
+        answer({"id": 0, "ok": True, "value": {"libvirt": connection().getLibVersion()}})
+    except Exception as err:
+        answer(failure(0, err))
+        sys.exit(1)
+    workers = ThreadPoolExecutor(max_workers=32)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+        except ValueError as err:
+            answer({"id": None, "ok": False, "code": 0, "domain": 0, "message": "bad request: %s" % err})
+            continue
+        workers.submit(handle, request)
+    # standard input ended: the agent stops (or is gone). The calls in flight are answered first.
+    workers.shutdown(wait=True)
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

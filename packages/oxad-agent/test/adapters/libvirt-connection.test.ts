@@ -1,0 +1,100 @@
+/**
+ * LibvirtConnection's process handling, with stand-in helper scripts (fakes of libvirt-session.py for these unit
+ * tests only: they speak its JSON lines without libvirt). The real helper against the real libvirtd is tested in
+ * virsh.test.ts ("through the libvirt connection").
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createLogger } from '@kvm-crm/shared';
+import { LibvirtCallError, LibvirtConnection } from '../../dist/adapters/libvirt-connection.js';
+
+const logger = createLogger({ component: 'test', silent: true });
+
+/** A stand-in helper: answers id 0 with a version, then runs `body` (Python) for each request `r`. */
+const helper = (body: string): string => `import json, sys, os
+def answer(m):
+    sys.stdout.write(json.dumps(m) + "\\n"); sys.stdout.flush()
+answer({"id": 0, "ok": True, "value": {"libvirt": 9000000}})
+for line in sys.stdin:
+    r = json.loads(line)
+${body.split('\n').map((l) => `    ${l}`).join('\n')}
+`;
+
+async function withScript(source: string, fn: (script: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'kvmcrm-libvirt-conn-'));
+  try {
+    const script = path.join(dir, 'helper.py');
+    await writeFile(script, source);
+    await fn(script);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('answers are matched to calls by id, in any order; a refusal carries libvirt\'s code and message', async () => {
+  // answers the second request first, then the first; "nope" is refused like libvirt's VIR_ERR_NO_DOMAIN
+  const body = `if r.get("name") == "nope":
+    answer({"id": r["id"], "ok": False, "code": 42, "domain": 10, "message": "Domain not found"})
+elif r["op"] == "first":
+    held = r["id"]
+else:
+    answer({"id": r["id"], "ok": True, "value": "second"}); answer({"id": held, "ok": True, "value": "first"})`;
+  await withScript(helper(body), async (script) => {
+    const conn = new LibvirtConnection({ script, logger });
+    try {
+      assert.equal(await conn.open(), 9000000);
+      const first = conn.call('first', {}, 10);
+      const second = conn.call('second', {}, 10);
+      assert.deepEqual(await Promise.all([first, second]), ['first', 'second']);
+      const err = await conn.call('domstate', { name: 'nope' }, 10).catch((e: unknown) => e);
+      assert.ok(err instanceof LibvirtCallError);
+      assert.equal(err.code, 42);
+      assert.equal(err.detail, 'Domain not found');
+      assert.match(err.message, /^libvirt domstate nope: Domain not found$/);
+    } finally {
+      await conn.close();
+    }
+  });
+});
+
+test('a call with no answer times out; a helper that dies fails its calls with the reason, the next call starts a new one', async () => {
+  const body = `if r["op"] == "die":
+    sys.stderr.write("boom\\n"); os._exit(3)
+elif r["op"] == "echo":
+    answer({"id": r["id"], "ok": True, "value": os.getpid()})`;
+  await withScript(helper(body), async (script) => {
+    const conn = new LibvirtConnection({ script, logger });
+    try {
+      await conn.open();
+      const firstPid = conn.pid;
+      const slow = await conn.call('silent', {}, 0.3).catch((e: unknown) => e);
+      assert.ok(slow instanceof LibvirtCallError && slow.timedOut, String(slow));
+      assert.equal(await conn.call('echo', {}, 10), firstPid, 'still the same helper after a timeout');
+      const died = await conn.call('die', {}, 10).catch((e: unknown) => e);
+      assert.ok(died instanceof LibvirtCallError && !died.timedOut, String(died));
+      assert.match(died.message, /exit status 3.*boom/);
+      const again = await conn.call('echo', {}, 10);
+      assert.equal(typeof again, 'number');
+      assert.notEqual(again, firstPid, 'a new helper');
+    } finally {
+      await conn.close();
+    }
+    await assert.rejects(conn.call('echo', {}, 10), /the connection is closed/);
+  });
+});
+
+test('a helper that cannot open the connection: open() fails with its reason, and says what to install when the module is missing', async () => {
+  await withScript('import libvirt_not_installed_here\n', async (script) => {
+    const conn = new LibvirtConnection({ script, logger });
+    await assert.rejects(conn.open(), (err: unknown) => err instanceof LibvirtCallError && /No module named 'libvirt_not_installed_here'.*install python3-libvirt/.test(err.message));
+    assert.equal(conn.pid, undefined);
+  });
+  await withScript('import json\nprint(json.dumps({"id": 0, "ok": False, "code": 38, "domain": 7, "message": "Failed to connect socket"}), flush=True)\nimport sys; sys.exit(1)\n', async (script) => {
+    const conn = new LibvirtConnection({ script, logger });
+    await assert.rejects(conn.open(), (err: unknown) => err instanceof LibvirtCallError && err.code === 38 && /Failed to connect socket/.test(err.message));
+  });
+  assert.throws(() => new LibvirtConnection({ uri: 'qemu:///system --readonly', logger }), /invalid libvirt URI/);
+});
