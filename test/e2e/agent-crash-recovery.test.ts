@@ -108,13 +108,14 @@ describe(`[${engine}] agent durability: kill -9 during a create, manager unreach
   let configFile: string;
   let slowBin: string;
   let slowDefineBin: string;
+  let pythonWrapper: string;
   let agent: ChildProcess | undefined;
   const proxy = new CuttableProxy(() => manager!.port);
 
   /** Starts the agent process (its own process group) and resolves once it listens. */
   async function startAgentProcess(opts: { slowCreate?: boolean; slowDefine?: boolean } = {}): Promise<ChildProcess> {
-    const first = opts.slowCreate ? `${slowBin}:` : opts.slowDefine ? `${slowDefineBin}:` : '';
-    const env = { ...process.env, PATH: `${first}${process.env.PATH}` };
+    const first = opts.slowCreate ? `${slowBin}:` : '';
+    const env = { ...process.env, PATH: `${first}${process.env.PATH}`, ...(opts.slowDefine ? { KVMCRM_TEST_SLOW_DEFINE: '1' } : {}) };
     const child = spawn(process.execPath, [AGENT_MAIN, '--config', configFile], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const log = createWriteStream(path.join(dir, 'agent.log'), { flags: 'a' });
     let out = '';
@@ -154,13 +155,21 @@ describe(`[${engine}] agent durability: kill -9 during a create, manager unreach
     await mkdir(slowBin);
     const realQemuImg = (await execa('sh', ['-c', 'command -v qemu-img'])).stdout.trim();
     await writeFile(path.join(slowBin, 'qemu-img'), `#!/bin/sh\nif [ "$1" = create ]; then sleep 4; fi\nexec ${realQemuImg} "$@"\n`, { mode: 0o755 });
-    // A virsh that waits 4 s after a `define`: the window between "domain defined" and "SUCCESS queued".
+    // The agent's libvirt connection helper (decision 041) run through a wrapper (`libvirtConnection.python`): with
+    // KVMCRM_TEST_SLOW_DEFINE=1 in the agent's environment it waits 4 s after each define: the window between
+    // "domain defined" and "SUCCESS queued".
     slowDefineBin = path.join(dir, 'slow-define-bin');
     await mkdir(slowDefineBin);
-    const realVirsh = (await execa('sh', ['-c', 'command -v virsh'])).stdout.trim();
+    const slowDefinePy = path.join(slowDefineBin, 'slow-define.py');
     await writeFile(
-      path.join(slowDefineBin, 'virsh'),
-      `#!/bin/sh\n${realVirsh} "$@"\nrc=$?\nfor a in "$@"; do if [ "$a" = define ]; then sleep 4; fi; done\nexit $rc\n`,
+      slowDefinePy,
+      'import runpy, sys, time\nscript = sys.argv.pop(1)\nhelper = runpy.run_path(script)\nreal = helper["OPS"]["define"]\n' +
+        'def define(c, r):\n    real(c, r)\n    time.sleep(4)\nhelper["OPS"]["define"] = define\nhelper["main"]()\n',
+    );
+    pythonWrapper = path.join(slowDefineBin, 'python');
+    await writeFile(
+      pythonWrapper,
+      `#!/bin/sh\nif [ -n "$KVMCRM_TEST_SLOW_DEFINE" ]; then exec /usr/bin/python3 ${slowDefinePy} "$@"; fi\nexec /usr/bin/python3 "$@"\n`,
       { mode: 0o755 },
     );
 
@@ -210,6 +219,7 @@ describe(`[${engine}] agent durability: kill -9 during a create, manager unreach
         listen: { host: '127.0.0.1', port: agentPort },
         tls: tlsFiles('agent'),
         password: agentPassword, storageRoot, libvirtUri: LIBVIRT_URI, domainPrefix, hypervisor: 'qemu', stopGraceSeconds: 20,
+        libvirtConnection: { python: pythonWrapper },
       }),
       { mode: 0o600 },
     );

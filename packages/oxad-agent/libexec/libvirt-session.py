@@ -22,6 +22,7 @@ import os
 import re
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import libvirt
@@ -45,31 +46,29 @@ REASONS = {
 UNDEFINE_FLAGS = (libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
                   | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA)
 
+WORKERS = 16
+READ_ONLY = {"version", "domstate", "get-autostart", "list-all"}
+
 uri = sys.argv[1]
-conn_lock = threading.Lock()
 out_lock = threading.Lock()
-conn = None
+local = threading.local()
 
 
 def connection():
-    """The open connection, opened again when the last one broke."""
-    global conn
-    with conn_lock:
-        if conn is None:
-            conn = libvirt.open(uri)
-        return conn
+    """This thread's connection, opened on first use and again after it broke."""
+    if getattr(local, "conn", None) is None:
+        local.conn = libvirt.open(uri)
+    return local.conn
 
 
-def drop(broken):
-    """Forgets `broken` when it is still the current connection, so that the next call opens a new one."""
-    global conn
-    with conn_lock:
-        if conn is broken:
-            conn = None
-            try:
-                broken.close()
-            except libvirt.libvirtError:
-                pass
+def drop():
+    """Closes this thread's connection, so that its next call opens a new one."""
+    broken, local.conn = getattr(local, "conn", None), None
+    if broken is not None:
+        try:
+            broken.close()
+        except libvirt.libvirtError:
+            pass
 
 
 def alive(c):
@@ -112,8 +111,10 @@ def set_autostart(c, r):
 
 
 def list_all(c, _r):
-    return [dict(name=d.name(), uuid=d.UUIDString(), **state_text(*d.state(), names=LIST_STATES))
-            for d in c.listAllDomains(0)]
+    """Every domain with its state, in one call (a domain undefined meanwhile is simply not there)."""
+    return [dict(name=d.name(), uuid=d.UUIDString(),
+                 **state_text(stats.get("state.state", 0), stats.get("state.reason", 0), names=LIST_STATES))
+            for d, stats in c.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_STATE)]
 
 
 OPS = {
@@ -149,19 +150,28 @@ def failure(rid, err):
 
 
 def handle(request):
-    rid = request.get("id")
+    rid = None
     try:
-        op = OPS.get(request.get("op"))
+        rid = request.get("id")
+        name = request.get("op")
+        op = OPS.get(name)
         if op is None:
-            raise ValueError("unknown op %r" % request.get("op"))
+            raise ValueError("unknown op %r" % name)
+        deadline = request.get("deadline")
+        if isinstance(deadline, (int, float)) and time.time() * 1000 > deadline:
+            answer({"id": rid, "ok": False, "code": 0, "domain": 0, "expired": True,
+                    "message": "not run: the agent's timeout passed while it waited for a free worker"})
+            return
         for attempt in (0, 1):
             c = connection()
             try:
                 value = op(c, request)
                 break
             except libvirt.libvirtError:
-                if attempt == 0 and not alive(c):
-                    drop(c)
+                broken = not alive(c)
+                if broken:
+                    drop()
+                if broken and attempt == 0 and name in READ_ONLY:
                     continue
                 raise
         answer({"id": rid, "ok": True, "value": value})
@@ -172,11 +182,14 @@ def handle(request):
 def main():
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)  # errors go into answers, not to stderr
     try:
-        answer({"id": 0, "ok": True, "value": {"libvirt": connection().getLibVersion()}})
+        first = libvirt.open(uri)  # the workers open their own; this one only proves libvirtd answers
+        version = first.getLibVersion()
+        first.close()
+        answer({"id": 0, "ok": True, "value": {"libvirt": version}})
     except Exception as err:
         answer(failure(0, err))
         sys.exit(1)
-    workers = ThreadPoolExecutor(max_workers=32)
+    workers = ThreadPoolExecutor(max_workers=WORKERS)
     for line in sys.stdin:
         if not line.strip():
             continue

@@ -142,6 +142,9 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   const virsh = connection ? new LibvirtDomains(connection, virshOptions) : new Virsh(virshOptions);
   const qemuImg = new QemuImg({ timeoutSeconds: t.qemuImgSeconds, convertTimeoutSeconds: t.qemuImgConvertSeconds, onCommand: metrics.command });
   const seedIso = { timeoutSeconds: t.seedIsoSeconds };
+  // The seed's temporary input folder is made in the VM's own folder, not in /tmp: one an agent crash leaves
+  // behind goes with the VM's folder (delete, or the start-up reconciler's clean-up of an unfinished create).
+  const writeSeed = (files: Record<string, string>, iso: string) => writeSeedIso(files, iso, { ...seedIso, tmpDir: path.dirname(iso) });
   const templates = new TemplateCatalogue(path.join(options.storageRoot, 'templates'), qemuImg, logger.child({ part: 'templates' }));
   // Live TLS: each delivery attempt uses the certificate, CA and CRL in force; the peer must be the manager.
   const xmlRpcReporter = overrides.reporter ? undefined : new XmlRpcStatusReporter({ tls: tls.clientTls({ expectPeer: { role: 'manager' } }), logger: logger.child({ part: 'reporter' }) });
@@ -154,7 +157,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   await journal.open();
   const identities = new VmIdentityResolver(virsh, { domainPrefix: options.domainPrefix, logger: logger.child({ part: 'identity' }) });
   const provisioning = new AgentProvisioningService(
-    { domains: virsh, images: qemuImg, writeSeedIso: (files, iso) => writeSeedIso(files, iso, seedIso), bridgeExists: linuxBridgeExists },
+    { domains: virsh, images: qemuImg, writeSeedIso: writeSeed, bridgeExists: linuxBridgeExists },
     templates,
     outbox.asReporter(),
     {
@@ -192,6 +195,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   }).catch(async (err: unknown) => {
     tls.close();
     await outbox.close();
+    await connection?.close();
     throw err;
   });
   app.put('/migration/transfer/:ticket/:file', transferEndpoint({ migration, isRevoked: (s) => tls.isRevoked(s), logger: logger.child({ part: 'transfer' }) }));
@@ -205,7 +209,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
           images: qemuImg, vms, domains: virsh, bridgeExists: linuxBridgeExists, lock: provisioning, backupRoots: options.backupRoots, domainPrefix: options.domainPrefix,
           domainType: hypervisor.domainType, fallbackNetwork: options.fallbackNetwork, logger: logger.child({ part: 'backups' }),
         }),
-        guestHostnames: new GuestHostnameService({ vms, readSeed: (iso) => readSeedIso(iso, seedIso), writeSeed: (f, iso) => writeSeedIso(f, iso, seedIso), lock: provisioning, domState: (n) => virsh.domState(n), replaceSeedMedium: (n, iso) => replaceSeedMedium(virsh, n, iso), domainPrefix: options.domainPrefix, logger: logger.child({ part: 'guest-hostname' }) }) }),
+        guestHostnames: new GuestHostnameService({ vms, readSeed: (iso) => readSeedIso(iso, seedIso), writeSeed, lock: provisioning, domState: (n) => virsh.domState(n), replaceSeedMedium: (n, iso) => replaceSeedMedium(virsh, n, iso), domainPrefix: options.domainPrefix, logger: logger.child({ part: 'guest-hostname' }) }) }),
         ...migrationApi({ migration, password: options.password }),
       },
       logger,
@@ -226,6 +230,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
     tls.close();
     await metricsListener?.close();
     await outbox.close();
+    await connection?.close();
     throw err;
   });
   tls.watch();

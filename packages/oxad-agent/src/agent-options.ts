@@ -49,14 +49,16 @@ export const agentOptionsSchema = z.object({
   libvirtUri: z.string().default('qemu:///system').describe('libvirt connection URI. Default `qemu:///system`.'),
   libvirtConnection: z
     .object({
-      persistent: z.boolean().default(true),
-      python: z.string().regex(/^\/[A-Za-z0-9._/-]{1,255}$/, 'must be an absolute path').default('/usr/bin/python3'),
+      persistent: z.boolean().default(true)
+        .describe('Hold libvirt connections open in a python3-libvirt helper (true) or run `virsh` for every call (false). Default true.'),
+      python: z.string().regex(/^\/[A-Za-z0-9._/-]{1,255}$/, 'must be an absolute path').default('/usr/bin/python3')
+        .describe('The Python that has the `libvirt` module and runs the helper. Default `/usr/bin/python3`.'),
     })
     .prefault({})
     .describe(
       'How the agent talks to libvirt (decision record 041). `persistent` true (default): one connection held open ' +
       'by a helper process (`libexec/libvirt-session.py`, run by `python`, default `/usr/bin/python3`, which needs ' +
-      'Debian\'s python3-libvirt) carries domain state, define, start, stop, undefine, autostart and listing calls; ' +
+      'Debian\'s python3-libvirt; 16 worker threads, each with its own connection) carries domain state, define, start, stop, undefine, autostart and listing calls; ' +
       'the agent does not start when it cannot open it. `false`: every call runs `virsh` (~45 ms more per call).',
     ),
   domainPrefix: z.string().regex(/^[A-Za-z][A-Za-z0-9._-]{0,23}$/).default('kvmcrm-')

@@ -1,6 +1,7 @@
 /**
- * The agent's long-lived libvirt connection (decision 041): one `/usr/bin/python3 libexec/libvirt-session.py <uri>`
- * child with Debian's python3-libvirt, spoken to in JSON lines (one request, one answer, matched by id). A `virsh`
+ * The agent's held-open libvirt connections (decision 041): one `/usr/bin/python3 libexec/libvirt-session.py <uri>`
+ * child with Debian's python3-libvirt (a pool of worker threads, each with its own connection), spoken to in JSON
+ * lines (one request, one answer, matched by id). A `virsh`
  * run costs ~35 ms of loading and ~10 ms of connecting before it does anything (measured on the test machine:
  * `virsh --version` 35–37 ms, `virsh domstate` 44–63 ms, the same lookup on an open connection 0.2–0.4 ms); the
  * create + start path made four of them. Arguments are JSON values, never command text.
@@ -48,6 +49,8 @@ export class LibvirtCallError extends UpstreamError {
 }
 
 interface Pending {
+  /** The helper the request was written to: its exit fails only its own requests. */
+  child: StartedCommand;
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
@@ -64,9 +67,9 @@ interface Answer {
 }
 
 /**
- * One libvirt connection held open by a helper process. {@link open} starts it (and is called again by
- * {@link call} after the helper died); {@link close} ends it. Calls run at once, each in its own thread of the
- * helper, and are answered in any order.
+ * libvirt connections held open by a helper process. {@link open} starts it ({@link call} starts a new one after
+ * the helper died); {@link close} ends it. Calls run at once, up to the helper's 16 worker threads (each with its
+ * own connection; more wait for a free one), and are answered in any order.
  */
 export class LibvirtConnection {
   /** The libvirt connection URI. */
@@ -118,11 +121,20 @@ export class LibvirtConnection {
     return this.send(await this.ensureOpen(), op, args, timeoutSeconds);
   }
 
-  /** Ends the helper: its standard input is closed, calls in flight are answered, then it exits (killed after 10 s). */
+  /**
+   * Ends the helper: its standard input is closed, calls in flight are answered, then it exits (killed after
+   * 10 s). A helper still being started is waited for and ended too. Later calls fail at once.
+   */
   async close(): Promise<void> {
     this.closed = true;
+    await this.opening?.catch(() => undefined);
     const child = this.child;
     if (!child) return;
+    await this.end(child);
+  }
+
+  /** Closes the helper's standard input and waits until it exited (SIGKILL after 10 s). */
+  private async end(child: StartedCommand): Promise<void> {
     child.stdin?.end();
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await child.exited;
@@ -132,13 +144,18 @@ export class LibvirtConnection {
   private send(child: StartedCommand, op: string, args: Record<string, string | boolean>, timeoutSeconds: number): Promise<unknown> {
     const id = this.nextId++;
     const what = `libvirt ${op}${typeof args['name'] === 'string' ? ` ${args['name']}` : ''}`;
+    const stdin = child.stdin;
+    if (this.child !== child || !stdin?.writable) {
+      return Promise.reject(new LibvirtCallError(`${what}: the helper ended before the call was sent`, 0, 0, false));
+    }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new LibvirtCallError(`${what}: timed out after ${timeoutSeconds} s`, 0, 0, true));
+        reject(new LibvirtCallError(`${what}: timed out after ${timeoutSeconds} s (libvirt may still carry it out)`, 0, 0, true));
       }, timeoutSeconds * 1000);
-      this.pending.set(id, { resolve, reject, timer, what });
-      child.stdin!.write(`${JSON.stringify({ id, op, ...args })}\n`);
+      this.pending.set(id, { child, resolve, reject, timer, what });
+      // The deadline lets the helper refuse the call unrun if it is still queued when the agent gives up on it.
+      stdin.write(`${JSON.stringify({ ...args, id, op, deadline: Date.now() + timeoutSeconds * 1000 })}\n`);
     });
   }
 
@@ -175,6 +192,7 @@ export class LibvirtConnection {
         reject(new LibvirtCallError(`libvirt connection ${this.uri}: ${why}${/No module named .?libvirt/.test(stderr) ? ' (install python3-libvirt)' : ''}`, 0, 0, false));
         if (this.child === child) this.child = undefined;
         for (const [id, p] of this.pending) {
+          if (p.child !== child) continue;
           clearTimeout(p.timer);
           this.pending.delete(id);
           p.reject(new LibvirtCallError(`${p.what}: ${why}`, 0, 0, false));
@@ -187,6 +205,10 @@ export class LibvirtConnection {
     } catch (err) {
       child.kill('SIGKILL');
       throw err;
+    }
+    if (this.closed) {
+      await this.end(child);
+      throw new LibvirtCallError(`libvirt connection ${this.uri}: closed while it was being opened (the agent stops)`, 0, 0, false);
     }
     this.child = child;
     this.log.info('libvirt connection open', { uri: this.uri, pid: child.pid });

@@ -35,7 +35,7 @@ export class PrometheusAgentMetrics implements AgentActionMetrics {
     const registers = [registry];
     this.actions = new Counter({ name: 'kvmcrm_agent_actions_total', help: 'Provisioning actions this agent ran, by type and result (SUCCESS or FAILED).', labelNames: ['type', 'result'], registers });
     this.actionSeconds = new Histogram({ name: 'kvmcrm_agent_action_duration_seconds', help: 'Seconds from ONGOING to the terminal status of an action on this agent, by type.', labelNames: ['type'], buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800], registers });
-    this.commandSeconds = new Histogram({ name: 'kvmcrm_agent_command_duration_seconds', help: 'Seconds each virsh or qemu-img run took, by program, sub-command and result (ok or error).', labelNames: ['program', 'command', 'result'], buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800], registers });
+    this.commandSeconds = new Histogram({ name: 'kvmcrm_agent_command_duration_seconds', help: 'Seconds each virsh or qemu-img run, and each call on the held-open libvirt connection (program libvirt, decision 041), took, by program, sub-command and result (ok or error).', labelNames: ['program', 'command', 'result'], buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800], registers });
     this.xmlrpcRequests = new Counter({ name: 'kvmcrm_agent_xmlrpc_requests_total', help: 'XML-RPC calls answered by this agent, by method and fault class ("" for a result).', labelNames: ['method', 'fault'], registers });
     this.authFailures = new Counter({ name: 'kvmcrm_agent_auth_failures_total', help: 'Requests this agent refused before any work (HTTP 401/403), by endpoint.', labelNames: ['endpoint', 'status'], registers });
 

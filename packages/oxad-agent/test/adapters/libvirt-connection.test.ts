@@ -8,8 +8,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import { createLogger } from '@kvm-crm/shared';
-import { LibvirtCallError, LibvirtConnection } from '../../dist/adapters/libvirt-connection.js';
+import { LIBVIRT_SESSION_SCRIPT, LibvirtCallError, LibvirtConnection } from '../../dist/adapters/libvirt-connection.js';
+import { libvirtUnavailableReason, TEST_LIBVIRT_URI } from '../../dist/testing/libvirt-test-env.js';
 
 const logger = createLogger({ component: 'test', silent: true });
 
@@ -97,4 +99,33 @@ test('a helper that cannot open the connection: open() fails with its reason, an
     await assert.rejects(conn.open(), (err: unknown) => err instanceof LibvirtCallError && err.code === 38 && /Failed to connect socket/.test(err.message));
   });
   assert.throws(() => new LibvirtConnection({ uri: 'qemu:///system --readonly', logger }), /invalid libvirt URI/);
+});
+
+test('close() while the helper is still being started ends that helper too, and fails the call that started it', async () => {
+  await withScript(`import time\ntime.sleep(0.5)\n${helper('pass')}`, async (script) => {
+    const conn = new LibvirtConnection({ script, logger });
+    const call = conn.call('echo', {}, 10);
+    await new Promise((r) => setTimeout(r, 100));
+    await conn.close();
+    await assert.rejects(call, /closed while it was being opened/);
+    assert.equal(conn.pid, undefined);
+    const left = await execa('pgrep', ['-f', script], { reject: false });
+    assert.equal(left.stdout.trim(), '', 'no helper process left');
+  });
+});
+
+test('the real helper refuses unrun a request whose deadline passed, and answers a malformed one with its reason', { skip: await libvirtUnavailableReason() }, async () => {
+  const input = [
+    JSON.stringify({ id: 1, op: 'domstate', name: 'kvmcrm-none', deadline: 1 }),
+    '[1]',
+    JSON.stringify({ id: 2, op: 'format-disk', name: 'x' }),
+    JSON.stringify({ id: 3, op: 'domstate', name: 'kvmcrm-none-at-all' }),
+  ].join('\n');
+  const r = await execa('/usr/bin/python3', [LIBVIRT_SESSION_SCRIPT, TEST_LIBVIRT_URI], { input, timeout: 30_000 });
+  const answers = new Map(r.stdout.split('\n').map((l) => JSON.parse(l) as { id: number | null; ok: boolean; expired?: boolean; code: number; message: string }).map((a) => [a.id, a]));
+  assert.equal(answers.get(0)?.ok, true, 'ready line');
+  assert.equal(answers.get(1)?.expired, true);
+  assert.match(answers.get(null)?.message ?? '', /AttributeError/);
+  assert.match(answers.get(2)?.message ?? '', /unknown op 'format-disk'/);
+  assert.equal(answers.get(3)?.code, 42, "libvirt's VIR_ERR_NO_DOMAIN");
 });

@@ -241,6 +241,20 @@ for (const via of ['virsh', 'the libvirt connection'] as const) describe(`Virsh 
     }
   });
 
+  test('six starts at once do not hold a state query back (libvirtd serves at most 5 calls of one client at once)', { skip }, async () => {
+    const vms = await Promise.all(Array.from({ length: 6 }, () => prepareVm()));
+    for (const vm of vms) await virsh.define(vm.xmlPath);
+    const order: string[] = [];
+    const starts = vms.map((vm) => virsh.start(vm.spec.name).then(() => order.push('start')));
+    const state = virsh.domState(vms[0]!.spec.name).then((s) => order.push('domstate'));
+    await Promise.all([...starts, state]);
+    assert.equal(order[0], 'domstate', `answered first: ${order.join(', ')}`);
+    for (const vm of vms) {
+      await virsh.destroy(vm.spec.name);
+      await virsh.undefine(vm.spec.name);
+    }
+  });
+
   test('qemu needs search permission on every folder up to the disk', { skip }, async () => {
     const { spec, xmlPath } = await prepareVm(0o700);
     await virsh.define(xmlPath);
