@@ -1,21 +1,30 @@
 #!/usr/bin/python3
-"""The agent's long-lived libvirt connection (decision 041): one process per agent, one libvirt connection.
+"""The agent's held-open libvirt connections (decision 041): one process per agent.
 
-Run by `adapters/libvirt-session.ts` as `/usr/bin/python3 libvirt-session.py <uri>` with Debian's python3-libvirt
-(the official binding, the same release as libvirtd). It reads one JSON request per line on standard input and
-writes one JSON answer per line on standard output, in any order (each request runs in its own worker thread, so
-a `start` that waits for QEMU does not hold a `domstate` back):
+Run by `adapters/libvirt-connection.ts` as `/usr/bin/python3 libvirt-session.py <uri>` with Debian's
+python3-libvirt (the official binding, the same release as libvirtd). It reads one JSON request per line on
+standard input and writes one JSON answer per line on standard output, in any order:
 
-    request   {"id": 7, "op": "start", "name": "kvmcrm-…"}
+    request   {"id": 7, "op": "start", "name": "kvmcrm-…", "timeoutMs": 300000}
     answer    {"id": 7, "ok": true, "value": null}
               {"id": 7, "ok": false, "code": 55, "domain": 10, "message": "Requested operation is not valid: …"}
 
-`code` and `domain` are libvirt's virErrorNumber and virErrorDomain (0 for an error that is not libvirt's). The
-first line it writes is {"id": 0, "ok": true, "value": {"libvirt": <version number>}} once the connection is open,
-or an error answer with id 0 and exit status 1. It ends when standard input ends (the agent went away). Arguments
-are JSON values, never command text: names and paths were validated by the agent, and libvirt gets them as
-arguments of its API calls. A call that fails because the connection broke (libvirtd restarted) is made once
-more on a new connection.
+`code` and `domain` are libvirt's virErrorNumber and virErrorDomain (0 for an error that is not libvirt's).
+Requests run in a pool of WORKERS threads, each with its own libvirt connection opened on its first request, so
+that one connection never carries more than one call (libvirtd reads at most `max_client_requests`, default 5, of
+one client's calls at once: a shared connection would queue a `domstate` behind slow starts). A request still
+queued `timeoutMs` after it was read (the agent's timeout for it; a monotonic clock) is refused unrun ("expired":
+true), so a call the agent gave up on is not carried out later. libvirt's default event loop runs in a thread of
+its own and every connection has a keepalive (5 s, 3 missed): a connection whose libvirtd restarted is seen
+closed before it is used again (and opened anew), and a libvirtd that stops answering fails its calls within
+~15 s instead of holding a worker for ever. A read (`READ_ONLY` ops) that failed because its connection broke
+during the call is made once more on a new connection; a change is not (libvirtd may have carried it out): its
+error is the answer.
+
+The first line written is {"id": 0, "ok": true, "value": {"libvirt": <version number>}} once a connection
+opened, or an error answer with id 0 and exit status 1. It ends when standard input ends (the agent stops, or
+died), after answering the calls in flight (queued ones are answered "not run"). Arguments are JSON values, never command
+text: names and paths were validated by the agent and reach libvirt as API arguments.
 """
 import json
 import os
@@ -47,18 +56,27 @@ UNDEFINE_FLAGS = (libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFIN
                   | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA)
 
 WORKERS = 16
+KEEPALIVE_SECONDS, KEEPALIVE_COUNT = 5, 3
 READ_ONLY = {"version", "domstate", "get-autostart", "list-all"}
 
 uri = sys.argv[1]
 out_lock = threading.Lock()
+queued_lock = threading.Lock()
+queued = {}  # requests read but not yet taken by a worker: id(request) -> request id
 local = threading.local()
 
 
 def connection():
-    """This thread's connection, opened on first use and again after it broke."""
-    if getattr(local, "conn", None) is None:
-        local.conn = libvirt.open(uri)
-    return local.conn
+    """This thread's connection, opened on first use and again once it was closed (libvirtd restarted, keepalive)."""
+    c = getattr(local, "conn", None)
+    if c is not None and not alive(c):
+        drop()
+        c = None
+    if c is None:
+        c = libvirt.open(uri)
+        c.setKeepAlive(KEEPALIVE_SECONDS, KEEPALIVE_COUNT)
+        local.conn = c
+    return c
 
 
 def drop():
@@ -150,6 +168,8 @@ def failure(rid, err):
 
 
 def handle(request):
+    with queued_lock:
+        queued.pop(id(request), None)
     rid = None
     try:
         rid = request.get("id")
@@ -158,7 +178,7 @@ def handle(request):
         if op is None:
             raise ValueError("unknown op %r" % name)
         deadline = request.get("deadline")
-        if isinstance(deadline, (int, float)) and time.time() * 1000 > deadline:
+        if isinstance(deadline, (int, float)) and time.monotonic() > deadline:
             answer({"id": rid, "ok": False, "code": 0, "domain": 0, "expired": True,
                     "message": "not run: the agent's timeout passed while it waited for a free worker"})
             return
@@ -179,8 +199,15 @@ def handle(request):
         answer(failure(rid, err))
 
 
+def run_events():
+    while True:
+        libvirt.virEventRunDefaultImpl()
+
+
 def main():
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)  # errors go into answers, not to stderr
+    libvirt.virEventRegisterDefaultImpl()  # before any open: connections watch their sockets, keepalive works
+    threading.Thread(target=run_events, name="libvirt-events", daemon=True).start()
     try:
         first = libvirt.open(uri)  # the workers open their own; this one only proves libvirtd answers
         version = first.getLibVersion()
@@ -198,10 +225,21 @@ def main():
         except ValueError as err:
             answer({"id": None, "ok": False, "code": 0, "domain": 0, "message": "bad request: %s" % err})
             continue
+        if isinstance(request, dict):
+            if isinstance(request.get("timeoutMs"), (int, float)):
+                request["deadline"] = time.monotonic() + request["timeoutMs"] / 1000
+            with queued_lock:
+                queued[id(request)] = request.get("id")
         workers.submit(handle, request)
-    # standard input ended: the agent stops (or is gone). The calls in flight are answered first.
-    workers.shutdown(wait=True)
-    sys.stdout.flush()
+    # standard input ended: the agent stops (or is gone). The calls in flight are answered; queued ones are not
+    # run (nobody may be waiting for them any more), and are answered so.
+    workers.shutdown(wait=True, cancel_futures=True)
+    for rid in queued.values():
+        answer({"id": rid, "ok": False, "code": 0, "domain": 0, "message": "not run: the agent closed the connection"})
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
     os._exit(0)
 
 

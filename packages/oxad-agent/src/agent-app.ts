@@ -134,16 +134,27 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   const metrics = observed.metrics;
   const t = options.commandTimeouts; // decision record 037
   const virshOptions = { uri: options.libvirtUri, timeoutSeconds: t.virshSeconds, startStopTimeoutSeconds: t.virshStartStopSeconds, onCommand: metrics.command };
-  // Decision 041: the frequent libvirt calls go through one connection held open; the agent does not start without it.
+  // Decision 041: the frequent libvirt calls go through connections held open by one helper process; the agent does
+  // not start without them.
   const connection = options.libvirtConnection.persistent
     ? new LibvirtConnection({ uri: options.libvirtUri, python: options.libvirtConnection.python, logger: logger.child({ part: 'libvirt' }) })
     : undefined;
   await connection?.open();
+  /** `step`'s result; when it fails, the connection's helper is ended before the failure goes on (no helper left behind). */
+  const closingOnFailure = async <T>(step: Promise<T>): Promise<T> => {
+    try {
+      return await step;
+    } catch (err) {
+      await connection?.close();
+      throw err;
+    }
+  };
   const virsh = connection ? new LibvirtDomains(connection, virshOptions) : new Virsh(virshOptions);
   const qemuImg = new QemuImg({ timeoutSeconds: t.qemuImgSeconds, convertTimeoutSeconds: t.qemuImgConvertSeconds, onCommand: metrics.command });
   const seedIso = { timeoutSeconds: t.seedIsoSeconds };
   // The seed's temporary input folder is made in the VM's own folder, not in /tmp: one an agent crash leaves
-  // behind goes with the VM's folder (delete, or the start-up reconciler's clean-up of an unfinished create).
+  // behind goes with the VM's folder (its delete, or the start-up reconciler's removal of an unfinished create's
+  // folder; after a crash during a hostname change of an existing VM it stays there until the VM is deleted).
   const writeSeed = (files: Record<string, string>, iso: string) => writeSeedIso(files, iso, { ...seedIso, tmpDir: path.dirname(iso) });
   const templates = new TemplateCatalogue(path.join(options.storageRoot, 'templates'), qemuImg, logger.child({ part: 'templates' }));
   // Live TLS: each delivery attempt uses the certificate, CA and CRL in force; the peer must be the manager.
@@ -151,10 +162,10 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
   const reporter: StatusReporter = overrides.reporter ?? xmlRpcReporter!;
   // Decision 6: provisioning statuses and events go through the durable outbox (retried until the manager accepts
   // them); monitoring answers go directly (they answer a query of the moment).
-  const outbox = await StatusOutbox.open(path.join(options.storageRoot, 'outbox'), xmlRpcReporter ?? senderFromReporter(reporter), { logger: logger.child({ part: 'outbox' }) });
+  const outbox = await closingOnFailure(StatusOutbox.open(path.join(options.storageRoot, 'outbox'), xmlRpcReporter ?? senderFromReporter(reporter), { logger: logger.child({ part: 'outbox' }) }));
   observed.attach({ listDomains: () => virsh.listAll(), outboxEntries: () => outbox.pending, storageRoot: options.storageRoot, domainPrefix: options.domainPrefix });
   const journal = new ActionJournal(path.join(options.storageRoot, 'journal'), logger.child({ part: 'journal' }));
-  await journal.open();
+  await closingOnFailure(journal.open());
   const identities = new VmIdentityResolver(virsh, { domainPrefix: options.domainPrefix, logger: logger.child({ part: 'identity' }) });
   const provisioning = new AgentProvisioningService(
     { domains: virsh, images: qemuImg, writeSeedIso: writeSeed, bridgeExists: linuxBridgeExists },
@@ -166,9 +177,9 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
       logger: logger.child({ part: 'provisioning' }), journal, metrics, identities,
     },
   );
-  const reconciled = await new StartupReconciler(virsh, journal, (url, xml, label) => outbox.enqueue(url, xml, label), {
+  const reconciled = await closingOnFailure(new StartupReconciler(virsh, journal, (url, xml, label) => outbox.enqueue(url, xml, label), {
     storageRoot: options.storageRoot, vms, domainPrefix: options.domainPrefix, logger: logger.child({ part: 'reconciler' }),
-  }).run();
+  }).run());
 
   const monitoring = new MonitoringService(virsh, identities, reporter, { domainPrefix: options.domainPrefix, logger: logger.child({ part: 'monitoring' }) });
 
@@ -176,7 +187,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, override
 
   // Decision 025: offline migration. Transfers do not survive a restart: their folders go at start.
   const transfers = new TransferStore(options.storageRoot);
-  const sweptTransfers = await transfers.sweep();
+  const sweptTransfers = await closingOnFailure(transfers.sweep());
   if (sweptTransfers.length) logger.info('removed unfinished transfers', { tickets: sweptTransfers.map((t) => t.slice(0, 8)) });
   const transferClient = new TransferClient(tls.clientTls());
   const migration = new MigrationAgentService({

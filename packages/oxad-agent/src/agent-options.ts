@@ -56,8 +56,8 @@ export const agentOptionsSchema = z.object({
     })
     .prefault({})
     .describe(
-      'How the agent talks to libvirt (decision record 041). `persistent` true (default): one connection held open ' +
-      'by a helper process (`libexec/libvirt-session.py`, run by `python`, default `/usr/bin/python3`, which needs ' +
+      'How the agent talks to libvirt (decision record 041). `persistent` true (default): connections held open ' +
+      'by one helper process (`libexec/libvirt-session.py`, run by `python`, default `/usr/bin/python3`, which needs ' +
       'Debian\'s python3-libvirt; 16 worker threads, each with its own connection) carries domain state, define, start, stop, undefine, autostart and listing calls; ' +
       'the agent does not start when it cannot open it. `false`: every call runs `virsh` (~45 ms more per call).',
     ),

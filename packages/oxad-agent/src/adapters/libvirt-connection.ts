@@ -48,6 +48,9 @@ export class LibvirtCallError extends UpstreamError {
   }
 }
 
+/** The call was not written: its helper had ended. Nothing reached libvirt. */
+class NotSentError extends LibvirtCallError {}
+
 interface Pending {
   /** The helper the request was written to: its exit fails only its own requests. */
   child: StartedCommand;
@@ -118,7 +121,14 @@ export class LibvirtConnection {
    */
   async call(op: string, args: Record<string, string | boolean>, timeoutSeconds: number): Promise<unknown> {
     if (this.closed) throw new LibvirtCallError(`libvirt ${op}: the connection is closed (the agent stops)`, 0, 0, false);
-    return this.send(await this.ensureOpen(), op, args, timeoutSeconds);
+    try {
+      return await this.send(await this.ensureOpen(), op, args, timeoutSeconds);
+    } catch (err) {
+      // The helper died between ensureOpen() and the write: nothing reached libvirt, so the call is safe to send
+      // once more, to the helper the next ensureOpen() starts.
+      if (!(err instanceof NotSentError) || this.closed) throw err;
+      return this.send(await this.ensureOpen(), op, args, timeoutSeconds);
+    }
   }
 
   /**
@@ -146,7 +156,7 @@ export class LibvirtConnection {
     const what = `libvirt ${op}${typeof args['name'] === 'string' ? ` ${args['name']}` : ''}`;
     const stdin = child.stdin;
     if (this.child !== child || !stdin?.writable) {
-      return Promise.reject(new LibvirtCallError(`${what}: the helper ended before the call was sent`, 0, 0, false));
+      return Promise.reject(new NotSentError(`${what}: the helper ended before the call was sent`, 0, 0, false));
     }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -154,8 +164,8 @@ export class LibvirtConnection {
         reject(new LibvirtCallError(`${what}: timed out after ${timeoutSeconds} s (libvirt may still carry it out)`, 0, 0, true));
       }, timeoutSeconds * 1000);
       this.pending.set(id, { child, resolve, reject, timer, what });
-      // The deadline lets the helper refuse the call unrun if it is still queued when the agent gives up on it.
-      stdin.write(`${JSON.stringify({ ...args, id, op, deadline: Date.now() + timeoutSeconds * 1000 })}\n`);
+      // The timeout lets the helper refuse the call unrun if it is still queued when the agent gives up on it.
+      stdin.write(`${JSON.stringify({ ...args, id, op, timeoutMs: Math.round(timeoutSeconds * 1000) })}\n`);
     });
   }
 

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -114,18 +115,32 @@ test('close() while the helper is still being started ends that helper too, and 
   });
 });
 
-test('the real helper refuses unrun a request whose deadline passed, and answers a malformed one with its reason', { skip: await libvirtUnavailableReason() }, async () => {
-  const input = [
-    JSON.stringify({ id: 1, op: 'domstate', name: 'kvmcrm-none', deadline: 1 }),
-    '[1]',
-    JSON.stringify({ id: 2, op: 'format-disk', name: 'x' }),
-    JSON.stringify({ id: 3, op: 'domstate', name: 'kvmcrm-none-at-all' }),
-  ].join('\n');
-  const r = await execa('/usr/bin/python3', [LIBVIRT_SESSION_SCRIPT, TEST_LIBVIRT_URI], { input, timeout: 30_000 });
-  const answers = new Map(r.stdout.split('\n').map((l) => JSON.parse(l) as { id: number | null; ok: boolean; expired?: boolean; code: number; message: string }).map((a) => [a.id, a]));
+test('the real helper refuses unrun a request whose timeout passed, runs one whose time is left, and answers a malformed one with its reason', { skip: await libvirtUnavailableReason() }, async () => {
+  const requests = [
+    { id: 1, op: 'domstate', name: 'kvmcrm-none', timeoutMs: 0 },
+    [1],
+    { id: 2, op: 'format-disk', name: 'x' },
+    { id: 3, op: 'domstate', name: 'kvmcrm-none-at-all' },
+    { id: 4, op: 'list-all', timeoutMs: 60_000 },
+  ];
+  const helperProcess = execa('/usr/bin/python3', [LIBVIRT_SESSION_SCRIPT, TEST_LIBVIRT_URI], { stdin: 'pipe', timeout: 30_000 });
+  const answers = new Map<number | null, { id: number | null; ok: boolean; expired?: boolean; code: number; message: string; value?: unknown }>();
+  // Standard input stays open until every request is answered (at its end, requests not yet run are not run).
+  const lines = createInterface({ input: helperProcess.stdout! });
+  const all = new Promise<void>((resolve) => lines.on('line', (l) => {
+    const a = JSON.parse(l) as { id: number | null; ok: boolean; expired?: boolean; code: number; message: string };
+    answers.set(a.id, a);
+    if (answers.size === requests.length + 1) resolve();
+  }));
+  for (const r of requests) helperProcess.stdin!.write(`${JSON.stringify(r)}\n`);
+  await all;
+  helperProcess.stdin!.end();
+  assert.equal((await helperProcess).exitCode, 0);
   assert.equal(answers.get(0)?.ok, true, 'ready line');
   assert.equal(answers.get(1)?.expired, true);
   assert.match(answers.get(null)?.message ?? '', /AttributeError/);
   assert.match(answers.get(2)?.message ?? '', /unknown op 'format-disk'/);
   assert.equal(answers.get(3)?.code, 42, "libvirt's VIR_ERR_NO_DOMAIN");
+  assert.equal(answers.get(4)?.ok, true, 'time left: run');
+  assert.ok(Array.isArray(answers.get(4)?.value));
 });

@@ -54,7 +54,7 @@ export class CallbackPolicyService {
   private readonly checks = new Map<string, { until: number; result: ProbeResult }>();
   /** Handshakes in progress, by the same key as {@link checks}. */
   private readonly probing = new Map<string, Promise<ProbeResult>>();
-  /** Policies read from the database, by principal (`\n`: the delivery policy), until their time (ms since the epoch). */
+  /** Policies read from the database, by principal (`\n`: the delivery policy), until their time (ms, `options.now`). */
   private readonly policies = new Map<string, { until: number; policy: CallbackPolicy }>();
   /** Bumped by every change made here: a read that started before it does not fill the cache. */
   private generation = 0;
@@ -67,8 +67,17 @@ export class CallbackPolicyService {
       probe?: CertificateProbe;
       resolve?: ResolveAll;
       logger: Logger;
+      /**
+       * Milliseconds on a clock that only moves forward, for the caches' expiry; default `performance.now()` (a
+       * wall-clock step back must not keep a revoked allowance cached). Tests pass a fake.
+       */
+      now?: () => number;
     },
-  ) {}
+  ) {
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  private readonly now: () => number;
 
   /**
    * Sets `name`'s policy: from the stored one (from the default with `clear`), `allowHttp` replaces the flag when
@@ -120,7 +129,7 @@ export class CallbackPolicyService {
 
   /** `key`'s cached policy, or `read()`'s (cached unless a change was made here while it read). */
   private async cached(key: string, read: () => Promise<CallbackPolicy>): Promise<CallbackPolicy> {
-    const now = Date.now();
+    const now = this.now();
     const hit = this.policies.get(key);
     if (hit && hit.until > now) return hit.policy;
     const generation = this.generation;
@@ -145,7 +154,7 @@ export class CallbackPolicyService {
     const target = await pinCallbackTarget(callbackUrl, policy, { resolve: this.options.resolve, principal: principal ?? 'NAME' });
     if (target.url.protocol !== 'https:' || !this.options.probe) return;
     const key = `${principal ?? ''}\n${target.origin}`;
-    const now = Date.now();
+    const now = this.now();
     let hit = this.checks.get(key);
     if (!hit || hit.until <= now) {
       // Concurrent sends with one new callback share one handshake (decision 032): the first starts it, the others
