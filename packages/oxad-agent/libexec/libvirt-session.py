@@ -15,9 +15,10 @@ that one connection never carries more than one call (libvirtd reads at most `ma
 one client's calls at once: a shared connection would queue a `domstate` behind slow starts). A request still
 queued `timeoutMs` after it was read (the agent's timeout for it; a monotonic clock) is refused unrun ("expired":
 true), so a call the agent gave up on is not carried out later. libvirt's default event loop runs in a thread of
-its own and every connection has a keepalive (5 s, 3 missed): a connection whose libvirtd restarted is seen
-closed before it is used again (and opened anew), and a libvirtd that stops answering fails its calls within
-~15 s instead of holding a worker for ever. A read (`READ_ONLY` ops) that failed because its connection broke
+its own and every connection has a keepalive (every 5 s; closed after ~60 s without an answer): a connection whose
+libvirtd restarted is seen closed before it is used again (and opened anew), and a libvirtd whose event loop or
+socket is dead fails its calls within ~60 s instead of holding a worker for ever (a call waiting on a domain's job
+lock in a libvirtd that still answers keepalives waits until the agent's timeout, as a virsh run did). A read (`READ_ONLY` ops) that failed because its connection broke
 during the call is made once more on a new connection; a change is not (libvirtd may have carried it out): its
 error is the answer.
 
@@ -56,7 +57,7 @@ UNDEFINE_FLAGS = (libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFIN
                   | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA)
 
 WORKERS = 16
-KEEPALIVE_SECONDS, KEEPALIVE_COUNT = 5, 3
+KEEPALIVE_SECONDS, KEEPALIVE_COUNT = 5, 11  # closed after ~60 s without an answer: interval × (count + 1)
 READ_ONLY = {"version", "domstate", "get-autostart", "list-all"}
 
 uri = sys.argv[1]
@@ -169,6 +170,8 @@ def failure(rid, err):
 
 def handle(request):
     with queued_lock:
+        if isinstance(request, dict) and id(request) not in queued:
+            return  # answered "not run" at the end of standard input
         queued.pop(id(request), None)
     rid = None
     try:
@@ -200,8 +203,15 @@ def handle(request):
 
 
 def run_events():
-    while True:
-        libvirt.virEventRunDefaultImpl()
+    """libvirt's event loop. If it ever fails, the helper exits: the agent starts a new one (a helper without it
+    would not notice closed connections)."""
+    try:
+        while True:
+            libvirt.virEventRunDefaultImpl()
+    except BaseException as err:
+        sys.stderr.write("libvirt event loop failed: %s\n" % err)
+        sys.stderr.flush()
+        os._exit(1)
 
 
 def main():
@@ -233,9 +243,12 @@ def main():
         workers.submit(handle, request)
     # standard input ended: the agent stops (or is gone). The calls in flight are answered; queued ones are not
     # run (nobody may be waiting for them any more), and are answered so.
-    workers.shutdown(wait=True, cancel_futures=True)
-    for rid in queued.values():
+    with queued_lock:
+        not_run = list(queued.values())
+        queued.clear()
+    for rid in not_run:
         answer({"id": rid, "ok": False, "code": 0, "domain": 0, "message": "not run: the agent closed the connection"})
+    workers.shutdown(wait=True, cancel_futures=True)
     try:
         sys.stdout.flush()
     except BrokenPipeError:

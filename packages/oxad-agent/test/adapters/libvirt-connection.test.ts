@@ -144,3 +144,11 @@ test('the real helper refuses unrun a request whose timeout passed, runs one who
   assert.equal(answers.get(4)?.ok, true, 'time left: run');
   assert.ok(Array.isArray(answers.get(4)?.value));
 });
+
+test('the real helper answers every request exactly once when its standard input ends at once: run, or "not run"', { skip: await libvirtUnavailableReason() }, async () => {
+  const requests = Array.from({ length: 60 }, (_, i) => JSON.stringify({ id: i + 1, op: 'domstate', name: `kvmcrm-none-${i}`, timeoutMs: 60_000 }));
+  const r = await execa('/usr/bin/python3', [LIBVIRT_SESSION_SCRIPT, TEST_LIBVIRT_URI], { input: requests.join('\n'), timeout: 60_000 });
+  const answers = r.stdout.split('\n').map((l) => JSON.parse(l) as { id: number; ok: boolean; code: number; message: string }).filter((a) => a.id !== 0);
+  assert.deepEqual(answers.map((a) => a.id).sort((a, b) => a - b), requests.map((_, i) => i + 1), 'one answer per request');
+  for (const a of answers) assert.ok(a.code === 42 || /^not run: the agent closed the connection$/.test(a.message), JSON.stringify(a));
+});
