@@ -46,8 +46,9 @@ Guest: the test template, ${MEMORY_MIB} MiB, 1 vCPU, domain type \`${peer.domain
 ${pairedTable(r, names)}
 
 Where kvm-crm's time to start SUCCESS goes (medians over the pairs, ms from each action's own \`send\`; "agent work"
-is the agent's own time for the action from its log: template check, overlay + seed ISO, \`virsh define\`, or
-\`virsh domstate\`, \`virsh start\`, \`virsh autostart\`; the rest of "SUCCESS received" is protocol: manager
+is the agent's own time for the action from its log: template check, overlay + seed ISO and the domain's
+state check and define, or its start and autostart (libvirt calls on the agent's held-open connection, decision
+041); the rest of "SUCCESS received" is protocol: manager
 intake, hand-over to the agent over mutual TLS, the agent's durable journal and outbox, the status hops
 agent → manager → clearinghouse):
 
