@@ -8,9 +8,10 @@
  */
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { InputError, UpstreamError } from '@kvm-crm/shared/errors';
+import { UpstreamError } from '@kvm-crm/shared/errors';
 import type { Logger } from '@kvm-crm/shared/logger';
 import { startCommand, type StartedCommand } from './run-command.js';
+import { assertLibvirtUri } from './virsh.js';
 
 /** The helper program, shipped beside `dist/` (install.sh copies `libexec/`). */
 export const LIBVIRT_SESSION_SCRIPT = fileURLToPath(new URL('../../libexec/libvirt-session.py', import.meta.url));
@@ -91,7 +92,7 @@ export class LibvirtConnection {
   /** @param options see {@link LibvirtConnectionOptions}. @throws InputError for a malformed URI. */
   constructor(options: LibvirtConnectionOptions) {
     this.uri = options.uri ?? 'qemu:///system';
-    if (!/^[a-z][a-z0-9+]*:\/\/[^\s]*$/.test(this.uri)) throw new InputError(`invalid libvirt URI: ${JSON.stringify(this.uri)}`);
+    assertLibvirtUri(this.uri);
     this.python = options.python ?? '/usr/bin/python3';
     this.script = options.script ?? LIBVIRT_SESSION_SCRIPT;
     this.openTimeoutMs = (options.openTimeoutSeconds ?? 30) * 1000;

@@ -7,7 +7,6 @@
  */
 import { assertAbsolutePath } from './safe-path.js';
 import { LibvirtCallError, VIR_ERR, type LibvirtConnection } from './libvirt-connection.js';
-import type { CommandObserver } from './run-command.js';
 import { assertDomainName, DomainNotFoundError, DomainStateError, Virsh, VirshError, type DomainStateWithReason, type DomainSummary, type VirshOptions } from './virsh.js';
 import type { DomainState } from '../services/ports.js';
 
@@ -19,9 +18,6 @@ export class LibvirtVirshError extends VirshError {}
  * timeouts (`timeoutSeconds`; `startStopTimeoutSeconds` for start, destroy and autostart).
  */
 export class LibvirtDomains extends Virsh {
-  private readonly callTimeoutSeconds: number;
-  private readonly longCallTimeoutSeconds: number;
-  private readonly observe: CommandObserver | undefined;
 
   /**
    * @param connection the open connection (its `open()` was awaited by the caller).
@@ -32,9 +28,6 @@ export class LibvirtDomains extends Virsh {
     options: VirshOptions = {},
   ) {
     super(options);
-    this.callTimeoutSeconds = options.timeoutSeconds ?? 30;
-    this.longCallTimeoutSeconds = options.startStopTimeoutSeconds ?? 300;
-    this.observe = options.onCommand;
   }
 
   /** Defines (or redefines) a persistent domain from a domain XML file (`virDomainDefineXML`). */
@@ -44,7 +37,7 @@ export class LibvirtDomains extends Virsh {
 
   /** Starts a defined, shut-off domain (`virDomainCreate`, timeout `startStopTimeoutSeconds`). */
   override async start(name: string): Promise<void> {
-    await this.callOn('start', name, {}, this.longCallTimeoutSeconds);
+    await this.callOn('start', name, {}, this.startStopTimeoutSeconds);
   }
 
   /** Asks the guest to power off with the ACPI power button (`virDomainShutdownFlags`). Returns at once. */
@@ -54,7 +47,7 @@ export class LibvirtDomains extends Virsh {
 
   /** Stops the domain at once (`virDomainDestroy`, timeout `startStopTimeoutSeconds`). The definition stays. */
   override async destroy(name: string): Promise<void> {
-    await this.callOn('destroy', name, {}, this.longCallTimeoutSeconds);
+    await this.callOn('destroy', name, {}, this.startStopTimeoutSeconds);
   }
 
   /** Asks the guest to reboot with the ACPI power button (`virDomainReboot`). Returns at once. */
@@ -73,7 +66,7 @@ export class LibvirtDomains extends Virsh {
 
   /** Sets or clears the autostart mark (`virDomainSetAutostart`, timeout `startStopTimeoutSeconds`, decision 037). */
   override async setAutostart(name: string, enabled: boolean): Promise<void> {
-    await this.callOn('set-autostart', name, { enabled }, this.longCallTimeoutSeconds);
+    await this.callOn('set-autostart', name, { enabled }, this.startStopTimeoutSeconds);
   }
 
   /** True when the domain is marked autostart (`virDomainGetAutostart`). */
@@ -96,13 +89,13 @@ export class LibvirtDomains extends Virsh {
     }
   }
 
-  /** Every domain, running or not, with its lower-case UUID and state (`virConnectListAllDomains`, one call). */
+  /** Every domain, running or not, with its lower-case UUID and state (`virConnectGetAllDomainStats`, one call). */
   override async listAll(): Promise<DomainSummary[]> {
     const rows = (await this.call('list-all', {})) as Array<{ name: string; uuid: string; state: string }>;
     return rows.map((r) => ({ name: r.name, uuid: r.uuid.toLowerCase(), state: r.state }));
   }
 
-  private async callOn(op: string, name: string, args: Record<string, string | boolean> = {}, timeoutSeconds = this.callTimeoutSeconds): Promise<unknown> {
+  private async callOn(op: string, name: string, args: Record<string, string | boolean> = {}, timeoutSeconds = this.timeoutSeconds): Promise<unknown> {
     assertDomainName(name);
     try {
       return await this.call(op, { name, ...args }, timeoutSeconds);
@@ -115,14 +108,14 @@ export class LibvirtDomains extends Virsh {
     }
   }
 
-  private async call(op: string, args: Record<string, string | boolean>, timeoutSeconds = this.callTimeoutSeconds): Promise<unknown> {
+  private async call(op: string, args: Record<string, string | boolean>, timeoutSeconds = this.timeoutSeconds): Promise<unknown> {
     const started = performance.now();
     try {
       const value = await this.connection.call(op, args, timeoutSeconds);
-      this.observe?.('libvirt', op, (performance.now() - started) / 1000, false);
+      this.onCommand?.('libvirt', op, (performance.now() - started) / 1000, false);
       return value;
     } catch (err) {
-      this.observe?.('libvirt', op, (performance.now() - started) / 1000, true);
+      this.onCommand?.('libvirt', op, (performance.now() - started) / 1000, true);
       if (!(err instanceof LibvirtCallError)) throw err;
       const shown = [op, ...Object.values(args).map(String)];
       throw new LibvirtVirshError(err.message, 'libvirt', shown, undefined, err.detail, err.timedOut, { cause: err });

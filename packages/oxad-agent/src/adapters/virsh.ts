@@ -14,6 +14,12 @@ import { assertAbsolutePath } from './safe-path.js';
 export const DOMAIN_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
 const UUID_ARG = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
+/** Returns `uri` when it looks like a libvirt connection URI (`scheme://…`, no blanks); throws {@link InputError}. */
+export function assertLibvirtUri(uri: string): string {
+  if (!/^[a-z][a-z0-9+]*:\/\/[^\s]*$/.test(uri)) throw new InputError(`invalid libvirt URI: ${JSON.stringify(uri)}`);
+  return uri;
+}
+
 /** Returns `name` when it is a valid domain argument (see {@link DOMAIN_NAME_PATTERN}); throws {@link InputError}. */
 export function assertDomainName(name: string): string {
   if (typeof name !== 'string' || !(DOMAIN_NAME_PATTERN.test(name) || UUID_ARG.test(name))) {
@@ -96,14 +102,17 @@ export class Virsh implements DomainControl, ReconcilerDomains, DomainXmlReader 
   /** The libvirt connection URI used for every call. */
   readonly uri: string;
   private readonly binary: string;
-  private readonly timeoutSeconds: number;
-  private readonly startStopTimeoutSeconds: number;
-  private readonly onCommand: CommandObserver | undefined;
+  /** Timeout of each call, seconds (subclasses use the same). */
+  protected readonly timeoutSeconds: number;
+  /** Timeout of start, destroy and autostart, seconds. */
+  protected readonly startStopTimeoutSeconds: number;
+  /** Told of each call's duration. */
+  protected readonly onCommand: CommandObserver | undefined;
 
   /** @param options see {@link VirshOptions}. */
   constructor(options: VirshOptions = {}) {
     this.uri = options.uri ?? 'qemu:///system';
-    if (!/^[a-z][a-z0-9+]*:\/\/[^\s]*$/.test(this.uri)) throw new InputError(`invalid libvirt URI: ${JSON.stringify(this.uri)}`);
+    assertLibvirtUri(this.uri);
     this.binary = options.binary ?? 'virsh';
     this.timeoutSeconds = options.timeoutSeconds ?? 30;
     this.startStopTimeoutSeconds = options.startStopTimeoutSeconds ?? 300;
